@@ -1,0 +1,117 @@
+//! Config and Limits: every tunable of mcpd, its default, and why.
+//!
+//! Parsing of flags and `MCPD_*` environment variables lives in [`crate::cli`]; this module only
+//! names the values, so the library API can build a `Config` in code.
+
+use std::time::Duration;
+
+/// Every bound mcpd enforces. Each is checked where bytes enter (DESIGN 5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Request line plus header fields, in bytes; beyond it the answer is 431 and the connection
+    /// closes. 16 KiB is above every real client's head and far below memory pressure.
+    pub max_head_bytes: usize,
+    /// Header fields per request; beyond it 431. The httparse header array *is* this limit.
+    pub max_headers: usize,
+    /// A request body (one JSON-RPC message or batch); beyond it 413 before the body is read.
+    pub max_body_bytes: usize,
+    /// Open client connections; beyond it a new connection is accepted and closed at once.
+    pub max_connections: usize,
+    /// Live MCP sessions; beyond it `initialize` gets 503 with `Retry-After`.
+    pub max_sessions: usize,
+    /// Bytes queued towards one connection; a stream whose reader stops past it is closed.
+    pub max_outbound_bytes: usize,
+    /// Bytes of past events kept per SSE stream for `Last-Event-ID` replay.
+    pub replay_buffer_bytes: usize,
+    /// Time allowed to receive a whole request head (slowloris guard); then 408 and close.
+    pub head_timeout: Duration,
+    /// Time an idle keep-alive connection is kept open between requests.
+    pub keep_alive_timeout: Duration,
+    /// Time a session may stay idle (no request in flight, no open stream) before it ends.
+    pub session_timeout: Duration,
+    /// Interval of SSE comment heartbeats on every open stream.
+    pub heartbeat: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_head_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 4 * 1024 * 1024,
+            max_connections: 10_000,
+            max_sessions: 10_000,
+            max_outbound_bytes: 1024 * 1024,
+            replay_buffer_bytes: 256 * 1024,
+            head_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(60),
+            session_timeout: Duration::from_secs(3600),
+            heartbeat: Duration::from_secs(15),
+        }
+    }
+}
+
+/// How a POST carrying a request is answered (MCP Streamable HTTP lets the server choose).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ResponseMode {
+    /// JSON when the answer is ready at once with nothing sent before it, SSE otherwise.
+    #[default]
+    Auto,
+    /// Always one JSON object (notifications sent before the answer go to the standalone stream).
+    Json,
+    /// Always an SSE stream.
+    Sse,
+}
+
+/// Verbosity of the stderr log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
+pub enum LogLevel {
+    /// Only failures that stop something working.
+    Error,
+    /// Also limits hit and suspicious input.
+    Warn,
+    /// Also lifecycle: listening, sessions, children.
+    #[default]
+    Info,
+    /// Also every request (never bodies of other levels).
+    Debug,
+}
+
+/// Everything a server needs to run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// Address to listen on; loopback by default so nothing is exposed by accident.
+    pub host: String,
+    /// TCP port; 0 asks the OS for a free one (tests).
+    pub port: u16,
+    /// Path of the MCP endpoint.
+    pub path: String,
+    /// Extra `Host` header values accepted besides loopback names (DNS-rebinding guard).
+    pub allow_hosts: Vec<String>,
+    /// Extra `Origin` values accepted besides loopback origins (DNS-rebinding guard).
+    pub allow_origins: Vec<String>,
+    /// Origins answered with CORS headers; empty means CORS is off.
+    pub cors_origins: Vec<String>,
+    /// How POSTs with requests are answered.
+    pub response_mode: ResponseMode,
+    /// Stderr log verbosity.
+    pub log_level: LogLevel,
+    /// Every bound.
+    pub limits: Limits,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: "127.0.0.1".to_string(),
+            port: 8000,
+            path: "/mcp".to_string(),
+            allow_hosts: Vec::new(),
+            allow_origins: Vec::new(),
+            cors_origins: Vec::new(),
+            response_mode: ResponseMode::Auto,
+            log_level: LogLevel::Info,
+            limits: Limits::default(),
+        }
+    }
+}

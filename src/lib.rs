@@ -1,0 +1,12 @@
+//! mcpd: a tiny, single-threaded Model Context Protocol server over HTTP.
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod cli;
+pub mod config;
+pub mod event_loop;
+pub mod http;
+pub mod log;
+pub mod server;
+pub mod sse;
+pub mod timer;
