@@ -7,6 +7,7 @@ pub mod config;
 pub mod event_loop;
 pub mod http;
 pub mod log;
+pub mod mcp;
 pub mod server;
 pub mod sse;
 pub mod timer;

@@ -1,0 +1,190 @@
+//! The handler trait: how application code answers MCP messages, and the context it acts through.
+//!
+//! A handler never blocks and never touches I/O. Each callback gets a [`Context`] that records
+//! what the handler wants done (answer a request now or later, send a notification, send a
+//! request to the client, start a timer); the transport that called it carries those out after
+//! the callback returns. So one handler serves Streamable HTTP sessions, the stateless era and
+//! `--stdio` alike, and answers that need the client's input (sampling, elicitation) are just
+//! requests whose reply arrives in a later [`Handler::handle_response`] call.
+//!
+//! A panic inside a callback is caught by the transport: the request being handled gets a
+//! JSON-RPC internal error and the server stays up. Whatever the callback queued before the
+//! panic is discarded.
+
+use super::jsonrpc::ErrorObject;
+use serde_json::Value;
+use std::time::{Duration, Instant};
+
+/// Names one client request in flight until it is answered; copy it into handler state to
+/// answer later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RequestHandle(pub(crate) u64);
+
+/// Names a request the handler sent to the client; its answer comes back with the same id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OutgoingId(pub(crate) u64);
+
+/// Names one session (one `initialize`), for per-session handler state.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionKey(pub(crate) u64);
+
+/// What a session agreed on at `initialize`, visible to every callback of that session.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SessionView {
+    /// The negotiated protocol revision.
+    pub protocol_version: String,
+    /// `capabilities` from the client's `initialize` params.
+    pub client_capabilities: Value,
+    /// `clientInfo` from the client's `initialize` params.
+    pub client_info: Value,
+}
+
+/// One thing a handler asked for; carried out by the transport after the callback returns.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Command {
+    /// Answer a client request.
+    Respond {
+        request: RequestHandle,
+        outcome: Result<Value, ErrorObject>,
+    },
+    /// Send a notification, on the stream of `related` when given.
+    Notify {
+        related: Option<RequestHandle>,
+        method: String,
+        params: Value,
+    },
+    /// Send a request to the client, on the stream of `related` when given.
+    Request {
+        related: Option<RequestHandle>,
+        id: OutgoingId,
+        method: String,
+        params: Value,
+    },
+    /// Call [`Handler::handle_timer`] with `token` after `after`.
+    Timer { after: Duration, token: u64 },
+    /// End the HTTP stream carrying `request` before its answer; the client resumes it with
+    /// `Last-Event-ID` (MCP 2025-11-25 SSE polling).
+    CloseStream { request: RequestHandle },
+}
+
+/// What a callback may do. Everything is queued; nothing happens until the callback returns.
+pub struct Context<'a> {
+    now: Instant,
+    session: Option<SessionKey>,
+    view: Option<&'a SessionView>,
+    commands: &'a mut Vec<Command>,
+    next_outgoing: &'a mut u64,
+}
+
+impl<'a> Context<'a> {
+    /// A context for one callback; transports build it.
+    pub(crate) fn new(
+        now: Instant,
+        session: Option<SessionKey>,
+        view: Option<&'a SessionView>,
+        commands: &'a mut Vec<Command>,
+        next_outgoing: &'a mut u64,
+    ) -> Context<'a> {
+        Context {
+            now,
+            session,
+            view,
+            commands,
+            next_outgoing,
+        }
+    }
+
+    /// The current time, as the event loop read it before this callback.
+    pub fn now(&self) -> Instant {
+        self.now
+    }
+
+    /// The session this callback belongs to; `None` for stateless requests.
+    pub fn session(&self) -> Option<SessionKey> {
+        self.session
+    }
+
+    /// What the session agreed on at `initialize`, once it is known.
+    pub fn session_view(&self) -> Option<&SessionView> {
+        self.view
+    }
+
+    /// Answers `request` with a result or an error. A second answer to the same request is ignored.
+    pub fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
+        self.commands.push(Command::Respond { request, outcome });
+    }
+
+    /// Sends a notification; with `related` it travels on that request's stream (progress,
+    /// logging during a tool call), otherwise on the session's standalone stream.
+    pub fn notify(&mut self, related: Option<RequestHandle>, method: &str, params: Value) {
+        self.commands.push(Command::Notify {
+            related,
+            method: method.to_string(),
+            params,
+        });
+    }
+
+    /// Sends a request to the client (sampling, elicitation, roots, ping); its answer arrives in
+    /// [`Handler::handle_response`] with the returned id.
+    pub fn request(
+        &mut self,
+        related: Option<RequestHandle>,
+        method: &str,
+        params: Value,
+    ) -> OutgoingId {
+        let id = OutgoingId(*self.next_outgoing);
+        *self.next_outgoing += 1;
+        self.commands.push(Command::Request {
+            related,
+            id,
+            method: method.to_string(),
+            params,
+        });
+        id
+    }
+
+    /// Asks for [`Handler::handle_timer`] with `token` after `after`, in this session.
+    pub fn set_timer(&mut self, after: Duration, token: u64) {
+        self.commands.push(Command::Timer { after, token });
+    }
+
+    /// Ends the HTTP stream of `request` before its answer, so the client reconnects with
+    /// `Last-Event-ID` and gets the answer replayed. Ignored where streams cannot resume.
+    pub fn close_stream(&mut self, request: RequestHandle) {
+        self.commands.push(Command::CloseStream { request });
+    }
+}
+
+/// Application code behind the transport. One instance serves every session; keep per-session
+/// state keyed by [`SessionKey`] and drop it in [`Handler::session_closed`].
+pub trait Handler {
+    /// A client request, `initialize` included. Answer now or later with [`Context::respond`].
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    );
+
+    /// A client notification (`notifications/initialized`, `notifications/cancelled`, ...).
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>);
+
+    /// The client's answer to a request sent with [`Context::request`].
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    );
+
+    /// A timer set with [`Context::set_timer`] fired.
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64);
+
+    /// The client cancelled `request` (`notifications/cancelled`, or a modern stream closed).
+    /// No answer is expected any more; one sent anyway is dropped.
+    fn handle_cancel(&mut self, _ctx: &mut Context<'_>, _request: RequestHandle) {}
+
+    /// The session ended (DELETE, expiry, shutdown): forget its state.
+    fn session_closed(&mut self, _session: SessionKey) {}
+}

@@ -1,0 +1,431 @@
+//! JSON-RPC 2.0 messages as MCP uses them.
+//!
+//! MCP narrows JSON-RPC: request ids are strings or integers and never null (MCP basic/index,
+//! "Requests"), params are objects, notifications have no `id`. Ids keep their JSON type so a
+//! reply echoes `"1"` as a string and `1` as a number.
+//!
+//! Parsing takes a `serde_json::Value` so callers can tell an unparseable body (-32700) from a
+//! well-formed value that is not a JSON-RPC message (-32600).
+
+use serde_json::{Map, Number, Value};
+use std::fmt;
+
+/// Invalid JSON was received (JSON-RPC 2.0 section 5.1).
+pub const PARSE_ERROR: i64 = -32700;
+/// The JSON sent is not a valid request object.
+pub const INVALID_REQUEST: i64 = -32600;
+/// The method does not exist or is not available.
+pub const METHOD_NOT_FOUND: i64 = -32601;
+/// Invalid method parameters (MCP also uses it for unknown tools, prompts and log levels).
+pub const INVALID_PARAMS: i64 = -32602;
+/// Internal JSON-RPC error (a handler failed, a child died).
+pub const INTERNAL_ERROR: i64 = -32603;
+/// Resource not found, MCP 2024-11-05 to 2025-11-25 (server/resources "Error Handling").
+pub const RESOURCE_NOT_FOUND: i64 = -32002;
+/// Transport-level refusal in the implementation-defined range, as the reference SDKs use it
+/// (bad `Accept`, missing session, limits).
+pub const SERVER_ERROR: i64 = -32000;
+
+/// A request id: MCP allows a string or an integer, never null.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Id {
+    /// An integer id, kept as the JSON number it was (i64 or u64 range).
+    Number(Number),
+    /// A string id.
+    String(String),
+}
+
+impl Id {
+    /// Reads an id; `None` for null, floats, booleans, arrays and objects.
+    pub fn from_value(value: &Value) -> Option<Id> {
+        match value {
+            Value::Number(n) if n.is_i64() || n.is_u64() => Some(Id::Number(n.clone())),
+            Value::String(s) => Some(Id::String(s.clone())),
+            _ => None,
+        }
+    }
+
+    /// The id as JSON, with its original type.
+    pub fn to_value(&self) -> Value {
+        match self {
+            Id::Number(n) => Value::Number(n.clone()),
+            Id::String(s) => Value::String(s.clone()),
+        }
+    }
+}
+
+impl From<u64> for Id {
+    fn from(n: u64) -> Id {
+        Id::Number(Number::from(n))
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Id::Number(n) => write!(f, "{n}"),
+            Id::String(s) => write!(f, "{s:?}"),
+        }
+    }
+}
+
+/// The error member of an error response.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ErrorObject {
+    /// JSON-RPC or MCP error code.
+    pub code: i64,
+    /// One sentence saying what went wrong.
+    pub message: String,
+    /// Extra detail (for example a child's stderr tail, or supported versions).
+    pub data: Option<Value>,
+}
+
+impl ErrorObject {
+    /// An error without data.
+    pub fn new(code: i64, message: impl Into<String>) -> ErrorObject {
+        ErrorObject {
+            code,
+            message: message.into(),
+            data: None,
+        }
+    }
+
+    /// The same error with `data` attached.
+    pub fn with_data(mut self, data: Value) -> ErrorObject {
+        self.data = Some(data);
+        self
+    }
+
+    /// The error object as JSON.
+    pub fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("code".into(), Value::from(self.code));
+        map.insert("message".into(), Value::from(self.message.clone()));
+        if let Some(data) = &self.data {
+            map.insert("data".into(), data.clone());
+        }
+        Value::Object(map)
+    }
+}
+
+/// One JSON-RPC message.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Message {
+    /// A call that expects a response.
+    Request {
+        /// Echoed on the response.
+        id: Id,
+        /// Method name.
+        method: String,
+        /// Parameters object, if any.
+        params: Option<Value>,
+    },
+    /// A one-way message; never answered.
+    Notification {
+        /// Method name.
+        method: String,
+        /// Parameters object, if any.
+        params: Option<Value>,
+    },
+    /// A successful response to a request the receiver sent earlier.
+    Response {
+        /// Id of the request answered.
+        id: Id,
+        /// The result value.
+        result: Value,
+    },
+    /// An error response; `id` is absent when the request's id could not be read.
+    Error {
+        /// Id of the request answered, if known.
+        id: Option<Id>,
+        /// What went wrong.
+        error: ErrorObject,
+    },
+}
+
+/// Why a JSON value is not a JSON-RPC message: answered with -32600 and the id when readable.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Invalid {
+    /// The request's id, when it could be read.
+    pub id: Option<Id>,
+    /// What is wrong, for the error message.
+    pub reason: &'static str,
+}
+
+impl Invalid {
+    /// The -32600 error object for this failure.
+    pub fn to_error(&self) -> ErrorObject {
+        ErrorObject::new(INVALID_REQUEST, format!("Invalid Request: {}", self.reason))
+    }
+}
+
+impl Message {
+    /// Classifies a JSON value as a JSON-RPC 2.0 message under MCP's rules.
+    pub fn from_value(value: Value) -> Result<Message, Invalid> {
+        let Value::Object(mut obj) = value else {
+            return Err(Invalid {
+                id: None,
+                reason: "a message must be a JSON object",
+            });
+        };
+        let raw_id = obj.remove("id");
+        let id = raw_id.as_ref().and_then(Id::from_value);
+        let invalid = |reason| {
+            Err(Invalid {
+                id: id.clone(),
+                reason,
+            })
+        };
+        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+            return invalid("\"jsonrpc\" must be \"2.0\"");
+        }
+        if raw_id.is_some() && id.is_none() {
+            return invalid("\"id\" must be a string or an integer");
+        }
+        let params = obj.remove("params");
+        if let Some(p) = &params {
+            if !p.is_object() {
+                return invalid("\"params\" must be an object");
+            }
+        }
+        if let Some(method) = obj.remove("method") {
+            let Value::String(method) = method else {
+                return invalid("\"method\" must be a string");
+            };
+            if obj.contains_key("result") || obj.contains_key("error") {
+                return invalid("a request must not carry \"result\" or \"error\"");
+            }
+            return Ok(match id {
+                Some(id) => Message::Request { id, method, params },
+                None => Message::Notification { method, params },
+            });
+        }
+        if params.is_some() {
+            return invalid("\"params\" without \"method\"");
+        }
+        match (obj.remove("result"), obj.remove("error")) {
+            (Some(result), None) => match id {
+                Some(id) => Ok(Message::Response { id, result }),
+                None => invalid("a response must carry an \"id\""),
+            },
+            (None, Some(error)) => match parse_error_object(error) {
+                Some(error) => Ok(Message::Error { id, error }),
+                None => invalid("\"error\" must have an integer \"code\" and a string \"message\""),
+            },
+            (Some(_), Some(_)) => invalid("a response carries \"result\" or \"error\", not both"),
+            (None, None) => invalid("neither \"method\", \"result\" nor \"error\""),
+        }
+    }
+
+    /// The message as JSON.
+    pub fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        map.insert("jsonrpc".into(), Value::from("2.0"));
+        match self {
+            Message::Request { id, method, params } => {
+                map.insert("id".into(), id.to_value());
+                map.insert("method".into(), Value::from(method.clone()));
+                if let Some(p) = params {
+                    map.insert("params".into(), p.clone());
+                }
+            }
+            Message::Notification { method, params } => {
+                map.insert("method".into(), Value::from(method.clone()));
+                if let Some(p) = params {
+                    map.insert("params".into(), p.clone());
+                }
+            }
+            Message::Response { id, result } => {
+                map.insert("id".into(), id.to_value());
+                map.insert("result".into(), result.clone());
+            }
+            Message::Error { id, error } => {
+                // MCP 2025-11-25 schema: `id` is omitted when it could not be read.
+                if let Some(id) = id {
+                    map.insert("id".into(), id.to_value());
+                }
+                map.insert("error".into(), error.to_value());
+            }
+        }
+        Value::Object(map)
+    }
+
+    /// The message serialised on one line (no raw newlines: safe for SSE data and stdio).
+    pub fn to_json(&self) -> String {
+        self.to_value().to_string()
+    }
+
+    /// The method of a request or notification.
+    pub fn method(&self) -> Option<&str> {
+        match self {
+            Message::Request { method, .. } | Message::Notification { method, .. } => Some(method),
+            _ => None,
+        }
+    }
+}
+
+fn parse_error_object(value: Value) -> Option<ErrorObject> {
+    let Value::Object(mut obj) = value else {
+        return None;
+    };
+    let code = obj.get("code")?.as_i64()?;
+    let message = obj.get("message")?.as_str()?.to_string();
+    Some(ErrorObject {
+        code,
+        message,
+        data: obj.remove("data"),
+    })
+}
+
+/// A POST body: one message or (MCP 2025-03-26 only) a batch.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Body {
+    /// One message, or the reason it is not one.
+    Single(Result<Message, Invalid>),
+    /// A JSON array; each element classified on its own (JSON-RPC 2.0 section 6).
+    Batch(Vec<Result<Message, Invalid>>),
+}
+
+/// Parses a body. `Err` means the bytes are not JSON at all (-32700).
+pub fn parse_body(bytes: &[u8]) -> Result<Body, serde_json::Error> {
+    let value: Value = serde_json::from_slice(bytes)?;
+    Ok(match value {
+        Value::Array(items) => Body::Batch(items.into_iter().map(Message::from_value).collect()),
+        other => Body::Single(Message::from_value(other)),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn classify(v: Value) -> Result<Message, Invalid> {
+        Message::from_value(v)
+    }
+
+    #[test]
+    fn ids_keep_their_json_type() {
+        let m = classify(json!({"jsonrpc":"2.0","id":"1","method":"ping"})).unwrap();
+        assert_eq!(m.to_value()["id"], json!("1"));
+        let m = classify(json!({"jsonrpc":"2.0","id":1,"method":"ping"})).unwrap();
+        assert_eq!(m.to_value()["id"], json!(1));
+    }
+
+    #[test]
+    fn null_float_and_bool_ids_are_invalid() {
+        for id in [json!(null), json!(1.5), json!(true), json!([1])] {
+            let err = classify(json!({"jsonrpc":"2.0","id":id,"method":"ping"})).unwrap_err();
+            assert_eq!(err.id, None, "{id}");
+        }
+    }
+
+    #[test]
+    fn classification_table() {
+        let cases: &[(Value, &str)] = &[
+            (
+                json!({"jsonrpc":"2.0","id":3,"method":"m","params":{}}),
+                "request",
+            ),
+            (json!({"jsonrpc":"2.0","method":"m"}), "notification"),
+            (json!({"jsonrpc":"2.0","id":3,"result":{}}), "response"),
+            (
+                json!({"jsonrpc":"2.0","id":3,"error":{"code":1,"message":"x"}}),
+                "error",
+            ),
+            (
+                json!({"jsonrpc":"2.0","error":{"code":1,"message":"x"}}),
+                "error",
+            ),
+            (json!({"jsonrpc":"1.0","id":3,"method":"m"}), "invalid"),
+            (json!({"id":3,"method":"m"}), "invalid"),
+            (json!({"jsonrpc":"2.0","id":3,"method":7}), "invalid"),
+            (
+                json!({"jsonrpc":"2.0","id":3,"method":"m","params":[1]}),
+                "invalid",
+            ),
+            (json!({"jsonrpc":"2.0","result":{}}), "invalid"),
+            (
+                json!({"jsonrpc":"2.0","id":3,"result":{},"error":{"code":1,"message":"x"}}),
+                "invalid",
+            ),
+            (
+                json!({"jsonrpc":"2.0","id":3,"error":{"code":"1","message":"x"}}),
+                "invalid",
+            ),
+            (json!({"jsonrpc":"2.0","id":3}), "invalid"),
+            (json!([]), "invalid"),
+            (json!("hello"), "invalid"),
+        ];
+        for (value, want) in cases {
+            let got = match classify(value.clone()) {
+                Ok(Message::Request { .. }) => "request",
+                Ok(Message::Notification { .. }) => "notification",
+                Ok(Message::Response { .. }) => "response",
+                Ok(Message::Error { .. }) => "error",
+                Err(_) => "invalid",
+            };
+            assert_eq!(got, *want, "{value}");
+        }
+    }
+
+    #[test]
+    fn invalid_request_keeps_readable_id() {
+        let err = classify(json!({"jsonrpc":"1.0","id":"abc","method":"m"})).unwrap_err();
+        assert_eq!(err.id, Some(Id::String("abc".into())));
+        assert_eq!(err.to_error().code, INVALID_REQUEST);
+    }
+
+    #[test]
+    fn encode_then_parse_round_trips() {
+        let messages = [
+            Message::Request {
+                id: Id::from(7),
+                method: "tools/call".into(),
+                params: Some(json!({"a":1})),
+            },
+            Message::Notification {
+                method: "notifications/initialized".into(),
+                params: None,
+            },
+            Message::Response {
+                id: Id::String("x".into()),
+                result: json!({}),
+            },
+            Message::Error {
+                id: None,
+                error: ErrorObject::new(PARSE_ERROR, "Parse error"),
+            },
+            Message::Error {
+                id: Some(Id::from(1)),
+                error: ErrorObject::new(INTERNAL_ERROR, "boom").with_data(json!({"stderr":"x"})),
+            },
+        ];
+        for m in messages {
+            let back = parse_body(m.to_json().as_bytes()).unwrap();
+            assert_eq!(back, Body::Single(Ok(m)));
+        }
+    }
+
+    #[test]
+    fn bodies_split_into_single_batch_and_parse_error() {
+        assert!(parse_body(b"{not json").is_err());
+        assert!(parse_body(b"").is_err());
+        match parse_body(br#"[{"jsonrpc":"2.0","method":"a"}, 5]"#).unwrap() {
+            Body::Batch(items) => {
+                assert!(items[0].is_ok());
+                assert!(items[1].is_err());
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_without_id_omits_the_member() {
+        let m = Message::Error {
+            id: None,
+            error: ErrorObject::new(PARSE_ERROR, "Parse error"),
+        };
+        assert!(m.to_value().get("id").is_none());
+    }
+}

@@ -1,0 +1,8 @@
+//! The Model Context Protocol layer: JSON-RPC messages, revisions, the handler contract.
+
+pub mod handler;
+pub mod jsonrpc;
+pub mod version;
+
+pub use handler::{Context, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
+pub use jsonrpc::{ErrorObject, Id, Message};

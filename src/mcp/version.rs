@@ -1,0 +1,59 @@
+//! MCP protocol revisions this server speaks, and version negotiation.
+//!
+//! Revision strings are ISO dates, so string order is release order.
+
+/// Handshake-era revisions, oldest first (MCP versioning: "legacy").
+pub const LEGACY: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"];
+
+/// The newest handshake-era revision; offered when a client asks for one we do not know.
+pub const LATEST_LEGACY: &str = "2025-11-25";
+
+/// `MCP-Protocol-Version` assumed when the header is absent (MCP 2025-06-18 transports,
+/// "Protocol Version Header": servers SHOULD assume 2025-03-26).
+pub const ASSUMED_WITHOUT_HEADER: &str = "2025-03-26";
+
+/// The answer to an `initialize` that requested `requested`: the same revision if we speak it,
+/// else our latest (MCP lifecycle, "Version Negotiation": not an error).
+pub fn negotiate(requested: Option<&str>) -> &'static str {
+    requested
+        .and_then(|r| LEGACY.iter().copied().find(|v| *v == r))
+        .unwrap_or(LATEST_LEGACY)
+}
+
+/// Whether a `MCP-Protocol-Version` header value names a revision we support. Checked against the
+/// whole supported set, not the session's negotiated revision (conformance relies on it).
+pub fn is_supported(version: &str) -> bool {
+    LEGACY.contains(&version)
+}
+
+/// Whether `version` has the SSE polling rules of SEP-1699 (priming event, `retry`).
+pub fn has_sse_polling(version: &str) -> bool {
+    version >= "2025-11-25"
+}
+
+/// Whether `version` accepts JSON-RPC batches (only 2025-03-26 does).
+pub fn allows_batches(version: &str) -> bool {
+    version == "2025-03-26"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn negotiation_echoes_known_and_offers_latest_otherwise() {
+        assert_eq!(negotiate(Some("2025-03-26")), "2025-03-26");
+        assert_eq!(negotiate(Some("2024-11-05")), "2024-11-05");
+        assert_eq!(negotiate(Some("1999-01-01")), LATEST_LEGACY);
+        assert_eq!(negotiate(None), LATEST_LEGACY);
+    }
+
+    #[test]
+    fn polling_and_batches_follow_the_revision() {
+        assert!(has_sse_polling("2025-11-25"));
+        assert!(!has_sse_polling("2025-06-18"));
+        assert!(allows_batches("2025-03-26"));
+        assert!(!allows_batches("2025-06-18"));
+        assert!(!is_supported("2025-13-01"));
+    }
+}
