@@ -63,6 +63,20 @@ pub enum ResponseMode {
     Sse,
 }
 
+impl ResponseMode {
+    /// Every mode, so flag parsing and `--help` list the same names.
+    pub const ALL: [ResponseMode; 3] = [ResponseMode::Auto, ResponseMode::Json, ResponseMode::Sse];
+
+    /// The name used by `--response-mode`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Auto => "auto",
+            ResponseMode::Json => "json",
+            ResponseMode::Sse => "sse",
+        }
+    }
+}
+
 /// Verbosity of the stderr log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum LogLevel {
@@ -75,6 +89,26 @@ pub enum LogLevel {
     Info,
     /// Also every request (never bodies of other levels).
     Debug,
+}
+
+impl LogLevel {
+    /// Every level, least verbose first; a level's index is its `as u8` value.
+    pub const ALL: [LogLevel; 4] = [
+        LogLevel::Error,
+        LogLevel::Warn,
+        LogLevel::Info,
+        LogLevel::Debug,
+    ];
+
+    /// The name used by `--log-level` and in each log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Error => "error",
+            LogLevel::Warn => "warn",
+            LogLevel::Info => "info",
+            LogLevel::Debug => "debug",
+        }
+    }
 }
 
 /// Everything a server needs to run.
