@@ -1,1 +1,802 @@
-//! (to be written)
+//! The sans-IO core: connections, routing, timers, and the MCP transport behind them.
+//!
+//! The event loop owns sockets and the clock; this type owns everything else. Contract:
+//!
+//! - inputs: [`Server::handle_connect`] for an accepted socket, [`Server::handle_input`] with the
+//!   bytes read (never more than [`Server::input_room`]), [`Server::handle_sent`] with how many
+//!   of [`Server::pending_output`] the socket took, [`Server::handle_eof`] when the peer
+//!   half-closed, [`Server::handle_reset`] when the socket failed, [`Server::handle_timeout`]
+//!   when [`Server::next_deadline`] has passed;
+//! - outputs: after every input, drain [`Server::poll_output`] before waiting again, then sleep
+//!   until [`Server::next_deadline`].
+//!
+//! A connection reads one request at a time: while its answer is pending or streaming, later
+//! pipelined bytes wait in its bounded input buffer, so answers leave in request order.
+//!
+//! ```text
+//!            request complete            JSON / 202 written
+//! Reading ───────────────────► route ────────────────────────► Reading (keep-alive)
+//!    ▲                           │ SSE opened        │ deferred JSON
+//!    │      stream ended         ▼                   ▼
+//!    └──────────────────── Streaming             Waiting ──► Reading
+//!  framing error, timeout, Connection: close ──► Closing (flush, then close)
+//! ```
+
+use crate::config::Config;
+use crate::http::{self, BodyFraming, Method, ReadEvent, ReaderLimits, Request, RequestHead, RequestReader, Version};
+use crate::log;
+use crate::mcp::handler::Handler;
+use crate::mcp::streamable::{self, Action, Reply, ReplyBody, Settings, Transport};
+use crate::sse::{self, OutboundBuffer};
+use crate::timer::{TimerKey, TimerWheel};
+use std::collections::VecDeque;
+use std::net::IpAddr;
+use std::time::Instant;
+
+pub use crate::mcp::session::ConnId;
+
+/// Bytes of pipelined input kept beyond a full request head while a connection is busy.
+const INPUT_SLACK: usize = 16 * 1024;
+
+/// What the event loop must do next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Output {
+    /// `conn` has bytes in [`Server::pending_output`].
+    Write(ConnId),
+    /// Close and forget `conn`; the server already has.
+    Close(ConnId),
+    /// `conn` has room for input again after [`Server::input_room`] was 0.
+    ResumeRead(ConnId),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ConnTimer {
+    /// A request has started (or the connection is new) and must be complete by then.
+    Request,
+    /// Idle keep-alive between requests.
+    Idle,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TimerEvent {
+    Conn(ConnId, ConnTimer),
+    Heartbeat,
+    Mcp(streamable::Timer),
+}
+
+/// How the answer to the request in progress is framed.
+#[derive(Clone, Debug)]
+struct Exchange {
+    version: Version,
+    keep_alive: bool,
+    headers: Vec<(&'static str, String)>,
+}
+
+enum Phase {
+    Reading,
+    Waiting(Exchange),
+    Streaming(Exchange),
+    Closing,
+}
+
+struct Conn {
+    input: Vec<u8>,
+    reader: RequestReader,
+    out: OutboundBuffer,
+    phase: Phase,
+    timer: Option<(TimerKey, ConnTimer)>,
+    peer_closed: bool,
+    paused: bool,
+    write_queued: bool,
+}
+
+/// Counters for `/health` and logs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Connections open now.
+    pub connections: usize,
+    /// Connections refused at the cap since start.
+    pub refused: u64,
+    /// Requests routed since start.
+    pub requests: u64,
+}
+
+/// The whole server, minus sockets and clock.
+pub struct Server {
+    config: Config,
+    loopback_listener: bool,
+    unspecified_listener: bool,
+    conns: Vec<Option<Conn>>,
+    free: Vec<ConnId>,
+    wheel: TimerWheel<TimerEvent>,
+    heartbeat_armed: bool,
+    transport: Transport,
+    outputs: VecDeque<Output>,
+    counters: Counters,
+    started: Instant,
+}
+
+impl Server {
+    /// A server for `config` with `handler` answering MCP requests.
+    pub fn new(config: Config, handler: Box<dyn Handler>, now: Instant) -> Server {
+        let ip: Option<IpAddr> = config.host.parse().ok();
+        let settings = Settings {
+            response_mode: config.response_mode,
+            replay_bytes: config.limits.replay_buffer_bytes,
+            session_timeout: config.limits.session_timeout,
+            max_sessions: config.limits.max_sessions,
+        };
+        Server {
+            loopback_listener: ip.is_none_or(|ip| ip.is_loopback()),
+            unspecified_listener: ip.is_some_and(|ip| ip.is_unspecified()),
+            config,
+            conns: Vec::new(),
+            free: Vec::new(),
+            wheel: TimerWheel::new(now),
+            heartbeat_armed: false,
+            transport: Transport::new(handler, settings),
+            outputs: VecDeque::new(),
+            counters: Counters::default(),
+            started: now,
+        }
+    }
+
+    /// The configuration this server runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// Counters for `/health`.
+    pub fn counters(&self) -> Counters {
+        self.counters
+    }
+
+    /// A new connection; `None` when the connection cap is reached (close it at once).
+    pub fn handle_connect(&mut self, now: Instant) -> Option<ConnId> {
+        if self.counters.connections >= self.config.limits.max_connections {
+            self.counters.refused += 1;
+            if self.counters.refused.is_power_of_two() {
+                log::warn(format_args!(
+                    "connection limit ({}) reached; {} connections refused so far",
+                    self.config.limits.max_connections, self.counters.refused
+                ));
+            }
+            return None;
+        }
+        let limits = &self.config.limits;
+        let conn = Conn {
+            input: Vec::new(),
+            reader: RequestReader::new(ReaderLimits {
+                max_head_bytes: limits.max_head_bytes,
+                max_headers: limits.max_headers,
+                max_body_bytes: limits.max_body_bytes,
+            }),
+            out: OutboundBuffer::new(limits.max_outbound_bytes + limits.max_body_bytes + INPUT_SLACK),
+            phase: Phase::Reading,
+            timer: None,
+            peer_closed: false,
+            paused: false,
+            write_queued: false,
+        };
+        let id = match self.free.pop() {
+            Some(id) => {
+                self.conns[id] = Some(conn);
+                id
+            }
+            None => {
+                self.conns.push(Some(conn));
+                self.conns.len() - 1
+            }
+        };
+        self.counters.connections += 1;
+        self.arm(id, ConnTimer::Request, now);
+        Some(id)
+    }
+
+    /// How many bytes `conn` can take now; 0 means stop reading until [`Output::ResumeRead`].
+    pub fn input_room(&mut self, conn: ConnId) -> usize {
+        let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
+        let Some(c) = self.conn_mut(conn) else { return 0 };
+        let room = cap.saturating_sub(c.input.len());
+        c.paused = room == 0;
+        room
+    }
+
+    /// Bytes read from `conn`.
+    pub fn handle_input(&mut self, conn: ConnId, bytes: &[u8], now: Instant) {
+        let Some(c) = self.conn_mut(conn) else { return };
+        c.input.extend_from_slice(bytes);
+        self.advance(conn, now);
+        self.drain_transport(now);
+    }
+
+    /// The peer will send no more (read returned 0).
+    pub fn handle_eof(&mut self, conn: ConnId, now: Instant) {
+        let Some(c) = self.conn_mut(conn) else { return };
+        c.peer_closed = true;
+        match c.phase {
+            Phase::Streaming(_) | Phase::Waiting(_) => self.close(conn, false),
+            Phase::Reading => {
+                self.advance(conn, now);
+                if matches!(self.conn_mut(conn).map(|c| &c.phase), Some(Phase::Reading)) {
+                    self.close(conn, true);
+                }
+            }
+            Phase::Closing => {}
+        }
+        self.drain_transport(now);
+    }
+
+    /// The socket failed (reset, broken pipe): forget `conn` now.
+    pub fn handle_reset(&mut self, conn: ConnId, now: Instant) {
+        self.close(conn, false);
+        self.drain_transport(now);
+    }
+
+    /// Bytes waiting to be written to `conn`.
+    pub fn pending_output(&self, conn: ConnId) -> &[u8] {
+        match self.conns.get(conn).and_then(Option::as_ref) {
+            Some(c) => c.out.pending(),
+            None => &[],
+        }
+    }
+
+    /// The socket of `conn` took `n` bytes of [`Server::pending_output`].
+    pub fn handle_sent(&mut self, conn: ConnId, n: usize, _now: Instant) {
+        let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
+        let Some(c) = self.conn_mut(conn) else { return };
+        c.out.consume(n);
+        c.write_queued = false;
+        if !c.out.is_empty() {
+            return;
+        }
+        if matches!(c.phase, Phase::Closing) {
+            self.remove(conn);
+        } else if c.paused && c.input.len() < cap {
+            c.paused = false;
+            self.outputs.push_back(Output::ResumeRead(conn));
+        }
+    }
+
+    /// Time has reached `now`: fire every expired deadline.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some((_, event)) = self.wheel.poll_expired(now) {
+            match event {
+                TimerEvent::Conn(conn, kind) => self.conn_timer(conn, kind, now),
+                TimerEvent::Heartbeat => self.heartbeat(now),
+                TimerEvent::Mcp(timer) => self.transport.on_timer(timer, now),
+            }
+            self.drain_transport(now);
+        }
+    }
+
+    /// Ends every session and closes every connection once its output is flushed (shutdown).
+    pub fn shutdown(&mut self, now: Instant) {
+        self.transport.end_all();
+        self.drain_transport(now);
+        for conn in 0..self.conns.len() {
+            if self.conns[conn].is_some() {
+                self.close(conn, true);
+            }
+        }
+    }
+
+    /// The next output to act on.
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.outputs.pop_front()
+    }
+
+    /// When [`Server::handle_timeout`] is next due; `None` when nothing is scheduled.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.wheel.next_deadline()
+    }
+
+    /// Open connections.
+    pub fn connection_count(&self) -> usize {
+        self.counters.connections
+    }
+
+    fn conn_mut(&mut self, conn: ConnId) -> Option<&mut Conn> {
+        self.conns.get_mut(conn).and_then(Option::as_mut)
+    }
+
+    /// Reads and answers requests from `conn`'s input while it is free to.
+    fn advance(&mut self, conn: ConnId, now: Instant) {
+        loop {
+            let Some(c) = self.conn_mut(conn) else { return };
+            if !matches!(c.phase, Phase::Reading) {
+                return;
+            }
+            let was_idle = c.reader.is_idle() && c.input.is_empty();
+            match c.reader.read(&c.input) {
+                Ok((consumed, event)) => {
+                    c.input.drain(..consumed);
+                    match event {
+                        Some(ReadEvent::Continue) => {
+                            self.push_out(conn, http::CONTINUE);
+                        }
+                        Some(ReadEvent::Request(request)) => {
+                            self.disarm(conn);
+                            self.route(conn, request, now);
+                            self.resume_if_paused(conn);
+                        }
+                        None => {
+                            if consumed == 0 {
+                                let idle = c.input.is_empty() && c.reader.is_idle();
+                                if was_idle && !idle || c.timer.is_none() {
+                                    let kind = if idle { ConnTimer::Idle } else { ConnTimer::Request };
+                                    self.arm(conn, kind, now);
+                                } else if !idle && matches!(c.timer, Some((_, ConnTimer::Idle))) {
+                                    self.arm(conn, ConnTimer::Request, now);
+                                }
+                                return;
+                            }
+                        }
+                    }
+                }
+                Err(error) => {
+                    log::debug(format_args!("connection {conn}: {error}"));
+                    self.fail(conn, &error);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Answers a framing error once and closes (never reads the rest as a new request).
+    fn fail(&mut self, conn: ConnId, error: &http::Error) {
+        let body = format!("{error}\n");
+        let mut out = Vec::new();
+        http::write_response(
+            &mut out,
+            Version::Http11,
+            error.status(),
+            &[("Content-Type", "text/plain; charset=utf-8")],
+            body.as_bytes(),
+            false,
+        );
+        self.push_out(conn, &out);
+        self.close(conn, true);
+    }
+
+    fn route(&mut self, conn: ConnId, request: Request, now: Instant) {
+        self.counters.requests += 1;
+        let Request { head, body, keep_alive } = request;
+        let keep_alive = keep_alive && !self.conn_mut(conn).is_some_and(|c| c.peer_closed);
+        let mut exchange = Exchange { version: head.version, keep_alive, headers: Vec::new() };
+        let path = head.path().to_string();
+        let mcp = self.config.path.clone();
+        let reply = if path == "/health" || path == format!("{}/health", mcp.trim_end_matches('/')) {
+            match head.method {
+                Method::Get | Method::Head => self.health(now),
+                _ => method_not_allowed("GET, HEAD"),
+            }
+        } else if path == mcp || path.starts_with(&format!("{}/", mcp.trim_end_matches('/'))) {
+            match self.guard(&head) {
+                Err(reply) => reply,
+                Ok(cors) => {
+                    if let Some(origin) = cors {
+                        exchange.headers.push(("Access-Control-Allow-Origin", origin));
+                        exchange.headers.push(("Access-Control-Expose-Headers", "Mcp-Session-Id".into()));
+                        exchange.headers.push(("Vary", "Origin".into()));
+                    }
+                    self.route_mcp(conn, &head, &body, &path, now)
+                }
+            }
+        } else {
+            Reply::error(404, None, crate::mcp::jsonrpc::SERVER_ERROR, format!("Not Found: no route for {path}"))
+        };
+        log::debug(format_args!("{} {} -> {}", head.method.as_str(), head.target, reply.status));
+        if head.method == Method::Head {
+            exchange.keep_alive = false;
+        }
+        self.write_reply(conn, exchange, reply, now);
+    }
+
+    fn route_mcp(&mut self, conn: ConnId, head: &RequestHead, body: &[u8], path: &str, now: Instant) -> Reply {
+        let base = self.config.path.trim_end_matches('/');
+        if path == self.config.path {
+            return match head.method {
+                Method::Post => self.transport.post(conn, head, body, now),
+                Method::Get => self.transport.get(conn, head, None, now),
+                Method::Delete => self.transport.delete(head, None),
+                Method::Options => self.preflight(head),
+                _ => method_not_allowed("GET, POST, DELETE, OPTIONS"),
+            };
+        }
+        let rest = &path[base.len()..];
+        if let Some(id) = rest.strip_prefix("/sse/").filter(|id| !id.is_empty() && !id.contains('/')) {
+            return match head.method {
+                Method::Get => self.transport.get(conn, head, Some(id), now),
+                Method::Options => self.preflight(head),
+                _ => method_not_allowed("GET, OPTIONS"),
+            };
+        }
+        if let Some(id) = rest.strip_prefix("/sessions/").filter(|id| !id.is_empty() && !id.contains('/')) {
+            return match head.method {
+                Method::Delete => self.transport.delete(head, Some(id)),
+                Method::Options => self.preflight(head),
+                _ => method_not_allowed("DELETE, OPTIONS"),
+            };
+        }
+        Reply::error(404, None, crate::mcp::jsonrpc::SERVER_ERROR, format!("Not Found: no route for {path}"))
+    }
+
+    /// DNS-rebinding guard (MCP transports, "Security Warning"): `Host` and a present `Origin`
+    /// must be ours. Returns the origin to answer with CORS headers, if any.
+    fn guard(&self, head: &RequestHead) -> Result<Option<String>, Reply> {
+        let forbidden = |what: String| {
+            Reply::error(403, None, crate::mcp::jsonrpc::SERVER_ERROR, format!("Forbidden: {what}"))
+        };
+        if let Some(host) = head.header_str("host") {
+            if !self.host_allowed(host) {
+                return Err(forbidden(format!(
+                    "Host {host:?} is not allowed; add it with --allow-host (MCPD_ALLOW_HOST)"
+                )));
+            }
+        }
+        let Some(origin) = head.header_str("origin") else { return Ok(None) };
+        let cors = &self.config.cors_origins;
+        let cors_match = cors.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
+        let allowed = cors_match
+            || self.config.allow_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+            || is_loopback_origin(origin);
+        if !allowed {
+            return Err(forbidden(format!(
+                "Origin {origin:?} is not allowed; add it with --allow-origin (MCPD_ALLOW_ORIGIN) or --cors-origin"
+            )));
+        }
+        Ok(cors_match.then(|| origin.to_string()))
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        if self.config.allow_hosts.iter().any(|h| host_matches(h, host)) {
+            return true;
+        }
+        let name = host_name(host);
+        if is_loopback_name(name) {
+            return true;
+        }
+        if self.loopback_listener {
+            return false;
+        }
+        if self.unspecified_listener {
+            // Bound to every address: without --allow-host we cannot know our names.
+            return self.config.allow_hosts.is_empty();
+        }
+        name.trim_start_matches('[').trim_end_matches(']') == self.config.host
+    }
+
+    fn preflight(&self, head: &RequestHead) -> Reply {
+        let origin = head.header_str("origin");
+        let cors = &self.config.cors_origins;
+        match origin {
+            Some(origin) if cors.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) => Reply {
+                status: 204,
+                headers: vec![
+                    ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS".into()),
+                    (
+                        "Access-Control-Allow-Headers",
+                        "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name".into(),
+                    ),
+                    ("Access-Control-Max-Age", "86400".into()),
+                ],
+                body: ReplyBody::Empty,
+            },
+            _ => Reply::error(
+                403,
+                None,
+                crate::mcp::jsonrpc::SERVER_ERROR,
+                "Forbidden: CORS is not enabled for this origin; add it with --cors-origin (MCPD_CORS_ORIGIN)",
+            ),
+        }
+    }
+
+    fn health(&self, now: Instant) -> Reply {
+        let stats = self.transport.stats();
+        let body = serde_json::json!({
+            "status": "ok",
+            "transport": "streamable-http",
+            "active_sessions": stats.active_sessions,
+            "total_sessions": stats.total_sessions,
+            "streams": stats.open_streams,
+            "connections": self.counters.connections,
+            "uptime": now.saturating_duration_since(self.started).as_secs_f64(),
+        });
+        Reply { status: 200, headers: Vec::new(), body: ReplyBody::Json(body.to_string()) }
+    }
+
+    /// Writes `reply` on `conn` and moves the connection to its next phase.
+    fn write_reply(&mut self, conn: ConnId, exchange: Exchange, reply: Reply, now: Instant) {
+        let mut out = Vec::new();
+        let mut headers: Vec<(&str, &str)> = Vec::new();
+        for (name, value) in exchange.headers.iter().chain(reply.headers.iter()) {
+            headers.push((name, value.as_str()));
+        }
+        let keep_alive = exchange.keep_alive;
+        let next = match reply.body {
+            ReplyBody::Empty => {
+                http::write_response(&mut out, exchange.version, reply.status, &headers, b"", keep_alive);
+                None
+            }
+            ReplyBody::Json(body) => {
+                headers.push(("Content-Type", "application/json"));
+                http::write_response(&mut out, exchange.version, reply.status, &headers, body.as_bytes(), keep_alive);
+                None
+            }
+            ReplyBody::Stream { initial, end } => {
+                headers.push(("Content-Type", "text/event-stream"));
+                headers.push(("Cache-Control", "no-cache"));
+                headers.push(("X-Accel-Buffering", "no"));
+                let chunked = exchange.version == Version::Http11;
+                let keep = keep_alive && chunked;
+                http::write_head(&mut out, exchange.version, reply.status, &headers, BodyFraming::Chunked, keep);
+                write_body_bytes(&mut out, chunked, &initial);
+                if end {
+                    if chunked {
+                        http::write_last_chunk(&mut out);
+                    }
+                    None
+                } else {
+                    Some(Phase::Streaming(Exchange { keep_alive: keep, ..exchange.clone() }))
+                }
+            }
+            ReplyBody::Deferred => Some(Phase::Waiting(exchange.clone())),
+        };
+        self.push_out(conn, &out);
+        let streaming = matches!(next, Some(Phase::Streaming(_)));
+        match next {
+            Some(phase) => {
+                if let Some(c) = self.conn_mut(conn) {
+                    c.phase = phase;
+                }
+                if streaming {
+                    self.arm_heartbeat(now);
+                }
+            }
+            None => self.finish_exchange(conn, keep_alive && !matches!(exchange.version, Version::Http10) || keep_alive, now),
+        }
+    }
+
+    /// The answer is complete: keep the connection for the next request or close it.
+    fn finish_exchange(&mut self, conn: ConnId, keep_alive: bool, now: Instant) {
+        let Some(c) = self.conn_mut(conn) else { return };
+        if !keep_alive || c.peer_closed && c.input.is_empty() {
+            self.close(conn, true);
+            return;
+        }
+        c.phase = Phase::Reading;
+        self.arm(conn, ConnTimer::Idle, now);
+        self.advance(conn, now);
+    }
+
+    fn push_out(&mut self, conn: ConnId, bytes: &[u8]) -> bool {
+        let Some(c) = self.conn_mut(conn) else { return false };
+        if c.out.push(bytes).is_err() {
+            log::warn(format_args!("connection {conn}: outbound buffer full; closing"));
+            self.close(conn, false);
+            return false;
+        }
+        if !c.write_queued {
+            c.write_queued = true;
+            self.outputs.push_back(Output::Write(conn));
+        }
+        true
+    }
+
+    /// Carries out transport actions for other connections, and arms its timers.
+    fn drain_transport(&mut self, now: Instant) {
+        while let Some(action) = self.transport.poll_action() {
+            match action {
+                Action::Event { conn, bytes } => self.stream_bytes(conn, &bytes),
+                Action::EndStream { conn } => self.end_stream(conn, now),
+                Action::Reply { conn, reply } => {
+                    let Some(c) = self.conn_mut(conn) else { continue };
+                    let Phase::Waiting(exchange) = std::mem::replace(&mut c.phase, Phase::Reading) else {
+                        continue;
+                    };
+                    self.write_reply(conn, exchange, reply, now);
+                }
+                Action::Close { conn } => {
+                    self.end_stream_bytes(conn);
+                    self.close(conn, true);
+                }
+                Action::Arm { at, timer } => {
+                    self.wheel.insert(at, TimerEvent::Mcp(timer));
+                }
+            }
+        }
+    }
+
+    /// Queues SSE bytes on a streaming connection, closing it when its reader has fallen more
+    /// than the outbound cap behind (the stream stays resumable from the replay buffer).
+    fn stream_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
+        let cap = self.config.limits.max_outbound_bytes;
+        let Some(c) = self.conn_mut(conn) else { return };
+        let Phase::Streaming(exchange) = &c.phase else { return };
+        if !c.out.is_empty() && c.out.len() + bytes.len() > cap {
+            log::warn(format_args!("connection {conn}: SSE reader is {} bytes behind; closing the stream", c.out.len()));
+            self.close(conn, false);
+            return;
+        }
+        let mut framed = Vec::with_capacity(bytes.len() + 16);
+        write_body_bytes(&mut framed, exchange.version == Version::Http11, bytes);
+        self.push_out(conn, &framed);
+    }
+
+    /// Writes the end of a streaming response, if `conn` is streaming.
+    fn end_stream_bytes(&mut self, conn: ConnId) -> Option<bool> {
+        let c = self.conn_mut(conn)?;
+        let Phase::Streaming(exchange) = &c.phase else { return None };
+        let keep_alive = exchange.keep_alive;
+        let chunked = exchange.version == Version::Http11;
+        c.phase = Phase::Reading;
+        if chunked {
+            let mut out = Vec::new();
+            http::write_last_chunk(&mut out);
+            self.push_out(conn, &out);
+        }
+        Some(keep_alive)
+    }
+
+    fn end_stream(&mut self, conn: ConnId, now: Instant) {
+        if let Some(keep_alive) = self.end_stream_bytes(conn) {
+            self.finish_exchange(conn, keep_alive, now);
+        }
+    }
+
+    fn heartbeat(&mut self, now: Instant) {
+        self.heartbeat_armed = false;
+        let mut any = false;
+        for conn in 0..self.conns.len() {
+            if matches!(self.conns[conn].as_ref().map(|c| &c.phase), Some(Phase::Streaming(_))) {
+                any = true;
+                self.stream_bytes(conn, sse::HEARTBEAT);
+            }
+        }
+        if any {
+            self.arm_heartbeat(now);
+        }
+    }
+
+    fn arm_heartbeat(&mut self, now: Instant) {
+        if !self.heartbeat_armed {
+            self.heartbeat_armed = true;
+            self.wheel.insert(now + self.config.limits.heartbeat, TimerEvent::Heartbeat);
+        }
+    }
+
+    fn conn_timer(&mut self, conn: ConnId, kind: ConnTimer, now: Instant) {
+        let Some(c) = self.conn_mut(conn) else { return };
+        if !matches!(c.timer, Some((_, k)) if k == kind) || !matches!(c.phase, Phase::Reading) {
+            return;
+        }
+        c.timer = None;
+        match kind {
+            ConnTimer::Idle => self.close(conn, true),
+            ConnTimer::Request => {
+                if c.input.is_empty() && c.reader.is_idle() {
+                    self.close(conn, true);
+                } else {
+                    self.fail(conn, &http::Error::HeadTimeout);
+                }
+            }
+        }
+        let _ = now;
+    }
+
+    fn arm(&mut self, conn: ConnId, kind: ConnTimer, now: Instant) {
+        let limits = &self.config.limits;
+        let after = match kind {
+            ConnTimer::Request => limits.head_timeout,
+            ConnTimer::Idle => limits.keep_alive_timeout,
+        };
+        self.disarm(conn);
+        let key = self.wheel.insert(now + after, TimerEvent::Conn(conn, kind));
+        if let Some(c) = self.conn_mut(conn) {
+            c.timer = Some((key, kind));
+        }
+    }
+
+    fn disarm(&mut self, conn: ConnId) {
+        let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) else { return };
+        if let Some((key, _)) = c.timer.take() {
+            self.wheel.cancel(key);
+        }
+    }
+
+    fn resume_if_paused(&mut self, conn: ConnId) {
+        let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
+        let Some(c) = self.conn_mut(conn) else { return };
+        if c.paused && c.input.len() < cap {
+            c.paused = false;
+            self.outputs.push_back(Output::ResumeRead(conn));
+        }
+    }
+
+    /// Closes `conn`: after its output is flushed when `flush`, else at once.
+    fn close(&mut self, conn: ConnId, flush: bool) {
+        let Some(c) = self.conn_mut(conn) else { return };
+        let streaming = matches!(c.phase, Phase::Streaming(_) | Phase::Waiting(_));
+        if flush && !c.out.is_empty() {
+            c.phase = Phase::Closing;
+            if streaming {
+                self.transport.connection_closed(conn);
+            }
+            self.disarm(conn);
+            return;
+        }
+        self.remove(conn);
+    }
+
+    fn remove(&mut self, conn: ConnId) {
+        self.disarm(conn);
+        let Some(slot) = self.conns.get_mut(conn) else { return };
+        if slot.take().is_none() {
+            return;
+        }
+        self.free.push(conn);
+        self.counters.connections -= 1;
+        self.transport.connection_closed(conn);
+        self.outputs.push_back(Output::Close(conn));
+    }
+}
+
+fn write_body_bytes(out: &mut Vec<u8>, chunked: bool, bytes: &[u8]) {
+    if chunked {
+        http::write_chunk(out, bytes);
+    } else {
+        out.extend_from_slice(bytes);
+    }
+}
+
+fn method_not_allowed(allow: &str) -> Reply {
+    Reply::error(405, None, crate::mcp::jsonrpc::SERVER_ERROR, "Method Not Allowed")
+        .with_allow(allow)
+}
+
+trait WithAllow {
+    fn with_allow(self, allow: &str) -> Reply;
+}
+
+impl WithAllow for Reply {
+    fn with_allow(mut self, allow: &str) -> Reply {
+        self.headers.push(("Allow", allow.to_string()));
+        self
+    }
+}
+
+/// The host part of a `Host` value (`[::1]:80` → `[::1]`, `a:80` → `a`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    if name.eq_ignore_ascii_case("localhost") || name == "[::1]" {
+        return true;
+    }
+    name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An `--allow-host` entry without a port matches any port.
+fn host_matches(entry: &str, host: &str) -> bool {
+    entry.eq_ignore_ascii_case(host) || (host_name(entry) == entry && entry.eq_ignore_ascii_case(host_name(host)))
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    !rest.is_empty() && !rest.contains('/') && is_loopback_name(host_name(rest))
+}

@@ -1,1 +1,248 @@
-//! (to be written)
+//! The only I/O in mcpd: a mio `Poll` over the listener, client sockets and the signal pipe,
+//! and the clock. Everything it reads goes into [`Server`]; everything it writes comes from it.
+//!
+//! Shape (mio's `tcp_server` example): edge-triggered readiness, read and write until
+//! `WouldBlock`, writable interest only while bytes are pending, tokens index the server's
+//! connection slab, and the poll timeout is the server's next deadline, so an idle server
+//! sleeps. After every call into the server its outputs are drained at once, so a connection
+//! number the server has freed is never confused with a new socket.
+
+use crate::config::Config;
+use crate::log;
+use crate::mcp::Handler;
+use crate::server::{ConnId, Output, Server};
+use crate::sys;
+use mio::net::{TcpListener, TcpStream};
+use mio::unix::pipe;
+use mio::{Events, Interest, Poll, Token};
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::AsRawFd;
+use std::time::{Duration, Instant};
+
+const LISTENER: Token = Token(usize::MAX - 1);
+const SIGNALS: Token = Token(usize::MAX - 2);
+
+/// Bytes read from a socket per call.
+const READ_CHUNK: usize = 64 * 1024;
+
+/// Time in-flight answers get to finish after SIGTERM before the process exits.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Binds `config.host:config.port` and serves until SIGTERM or SIGINT.
+pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
+    let addr = listen_addr(&config)?;
+    let listener = std::net::TcpListener::bind(addr)?;
+    serve(listener, config, handler)
+}
+
+fn listen_addr(config: &Config) -> io::Result<SocketAddr> {
+    let ip = config
+        .host
+        .parse()
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid --host {:?}", config.host)))?;
+    Ok(SocketAddr::new(ip, config.port))
+}
+
+/// Serves on an already bound listener until SIGTERM or SIGINT.
+pub fn serve(listener: std::net::TcpListener, config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let local = listener.local_addr()?;
+    let mut listener = TcpListener::from_std(listener);
+    let mut poll = Poll::new()?;
+    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let (signal_tx, mut signal_rx) = pipe::new()?;
+    sys::install_stop_signals(signal_tx.as_raw_fd())?;
+    poll.registry().register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
+    if let Err(e) = sys::raise_fd_limit() {
+        log::warn(format_args!("could not raise the open-file limit: {e}"));
+    }
+    if !local.ip().is_loopback() {
+        log::warn(format_args!(
+            "listening on a non-loopback address {}: anyone who can reach it can use this server",
+            local.ip()
+        ));
+    }
+    log::info(format_args!("listening on http://{local}{}", config.path));
+    let mut shell = Shell {
+        poll,
+        server: Server::new(config, handler, Instant::now()),
+        sockets: Vec::new(),
+        buf: vec![0; READ_CHUNK],
+    };
+    let mut events = Events::with_capacity(1024);
+    let mut stopping: Option<Instant> = None;
+    loop {
+        let now = Instant::now();
+        if let Some(deadline) = stopping {
+            if shell.server.connection_count() == 0 || now >= deadline {
+                log::info(format_args!("stopped"));
+                return Ok(());
+            }
+        }
+        let mut timeout = shell.server.next_deadline().map(|d| d.saturating_duration_since(now));
+        if let Some(deadline) = stopping {
+            let left = deadline.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
+        if let Err(e) = shell.poll.poll(&mut events, timeout) {
+            if e.kind() == io::ErrorKind::Interrupted {
+                continue;
+            }
+            return Err(e);
+        }
+        for event in events.iter() {
+            match event.token() {
+                LISTENER => shell.accept(&listener),
+                SIGNALS => {
+                    let mut drain = [0u8; 64];
+                    while matches!(signal_rx.read(&mut drain), Ok(n) if n > 0) {}
+                    if stopping.is_none() {
+                        log::info(format_args!("stopping: finishing answers in flight"));
+                        shell.poll.registry().deregister(&mut listener)?;
+                        stopping = Some(Instant::now() + SHUTDOWN_GRACE);
+                        shell.server.shutdown(Instant::now());
+                        shell.pump();
+                    }
+                }
+                Token(conn) => {
+                    if event.is_readable() || event.is_read_closed() || event.is_error() {
+                        shell.read(conn);
+                    }
+                    if event.is_writable() {
+                        shell.write(conn);
+                    }
+                }
+            }
+        }
+        shell.server.handle_timeout(Instant::now());
+        shell.pump();
+    }
+}
+
+struct Shell {
+    poll: Poll,
+    server: Server,
+    sockets: Vec<Option<Socket>>,
+    buf: Vec<u8>,
+}
+
+struct Socket {
+    stream: TcpStream,
+    writable: bool,
+}
+
+impl Shell {
+    fn accept(&mut self, listener: &TcpListener) {
+        loop {
+            match listener.accept() {
+                Ok((mut stream, _peer)) => {
+                    let Some(conn) = self.server.handle_connect(Instant::now()) else {
+                        drop(stream);
+                        continue;
+                    };
+                    let _ = stream.set_nodelay(true);
+                    if let Err(e) = self.poll.registry().register(&mut stream, Token(conn), Interest::READABLE) {
+                        log::warn(format_args!("register failed: {e}"));
+                        self.server.handle_reset(conn, Instant::now());
+                        self.pump();
+                        continue;
+                    }
+                    if self.sockets.len() <= conn {
+                        self.sockets.resize_with(conn + 1, || None);
+                    }
+                    self.sockets[conn] = Some(Socket { stream, writable: false });
+                    self.pump();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::warn(format_args!("accept failed: {e}"));
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Reads until `WouldBlock`, EOF, or the server has no room.
+    fn read(&mut self, conn: ConnId) {
+        loop {
+            let room = self.server.input_room(conn).min(self.buf.len());
+            if room == 0 {
+                return;
+            }
+            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else { return };
+            let now;
+            match socket.stream.read(&mut self.buf[..room]) {
+                Ok(0) => {
+                    now = Instant::now();
+                    self.server.handle_eof(conn, now);
+                    self.pump();
+                    return;
+                }
+                Ok(n) => {
+                    now = Instant::now();
+                    self.server.handle_input(conn, &self.buf[..n], now);
+                    self.pump();
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.server.handle_reset(conn, Instant::now());
+                    self.pump();
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Writes until `WouldBlock` or nothing is pending; writable interest only while blocked.
+    fn write(&mut self, conn: ConnId) {
+        loop {
+            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else { return };
+            let pending = self.server.pending_output(conn);
+            if pending.is_empty() {
+                if socket.writable {
+                    socket.writable = false;
+                    let _ = self.poll.registry().reregister(&mut socket.stream, Token(conn), Interest::READABLE);
+                }
+                return;
+            }
+            match socket.stream.write(pending) {
+                Ok(0) => {
+                    self.server.handle_reset(conn, Instant::now());
+                    return;
+                }
+                Ok(n) => self.server.handle_sent(conn, n, Instant::now()),
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if !socket.writable {
+                        socket.writable = true;
+                        let interest = Interest::READABLE | Interest::WRITABLE;
+                        let _ = self.poll.registry().reregister(&mut socket.stream, Token(conn), interest);
+                    }
+                    return;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => {
+                    self.server.handle_reset(conn, Instant::now());
+                    return;
+                }
+            }
+        }
+    }
+
+    /// Carries out every queued server output.
+    fn pump(&mut self) {
+        while let Some(output) = self.server.poll_output() {
+            match output {
+                Output::Write(conn) => self.write(conn),
+                Output::ResumeRead(conn) => self.read(conn),
+                Output::Close(conn) => {
+                    if let Some(mut socket) = self.sockets.get_mut(conn).and_then(Option::take) {
+                        let _ = self.poll.registry().deregister(&mut socket.stream);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -188,3 +188,31 @@ pub trait Handler {
     /// The session ended (DELETE, expiry, shutdown): forget its state.
     fn session_closed(&mut self, _session: SessionKey) {}
 }
+
+/// The handler panicked; what it queued was discarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Panicked;
+
+/// Runs one handler callback with a fresh context and returns what it queued. A panic is caught
+/// here, once for every transport, and reported as [`Panicked`].
+pub(crate) fn run_callback(
+    handler: &mut dyn Handler,
+    now: Instant,
+    session: Option<SessionKey>,
+    view: Option<&SessionView>,
+    next_outgoing: &mut u64,
+    callback: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
+) -> Result<Vec<Command>, Panicked> {
+    let mut commands = Vec::new();
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut ctx = Context::new(now, session, view, &mut commands, next_outgoing);
+        callback(handler, &mut ctx);
+    }));
+    match caught {
+        Ok(()) => Ok(commands),
+        Err(_) => {
+            crate::log::error(format_args!("handler panicked; what it queued is discarded"));
+            Err(Panicked)
+        }
+    }
+}

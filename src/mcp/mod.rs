@@ -2,6 +2,8 @@
 
 pub mod handler;
 pub mod jsonrpc;
+pub mod session;
+pub mod streamable;
 pub mod version;
 
 pub use handler::{Context, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};

@@ -1,0 +1,275 @@
+//! Sessions of the handshake era and their SSE streams (MCP 2025-03-26 .. 2025-11-25
+//! transports, "Session Management", "Resumability and Redelivery").
+//!
+//! A session owns its streams. Stream 0 is the standalone stream a client opens with GET; every
+//! POST whose answer is an event stream gets the next number. An event id is
+//! `"{stream}-{seq}"`, unique within the session and naming its stream, so `Last-Event-ID`
+//! finds exactly one stream to replay (never another stream's messages).
+//!
+//! Every event written to a stream is also kept in that stream's bounded replay buffer, so a
+//! client that lost the connection resumes with GET + `Last-Event-ID`, and messages for a
+//! standalone stream that is not open yet wait there until it opens.
+
+use super::handler::{RequestHandle, SessionKey, SessionView};
+use super::jsonrpc::Id;
+use crate::sse::{self, ReplayBuffer, ReplayGap};
+use serde_json::Value;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::time::Instant;
+
+/// Opaque connection number chosen by the server (its slab index).
+pub type ConnId = usize;
+
+/// Stream number within a session; 0 is the standalone GET stream.
+pub type StreamNo = u32;
+
+/// The standalone stream's number.
+pub const STANDALONE: StreamNo = 0;
+
+/// Finished POST streams kept for resumption after their connection dropped; the oldest goes
+/// first. Bounds memory of sessions whose clients never come back for their answers.
+pub const MAX_DETACHED_STREAMS: usize = 16;
+
+/// `retry` advertised in priming events (MCP 2025-11-25 SSE polling), in milliseconds.
+pub const RETRY_MS: u64 = 1000;
+
+/// How the answers of one POST travel back.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Delivery {
+    /// Still inside the POST's own processing: JSON if everything is answered at once.
+    Undecided,
+    /// An event stream.
+    Sse,
+    /// One JSON object (or array for a batch), sent when the last answer is in.
+    Json,
+}
+
+/// One SSE stream of a session (or, for `Delivery::Json`, one POST waiting for its answers).
+#[derive(Debug)]
+pub struct Stream {
+    /// How answers travel.
+    pub delivery: Delivery,
+    /// Whether the POST carried a JSON-RPC batch (answers form an array in JSON mode).
+    pub batch: bool,
+    /// Responses still due on this stream; the stream ends when it reaches 0 (POST streams).
+    pub outstanding: usize,
+    /// Answers collected for a JSON reply.
+    pub json_answers: Vec<Value>,
+    /// Next event sequence number; 0 is the priming event.
+    pub next_seq: u64,
+    /// Highest sequence number written to a connection.
+    pub delivered: u64,
+    /// Past events for `Last-Event-ID`.
+    pub replay: ReplayBuffer,
+    /// The connection carrying the stream, if any.
+    pub conn: Option<ConnId>,
+    /// Bytes of a stream whose HTTP response head has not been written yet.
+    pub opening: Option<Vec<u8>>,
+}
+
+impl Stream {
+    /// A new stream whose replay buffer holds at most `replay_bytes`.
+    pub fn new(delivery: Delivery, replay_bytes: usize) -> Stream {
+        Stream {
+            delivery,
+            batch: false,
+            outstanding: 0,
+            json_answers: Vec::new(),
+            next_seq: 1,
+            delivered: 0,
+            replay: ReplayBuffer::new(replay_bytes),
+            conn: None,
+            opening: None,
+        }
+    }
+
+    /// Appends one message as an event; returns the bytes to send now (if the stream is on a
+    /// connection whose head is already out), having buffered them for replay either way.
+    pub fn push_event(&mut self, no: StreamNo, message: String) -> Option<Vec<u8>> {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let mut bytes = Vec::with_capacity(message.len() + 32);
+        encode(no, seq, &message, &mut bytes);
+        self.replay.push(seq, message);
+        if self.conn.is_none() {
+            return None;
+        }
+        self.delivered = seq;
+        match &mut self.opening {
+            Some(opening) => {
+                opening.extend_from_slice(&bytes);
+                None
+            }
+            None => Some(bytes),
+        }
+    }
+
+    /// The priming event of MCP 2025-11-25: an id and empty data, with `retry`.
+    pub fn priming(no: StreamNo, out: &mut Vec<u8>) {
+        let id = event_id(no, 0);
+        let event = sse::Event { id: Some(&id), event: None, retry: Some(RETRY_MS), data: "" };
+        sse::encode_event(&event, out);
+    }
+
+    /// Encodes every event after `after` into `out` (replay on resumption).
+    pub fn replay_after(&mut self, no: StreamNo, after: u64, out: &mut Vec<u8>) -> Result<(), ReplayGap> {
+        let mut last = after;
+        for (seq, message) in self.replay.replay_after(after)? {
+            encode(no, seq, message, out);
+            last = seq;
+        }
+        self.delivered = self.delivered.max(last);
+        Ok(())
+    }
+
+    /// Whether every response this stream carries has been written to it.
+    pub fn is_finished(&self, no: StreamNo) -> bool {
+        no != STANDALONE && self.outstanding == 0
+    }
+}
+
+fn encode(no: StreamNo, seq: u64, message: &str, out: &mut Vec<u8>) {
+    let id = event_id(no, seq);
+    let event = sse::Event { id: Some(&id), event: Some("message"), retry: None, data: message };
+    sse::encode_event(&event, out);
+}
+
+/// The SSE event id of event `seq` on stream `no`.
+pub fn event_id(no: StreamNo, seq: u64) -> String {
+    format!("{no}-{seq}")
+}
+
+/// Reads a `Last-Event-ID` we issued; `None` for anything else.
+pub fn parse_event_id(value: &str) -> Option<(StreamNo, u64)> {
+    let (no, seq) = value.trim().split_once('-')?;
+    let digits = |s: &str| !s.is_empty() && s.len() <= 20 && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(no) || !digits(seq) {
+        return None;
+    }
+    Some((no.parse().ok()?, seq.parse().ok()?))
+}
+
+/// A client request in flight.
+#[derive(Clone, Debug)]
+pub struct Pending {
+    /// The id the client gave it, echoed on the answer.
+    pub client_id: Id,
+    /// The stream its answer and related messages travel on.
+    pub stream: StreamNo,
+}
+
+/// One session: created by `initialize`, ended by DELETE or expiry.
+#[derive(Debug)]
+pub struct Session {
+    /// Handler-facing key.
+    pub key: SessionKey,
+    /// The `Mcp-Session-Id` value.
+    pub id: String,
+    /// What `initialize` agreed on.
+    pub view: SessionView,
+    /// Whether the handler has answered `initialize` successfully.
+    pub initialized: bool,
+    /// Open and resumable streams by number.
+    pub streams: HashMap<StreamNo, Stream>,
+    /// Next POST stream number.
+    pub next_stream: StreamNo,
+    /// Finished streams without a connection, oldest first, for eviction.
+    pub detached: VecDeque<StreamNo>,
+    /// Client requests in flight.
+    pub pending: HashMap<RequestHandle, Pending>,
+    /// Ids of our requests to the client still awaiting an answer.
+    pub outgoing: HashSet<u64>,
+    /// Next id for our requests to the client.
+    pub next_outgoing: u64,
+    /// When the session last saw a request or stream activity.
+    pub last_activity: Instant,
+}
+
+impl Session {
+    /// A new session with an empty standalone stream.
+    pub fn new(key: SessionKey, id: String, view: SessionView, replay_bytes: usize, now: Instant) -> Session {
+        let mut streams = HashMap::new();
+        streams.insert(STANDALONE, Stream::new(Delivery::Sse, replay_bytes));
+        Session {
+            key,
+            id,
+            view,
+            initialized: false,
+            streams,
+            next_stream: 1,
+            detached: VecDeque::new(),
+            pending: HashMap::new(),
+            outgoing: HashSet::new(),
+            next_outgoing: 0,
+            last_activity: now,
+        }
+    }
+
+    /// Idle = nothing in flight and no stream on a connection (DESIGN 5: session idle timeout).
+    pub fn is_idle(&self) -> bool {
+        self.pending.is_empty() && self.streams.values().all(|s| s.conn.is_none())
+    }
+
+    /// Connections carrying this session's streams.
+    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
+        self.streams.values().filter_map(|s| s.conn)
+    }
+
+    /// Remembers a finished stream that lost its connection; evicts the oldest beyond the bound.
+    pub fn park(&mut self, no: StreamNo) {
+        if self.detached.contains(&no) {
+            return;
+        }
+        self.detached.push_back(no);
+        while self.detached.len() > MAX_DETACHED_STREAMS {
+            if let Some(old) = self.detached.pop_front() {
+                self.streams.remove(&old);
+            }
+        }
+    }
+
+    /// Forgets a stream entirely.
+    pub fn drop_stream(&mut self, no: StreamNo) {
+        if no != STANDALONE {
+            self.streams.remove(&no);
+            self.detached.retain(|d| *d != no);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_ids_round_trip_and_reject_foreign_values() {
+        assert_eq!(parse_event_id(&event_id(3, 17)), Some((3, 17)));
+        assert_eq!(parse_event_id(" 0-0 "), Some((0, 0)));
+        for bad in ["", "-", "3-", "-3", "a-1", "1-b", "1-2-3", "99999999999999999999999-1", "4294967296-1"] {
+            assert_eq!(parse_event_id(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn detached_stream_is_buffered_not_sent_and_replays() {
+        let mut s = Stream::new(Delivery::Sse, 1024);
+        assert_eq!(s.push_event(2, "{\"a\":1}".into()), None);
+        let mut out = Vec::new();
+        s.replay_after(2, 0, &mut out).unwrap();
+        assert_eq!(out, b"id: 2-1\nevent: message\ndata: {\"a\":1}\n\n");
+        assert_eq!(s.delivered, 1);
+    }
+
+    #[test]
+    fn parked_streams_are_bounded() {
+        let t0 = Instant::now();
+        let mut session = Session::new(SessionKey(1), "x".into(), SessionView::default(), 64, t0);
+        for no in 1..=(MAX_DETACHED_STREAMS as StreamNo + 5) {
+            session.streams.insert(no, Stream::new(Delivery::Sse, 64));
+            session.park(no);
+        }
+        assert_eq!(session.detached.len(), MAX_DETACHED_STREAMS);
+        assert!(!session.streams.contains_key(&1));
+        assert!(session.streams.contains_key(&STANDALONE));
+    }
+}
