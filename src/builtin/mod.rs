@@ -21,6 +21,8 @@
 
 mod completion;
 mod fixtures;
+#[cfg(test)]
+mod harness;
 mod logging;
 mod prompts;
 mod resources;
@@ -371,4 +373,543 @@ fn str_param<'a>(params: &'a Value, name: &str) -> Result<&'a str, ErrorObject> 
 /// A -32602 with `message`.
 fn invalid_params(message: impl Into<String>) -> ErrorObject {
     ErrorObject::new(INVALID_PARAMS, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::harness::Harness;
+    use super::*;
+    use crate::mcp::handler::Command;
+    use std::time::Duration;
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn code(outcome: Result<Value, ErrorObject>) -> i64 {
+        outcome.expect_err("an error").code
+    }
+
+    #[test]
+    fn initialize_negotiates_the_revision_and_declares_capabilities() {
+        let mut h = Harness::new();
+        let got = h
+            .call(
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": {}}),
+            )
+            .unwrap();
+        assert_eq!(got["protocolVersion"], "2025-06-18");
+        assert_eq!(
+            got["capabilities"],
+            json!({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},
+                "prompts":{"listChanged":true},"logging":{},"completions":{}})
+        );
+        assert_eq!(
+            got["serverInfo"],
+            json!({"name":"mcpd","title":"mcpd reference server","version":env!("CARGO_PKG_VERSION")})
+        );
+        assert!(!got["instructions"].as_str().unwrap().is_empty());
+        let got = h
+            .call("initialize", json!({"protocolVersion": "1999-01-01"}))
+            .unwrap();
+        assert_eq!(got["protocolVersion"], version::LATEST_LEGACY);
+    }
+
+    #[test]
+    fn initialize_without_a_string_protocol_version_is_invalid_params() {
+        let mut h = Harness::new();
+        assert_eq!(code(h.call("initialize", json!({}))), -32602);
+        assert_eq!(
+            code(h.call("initialize", json!({"protocolVersion": 20250618}))),
+            -32602
+        );
+    }
+
+    #[test]
+    fn ping_and_set_level_answer_empty_objects() {
+        let mut h = Harness::new();
+        assert_eq!(h.call("ping", json!({})), Ok(json!({})));
+        for level in [
+            "debug",
+            "info",
+            "notice",
+            "warning",
+            "error",
+            "critical",
+            "alert",
+            "emergency",
+        ] {
+            assert_eq!(
+                h.call("logging/setLevel", json!({ "level": level })),
+                Ok(json!({}))
+            );
+        }
+    }
+
+    #[test]
+    fn set_level_rejects_unknown_levels() {
+        let mut h = Harness::new();
+        for params in [json!({"level": "verbose"}), json!({"level": 3}), json!({})] {
+            assert_eq!(
+                code(h.call("logging/setLevel", params.clone())),
+                -32602,
+                "{params}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_method_is_method_not_found_naming_it() {
+        let mut h = Harness::new();
+        let e = h.call("tools/frobnicate", json!({})).unwrap_err();
+        assert_eq!(e.code, -32601);
+        assert_eq!(e.message, "Method not found: tools/frobnicate");
+    }
+
+    #[test]
+    fn unknown_tool_prompt_and_resource_have_their_codes() {
+        let mut h = Harness::new();
+        let e = h.call_tool("no_such_tool", json!({})).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (-32602, "Unknown tool: no_such_tool")
+        );
+        let e = h
+            .call("prompts/get", json!({"name": "no_such_prompt"}))
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (-32602, "Unknown prompt: no_such_prompt")
+        );
+        let e = h
+            .call("resources/read", json!({"uri": "test://nope"}))
+            .unwrap_err();
+        assert_eq!(e.code, -32002);
+        assert_eq!(e.data, Some(json!({"uri": "test://nope"})));
+    }
+
+    #[test]
+    fn malformed_call_params_are_invalid_params() {
+        let mut h = Harness::new();
+        assert_eq!(code(h.call("tools/call", json!({}))), -32602);
+        assert_eq!(
+            code(h.call("tools/call", json!({"name": "echo", "arguments": [1]}))),
+            -32602
+        );
+        assert_eq!(
+            code(h.call(
+                "prompts/get",
+                json!({"name": "test_simple_prompt", "arguments": "x"})
+            )),
+            -32602
+        );
+        assert_eq!(code(h.call("resources/read", json!({}))), -32602);
+        assert_eq!(code(h.call("tools/list", json!({"cursor": "abc"}))), -32602);
+    }
+
+    #[test]
+    fn simple_text_is_callable_without_an_arguments_key() {
+        let mut h = Harness::new();
+        let got = h
+            .call("tools/call", json!({"name": "test_simple_text"}))
+            .unwrap();
+        assert_eq!(
+            got,
+            tools::text_result("This is a simple text response for testing.")
+        );
+    }
+
+    #[test]
+    fn lists_are_served_with_non_empty_descriptions() {
+        let mut h = Harness::new();
+        let tools = h.call("tools/list", json!({})).unwrap();
+        let prompts = h.call("prompts/list", json!({})).unwrap();
+        let resources = h.call("resources/list", json!({})).unwrap();
+        let templates = h.call("resources/templates/list", json!({})).unwrap();
+        for item in tools["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(prompts["prompts"].as_array().unwrap())
+            .chain(resources["resources"].as_array().unwrap())
+            .chain(templates["resourceTemplates"].as_array().unwrap())
+        {
+            assert!(!item["name"].as_str().unwrap().is_empty(), "{item}");
+            assert!(!item["description"].as_str().unwrap().is_empty(), "{item}");
+        }
+        assert_eq!(prompts["prompts"].as_array().unwrap().len(), 4);
+        assert_eq!(resources["resources"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn resources_prompts_and_completion_are_routed() {
+        let mut h = Harness::new();
+        let got = h
+            .call("resources/read", json!({"uri": "test://template/123/data"}))
+            .unwrap();
+        assert!(got["contents"][0]["text"].as_str().unwrap().contains("123"));
+        let got = h
+            .call(
+                "prompts/get",
+                json!({"name": "test_prompt_with_arguments",
+                    "arguments": {"arg1": "testValue1", "arg2": "testValue2"}}),
+            )
+            .unwrap();
+        assert!(got["messages"].to_string().contains("testValue2"));
+        let got = h
+            .call(
+                "completion/complete",
+                json!({"ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
+                    "argument": {"name": "arg1", "value": "test"}}),
+            )
+            .unwrap();
+        assert!(got["completion"]["values"].is_array());
+    }
+
+    #[test]
+    fn subscribe_and_unsubscribe_answer_empty_objects() {
+        let mut h = Harness::new();
+        let watched = json!({"uri": "test://watched-resource"});
+        assert_eq!(
+            h.call("resources/subscribe", watched.clone()),
+            Ok(json!({}))
+        );
+        assert_eq!(
+            h.call("resources/subscribe", watched.clone()),
+            Ok(json!({}))
+        );
+        assert_eq!(
+            h.call("resources/unsubscribe", watched.clone()),
+            Ok(json!({}))
+        );
+        assert_eq!(h.call("resources/unsubscribe", watched), Ok(json!({})));
+        assert_eq!(
+            code(h.call("resources/subscribe", json!({"uri": "test://nope"}))),
+            -32002
+        );
+        assert_eq!(
+            code(h.call("resources/unsubscribe", json!({"uri": "test://nope"}))),
+            -32002
+        );
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_per_session() {
+        let mut h = Harness::new();
+        for i in 0..MAX_SUBSCRIPTIONS {
+            let uri = format!("test://template/{i}/data");
+            assert_eq!(
+                h.call("resources/subscribe", json!({ "uri": uri })),
+                Ok(json!({}))
+            );
+        }
+        let one_more = json!({"uri": "test://static-text"});
+        assert_eq!(
+            code(h.call("resources/subscribe", one_more.clone())),
+            SERVER_ERROR
+        );
+        h.call(
+            "resources/unsubscribe",
+            json!({"uri": "test://template/0/data"}),
+        )
+        .unwrap();
+        assert_eq!(h.call("resources/subscribe", one_more), Ok(json!({})));
+    }
+
+    #[test]
+    fn logging_tool_sends_three_info_messages_50ms_apart_then_answers() {
+        let mut h = Harness::new();
+        let call = h.request(
+            "tools/call",
+            json!({"name": "test_tool_with_logging", "arguments": {}}),
+        );
+        assert_eq!(h.notifications("notifications/message").len(), 1);
+        h.advance(ms(49));
+        assert_eq!(h.notifications("notifications/message").len(), 1);
+        h.advance(ms(1));
+        assert_eq!(h.notifications("notifications/message").len(), 2);
+        assert_eq!(h.response(call), None);
+        h.advance(ms(50));
+        let messages = h.notifications("notifications/message");
+        let data: Vec<&Value> = messages.iter().map(|(_, p)| &p["data"]).collect();
+        assert_eq!(
+            data,
+            [
+                "Tool execution started",
+                "Tool processing data",
+                "Tool execution completed"
+            ]
+        );
+        for (related, params) in &messages {
+            assert_eq!(*related, Some(call));
+            assert_eq!(params["level"], "info");
+            assert_eq!(params["logger"], "mcpd");
+        }
+        let result = h.response(call).unwrap().unwrap();
+        assert!(!result["content"][0]["text"].as_str().unwrap().is_empty());
+        assert_eq!(h.pending_timers(), 0);
+    }
+
+    #[test]
+    fn set_level_filters_tool_log_messages() {
+        let mut h = Harness::new();
+        for (level, want) in [("warning", 0), ("info", 3), ("debug", 3), ("emergency", 0)] {
+            h.log.clear();
+            h.call("logging/setLevel", json!({ "level": level }))
+                .unwrap();
+            h.call_tool("test_tool_with_logging", json!({})).unwrap();
+            assert_eq!(
+                h.notifications("notifications/message").len(),
+                want,
+                "{level}"
+            );
+        }
+    }
+
+    #[test]
+    fn progress_token_keeps_its_type_and_progress_rises() {
+        for token in [json!(1), json!("progress-test-1")] {
+            let mut h = Harness::new();
+            let call = h.request(
+                "tools/call",
+                json!({"name": "test_tool_with_progress", "arguments": {},
+                    "_meta": {"progressToken": token}}),
+            );
+            h.run_timers();
+            let progress = h.notifications("notifications/progress");
+            let values: Vec<u64> = progress
+                .iter()
+                .map(|(related, p)| {
+                    assert_eq!(*related, Some(call));
+                    assert_eq!(p["progressToken"], token);
+                    assert_eq!(p["total"], 100);
+                    p["progress"].as_u64().unwrap()
+                })
+                .collect();
+            assert_eq!(values, [0, 50, 100]);
+            assert_eq!(
+                h.response(call),
+                Some(Ok(tools::text_result("Progress test completed")))
+            );
+        }
+    }
+
+    #[test]
+    fn sampling_round_trips_through_the_client() {
+        let mut h = Harness::new();
+        let call = h.request(
+            "tools/call",
+            json!({"name": "test_sampling", "arguments": {"prompt": "Test prompt for sampling"}}),
+        );
+        let asked = h.client_requests();
+        assert_eq!(asked.len(), 1);
+        let (related, id, method, params) = asked[0].clone();
+        assert_eq!(
+            (related, method.as_str()),
+            (Some(call), "sampling/createMessage")
+        );
+        assert_eq!(
+            params["messages"][0]["content"]["text"],
+            "Test prompt for sampling"
+        );
+        assert_eq!(h.response(call), None);
+        h.answer(
+            id,
+            Ok(
+                json!({"role": "assistant", "model": "test-model", "stopReason": "endTurn",
+                "content": {"type": "text", "text": "This is a test response from the client"}}),
+            ),
+        );
+        assert_eq!(
+            h.response(call),
+            Some(Ok(json!({"content":[{"type":"text",
+                "text":"LLM response: This is a test response from the client"}]})))
+        );
+        h.answer(id, Ok(json!({})));
+        assert_eq!(h.responses(call), 1);
+    }
+
+    #[test]
+    fn elicitation_round_trips_through_the_client() {
+        let mut h = Harness::new();
+        let call = h.request(
+            "tools/call",
+            json!({"name": "test_elicitation",
+                "arguments": {"message": "Please provide your information"}}),
+        );
+        let (_, id, method, params) = h.client_requests()[0].clone();
+        assert_eq!(method, "elicitation/create");
+        assert_eq!(params["message"], "Please provide your information");
+        h.answer(
+            id,
+            Ok(json!({"action": "accept",
+                "content": {"username": "testuser", "email": "test@example.com"}})),
+        );
+        let text = h.response(call).unwrap().unwrap()["content"][0]["text"].clone();
+        assert_eq!(
+            text,
+            "User response: accept, {\"email\":\"test@example.com\",\"username\":\"testuser\"}"
+        );
+    }
+
+    #[test]
+    fn client_error_answer_becomes_an_error_result() {
+        let mut h = Harness::new();
+        let call = h.request(
+            "tools/call",
+            json!({"name": "test_elicitation_sep1034_defaults"}),
+        );
+        let (_, id, ..) = h.client_requests()[0].clone();
+        h.answer(id, Err(ErrorObject::new(-32603, "no user")));
+        let result = h.response(call).unwrap().unwrap();
+        assert_eq!(result["isError"], true);
+        assert!(result["content"][0]["text"]
+            .as_str()
+            .unwrap()
+            .contains("no user"));
+    }
+
+    #[test]
+    fn roots_are_listed_only_when_the_client_declared_them() {
+        let mut h = Harness::new();
+        assert_eq!(
+            h.call_tool("list_roots", json!({})).unwrap()["isError"],
+            true
+        );
+        h.view.as_mut().unwrap().client_capabilities = json!({"roots": {"listChanged": true}});
+        let call = h.request("tools/call", json!({"name": "list_roots"}));
+        let (_, id, method, _) = h.client_requests()[0].clone();
+        assert_eq!(method, "roots/list");
+        h.answer(
+            id,
+            Ok(json!({"roots": [{"uri": "file:///work", "name": "work"}]})),
+        );
+        assert_eq!(
+            h.response(call),
+            Some(Ok(tools::text_result("Client roots:\nfile:///work (work)")))
+        );
+        h.notify("notifications/roots/list_changed", json!({}));
+    }
+
+    #[test]
+    fn reconnection_closes_the_stream_then_answers_after_100ms() {
+        let mut h = Harness::new();
+        let call = h.request(
+            "tools/call",
+            json!({"name": "test_reconnection", "arguments": {}}),
+        );
+        assert_eq!(h.log, vec![Command::CloseStream { request: call }]);
+        h.advance(ms(99));
+        assert_eq!(h.response(call), None);
+        h.advance(ms(1));
+        assert_eq!(
+            h.response(call),
+            Some(Ok(tools::text_result("Reconnection test completed")))
+        );
+    }
+
+    #[test]
+    fn cancel_stops_further_messages_and_the_answer() {
+        let mut h = Harness::new();
+        let logging = h.request("tools/call", json!({"name": "test_tool_with_logging"}));
+        let sampling = h.request(
+            "tools/call",
+            json!({"name": "test_sampling", "arguments": {"prompt": "p"}}),
+        );
+        h.notify("notifications/cancelled", json!({"requestId": 0}));
+        h.cancel(logging);
+        h.cancel(sampling);
+        h.run_timers();
+        let (_, id, ..) = h.client_requests()[0].clone();
+        h.answer(id, Ok(json!({"content": {"type": "text", "text": "late"}})));
+        assert_eq!(h.notifications("notifications/message").len(), 1);
+        assert_eq!((h.responses(logging), h.responses(sampling)), (0, 0));
+        assert!(h.builtin.timers.is_empty() && h.builtin.asked.is_empty());
+    }
+
+    #[test]
+    fn session_closed_drops_its_state_and_pending_calls() {
+        let mut h = Harness::new();
+        h.call("logging/setLevel", json!({"level": "error"}))
+            .unwrap();
+        h.call(
+            "resources/subscribe",
+            json!({"uri": "test://watched-resource"}),
+        )
+        .unwrap();
+        let progress = h.request(
+            "tools/call",
+            json!({"name": "test_tool_with_progress", "_meta": {"progressToken": 7}}),
+        );
+        h.request(
+            "tools/call",
+            json!({"name": "test_sampling", "arguments": {"prompt": "p"}}),
+        );
+        h.builtin.session_closed(SessionKey(1));
+        assert!(h.builtin.sessions.is_empty());
+        assert!(h.builtin.timers.is_empty() && h.builtin.asked.is_empty());
+        h.run_timers();
+        let (_, id, ..) = h.client_requests()[0].clone();
+        h.answer(id, Ok(json!({"content": {"type": "text", "text": "late"}})));
+        assert_eq!(h.notifications("notifications/progress").len(), 1);
+        assert_eq!(h.responses(progress), 0);
+        assert!(h.builtin.sessions.is_empty());
+    }
+
+    #[test]
+    fn stray_timers_and_unknown_answers_do_nothing() {
+        let mut h = Harness::new();
+        h.fire_stray_timer(12345);
+        h.answer(OutgoingId(999), Ok(json!({})));
+        h.cancel(RequestHandle(999));
+        h.builtin.session_closed(SessionKey(42));
+        assert!(h.log.is_empty());
+    }
+
+    #[test]
+    fn pending_calls_are_bounded_per_session() {
+        let mut h = Harness::new();
+        let sample = json!({"name": "test_sampling", "arguments": {"prompt": "p"}});
+        for _ in 0..MAX_PENDING_CALLS {
+            h.request("tools/call", sample.clone());
+        }
+        assert_eq!(code(h.call("tools/call", sample.clone())), SERVER_ERROR);
+        assert!(h.call_tool("test_simple_text", json!({})).is_ok());
+        h.session = Some(SessionKey(2));
+        let other = h.request("tools/call", sample.clone());
+        assert_eq!(h.response(other), None);
+        h.session = Some(SessionKey(1));
+        let (_, id, ..) = h.client_requests()[0].clone();
+        h.answer(id, Ok(json!({"content": {"type": "text", "text": "ok"}})));
+        let again = h.request("tools/call", sample);
+        assert_eq!(h.response(again), None);
+        assert_eq!(h.client_requests().len(), MAX_PENDING_CALLS + 2);
+    }
+
+    #[test]
+    fn stateless_requests_work_without_a_session() {
+        let mut h = Harness::new();
+        h.session = None;
+        h.view = None;
+        assert_eq!(
+            h.call("logging/setLevel", json!({"level": "emergency"})),
+            Ok(json!({}))
+        );
+        h.call_tool("test_tool_with_logging", json!({})).unwrap();
+        assert_eq!(h.notifications("notifications/message").len(), 3);
+        let got = h
+            .call_tool("test_sampling", json!({"prompt": "p"}))
+            .unwrap();
+        assert_eq!(got["isError"], true);
+        assert_eq!(
+            h.call("resources/subscribe", json!({"uri": "test://static-text"})),
+            Ok(json!({}))
+        );
+        assert!(h
+            .builtin
+            .sessions
+            .get(&None)
+            .is_none_or(|s| s.subscriptions.is_empty()));
+    }
 }
