@@ -1,0 +1,469 @@
+//! The built-in reference server: every tool, resource, prompt, completion and logging
+//! behaviour the MCP conformance suite (0.1.16, "Fixture contract") expects, behind
+//! [`crate::mcp::Handler`].
+//!
+//! [`Builtin`] answers at once whenever it can. Calls that take time are pending state:
+//! a script of notifications and pauses (logging, progress, reconnection) advanced by timers,
+//! or a request to the client (sampling, elicitation, roots) finished by its answer. Pending
+//! state lives per session and is forgotten on cancel or session close, so a late timer or a
+//! late client answer finds nothing and does nothing.
+//!
+//! Choices the spec leaves to the server:
+//! - A session that never sent `logging/setLevel` gets every log message.
+//! - Stateless requests (no session) share one bucket for pending calls; `logging/setLevel`
+//!   and `resources/subscribe` are answered but not remembered there, since no later request
+//!   belongs to the same client.
+//! - `test_tool_with_progress` without a progress token answers at once.
+//! - List results come in one page; any `cursor` is one we never issued, so -32602.
+//!
+//! Layout: this file dispatches methods and keeps per-session state; `calls` runs tool calls
+//! that answer later; `tools`, `resources`, `prompts`, `completion` hold the catalogue and its
+//! exact outputs; `logging` the levels; `fixtures` the PNG and WAV bytes.
+
+mod calls;
+mod completion;
+mod fixtures;
+#[cfg(test)]
+mod harness;
+mod logging;
+mod prompts;
+mod resources;
+mod tools;
+
+use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
+use crate::mcp::{version, Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
+use calls::Pending;
+use logging::Level;
+use serde_json::{json, Map, Value};
+use std::collections::{BTreeSet, HashMap};
+
+/// Most resource subscriptions one session may hold; template URIs are unlimited in number.
+const MAX_SUBSCRIPTIONS: usize = 64;
+
+/// Where state lives: a session, or `None` for stateless requests.
+type Bucket = Option<SessionKey>;
+
+/// The reference MCP server (conformance fixtures and demo tools); one instance serves every session.
+#[derive(Debug, Default)]
+pub struct Builtin {
+    sessions: HashMap<Bucket, SessionState>,
+    /// Timer token to the call it advances.
+    timers: HashMap<u64, (Bucket, RequestHandle)>,
+    /// Request sent to the client to the call waiting for its answer.
+    asked: HashMap<OutgoingId, (Bucket, RequestHandle)>,
+    next_token: u64,
+}
+
+/// What one session has asked for and started.
+#[derive(Debug, Default)]
+struct SessionState {
+    /// The minimum level of `notifications/message`; `None` until `logging/setLevel`.
+    level: Option<Level>,
+    subscriptions: BTreeSet<String>,
+    calls: HashMap<RequestHandle, Pending>,
+}
+
+impl Builtin {
+    /// A server with no sessions yet.
+    pub fn new() -> Builtin {
+        Builtin::default()
+    }
+
+    fn set_level(&mut self, bucket: Bucket, params: &Value) -> Result<Value, ErrorObject> {
+        let name = str_param(params, "level")?;
+        let level = Level::parse(name)
+            .ok_or_else(|| invalid_params(format!("Invalid log level: {name}")))?;
+        if bucket.is_some() {
+            self.sessions.entry(bucket).or_default().level = Some(level);
+        }
+        Ok(json!({}))
+    }
+
+    fn subscribe(
+        &mut self,
+        bucket: Bucket,
+        params: &Value,
+        on: bool,
+    ) -> Result<Value, ErrorObject> {
+        let uri = str_param(params, "uri")?;
+        if !resources::exists(uri) {
+            return Err(resources::not_found(uri));
+        }
+        if bucket.is_none() {
+            return Ok(json!({}));
+        }
+        let subscriptions = &mut self.sessions.entry(bucket).or_default().subscriptions;
+        if !on {
+            subscriptions.remove(uri);
+        } else if !subscriptions.contains(uri) {
+            if subscriptions.len() >= MAX_SUBSCRIPTIONS {
+                return Err(ErrorObject::new(
+                    SERVER_ERROR,
+                    "Too many resource subscriptions",
+                ));
+            }
+            subscriptions.insert(uri.to_string());
+        }
+        Ok(json!({}))
+    }
+}
+
+impl Handler for Builtin {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        let params = params.unwrap_or_else(|| json!({}));
+        let bucket = ctx.session();
+        let outcome = match method {
+            "initialize" => initialize(&params),
+            "ping" => Ok(json!({})),
+            "logging/setLevel" => self.set_level(bucket, &params),
+            "tools/list" => one_page(&params, tools::list),
+            "tools/call" => return self.call_tool(ctx, request, &params),
+            "resources/list" => one_page(&params, resources::list),
+            "resources/templates/list" => one_page(&params, resources::templates),
+            "resources/read" => str_param(&params, "uri").and_then(resources::read),
+            "resources/subscribe" => self.subscribe(bucket, &params, true),
+            "resources/unsubscribe" => self.subscribe(bucket, &params, false),
+            "prompts/list" => one_page(&params, prompts::list),
+            "prompts/get" => get_prompt(&params),
+            "completion/complete" => completion::complete(&params),
+            _ => Err(ErrorObject::new(
+                METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+            )),
+        };
+        ctx.respond(request, outcome);
+    }
+
+    /// Every notification is accepted silently: `notifications/cancelled` arrives as
+    /// [`Handler::handle_cancel`], and nothing here depends on `initialized` or roots changes.
+    fn handle_notification(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        _method: &str,
+        _params: Option<Value>,
+    ) {
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        self.resume_asked(ctx, id, outcome);
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        self.resume_script(ctx, token);
+    }
+
+    fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
+        self.drop_call(ctx.session(), request);
+    }
+
+    fn session_closed(&mut self, session: SessionKey) {
+        self.drop_session(session);
+    }
+}
+
+/// The `initialize` result (MCP lifecycle, "Initialization").
+fn initialize(params: &Value) -> Result<Value, ErrorObject> {
+    let requested = str_param(params, "protocolVersion")?;
+    Ok(json!({
+        "protocolVersion": version::negotiate(Some(requested)),
+        "capabilities": {
+            "tools": {"listChanged": true},
+            "resources": {"subscribe": true, "listChanged": true},
+            "prompts": {"listChanged": true},
+            "logging": {},
+            "completions": {},
+        },
+        "serverInfo": {
+            "name": "mcpd",
+            "title": "mcpd reference server",
+            "version": env!("CARGO_PKG_VERSION"),
+        },
+        "instructions": "A reference server for testing MCP clients: its tools, resources \
+            and prompts return fixed, documented outputs.",
+    }))
+}
+
+/// The `prompts/get` result.
+fn get_prompt(params: &Value) -> Result<Value, ErrorObject> {
+    let name = str_param(params, "name")?;
+    prompts::get(name, &arguments(params)?)
+}
+
+/// The `arguments` object of `tools/call` or `prompts/get`; absent or null means none.
+fn arguments(params: &Value) -> Result<Map<String, Value>, ErrorObject> {
+    match params.get("arguments") {
+        None | Some(Value::Null) => Ok(Map::new()),
+        Some(Value::Object(args)) => Ok(args.clone()),
+        Some(_) => Err(invalid_params("arguments must be an object")),
+    }
+}
+
+/// A list result in one page; a `cursor` can only be one we never issued (MCP pagination:
+/// invalid cursors are -32602).
+fn one_page(params: &Value, list: fn() -> Value) -> Result<Value, ErrorObject> {
+    match params.get("cursor") {
+        None | Some(Value::Null) => Ok(list()),
+        Some(_) => Err(invalid_params("Invalid cursor")),
+    }
+}
+
+/// A required string member of `params`.
+fn str_param<'a>(params: &'a Value, name: &str) -> Result<&'a str, ErrorObject> {
+    params
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid_params(format!("params.{name} must be a string")))
+}
+
+/// A -32602 with `message`.
+fn invalid_params(message: impl Into<String>) -> ErrorObject {
+    ErrorObject::new(INVALID_PARAMS, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::harness::Harness;
+    use super::*;
+
+    fn code(outcome: Result<Value, ErrorObject>) -> i64 {
+        outcome.expect_err("an error").code
+    }
+
+    #[test]
+    fn initialize_negotiates_the_revision_and_declares_capabilities() {
+        let mut h = Harness::new();
+        let got = h
+            .call(
+                "initialize",
+                json!({"protocolVersion": "2025-06-18", "capabilities": {}}),
+            )
+            .unwrap();
+        assert_eq!(got["protocolVersion"], "2025-06-18");
+        assert_eq!(
+            got["capabilities"],
+            json!({"tools":{"listChanged":true},"resources":{"subscribe":true,"listChanged":true},
+                "prompts":{"listChanged":true},"logging":{},"completions":{}})
+        );
+        assert_eq!(
+            got["serverInfo"],
+            json!({"name":"mcpd","title":"mcpd reference server","version":env!("CARGO_PKG_VERSION")})
+        );
+        assert!(!got["instructions"].as_str().unwrap().is_empty());
+        let got = h
+            .call("initialize", json!({"protocolVersion": "1999-01-01"}))
+            .unwrap();
+        assert_eq!(got["protocolVersion"], version::LATEST_LEGACY);
+    }
+
+    #[test]
+    fn initialize_without_a_string_protocol_version_is_invalid_params() {
+        let mut h = Harness::new();
+        assert_eq!(code(h.call("initialize", json!({}))), -32602);
+        assert_eq!(
+            code(h.call("initialize", json!({"protocolVersion": 20250618}))),
+            -32602
+        );
+    }
+
+    #[test]
+    fn ping_and_set_level_answer_empty_objects() {
+        let mut h = Harness::new();
+        assert_eq!(h.call("ping", json!({})), Ok(json!({})));
+        for level in [
+            "debug",
+            "info",
+            "notice",
+            "warning",
+            "error",
+            "critical",
+            "alert",
+            "emergency",
+        ] {
+            assert_eq!(
+                h.call("logging/setLevel", json!({ "level": level })),
+                Ok(json!({}))
+            );
+        }
+    }
+
+    #[test]
+    fn set_level_rejects_unknown_levels() {
+        let mut h = Harness::new();
+        for params in [json!({"level": "verbose"}), json!({"level": 3}), json!({})] {
+            assert_eq!(
+                code(h.call("logging/setLevel", params.clone())),
+                -32602,
+                "{params}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_method_is_method_not_found_naming_it() {
+        let mut h = Harness::new();
+        let e = h.call("tools/frobnicate", json!({})).unwrap_err();
+        assert_eq!(e.code, -32601);
+        assert_eq!(e.message, "Method not found: tools/frobnicate");
+    }
+
+    #[test]
+    fn unknown_tool_prompt_and_resource_have_their_codes() {
+        let mut h = Harness::new();
+        let e = h.call_tool("no_such_tool", json!({})).unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (-32602, "Unknown tool: no_such_tool")
+        );
+        let e = h
+            .call("prompts/get", json!({"name": "no_such_prompt"}))
+            .unwrap_err();
+        assert_eq!(
+            (e.code, e.message.as_str()),
+            (-32602, "Unknown prompt: no_such_prompt")
+        );
+        let e = h
+            .call("resources/read", json!({"uri": "test://nope"}))
+            .unwrap_err();
+        assert_eq!(e.code, -32002);
+        assert_eq!(e.data, Some(json!({"uri": "test://nope"})));
+    }
+
+    #[test]
+    fn malformed_call_params_are_invalid_params() {
+        let mut h = Harness::new();
+        assert_eq!(code(h.call("tools/call", json!({}))), -32602);
+        assert_eq!(
+            code(h.call("tools/call", json!({"name": "echo", "arguments": [1]}))),
+            -32602
+        );
+        assert_eq!(
+            code(h.call(
+                "prompts/get",
+                json!({"name": "test_simple_prompt", "arguments": "x"})
+            )),
+            -32602
+        );
+        assert_eq!(code(h.call("resources/read", json!({}))), -32602);
+        assert_eq!(code(h.call("tools/list", json!({"cursor": "abc"}))), -32602);
+    }
+
+    #[test]
+    fn simple_text_is_callable_without_an_arguments_key() {
+        let mut h = Harness::new();
+        let got = h
+            .call("tools/call", json!({"name": "test_simple_text"}))
+            .unwrap();
+        assert_eq!(
+            got,
+            tools::text_result("This is a simple text response for testing.")
+        );
+    }
+
+    #[test]
+    fn lists_are_served_with_non_empty_descriptions() {
+        let mut h = Harness::new();
+        let tools = h.call("tools/list", json!({})).unwrap();
+        let prompts = h.call("prompts/list", json!({})).unwrap();
+        let resources = h.call("resources/list", json!({})).unwrap();
+        let templates = h.call("resources/templates/list", json!({})).unwrap();
+        for item in tools["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(prompts["prompts"].as_array().unwrap())
+            .chain(resources["resources"].as_array().unwrap())
+            .chain(templates["resourceTemplates"].as_array().unwrap())
+        {
+            assert!(!item["name"].as_str().unwrap().is_empty(), "{item}");
+            assert!(!item["description"].as_str().unwrap().is_empty(), "{item}");
+        }
+        assert_eq!(prompts["prompts"].as_array().unwrap().len(), 4);
+        assert_eq!(resources["resources"].as_array().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn resources_prompts_and_completion_are_routed() {
+        let mut h = Harness::new();
+        let got = h
+            .call("resources/read", json!({"uri": "test://template/123/data"}))
+            .unwrap();
+        assert!(got["contents"][0]["text"].as_str().unwrap().contains("123"));
+        let got = h
+            .call(
+                "prompts/get",
+                json!({"name": "test_prompt_with_arguments",
+                    "arguments": {"arg1": "testValue1", "arg2": "testValue2"}}),
+            )
+            .unwrap();
+        assert!(got["messages"].to_string().contains("testValue2"));
+        let got = h
+            .call(
+                "completion/complete",
+                json!({"ref": {"type": "ref/prompt", "name": "test_prompt_with_arguments"},
+                    "argument": {"name": "arg1", "value": "test"}}),
+            )
+            .unwrap();
+        assert!(got["completion"]["values"].is_array());
+    }
+
+    #[test]
+    fn subscribe_and_unsubscribe_answer_empty_objects() {
+        let mut h = Harness::new();
+        let watched = json!({"uri": "test://watched-resource"});
+        assert_eq!(
+            h.call("resources/subscribe", watched.clone()),
+            Ok(json!({}))
+        );
+        assert_eq!(
+            h.call("resources/subscribe", watched.clone()),
+            Ok(json!({}))
+        );
+        assert_eq!(
+            h.call("resources/unsubscribe", watched.clone()),
+            Ok(json!({}))
+        );
+        assert_eq!(h.call("resources/unsubscribe", watched), Ok(json!({})));
+        assert_eq!(
+            code(h.call("resources/subscribe", json!({"uri": "test://nope"}))),
+            -32002
+        );
+        assert_eq!(
+            code(h.call("resources/unsubscribe", json!({"uri": "test://nope"}))),
+            -32002
+        );
+    }
+
+    #[test]
+    fn subscriptions_are_bounded_per_session() {
+        let mut h = Harness::new();
+        for i in 0..MAX_SUBSCRIPTIONS {
+            let uri = format!("test://template/{i}/data");
+            assert_eq!(
+                h.call("resources/subscribe", json!({ "uri": uri })),
+                Ok(json!({}))
+            );
+        }
+        let one_more = json!({"uri": "test://static-text"});
+        assert_eq!(
+            code(h.call("resources/subscribe", one_more.clone())),
+            SERVER_ERROR
+        );
+        h.call(
+            "resources/unsubscribe",
+            json!({"uri": "test://template/0/data"}),
+        )
+        .unwrap();
+        assert_eq!(h.call("resources/subscribe", one_more), Ok(json!({})));
+    }
+}
