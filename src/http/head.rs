@@ -1,0 +1,621 @@
+//! The request head: request line and header fields (RFC 9112 2-5), parsed with httparse and
+//! then checked for the rules httparse leaves to us: version, `Host`, request-target form.
+//!
+//! httparse already rejects (and we test that it does): whitespace between a field name and its
+//! colon (RFC 9112 5.1), obs-fold line folding (RFC 9112 5.2), NUL and bare CR in values, and
+//! non-token methods and field names. It accepts a bare LF as line terminator and skips empty
+//! lines before the request line, both allowed by RFC 9112 2.2.
+
+use super::error::Error;
+
+/// The request method (RFC 9110 9); methods are case-sensitive, so `get` is `Other("get")`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// `GET`
+    Get,
+    /// `HEAD`
+    Head,
+    /// `POST`
+    Post,
+    /// `PUT`
+    Put,
+    /// `DELETE`
+    Delete,
+    /// `OPTIONS`
+    Options,
+    /// `PATCH`
+    Patch,
+    /// Any other token, as received.
+    Other(String),
+}
+
+impl Method {
+    fn parse(token: &str) -> Method {
+        match token {
+            "GET" => Method::Get,
+            "HEAD" => Method::Head,
+            "POST" => Method::Post,
+            "PUT" => Method::Put,
+            "DELETE" => Method::Delete,
+            "OPTIONS" => Method::Options,
+            "PATCH" => Method::Patch,
+            other => Method::Other(other.to_string()),
+        }
+    }
+
+    /// The method token as on the wire, for logs and metrics.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Options => "OPTIONS",
+            Method::Patch => "PATCH",
+            Method::Other(token) => token,
+        }
+    }
+}
+
+/// The protocol versions this server speaks (RFC 9112 2.3); others are 505.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Version {
+    /// `HTTP/1.0`: no chunked, no persistence unless asked for.
+    Http10,
+    /// `HTTP/1.1`
+    Http11,
+}
+
+/// One header field line, kept as received so nothing is lost before routing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Header {
+    /// Field name as received (compare case-insensitively).
+    pub name: String,
+    /// Field value without surrounding whitespace; may hold obs-text, hence bytes.
+    pub value: Vec<u8>,
+}
+
+/// A parsed and validated request head.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RequestHead {
+    /// Request method.
+    pub method: Method,
+    /// Request target as received: origin-form, absolute-form (http/https) or `*` for OPTIONS.
+    pub target: String,
+    /// Protocol version of the request.
+    pub version: Version,
+    /// Header fields in order of arrival.
+    pub headers: Vec<Header>,
+}
+
+/// Optional whitespace around field values and list members (RFC 9110 5.6.3).
+pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
+    let start = bytes
+        .iter()
+        .position(|&b| b != b' ' && b != b'\t')
+        .unwrap_or(bytes.len());
+    let end = bytes
+        .iter()
+        .rposition(|&b| b != b' ' && b != b'\t')
+        .map_or(start, |i| i + 1);
+    bytes.get(start..end).unwrap_or_default()
+}
+
+/// Members of a comma-separated list field (RFC 9110 5.6.1), trimmed, empty members skipped.
+pub(crate) fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
+    value
+        .split(|&b| b == b',')
+        .map(trim_ows)
+        .filter(|m| !m.is_empty())
+}
+
+/// Length of `scheme://` when `target` is absolute-form with a scheme we serve.
+fn absolute_prefix(target: &str) -> Option<usize> {
+    ["http://", "https://"].iter().find_map(|scheme| {
+        let head = target.get(..scheme.len())?;
+        head.eq_ignore_ascii_case(scheme).then_some(scheme.len())
+    })
+}
+
+impl RequestHead {
+    /// First value of the field `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+
+    /// First value of `name` as UTF-8, trimmed of SP/HTAB; `None` if absent or not UTF-8.
+    pub fn header_str(&self, name: &str) -> Option<&str> {
+        core::str::from_utf8(trim_ows(self.header(name)?)).ok()
+    }
+
+    /// Every value of the field `name` (case-insensitive), in order of arrival.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.headers
+            .iter()
+            .filter(move |h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+
+    /// Whether the list field `name`, across all its lines, has the member `token`
+    /// (case-insensitive), e.g. `Connection: close`.
+    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
+        self.headers_named(name)
+            .flat_map(list_members)
+            .any(|m| m.eq_ignore_ascii_case(token.as_bytes()))
+    }
+
+    /// The path of the target: up to `?`; for absolute-form the part after the authority
+    /// (`/` when empty); `*` for asterisk-form.
+    pub fn path(&self) -> &str {
+        let rest = match absolute_prefix(&self.target) {
+            Some(prefix) => {
+                let after = self.target.get(prefix..).unwrap_or_default();
+                let start = after.find(['/', '?']).unwrap_or(after.len());
+                after.get(start..).unwrap_or_default()
+            }
+            None => &self.target,
+        };
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            "/"
+        } else {
+            path
+        }
+    }
+
+    /// The query of the target: after the first `?`, if any.
+    pub fn query(&self) -> Option<&str> {
+        self.target.split_once('?').map(|(_, query)| query)
+    }
+
+    /// The authority the request is for: the target's for absolute-form (RFC 9112 3.2.2 says
+    /// it wins over `Host`), else the trimmed `Host` value. Use it for Host checks.
+    pub fn host(&self) -> Option<&str> {
+        match absolute_prefix(&self.target) {
+            Some(prefix) => {
+                let after = self.target.get(prefix..)?;
+                let end = after.find(['/', '?']).unwrap_or(after.len());
+                after.get(..end)
+            }
+            None => self.header_str("host"),
+        }
+    }
+}
+
+/// Bytes allowed in a `Host` value: uri-host [":" port] (RFC 3986 3.2.2: unreserved,
+/// pct-encoded, sub-delims, IP-literal brackets and the port colon).
+fn is_host_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b)
+}
+
+/// RFC 9112 3.2: exactly one `Host` on HTTP/1.1, at most one on 1.0, with a valid value.
+fn check_host(head: &RequestHead) -> Result<(), Error> {
+    let mut hosts = head.headers_named("host");
+    match (hosts.next(), hosts.next()) {
+        (None, _) if head.version == Version::Http11 => {
+            Err(Error::BadRequest("missing Host header"))
+        }
+        (None, _) => Ok(()),
+        (Some(_), Some(_)) => Err(Error::BadRequest("more than one Host header")),
+        (Some(value), None) if trim_ows(value).iter().all(|&b| is_host_byte(b)) => Ok(()),
+        (Some(_), None) => Err(Error::BadRequest("invalid Host header")),
+    }
+}
+
+/// RFC 9112 3.2: origin-form, absolute-form (http/https with a non-empty authority; accepted as
+/// 3.2.2 requires), asterisk-form only for OPTIONS; authority-form (CONNECT) is refused since we
+/// are no proxy. The target is ASCII without a fragment.
+fn check_target(head: &RequestHead) -> Result<(), Error> {
+    let target = head.target.as_str();
+    if !target.is_ascii() {
+        return Err(Error::BadRequest("non-ASCII request target"));
+    }
+    if target.contains('#') {
+        return Err(Error::BadRequest("fragment in request target"));
+    }
+    if target.starts_with('/') {
+        return Ok(());
+    }
+    if target == "*" {
+        return match head.method {
+            Method::Options => Ok(()),
+            _ => Err(Error::BadRequest("asterisk-form target without OPTIONS")),
+        };
+    }
+    if absolute_prefix(target).is_some() {
+        return match head.host() {
+            Some(authority) if !authority.is_empty() && !authority.contains('@') => Ok(()),
+            _ => Err(Error::BadRequest(
+                "invalid authority in absolute-form target",
+            )),
+        };
+    }
+    if head.method == Method::Other("CONNECT".to_string()) {
+        return Err(Error::BadRequest("CONNECT is not supported"));
+    }
+    Err(Error::BadRequest("invalid request target"))
+}
+
+/// Decides 505 or 400 for a version httparse refused: a well-formed `HTTP/d.d` is merely
+/// unsupported (RFC 9110 15.6.6), anything else is malformed (RFC 9112 2.3).
+fn version_error(buf: &[u8]) -> Error {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = buf.get(start..).unwrap_or_default();
+    let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    let version = line.rsplit(|&b| b == b' ').next().unwrap_or_default();
+    match version {
+        [b'H', b'T', b'T', b'P', b'/', major, b'.', minor]
+            if major.is_ascii_digit() && minor.is_ascii_digit() =>
+        {
+            Error::UnsupportedVersion
+        }
+        _ => Error::BadRequest("malformed HTTP version"),
+    }
+}
+
+/// Parses a head from the start of `buf` with room for `max_headers` fields.
+///
+/// `Ok(None)` means the head is incomplete; `Ok(Some((head, n)))` gives the head and its length
+/// in bytes, including empty lines before it and the blank line ending it.
+pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usize)>, Error> {
+    let mut fields = vec![httparse::EMPTY_HEADER; max_headers];
+    let mut request = httparse::Request::new(&mut fields);
+    let len = match request.parse(buf) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders),
+        Err(httparse::Error::Version) => return Err(version_error(buf)),
+        Err(httparse::Error::HeaderName) => return Err(Error::BadRequest("invalid header name")),
+        Err(httparse::Error::HeaderValue) => return Err(Error::BadRequest("invalid header value")),
+        Err(httparse::Error::NewLine) => return Err(Error::BadRequest("invalid line ending")),
+        Err(httparse::Error::Token | httparse::Error::Status) => {
+            return Err(Error::BadRequest("malformed request line"))
+        }
+    };
+    let malformed = Error::BadRequest("malformed request line");
+    let version = match request.version {
+        Some(0) => Version::Http10,
+        Some(1) => Version::Http11,
+        _ => return Err(Error::UnsupportedVersion),
+    };
+    let head = RequestHead {
+        method: Method::parse(request.method.ok_or(malformed.clone())?),
+        target: request.path.ok_or(malformed)?.to_string(),
+        version,
+        headers: request
+            .headers
+            .iter()
+            .map(|h| Header {
+                name: h.name.to_string(),
+                value: trim_ows(h.value).to_vec(),
+            })
+            .collect(),
+    };
+    check_target(&head)?;
+    check_host(&head)?;
+    Ok(Some((head, len)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Option<(RequestHead, usize)>, Error> {
+        parse(text.as_bytes(), 64)
+    }
+
+    fn head_of(text: &str) -> RequestHead {
+        match parse_str(text) {
+            Ok(Some((head, _))) => head,
+            other => panic!("{text:?} did not parse: {other:?}"),
+        }
+    }
+
+    fn bad(what: &'static str) -> Result<(), Error> {
+        Err(Error::BadRequest(what))
+    }
+
+    #[test]
+    fn parses_request_line_and_headers() {
+        let text = "POST /mcp?x=1 HTTP/1.1\r\nHost: a\r\nContent-Type:  json \r\n\r\nBODY";
+        let (head, len) = parse_str(text).unwrap().unwrap();
+        assert_eq!(len, text.len() - 4);
+        assert_eq!(head.method, Method::Post);
+        assert_eq!(head.target, "/mcp?x=1");
+        assert_eq!(head.version, Version::Http11);
+        assert_eq!(head.path(), "/mcp");
+        assert_eq!(head.query(), Some("x=1"));
+        assert_eq!(head.header("content-type"), Some(&b"json"[..]));
+        assert_eq!(head.headers[1].name, "Content-Type");
+    }
+
+    #[test]
+    fn incomplete_head_is_none() {
+        for text in [
+            "",
+            "GE",
+            "GET / HTTP/1.1\r\nHost: a\r\n",
+            "GET / HTTP/1.1\r\nHost: a\r\n\r",
+        ] {
+            assert_eq!(parse_str(text), Ok(None), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn methods_round_trip_and_are_case_sensitive() {
+        for token in [
+            "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "get", "BREW",
+        ] {
+            let head = head_of(&format!("{token} / HTTP/1.1\r\nHost: a\r\n\r\n"));
+            assert_eq!(head.method.as_str(), token);
+        }
+        assert_eq!(Method::parse("get"), Method::Other("get".into()));
+    }
+
+    #[test]
+    fn header_lookup_rules() {
+        let text = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, Upgrade\r\nconnection: ,CLOSE ,\r\nX: \xff\r\nY: \t two words\t\r\n\r\n";
+        let (head, _) = parse(text, 64).unwrap().unwrap();
+        assert_eq!(head.header("CONNECTION"), Some(&b"Keep-Alive, Upgrade"[..]));
+        assert_eq!(head.headers_named("Connection").count(), 2);
+        assert!(head.header_has_token("connection", "close"));
+        assert!(head.header_has_token("connection", "keep-alive"));
+        assert!(head.header_has_token("Connection", "upgrade"));
+        assert!(!head.header_has_token("connection", "keep"));
+        assert!(!head.header_has_token("missing", "close"));
+        assert_eq!(head.header_str("x"), None);
+        assert_eq!(head.header("x"), Some(&[0xff][..]));
+        assert_eq!(head.header_str("y"), Some("two words"));
+        assert_eq!(head.header_str("z"), None);
+    }
+
+    /// path(), query() and host() of a parsed head, or the parse error.
+    type Expected = Result<(&'static str, Option<&'static str>, Option<&'static str>), Error>;
+
+    #[test]
+    fn target_forms() {
+        let table: &[(&str, &str, Expected)] = &[
+            ("GET", "/a/b?c=d?e", Ok(("/a/b", Some("c=d?e"), Some("h")))),
+            ("GET", "/", Ok(("/", None, Some("h")))),
+            (
+                "GET",
+                "http://example.com/mcp?q",
+                Ok(("/mcp", Some("q"), Some("example.com"))),
+            ),
+            (
+                "GET",
+                "HTTPS://example.com:8443",
+                Ok(("/", None, Some("example.com:8443"))),
+            ),
+            (
+                "GET",
+                "http://example.com?q",
+                Ok(("/", Some("q"), Some("example.com"))),
+            ),
+            ("OPTIONS", "*", Ok(("*", None, Some("h")))),
+            (
+                "GET",
+                "*",
+                Err(Error::BadRequest("asterisk-form target without OPTIONS")),
+            ),
+            (
+                "CONNECT",
+                "example.com:443",
+                Err(Error::BadRequest("CONNECT is not supported")),
+            ),
+            (
+                "GET",
+                "example.com:443",
+                Err(Error::BadRequest("invalid request target")),
+            ),
+            (
+                "GET",
+                "ftp://example.com/",
+                Err(Error::BadRequest("invalid request target")),
+            ),
+            (
+                "GET",
+                "http:///path",
+                Err(Error::BadRequest(
+                    "invalid authority in absolute-form target",
+                )),
+            ),
+            (
+                "GET",
+                "http://user@evil/",
+                Err(Error::BadRequest(
+                    "invalid authority in absolute-form target",
+                )),
+            ),
+            (
+                "GET",
+                "/a#frag",
+                Err(Error::BadRequest("fragment in request target")),
+            ),
+            (
+                "GET",
+                "/caf\u{e9}",
+                Err(Error::BadRequest("non-ASCII request target")),
+            ),
+        ];
+        for (method, target, expected) in table {
+            let text = format!("{method} {target} HTTP/1.1\r\nHost: h\r\n\r\n");
+            let got = parse_str(&text).map(|parsed| {
+                let (head, _) = parsed.unwrap();
+                assert_eq!(head.target, *target);
+                (
+                    head.path().to_string(),
+                    head.query().map(String::from),
+                    head.host().map(String::from),
+                )
+            });
+            let expected = expected
+                .clone()
+                .map(|(p, q, h)| (p.to_string(), q.map(String::from), h.map(String::from)));
+            assert_eq!(got, expected, "{method} {target}");
+        }
+    }
+
+    #[test]
+    fn host_rules() {
+        let table: &[(&str, Result<(), Error>)] = &[
+            ("GET / HTTP/1.1\r\nHost: a\r\n\r\n", Ok(())),
+            ("GET / HTTP/1.1\r\nHost: [::1]:8000\r\n\r\n", Ok(())),
+            ("GET / HTTP/1.1\r\nHost:\r\n\r\n", Ok(())),
+            ("GET / HTTP/1.0\r\n\r\n", Ok(())),
+            ("GET / HTTP/1.1\r\n\r\n", bad("missing Host header")),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nhost: a\r\n\r\n",
+                bad("more than one Host header"),
+            ),
+            (
+                "GET / HTTP/1.0\r\nHost: a\r\nHost: b\r\n\r\n",
+                bad("more than one Host header"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a b\r\n\r\n",
+                bad("invalid Host header"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a/b\r\n\r\n",
+                bad("invalid Host header"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a@b\r\n\r\n",
+                bad("invalid Host header"),
+            ),
+        ];
+        for (text, expected) in table {
+            assert_eq!(parse_str(text).map(|_| ()), *expected, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn malformed_heads_are_rejected() {
+        let table: &[(&str, Error)] = &[
+            // RFC 9112 5.1: no whitespace between field name and colon.
+            (
+                "GET / HTTP/1.1\r\nHost : a\r\n\r\n",
+                Error::BadRequest("invalid header name"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost\t: a\r\n\r\n",
+                Error::BadRequest("invalid header name"),
+            ),
+            // RFC 9112 5.2: obs-fold is rejected in requests.
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nX: b\r\n c\r\n\r\n",
+                Error::BadRequest("invalid header name"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nX: b\0c\r\n\r\n",
+                Error::BadRequest("invalid header value"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nX: b\rc\r\n\r\n",
+                Error::BadRequest("invalid header value"),
+            ),
+            (
+                "GET / HTTP/1.1\r\nHost: a\r\nX\x01: b\r\n\r\n",
+                Error::BadRequest("invalid header name"),
+            ),
+            (
+                "GET / HTTP/1.1\r\n: b\r\n\r\n",
+                Error::BadRequest("invalid header name"),
+            ),
+            (
+                "GET  / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Error::BadRequest("malformed request line"),
+            ),
+            (
+                "G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+                Error::BadRequest("malformed request line"),
+            ),
+            (
+                "GET / HTTP/1.1 \r\nHost: a\r\n\r\n",
+                Error::BadRequest("invalid line ending"),
+            ),
+            ("GET /\r\n\r\n", Error::BadRequest("malformed request line")),
+            (
+                "\r\rGET / HTTP/1.1\r\n\r\n",
+                Error::BadRequest("invalid line ending"),
+            ),
+            (
+                "GET / HTTP/2.0\r\nHost: a\r\n\r\n",
+                Error::UnsupportedVersion,
+            ),
+            (
+                "GET / HTTP/1.2\r\nHost: a\r\n\r\n",
+                Error::UnsupportedVersion,
+            ),
+            (
+                "GET / HTTP/0.9\r\nHost: a\r\n\r\n",
+                Error::UnsupportedVersion,
+            ),
+            (
+                "GET / HTTP/11\r\nHost: a\r\n\r\n",
+                Error::BadRequest("malformed HTTP version"),
+            ),
+            (
+                "GET / http/1.1\r\nHost: a\r\n\r\n",
+                Error::BadRequest("malformed HTTP version"),
+            ),
+            (
+                "GET / HTTP/1.1x\r\nHost: a\r\n\r\n",
+                Error::BadRequest("invalid line ending"),
+            ),
+        ];
+        for (text, expected) in table {
+            assert_eq!(
+                parse_str(text).map(|_| ()),
+                Err(expected.clone()),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bare_lf_and_leading_empty_lines_are_accepted() {
+        let text = "\r\n\nGET / HTTP/1.1\nHost: a\n\n";
+        let (head, len) = parse_str(text).unwrap().unwrap();
+        assert_eq!(len, text.len());
+        assert_eq!(head.header_str("host"), Some("a"));
+    }
+
+    #[test]
+    fn header_limit_is_the_field_array() {
+        let mut text = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..3 {
+            text.push_str(&format!("X-{i}: v\r\n"));
+        }
+        text.push_str("\r\n");
+        assert!(parse(text.as_bytes(), 4).unwrap().is_some());
+        assert_eq!(parse(text.as_bytes(), 3), Err(Error::TooManyHeaders));
+        assert_eq!(parse(text.as_bytes(), 0), Err(Error::TooManyHeaders));
+    }
+
+    #[test]
+    fn version_error_classification() {
+        assert_eq!(
+            version_error(b"\r\nGET / HTTP/3.0\r\n"),
+            Error::UnsupportedVersion
+        );
+        assert_eq!(version_error(b"GET / HTTP/3.0"), Error::UnsupportedVersion);
+        assert_eq!(
+            version_error(b""),
+            Error::BadRequest("malformed HTTP version")
+        );
+        assert_eq!(
+            version_error(b"GET / HTTP/2"),
+            Error::BadRequest("malformed HTTP version")
+        );
+    }
+}
