@@ -12,6 +12,8 @@ use crate::log;
 use crate::mcp::Handler;
 use crate::server::{ConnId, Output, Server};
 use crate::sys;
+
+pub mod stdio;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::pipe;
 use mio::{Events, Interest, Poll, Token};

@@ -3,6 +3,7 @@
 pub mod handler;
 pub mod jsonrpc;
 pub mod session;
+pub mod stdio;
 pub mod streamable;
 pub mod version;
 
