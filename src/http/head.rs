@@ -234,7 +234,7 @@ fn check_target(head: &RequestHead) -> Result<(), Error> {
             )),
         };
     }
-    if head.method == Method::Other("CONNECT".to_string()) {
+    if matches!(&head.method, Method::Other(token) if token == "CONNECT") {
         return Err(Error::BadRequest("CONNECT is not supported"));
     }
     Err(Error::BadRequest("invalid request target"))
