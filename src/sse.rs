@@ -106,7 +106,7 @@ const KEEP_CAPACITY: usize = 1024;
 /// Memory: nothing is allocated until the first push, and the cap is never preallocated. Consumed
 /// bytes are dropped by moving the rest to the front once they are at least half of the storage,
 /// or before the storage would grow; so storage stays within the cap plus one push. Once fully
-/// drained, storage above [`KEEP_CAPACITY`] is freed, so 10,000 idle streams cost almost nothing.
+/// drained, storage above 1 KiB is freed, so 10,000 idle streams cost almost nothing.
 #[derive(Debug, Clone, Default)]
 pub struct OutboundBuffer {
     buf: Vec<u8>,
@@ -166,7 +166,7 @@ impl OutboundBuffer {
         self.cap
     }
 
-    /// Drops every pending byte and frees storage above [`KEEP_CAPACITY`].
+    /// Drops every pending byte and frees storage above 1 KiB.
     pub fn clear(&mut self) {
         self.buf.clear();
         self.start = 0;
