@@ -1,0 +1,203 @@
+//! The official MCP Python SDK (`mcp` on PyPI, 1.x client API) against `mcpd`: over Streamable
+//! HTTP (`tests/py/sdk_http.py`) and over stdio (`tests/py/sdk_stdio.py`).
+//!
+//! Needs python3 with `venv` and PyPI. The SDK is installed once into `target/py-venv` and reused
+//! while it holds the pinned version.
+
+mod common;
+
+use common::{
+    fresh_dir, mcpd_bin, require_tool, run_bounded, spawn_mcpd, tail, target_dir, tool_missing,
+};
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The newest 1.x release: 2.x changed the client API these scripts use.
+const MCP_VERSION: &str = "1.30.0";
+/// One script run, SDK start-up included (the scripts give up after 45 s themselves).
+const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
+
+#[test]
+fn python_sdk_streamable_http() {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    let server = spawn_mcpd(&[]);
+    let url = server.url();
+    let mut cmd = Command::new(&python);
+    cmd.arg(script("sdk_http.py")).arg(&url);
+    let out = run_script(cmd);
+    let log = server.stop();
+    let dir = fresh_dir("python-sdk", "http");
+    let _ = std::fs::write(dir.join("mcpd.log"), &log);
+    let _ = std::fs::write(
+        dir.join("client.log"),
+        format!("{}{}", out.stdout, out.stderr),
+    );
+    eprintln!(
+        "--- sdk_http.py {url}: {}\n--- stdout:\n{}--- stderr:\n{}",
+        out.status, out.stdout, out.stderr
+    );
+    assert!(
+        out.ok,
+        "Python SDK over Streamable HTTP failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
+        out.status,
+        failure_lines(&out.stdout),
+        tail(&out.stderr, 4000),
+        tail(&log, 3000)
+    );
+}
+
+#[test]
+fn python_sdk_stdio() {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    let dir = fresh_dir("python-sdk", "stdio");
+    let errlog = dir.join("mcpd.log");
+    let mut cmd = Command::new(&python);
+    cmd.arg(script("sdk_stdio.py")).arg(mcpd_bin()).arg(&errlog);
+    let out = run_script(cmd);
+    let _ = std::fs::write(
+        dir.join("client.log"),
+        format!("{}{}", out.stdout, out.stderr),
+    );
+    let log = std::fs::read_to_string(&errlog).unwrap_or_default();
+    eprintln!(
+        "--- sdk_stdio.py {} --stdio: {}\n--- stdout:\n{}--- stderr:\n{}",
+        mcpd_bin(),
+        out.status,
+        out.stdout,
+        out.stderr
+    );
+    assert!(
+        out.ok,
+        "Python SDK over stdio failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
+        out.status,
+        failure_lines(&out.stdout),
+        tail(&out.stderr, 4000),
+        tail(&log, 3000)
+    );
+}
+
+/// A script under `tests/py/`.
+fn script(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(name)
+}
+
+/// What a client script did.
+struct ScriptRun {
+    stdout: String,
+    stderr: String,
+    /// Exit status and run time, or the timeout.
+    status: String,
+    /// Exited 0 and printed the line `ALL OK`.
+    ok: bool,
+}
+
+/// Runs a client script, bounded.
+fn run_script(mut cmd: Command) -> ScriptRun {
+    cmd.env("PYTHONUNBUFFERED", "1")
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    let out = run_bounded(cmd, SCRIPT_TIMEOUT).expect("start the venv's python");
+    let status = if out.timed_out {
+        format!("killed after {SCRIPT_TIMEOUT:?}")
+    } else {
+        format!("{} after {:.1?}", out.status, out.elapsed)
+    };
+    let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
+    ScriptRun {
+        stdout: out.stdout,
+        stderr: out.stderr,
+        status,
+        ok,
+    }
+}
+
+/// The `FAIL:` lines of a script's stdout, or all of it when it has none.
+fn failure_lines(stdout: &str) -> String {
+    let fails: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    if fails.is_empty() {
+        tail(stdout, 4000).to_string()
+    } else {
+        fails.join("\n")
+    }
+}
+
+/// The venv's python with `mcp==MCP_VERSION`, made on first use (under a file lock, as test
+/// threads and processes may race). None when python3, venv or PyPI is unavailable outside CI.
+fn venv_python() -> Option<PathBuf> {
+    let venv = target_dir().join("py-venv");
+    let python = venv.join("bin/python");
+    std::fs::create_dir_all(target_dir()).expect("create the target dir");
+    let lock = File::create(target_dir().join("py-venv.lock")).expect("create py-venv.lock");
+    // SAFETY: flock(2) on a descriptor we own; the lock is released when `lock` is closed.
+    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
+        panic!("flock py-venv.lock: {}", std::io::Error::last_os_error());
+    }
+    if has_sdk(&python) {
+        return Some(python);
+    }
+    if !require_tool(
+        "python3 with venv",
+        &["python3", "-c", "import venv, ensurepip"],
+    ) {
+        return None;
+    }
+    eprintln!("creating {} with mcp=={MCP_VERSION} (once)", venv.display());
+    let _ = std::fs::remove_dir_all(&venv);
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "venv"]).arg(&venv);
+    let out = run_bounded(cmd, Duration::from_secs(120)).expect("start python3");
+    if !out.status.success() {
+        tool_missing(
+            "python3 -m venv",
+            &format!("{}\n{}{}", out.status, out.stdout, out.stderr),
+        );
+        return None;
+    }
+    let mut cmd = Command::new(&python);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+    ])
+    .arg(format!("mcp=={MCP_VERSION}"));
+    let out = run_bounded(cmd, Duration::from_secs(600)).expect("start the venv's python");
+    if !out.status.success() || !has_sdk(&python) {
+        let problem = format!(
+            "pip install mcp=={MCP_VERSION}: {}{}\n{}{}",
+            out.status,
+            if out.timed_out { " (timed out)" } else { "" },
+            tail(&out.stdout, 2000),
+            tail(&out.stderr, 3000)
+        );
+        let _ = std::fs::remove_dir_all(&venv);
+        tool_missing("pip (PyPI)", &problem);
+        return None;
+    }
+    Some(python)
+}
+
+/// True if `python` runs and has exactly `mcp==MCP_VERSION`.
+fn has_sdk(python: &Path) -> bool {
+    if !python.exists() {
+        return false;
+    }
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-c",
+        "import sys, importlib.metadata as m, mcp.client.streamable_http, mcp.client.stdio; \
+         sys.exit(m.version('mcp') != sys.argv[1])",
+    ])
+    .arg(MCP_VERSION);
+    matches!(run_bounded(cmd, Duration::from_secs(60)), Ok(out) if out.status.success())
+}
