@@ -19,19 +19,53 @@ impl Outcome {
         String::from_utf8_lossy(&self.bytes).into_owned()
     }
 
-    /// Status codes of every response, in order (1xx included).
+    /// Status codes of every response, in order (1xx included), split by their framing.
     fn statuses(&self) -> Vec<u16> {
-        let text = self.text();
-        text.match_indices("HTTP/1.1 ")
-            .filter(|(i, _)| *i == 0 || text[..*i].ends_with('\n'))
-            .filter_map(|(i, _)| text.get(i + 9..i + 12)?.parse().ok())
-            .collect()
+        let mut statuses = Vec::new();
+        let mut rest = &self.bytes[..];
+        while let Some(end) = find(rest, b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&rest[..end]).to_ascii_lowercase();
+            let Some(status) = head.get(9..12).and_then(|s| s.parse().ok()) else {
+                break;
+            };
+            statuses.push(status);
+            rest = &rest[end + 4..];
+            if status < 200 {
+                continue;
+            }
+            let length = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse::<usize>().ok());
+            if let Some(length) = length {
+                rest = &rest[length.min(rest.len())..];
+            } else if head.contains("transfer-encoding: chunked") {
+                while let Some(line_end) = find(rest, b"\r\n") {
+                    let size = usize::from_str_radix(
+                        String::from_utf8_lossy(&rest[..line_end]).trim(),
+                        16,
+                    )
+                    .unwrap_or(0);
+                    rest = &rest[(line_end + 2 + size + 2).min(rest.len())..];
+                    if size == 0 {
+                        break;
+                    }
+                }
+            }
+        }
+        statuses
     }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
 }
 
 fn connect(server: &Mcpd) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .unwrap();
     stream
 }
 
@@ -43,16 +77,29 @@ fn read_all(stream: &mut TcpStream, quiet: Duration) -> Outcome {
     let mut buf = [0u8; 65536];
     loop {
         match stream.read(&mut buf) {
-            Ok(0) => return Outcome { bytes, closed: true },
+            Ok(0) => {
+                return Outcome {
+                    bytes,
+                    closed: true,
+                }
+            }
             Ok(n) => {
                 bytes.extend_from_slice(&buf[..n]);
                 last = Instant::now();
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {}
-            Err(_) => return Outcome { bytes, closed: true },
+            Err(_) => {
+                return Outcome {
+                    bytes,
+                    closed: true,
+                }
+            }
         }
         if last.elapsed() >= quiet || start.elapsed() > Duration::from_secs(5) {
-            return Outcome { bytes, closed: false };
+            return Outcome {
+                bytes,
+                closed: false,
+            };
         }
     }
 }
@@ -71,10 +118,14 @@ fn fifty_pipelined_requests_in_one_write_are_answered_in_order() {
     let mut batch = Vec::new();
     for i in 0..50 {
         let path = if i % 2 == 0 { "/health" } else { "/nowhere" };
-        batch.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes());
+        batch.extend_from_slice(
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+        );
     }
     let outcome = exchange(&server, &batch);
-    let want: Vec<u16> = (0..50).map(|i| if i % 2 == 0 { 200 } else { 404 }).collect();
+    let want: Vec<u16> = (0..50)
+        .map(|i| if i % 2 == 0 { 200 } else { 404 })
+        .collect();
     assert_eq!(outcome.statuses(), want);
     assert!(!outcome.closed, "keep-alive connection closed");
 }
@@ -97,13 +148,25 @@ fn chunked_body_written_three_bytes_at_a_time_is_read() {
     }
     let outcome = read_all(&mut stream, Duration::from_millis(400));
     assert_eq!(outcome.statuses(), vec![200], "{}", outcome.text());
-    assert!(outcome.text().contains("\"protocolVersion\":\"2025-06-18\""), "{}", outcome.text());
-    assert!(outcome.text().to_ascii_lowercase().contains("mcp-session-id:"));
+    assert!(
+        outcome
+            .text()
+            .contains("\"protocolVersion\":\"2025-06-18\""),
+        "{}",
+        outcome.text()
+    );
+    assert!(outcome
+        .text()
+        .to_ascii_lowercase()
+        .contains("mcp-session-id:"));
 }
 
 /// Request smuggling and limit cases: (name, bytes, status, closes).
 fn framing_cases() -> Vec<(&'static str, Vec<u8>, u16, bool)> {
-    let big_head = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n", "a".repeat(17 * 1024));
+    let big_head = format!(
+        "GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(17 * 1024)
+    );
     let mut many = String::from("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
     for i in 0..70 {
         many.push_str(&format!("X-H{i}: v\r\n"));
@@ -138,7 +201,12 @@ fn framing_errors_get_their_status_and_close() {
     let server = spawn_mcpd(&[]);
     for (name, bytes, status, closes) in framing_cases() {
         let outcome = exchange(&server, &bytes);
-        assert_eq!(outcome.statuses(), vec![status], "{name}: {}", outcome.text());
+        assert_eq!(
+            outcome.statuses(),
+            vec![status],
+            "{name}: {}",
+            outcome.text()
+        );
         assert_eq!(outcome.closed, closes, "{name}: closed");
     }
 }
@@ -156,7 +224,8 @@ fn cl_te_request_uses_chunked_and_closes_after_the_answer() {
 #[test]
 fn bytes_after_a_framing_error_are_never_read_as_a_request() {
     let server = spawn_mcpd(&[]);
-    let request = b"GET /health HTTP/1.1\r\nHost : x\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let request =
+        b"GET /health HTTP/1.1\r\nHost : x\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
     let outcome = exchange(&server, request);
     assert_eq!(outcome.statuses(), vec![400]);
     assert!(outcome.closed);
@@ -182,7 +251,10 @@ fn http10_closes_unless_keep_alive_is_asked() {
     let outcome = exchange(&server, b"GET /health HTTP/1.0\r\n\r\n");
     assert_eq!(outcome.statuses(), vec![200]);
     assert!(outcome.closed);
-    let outcome = exchange(&server, b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    let outcome = exchange(
+        &server,
+        b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+    );
     assert_eq!(outcome.statuses(), vec![200]);
     assert!(!outcome.closed);
 }
@@ -190,7 +262,10 @@ fn http10_closes_unless_keep_alive_is_asked() {
 #[test]
 fn connection_close_is_honoured() {
     let server = spawn_mcpd(&[]);
-    let outcome = exchange(&server, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    let outcome = exchange(
+        &server,
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
     assert_eq!(outcome.statuses(), vec![200]);
     assert!(outcome.closed);
 }
@@ -221,16 +296,26 @@ fn connection_cap_refuses_the_101st_and_serves_the_first_100() {
     let mut held: Vec<TcpStream> = (0..100).map(|_| connect(&server)).collect();
     // Every held connection has been accepted once one of them is served.
     held[0].write_all(HEALTH).unwrap();
-    assert_eq!(read_all(&mut held[0], Duration::from_millis(200)).statuses(), vec![200]);
+    assert_eq!(
+        read_all(&mut held[0], Duration::from_millis(200)).statuses(),
+        vec![200]
+    );
     let mut extra = connect(&server);
     let _ = extra.write_all(HEALTH);
     let refused = read_all(&mut extra, Duration::from_millis(1000));
-    assert!(refused.closed && refused.statuses().is_empty(), "{}", refused.text());
+    assert!(
+        refused.closed && refused.statuses().is_empty(),
+        "{}",
+        refused.text()
+    );
     for stream in held.iter_mut() {
         stream.write_all(HEALTH).unwrap();
     }
     for stream in held.iter_mut() {
-        assert_eq!(read_all(stream, Duration::from_millis(100)).statuses(), vec![200]);
+        assert_eq!(
+            read_all(stream, Duration::from_millis(100)).statuses(),
+            vec![200]
+        );
     }
     let health = exchange(&server, HEALTH);
     assert!(health.closed || !health.statuses().is_empty());
@@ -240,7 +325,10 @@ fn connection_cap_refuses_the_101st_and_serves_the_first_100() {
 fn health_reports_its_fields_and_wrong_methods_get_405() {
     let server = spawn_mcpd(&[]);
     for path in ["/health", "/mcp/health"] {
-        let outcome = exchange(&server, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes());
+        let outcome = exchange(
+            &server,
+            format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes(),
+        );
         assert_eq!(outcome.statuses(), vec![200]);
         let text = outcome.text();
         let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
@@ -252,11 +340,28 @@ fn health_reports_its_fields_and_wrong_methods_get_405() {
         }
         assert_eq!(json["connections"], 1);
     }
-    let outcome = exchange(&server, b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+    let outcome = exchange(
+        &server,
+        b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+    );
     assert_eq!(outcome.statuses(), vec![405]);
-    assert!(outcome.text().contains("Allow: GET, HEAD"), "{}", outcome.text());
-    let outcome = exchange(&server, b"PUT /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+    assert!(
+        outcome.text().contains("Allow: GET, HEAD"),
+        "{}",
+        outcome.text()
+    );
+    let outcome = exchange(
+        &server,
+        b"PUT /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n",
+    );
     assert_eq!(outcome.statuses(), vec![405]);
     assert!(outcome.text().contains("Allow: GET, POST, DELETE, OPTIONS"));
-    assert_eq!(exchange(&server, b"GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").statuses(), vec![404]);
+    assert_eq!(
+        exchange(
+            &server,
+            b"GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+        )
+        .statuses(),
+        vec![404]
+    );
 }

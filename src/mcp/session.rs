@@ -91,9 +91,7 @@ impl Stream {
         let mut bytes = Vec::with_capacity(message.len() + 32);
         encode(no, seq, &message, &mut bytes);
         self.replay.push(seq, message);
-        if self.conn.is_none() {
-            return None;
-        }
+        self.conn?;
         self.delivered = seq;
         match &mut self.opening {
             Some(opening) => {

@@ -256,6 +256,7 @@ impl Transport {
             Ok(key) => key,
             Err(reply) => return reply,
         };
+        let batch = matches!(body, Body::Batch(_));
         let items = match body {
             Body::Single(Ok(message)) => vec![Ok(message)],
             Body::Single(Err(invalid)) => {
@@ -290,7 +291,6 @@ impl Transport {
                 items
             }
         };
-        let batch = items.len() > 1 || matches!(items.first(), None);
         self.exchange(conn, key, items, batch, None, now)
     }
 
@@ -399,11 +399,7 @@ impl Transport {
         };
         let no = session.next_stream;
         session.next_stream += 1;
-        let delivery = match self.settings.response_mode {
-            ResponseMode::Sse => Delivery::Undecided,
-            _ => Delivery::Undecided,
-        };
-        let mut stream = Stream::new(delivery, self.settings.replay_bytes);
+        let mut stream = Stream::new(Delivery::Undecided, self.settings.replay_bytes);
         stream.batch = batch;
         stream.conn = Some(conn);
         stream.outstanding = requests.len();
@@ -454,7 +450,9 @@ impl Transport {
             if stream.outstanding == 0 {
                 let answers = std::mem::take(&mut stream.json_answers);
                 let batch = stream.batch;
-                self.sessions.get_mut(&key).map(|s| s.drop_stream(no));
+                if let Some(session) = self.sessions.get_mut(&key) {
+                    session.drop_stream(no);
+                }
                 return json_reply(answers, batch);
             }
             if mode == ResponseMode::Json {
@@ -1144,7 +1142,8 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
             }
         }
     }
-    !any_field && false
+    // RFC 9110 12.5.1: no Accept field means any media type is acceptable.
+    !any_field
 }
 
 fn is_json_content(head: &RequestHead) -> bool {
