@@ -105,7 +105,7 @@ pub struct Counters {
 }
 
 /// The whole server, minus sockets and clock.
-pub struct Server {
+pub struct Server<H: Handler> {
     config: Config,
     loopback_listener: bool,
     unspecified_listener: bool,
@@ -113,15 +113,15 @@ pub struct Server {
     free: Vec<ConnId>,
     wheel: TimerWheel<TimerEvent>,
     heartbeat_armed: bool,
-    transport: Transport,
+    transport: Transport<H>,
     outputs: VecDeque<Output>,
     counters: Counters,
     started: Instant,
 }
 
-impl Server {
+impl<H: Handler> Server<H> {
     /// A server for `config` with `handler` answering MCP requests.
-    pub fn new(config: Config, handler: Box<dyn Handler>, now: Instant) -> Server {
+    pub fn new(config: Config, handler: H, now: Instant) -> Server<H> {
         let ip: Option<IpAddr> = config.host.parse().ok();
         let settings = Settings {
             response_mode: config.response_mode,
@@ -686,8 +686,20 @@ impl Server {
         true
     }
 
+    /// The handler, for an event loop that feeds it inputs of its own (child processes); call
+    /// [`Server::handle_backend`] afterwards.
+    pub fn handler_mut(&mut self) -> &mut H {
+        self.transport.handler_mut()
+    }
+
+    /// The handler has news from outside a callback: carry it out.
+    pub fn handle_backend(&mut self, now: Instant) {
+        self.drain_transport(now);
+    }
+
     /// Carries out transport actions for other connections, and arms its timers.
     fn drain_transport(&mut self, now: Instant) {
+        self.transport.pump_backend(now);
         while let Some(action) = self.transport.poll_action() {
             match action {
                 Action::Event { conn, bytes } => self.stream_bytes(conn, &bytes),

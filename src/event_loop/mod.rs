@@ -32,7 +32,7 @@ const READ_CHUNK: usize = 64 * 1024;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds `config.host:config.port` and serves until SIGTERM or SIGINT.
-pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
+pub fn run<H: Handler>(config: Config, handler: H) -> io::Result<()> {
     let addr = listen_addr(&config)?;
     let listener = std::net::TcpListener::bind(addr)?;
     serve(listener, config, handler)
@@ -49,10 +49,10 @@ fn listen_addr(config: &Config) -> io::Result<SocketAddr> {
 }
 
 /// Serves on an already bound listener until SIGTERM or SIGINT.
-pub fn serve(
+pub fn serve<H: Handler>(
     listener: std::net::TcpListener,
     config: Config,
-    handler: Box<dyn Handler>,
+    handler: H,
 ) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
@@ -133,9 +133,9 @@ pub fn serve(
     }
 }
 
-struct Shell {
+struct Shell<H: Handler> {
     poll: Poll,
-    server: Server,
+    server: Server<H>,
     sockets: Vec<Option<Socket>>,
     buf: Vec<u8>,
 }
@@ -145,7 +145,7 @@ struct Socket {
     writable: bool,
 }
 
-impl Shell {
+impl<H: Handler> Shell<H> {
     fn accept(&mut self, listener: &TcpListener) {
         loop {
             match listener.accept() {

@@ -22,7 +22,7 @@ const SIGNALS: Token = Token(1);
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves `handler` over stdin and stdout until stdin ends or a stop signal.
-pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
+pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let mut input = pipe::Receiver::from(io::stdin().as_fd().try_clone_to_owned()?);
     input.set_nonblocking(true)?;
     let mut poll = Poll::new()?;
@@ -32,7 +32,7 @@ pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
-    let mut transport = StdioTransport::new(handler, config.limits.max_body_bytes);
+    let mut transport = StdioTransport::new(Box::new(handler), config.limits.max_body_bytes);
     let mut wheel = TimerWheel::new(Instant::now());
     let mut stdout = io::stdout().lock();
     let mut events = Events::with_capacity(16);
@@ -81,6 +81,7 @@ pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
         while let Some((_, token)) = wheel.poll_expired(now) {
             transport.on_timer(token, now);
         }
+        transport.pump_backend(now);
         while let Some((at, token)) = transport.poll_timer() {
             wheel.insert(at, token);
         }
@@ -90,6 +91,9 @@ pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
             stdout.flush()?;
             let n = pending.len();
             transport.consume_output(n);
+        }
+        if transport.is_ended() {
+            return Ok(());
         }
     }
 }

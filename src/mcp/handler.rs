@@ -39,32 +39,52 @@ pub struct SessionView {
     pub client_info: Value,
 }
 
-/// One thing a handler asked for; carried out by the transport after the callback returns.
+/// One thing a handler asked for; carried out by the transport after the callback returns, or
+/// when the transport drains [`Handler::poll_command`].
 #[derive(Clone, Debug, PartialEq)]
-pub(crate) enum Command {
+pub enum Command {
     /// Answer a client request.
     Respond {
+        /// The request answered.
         request: RequestHandle,
+        /// Its result or error.
         outcome: Result<Value, ErrorObject>,
     },
     /// Send a notification, on the stream of `related` when given.
     Notify {
+        /// The request it belongs to, if any.
         related: Option<RequestHandle>,
+        /// Notification method.
         method: String,
+        /// Notification params.
         params: Value,
     },
     /// Send a request to the client, on the stream of `related` when given.
     Request {
+        /// The request it serves, if any.
         related: Option<RequestHandle>,
+        /// Id the client's answer will carry; unique within the session.
         id: OutgoingId,
+        /// Request method.
         method: String,
+        /// Request params.
         params: Value,
     },
     /// Call [`Handler::handle_timer`] with `token` after `after`.
-    Timer { after: Duration, token: u64 },
+    Timer {
+        /// Delay from now.
+        after: Duration,
+        /// Passed back to the handler.
+        token: u64,
+    },
     /// End the HTTP stream carrying `request` before its answer; the client resumes it with
     /// `Last-Event-ID` (MCP 2025-11-25 SSE polling).
-    CloseStream { request: RequestHandle },
+    CloseStream {
+        /// The request whose stream ends.
+        request: RequestHandle,
+    },
+    /// End the session (its backend is gone): streams close, later requests get 404.
+    EndSession,
 }
 
 /// What a callback may do. Everything is queued; nothing happens until the callback returns.
@@ -148,6 +168,11 @@ impl<'a> Context<'a> {
         self.commands.push(Command::Timer { after, token });
     }
 
+    /// Ends this session, as if the client had sent DELETE (for example its backend died).
+    pub fn end_session(&mut self) {
+        self.commands.push(Command::EndSession);
+    }
+
     /// Ends the HTTP stream of `request` before its answer, so the client reconnects with
     /// `Last-Event-ID` and gets the answer replayed. Ignored where streams cannot resume.
     pub fn close_stream(&mut self, request: RequestHandle) {
@@ -187,6 +212,55 @@ pub trait Handler {
 
     /// The session ended (DELETE, expiry, shutdown): forget its state.
     fn session_closed(&mut self, _session: SessionKey) {}
+
+    /// Work the handler produced outside a callback (a child process answered, a worker
+    /// finished), with the session it belongs to (`None`: no session). The transport drains this
+    /// after every input it hands the handler and whenever the event loop says the backend has
+    /// news. Ids in [`Command::Request`] must then be allocated by the handler itself.
+    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
+        None
+    }
+}
+
+impl<H: Handler + ?Sized> Handler for Box<H> {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        (**self).handle_request(ctx, request, method, params)
+    }
+
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+        (**self).handle_notification(ctx, method, params)
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        (**self).handle_response(ctx, id, outcome)
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        (**self).handle_timer(ctx, token)
+    }
+
+    fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
+        (**self).handle_cancel(ctx, request)
+    }
+
+    fn session_closed(&mut self, session: SessionKey) {
+        (**self).session_closed(session)
+    }
+
+    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
+        (**self).poll_command()
+    }
 }
 
 /// The handler panicked; what it queued was discarded.

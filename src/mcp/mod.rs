@@ -7,5 +7,5 @@ pub mod stdio;
 pub mod streamable;
 pub mod version;
 
-pub use handler::{Context, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
+pub use handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
 pub use jsonrpc::{ErrorObject, Id, Message};

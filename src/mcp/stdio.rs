@@ -37,6 +37,7 @@ pub struct StdioTransport {
     next_handle: u64,
     out: Vec<u8>,
     timers: VecDeque<(Instant, u64)>,
+    ended: bool,
 }
 
 impl StdioTransport {
@@ -55,6 +56,7 @@ impl StdioTransport {
             next_handle: 1,
             out: Vec::new(),
             timers: VecDeque::new(),
+            ended: false,
         }
     }
 
@@ -96,6 +98,18 @@ impl StdioTransport {
             .call(now, |h, ctx| h.handle_timer(ctx, token))
             .unwrap_or_default();
         self.apply(commands, now);
+    }
+
+    /// Whether the handler ended the session; the stream should be closed.
+    pub fn is_ended(&self) -> bool {
+        self.ended
+    }
+
+    /// Carries out what the handler produced outside callbacks ([`Handler::poll_command`]).
+    pub fn pump_backend(&mut self, now: Instant) {
+        while let Some((_, command)) = self.handler.poll_command() {
+            self.apply(vec![command], now);
+        }
     }
 
     /// Requests still unanswered.
@@ -268,6 +282,7 @@ impl StdioTransport {
                 }
                 Command::Timer { after, token } => self.timers.push_back((now + after, token)),
                 Command::CloseStream { .. } => {}
+                Command::EndSession => self.ended = true,
             }
         }
     }

@@ -152,8 +152,8 @@ pub enum Timer {
     SessionExpiry(SessionKey),
     /// A handler timer.
     Handler {
-        /// The session that set it.
-        session: SessionKey,
+        /// The session that set it (`None`: set outside any session).
+        session: Option<SessionKey>,
         /// The handler's token.
         token: u64,
     },
@@ -171,8 +171,8 @@ pub struct Stats {
 }
 
 /// The session-era Streamable HTTP transport with its sessions and the handler behind it.
-pub struct Transport {
-    handler: Box<dyn Handler>,
+pub struct Transport<H: Handler> {
+    handler: H,
     settings: Settings,
     sessions: HashMap<SessionKey, Session>,
     by_id: HashMap<String, SessionKey>,
@@ -189,9 +189,9 @@ enum Accept {
     Sse,
 }
 
-impl Transport {
+impl<H: Handler> Transport<H> {
     /// A transport serving `handler`.
-    pub fn new(handler: Box<dyn Handler>, settings: Settings) -> Transport {
+    pub fn new(handler: H, settings: Settings) -> Transport<H> {
         Transport {
             handler,
             settings,
@@ -679,10 +679,9 @@ impl Transport {
                 }
             }
             Timer::Handler { session, token } => {
-                if self.sessions.contains_key(&session) {
-                    let commands =
-                        self.call(Some(session), now, |h, ctx| h.handle_timer(ctx, token));
-                    self.apply(session, commands, now);
+                if session.is_none_or(|key| self.sessions.contains_key(&key)) {
+                    let commands = self.call(session, now, |h, ctx| h.handle_timer(ctx, token));
+                    self.apply_in(session, commands, now);
                 }
             }
         }
@@ -877,37 +876,49 @@ impl Transport {
             }) => (Some(&*view), next_outgoing),
             None => (None, &mut scratch),
         };
-        run_callback(&mut *self.handler, now, key, view, next, f)
+        run_callback(&mut self.handler, now, key, view, next, f)
     }
 
     /// Carries out what a handler callback of session `key` queued.
     fn apply(&mut self, key: SessionKey, commands: Vec<Command>, now: Instant) {
+        self.apply_in(Some(key), commands, now);
+    }
+
+    /// Carries out commands of session `key`; without a session only answers, timers and
+    /// nothing else make sense (there is no stream to carry a notification).
+    fn apply_in(&mut self, key: Option<SessionKey>, commands: Vec<Command>, now: Instant) {
         let mut refused = Vec::new();
         for command in commands {
-            match command {
-                Command::Respond { request, outcome } => self.respond(request, outcome),
-                Command::Notify {
-                    related,
-                    method,
-                    params,
-                } => {
+            match (command, key) {
+                (Command::Respond { request, outcome }, _) => self.respond(request, outcome),
+                (
+                    Command::Notify {
+                        related,
+                        method,
+                        params,
+                    },
+                    Some(key),
+                ) => {
                     let message = Message::Notification {
                         method,
                         params: Some(params),
                     };
                     self.route(key, related, message.to_json(), false);
                 }
-                Command::Request {
-                    related,
-                    id,
-                    method,
-                    params,
-                } => {
+                (
+                    Command::Request {
+                        related,
+                        id,
+                        method,
+                        params,
+                    },
+                    Some(key),
+                ) => {
                     let Some(session) = self.sessions.get_mut(&key) else {
                         continue;
                     };
                     if session.outgoing.len() >= MAX_OUTGOING_PER_SESSION {
-                        refused.push(id);
+                        refused.push((key, id));
                         continue;
                     }
                     session.outgoing.insert(id.0);
@@ -918,20 +929,21 @@ impl Transport {
                     };
                     self.route(key, related, message.to_json(), false);
                 }
-                Command::Timer { after, token } => {
-                    let timer = Timer::Handler {
-                        session: key,
-                        token,
-                    };
+                (Command::Timer { after, token }, session) => {
+                    let timer = Timer::Handler { session, token };
                     self.actions.push_back(Action::Arm {
                         at: now + after,
                         timer,
                     });
                 }
-                Command::CloseStream { request } => self.close_stream(request),
+                (Command::CloseStream { request }, _) => self.close_stream(request),
+                (Command::EndSession, Some(key)) => self.end_session(key, "ended by its backend"),
+                (command, None) => {
+                    log::debug(format_args!("dropping {command:?}: it needs a session"));
+                }
             }
         }
-        for id in refused {
+        for (key, id) in refused {
             let error = ErrorObject::new(
                 jsonrpc::SERVER_ERROR,
                 format!("too many requests to the client in flight ({MAX_OUTGOING_PER_SESSION})"),
@@ -941,6 +953,21 @@ impl Transport {
             });
             self.apply(key, commands, now);
         }
+    }
+
+    /// Carries out what the handler produced outside callbacks ([`Handler::poll_command`]).
+    pub fn pump_backend(&mut self, now: Instant) {
+        while let Some((key, command)) = self.handler.poll_command() {
+            if key.is_some_and(|k| !self.sessions.contains_key(&k)) {
+                continue;
+            }
+            self.apply_in(key, vec![command], now);
+        }
+    }
+
+    /// The handler, for an event loop that feeds it inputs of its own (child processes).
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
     }
 
     fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
