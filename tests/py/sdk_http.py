@@ -28,7 +28,7 @@ class Mismatch(Exception):
 def check(ok, what):
     if not ok:
         raise Mismatch(what)
-    print(f"ok: {what.split(':')[0]}", flush=True)
+    print(f"ok: {what.split(' (')[0]}", flush=True)
 
 
 def texts(result):
