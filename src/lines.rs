@@ -24,7 +24,12 @@ pub struct LineFramer {
 impl LineFramer {
     /// A framer for lines of at most `max_line` bytes (newline excluded).
     pub fn new(max_line: usize) -> LineFramer {
-        LineFramer { partial: Vec::new(), ready: VecDeque::new(), max_line, skipping: false }
+        LineFramer {
+            partial: Vec::new(),
+            ready: VecDeque::new(),
+            max_line,
+            skipping: false,
+        }
     }
 
     /// Feeds bytes; complete lines become available from [`LineFramer::next_line`].
@@ -91,14 +96,20 @@ mod tests {
     #[test]
     fn splits_on_newlines_and_strips_cr() {
         let got = lines_of(b"{\"a\":1}\r\n\n  \n{\"b\":2}\n", 64, 100);
-        assert_eq!(got, vec![Ok(b"{\"a\":1}".to_vec()), Ok(b"{\"b\":2}".to_vec())]);
+        assert_eq!(
+            got,
+            vec![Ok(b"{\"a\":1}".to_vec()), Ok(b"{\"b\":2}".to_vec())]
+        );
     }
 
     #[test]
     fn over_long_line_is_reported_once_and_skipped() {
         let input = b"short\nthis line is far too long\nok\n";
         let got = lines_of(input, 10, 100);
-        assert_eq!(got, vec![Ok(b"short".to_vec()), Err(LineTooLong), Ok(b"ok".to_vec())]);
+        assert_eq!(
+            got,
+            vec![Ok(b"short".to_vec()), Err(LineTooLong), Ok(b"ok".to_vec())]
+        );
     }
 
     #[test]

@@ -23,7 +23,10 @@
 //! ```
 
 use crate::config::Config;
-use crate::http::{self, BodyFraming, Method, ReadEvent, ReaderLimits, Request, RequestHead, RequestReader, Version};
+use crate::http::{
+    self, BodyFraming, Method, ReadEvent, ReaderLimits, Request, RequestHead, RequestReader,
+    Version,
+};
 use crate::log;
 use crate::mcp::handler::Handler;
 use crate::mcp::streamable::{self, Action, Reply, ReplyBody, Settings, Transport};
@@ -171,7 +174,9 @@ impl Server {
                 max_headers: limits.max_headers,
                 max_body_bytes: limits.max_body_bytes,
             }),
-            out: OutboundBuffer::new(limits.max_outbound_bytes + limits.max_body_bytes + INPUT_SLACK),
+            out: OutboundBuffer::new(
+                limits.max_outbound_bytes + limits.max_body_bytes + INPUT_SLACK,
+            ),
             phase: Phase::Reading,
             timer: None,
             peer_closed: false,
@@ -196,7 +201,9 @@ impl Server {
     /// How many bytes `conn` can take now; 0 means stop reading until [`Output::ResumeRead`].
     pub fn input_room(&mut self, conn: ConnId) -> usize {
         let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
-        let Some(c) = self.conn_mut(conn) else { return 0 };
+        let Some(c) = self.conn_mut(conn) else {
+            return 0;
+        };
         let room = cap.saturating_sub(c.input.len());
         c.paused = room == 0;
         room
@@ -324,7 +331,11 @@ impl Server {
                             if consumed == 0 {
                                 let idle = c.input.is_empty() && c.reader.is_idle();
                                 if was_idle && !idle || c.timer.is_none() {
-                                    let kind = if idle { ConnTimer::Idle } else { ConnTimer::Request };
+                                    let kind = if idle {
+                                        ConnTimer::Idle
+                                    } else {
+                                        ConnTimer::Request
+                                    };
                                     self.arm(conn, kind, now);
                                 } else if !idle && matches!(c.timer, Some((_, ConnTimer::Idle))) {
                                     self.arm(conn, ConnTimer::Request, now);
@@ -361,12 +372,21 @@ impl Server {
 
     fn route(&mut self, conn: ConnId, request: Request, now: Instant) {
         self.counters.requests += 1;
-        let Request { head, body, keep_alive } = request;
+        let Request {
+            head,
+            body,
+            keep_alive,
+        } = request;
         let keep_alive = keep_alive && !self.conn_mut(conn).is_some_and(|c| c.peer_closed);
-        let mut exchange = Exchange { version: head.version, keep_alive, headers: Vec::new() };
+        let mut exchange = Exchange {
+            version: head.version,
+            keep_alive,
+            headers: Vec::new(),
+        };
         let path = head.path().to_string();
         let mcp = self.config.path.clone();
-        let reply = if path == "/health" || path == format!("{}/health", mcp.trim_end_matches('/')) {
+        let reply = if path == "/health" || path == format!("{}/health", mcp.trim_end_matches('/'))
+        {
             match head.method {
                 Method::Get | Method::Head => self.health(now),
                 _ => method_not_allowed("GET, HEAD"),
@@ -376,24 +396,45 @@ impl Server {
                 Err(reply) => reply,
                 Ok(cors) => {
                     if let Some(origin) = cors {
-                        exchange.headers.push(("Access-Control-Allow-Origin", origin));
-                        exchange.headers.push(("Access-Control-Expose-Headers", "Mcp-Session-Id".into()));
+                        exchange
+                            .headers
+                            .push(("Access-Control-Allow-Origin", origin));
+                        exchange
+                            .headers
+                            .push(("Access-Control-Expose-Headers", "Mcp-Session-Id".into()));
                         exchange.headers.push(("Vary", "Origin".into()));
                     }
                     self.route_mcp(conn, &head, &body, &path, now)
                 }
             }
         } else {
-            Reply::error(404, None, crate::mcp::jsonrpc::SERVER_ERROR, format!("Not Found: no route for {path}"))
+            Reply::error(
+                404,
+                None,
+                crate::mcp::jsonrpc::SERVER_ERROR,
+                format!("Not Found: no route for {path}"),
+            )
         };
-        log::debug(format_args!("{} {} -> {}", head.method.as_str(), head.target, reply.status));
+        log::debug(format_args!(
+            "{} {} -> {}",
+            head.method.as_str(),
+            head.target,
+            reply.status
+        ));
         if head.method == Method::Head {
             exchange.keep_alive = false;
         }
         self.write_reply(conn, exchange, reply, now);
     }
 
-    fn route_mcp(&mut self, conn: ConnId, head: &RequestHead, body: &[u8], path: &str, now: Instant) -> Reply {
+    fn route_mcp(
+        &mut self,
+        conn: ConnId,
+        head: &RequestHead,
+        body: &[u8],
+        path: &str,
+        now: Instant,
+    ) -> Reply {
         let base = self.config.path.trim_end_matches('/');
         if path == self.config.path {
             return match head.method {
@@ -405,28 +446,44 @@ impl Server {
             };
         }
         let rest = &path[base.len()..];
-        if let Some(id) = rest.strip_prefix("/sse/").filter(|id| !id.is_empty() && !id.contains('/')) {
+        if let Some(id) = rest
+            .strip_prefix("/sse/")
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+        {
             return match head.method {
                 Method::Get => self.transport.get(conn, head, Some(id), now),
                 Method::Options => self.preflight(head),
                 _ => method_not_allowed("GET, OPTIONS"),
             };
         }
-        if let Some(id) = rest.strip_prefix("/sessions/").filter(|id| !id.is_empty() && !id.contains('/')) {
+        if let Some(id) = rest
+            .strip_prefix("/sessions/")
+            .filter(|id| !id.is_empty() && !id.contains('/'))
+        {
             return match head.method {
                 Method::Delete => self.transport.delete(head, Some(id)),
                 Method::Options => self.preflight(head),
                 _ => method_not_allowed("DELETE, OPTIONS"),
             };
         }
-        Reply::error(404, None, crate::mcp::jsonrpc::SERVER_ERROR, format!("Not Found: no route for {path}"))
+        Reply::error(
+            404,
+            None,
+            crate::mcp::jsonrpc::SERVER_ERROR,
+            format!("Not Found: no route for {path}"),
+        )
     }
 
     /// DNS-rebinding guard (MCP transports, "Security Warning"): `Host` and a present `Origin`
     /// must be ours. Returns the origin to answer with CORS headers, if any.
     fn guard(&self, head: &RequestHead) -> Result<Option<String>, Reply> {
         let forbidden = |what: String| {
-            Reply::error(403, None, crate::mcp::jsonrpc::SERVER_ERROR, format!("Forbidden: {what}"))
+            Reply::error(
+                403,
+                None,
+                crate::mcp::jsonrpc::SERVER_ERROR,
+                format!("Forbidden: {what}"),
+            )
         };
         if let Some(host) = head.header_str("host") {
             if !self.host_allowed(host) {
@@ -435,11 +492,19 @@ impl Server {
                 )));
             }
         }
-        let Some(origin) = head.header_str("origin") else { return Ok(None) };
+        let Some(origin) = head.header_str("origin") else {
+            return Ok(None);
+        };
         let cors = &self.config.cors_origins;
-        let cors_match = cors.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
+        let cors_match = cors
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
         let allowed = cors_match
-            || self.config.allow_origins.iter().any(|o| o.eq_ignore_ascii_case(origin))
+            || self
+                .config
+                .allow_origins
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin))
             || is_loopback_origin(origin);
         if !allowed {
             return Err(forbidden(format!(
@@ -450,7 +515,12 @@ impl Server {
     }
 
     fn host_allowed(&self, host: &str) -> bool {
-        if self.config.allow_hosts.iter().any(|h| host_matches(h, host)) {
+        if self
+            .config
+            .allow_hosts
+            .iter()
+            .any(|h| host_matches(h, host))
+        {
             return true;
         }
         let name = host_name(host);
@@ -503,7 +573,11 @@ impl Server {
             "connections": self.counters.connections,
             "uptime": now.saturating_duration_since(self.started).as_secs_f64(),
         });
-        Reply { status: 200, headers: Vec::new(), body: ReplyBody::Json(body.to_string()) }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Json(body.to_string()),
+        }
     }
 
     /// Writes `reply` on `conn` and moves the connection to its next phase.
@@ -516,12 +590,26 @@ impl Server {
         let keep_alive = exchange.keep_alive;
         let next = match reply.body {
             ReplyBody::Empty => {
-                http::write_response(&mut out, exchange.version, reply.status, &headers, b"", keep_alive);
+                http::write_response(
+                    &mut out,
+                    exchange.version,
+                    reply.status,
+                    &headers,
+                    b"",
+                    keep_alive,
+                );
                 None
             }
             ReplyBody::Json(body) => {
                 headers.push(("Content-Type", "application/json"));
-                http::write_response(&mut out, exchange.version, reply.status, &headers, body.as_bytes(), keep_alive);
+                http::write_response(
+                    &mut out,
+                    exchange.version,
+                    reply.status,
+                    &headers,
+                    body.as_bytes(),
+                    keep_alive,
+                );
                 None
             }
             ReplyBody::Stream { initial, end } => {
@@ -530,7 +618,14 @@ impl Server {
                 headers.push(("X-Accel-Buffering", "no"));
                 let chunked = exchange.version == Version::Http11;
                 let keep = keep_alive && chunked;
-                http::write_head(&mut out, exchange.version, reply.status, &headers, BodyFraming::Chunked, keep);
+                http::write_head(
+                    &mut out,
+                    exchange.version,
+                    reply.status,
+                    &headers,
+                    BodyFraming::Chunked,
+                    keep,
+                );
                 write_body_bytes(&mut out, chunked, &initial);
                 if end {
                     if chunked {
@@ -538,7 +633,10 @@ impl Server {
                     }
                     None
                 } else {
-                    Some(Phase::Streaming(Exchange { keep_alive: keep, ..exchange.clone() }))
+                    Some(Phase::Streaming(Exchange {
+                        keep_alive: keep,
+                        ..exchange.clone()
+                    }))
                 }
             }
             ReplyBody::Deferred => Some(Phase::Waiting(exchange.clone())),
@@ -554,7 +652,7 @@ impl Server {
                     self.arm_heartbeat(now);
                 }
             }
-            None => self.finish_exchange(conn, keep_alive && !matches!(exchange.version, Version::Http10) || keep_alive, now),
+            None => self.finish_exchange(conn, keep_alive, now),
         }
     }
 
@@ -571,9 +669,13 @@ impl Server {
     }
 
     fn push_out(&mut self, conn: ConnId, bytes: &[u8]) -> bool {
-        let Some(c) = self.conn_mut(conn) else { return false };
+        let Some(c) = self.conn_mut(conn) else {
+            return false;
+        };
         if c.out.push(bytes).is_err() {
-            log::warn(format_args!("connection {conn}: outbound buffer full; closing"));
+            log::warn(format_args!(
+                "connection {conn}: outbound buffer full; closing"
+            ));
             self.close(conn, false);
             return false;
         }
@@ -591,8 +693,11 @@ impl Server {
                 Action::Event { conn, bytes } => self.stream_bytes(conn, &bytes),
                 Action::EndStream { conn } => self.end_stream(conn, now),
                 Action::Reply { conn, reply } => {
-                    let Some(c) = self.conn_mut(conn) else { continue };
-                    let Phase::Waiting(exchange) = std::mem::replace(&mut c.phase, Phase::Reading) else {
+                    let Some(c) = self.conn_mut(conn) else {
+                        continue;
+                    };
+                    let Phase::Waiting(exchange) = std::mem::replace(&mut c.phase, Phase::Reading)
+                    else {
                         continue;
                     };
                     self.write_reply(conn, exchange, reply, now);
@@ -613,9 +718,14 @@ impl Server {
     fn stream_bytes(&mut self, conn: ConnId, bytes: &[u8]) {
         let cap = self.config.limits.max_outbound_bytes;
         let Some(c) = self.conn_mut(conn) else { return };
-        let Phase::Streaming(exchange) = &c.phase else { return };
+        let Phase::Streaming(exchange) = &c.phase else {
+            return;
+        };
         if !c.out.is_empty() && c.out.len() + bytes.len() > cap {
-            log::warn(format_args!("connection {conn}: SSE reader is {} bytes behind; closing the stream", c.out.len()));
+            log::warn(format_args!(
+                "connection {conn}: SSE reader is {} bytes behind; closing the stream",
+                c.out.len()
+            ));
             self.close(conn, false);
             return;
         }
@@ -627,7 +737,9 @@ impl Server {
     /// Writes the end of a streaming response, if `conn` is streaming.
     fn end_stream_bytes(&mut self, conn: ConnId) -> Option<bool> {
         let c = self.conn_mut(conn)?;
-        let Phase::Streaming(exchange) = &c.phase else { return None };
+        let Phase::Streaming(exchange) = &c.phase else {
+            return None;
+        };
         let keep_alive = exchange.keep_alive;
         let chunked = exchange.version == Version::Http11;
         c.phase = Phase::Reading;
@@ -649,7 +761,10 @@ impl Server {
         self.heartbeat_armed = false;
         let mut any = false;
         for conn in 0..self.conns.len() {
-            if matches!(self.conns[conn].as_ref().map(|c| &c.phase), Some(Phase::Streaming(_))) {
+            if matches!(
+                self.conns[conn].as_ref().map(|c| &c.phase),
+                Some(Phase::Streaming(_))
+            ) {
                 any = true;
                 self.stream_bytes(conn, sse::HEARTBEAT);
             }
@@ -662,7 +777,8 @@ impl Server {
     fn arm_heartbeat(&mut self, now: Instant) {
         if !self.heartbeat_armed {
             self.heartbeat_armed = true;
-            self.wheel.insert(now + self.config.limits.heartbeat, TimerEvent::Heartbeat);
+            self.wheel
+                .insert(now + self.config.limits.heartbeat, TimerEvent::Heartbeat);
         }
     }
 
@@ -699,7 +815,9 @@ impl Server {
     }
 
     fn disarm(&mut self, conn: ConnId) {
-        let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) else { return };
+        let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) else {
+            return;
+        };
         if let Some((key, _)) = c.timer.take() {
             self.wheel.cancel(key);
         }
@@ -731,7 +849,9 @@ impl Server {
 
     fn remove(&mut self, conn: ConnId) {
         self.disarm(conn);
-        let Some(slot) = self.conns.get_mut(conn) else { return };
+        let Some(slot) = self.conns.get_mut(conn) else {
+            return;
+        };
         if slot.take().is_none() {
             return;
         }
@@ -751,19 +871,13 @@ fn write_body_bytes(out: &mut Vec<u8>, chunked: bool, bytes: &[u8]) {
 }
 
 fn method_not_allowed(allow: &str) -> Reply {
-    Reply::error(405, None, crate::mcp::jsonrpc::SERVER_ERROR, "Method Not Allowed")
-        .with_allow(allow)
-}
-
-trait WithAllow {
-    fn with_allow(self, allow: &str) -> Reply;
-}
-
-impl WithAllow for Reply {
-    fn with_allow(mut self, allow: &str) -> Reply {
-        self.headers.push(("Allow", allow.to_string()));
-        self
-    }
+    Reply::error(
+        405,
+        None,
+        crate::mcp::jsonrpc::SERVER_ERROR,
+        "Method Not Allowed",
+    )
+    .with_header("Allow", allow.to_string())
 }
 
 /// The host part of a `Host` value (`[::1]:80` → `[::1]`, `a:80` → `a`).
@@ -785,12 +899,14 @@ fn is_loopback_name(name: &str) -> bool {
     if name.eq_ignore_ascii_case("localhost") || name == "[::1]" {
         return true;
     }
-    name.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+    name.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
 }
 
 /// An `--allow-host` entry without a port matches any port.
 fn host_matches(entry: &str, host: &str) -> bool {
-    entry.eq_ignore_ascii_case(host) || (host_name(entry) == entry && entry.eq_ignore_ascii_case(host_name(host)))
+    entry.eq_ignore_ascii_case(host)
+        || (host_name(entry) == entry && entry.eq_ignore_ascii_case(host_name(host)))
 }
 
 fn is_loopback_origin(origin: &str) -> bool {

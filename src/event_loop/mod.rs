@@ -39,23 +39,31 @@ pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
 }
 
 fn listen_addr(config: &Config) -> io::Result<SocketAddr> {
-    let ip = config
-        .host
-        .parse()
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid --host {:?}", config.host)))?;
+    let ip = config.host.parse().map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid --host {:?}", config.host),
+        )
+    })?;
     Ok(SocketAddr::new(ip, config.port))
 }
 
 /// Serves on an already bound listener until SIGTERM or SIGINT.
-pub fn serve(listener: std::net::TcpListener, config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
+pub fn serve(
+    listener: std::net::TcpListener,
+    config: Config,
+    handler: Box<dyn Handler>,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let mut listener = TcpListener::from_std(listener);
-    let mut poll = Poll::new()?;
-    poll.registry().register(&mut listener, LISTENER, Interest::READABLE)?;
+    let poll = Poll::new()?;
+    poll.registry()
+        .register(&mut listener, LISTENER, Interest::READABLE)?;
     let (signal_tx, mut signal_rx) = pipe::new()?;
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
-    poll.registry().register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
     if let Err(e) = sys::raise_fd_limit() {
         log::warn(format_args!("could not raise the open-file limit: {e}"));
     }
@@ -82,7 +90,10 @@ pub fn serve(listener: std::net::TcpListener, config: Config, handler: Box<dyn H
                 return Ok(());
             }
         }
-        let mut timeout = shell.server.next_deadline().map(|d| d.saturating_duration_since(now));
+        let mut timeout = shell
+            .server
+            .next_deadline()
+            .map(|d| d.saturating_duration_since(now));
         if let Some(deadline) = stopping {
             let left = deadline.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
@@ -144,7 +155,11 @@ impl Shell {
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
-                    if let Err(e) = self.poll.registry().register(&mut stream, Token(conn), Interest::READABLE) {
+                    if let Err(e) =
+                        self.poll
+                            .registry()
+                            .register(&mut stream, Token(conn), Interest::READABLE)
+                    {
                         log::warn(format_args!("register failed: {e}"));
                         self.server.handle_reset(conn, Instant::now());
                         self.pump();
@@ -153,7 +168,10 @@ impl Shell {
                     if self.sockets.len() <= conn {
                         self.sockets.resize_with(conn + 1, || None);
                     }
-                    self.sockets[conn] = Some(Socket { stream, writable: false });
+                    self.sockets[conn] = Some(Socket {
+                        stream,
+                        writable: false,
+                    });
                     self.pump();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -173,7 +191,9 @@ impl Shell {
             if room == 0 {
                 return;
             }
-            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else { return };
+            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else {
+                return;
+            };
             let now;
             match socket.stream.read(&mut self.buf[..room]) {
                 Ok(0) => {
@@ -201,12 +221,18 @@ impl Shell {
     /// Writes until `WouldBlock` or nothing is pending; writable interest only while blocked.
     fn write(&mut self, conn: ConnId) {
         loop {
-            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else { return };
+            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else {
+                return;
+            };
             let pending = self.server.pending_output(conn);
             if pending.is_empty() {
                 if socket.writable {
                     socket.writable = false;
-                    let _ = self.poll.registry().reregister(&mut socket.stream, Token(conn), Interest::READABLE);
+                    let _ = self.poll.registry().reregister(
+                        &mut socket.stream,
+                        Token(conn),
+                        Interest::READABLE,
+                    );
                 }
                 return;
             }
@@ -220,7 +246,11 @@ impl Shell {
                     if !socket.writable {
                         socket.writable = true;
                         let interest = Interest::READABLE | Interest::WRITABLE;
-                        let _ = self.poll.registry().reregister(&mut socket.stream, Token(conn), interest);
+                        let _ = self.poll.registry().reregister(
+                            &mut socket.stream,
+                            Token(conn),
+                            interest,
+                        );
                     }
                     return;
                 }

@@ -26,10 +26,12 @@ pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
     let mut input = pipe::Receiver::from(io::stdin().as_fd().try_clone_to_owned()?);
     input.set_nonblocking(true)?;
     let mut poll = Poll::new()?;
-    poll.registry().register(&mut input, STDIN, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut input, STDIN, Interest::READABLE)?;
     let (signal_tx, mut signal_rx) = pipe::new()?;
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
-    poll.registry().register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
+    poll.registry()
+        .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
     let mut transport = StdioTransport::new(handler, config.limits.max_body_bytes);
     let mut wheel = TimerWheel::new(Instant::now());
     let mut stdout = io::stdout().lock();
@@ -44,7 +46,9 @@ pub fn run(config: Config, handler: Box<dyn Handler>) -> io::Result<()> {
                 return Ok(());
             }
         }
-        let mut timeout = wheel.next_deadline().map(|d: Instant| d.saturating_duration_since(now));
+        let mut timeout = wheel
+            .next_deadline()
+            .map(|d: Instant| d.saturating_duration_since(now));
         if let Some(at) = eof_at {
             let left = (at + DRAIN_GRACE).saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));

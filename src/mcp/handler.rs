@@ -211,7 +211,9 @@ pub(crate) fn run_callback(
     match caught {
         Ok(()) => Ok(commands),
         Err(_) => {
-            crate::log::error(format_args!("handler panicked; what it queued is discarded"));
+            crate::log::error(format_args!(
+                "handler panicked; what it queued is discarded"
+            ));
             Err(Panicked)
         }
     }

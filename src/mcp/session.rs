@@ -107,12 +107,22 @@ impl Stream {
     /// The priming event of MCP 2025-11-25: an id and empty data, with `retry`.
     pub fn priming(no: StreamNo, out: &mut Vec<u8>) {
         let id = event_id(no, 0);
-        let event = sse::Event { id: Some(&id), event: None, retry: Some(RETRY_MS), data: "" };
+        let event = sse::Event {
+            id: Some(&id),
+            event: None,
+            retry: Some(RETRY_MS),
+            data: "",
+        };
         sse::encode_event(&event, out);
     }
 
     /// Encodes every event after `after` into `out` (replay on resumption).
-    pub fn replay_after(&mut self, no: StreamNo, after: u64, out: &mut Vec<u8>) -> Result<(), ReplayGap> {
+    pub fn replay_after(
+        &mut self,
+        no: StreamNo,
+        after: u64,
+        out: &mut Vec<u8>,
+    ) -> Result<(), ReplayGap> {
         let mut last = after;
         for (seq, message) in self.replay.replay_after(after)? {
             encode(no, seq, message, out);
@@ -130,7 +140,12 @@ impl Stream {
 
 fn encode(no: StreamNo, seq: u64, message: &str, out: &mut Vec<u8>) {
     let id = event_id(no, seq);
-    let event = sse::Event { id: Some(&id), event: Some("message"), retry: None, data: message };
+    let event = sse::Event {
+        id: Some(&id),
+        event: Some("message"),
+        retry: None,
+        data: message,
+    };
     sse::encode_event(&event, out);
 }
 
@@ -187,7 +202,13 @@ pub struct Session {
 
 impl Session {
     /// A new session with an empty standalone stream.
-    pub fn new(key: SessionKey, id: String, view: SessionView, replay_bytes: usize, now: Instant) -> Session {
+    pub fn new(
+        key: SessionKey,
+        id: String,
+        view: SessionView,
+        replay_bytes: usize,
+        now: Instant,
+    ) -> Session {
         let mut streams = HashMap::new();
         streams.insert(STANDALONE, Stream::new(Delivery::Sse, replay_bytes));
         Session {
@@ -245,7 +266,17 @@ mod tests {
     fn event_ids_round_trip_and_reject_foreign_values() {
         assert_eq!(parse_event_id(&event_id(3, 17)), Some((3, 17)));
         assert_eq!(parse_event_id(" 0-0 "), Some((0, 0)));
-        for bad in ["", "-", "3-", "-3", "a-1", "1-b", "1-2-3", "99999999999999999999999-1", "4294967296-1"] {
+        for bad in [
+            "",
+            "-",
+            "3-",
+            "-3",
+            "a-1",
+            "1-b",
+            "1-2-3",
+            "99999999999999999999999-1",
+            "4294967296-1",
+        ] {
             assert_eq!(parse_event_id(bad), None, "{bad}");
         }
     }

@@ -9,7 +9,10 @@
 //! Not supported here: JSON-RPC batches (answered -32600; every stdio client of every revision
 //! sends single messages), and SSE polling (there is no stream to close).
 
-use super::handler::{run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey, SessionView};
+use super::handler::{
+    run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey,
+    SessionView,
+};
 use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
 use super::version;
 use crate::lines::{LineFramer, LineTooLong};
@@ -42,7 +45,10 @@ impl StdioTransport {
         StdioTransport {
             handler,
             framer: LineFramer::new(max_message),
-            view: SessionView { protocol_version: version::LATEST_LEGACY.to_string(), ..SessionView::default() },
+            view: SessionView {
+                protocol_version: version::LATEST_LEGACY.to_string(),
+                ..SessionView::default()
+            },
             pending: HashMap::new(),
             outgoing: HashSet::new(),
             next_outgoing: 0,
@@ -60,7 +66,10 @@ impl StdioTransport {
                 Ok(line) => self.handle_line(&line, now),
                 Err(LineTooLong) => self.write(&Message::Error {
                     id: None,
-                    error: ErrorObject::new(jsonrpc::INVALID_REQUEST, "Invalid Request: message exceeds the size limit"),
+                    error: ErrorObject::new(
+                        jsonrpc::INVALID_REQUEST,
+                        "Invalid Request: message exceeds the size limit",
+                    ),
                 }),
             }
         }
@@ -83,7 +92,9 @@ impl StdioTransport {
 
     /// A timer from [`StdioTransport::poll_timer`] is due.
     pub fn on_timer(&mut self, token: u64, now: Instant) {
-        let commands = self.call(now, |h, ctx| h.handle_timer(ctx, token)).unwrap_or_default();
+        let commands = self
+            .call(now, |h, ctx| h.handle_timer(ctx, token))
+            .unwrap_or_default();
         self.apply(commands, now);
     }
 
@@ -99,53 +110,92 @@ impl StdioTransport {
                 return self.write(&Message::Error { id: None, error });
             }
             Ok(Body::Batch(_)) => {
-                let error = ErrorObject::new(jsonrpc::INVALID_REQUEST, "Invalid Request: batches are not supported on stdio");
+                let error = ErrorObject::new(
+                    jsonrpc::INVALID_REQUEST,
+                    "Invalid Request: batches are not supported on stdio",
+                );
                 return self.write(&Message::Error { id: None, error });
             }
             Ok(Body::Single(Err(invalid))) => {
-                return self.write(&Message::Error { id: invalid.id.clone(), error: invalid.to_error() });
+                return self.write(&Message::Error {
+                    id: invalid.id.clone(),
+                    error: invalid.to_error(),
+                });
             }
             Ok(Body::Single(Ok(message))) => message,
         };
         match message {
             Message::Request { id, method, params } => self.request(id, &method, params, now),
             Message::Notification { method, params } if method == "notifications/cancelled" => {
-                let target = params.as_ref().and_then(|p| p.get("requestId")).and_then(Id::from_value);
-                let handle = self.pending.iter().find(|(_, id)| Some(*id) == target.as_ref()).map(|(h, _)| *h);
+                let target = params
+                    .as_ref()
+                    .and_then(|p| p.get("requestId"))
+                    .and_then(Id::from_value);
+                let handle = self
+                    .pending
+                    .iter()
+                    .find(|(_, id)| Some(*id) == target.as_ref())
+                    .map(|(h, _)| *h);
                 if let Some(handle) = handle {
                     self.pending.remove(&handle);
-                    let commands = self.call(now, |h, ctx| h.handle_cancel(ctx, handle)).unwrap_or_default();
+                    let commands = self
+                        .call(now, |h, ctx| h.handle_cancel(ctx, handle))
+                        .unwrap_or_default();
                     self.apply(commands, now);
                 }
             }
             Message::Notification { method, params } => {
-                let commands = self.call(now, |h, ctx| h.handle_notification(ctx, &method, params)).unwrap_or_default();
+                let commands = self
+                    .call(now, |h, ctx| h.handle_notification(ctx, &method, params))
+                    .unwrap_or_default();
                 self.apply(commands, now);
             }
             Message::Response { id, result } => self.answer(id, Ok(result), now),
-            Message::Error { id: Some(id), error } => self.answer(id, Err(error), now),
+            Message::Error {
+                id: Some(id),
+                error,
+            } => self.answer(id, Err(error), now),
             Message::Error { id: None, .. } => {}
         }
     }
 
     fn request(&mut self, id: Id, method: &str, params: Option<Value>, now: Instant) {
         if self.pending.len() >= MAX_PENDING {
-            let error = ErrorObject::new(jsonrpc::SERVER_ERROR, format!("{MAX_PENDING} requests are already in flight"));
-            return self.write(&Message::Error { id: Some(id), error });
+            let error = ErrorObject::new(
+                jsonrpc::SERVER_ERROR,
+                format!("{MAX_PENDING} requests are already in flight"),
+            );
+            return self.write(&Message::Error {
+                id: Some(id),
+                error,
+            });
         }
         if method == "initialize" {
             let params = params.as_ref();
-            self.view.client_capabilities = params.and_then(|p| p.get("capabilities")).cloned().unwrap_or(Value::Null);
-            self.view.client_info = params.and_then(|p| p.get("clientInfo")).cloned().unwrap_or(Value::Null);
+            self.view.client_capabilities = params
+                .and_then(|p| p.get("capabilities"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            self.view.client_info = params
+                .and_then(|p| p.get("clientInfo"))
+                .cloned()
+                .unwrap_or(Value::Null);
         }
         let handle = RequestHandle(self.next_handle);
         self.next_handle += 1;
         self.pending.insert(handle, id);
-        let commands = match self.call(now, |h, ctx| h.handle_request(ctx, handle, method, params)) {
+        let commands = match self.call(now, |h, ctx| h.handle_request(ctx, handle, method, params))
+        {
             Ok(commands) => commands,
             Err(Panicked) => {
-                let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, format!("Internal error: the handler failed on {method}"));
-                vec![Command::Respond { request: handle, outcome: Err(error) }]
+                let error = ErrorObject::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    format!("Internal error: the handler failed on {method}"),
+                );
+                vec![Command::Respond {
+                    request: handle,
+                    outcome: Err(error),
+                }]
             }
         };
         self.apply(commands, now);
@@ -158,19 +208,34 @@ impl StdioTransport {
         }) else {
             return;
         };
-        let commands = self.call(now, |h, ctx| h.handle_response(ctx, OutgoingId(n), outcome)).unwrap_or_default();
+        let commands = self
+            .call(now, |h, ctx| h.handle_response(ctx, OutgoingId(n), outcome))
+            .unwrap_or_default();
         self.apply(commands, now);
     }
 
-    fn call(&mut self, now: Instant, f: impl FnOnce(&mut dyn Handler, &mut Context<'_>)) -> Result<Vec<Command>, Panicked> {
-        run_callback(&mut *self.handler, now, Some(SESSION), Some(&self.view), &mut self.next_outgoing, f)
+    fn call(
+        &mut self,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
+    ) -> Result<Vec<Command>, Panicked> {
+        run_callback(
+            &mut *self.handler,
+            now,
+            Some(SESSION),
+            Some(&self.view),
+            &mut self.next_outgoing,
+            f,
+        )
     }
 
     fn apply(&mut self, commands: Vec<Command>, now: Instant) {
         for command in commands {
             match command {
                 Command::Respond { request, outcome } => {
-                    let Some(id) = self.pending.remove(&request) else { continue };
+                    let Some(id) = self.pending.remove(&request) else {
+                        continue;
+                    };
                     if let Ok(result) = &outcome {
                         if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
                             self.view.protocol_version = v.to_string();
@@ -178,16 +243,28 @@ impl StdioTransport {
                     }
                     let message = match outcome {
                         Ok(result) => Message::Response { id, result },
-                        Err(error) => Message::Error { id: Some(id), error },
+                        Err(error) => Message::Error {
+                            id: Some(id),
+                            error,
+                        },
                     };
                     self.write(&message);
                 }
                 Command::Notify { method, params, .. } => {
-                    self.write(&Message::Notification { method, params: Some(params) });
+                    self.write(&Message::Notification {
+                        method,
+                        params: Some(params),
+                    });
                 }
-                Command::Request { id, method, params, .. } => {
+                Command::Request {
+                    id, method, params, ..
+                } => {
                     self.outgoing.insert(id.0);
-                    self.write(&Message::Request { id: Id::from(id.0), method, params: Some(params) });
+                    self.write(&Message::Request {
+                        id: Id::from(id.0),
+                        method,
+                        params: Some(params),
+                    });
                 }
                 Command::Timer { after, token } => self.timers.push_back((now + after, token)),
                 Command::CloseStream { .. } => {}
@@ -211,7 +288,9 @@ mod tests {
         let text = String::from_utf8(t.pending_output().to_vec()).unwrap();
         let n = t.pending_output().len();
         t.consume_output(n);
-        text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+        text.lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
     }
 
     #[test]
@@ -223,7 +302,12 @@ mod tests {
         assert_eq!(out[0]["result"]["protocolVersion"], "2025-06-18");
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"method\":\"notifications/initialized\"}\n{\"jsonrpc\":\"2.0\",\"id\":\"e\",\"method\":\"tools/call\",\"params\":{\"name\":\"echo\",\"arguments\":{\"message\":\"hi\"}}}\n", t0);
         let out = lines(&mut t);
-        assert_eq!(out, vec![json!({"jsonrpc":"2.0","id":"e","result":{"content":[{"type":"text","text":"hi"}]}})]);
+        assert_eq!(
+            out,
+            vec![
+                json!({"jsonrpc":"2.0","id":"e","result":{"content":[{"type":"text","text":"hi"}]}})
+            ]
+        );
     }
 
     #[test]
@@ -232,10 +316,16 @@ mod tests {
         let mut t = StdioTransport::new(Box::new(Builtin::new()), 64);
         t.handle_input(b"not json\n", t0);
         t.handle_input(&[b'x'; 100], t0);
-        t.handle_input(b"\n[1]\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n", t0);
+        t.handle_input(
+            b"\n[1]\n{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\"}\n",
+            t0,
+        );
         let out = lines(&mut t);
         let codes: Vec<_> = out.iter().map(|m| m["error"]["code"].clone()).collect();
-        assert_eq!(codes, vec![json!(-32700), json!(-32600), json!(-32600), Value::Null]);
+        assert_eq!(
+            codes,
+            vec![json!(-32700), json!(-32600), json!(-32600), Value::Null]
+        );
         assert_eq!(out[3], json!({"jsonrpc":"2.0","id":2,"result":{}}));
     }
 
@@ -249,7 +339,11 @@ mod tests {
             t.on_timer(token, at);
             seen.extend(lines(&mut t));
         }
-        let progress: Vec<_> = seen.iter().filter(|m| m["method"] == "notifications/progress").map(|m| m["params"]["progress"].clone()).collect();
+        let progress: Vec<_> = seen
+            .iter()
+            .filter(|m| m["method"] == "notifications/progress")
+            .map(|m| m["params"]["progress"].clone())
+            .collect();
         assert_eq!(progress, vec![json!(0), json!(50), json!(100)]);
         assert_eq!(seen.last().unwrap()["id"], 1);
         assert_eq!(t.pending_requests(), 0);
@@ -268,6 +362,9 @@ mod tests {
         let reply = json!({"jsonrpc":"2.0","id":id,"result":{"role":"assistant","content":{"type":"text","text":"hello"},"model":"m"}});
         t.handle_input(format!("{reply}\n").as_bytes(), t0);
         let out = lines(&mut t);
-        assert_eq!(out[0]["result"]["content"][0]["text"], "LLM response: hello");
+        assert_eq!(
+            out[0]["result"]["content"][0]["text"],
+            "LLM response: hello"
+        );
     }
 }

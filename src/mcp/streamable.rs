@@ -15,7 +15,10 @@
 //! missing, 404 when unknown); a present `MCP-Protocol-Version` must be one we support (400);
 //! notifications and responses get 202; batches only for sessions on 2025-03-26.
 
-use super::handler::{run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey, SessionView};
+use super::handler::{
+    run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey,
+    SessionView,
+};
 use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
 use super::session::{self, ConnId, Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
 use super::version;
@@ -77,17 +80,30 @@ pub struct Reply {
 
 impl Reply {
     fn empty(status: u16) -> Reply {
-        Reply { status, headers: Vec::new(), body: ReplyBody::Empty }
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: ReplyBody::Empty,
+        }
     }
 
     /// An HTTP error whose body is a JSON-RPC error (id omitted when unknown: MCP 2025-11-25
     /// schema, "except in error cases where the ID could not be read").
     pub fn error(status: u16, id: Option<Id>, code: i64, message: impl Into<String>) -> Reply {
-        let body = Message::Error { id, error: ErrorObject::new(code, message) }.to_json();
-        Reply { status, headers: Vec::new(), body: ReplyBody::Json(body) }
+        let body = Message::Error {
+            id,
+            error: ErrorObject::new(code, message),
+        }
+        .to_json();
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: ReplyBody::Json(body),
+        }
     }
 
-    fn with_header(mut self, name: &'static str, value: String) -> Reply {
+    /// The same reply with one more header.
+    pub fn with_header(mut self, name: &'static str, value: String) -> Reply {
         self.headers.push((name, value));
         self
     }
@@ -243,7 +259,12 @@ impl Transport {
         let items = match body {
             Body::Single(Ok(message)) => vec![Ok(message)],
             Body::Single(Err(invalid)) => {
-                return Reply::error(400, invalid.id.clone(), jsonrpc::INVALID_REQUEST, invalid.to_error().message)
+                return Reply::error(
+                    400,
+                    invalid.id.clone(),
+                    jsonrpc::INVALID_REQUEST,
+                    invalid.to_error().message,
+                )
             }
             Body::Batch(items) => {
                 let allowed = self
@@ -259,7 +280,12 @@ impl Transport {
                     );
                 }
                 if items.is_empty() {
-                    return Reply::error(400, None, jsonrpc::INVALID_REQUEST, "Invalid Request: empty batch");
+                    return Reply::error(
+                        400,
+                        None,
+                        jsonrpc::INVALID_REQUEST,
+                        "Invalid Request: empty batch",
+                    );
                 }
                 items
             }
@@ -271,7 +297,10 @@ impl Transport {
     /// `initialize`: a new session, then the request like any other.
     fn initialize(&mut self, conn: ConnId, body: Body, now: Instant) -> Reply {
         if self.sessions.len() >= self.settings.max_sessions {
-            log::warn(format_args!("session limit of {} reached", self.settings.max_sessions));
+            log::warn(format_args!(
+                "session limit of {} reached",
+                self.settings.max_sessions
+            ));
             return Reply::error(
                 503,
                 request_id(&body),
@@ -327,18 +356,27 @@ impl Transport {
         let mut answers = Vec::new();
         for item in items {
             match item {
-                Ok(Message::Request { id, method, .. }) if batch && method == "initialize" => answers.push(
+                Ok(Message::Request { id, method, .. }) if batch && method == "initialize" => {
+                    answers.push(
+                        Message::Error {
+                            id: Some(id),
+                            error: ErrorObject::new(
+                                jsonrpc::INVALID_REQUEST,
+                                "Invalid Request: initialize must not be batched",
+                            ),
+                        }
+                        .to_value(),
+                    )
+                }
+                Ok(Message::Request { id, method, params }) => requests.push((id, method, params)),
+                Ok(other) => others.push(other),
+                Err(invalid) => answers.push(
                     Message::Error {
-                        id: Some(id),
-                        error: ErrorObject::new(jsonrpc::INVALID_REQUEST, "Invalid Request: initialize must not be batched"),
+                        id: invalid.id.clone(),
+                        error: invalid.to_error(),
                     }
                     .to_value(),
                 ),
-                Ok(Message::Request { id, method, params }) => requests.push((id, method, params)),
-                Ok(other) => others.push(other),
-                Err(invalid) => {
-                    answers.push(Message::Error { id: invalid.id.clone(), error: invalid.to_error() }.to_value())
-                }
             }
         }
         if session.pending.len() + requests.len() > MAX_PENDING_PER_SESSION {
@@ -379,7 +417,13 @@ impl Transport {
             let handle = RequestHandle(self.next_handle);
             self.next_handle += 1;
             if let Some(session) = self.sessions.get_mut(&key) {
-                session.pending.insert(handle, Pending { client_id: id, stream: no });
+                session.pending.insert(
+                    handle,
+                    Pending {
+                        client_id: id,
+                        stream: no,
+                    },
+                );
             }
             self.owners.insert(handle, key);
             handles.push((handle, method, params));
@@ -398,7 +442,11 @@ impl Transport {
     /// nothing else was sent first, otherwise an event stream (or a deferred JSON answer).
     fn finish_post(&mut self, conn: ConnId, key: SessionKey, no: StreamNo) -> Reply {
         let mode = self.settings.response_mode;
-        let Some(stream) = self.sessions.get_mut(&key).and_then(|s| s.streams.get_mut(&no)) else {
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
             // The session ended while the handler ran (for example a failed initialize).
             return Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: session ended");
         };
@@ -412,7 +460,11 @@ impl Transport {
             if mode == ResponseMode::Json {
                 stream.delivery = Delivery::Json;
                 self.attached.insert(conn, (key, no));
-                return Reply { status: 200, headers: Vec::new(), body: ReplyBody::Deferred };
+                return Reply {
+                    status: 200,
+                    headers: Vec::new(),
+                    body: ReplyBody::Deferred,
+                };
             }
             self.open_sse(key, no);
         }
@@ -431,15 +483,23 @@ impl Transport {
         } else {
             self.attached.insert(conn, (key, no));
         }
-        Reply { status: 200, headers: Vec::new(), body: ReplyBody::Stream { initial, end } }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Stream { initial, end },
+        }
     }
 
     /// Turns a POST's pending answer into an event stream: priming event for clients that
     /// understand it, then any answers already collected.
     fn open_sse(&mut self, key: SessionKey, no: StreamNo) {
-        let Some(session) = self.sessions.get_mut(&key) else { return };
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
         let polling = version::has_sse_polling(&session.view.protocol_version);
-        let Some(stream) = session.streams.get_mut(&no) else { return };
+        let Some(stream) = session.streams.get_mut(&no) else {
+            return;
+        };
         if stream.delivery == Delivery::Sse {
             return;
         }
@@ -455,9 +515,20 @@ impl Transport {
     }
 
     /// GET on the MCP endpoint (or `/mcp/sse/{id}`): the standalone stream, or resumption.
-    pub fn get(&mut self, conn: ConnId, head: &RequestHead, path_session: Option<&str>, now: Instant) -> Reply {
+    pub fn get(
+        &mut self,
+        conn: ConnId,
+        head: &RequestHead,
+        path_session: Option<&str>,
+        now: Instant,
+    ) -> Reply {
         if !accepts(head, Accept::Sse) {
-            return Reply::error(406, None, jsonrpc::SERVER_ERROR, "Not Acceptable: Accept must list text/event-stream");
+            return Reply::error(
+                406,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Not Acceptable: Accept must list text/event-stream",
+            );
         }
         if let Some(reply) = check_protocol_header(head) {
             return reply;
@@ -468,7 +539,12 @@ impl Transport {
         };
         let last_event = head.header_str("last-event-id").map(str::to_string);
         let Some(session) = self.sessions.get_mut(&key) else {
-            return Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: unknown session");
+            return Reply::error(
+                404,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Not Found: unknown session",
+            );
         };
         session.last_activity = now;
         let polling = version::has_sse_polling(&session.view.protocol_version);
@@ -476,13 +552,28 @@ impl Transport {
         let no = match last_event {
             Some(value) => {
                 let Some((no, seq)) = session::parse_event_id(&value) else {
-                    return Reply::error(400, None, jsonrpc::SERVER_ERROR, "Bad Request: Last-Event-ID was not issued by this server");
+                    return Reply::error(
+                        400,
+                        None,
+                        jsonrpc::SERVER_ERROR,
+                        "Bad Request: Last-Event-ID was not issued by this server",
+                    );
                 };
                 let Some(stream) = session.streams.get_mut(&no) else {
-                    return Reply::error(400, None, jsonrpc::SERVER_ERROR, "Bad Request: the stream of Last-Event-ID can no longer be resumed");
+                    return Reply::error(
+                        400,
+                        None,
+                        jsonrpc::SERVER_ERROR,
+                        "Bad Request: the stream of Last-Event-ID can no longer be resumed",
+                    );
                 };
                 if stream.replay_after(no, seq, &mut initial).is_err() {
-                    return Reply::error(400, None, jsonrpc::SERVER_ERROR, "Bad Request: events after Last-Event-ID are no longer buffered");
+                    return Reply::error(
+                        400,
+                        None,
+                        jsonrpc::SERVER_ERROR,
+                        "Bad Request: events after Last-Event-ID are no longer buffered",
+                    );
                 }
                 if let Some(previous) = stream.conn.replace(conn) {
                     self.attached.remove(&previous);
@@ -492,16 +583,29 @@ impl Transport {
             }
             None => {
                 let Some(stream) = session.streams.get_mut(&STANDALONE) else {
-                    return Reply::error(500, None, jsonrpc::INTERNAL_ERROR, "standalone stream missing");
+                    return Reply::error(
+                        500,
+                        None,
+                        jsonrpc::INTERNAL_ERROR,
+                        "standalone stream missing",
+                    );
                 };
                 if stream.conn.is_some() {
-                    return Reply::error(409, None, jsonrpc::SERVER_ERROR, "Conflict: this session already has a standalone stream open");
+                    return Reply::error(
+                        409,
+                        None,
+                        jsonrpc::SERVER_ERROR,
+                        "Conflict: this session already has a standalone stream open",
+                    );
                 }
                 if polling {
                     Stream::priming(STANDALONE, &mut initial);
                 }
                 let after = stream.delivered;
-                if stream.replay_after(STANDALONE, after, &mut initial).is_err() {
+                if stream
+                    .replay_after(STANDALONE, after, &mut initial)
+                    .is_err()
+                {
                     log::warn(format_args!("session {}: messages queued for the standalone stream were dropped (replay buffer full)", session.id));
                 }
                 stream.conn = Some(conn);
@@ -515,7 +619,14 @@ impl Transport {
             session.detached.retain(|d| *d != no);
             self.attached.insert(conn, (key, no));
         }
-        Reply { status: 200, headers: Vec::new(), body: ReplyBody::Stream { initial, end: finished } }
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Stream {
+                initial,
+                end: finished,
+            },
+        }
     }
 
     /// DELETE on the MCP endpoint (or `/mcp/sessions/{id}`): ends the session.
@@ -530,9 +641,15 @@ impl Transport {
 
     /// A connection went away; its stream (if any) stays resumable.
     pub fn connection_closed(&mut self, conn: ConnId) {
-        let Some((key, no)) = self.attached.remove(&conn) else { return };
-        let Some(session) = self.sessions.get_mut(&key) else { return };
-        let Some(stream) = session.streams.get_mut(&no) else { return };
+        let Some((key, no)) = self.attached.remove(&conn) else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let Some(stream) = session.streams.get_mut(&no) else {
+            return;
+        };
         if stream.conn != Some(conn) {
             return;
         }
@@ -547,19 +664,26 @@ impl Transport {
     pub fn on_timer(&mut self, timer: Timer, now: Instant) {
         match timer {
             Timer::SessionExpiry(key) => {
-                let Some(session) = self.sessions.get(&key) else { return };
+                let Some(session) = self.sessions.get(&key) else {
+                    return;
+                };
                 let due = session.last_activity + self.settings.session_timeout;
                 if session.is_idle() && due <= now {
                     log::info(format_args!("session {} expired", session.id));
                     self.end_session(key, "expired");
                 } else {
-                    let at = if session.is_idle() { due } else { now + self.settings.session_timeout };
+                    let at = if session.is_idle() {
+                        due
+                    } else {
+                        now + self.settings.session_timeout
+                    };
                     self.actions.push_back(Action::Arm { at, timer });
                 }
             }
             Timer::Handler { session, token } => {
                 if self.sessions.contains_key(&session) {
-                    let commands = self.call(Some(session), now, |h, ctx| h.handle_timer(ctx, token));
+                    let commands =
+                        self.call(Some(session), now, |h, ctx| h.handle_timer(ctx, token));
                     self.apply(session, commands, now);
                 }
             }
@@ -576,11 +700,16 @@ impl Transport {
 
     fn arm_expiry(&mut self, key: SessionKey, now: Instant) {
         let at = now + self.settings.session_timeout;
-        self.actions.push_back(Action::Arm { at, timer: Timer::SessionExpiry(key) });
+        self.actions.push_back(Action::Arm {
+            at,
+            timer: Timer::SessionExpiry(key),
+        });
     }
 
     fn end_session(&mut self, key: SessionKey, why: &str) {
-        let Some(session) = self.sessions.remove(&key) else { return };
+        let Some(session) = self.sessions.remove(&key) else {
+            return;
+        };
         self.by_id.remove(&session.id);
         for conn in session.connections() {
             self.attached.remove(&conn);
@@ -595,52 +724,90 @@ impl Transport {
     }
 
     /// The session a request names: header, or the id in a compatibility path.
-    fn session_of(&self, head: &RequestHead, path_session: Option<&str>) -> Result<SessionKey, Reply> {
+    fn session_of(
+        &self,
+        head: &RequestHead,
+        path_session: Option<&str>,
+    ) -> Result<SessionKey, Reply> {
         let Some(id) = path_session.or_else(|| head.header_str("mcp-session-id")) else {
-            return Err(Reply::error(400, None, jsonrpc::SERVER_ERROR, "Bad Request: Mcp-Session-Id header is required"));
+            return Err(Reply::error(
+                400,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Bad Request: Mcp-Session-Id header is required",
+            ));
         };
-        self.by_id
-            .get(id)
-            .copied()
-            .ok_or_else(|| Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: session does not exist or has ended"))
+        self.by_id.get(id).copied().ok_or_else(|| {
+            Reply::error(
+                404,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Not Found: session does not exist or has ended",
+            )
+        })
     }
 
     /// Notifications and client responses of a POST.
     fn dispatch_other(&mut self, key: SessionKey, message: Message, now: Instant) {
         match message {
             Message::Notification { method, params } if method == "notifications/cancelled" => {
-                let target = params.as_ref().and_then(|p| p.get("requestId")).and_then(Id::from_value);
+                let target = params
+                    .as_ref()
+                    .and_then(|p| p.get("requestId"))
+                    .and_then(Id::from_value);
                 let handle = target.and_then(|id| {
                     let session = self.sessions.get(&key)?;
-                    session.pending.iter().find(|(_, p)| p.client_id == id).map(|(h, _)| *h)
+                    session
+                        .pending
+                        .iter()
+                        .find(|(_, p)| p.client_id == id)
+                        .map(|(h, _)| *h)
                 });
                 if let Some(handle) = handle {
                     self.cancel(key, handle, now);
                 }
             }
             Message::Notification { method, params } => {
-                let commands = self.call(Some(key), now, |h, ctx| h.handle_notification(ctx, &method, params));
+                let commands = self.call(Some(key), now, |h, ctx| {
+                    h.handle_notification(ctx, &method, params)
+                });
                 self.apply(key, commands, now);
             }
             Message::Response { id, result } => self.client_answer(key, id, Ok(result), now),
-            Message::Error { id: Some(id), error } => self.client_answer(key, id, Err(error), now),
+            Message::Error {
+                id: Some(id),
+                error,
+            } => self.client_answer(key, id, Err(error), now),
             Message::Error { id: None, error } => {
-                log::debug(format_args!("client sent an error without id: {}", error.message));
+                log::debug(format_args!(
+                    "client sent an error without id: {}",
+                    error.message
+                ));
             }
             Message::Request { .. } => {}
         }
     }
 
-    fn client_answer(&mut self, key: SessionKey, id: Id, outcome: Result<Value, ErrorObject>, now: Instant) {
+    fn client_answer(
+        &mut self,
+        key: SessionKey,
+        id: Id,
+        outcome: Result<Value, ErrorObject>,
+        now: Instant,
+    ) {
         let known = match (&id, self.sessions.get_mut(&key)) {
             (Id::Number(n), Some(session)) => n.as_u64().filter(|n| session.outgoing.remove(n)),
             _ => None,
         };
         let Some(n) = known else {
-            log::debug(format_args!("ignoring a client response to unknown id {id}"));
+            log::debug(format_args!(
+                "ignoring a client response to unknown id {id}"
+            ));
             return;
         };
-        let commands = self.call(Some(key), now, |h, ctx| h.handle_response(ctx, OutgoingId(n), outcome));
+        let commands = self.call(Some(key), now, |h, ctx| {
+            h.handle_response(ctx, OutgoingId(n), outcome)
+        });
         self.apply(key, commands, now);
     }
 
@@ -663,20 +830,37 @@ impl Transport {
         Some(pending)
     }
 
-    fn call_request(&mut self, key: SessionKey, handle: RequestHandle, method: &str, params: Option<Value>, now: Instant) {
-        let commands = match self.invoke(Some(key), now, |h, ctx| h.handle_request(ctx, handle, method, params)) {
+    fn call_request(
+        &mut self,
+        key: SessionKey,
+        handle: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+        now: Instant,
+    ) {
+        let commands = match self.invoke(Some(key), now, |h, ctx| {
+            h.handle_request(ctx, handle, method, params)
+        }) {
             Ok(commands) => commands,
             Err(Panicked) => {
                 let message = format!("Internal error: the handler failed on {method}");
                 let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message);
-                vec![Command::Respond { request: handle, outcome: Err(error) }]
+                vec![Command::Respond {
+                    request: handle,
+                    outcome: Err(error),
+                }]
             }
         };
         self.apply(key, commands, now);
     }
 
     /// Runs a callback that answers nothing by itself; a panic only loses what it queued.
-    fn call(&mut self, key: Option<SessionKey>, now: Instant, f: impl FnOnce(&mut dyn Handler, &mut Context<'_>)) -> Vec<Command> {
+    fn call(
+        &mut self,
+        key: Option<SessionKey>,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
+    ) -> Vec<Command> {
         self.invoke(key, now, f).unwrap_or_default()
     }
 
@@ -688,7 +872,11 @@ impl Transport {
     ) -> Result<Vec<Command>, Panicked> {
         let mut scratch = 0;
         let (view, next) = match key.and_then(|k| self.sessions.get_mut(&k)) {
-            Some(Session { view, next_outgoing, .. }) => (Some(&*view), next_outgoing),
+            Some(Session {
+                view,
+                next_outgoing,
+                ..
+            }) => (Some(&*view), next_outgoing),
             None => (None, &mut scratch),
         };
         run_callback(&mut *self.handler, now, key, view, next, f)
@@ -700,23 +888,47 @@ impl Transport {
         for command in commands {
             match command {
                 Command::Respond { request, outcome } => self.respond(request, outcome),
-                Command::Notify { related, method, params } => {
-                    let message = Message::Notification { method, params: Some(params) };
+                Command::Notify {
+                    related,
+                    method,
+                    params,
+                } => {
+                    let message = Message::Notification {
+                        method,
+                        params: Some(params),
+                    };
                     self.route(key, related, message.to_json(), false);
                 }
-                Command::Request { related, id, method, params } => {
-                    let Some(session) = self.sessions.get_mut(&key) else { continue };
+                Command::Request {
+                    related,
+                    id,
+                    method,
+                    params,
+                } => {
+                    let Some(session) = self.sessions.get_mut(&key) else {
+                        continue;
+                    };
                     if session.outgoing.len() >= MAX_OUTGOING_PER_SESSION {
                         refused.push(id);
                         continue;
                     }
                     session.outgoing.insert(id.0);
-                    let message = Message::Request { id: Id::from(id.0), method, params: Some(params) };
+                    let message = Message::Request {
+                        id: Id::from(id.0),
+                        method,
+                        params: Some(params),
+                    };
                     self.route(key, related, message.to_json(), false);
                 }
                 Command::Timer { after, token } => {
-                    let timer = Timer::Handler { session: key, token };
-                    self.actions.push_back(Action::Arm { at: now + after, timer });
+                    let timer = Timer::Handler {
+                        session: key,
+                        token,
+                    };
+                    self.actions.push_back(Action::Arm {
+                        at: now + after,
+                        timer,
+                    });
                 }
                 Command::CloseStream { request } => self.close_stream(request),
             }
@@ -726,15 +938,23 @@ impl Transport {
                 jsonrpc::SERVER_ERROR,
                 format!("too many requests to the client in flight ({MAX_OUTGOING_PER_SESSION})"),
             );
-            let commands = self.call(Some(key), now, |h, ctx| h.handle_response(ctx, id, Err(error)));
+            let commands = self.call(Some(key), now, |h, ctx| {
+                h.handle_response(ctx, id, Err(error))
+            });
             self.apply(key, commands, now);
         }
     }
 
     fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
-        let Some(&key) = self.owners.get(&request) else { return };
-        let Some(session) = self.sessions.get_mut(&key) else { return };
-        let Some(pending) = session.pending.get(&request).cloned() else { return };
+        let Some(&key) = self.owners.get(&request) else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let Some(pending) = session.pending.get(&request).cloned() else {
+            return;
+        };
         let failed_initialize = !session.initialized && outcome.is_err();
         if !session.initialized {
             if let Ok(result) = &outcome {
@@ -745,8 +965,14 @@ impl Transport {
             }
         }
         let message = match outcome {
-            Ok(result) => Message::Response { id: pending.client_id, result },
-            Err(error) => Message::Error { id: Some(pending.client_id), error },
+            Ok(result) => Message::Response {
+                id: pending.client_id,
+                result,
+            },
+            Err(error) => Message::Error {
+                id: Some(pending.client_id),
+                error,
+            },
         };
         self.deliver(key, pending.stream, message.to_json(), true);
         self.retire(key, request);
@@ -756,7 +982,13 @@ impl Transport {
     }
 
     /// Sends a non-response message on the stream of `related`, else the standalone stream.
-    fn route(&mut self, key: SessionKey, related: Option<RequestHandle>, json: String, is_response: bool) {
+    fn route(
+        &mut self,
+        key: SessionKey,
+        related: Option<RequestHandle>,
+        json: String,
+        is_response: bool,
+    ) {
         let stream = related
             .and_then(|h| self.sessions.get(&key)?.pending.get(&h).map(|p| p.stream))
             .unwrap_or(STANDALONE);
@@ -765,7 +997,9 @@ impl Transport {
 
     fn deliver(&mut self, key: SessionKey, no: StreamNo, json: String, is_response: bool) {
         let json_mode = self.settings.response_mode == ResponseMode::Json;
-        let Some(session) = self.sessions.get_mut(&key) else { return };
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
         let delivery = match session.streams.get(&no) {
             Some(stream) => stream.delivery,
             None => {
@@ -776,7 +1010,9 @@ impl Transport {
         match (delivery, is_response) {
             (Delivery::Undecided | Delivery::Json, true) => {
                 if let Some(stream) = session.streams.get_mut(&no) {
-                    stream.json_answers.push(serde_json::from_str(&json).unwrap_or(Value::Null));
+                    stream
+                        .json_answers
+                        .push(serde_json::from_str(&json).unwrap_or(Value::Null));
                 }
                 return;
             }
@@ -786,7 +1022,13 @@ impl Transport {
             (Delivery::Undecided, false) => self.open_sse(key, no),
             _ => {}
         }
-        let Some(stream) = self.sessions.get_mut(&key).and_then(|s| s.streams.get_mut(&no)) else { return };
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
         if let Some(bytes) = stream.push_event(no, json) {
             if let Some(conn) = stream.conn {
                 self.actions.push_back(Action::Event { conn, bytes });
@@ -796,9 +1038,16 @@ impl Transport {
 
     /// Ends a POST stream whose answers are all written.
     fn finish_stream_if_done(&mut self, key: SessionKey, no: StreamNo) {
-        let Some(session) = self.sessions.get_mut(&key) else { return };
-        let Some(stream) = session.streams.get_mut(&no) else { return };
-        if !stream.is_finished(no) || stream.delivery == Delivery::Undecided || stream.opening.is_some() {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let Some(stream) = session.streams.get_mut(&no) else {
+            return;
+        };
+        if !stream.is_finished(no)
+            || stream.delivery == Delivery::Undecided
+            || stream.opening.is_some()
+        {
             return;
         }
         match (stream.delivery, stream.conn) {
@@ -820,18 +1069,32 @@ impl Transport {
 
     /// SSE polling: ends the connection of a request's stream before its answer.
     fn close_stream(&mut self, request: RequestHandle) {
-        let Some(&key) = self.owners.get(&request) else { return };
-        let Some(session) = self.sessions.get(&key) else { return };
+        let Some(&key) = self.owners.get(&request) else {
+            return;
+        };
+        let Some(session) = self.sessions.get(&key) else {
+            return;
+        };
         if !version::has_sse_polling(&session.view.protocol_version) {
             return;
         }
-        let Some(no) = session.pending.get(&request).map(|p| p.stream) else { return };
+        let Some(no) = session.pending.get(&request).map(|p| p.stream) else {
+            return;
+        };
         if self.settings.response_mode == ResponseMode::Json {
             return;
         }
         self.open_sse(key, no);
-        let Some(stream) = self.sessions.get_mut(&key).and_then(|s| s.streams.get_mut(&no)) else { return };
-        let Some(conn) = stream.conn.take() else { return };
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
+        let Some(conn) = stream.conn.take() else {
+            return;
+        };
         if stream.opening.is_none() {
             self.attached.remove(&conn);
             self.actions.push_back(Action::EndStream { conn });
@@ -845,7 +1108,11 @@ fn json_reply(mut answers: Vec<Value>, batch: bool) -> Reply {
     } else {
         answers.pop().unwrap_or(Value::Null).to_string()
     };
-    Reply { status: 200, headers: Vec::new(), body: ReplyBody::Json(body) }
+    Reply {
+        status: 200,
+        headers: Vec::new(),
+        body: ReplyBody::Json(body),
+    }
 }
 
 fn request_id(body: &Body) -> Option<Id> {
@@ -864,10 +1131,15 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
     let mut any_field = false;
     for value in head.headers_named("accept") {
         any_field = true;
-        let Ok(value) = std::str::from_utf8(value) else { continue };
+        let Ok(value) = std::str::from_utf8(value) else {
+            continue;
+        };
         for item in value.split(',') {
             let media = item.split(';').next().unwrap_or("").trim();
-            if media.eq_ignore_ascii_case(full) || media.eq_ignore_ascii_case(range) || media == "*/*" {
+            if media.eq_ignore_ascii_case(full)
+                || media.eq_ignore_ascii_case(range)
+                || media == "*/*"
+            {
                 return true;
             }
         }
@@ -877,7 +1149,13 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
 
 fn is_json_content(head: &RequestHead) -> bool {
     head.header_str("content-type")
-        .map(|v| v.split(';').next().unwrap_or("").trim().eq_ignore_ascii_case("application/json"))
+        .map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/json")
+        })
         .unwrap_or(false)
 }
 
@@ -892,6 +1170,9 @@ fn check_protocol_header(head: &RequestHead) -> Option<Reply> {
         400,
         None,
         jsonrpc::SERVER_ERROR,
-        format!("Bad Request: unsupported MCP-Protocol-Version {text:?}; supported: {}", version::LEGACY.join(", ")),
+        format!(
+            "Bad Request: unsupported MCP-Protocol-Version {text:?}; supported: {}",
+            version::LEGACY.join(", ")
+        ),
     ))
 }

@@ -1,0 +1,262 @@
+//! HTTP/1.1 framing, limits and timeouts of the real binary, over loopback sockets.
+//! Every case asserts the exact status and whether the connection closed.
+
+mod common;
+
+use common::{spawn_mcpd, Mcpd};
+use std::io::{ErrorKind, Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+/// What came back on a connection: the bytes, and whether the server closed it.
+struct Outcome {
+    bytes: Vec<u8>,
+    closed: bool,
+}
+
+impl Outcome {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.bytes).into_owned()
+    }
+
+    /// Status codes of every response, in order (1xx included).
+    fn statuses(&self) -> Vec<u16> {
+        let text = self.text();
+        text.match_indices("HTTP/1.1 ")
+            .filter(|(i, _)| *i == 0 || text[..*i].ends_with('\n'))
+            .filter_map(|(i, _)| text.get(i + 9..i + 12)?.parse().ok())
+            .collect()
+    }
+}
+
+fn connect(server: &Mcpd) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
+    stream.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+    stream
+}
+
+/// Reads until the peer closes or `quiet` passes with nothing new (bounded by 5 s in all).
+fn read_all(stream: &mut TcpStream, quiet: Duration) -> Outcome {
+    let start = Instant::now();
+    let mut last = Instant::now();
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return Outcome { bytes, closed: true },
+            Ok(n) => {
+                bytes.extend_from_slice(&buf[..n]);
+                last = Instant::now();
+            }
+            Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::TimedOut => {}
+            Err(_) => return Outcome { bytes, closed: true },
+        }
+        if last.elapsed() >= quiet || start.elapsed() > Duration::from_secs(5) {
+            return Outcome { bytes, closed: false };
+        }
+    }
+}
+
+fn exchange(server: &Mcpd, request: &[u8]) -> Outcome {
+    let mut stream = connect(server);
+    stream.write_all(request).unwrap();
+    read_all(&mut stream, Duration::from_millis(400))
+}
+
+const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+
+#[test]
+fn fifty_pipelined_requests_in_one_write_are_answered_in_order() {
+    let server = spawn_mcpd(&[]);
+    let mut batch = Vec::new();
+    for i in 0..50 {
+        let path = if i % 2 == 0 { "/health" } else { "/nowhere" };
+        batch.extend_from_slice(format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes());
+    }
+    let outcome = exchange(&server, &batch);
+    let want: Vec<u16> = (0..50).map(|i| if i % 2 == 0 { 200 } else { 404 }).collect();
+    assert_eq!(outcome.statuses(), want);
+    assert!(!outcome.closed, "keep-alive connection closed");
+}
+
+#[test]
+fn chunked_body_written_three_bytes_at_a_time_is_read() {
+    let server = spawn_mcpd(&[]);
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-06-18","capabilities":{},"clientInfo":{"name":"t","version":"1"}}}"#;
+    let mut request = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for piece in body.chunks(17) {
+        request.extend_from_slice(format!("{:x};ext=1\r\n", piece.len()).as_bytes());
+        request.extend_from_slice(piece);
+        request.extend_from_slice(b"\r\n");
+    }
+    request.extend_from_slice(b"0\r\nTrailer-Field: x\r\n\r\n");
+    let mut stream = connect(&server);
+    for piece in request.chunks(3) {
+        stream.write_all(piece).unwrap();
+        stream.flush().unwrap();
+    }
+    let outcome = read_all(&mut stream, Duration::from_millis(400));
+    assert_eq!(outcome.statuses(), vec![200], "{}", outcome.text());
+    assert!(outcome.text().contains("\"protocolVersion\":\"2025-06-18\""), "{}", outcome.text());
+    assert!(outcome.text().to_ascii_lowercase().contains("mcp-session-id:"));
+}
+
+/// Request smuggling and limit cases: (name, bytes, status, closes).
+fn framing_cases() -> Vec<(&'static str, Vec<u8>, u16, bool)> {
+    let big_head = format!("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Big: {}\r\n\r\n", "a".repeat(17 * 1024));
+    let mut many = String::from("GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+    for i in 0..70 {
+        many.push_str(&format!("X-H{i}: v\r\n"));
+    }
+    many.push_str("\r\n");
+    vec![
+        ("missing host", b"GET /health HTTP/1.1\r\n\r\n".to_vec(), 400, true),
+        ("two hosts", b"GET /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n".to_vec(), 400, true),
+        ("space before colon", b"GET /health HTTP/1.1\r\nHost : 127.0.0.1\r\n\r\n".to_vec(), 400, true),
+        ("obs-fold", b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\r\n  b\r\n\r\n".to_vec(), 400, true),
+        ("nul in value", b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: a\0b\r\n\r\n".to_vec(), 400, true),
+        ("bare cr", b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\rX-A: b\r\n\r\n".to_vec(), 400, true),
+        ("differing lengths", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 3\r\nContent-Length: 4\r\n\r\nabcd".to_vec(), 400, true),
+        ("signed length", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: +3\r\n\r\nabc".to_vec(), 400, true),
+        ("overflowing length", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 99999999999999999999999\r\n\r\n".to_vec(), 400, true),
+        ("te on http/1.0", b"POST /health HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400, true),
+        ("gzip then chunked", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: gzip, chunked\r\n\r\n0\r\n\r\n".to_vec(), 501, true),
+        ("chunked not last", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked, identity\r\n\r\n0\r\n\r\n".to_vec(), 400, true),
+        ("obfuscated te", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: xchunked\r\n\r\n0\r\n\r\n".to_vec(), 400, true),
+        ("huge chunk size", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n\r\nfffffffffffffffffff\r\n".to_vec(), 400, true),
+        ("head too large", big_head.into_bytes(), 431, true),
+        ("too many headers", many.into_bytes(), 431, true),
+        ("body too large", b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4194305\r\n\r\n".to_vec(), 413, true),
+        ("http/2 preface", b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".to_vec(), 505, true),
+        ("asterisk with get", b"GET * HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".to_vec(), 400, true),
+        ("unknown expectation", b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: magic\r\nContent-Length: 1\r\n\r\nx".to_vec(), 417, true),
+    ]
+}
+
+#[test]
+fn framing_errors_get_their_status_and_close() {
+    let server = spawn_mcpd(&[]);
+    for (name, bytes, status, closes) in framing_cases() {
+        let outcome = exchange(&server, &bytes);
+        assert_eq!(outcome.statuses(), vec![status], "{name}: {}", outcome.text());
+        assert_eq!(outcome.closed, closes, "{name}: closed");
+    }
+}
+
+#[test]
+fn cl_te_request_uses_chunked_and_closes_after_the_answer() {
+    let server = spawn_mcpd(&[]);
+    // If Content-Length were used, "0\r\n\r\nGET /nowhere" would be read as a second request.
+    let request = b"POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let outcome = exchange(&server, request);
+    assert_eq!(outcome.statuses(), vec![404], "{}", outcome.text());
+    assert!(outcome.closed);
+}
+
+#[test]
+fn bytes_after_a_framing_error_are_never_read_as_a_request() {
+    let server = spawn_mcpd(&[]);
+    let request = b"GET /health HTTP/1.1\r\nHost : x\r\n\r\nGET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    let outcome = exchange(&server, request);
+    assert_eq!(outcome.statuses(), vec![400]);
+    assert!(outcome.closed);
+}
+
+#[test]
+fn expect_continue_gets_100_then_the_answer() {
+    let server = spawn_mcpd(&[]);
+    let mut stream = connect(&server);
+    stream
+        .write_all(b"POST /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\nExpect: 100-continue\r\nContent-Length: 2\r\n\r\n")
+        .unwrap();
+    let first = read_all(&mut stream, Duration::from_millis(300));
+    assert_eq!(first.statuses(), vec![100]);
+    stream.write_all(b"{}").unwrap();
+    let second = read_all(&mut stream, Duration::from_millis(300));
+    assert_eq!(second.statuses(), vec![404]);
+}
+
+#[test]
+fn http10_closes_unless_keep_alive_is_asked() {
+    let server = spawn_mcpd(&[]);
+    let outcome = exchange(&server, b"GET /health HTTP/1.0\r\n\r\n");
+    assert_eq!(outcome.statuses(), vec![200]);
+    assert!(outcome.closed);
+    let outcome = exchange(&server, b"GET /health HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+    assert_eq!(outcome.statuses(), vec![200]);
+    assert!(!outcome.closed);
+}
+
+#[test]
+fn connection_close_is_honoured() {
+    let server = spawn_mcpd(&[]);
+    let outcome = exchange(&server, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
+    assert_eq!(outcome.statuses(), vec![200]);
+    assert!(outcome.closed);
+}
+
+#[test]
+fn slow_head_gets_408_and_close() {
+    let server = spawn_mcpd(&["--head-timeout", "0.3"]);
+    let mut stream = connect(&server);
+    stream.write_all(b"GET /health HTTP/1.1\r\nHo").unwrap();
+    let outcome = read_all(&mut stream, Duration::from_millis(1500));
+    assert_eq!(outcome.statuses(), vec![408], "{}", outcome.text());
+    assert!(outcome.closed);
+}
+
+#[test]
+fn idle_keep_alive_connection_is_closed_quietly() {
+    let server = spawn_mcpd(&["--keep-alive-timeout", "0.3"]);
+    let mut stream = connect(&server);
+    stream.write_all(HEALTH).unwrap();
+    let outcome = read_all(&mut stream, Duration::from_millis(1500));
+    assert_eq!(outcome.statuses(), vec![200]);
+    assert!(outcome.closed, "idle connection stayed open");
+}
+
+#[test]
+fn connection_cap_refuses_the_101st_and_serves_the_first_100() {
+    let server = spawn_mcpd(&["--max-connections", "100"]);
+    let mut held: Vec<TcpStream> = (0..100).map(|_| connect(&server)).collect();
+    // Every held connection has been accepted once one of them is served.
+    held[0].write_all(HEALTH).unwrap();
+    assert_eq!(read_all(&mut held[0], Duration::from_millis(200)).statuses(), vec![200]);
+    let mut extra = connect(&server);
+    let _ = extra.write_all(HEALTH);
+    let refused = read_all(&mut extra, Duration::from_millis(1000));
+    assert!(refused.closed && refused.statuses().is_empty(), "{}", refused.text());
+    for stream in held.iter_mut() {
+        stream.write_all(HEALTH).unwrap();
+    }
+    for stream in held.iter_mut() {
+        assert_eq!(read_all(stream, Duration::from_millis(100)).statuses(), vec![200]);
+    }
+    let health = exchange(&server, HEALTH);
+    assert!(health.closed || !health.statuses().is_empty());
+}
+
+#[test]
+fn health_reports_its_fields_and_wrong_methods_get_405() {
+    let server = spawn_mcpd(&[]);
+    for path in ["/health", "/mcp/health"] {
+        let outcome = exchange(&server, format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").as_bytes());
+        assert_eq!(outcome.statuses(), vec![200]);
+        let text = outcome.text();
+        let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
+        let json: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(json["status"], "ok");
+        assert_eq!(json["transport"], "streamable-http");
+        for field in ["active_sessions", "total_sessions", "connections", "uptime"] {
+            assert!(json[field].is_number(), "{field} in {json}");
+        }
+        assert_eq!(json["connections"], 1);
+    }
+    let outcome = exchange(&server, b"POST /health HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(outcome.statuses(), vec![405]);
+    assert!(outcome.text().contains("Allow: GET, HEAD"), "{}", outcome.text());
+    let outcome = exchange(&server, b"PUT /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n\r\n");
+    assert_eq!(outcome.statuses(), vec![405]);
+    assert!(outcome.text().contains("Allow: GET, POST, DELETE, OPTIONS"));
+    assert_eq!(exchange(&server, b"GET /elsewhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n").statuses(), vec![404]);
+}
