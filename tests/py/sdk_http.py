@@ -28,7 +28,7 @@ class Mismatch(Exception):
 def check(ok, what):
     if not ok:
         raise Mismatch(what)
-    print(f"ok: {what.split(':')[0]}", flush=True)
+    print(f"ok: {what.split(' (')[0]}", flush=True)
 
 
 def texts(result):
@@ -162,7 +162,10 @@ async def run(url):
                 f"test_elicitation: the message was passed to the client (got {asked.message!r})",
             )
             missing = [v for v in ["accept", *ELICIT_CONTENT.values()] if v not in text]
-            check(not missing, f"test_elicitation: result names {missing} (got {text!r})")
+            check(
+                not missing,
+                f"test_elicitation: result contains 'accept' and the accepted content (missing {missing}, got {text!r})",
+            )
 
 
 def find(exc, kind):
