@@ -564,7 +564,7 @@ impl<H: Handler> Server<H> {
 
     fn health(&self, now: Instant) -> Reply {
         let stats = self.transport.stats();
-        let body = serde_json::json!({
+        let mut body = serde_json::json!({
             "status": "ok",
             "transport": "streamable-http",
             "active_sessions": stats.active_sessions,
@@ -573,8 +573,14 @@ impl<H: Handler> Server<H> {
             "connections": self.counters.connections,
             "uptime": now.saturating_duration_since(self.started).as_secs_f64(),
         });
+        if let (Some(serde_json::Value::Object(extra)), Some(fields)) =
+            (self.transport.handler().health(), body.as_object_mut())
+        {
+            fields.extend(extra);
+        }
+        let healthy = body["status"] == "ok";
         Reply {
-            status: 200,
+            status: if healthy { 200 } else { 503 },
             headers: Vec::new(),
             body: ReplyBody::Json(body.to_string()),
         }

@@ -83,6 +83,14 @@ pub enum Command {
         /// The request whose stream ends.
         request: RequestHandle,
     },
+    /// Refuse a request because the backend cannot take more now: HTTP 503 with
+    /// `Retry-After` when the answer travels as plain JSON, a JSON-RPC error either way.
+    Overloaded {
+        /// The request refused.
+        request: RequestHandle,
+        /// Why, for the error message.
+        message: String,
+    },
     /// End the session (its backend is gone): streams close, later requests get 404.
     EndSession,
 }
@@ -168,6 +176,14 @@ impl<'a> Context<'a> {
         self.commands.push(Command::Timer { after, token });
     }
 
+    /// Refuses `request` because the backend is saturated (HTTP 503 where possible).
+    pub fn overloaded(&mut self, request: RequestHandle, message: impl Into<String>) {
+        self.commands.push(Command::Overloaded {
+            request,
+            message: message.into(),
+        });
+    }
+
     /// Ends this session, as if the client had sent DELETE (for example its backend died).
     pub fn end_session(&mut self) {
         self.commands.push(Command::EndSession);
@@ -220,6 +236,12 @@ pub trait Handler {
     fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
         None
     }
+
+    /// Extra fields for `/health` (for example live children); a `"status"` other than `"ok"`
+    /// makes `/health` answer 503.
+    fn health(&self) -> Option<Value> {
+        None
+    }
 }
 
 impl<H: Handler + ?Sized> Handler for Box<H> {
@@ -260,6 +282,10 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 
     fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
         (**self).poll_command()
+    }
+
+    fn health(&self) -> Option<Value> {
+        (**self).health()
     }
 }
 

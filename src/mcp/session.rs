@@ -65,6 +65,8 @@ pub struct Stream {
     pub conn: Option<ConnId>,
     /// Bytes of a stream whose HTTP response head has not been written yet.
     pub opening: Option<Vec<u8>>,
+    /// Status of a plain JSON answer (503 when the backend refused the request).
+    pub http_status: u16,
 }
 
 impl Stream {
@@ -80,6 +82,7 @@ impl Stream {
             replay: ReplayBuffer::new(replay_bytes),
             conn: None,
             opening: None,
+            http_status: 200,
         }
     }
 

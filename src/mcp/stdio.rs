@@ -283,6 +283,19 @@ impl StdioTransport {
                 Command::Timer { after, token } => self.timers.push_back((now + after, token)),
                 Command::CloseStream { .. } => {}
                 Command::EndSession => self.ended = true,
+                Command::Overloaded { request, message } => {
+                    let error = ErrorObject::new(
+                        jsonrpc::SERVER_ERROR,
+                        format!("Service Unavailable: {message}"),
+                    );
+                    self.apply(
+                        vec![Command::Respond {
+                            request,
+                            outcome: Err(error),
+                        }],
+                        now,
+                    );
+                }
             }
         }
     }

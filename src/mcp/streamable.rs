@@ -448,12 +448,11 @@ impl<H: Handler> Transport<H> {
         };
         if stream.delivery == Delivery::Undecided {
             if stream.outstanding == 0 {
-                let answers = std::mem::take(&mut stream.json_answers);
-                let batch = stream.batch;
+                let reply = json_reply(stream);
                 if let Some(session) = self.sessions.get_mut(&key) {
                     session.drop_stream(no);
                 }
-                return json_reply(answers, batch);
+                return reply;
             }
             if mode == ResponseMode::Json {
                 stream.delivery = Delivery::Json;
@@ -937,6 +936,7 @@ impl<H: Handler> Transport<H> {
                     });
                 }
                 (Command::CloseStream { request }, _) => self.close_stream(request),
+                (Command::Overloaded { request, message }, _) => self.refuse(request, message),
                 (Command::EndSession, Some(key)) => self.end_session(key, "ended by its backend"),
                 (command, None) => {
                     log::debug(format_args!("dropping {command:?}: it needs a session"));
@@ -965,9 +965,33 @@ impl<H: Handler> Transport<H> {
         }
     }
 
+    /// The handler, for reading its state.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
     /// The handler, for an event loop that feeds it inputs of its own (child processes).
     pub fn handler_mut(&mut self) -> &mut H {
         &mut self.handler
+    }
+
+    /// An overloaded backend's refusal: 503 if the answer is still plain JSON.
+    fn refuse(&mut self, request: RequestHandle, message: String) {
+        let stream = self.owners.get(&request).and_then(|key| {
+            let session = self.sessions.get_mut(key)?;
+            let no = session.pending.get(&request)?.stream;
+            session.streams.get_mut(&no)
+        });
+        if let Some(stream) = stream {
+            if stream.delivery != Delivery::Sse {
+                stream.http_status = 503;
+            }
+        }
+        let error = ErrorObject::new(
+            jsonrpc::SERVER_ERROR,
+            format!("Service Unavailable: {message}"),
+        );
+        self.respond(request, Err(error));
     }
 
     fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
@@ -1077,7 +1101,7 @@ impl<H: Handler> Transport<H> {
         }
         match (stream.delivery, stream.conn) {
             (Delivery::Json, Some(conn)) => {
-                let reply = json_reply(std::mem::take(&mut stream.json_answers), stream.batch);
+                let reply = json_reply(stream);
                 self.attached.remove(&conn);
                 session.drop_stream(no);
                 self.actions.push_back(Action::Reply { conn, reply });
@@ -1127,17 +1151,23 @@ impl<H: Handler> Transport<H> {
     }
 }
 
-fn json_reply(mut answers: Vec<Value>, batch: bool) -> Reply {
-    let body = if batch || answers.len() != 1 {
+/// The JSON answer of a POST whose answers are all collected (an array for a batch).
+fn json_reply(stream: &mut Stream) -> Reply {
+    let mut answers = std::mem::take(&mut stream.json_answers);
+    let body = if stream.batch || answers.len() != 1 {
         Value::Array(answers).to_string()
     } else {
         answers.pop().unwrap_or(Value::Null).to_string()
     };
-    Reply {
-        status: 200,
+    let reply = Reply {
+        status: stream.http_status,
         headers: Vec::new(),
         body: ReplyBody::Json(body),
+    };
+    if stream.http_status == 503 {
+        return reply.with_header("Retry-After", RETRY_AFTER_SECS.to_string());
     }
+    reply
 }
 
 fn request_id(body: &Body) -> Option<Id> {
