@@ -384,14 +384,17 @@ impl<H: Handler> Server<H> {
             headers: Vec::new(),
         };
         let path = head.path().to_string();
-        let mcp = self.config.path.clone();
-        let reply = if path == "/health" || path == format!("{}/health", mcp.trim_end_matches('/'))
-        {
+        let base = self.config.path.trim_end_matches('/').to_string();
+        let reply = if path == "/health" || path == format!("{base}/health") {
             match head.method {
                 Method::Get | Method::Head => self.health(now),
                 _ => method_not_allowed("GET, HEAD"),
             }
-        } else if path == mcp || path.starts_with(&format!("{}/", mcp.trim_end_matches('/'))) {
+        } else if path == self.config.path
+            || path.starts_with(&format!("{base}/"))
+            || path == self.config.sse_path
+            || path == self.config.messages_path
+        {
             match self.guard(&head) {
                 Err(reply) => reply,
                 Ok(cors) => {
@@ -435,6 +438,23 @@ impl<H: Handler> Server<H> {
         path: &str,
         now: Instant,
     ) -> Reply {
+        if path == self.config.sse_path {
+            return match head.method {
+                Method::Get => {
+                    let messages = self.config.messages_path.clone();
+                    self.transport.open_http_sse(conn, head, &messages, now)
+                }
+                Method::Options => self.preflight(head),
+                _ => method_not_allowed("GET, OPTIONS"),
+            };
+        }
+        if path == self.config.messages_path {
+            return match head.method {
+                Method::Post => self.transport.post_http_sse(head, body, now),
+                Method::Options => self.preflight(head),
+                _ => method_not_allowed("POST, OPTIONS"),
+            };
+        }
         let base = self.config.path.trim_end_matches('/');
         if path == self.config.path {
             return match head.method {

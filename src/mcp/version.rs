@@ -39,7 +39,7 @@ pub fn is_supported(version: &str) -> bool {
 
 /// Whether `version` has the SSE polling rules of SEP-1699 (priming event, `retry`).
 pub fn has_sse_polling(version: &str) -> bool {
-    version >= "2025-11-25"
+    version >= "2025-11-25" && LEGACY.contains(&version)
 }
 
 /// Whether `version` accepts JSON-RPC batches (only 2025-03-26 does).

@@ -29,6 +29,9 @@ use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+mod http_sse;
+pub mod stateless;
+
 /// Client requests in flight per session; beyond it a request is refused with 503.
 pub const MAX_PENDING_PER_SESSION: usize = 256;
 /// Our requests to one client awaiting answers; beyond it the handler gets an error at once.
@@ -79,6 +82,16 @@ pub struct Reply {
 }
 
 impl Reply {
+    /// A JSON-RPC error answer with a given HTTP status.
+    pub fn rejection(status: u16, id: Option<Id>, error: ErrorObject) -> Reply {
+        let body = Message::Error { id, error }.to_json();
+        Reply {
+            status,
+            headers: Vec::new(),
+            body: ReplyBody::Json(body),
+        }
+    }
+
     fn empty(status: u16) -> Reply {
         Reply {
             status,
@@ -182,6 +195,10 @@ pub struct Transport<H: Handler> {
     next_handle: u64,
     total_sessions: u64,
     actions: VecDeque<Action>,
+    /// Open `subscriptions/listen` streams, by their stateless session.
+    listeners: HashMap<SessionKey, stateless::Listener>,
+    /// Stateless sessions to forget once their request is answered.
+    reap: Vec<SessionKey>,
 }
 
 enum Accept {
@@ -203,18 +220,33 @@ impl<H: Handler> Transport<H> {
             next_handle: 1,
             total_sessions: 0,
             actions: VecDeque::new(),
+            listeners: HashMap::new(),
+            reap: Vec::new(),
         }
     }
 
     /// The next queued action.
     pub fn poll_action(&mut self) -> Option<Action> {
+        while let Some(key) = self.reap.pop() {
+            let done = self.sessions.get(&key).is_some_and(|s| {
+                s.ephemeral && s.pending.is_empty() && !self.listeners.contains_key(&key)
+            });
+            if done {
+                self.end_session(key, "answered");
+            }
+        }
         self.actions.pop_front()
+    }
+
+    /// Sessions of the handshake eras (not the one-request sessions of the stateless path).
+    fn legacy_sessions(&self) -> usize {
+        self.by_id.len()
     }
 
     /// Counters for `/health`.
     pub fn stats(&self) -> Stats {
         Stats {
-            active_sessions: self.sessions.len(),
+            active_sessions: self.legacy_sessions(),
             total_sessions: self.total_sessions,
             open_streams: self.attached.len(),
         }
@@ -244,6 +276,13 @@ impl<H: Handler> Transport<H> {
                 return Reply::error(400, None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}"))
             }
         };
+        let single = match &body {
+            Body::Single(Ok(message)) => Some(message),
+            _ => None,
+        };
+        if stateless::is_stateless(head, single) {
+            return self.post_stateless(conn, head, body, now);
+        }
         if let Some(reply) = check_protocol_header(head) {
             return reply;
         }
@@ -296,7 +335,7 @@ impl<H: Handler> Transport<H> {
 
     /// `initialize`: a new session, then the request like any other.
     fn initialize(&mut self, conn: ConnId, body: Body, now: Instant) -> Reply {
-        if self.sessions.len() >= self.settings.max_sessions {
+        if self.legacy_sessions() >= self.settings.max_sessions {
             log::warn(format_args!(
                 "session limit of {} reached",
                 self.settings.max_sessions
@@ -418,6 +457,7 @@ impl<H: Handler> Transport<H> {
                     handle,
                     Pending {
                         client_id: id,
+                        method: method.clone(),
                         stream: no,
                     },
                 );
@@ -528,6 +568,9 @@ impl<H: Handler> Transport<H> {
                 "Not Acceptable: Accept must list text/event-stream",
             );
         }
+        if let Some(reply) = refuse_stateless(head) {
+            return reply;
+        }
         if let Some(reply) = check_protocol_header(head) {
             return reply;
         }
@@ -629,6 +672,9 @@ impl<H: Handler> Transport<H> {
 
     /// DELETE on the MCP endpoint (or `/mcp/sessions/{id}`): ends the session.
     pub fn delete(&mut self, head: &RequestHead, path_session: Option<&str>) -> Reply {
+        if let Some(reply) = refuse_stateless(head) {
+            return reply;
+        }
         let key = match self.session_of(head, path_session) {
             Ok(key) => key,
             Err(reply) => return reply,
@@ -652,6 +698,21 @@ impl<H: Handler> Transport<H> {
             return;
         }
         stream.conn = None;
+        if session.ephemeral {
+            // 2026-07-28: closing the response stream cancels the request.
+            let handles: Vec<RequestHandle> = session.pending.keys().copied().collect();
+            let now = session.last_activity;
+            for handle in handles {
+                self.cancel(key, handle, now);
+            }
+            self.listeners.remove(&key);
+            self.end_session(key, "stream closed by the client");
+            return;
+        }
+        if session.http_sse && no == STANDALONE {
+            self.end_session(key, "HTTP+SSE stream closed");
+            return;
+        }
         if stream.delivery == Delivery::Json {
             // Nobody is left to receive the JSON answer.
             session.drop_stream(no);
@@ -715,7 +776,12 @@ impl<H: Handler> Transport<H> {
         for handle in session.pending.keys() {
             self.owners.remove(handle);
         }
-        log::info(format_args!("session {} ended: {why}", session.id));
+        self.listeners.remove(&key);
+        if session.ephemeral {
+            log::debug(format_args!("stateless request {}: {why}", key.0));
+        } else {
+            log::info(format_args!("session {} ended: {why}", session.id));
+        }
         let now = session.last_activity;
         let _ = self.invoke(None, now, |h, _| h.session_closed(key));
     }
@@ -823,6 +889,9 @@ impl<H: Handler> Transport<H> {
         if let Some(stream) = session.streams.get_mut(&pending.stream) {
             stream.outstanding = stream.outstanding.saturating_sub(1);
         }
+        if session.ephemeral && session.pending.is_empty() {
+            self.reap.push(key);
+        }
         self.finish_stream_if_done(key, pending.stream);
         Some(pending)
     }
@@ -899,6 +968,15 @@ impl<H: Handler> Transport<H> {
                     },
                     Some(key),
                 ) => {
+                    let session = self.sessions.get(&key);
+                    let on_request = related
+                        .is_some_and(|h| session.is_some_and(|s| s.pending.contains_key(&h)));
+                    if session.is_some_and(|s| s.ephemeral) && !on_request {
+                        // A stateless request has no standalone stream: server-wide news
+                        // goes to the listen streams that asked for it.
+                        self.fan_out(&method, &params);
+                        continue;
+                    }
                     let message = Message::Notification {
                         method,
                         params: Some(params),
@@ -995,7 +1073,7 @@ impl<H: Handler> Transport<H> {
         self.respond(request, Err(error));
     }
 
-    fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
+    fn respond(&mut self, request: RequestHandle, mut outcome: Result<Value, ErrorObject>) {
         let Some(&key) = self.owners.get(&request) else {
             return;
         };
@@ -1005,13 +1083,24 @@ impl<H: Handler> Transport<H> {
         let Some(pending) = session.pending.get(&request).cloned() else {
             return;
         };
-        let failed_initialize = !session.initialized && outcome.is_err();
-        if !session.initialized {
+        let initialize = pending.method == "initialize" && !session.ephemeral;
+        let failed_initialize = initialize && outcome.is_err();
+        if initialize {
             if let Ok(result) = &outcome {
                 if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
                     session.view.protocol_version = v.to_string();
                 }
                 session.initialized = true;
+            }
+        }
+        if session.view.is_modern() {
+            match &mut outcome {
+                Ok(result) => stateless::decorate_result(&pending.method, result),
+                Err(error) => {
+                    if let Some(stream) = session.streams.get_mut(&pending.stream) {
+                        stream.http_status = stateless::status_for(error.code);
+                    }
+                }
             }
         }
         let message = match outcome {
@@ -1214,6 +1303,21 @@ fn is_json_content(head: &RequestHead) -> bool {
                 .eq_ignore_ascii_case("application/json")
         })
         .unwrap_or(false)
+}
+
+/// GET and DELETE do not exist in the stateless revision (SH0728 "Backwards compatibility").
+fn refuse_stateless(head: &RequestHead) -> Option<Reply> {
+    let version = head.header_str("mcp-protocol-version")?;
+    if !version::is_modern(version) {
+        return None;
+    }
+    let reply = Reply::error(
+        405,
+        None,
+        jsonrpc::SERVER_ERROR,
+        format!("Method Not Allowed: protocol version {version} has no GET stream and no sessions"),
+    );
+    Some(reply.with_header("Allow", "POST".to_string()))
 }
 
 /// A present `MCP-Protocol-Version` must name a revision we support; absent means 2025-03-26.
