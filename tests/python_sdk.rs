@@ -1,5 +1,6 @@
 //! The official MCP Python SDK (`mcp` on PyPI, 1.x client API) against `mcpd`: over Streamable
-//! HTTP (`tests/py/sdk_http.py`) and over stdio (`tests/py/sdk_stdio.py`).
+//! HTTP (`tests/py/sdk_http.py`), over the 2024-11-05 HTTP+SSE transport (`tests/py/sdk_sse.py`)
+//! and over stdio (`tests/py/sdk_stdio.py`).
 //!
 //! Needs python3 with `venv` and PyPI. The SDK is installed once into `target/py-venv` and reused
 //! while it holds the pinned version.
@@ -44,6 +45,33 @@ fn python_sdk_streamable_http() {
     assert!(
         out.ok,
         "Python SDK over Streamable HTTP failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
+        out.status,
+        failure_lines(&out.stdout),
+        tail(&out.stderr, 4000),
+        tail(&log, 3000)
+    );
+}
+
+#[test]
+fn python_sdk_legacy_sse() {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    let server = spawn_mcpd(&[]);
+    let url = format!("http://127.0.0.1:{}/sse", server.port);
+    let mut cmd = Command::new(&python);
+    cmd.arg(script("sdk_sse.py")).arg(&url);
+    let out = run_script(cmd);
+    let log = server.stop();
+    let dir = fresh_dir("python-sdk", "sse");
+    let _ = std::fs::write(dir.join("mcpd.log"), &log);
+    let _ = std::fs::write(
+        dir.join("client.log"),
+        format!("{}{}", out.stdout, out.stderr),
+    );
+    assert!(
+        out.ok,
+        "Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
         failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
