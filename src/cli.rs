@@ -586,7 +586,7 @@ fn parse_size(v: &str) -> Option<usize> {
 fn show_size(n: usize) -> String {
     SIZE_UNITS
         .iter()
-        .find(|&&(_, _, shift)| n != 0 && n % (1 << shift) == 0)
+        .find(|&&(_, _, shift)| n != 0 && n.is_multiple_of(1 << shift))
         .map_or(n.to_string(), |&(_, long, shift)| {
             format!("{}{long}", n >> shift)
         })

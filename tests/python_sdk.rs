@@ -11,7 +11,6 @@ use common::{
     fresh_dir, mcpd_bin, require_tool, run_bounded, spawn_mcpd, tail, target_dir, tool_missing,
 };
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -164,10 +163,8 @@ fn venv_python() -> Option<PathBuf> {
     let python = venv.join("bin/python");
     std::fs::create_dir_all(target_dir()).expect("create the target dir");
     let lock = File::create(target_dir().join("py-venv.lock")).expect("create py-venv.lock");
-    // SAFETY: flock(2) on a descriptor we own; the lock is released when `lock` is closed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        panic!("flock py-venv.lock: {}", std::io::Error::last_os_error());
-    }
+    // Released when `lock` is dropped at the end of this function.
+    lock.lock().expect("lock py-venv.lock");
     if has_sdk(&python) {
         return Some(python);
     }

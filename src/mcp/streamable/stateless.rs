@@ -211,7 +211,7 @@ pub fn decode_header_value(raw: &str) -> Option<String> {
 /// Strict RFC 4648 base64: standard alphabet, padding required, no whitespace.
 fn base64_decode(text: &str) -> Option<Vec<u8>> {
     let bytes = text.as_bytes();
-    if bytes.len() % 4 != 0 {
+    if !bytes.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| -> Option<u32> {
