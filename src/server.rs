@@ -656,7 +656,8 @@ impl<H: Handler> Server<H> {
         }
     }
 
-    /// The answer is complete: keep the connection for the next request or close it.
+    /// The answer is complete: keep the connection for the next request or close it. The caller
+    /// reads on ([`Server::advance`] loops; never recurse, pipelined requests are many).
     fn finish_exchange(&mut self, conn: ConnId, keep_alive: bool, now: Instant) {
         let Some(c) = self.conn_mut(conn) else { return };
         if !keep_alive || c.peer_closed && c.input.is_empty() {
@@ -665,7 +666,6 @@ impl<H: Handler> Server<H> {
         }
         c.phase = Phase::Reading;
         self.arm(conn, ConnTimer::Idle, now);
-        self.advance(conn, now);
     }
 
     fn push_out(&mut self, conn: ConnId, bytes: &[u8]) -> bool {
@@ -703,7 +703,10 @@ impl<H: Handler> Server<H> {
         while let Some(action) = self.transport.poll_action() {
             match action {
                 Action::Event { conn, bytes } => self.stream_bytes(conn, &bytes),
-                Action::EndStream { conn } => self.end_stream(conn, now),
+                Action::EndStream { conn } => {
+                    self.end_stream(conn, now);
+                    self.advance(conn, now);
+                }
                 Action::Reply { conn, reply } => {
                     let Some(c) = self.conn_mut(conn) else {
                         continue;
@@ -713,6 +716,7 @@ impl<H: Handler> Server<H> {
                         continue;
                     };
                     self.write_reply(conn, exchange, reply, now);
+                    self.advance(conn, now);
                 }
                 Action::Close { conn } => {
                     self.end_stream_bytes(conn);
