@@ -672,6 +672,10 @@ impl<H: Handler> Server<H> {
         let Some(c) = self.conn_mut(conn) else {
             return false;
         };
+        if bytes.is_empty() {
+            // A Write with nothing pending gets no handle_sent, which would leave write_queued set.
+            return true;
+        }
         if c.out.push(bytes).is_err() {
             log::warn(format_args!(
                 "connection {conn}: outbound buffer full; closing"
