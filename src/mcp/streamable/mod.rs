@@ -1244,6 +1244,11 @@ impl<H: Handler> Transport<H> {
 /// The JSON answer of a POST whose answers are all collected (an array for a batch).
 fn json_reply(stream: &mut Stream) -> Reply {
     let mut answers = std::mem::take(&mut stream.json_answers);
+    if answers.is_empty() && !stream.batch {
+        // Its one request was cancelled: no JSON-RPC answer is due (MCP cancellation), and an
+        // empty array would not be one. 202 says the message was taken and nothing follows.
+        return Reply::empty(202);
+    }
     let body = if stream.batch || answers.len() != 1 {
         Value::Array(answers).to_string()
     } else {
@@ -1793,7 +1798,8 @@ mod tests {
                 ("MCP-Protocol-Version", "1999-01-01"),
             ],
         );
-        assert_eq!(rig.t.get(2, &get, None, rig.now).status, 400);
+        // A version that is not a handshake revision selects the stateless era, which has no GET.
+        assert_eq!(rig.t.get(2, &get, None, rig.now).status, 405);
     }
 
     #[test]
