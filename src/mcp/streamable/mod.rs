@@ -2151,6 +2151,22 @@ mod tests {
     }
 
     #[test]
+    fn cancelled_json_mode_request_is_answered_202_not_an_empty_array() {
+        let mut rig = Rig::new(ResponseMode::Json);
+        let id = rig.session("2025-06-18");
+        assert_eq!(rig.post(1, &id, &progress_call(7)).body, ReplyBody::Deferred);
+        let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                            "params": {"requestId": 7}});
+        assert_eq!(rig.post(2, &id, &cancel.to_string()).status, 202);
+        let deferred = rig.actions.iter().find_map(|a| match a {
+            Action::Reply { conn: 1, reply } => Some(reply),
+            _ => None,
+        });
+        let reply = deferred.expect("the waiting POST gets its answer");
+        assert_eq!((reply.status, &reply.body), (202, &ReplyBody::Empty));
+    }
+
+    #[test]
     fn compatibility_paths_name_the_session() {
         let mut rig = Rig::new(ResponseMode::Auto);
         let id = rig.session("2025-06-18");
