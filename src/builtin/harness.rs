@@ -1,5 +1,8 @@
 //! A fake transport for tests: drives a [`Builtin`] through [`Context`], records every command
 //! it queues, and fires its timers from a fake clock (no sleeps).
+//!
+//! [`Harness::modern`] plays the stateless (2026-07-28) transport: every request gets a session
+//! key of its own, closed as soon as the request is answered.
 
 use super::Builtin;
 use crate::mcp::handler::Command;
@@ -23,6 +26,8 @@ pub(super) struct Harness {
     timers: Vec<(Instant, u64, Option<SessionKey>)>,
     /// Every command except timers, in the order queued.
     pub log: Vec<Command>,
+    /// Stateless mode: the one-request session of every request not answered yet.
+    open: Option<Vec<(RequestHandle, SessionKey)>>,
 }
 
 impl Harness {
@@ -42,7 +47,28 @@ impl Harness {
             next_handle: 0,
             timers: Vec::new(),
             log: Vec::new(),
+            open: None,
         }
+    }
+
+    /// Stateless (2026-07-28) requests whose `_meta` declares sampling, elicitation and roots,
+    /// as the conformance client does; no `Mcp-Param-*` headers.
+    pub fn modern() -> Harness {
+        let mut h = Harness::new();
+        h.session = None;
+        h.view = Some(SessionView {
+            protocol_version: "2026-07-28".into(),
+            client_capabilities: json!({"sampling": {}, "elicitation": {}, "roots": {"listChanged": true}}),
+            client_info: json!({"name": "conformance-test-client", "version": "1.0.0"}),
+            param_headers: Vec::new(),
+        });
+        h.open = Some(Vec::new());
+        h
+    }
+
+    /// Sets the client capabilities of the requests to come.
+    pub fn declare(&mut self, capabilities: Value) {
+        self.view.as_mut().expect("a view").client_capabilities = capabilities;
     }
 
     fn with_ctx(
@@ -60,6 +86,12 @@ impl Harness {
         );
         f(&mut self.builtin, &mut ctx);
         for command in commands {
+            if let (Command::Respond { request, .. }, Some(open)) = (&command, &mut self.open) {
+                if let Some(i) = open.iter().position(|(r, _)| r == request) {
+                    let (_, key) = open.remove(i);
+                    self.builtin.session_closed(key);
+                }
+            }
             match command {
                 Command::Timer { after, token } => {
                     self.timers.push((self.now + after, token, session))
@@ -73,7 +105,12 @@ impl Harness {
     pub fn request(&mut self, method: &str, params: Value) -> RequestHandle {
         let handle = RequestHandle(self.next_handle);
         self.next_handle += 1;
-        let session = self.session;
+        let mut session = self.session;
+        if let Some(open) = &mut self.open {
+            let key = SessionKey(1000 + handle.0);
+            open.push((handle, key));
+            session = Some(key);
+        }
         self.with_ctx(session, |b, ctx| {
             b.handle_request(ctx, handle, method, Some(params))
         });
