@@ -6,6 +6,7 @@
 //! token, a late answer, a cancelled call or a closed session all end in a lookup that finds
 //! nothing. At most [`MAX_PENDING_CALLS`] wait per session.
 
+use super::stateless;
 use super::tools::{self, Finish, Plan, Step};
 use super::{arguments, str_param, Bucket, Builtin};
 use crate::mcp::jsonrpc::SERVER_ERROR;
@@ -51,9 +52,26 @@ impl Builtin {
             .get("_meta")
             .and_then(|m| m.get("progressToken"))
             .filter(|t| t.is_string() || t.is_number());
-        let capabilities = ctx.session_view().map(|v| &v.client_capabilities);
-        let plan = tools::plan(name, &args, progress_token, capabilities);
         let bucket = ctx.session();
+        let plan = match ctx.session_view().filter(|v| v.is_modern()) {
+            Some(view) => match stateless::log_filter(params) {
+                Ok(logs) => {
+                    let plan = stateless::plan(name, &args, view).unwrap_or_else(|| {
+                        let caps = Some(&view.client_capabilities);
+                        tools::plan(name, &args, progress_token, caps)
+                    });
+                    if matches!(plan, Plan::Script { .. }) {
+                        self.sessions.entry(bucket).or_default().logs = logs;
+                    }
+                    plan
+                }
+                Err(e) => Plan::Answer(Err(e)),
+            },
+            None => {
+                let capabilities = ctx.session_view().map(|v| &v.client_capabilities);
+                tools::plan(name, &args, progress_token, capabilities)
+            }
+        };
         let busy = self
             .sessions
             .get(&bucket)
@@ -90,11 +108,15 @@ impl Builtin {
         mut steps: VecDeque<Step>,
         result: Value,
     ) {
-        let minimum = self.sessions.get(&bucket).and_then(|s| s.level);
+        let logs = self
+            .sessions
+            .get(&bucket)
+            .map(|s| s.logs)
+            .unwrap_or_default();
         while let Some(step) = steps.pop_front() {
             match step {
                 Step::Log(level, data) => {
-                    if minimum.is_none_or(|min| level >= min) {
+                    if logs.allows(level) {
                         let params =
                             json!({"level": level.as_str(), "logger": "mcpd", "data": data});
                         ctx.notify(Some(request), "notifications/message", params);
@@ -104,6 +126,7 @@ impl Builtin {
                     ctx.notify(Some(request), "notifications/progress", params)
                 }
                 Step::CloseStream => ctx.close_stream(request),
+                Step::ListChanged(method) => ctx.notify(None, method, json!({})),
                 Step::Pause(after) => {
                     let token = self.next_token;
                     self.next_token += 1;

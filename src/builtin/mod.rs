@@ -32,12 +32,13 @@ mod harness;
 mod logging;
 mod prompts;
 mod resources;
+mod stateless;
 mod tools;
 
 use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
 use crate::mcp::{version, Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
 use calls::Pending;
-use logging::Level;
+use logging::{Level, LogFilter};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -61,8 +62,8 @@ pub struct Builtin {
 /// What one session has asked for and started.
 #[derive(Debug, Default)]
 struct SessionState {
-    /// The minimum level of `notifications/message`; `None` until `logging/setLevel`.
-    level: Option<Level>,
+    /// Which `notifications/message` go out: `logging/setLevel`, or a stateless request's `_meta`.
+    logs: LogFilter,
     subscriptions: BTreeSet<String>,
     calls: HashMap<RequestHandle, Pending>,
 }
@@ -78,7 +79,7 @@ impl Builtin {
         let level = Level::parse(name)
             .ok_or_else(|| invalid_params(format!("Invalid log level: {name}")))?;
         if bucket.is_some() {
-            self.sessions.entry(bucket).or_default().level = Some(level);
+            self.sessions.entry(bucket).or_default().logs = LogFilter::AtLeast(level);
         }
         Ok(json!({}))
     }

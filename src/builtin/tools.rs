@@ -11,6 +11,7 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
+use super::stateless;
 use crate::mcp::ErrorObject;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -34,6 +35,9 @@ pub(super) enum Step {
     Pause(Duration),
     /// End the HTTP stream of the call before its answer (SEP-1699 polling).
     CloseStream,
+    /// Send this list-changed notification outside the call: to the session, or at 2026-07-28
+    /// to every `subscriptions/listen` stream that asked for it.
+    ListChanged(&'static str),
 }
 
 /// How the handler carries out one `tools/call`.
@@ -82,8 +86,18 @@ fn error_result(text: &str) -> Value {
     json!({"isError": true, "content": [{"type": "text", "text": text}]})
 }
 
+/// One `tools/list` entry: name, description, input schema.
+pub(super) type ToolDef = (&'static str, &'static str, Value);
+
+/// Whether the client declared `capability` (present and not null).
+pub(super) fn declared(capabilities: Option<&Value>, capability: &str) -> bool {
+    capabilities
+        .and_then(|c| c.get(capability))
+        .is_some_and(|v| !v.is_null())
+}
+
 /// An input schema for a tool without arguments.
-fn no_arguments() -> Value {
+pub(super) fn no_arguments() -> Value {
     json!({"type": "object", "properties": {}})
 }
 
@@ -187,7 +201,7 @@ pub(super) fn list(modern: bool) -> Value {
         ("list_roots", "Lists the client's roots (roots/list).", no_arguments()),
     ]
     .into_iter()
-    .chain(modern.then(Vec::new).into_iter().flatten())
+    .chain(modern.then(stateless::tools).into_iter().flatten())
     .map(|(name, description, schema)| {
         json!({"name": name, "description": description, "inputSchema": schema})
     })
@@ -203,11 +217,7 @@ pub(super) fn plan(
     progress_token: Option<&Value>,
     client_capabilities: Option<&Value>,
 ) -> Plan {
-    let declared = |capability: &str| {
-        client_capabilities
-            .and_then(|c| c.get(capability))
-            .is_some_and(|v| !v.is_null())
-    };
+    let declared = |capability: &str| declared(client_capabilities, capability);
     let lacks = |capability: &str| {
         Plan::Answer(Ok(error_result(&format!(
             "The client did not declare the {capability} capability"
