@@ -6,13 +6,14 @@
 //! token, a late answer, a cancelled call or a closed session all end in a lookup that finds
 //! nothing. At most [`MAX_PENDING_CALLS`] wait per session.
 
-use super::stateless;
 use super::tools::{self, Finish, Plan, Step};
 use super::{arguments, str_param, Bucket, Builtin};
+use super::{input_required, stateless};
 use crate::mcp::jsonrpc::SERVER_ERROR;
-use crate::mcp::{Context, ErrorObject, OutgoingId, RequestHandle, SessionKey};
-use serde_json::{json, Value};
+use crate::mcp::{Context, ErrorObject, OutgoingId, RequestHandle, SessionKey, SessionView};
+use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// Most tool calls one session may have waiting on a timer or the client; bounds memory
 /// against a client that starts calls and never lets them finish.
@@ -56,10 +57,8 @@ impl Builtin {
         let plan = match ctx.session_view().filter(|v| v.is_modern()) {
             Some(view) => match stateless::log_filter(params) {
                 Ok(logs) => {
-                    let plan = stateless::plan(name, &args, view).unwrap_or_else(|| {
-                        let caps = Some(&view.client_capabilities);
-                        tools::plan(name, &args, progress_token, caps)
-                    });
+                    let plan =
+                        self.plan_stateless(ctx.now(), name, params, &args, progress_token, view);
                     if matches!(plan, Plan::Script { .. }) {
                         self.sessions.entry(bucket).or_default().logs = logs;
                     }
@@ -96,6 +95,41 @@ impl Builtin {
                 let calls = &mut self.sessions.entry(bucket).or_default().calls;
                 calls.insert(request, Pending::Asked { id, finish });
             }
+        }
+    }
+
+    /// Plans a call of a stateless (2026-07-28) request: the 2026 fixtures first; a tool that
+    /// would ask the client answers `input_required` instead, and no stream is closed early
+    /// (there is nothing to resume at 2026).
+    fn plan_stateless(
+        &mut self,
+        now: Instant,
+        name: &str,
+        params: &Value,
+        args: &Map<String, Value>,
+        progress_token: Option<&Value>,
+        view: &SessionView,
+    ) -> Plan {
+        if let Some(outcome) = self.input_required_tool(now, name, params, view) {
+            return Plan::Answer(outcome);
+        }
+        if let Some(plan) = stateless::plan(name, args, view) {
+            return plan;
+        }
+        match tools::plan(name, args, progress_token, Some(&view.client_capabilities)) {
+            Plan::Ask {
+                method,
+                params: request,
+                finish,
+            } => Plan::Answer(input_required::ask_once(method, request, finish, params)),
+            Plan::Script { steps, result } => Plan::Script {
+                steps: steps
+                    .into_iter()
+                    .filter(|s| *s != Step::CloseStream)
+                    .collect(),
+                result,
+            },
+            answer => answer,
         }
     }
 

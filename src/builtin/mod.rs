@@ -29,8 +29,10 @@ mod completion;
 mod fixtures;
 #[cfg(test)]
 mod harness;
+mod input_required;
 mod logging;
 mod prompts;
+mod request_state;
 mod resources;
 mod stateless;
 mod tools;
@@ -39,6 +41,7 @@ use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
 use crate::mcp::{version, Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
 use calls::Pending;
 use logging::{Level, LogFilter};
+use request_state::RequestStates;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -57,6 +60,8 @@ pub struct Builtin {
     /// Request sent to the client to the call waiting for its answer.
     asked: HashMap<OutgoingId, (Bucket, RequestHandle)>,
     next_token: u64,
+    /// `requestState` handles of `input_required` results, shared by all stateless requests.
+    states: RequestStates<input_required::Saved>,
 }
 
 /// What one session has asked for and started.
@@ -138,8 +143,13 @@ impl Handler for Builtin {
             }
             "resources/subscribe" => self.subscribe(bucket, &params, true),
             "resources/unsubscribe" => self.subscribe(bucket, &params, false),
-            "prompts/list" => one_page(&params, prompts::list),
-            "prompts/get" => get_prompt(&params),
+            "prompts/list" => one_page(&params, || prompts::list(modern)),
+            "prompts/get" => match ctx.session_view().filter(|v| v.is_modern()) {
+                Some(view) => {
+                    input_required::prompt(&params, view).unwrap_or_else(|| get_prompt(&params))
+                }
+                None => get_prompt(&params),
+            },
             "completion/complete" => completion::complete(&params),
             _ => Err(ErrorObject::new(
                 METHOD_NOT_FOUND,

@@ -11,7 +11,7 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
-use super::stateless;
+use super::{input_required, stateless};
 use crate::mcp::ErrorObject;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -202,6 +202,7 @@ pub(super) fn list(modern: bool) -> Value {
     ]
     .into_iter()
     .chain(modern.then(stateless::tools).into_iter().flatten())
+    .chain(modern.then(input_required::tools).into_iter().flatten())
     .map(|(name, description, schema)| {
         json!({"name": name, "description": description, "inputSchema": schema})
     })
@@ -443,7 +444,7 @@ pub(super) fn finish(finish: Finish, outcome: Result<Value, ErrorObject>) -> Val
 
 /// The text of a `sampling/createMessage` result: `content` is one block, or (MCP 2025-11-25,
 /// tool use in sampling) an array whose text blocks are joined.
-fn sampled_text(answer: &Value) -> Option<String> {
+pub(super) fn sampled_text(answer: &Value) -> Option<String> {
     let content = answer.get("content")?;
     let blocks = match content {
         Value::Array(blocks) => blocks.iter().collect(),
