@@ -9,7 +9,7 @@ use crate::mcp::handler::Command;
 use crate::mcp::{
     Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey, SessionView,
 };
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
 /// One transport with one current session and a fake clock.
@@ -233,4 +233,69 @@ impl Harness {
             })
             .collect()
     }
+}
+
+/// An accepted elicitation with `content`.
+pub(super) fn accept(content: Value) -> Value {
+    json!({"action": "accept", "content": content})
+}
+
+/// The answer the conformance client gives to each input request of `asked`.
+pub(super) fn answer_all(asked: &Value) -> Value {
+    let answers: Map<String, Value> = asked["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, request)| {
+            let answer = match request["method"].as_str().unwrap() {
+                "elicitation/create" => {
+                    let fields = request["params"]["requestedSchema"]["properties"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(field, schema)| match schema["type"].as_str() {
+                            Some("boolean") => (field.clone(), json!(true)),
+                            Some("integer" | "number") => (field.clone(), json!(1)),
+                            _ => (field.clone(), json!("Alice")),
+                        })
+                        .collect::<Map<String, Value>>();
+                    accept(Value::Object(fields))
+                }
+                "sampling/createMessage" => json!({"role": "assistant",
+                    "content": {"type": "text", "text": "The capital of France is Paris."},
+                    "model": "test-model", "stopReason": "endTurn"}),
+                "roots/list" => {
+                    json!({"roots": [{"uri": "file:///test/root", "name": "Test Root"}]})
+                }
+                other => panic!("unexpected input request {other}"),
+            };
+            (key.clone(), answer)
+        })
+        .collect();
+    Value::Object(answers)
+}
+
+/// The params a retry of `asked` adds: every question answered, its state echoed.
+pub(super) fn retry(asked: &Value) -> Value {
+    let mut extra = json!({"inputResponses": answer_all(asked)});
+    if let Some(state) = asked.get("requestState") {
+        extra["requestState"] = state.clone();
+    }
+    extra
+}
+
+/// The text of a complete (not `input_required`) tool result.
+pub(super) fn complete_text(result: &Value) -> &str {
+    assert_ne!(result["resultType"], "input_required", "{result}");
+    result["content"][0]["text"].as_str().unwrap()
+}
+
+/// Key and method of every input request of `asked`, in key order.
+pub(super) fn asked_methods(asked: &Value) -> Vec<(String, String)> {
+    let requests = asked["inputRequests"].as_object().unwrap();
+    let method = |r: &Value| r["method"].as_str().unwrap().to_string();
+    requests
+        .iter()
+        .map(|(k, r)| (k.clone(), method(r)))
+        .collect()
 }

@@ -20,15 +20,21 @@
 //! - `test_tool_with_progress` without a progress token answers at once.
 //! - List results come in one page; any `cursor` is one we never issued, so -32602.
 //!
+//! - A stateless request without `_meta["io.modelcontextprotocol/logLevel"]` gets no log
+//!   messages; nothing is ever sent to such a client as a request, `input_required` instead.
+//!
 //! Layout: this file dispatches methods and keeps per-session state; `calls` runs tool calls
 //! that answer later; `tools`, `resources`, `prompts`, `completion` hold the catalogue and its
-//! exact outputs; `logging` the levels; `fixtures` the PNG and WAV bytes.
+//! exact outputs; `stateless` the 2026-only tools that answer at once; `input_required` how a
+//! stateless call asks for input, `input_fixtures` the fixtures that do, `request_state` the
+//! `requestState` table they share; `logging` the levels; `fixtures` the PNG and WAV bytes.
 
 mod calls;
 mod completion;
 mod fixtures;
 #[cfg(test)]
 mod harness;
+mod input_fixtures;
 mod input_required;
 mod logging;
 mod prompts;
@@ -61,7 +67,7 @@ pub struct Builtin {
     asked: HashMap<OutgoingId, (Bucket, RequestHandle)>,
     next_token: u64,
     /// `requestState` handles of `input_required` results, shared by all stateless requests.
-    states: RequestStates<input_required::Saved>,
+    states: RequestStates<input_fixtures::Saved>,
 }
 
 /// What one session has asked for and started.
@@ -146,7 +152,7 @@ impl Handler for Builtin {
             "prompts/list" => one_page(&params, || prompts::list(modern)),
             "prompts/get" => match ctx.session_view().filter(|v| v.is_modern()) {
                 Some(view) => {
-                    input_required::prompt(&params, view).unwrap_or_else(|| get_prompt(&params))
+                    input_fixtures::prompt(&params, view).unwrap_or_else(|| get_prompt(&params))
                 }
                 None => get_prompt(&params),
             },
@@ -604,5 +610,34 @@ mod tests {
         {
             assert!(!item["description"].as_str().unwrap().is_empty(), "{item}");
         }
+    }
+
+    #[test]
+    fn fixtures_of_2026_are_unknown_to_handshake_sessions() {
+        let names = |mut h: Harness, list: &str, key: &str| -> BTreeSet<String> {
+            let got = h.call(list, json!({})).unwrap();
+            got[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let modern_only = |list, key| {
+            let legacy = names(Harness::new(), list, key);
+            let modern = names(Harness::modern(), list, key);
+            assert!(legacy.is_subset(&modern));
+            modern.difference(&legacy).cloned().collect::<Vec<_>>()
+        };
+        let tools = modern_only("tools/list", "tools");
+        assert_eq!(tools.len(), 14);
+        let mut h = Harness::new();
+        for name in &tools {
+            let e = h.call_tool(name, json!({})).unwrap_err();
+            assert_eq!(e.message, format!("Unknown tool: {name}"));
+        }
+        let prompts = modern_only("prompts/list", "prompts");
+        assert_eq!(prompts, ["test_input_required_result_prompt"]);
+        assert!(h.client_requests().is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //! server/prompts, "Error Handling").
 
 use super::fixtures::PNG_1X1;
-use super::{input_required, invalid_params};
+use super::{input_fixtures, invalid_params};
 use crate::mcp::ErrorObject;
 use serde_json::{json, Map, Value};
 
@@ -45,7 +45,7 @@ const PROMPTS: [PromptDef; 4] = [
 
 /// The `prompts/list` result; the 2026-07-28 fixture prompt is listed to stateless requests only.
 pub(super) fn list(modern: bool) -> Value {
-    let (name, description) = input_required::PROMPT;
+    let (name, description) = input_fixtures::PROMPT;
     let asking: PromptDef = (name, description, &[]);
     let prompts: Vec<Value> = PROMPTS
         .iter()

@@ -300,13 +300,4 @@ mod tests {
             .collect();
         assert_eq!(annotated, ["test_x_mcp_header"]);
     }
-
-    #[test]
-    fn stateless_tools_are_unknown_to_handshake_sessions() {
-        let mut h = Harness::new();
-        for (name, ..) in tools() {
-            let e = h.call_tool(name, json!({})).unwrap_err();
-            assert_eq!(e.message, format!("Unknown tool: {name}"));
-        }
-    }
 }

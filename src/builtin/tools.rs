@@ -11,7 +11,7 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
-use super::{input_required, stateless};
+use super::{input_fixtures, stateless};
 use crate::mcp::ErrorObject;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -202,7 +202,7 @@ pub(super) fn list(modern: bool) -> Value {
     ]
     .into_iter()
     .chain(modern.then(stateless::tools).into_iter().flatten())
-    .chain(modern.then(input_required::tools).into_iter().flatten())
+    .chain(modern.then(input_fixtures::tools).into_iter().flatten())
     .map(|(name, description, schema)| {
         json!({"name": name, "description": description, "inputSchema": schema})
     })
