@@ -144,9 +144,10 @@ fn run_tool(
         },
     )?;
     let responses = Responses::of(params)?;
-    let saved = match STATEFUL.contains(&tool) {
-        true => saved_state(states, now, tool, params)?,
-        false => None,
+    let saved = if STATEFUL.contains(&tool) {
+        saved_state(states, now, tool, params)?
+    } else {
+        None
     };
     let ask_name = || elicit("What is your name?", "name", "string");
     let list_roots = || json!({"method": "roots/list"});
@@ -276,9 +277,10 @@ fn capability_gated(responses: &Responses<'_>, view: &SessionView) -> Result<Val
             received.push(*key);
         }
     }
-    Ok(match received.len() == questions.len() {
-        true => text_result(&format!("Received: {}.", received.join(", "))),
-        false => asking(&questions, None),
+    Ok(if received.len() == questions.len() {
+        text_result(&format!("Received: {}.", received.join(", ")))
+    } else {
+        asking(&questions, None)
     })
 }
 

@@ -42,9 +42,10 @@ pub(super) fn needs(view: &SessionView, capabilities: &[&str]) -> Result<(), Err
         .copied()
         .filter(|c| !declared(caps, c))
         .collect();
-    match missing.is_empty() {
-        true => Ok(()),
-        false => Err(missing_capabilities(&missing)),
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(missing_capabilities(&missing))
     }
 }
 
