@@ -52,10 +52,7 @@ impl SessionView {
     /// The decoded `Mcp-Param-{name}` header of a stateless request (`name` case-insensitive).
     pub fn param_header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.param_headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.param_headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 }
 
