@@ -75,6 +75,31 @@ fn conformance_0_2_0_alpha_12_spec_2025_11_25() {
     run.assert_scenarios(33);
 }
 
+/// 0.2.0-alpha.12, `--suite all --spec-version 2026-07-28`: the stateless era, including
+/// `subscriptions/listen` (not skipped), with no FAILURE, WARNING or SKIPPED check.
+#[test]
+fn conformance_0_2_0_alpha_12_spec_2026_07_28() {
+    let Some(run) = run_harness(
+        "0.2.0-alpha.12-2026",
+        "@modelcontextprotocol/conformance@0.2.0-alpha.12",
+        &["--suite", "all", "--spec-version", "2026-07-28"],
+    ) else {
+        return;
+    };
+    run.print_table();
+    let bad = run.checks_with(&["FAILURE", "WARNING", "SKIPPED"]);
+    assert!(
+        bad.is_empty(),
+        "conformance 0.2.0-alpha.12 --spec-version 2026-07-28: {} FAILURE/WARNING/SKIPPED check(s) \
+         (results in {}):\n{}",
+        bad.len(),
+        run.dir,
+        bad.join("\n")
+    );
+    run.assert_clean_exit();
+    run.assert_scenarios(40);
+}
+
 /// One finished harness run.
 struct Run {
     label: String,

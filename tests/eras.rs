@@ -473,3 +473,66 @@ fn all_eras_share_one_server_at_once() {
     let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
     assert_eq!(health["active_sessions"], 2, "{health}");
 }
+
+#[test]
+fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
+    let server = spawn_mcpd(&[]);
+    let open = |filter: Value| {
+        let body = json!({"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen",
+                          "params": {"notifications": filter, "_meta": meta()}})
+        .to_string();
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        SseStream {
+            stream,
+            seen: Vec::new(),
+        }
+    };
+    let mut tools = open(json!({"toolsListChanged": true}));
+    let mut prompts = open(json!({"promptsListChanged": true}));
+    let ack = tools.wait_for("notifications/subscriptions/acknowledged");
+    assert!(ack.contains("\"toolsListChanged\":true"), "{ack}");
+    assert!(
+        ack.contains("\"io.modelcontextprotocol/subscriptionId\":77"),
+        "{ack}"
+    );
+    prompts.wait_for("notifications/subscriptions/acknowledged");
+    let r = stateless(
+        server.port,
+        "tools/call",
+        json!({"name": "test_trigger_tool_change", "arguments": {}}),
+        &[("Mcp-Name", "test_trigger_tool_change")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let got = tools.wait_for("notifications/tools/list_changed");
+    let line = got
+        .lines()
+        .find(|l| l.contains("tools/list_changed"))
+        .unwrap();
+    assert!(line.contains("subscriptionId\":77"), "tagged: {line}");
+    std::thread::sleep(Duration::from_millis(200));
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = prompts.stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        prompts.seen.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&prompts.seen);
+    assert!(
+        !text.contains("tools/list_changed"),
+        "filter not honoured: {text}"
+    );
+    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    assert_eq!(
+        health["streams"], 2,
+        "both listen streams stay open: {health}"
+    );
+}

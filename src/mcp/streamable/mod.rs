@@ -2154,7 +2154,10 @@ mod tests {
     fn cancelled_json_mode_request_is_answered_202_not_an_empty_array() {
         let mut rig = Rig::new(ResponseMode::Json);
         let id = rig.session("2025-06-18");
-        assert_eq!(rig.post(1, &id, &progress_call(7)).body, ReplyBody::Deferred);
+        assert_eq!(
+            rig.post(1, &id, &progress_call(7)).body,
+            ReplyBody::Deferred
+        );
         let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
                             "params": {"requestId": 7}});
         assert_eq!(rig.post(2, &id, &cancel.to_string()).status, 202);
