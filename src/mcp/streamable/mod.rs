@@ -2184,4 +2184,110 @@ mod tests {
             404
         );
     }
+
+    /// Headers and `_meta` of a stateless (2026-07-28) request for `method`.
+    fn stateless_post(
+        rig: &mut Rig<Builtin>,
+        conn: ConnId,
+        id: u64,
+        method: &str,
+        mut params: Value,
+        name: Option<&str>,
+    ) -> Reply {
+        params["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+        params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({});
+        let mut headers = vec![
+            ("Accept", BOTH),
+            ("Content-Type", "application/json"),
+            ("MCP-Protocol-Version", "2026-07-28"),
+            ("Mcp-Method", method),
+        ];
+        if let Some(name) = name {
+            headers.push(("Mcp-Name", name));
+        }
+        rig.post_with(conn, &headers, &request(id, method, params))
+    }
+
+    #[test]
+    fn stateless_request_leaves_no_session_behind() {
+        let mut rig = Rig::new(ResponseMode::Auto);
+        let reply = stateless_post(&mut rig, 1, 5, "tools/list", json!({}), None);
+        assert_eq!(reply.status, 200);
+        assert!(header(&reply, "Mcp-Session-Id").is_none());
+        assert_eq!(body_json(&reply)["result"]["resultType"], "complete");
+        assert!(
+            rig.t.sessions.is_empty(),
+            "the one-request session is reaped"
+        );
+        assert_eq!(rig.t.stats().active_sessions, 0);
+    }
+
+    #[test]
+    fn closing_a_stateless_stream_cancels_and_forgets_the_request() {
+        let mut rig = Rig::new(ResponseMode::Auto);
+        let mut params = json!({"name": "test_tool_with_progress", "arguments": {}});
+        params["_meta"] = json!({"progressToken": 1});
+        let reply = stateless_post(
+            &mut rig,
+            1,
+            5,
+            "tools/call",
+            params,
+            Some("test_tool_with_progress"),
+        );
+        let (events, ended) = stream_events(&reply);
+        assert_eq!(
+            (events.len(), ended),
+            (1, false),
+            "first progress, no priming"
+        );
+        rig.close(1);
+        assert!(rig.t.sessions.is_empty());
+        rig.advance(Duration::from_secs(1));
+        let (later, _) = rig.sent_to(1);
+        assert!(
+            later.is_empty(),
+            "nothing is sent for a cancelled request: {later:?}"
+        );
+    }
+
+    #[test]
+    fn listen_streams_get_only_the_notifications_they_asked_for() {
+        let mut rig = Rig::new(ResponseMode::Auto);
+        let tools = json!({"notifications": {"toolsListChanged": true}});
+        let reply = stateless_post(&mut rig, 1, 70, "subscriptions/listen", tools, None);
+        let (ack, ended) = stream_events(&reply);
+        assert!(!ended);
+        assert!(ack[0]
+            .data
+            .contains("notifications/subscriptions/acknowledged"));
+        let prompts = json!({"notifications": {"promptsListChanged": true}});
+        stateless_post(&mut rig, 2, 71, "subscriptions/listen", prompts, None);
+        let trigger = json!({"name": "test_trigger_tool_change", "arguments": {}});
+        let reply = stateless_post(
+            &mut rig,
+            3,
+            72,
+            "tools/call",
+            trigger,
+            Some("test_trigger_tool_change"),
+        );
+        assert_eq!(reply.status, 200);
+        let (to_tools, _) = rig.sent_to(1);
+        let (to_prompts, _) = rig.sent_to(2);
+        assert_eq!(to_tools.len(), 1, "{to_tools:?}");
+        assert!(to_tools[0]
+            .data
+            .contains("notifications/tools/list_changed"));
+        assert!(to_tools[0]
+            .data
+            .contains("\"io.modelcontextprotocol/subscriptionId\":70"));
+        assert!(to_prompts.is_empty(), "{to_prompts:?}");
+        rig.close(1);
+        assert_eq!(
+            rig.t.listeners.len(),
+            1,
+            "a closed listen stream is forgotten"
+        );
+    }
 }
