@@ -35,6 +35,7 @@ impl Harness {
                 protocol_version: "2025-11-25".into(),
                 client_capabilities: json!({"sampling": {}, "elicitation": {}}),
                 client_info: json!({"name": "test-client", "version": "1"}),
+                ..SessionView::default()
             }),
             now: Instant::now(),
             next_outgoing: 0,
