@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{fresh_dir, require_tool, run_bounded, spawn_mcpd, tail, tool_missing};
+use common::{fresh_dir, mcpd_bin, require_tool, run_bounded, spawn_mcpd, tail, tool_missing};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -75,6 +75,33 @@ fn conformance_0_2_0_alpha_12_spec_2025_11_25() {
     run.assert_scenarios(33);
 }
 
+/// 0.1.16, `--suite all`, through the stdio bridge: `mcpd -- mcpd --stdio`, one child per
+/// session. Same bar: no FAILURE and no WARNING. (`test_reconnection` asks to close its POST
+/// stream; the child's stdio transport cannot, so the answer arrives on the open stream.)
+#[test]
+fn conformance_0_1_16_suite_all_through_the_bridge() {
+    let Some(run) = run_harness_with(
+        "0.1.16-bridge",
+        "@modelcontextprotocol/conformance@0.1.16",
+        &["--suite", "all"],
+        &["--", mcpd_bin(), "--stdio"],
+    ) else {
+        return;
+    };
+    run.print_table();
+    let bad = run.checks_with(&["FAILURE", "WARNING"]);
+    assert!(
+        bad.is_empty(),
+        "conformance 0.1.16 --suite all through the bridge: {} FAILURE/WARNING check(s) \
+         (results in {}):\n{}",
+        bad.len(),
+        run.dir,
+        bad.join("\n")
+    );
+    run.assert_clean_exit();
+    run.assert_scenarios(32);
+}
+
 /// One finished harness run.
 struct Run {
     label: String,
@@ -90,12 +117,22 @@ struct Run {
 /// Starts `mcpd`, runs `conformance server --url URL EXTRA -o DIR` through npx and reads every
 /// `DIR/*/checks.json`. None when npx or the package is unavailable outside CI (loud skip).
 fn run_harness(label: &str, package: &str, extra: &[&str]) -> Option<Run> {
+    run_harness_with(label, package, extra, &[])
+}
+
+/// [`run_harness`] against `mcpd SERVER_ARGS...`.
+fn run_harness_with(
+    label: &str,
+    package: &str,
+    extra: &[&str],
+    server_args: &[&str],
+) -> Option<Run> {
     if !require_tool("npx (node + npm)", &["npx", "--version"]) {
         return None;
     }
     let dir = fresh_dir("conformance", label);
     let results = dir.join("results");
-    let server = spawn_mcpd(&[]);
+    let server = spawn_mcpd(server_args);
     let url = server.url();
 
     let mut cmd = Command::new("npx");

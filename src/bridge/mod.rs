@@ -317,12 +317,12 @@ impl Bridge {
         }
     }
 
-    /// The child closed its stdout: it can no longer answer, so it is ended.
+    /// The child closed its stdout (or its stdin broke): it can no longer answer, so it is
+    /// ended. Its requests are answered when it is reaped, which is soon: usually it is
+    /// exiting already, and the exit status says more than the closed pipe.
     pub fn handle_stdout_closed(&mut self, id: ChildId, now: Instant) {
         self.now = now;
-        if self.children.get(&id).is_some_and(Child::accepts_work) {
-            self.fail_child(id, "it closed its stdout", now);
-        }
+        self.stop_child(id, "it closed its stdout", false);
     }
 
     /// Bytes the child wrote to stderr: logged line by line with the session, tail kept.
@@ -385,7 +385,7 @@ impl Bridge {
         let mut ids: Vec<ChildId> = self.children.keys().copied().collect();
         ids.sort_unstable();
         for id in ids {
-            self.stop_child(id, "mcpd is shutting down");
+            self.stop_child(id, "mcpd is shutting down", true);
         }
     }
 
@@ -458,8 +458,9 @@ impl Bridge {
             .push_back((None, Command::Timer { after, token }));
     }
 
-    /// Ends a child: stdin closed, SIGTERM to its group now, SIGKILL after the grace.
-    fn stop_child(&mut self, id: ChildId, why: &str) {
+    /// Ends a child: stdin closed, SIGTERM to its group now, SIGKILL after the grace. With
+    /// `blame`, `why` is what its pending requests are told when it is gone.
+    fn stop_child(&mut self, id: ChildId, why: &str, blame: bool) {
         let kill_at = self.now + self.kill_grace;
         let Some(child) = self.children.get_mut(&id) else {
             return;
@@ -467,7 +468,7 @@ impl Bridge {
         if !child.accepts_work() {
             return;
         }
-        if child.failure.is_none() {
+        if blame && child.failure.is_none() {
             child.failure = Some(why.to_string());
         }
         let signal_now = child.stop(kill_at).is_some();
@@ -487,7 +488,7 @@ impl Bridge {
     /// mcpd ends a misbehaving child: its requests are answered now, its session ends.
     fn fail_child(&mut self, id: ChildId, why: &str, now: Instant) {
         self.now = now;
-        self.stop_child(id, why);
+        self.stop_child(id, why, true);
         let Some(mut child) = self.children.remove(&id) else {
             return;
         };
@@ -795,7 +796,7 @@ impl Handler for Bridge {
             return;
         };
         match member.child {
-            Some(id) => self.stop_child(id, "its session ended"),
+            Some(id) => self.stop_child(id, "its session ended", true),
             None => {
                 let Some(id) = self.supervisor.as_ref().and_then(Supervisor::child) else {
                     return;
