@@ -75,15 +75,19 @@ fn post(port: u16, session: Option<&str>, message: Value) -> Answer {
     exchange(port, "POST", session, &message.to_string())
 }
 
-/// `initialize` and `notifications/initialized`; the session id and the initialize answer.
-fn open_session(port: u16) -> (String, Value) {
-    let answer = post(
+fn initialize(port: u16) -> Answer {
+    post(
         port,
         None,
         json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
             "protocolVersion": "2025-11-25", "capabilities": {},
             "clientInfo": {"name": "bridge-test", "version": "1"}}}),
-    );
+    )
+}
+
+/// `initialize` and `notifications/initialized`; the session id and the initialize answer.
+fn open_session(port: u16) -> (String, Value) {
+    let answer = initialize(port);
     let session = answer
         .session
         .unwrap_or_else(|| panic!("initialize gave no session: {:?}", answer.messages));
@@ -282,13 +286,7 @@ fn child_crash_mid_request_answers_with_its_stderr_and_ends_the_session() {
 fn child_crash_during_initialize_answers_that_post_at_once() {
     let mcpd = spawn_bridge(&[], &fault_child("crash-on-initialize"));
     let started = Instant::now();
-    let answer = post(
-        mcpd.port,
-        None,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"}}}),
-    );
+    let answer = initialize(mcpd.port);
     assert!(started.elapsed() < Duration::from_secs(5));
     let error = error_of(&answer);
     assert_eq!(error["data"]["exit"], json!({"code": 1}), "{error}");
@@ -302,13 +300,7 @@ fn child_crash_during_initialize_answers_that_post_at_once() {
 #[test]
 fn missing_program_answers_initialize_with_the_reason() {
     let mcpd = spawn_bridge(&[], &["/nonexistent/mcp-server".to_string()]);
-    let answer = post(
-        mcpd.port,
-        None,
-        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
-            "protocolVersion": "2025-11-25", "capabilities": {},
-            "clientInfo": {"name": "t", "version": "1"}}}),
-    );
+    let answer = initialize(mcpd.port);
     let error = error_of(&answer);
     assert!(
         error["message"]
