@@ -294,6 +294,26 @@ const FLAGS: &[Flag] = &[
         },
     },
     Flag {
+        name: "sse-path",
+        value: "/PATH",
+        about: "Path of the 2024-11-05 HTTP+SSE stream (GET); each stream is one session.",
+        kind: Kind::Text {
+            form: "a path starting with '/' without '?', '#', spaces or control characters",
+            valid: |v| v.starts_with('/') && v.chars().all(|c| !"?#".contains(c) && visible(c)),
+            field: |s| &mut s.config.sse_path,
+        },
+    },
+    Flag {
+        name: "messages-path",
+        value: "/PATH",
+        about: "Path the 2024-11-05 HTTP+SSE clients POST their messages to.",
+        kind: Kind::Text {
+            form: "a path starting with '/' without '?', '#', spaces or control characters",
+            valid: |v| v.starts_with('/') && v.chars().all(|c| !"?#".contains(c) && visible(c)),
+            field: |s| &mut s.config.messages_path,
+        },
+    },
+    Flag {
         name: "allow-host",
         value: "HOST",
         about: "Host header value accepted besides the loopback names (DNS-rebinding guard).",
@@ -664,7 +684,7 @@ fn parse_size(v: &str) -> Option<usize> {
 fn show_size(n: usize) -> String {
     SIZE_UNITS
         .iter()
-        .find(|&&(_, _, shift)| n != 0 && n % (1 << shift) == 0)
+        .find(|&&(_, _, shift)| n != 0 && n.is_multiple_of(1 << shift))
         .map_or(n.to_string(), |&(_, long, shift)| {
             format!("{}{long}", n >> shift)
         })
@@ -737,6 +757,12 @@ mod tests {
         ("port", "65535", |s| s.config.port = 65535),
         ("path", "/", |s| s.config.path = "/".into()),
         ("path", "/api/mcp", |s| s.config.path = "/api/mcp".into()),
+        ("sse-path", "/events", |s| {
+            s.config.sse_path = "/events".into()
+        }),
+        ("messages-path", "/rpc", |s| {
+            s.config.messages_path = "/rpc".into()
+        }),
         ("allow-host", "example.com:8443", |s| {
             s.config.allow_hosts = vec!["example.com:8443".into()]
         }),

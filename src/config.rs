@@ -120,6 +120,10 @@ pub struct Config {
     pub port: u16,
     /// Path of the MCP endpoint.
     pub path: String,
+    /// Path of the 2024-11-05 HTTP+SSE stream.
+    pub sse_path: String,
+    /// Path the 2024-11-05 HTTP+SSE clients POST to.
+    pub messages_path: String,
     /// Extra `Host` header values accepted besides loopback names (DNS-rebinding guard).
     pub allow_hosts: Vec<String>,
     /// Extra `Origin` values accepted besides loopback origins (DNS-rebinding guard).
@@ -142,6 +146,8 @@ impl Default for Config {
             host: "127.0.0.1".to_string(),
             port: 8000,
             path: "/mcp".to_string(),
+            sse_path: "/sse".to_string(),
+            messages_path: "/messages".to_string(),
             allow_hosts: Vec::new(),
             allow_origins: Vec::new(),
             cors_origins: Vec::new(),

@@ -1,5 +1,6 @@
 //! The official MCP Python SDK (`mcp` on PyPI, 1.x client API) against `mcpd`: over Streamable
-//! HTTP (`tests/py/sdk_http.py`) and over stdio (`tests/py/sdk_stdio.py`).
+//! HTTP (`tests/py/sdk_http.py`), over the 2024-11-05 HTTP+SSE transport (`tests/py/sdk_sse.py`)
+//! and over stdio (`tests/py/sdk_stdio.py`).
 //!
 //! Needs python3 with `venv` and PyPI. The SDK is installed once into `target/py-venv` and reused
 //! while it holds the pinned version.
@@ -10,7 +11,6 @@ use common::{
     fresh_dir, mcpd_bin, require_tool, run_bounded, spawn_mcpd, tail, target_dir, tool_missing,
 };
 use std::fs::File;
-use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -44,6 +44,33 @@ fn python_sdk_streamable_http() {
     assert!(
         out.ok,
         "Python SDK over Streamable HTTP failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
+        out.status,
+        failure_lines(&out.stdout),
+        tail(&out.stderr, 4000),
+        tail(&log, 3000)
+    );
+}
+
+#[test]
+fn python_sdk_legacy_sse() {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    let server = spawn_mcpd(&[]);
+    let url = format!("http://127.0.0.1:{}/sse", server.port);
+    let mut cmd = Command::new(&python);
+    cmd.arg(script("sdk_sse.py")).arg(&url);
+    let out = run_script(cmd);
+    let log = server.stop();
+    let dir = fresh_dir("python-sdk", "sse");
+    let _ = std::fs::write(dir.join("mcpd.log"), &log);
+    let _ = std::fs::write(
+        dir.join("client.log"),
+        format!("{}{}", out.stdout, out.stderr),
+    );
+    assert!(
+        out.ok,
+        "Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
         failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
@@ -189,10 +216,8 @@ fn venv_python() -> Option<PathBuf> {
     let python = venv.join("bin/python");
     std::fs::create_dir_all(target_dir()).expect("create the target dir");
     let lock = File::create(target_dir().join("py-venv.lock")).expect("create py-venv.lock");
-    // SAFETY: flock(2) on a descriptor we own; the lock is released when `lock` is closed.
-    if unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) } != 0 {
-        panic!("flock py-venv.lock: {}", std::io::Error::last_os_error());
-    }
+    // Released when `lock` is dropped at the end of this function.
+    lock.lock().expect("lock py-venv.lock");
     if has_sdk(&python) {
         return Some(python);
     }

@@ -8,10 +8,12 @@
 
 use super::tools::{self, Finish, Plan, Step};
 use super::{arguments, str_param, Bucket, Builtin};
+use super::{input_required, stateless};
 use crate::mcp::jsonrpc::SERVER_ERROR;
-use crate::mcp::{Context, ErrorObject, OutgoingId, RequestHandle, SessionKey};
-use serde_json::{json, Value};
+use crate::mcp::{Context, ErrorObject, OutgoingId, RequestHandle, SessionKey, SessionView};
+use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
+use std::time::Instant;
 
 /// Most tool calls one session may have waiting on a timer or the client; bounds memory
 /// against a client that starts calls and never lets them finish.
@@ -51,9 +53,24 @@ impl Builtin {
             .get("_meta")
             .and_then(|m| m.get("progressToken"))
             .filter(|t| t.is_string() || t.is_number());
-        let capabilities = ctx.session_view().map(|v| &v.client_capabilities);
-        let plan = tools::plan(name, &args, progress_token, capabilities);
         let bucket = ctx.session();
+        let plan = match ctx.session_view().filter(|v| v.is_modern()) {
+            Some(view) => match stateless::log_filter(params) {
+                Ok(logs) => {
+                    let plan =
+                        self.plan_stateless(ctx.now(), name, params, &args, progress_token, view);
+                    if matches!(plan, Plan::Script { .. }) {
+                        self.sessions.entry(bucket).or_default().logs = logs;
+                    }
+                    plan
+                }
+                Err(e) => Plan::Answer(Err(e)),
+            },
+            None => {
+                let capabilities = ctx.session_view().map(|v| &v.client_capabilities);
+                tools::plan(name, &args, progress_token, capabilities)
+            }
+        };
         let busy = self
             .sessions
             .get(&bucket)
@@ -81,6 +98,41 @@ impl Builtin {
         }
     }
 
+    /// Plans a call of a stateless (2026-07-28) request: the 2026 fixtures first; a tool that
+    /// would ask the client answers `input_required` instead, and no stream is closed early
+    /// (there is nothing to resume at 2026).
+    fn plan_stateless(
+        &mut self,
+        now: Instant,
+        name: &str,
+        params: &Value,
+        args: &Map<String, Value>,
+        progress_token: Option<&Value>,
+        view: &SessionView,
+    ) -> Plan {
+        if let Some(outcome) = self.input_required_tool(now, name, params, view) {
+            return Plan::Answer(outcome);
+        }
+        if let Some(plan) = stateless::plan(name, args, view) {
+            return plan;
+        }
+        match tools::plan(name, args, progress_token, Some(&view.client_capabilities)) {
+            Plan::Ask {
+                method,
+                params: request,
+                finish,
+            } => Plan::Answer(input_required::ask_once(method, request, finish, params)),
+            Plan::Script { steps, result } => Plan::Script {
+                steps: steps
+                    .into_iter()
+                    .filter(|s| *s != Step::CloseStream)
+                    .collect(),
+                result,
+            },
+            answer => answer,
+        }
+    }
+
     /// Runs `steps` up to the next pause (then waits for its timer) or to the end (then answers).
     fn run(
         &mut self,
@@ -90,11 +142,15 @@ impl Builtin {
         mut steps: VecDeque<Step>,
         result: Value,
     ) {
-        let minimum = self.sessions.get(&bucket).and_then(|s| s.level);
+        let logs = self
+            .sessions
+            .get(&bucket)
+            .map(|s| s.logs)
+            .unwrap_or_default();
         while let Some(step) = steps.pop_front() {
             match step {
                 Step::Log(level, data) => {
-                    if minimum.is_none_or(|min| level >= min) {
+                    if logs.allows(level) {
                         let params =
                             json!({"level": level.as_str(), "logger": "mcpd", "data": data});
                         ctx.notify(Some(request), "notifications/message", params);
@@ -104,6 +160,7 @@ impl Builtin {
                     ctx.notify(Some(request), "notifications/progress", params)
                 }
                 Step::CloseStream => ctx.close_stream(request),
+                Step::ListChanged(method) => ctx.notify(None, method, json!({})),
                 Step::Pause(after) => {
                     let token = self.next_token;
                     self.next_token += 1;

@@ -1,12 +1,15 @@
 //! A fake transport for tests: drives a [`Builtin`] through [`Context`], records every command
 //! it queues, and fires its timers from a fake clock (no sleeps).
+//!
+//! [`Harness::modern`] plays the stateless (2026-07-28) transport: every request gets a session
+//! key of its own, closed as soon as the request is answered.
 
 use super::Builtin;
 use crate::mcp::handler::Command;
 use crate::mcp::{
     Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey, SessionView,
 };
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::time::{Duration, Instant};
 
 /// One transport with one current session and a fake clock.
@@ -23,6 +26,8 @@ pub(super) struct Harness {
     timers: Vec<(Instant, u64, Option<SessionKey>)>,
     /// Every command except timers, in the order queued.
     pub log: Vec<Command>,
+    /// Stateless mode: the one-request session of every request not answered yet.
+    open: Option<Vec<(RequestHandle, SessionKey)>>,
 }
 
 impl Harness {
@@ -42,7 +47,28 @@ impl Harness {
             next_handle: 0,
             timers: Vec::new(),
             log: Vec::new(),
+            open: None,
         }
+    }
+
+    /// Stateless (2026-07-28) requests whose `_meta` declares sampling, elicitation and roots,
+    /// as the conformance client does; no `Mcp-Param-*` headers.
+    pub fn modern() -> Harness {
+        let mut h = Harness::new();
+        h.session = None;
+        h.view = Some(SessionView {
+            protocol_version: "2026-07-28".into(),
+            client_capabilities: json!({"sampling": {}, "elicitation": {}, "roots": {"listChanged": true}}),
+            client_info: json!({"name": "conformance-test-client", "version": "1.0.0"}),
+            ..SessionView::default()
+        });
+        h.open = Some(Vec::new());
+        h
+    }
+
+    /// Sets the client capabilities of the requests to come.
+    pub fn declare(&mut self, capabilities: Value) {
+        self.view.as_mut().expect("a view").client_capabilities = capabilities;
     }
 
     fn with_ctx(
@@ -60,6 +86,12 @@ impl Harness {
         );
         f(&mut self.builtin, &mut ctx);
         for command in commands {
+            if let (Command::Respond { request, .. }, Some(open)) = (&command, &mut self.open) {
+                if let Some(i) = open.iter().position(|(r, _)| r == request) {
+                    let (_, key) = open.remove(i);
+                    self.builtin.session_closed(key);
+                }
+            }
             match command {
                 Command::Timer { after, token } => {
                     self.timers.push((self.now + after, token, session))
@@ -73,7 +105,12 @@ impl Harness {
     pub fn request(&mut self, method: &str, params: Value) -> RequestHandle {
         let handle = RequestHandle(self.next_handle);
         self.next_handle += 1;
-        let session = self.session;
+        let mut session = self.session;
+        if let Some(open) = &mut self.open {
+            let key = SessionKey(1000 + handle.0);
+            open.push((handle, key));
+            session = Some(key);
+        }
         self.with_ctx(session, |b, ctx| {
             b.handle_request(ctx, handle, method, Some(params))
         });
@@ -196,4 +233,69 @@ impl Harness {
             })
             .collect()
     }
+}
+
+/// An accepted elicitation with `content`.
+pub(super) fn accept(content: Value) -> Value {
+    json!({"action": "accept", "content": content})
+}
+
+/// The answer the conformance client gives to each input request of `asked`.
+pub(super) fn answer_all(asked: &Value) -> Value {
+    let answers: Map<String, Value> = asked["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(key, request)| {
+            let answer = match request["method"].as_str().unwrap() {
+                "elicitation/create" => {
+                    let fields = request["params"]["requestedSchema"]["properties"]
+                        .as_object()
+                        .unwrap()
+                        .iter()
+                        .map(|(field, schema)| match schema["type"].as_str() {
+                            Some("boolean") => (field.clone(), json!(true)),
+                            Some("integer" | "number") => (field.clone(), json!(1)),
+                            _ => (field.clone(), json!("Alice")),
+                        })
+                        .collect::<Map<String, Value>>();
+                    accept(Value::Object(fields))
+                }
+                "sampling/createMessage" => json!({"role": "assistant",
+                    "content": {"type": "text", "text": "The capital of France is Paris."},
+                    "model": "test-model", "stopReason": "endTurn"}),
+                "roots/list" => {
+                    json!({"roots": [{"uri": "file:///test/root", "name": "Test Root"}]})
+                }
+                other => panic!("unexpected input request {other}"),
+            };
+            (key.clone(), answer)
+        })
+        .collect();
+    Value::Object(answers)
+}
+
+/// The params a retry of `asked` adds: every question answered, its state echoed.
+pub(super) fn retry(asked: &Value) -> Value {
+    let mut extra = json!({"inputResponses": answer_all(asked)});
+    if let Some(state) = asked.get("requestState") {
+        extra["requestState"] = state.clone();
+    }
+    extra
+}
+
+/// The text of a complete (not `input_required`) tool result.
+pub(super) fn complete_text(result: &Value) -> &str {
+    assert_ne!(result["resultType"], "input_required", "{result}");
+    result["content"][0]["text"].as_str().unwrap()
+}
+
+/// Key and method of every input request of `asked`, in key order.
+pub(super) fn asked_methods(asked: &Value) -> Vec<(String, String)> {
+    let requests = asked["inputRequests"].as_object().unwrap();
+    let method = |r: &Value| r["method"].as_str().unwrap().to_string();
+    requests
+        .iter()
+        .map(|(k, r)| (k.clone(), method(r)))
+        .collect()
 }

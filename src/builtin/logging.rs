@@ -46,9 +46,41 @@ impl Level {
     }
 }
 
+/// Which `notifications/message` a request's tool calls may send.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LogFilter {
+    /// Every message: a session that has not sent `logging/setLevel`.
+    #[default]
+    All,
+    /// Messages at this level or more severe.
+    AtLeast(Level),
+    /// None: a 2026-07-28 request without `_meta["io.modelcontextprotocol/logLevel"]` (MCP
+    /// 2026-07-28 server/utilities/logging: servers MUST NOT log to it).
+    Silent,
+}
+
+impl LogFilter {
+    /// Whether a message at `level` goes out.
+    pub fn allows(self, level: Level) -> bool {
+        match self {
+            LogFilter::All => true,
+            LogFilter::AtLeast(minimum) => level >= minimum,
+            LogFilter::Silent => false,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filters_let_through_what_they_name() {
+        assert!(LogFilter::All.allows(Level::Debug));
+        assert!(!LogFilter::Silent.allows(Level::Emergency));
+        assert!(LogFilter::AtLeast(Level::Info).allows(Level::Info));
+        assert!(!LogFilter::AtLeast(Level::Notice).allows(Level::Info));
+    }
 
     #[test]
     fn names_round_trip_and_order_by_severity() {

@@ -1,6 +1,10 @@
 //! The built-in reference server: every tool, resource, prompt, completion and logging
-//! behaviour the MCP conformance suite (0.1.16, "Fixture contract") expects, behind
-//! [`crate::mcp::Handler`].
+//! behaviour the MCP conformance suite (0.1.16, "Fixture contract"; 0.2.0-alpha.12 at
+//! 2026-07-28) expects, behind [`crate::mcp::Handler`].
+//!
+//! Both eras share one catalogue. A stateless (2026-07-28) request, told apart by
+//! [`crate::mcp::SessionView::is_modern`], also gets `server/discover`, the 2026 fixtures, and
+//! -32602 for an unknown resource.
 //!
 //! [`Builtin`] answers at once whenever it can. Calls that take time are pending state:
 //! a script of notifications and pauses (logging, progress, reconnection) advanced by timers,
@@ -16,24 +20,34 @@
 //! - `test_tool_with_progress` without a progress token answers at once.
 //! - List results come in one page; any `cursor` is one we never issued, so -32602.
 //!
+//! - A stateless request without `_meta["io.modelcontextprotocol/logLevel"]` gets no log
+//!   messages; nothing is ever sent to such a client as a request, `input_required` instead.
+//!
 //! Layout: this file dispatches methods and keeps per-session state; `calls` runs tool calls
 //! that answer later; `tools`, `resources`, `prompts`, `completion` hold the catalogue and its
-//! exact outputs; `logging` the levels; `fixtures` the PNG and WAV bytes.
+//! exact outputs; `stateless` the 2026-only tools that answer at once; `input_required` how a
+//! stateless call asks for input, `input_fixtures` the fixtures that do, `request_state` the
+//! `requestState` table they share; `logging` the levels; `fixtures` the PNG and WAV bytes.
 
 mod calls;
 mod completion;
 mod fixtures;
 #[cfg(test)]
 mod harness;
+mod input_fixtures;
+mod input_required;
 mod logging;
 mod prompts;
+mod request_state;
 mod resources;
+mod stateless;
 mod tools;
 
 use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
 use crate::mcp::{version, Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
 use calls::Pending;
-use logging::Level;
+use logging::{Level, LogFilter};
+use request_state::RequestStates;
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap};
 
@@ -52,13 +66,15 @@ pub struct Builtin {
     /// Request sent to the client to the call waiting for its answer.
     asked: HashMap<OutgoingId, (Bucket, RequestHandle)>,
     next_token: u64,
+    /// `requestState` handles of `input_required` results, shared by all stateless requests.
+    states: RequestStates<input_fixtures::Saved>,
 }
 
 /// What one session has asked for and started.
 #[derive(Debug, Default)]
 struct SessionState {
-    /// The minimum level of `notifications/message`; `None` until `logging/setLevel`.
-    level: Option<Level>,
+    /// Which `notifications/message` go out: `logging/setLevel`, or a stateless request's `_meta`.
+    logs: LogFilter,
     subscriptions: BTreeSet<String>,
     calls: HashMap<RequestHandle, Pending>,
 }
@@ -74,7 +90,7 @@ impl Builtin {
         let level = Level::parse(name)
             .ok_or_else(|| invalid_params(format!("Invalid log level: {name}")))?;
         if bucket.is_some() {
-            self.sessions.entry(bucket).or_default().level = Some(level);
+            self.sessions.entry(bucket).or_default().logs = LogFilter::AtLeast(level);
         }
         Ok(json!({}))
     }
@@ -118,19 +134,28 @@ impl Handler for Builtin {
     ) {
         let params = params.unwrap_or_else(|| json!({}));
         let bucket = ctx.session();
+        let modern = is_modern(ctx);
         let outcome = match method {
             "initialize" => initialize(&params),
+            "server/discover" if modern => Ok(discover()),
             "ping" => Ok(json!({})),
             "logging/setLevel" => self.set_level(bucket, &params),
-            "tools/list" => one_page(&params, tools::list),
+            "tools/list" => one_page(&params, || tools::list(modern)),
             "tools/call" => return self.call_tool(ctx, request, &params),
             "resources/list" => one_page(&params, resources::list),
             "resources/templates/list" => one_page(&params, resources::templates),
-            "resources/read" => str_param(&params, "uri").and_then(resources::read),
+            "resources/read" => {
+                str_param(&params, "uri").and_then(|uri| resources::read(uri, modern))
+            }
             "resources/subscribe" => self.subscribe(bucket, &params, true),
             "resources/unsubscribe" => self.subscribe(bucket, &params, false),
-            "prompts/list" => one_page(&params, prompts::list),
-            "prompts/get" => get_prompt(&params),
+            "prompts/list" => one_page(&params, || prompts::list(modern)),
+            "prompts/get" => match ctx.session_view().filter(|v| v.is_modern()) {
+                Some(view) => {
+                    input_fixtures::prompt(&params, view).unwrap_or_else(|| get_prompt(&params))
+                }
+                None => get_prompt(&params),
+            },
             "completion/complete" => completion::complete(&params),
             _ => Err(ErrorObject::new(
                 METHOD_NOT_FOUND,
@@ -172,26 +197,57 @@ impl Handler for Builtin {
     }
 }
 
+/// What the server tells a client about itself, at `initialize` and `server/discover`.
+const INSTRUCTIONS: &str = "A reference server for testing MCP clients: its tools, resources \
+    and prompts return fixed, documented outputs.";
+
+/// Whether the callback serves a stateless (2026-07-28) request.
+fn is_modern(ctx: &Context<'_>) -> bool {
+    ctx.session_view().is_some_and(|v| v.is_modern())
+}
+
+/// The capabilities both eras declare. At 2026-07-28 the transport serves
+/// `subscriptions/listen`, which is what `listChanged` and `subscribe` promise there.
+fn capabilities() -> Value {
+    json!({
+        "tools": {"listChanged": true},
+        "resources": {"subscribe": true, "listChanged": true},
+        "prompts": {"listChanged": true},
+        "logging": {},
+        "completions": {},
+    })
+}
+
 /// The `initialize` result (MCP lifecycle, "Initialization").
 fn initialize(params: &Value) -> Result<Value, ErrorObject> {
     let requested = str_param(params, "protocolVersion")?;
     Ok(json!({
         "protocolVersion": version::negotiate(Some(requested)),
-        "capabilities": {
-            "tools": {"listChanged": true},
-            "resources": {"subscribe": true, "listChanged": true},
-            "prompts": {"listChanged": true},
-            "logging": {},
-            "completions": {},
-        },
+        "capabilities": capabilities(),
         "serverInfo": {
             "name": "mcpd",
             "title": "mcpd reference server",
             "version": env!("CARGO_PKG_VERSION"),
         },
-        "instructions": "A reference server for testing MCP clients: its tools, resources \
-            and prompts return fixed, documented outputs.",
+        "instructions": INSTRUCTIONS,
     }))
+}
+
+/// The `server/discover` result (MCP 2026-07-28 versioning, "Discovery"): cacheable, and
+/// naming the server in `_meta` as every 2026 result may.
+fn discover() -> Value {
+    json!({
+        "supportedVersions": version::MODERN_SUPPORTED,
+        "capabilities": capabilities(),
+        "instructions": INSTRUCTIONS,
+        "resultType": "complete",
+        "ttlMs": 0,
+        "cacheScope": "private",
+        "_meta": {"io.modelcontextprotocol/serverInfo": {
+            "name": "mcpd",
+            "version": env!("CARGO_PKG_VERSION"),
+        }},
+    })
 }
 
 /// The `prompts/get` result.
@@ -211,7 +267,7 @@ fn arguments(params: &Value) -> Result<Map<String, Value>, ErrorObject> {
 
 /// A list result in one page; a `cursor` can only be one we never issued (MCP pagination:
 /// invalid cursors are -32602).
-fn one_page(params: &Value, list: fn() -> Value) -> Result<Value, ErrorObject> {
+fn one_page(params: &Value, list: impl FnOnce() -> Value) -> Result<Value, ErrorObject> {
     match params.get("cursor") {
         None | Some(Value::Null) => Ok(list()),
         Some(_) => Err(invalid_params("Invalid cursor")),
@@ -465,5 +521,123 @@ mod tests {
         )
         .unwrap();
         assert_eq!(h.call("resources/subscribe", one_more), Ok(json!({})));
+    }
+
+    #[test]
+    fn discover_at_2026_names_versions_capabilities_and_server() {
+        let mut h = Harness::modern();
+        let got = h.call("server/discover", json!({})).unwrap();
+        assert_eq!(
+            got,
+            json!({
+                "supportedVersions": ["2026-07-28"],
+                "capabilities": {"tools":{"listChanged":true},"prompts":{"listChanged":true},
+                    "resources":{"listChanged":true,"subscribe":true},"completions":{},"logging":{}},
+                "instructions": INSTRUCTIONS,
+                "resultType": "complete",
+                "ttlMs": 0,
+                "cacheScope": "private",
+                "_meta": {"io.modelcontextprotocol/serverInfo":
+                    {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")}},
+            })
+        );
+        assert!(h.builtin.sessions.is_empty());
+        h.declare(json!({}));
+        assert_eq!(h.call("server/discover", json!({})), Ok(got));
+    }
+
+    #[test]
+    fn discover_is_unknown_to_handshake_sessions() {
+        let mut h = Harness::new();
+        assert_eq!(code(h.call("server/discover", json!({}))), -32601);
+        h.view = None;
+        assert_eq!(code(h.call("server/discover", json!({}))), -32601);
+    }
+
+    #[test]
+    fn resource_not_found_code_follows_the_era() {
+        let uri = json!({"uri": "test://nonexistent-resource-for-conformance-testing"});
+        for (mut h, want) in [(Harness::new(), -32002), (Harness::modern(), -32602)] {
+            let e = h.call("resources/read", uri.clone()).unwrap_err();
+            assert_eq!(e.code, want);
+            assert_eq!(e.data.as_ref(), Some(&uri));
+        }
+    }
+
+    #[test]
+    fn first_listed_tool_succeeds_without_arguments_in_both_eras() {
+        for mut h in [Harness::new(), Harness::modern()] {
+            let tools = h.call("tools/list", json!({})).unwrap();
+            let first = tools["tools"][0]["name"].as_str().unwrap().to_string();
+            assert_eq!(first, "test_simple_text");
+            let got = h.call_tool(&first, json!({})).unwrap();
+            assert_ne!(got["isError"], true);
+        }
+    }
+
+    #[test]
+    fn tool_names_are_well_formed_unique_and_stable_in_both_eras() {
+        for mut h in [Harness::new(), Harness::modern()] {
+            let list = h.call("tools/list", json!({})).unwrap();
+            let names: Vec<&str> = list["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap())
+                .collect();
+            for name in &names {
+                let ok = (1..=128).contains(&name.len())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_.-".contains(&b));
+                assert!(ok, "{name}");
+            }
+            assert_eq!(names.iter().collect::<BTreeSet<_>>().len(), names.len());
+            assert_eq!(h.call("tools/list", json!({})).unwrap(), list);
+        }
+    }
+
+    #[test]
+    fn modern_lists_are_served_with_non_empty_descriptions() {
+        let mut h = Harness::modern();
+        let tools = h.call("tools/list", json!({})).unwrap();
+        let prompts = h.call("prompts/list", json!({})).unwrap();
+        for item in tools["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .chain(prompts["prompts"].as_array().unwrap())
+        {
+            assert!(!item["description"].as_str().unwrap().is_empty(), "{item}");
+        }
+    }
+
+    #[test]
+    fn fixtures_of_2026_are_unknown_to_handshake_sessions() {
+        let names = |mut h: Harness, list: &str, key: &str| -> BTreeSet<String> {
+            let got = h.call(list, json!({})).unwrap();
+            got[key]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string())
+                .collect()
+        };
+        let modern_only = |list, key| {
+            let legacy = names(Harness::new(), list, key);
+            let modern = names(Harness::modern(), list, key);
+            assert!(legacy.is_subset(&modern));
+            modern.difference(&legacy).cloned().collect::<Vec<_>>()
+        };
+        let tools = modern_only("tools/list", "tools");
+        assert_eq!(tools.len(), 14);
+        let mut h = Harness::new();
+        for name in &tools {
+            let e = h.call_tool(name, json!({})).unwrap_err();
+            assert_eq!(e.message, format!("Unknown tool: {name}"));
+        }
+        let prompts = modern_only("prompts/list", "prompts");
+        assert_eq!(prompts, ["test_input_required_result_prompt"]);
+        assert!(h.client_requests().is_empty());
     }
 }

@@ -5,7 +5,7 @@
 //! server/prompts, "Error Handling").
 
 use super::fixtures::PNG_1X1;
-use super::invalid_params;
+use super::{input_fixtures, invalid_params};
 use crate::mcp::ErrorObject;
 use serde_json::{json, Map, Value};
 
@@ -43,10 +43,13 @@ const PROMPTS: [PromptDef; 4] = [
     ),
 ];
 
-/// The `prompts/list` result.
-pub(super) fn list() -> Value {
+/// The `prompts/list` result; the 2026-07-28 fixture prompt is listed to stateless requests only.
+pub(super) fn list(modern: bool) -> Value {
+    let (name, description) = input_fixtures::PROMPT;
+    let asking: PromptDef = (name, description, &[]);
     let prompts: Vec<Value> = PROMPTS
         .iter()
+        .chain(modern.then_some(&asking))
         .map(|(name, description, args)| {
             let arguments: Vec<Value> = args
                 .iter()
@@ -176,7 +179,7 @@ mod tests {
 
     #[test]
     fn every_listed_prompt_is_described_with_its_arguments() {
-        for p in list()["prompts"].as_array().unwrap() {
+        for p in list(true)["prompts"].as_array().unwrap() {
             assert!(!p["name"].as_str().unwrap().is_empty());
             assert!(!p["description"].as_str().unwrap().is_empty(), "{p}");
             for a in p["arguments"].as_array().unwrap() {

@@ -2,10 +2,11 @@
 //! conformance 0.1.16 fixture contract ("Resources") fixes them.
 //!
 //! Resources never change, so subscribing succeeds but no `notifications/resources/updated` is
-//! ever sent. An unknown URI is -32002 "Resource not found" with `data.uri` (MCP 2025-11-25
-//! server/resources, "Error Handling").
+//! ever sent. An unknown URI is "Resource not found" with `data.uri`: -32002 up to 2025-11-25,
+//! -32602 at 2026-07-28 (MCP server/resources, "Error Handling", of each revision).
 
 use super::fixtures::PNG_1X1;
+use super::invalid_params;
 use crate::mcp::jsonrpc::RESOURCE_NOT_FOUND;
 use crate::mcp::ErrorObject;
 use serde_json::{json, Value};
@@ -64,8 +65,8 @@ pub(super) fn templates() -> Value {
     }]})
 }
 
-/// The `resources/read` result for `uri`, or -32002.
-pub(super) fn read(uri: &str) -> Result<Value, ErrorObject> {
+/// The `resources/read` result for `uri`, or the not-found error of the era.
+pub(super) fn read(uri: &str, modern: bool) -> Result<Value, ErrorObject> {
     let content = match uri {
         "test://static-text" => json!({
             "uri": uri,
@@ -82,6 +83,7 @@ pub(super) fn read(uri: &str) -> Result<Value, ErrorObject> {
             Some(id) => {
                 json!({"uri": uri, "mimeType": "application/json", "text": template_text(id)})
             }
+            None if modern => return Err(modern_not_found(uri)),
             None => return Err(not_found(uri)),
         },
     };
@@ -96,6 +98,11 @@ pub(super) fn exists(uri: &str) -> bool {
 /// -32002 for `uri`.
 pub(super) fn not_found(uri: &str) -> ErrorObject {
     ErrorObject::new(RESOURCE_NOT_FOUND, "Resource not found").with_data(json!({ "uri": uri }))
+}
+
+/// -32602 for `uri`: MCP 2026-07-28 server/resources, "Error Handling" (-32002 is retired).
+fn modern_not_found(uri: &str) -> ErrorObject {
+    invalid_params("Resource not found").with_data(json!({ "uri": uri }))
 }
 
 /// The `{id}` of a template URI: non-empty, without `/`.
@@ -119,24 +126,42 @@ fn template_text(id: &str) -> String {
 mod tests {
     use super::*;
 
+    fn read_legacy(uri: &str) -> Result<Value, ErrorObject> {
+        read(uri, false)
+    }
+
+    #[test]
+    fn unknown_uri_at_2026_is_invalid_params_with_the_uri() {
+        let e = read("test://nonexistent-resource-for-conformance-testing", true).unwrap_err();
+        assert_eq!((e.code, e.message.as_str()), (-32602, "Resource not found"));
+        assert_eq!(
+            e.data,
+            Some(json!({"uri": "test://nonexistent-resource-for-conformance-testing"}))
+        );
+        assert_eq!(
+            read("test://static-text", true),
+            read_legacy("test://static-text")
+        );
+    }
+
     #[test]
     fn static_resources_read_as_the_contract_says() {
         assert_eq!(
-            read("test://static-text").unwrap(),
+            read_legacy("test://static-text").unwrap(),
             json!({"contents":[{"uri":"test://static-text","mimeType":"text/plain",
                 "text":"This is the content of the static text resource."}]})
         );
         assert_eq!(
-            read("test://static-binary").unwrap(),
+            read_legacy("test://static-binary").unwrap(),
             json!({"contents":[{"uri":"test://static-binary","mimeType":"image/png","blob":PNG_1X1}]})
         );
-        assert!(read("test://watched-resource").unwrap()["contents"][0]["text"].is_string());
+        assert!(read_legacy("test://watched-resource").unwrap()["contents"][0]["text"].is_string());
     }
 
     #[test]
     fn template_reads_exact_text_for_its_id() {
         assert_eq!(
-            read("test://template/123/data").unwrap(),
+            read_legacy("test://template/123/data").unwrap(),
             json!({"contents":[{"uri":"test://template/123/data","mimeType":"application/json",
                 "text":"{\"id\":\"123\",\"templateTest\":true,\"data\":\"Data for ID: 123\"}"}]})
         );
@@ -159,7 +184,7 @@ mod tests {
             "test://template/1",
             "",
         ] {
-            let e = read(uri).unwrap_err();
+            let e = read_legacy(uri).unwrap_err();
             assert_eq!(e.code, -32002, "{uri}");
             assert_eq!(e.message, "Resource not found");
             assert_eq!(e.data, Some(json!({ "uri": uri })));
@@ -172,7 +197,10 @@ mod tests {
         for r in list()["resources"].as_array().unwrap() {
             let uri = r["uri"].as_str().unwrap();
             assert!(exists(uri));
-            assert_eq!(read(uri).unwrap()["contents"][0]["mimeType"], r["mimeType"]);
+            assert_eq!(
+                read_legacy(uri).unwrap()["contents"][0]["mimeType"],
+                r["mimeType"]
+            );
             assert!(!r["name"].as_str().unwrap().is_empty());
             assert!(!r["description"].as_str().unwrap().is_empty());
         }

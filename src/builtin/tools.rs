@@ -11,6 +11,7 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
+use super::{input_fixtures, stateless};
 use crate::mcp::ErrorObject;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -34,6 +35,9 @@ pub(super) enum Step {
     Pause(Duration),
     /// End the HTTP stream of the call before its answer (SEP-1699 polling).
     CloseStream,
+    /// Send this list-changed notification outside the call: to the session, or at 2026-07-28
+    /// to every `subscriptions/listen` stream that asked for it.
+    ListChanged(&'static str),
 }
 
 /// How the handler carries out one `tools/call`.
@@ -82,8 +86,18 @@ fn error_result(text: &str) -> Value {
     json!({"isError": true, "content": [{"type": "text", "text": text}]})
 }
 
+/// One `tools/list` entry: name, description, input schema.
+pub(super) type ToolDef = (&'static str, &'static str, Value);
+
+/// Whether the client declared `capability` (present and not null).
+pub(super) fn declared(capabilities: Option<&Value>, capability: &str) -> bool {
+    capabilities
+        .and_then(|c| c.get(capability))
+        .is_some_and(|v| !v.is_null())
+}
+
 /// An input schema for a tool without arguments.
-fn no_arguments() -> Value {
+pub(super) fn no_arguments() -> Value {
     json!({"type": "object", "properties": {}})
 }
 
@@ -96,27 +110,41 @@ fn one_string(name: &str, description: &str) -> Value {
     })
 }
 
-/// The `json_schema_2020_12_tool` input schema, exactly as conformance lists it (SEP-1613).
+/// The `json_schema_2020_12_tool` input schema, exactly as conformance 0.2.0 lists it (SEP-1613,
+/// SEP-2106: composition, conditionals and anchors must reach the client unchanged).
 fn json_schema_2020_12() -> Value {
     json!({
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "type": "object",
         "$defs": {
             "address": {
+                "$anchor": "addressDef",
                 "type": "object",
                 "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
             },
         },
-        "properties": {"name": {"type": "string"}, "address": {"$ref": "#/$defs/address"}},
+        "properties": {
+            "name": {"type": "string"},
+            "address": {"$ref": "#/$defs/address"},
+            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
+            "phone": {"type": "string"},
+            "email": {"type": "string"},
+        },
+        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
+        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
+        "then": {"required": ["phone"]},
+        "else": {"required": ["email"]},
         "additionalProperties": false,
     })
 }
 
-/// The `tools/list` result: every tool with a name, a description and an object input schema.
-pub(super) fn list() -> Value {
+/// The `tools/list` result: every tool with a name, a description and an object input schema,
+/// in a fixed order. `test_simple_text` comes first: conformance calls `tools[0]` with `{}`.
+/// The 2026-07-28 fixtures are listed only to stateless requests.
+pub(super) fn list(modern: bool) -> Value {
     let tools: Vec<Value> = [
-        ("echo", "Returns the given message unchanged.", one_string("message", "Text to echo back")),
         ("test_simple_text", "Returns a simple text response.", no_arguments()),
+        ("echo", "Returns the given message unchanged.", one_string("message", "Text to echo back")),
         ("test_image_content", "Returns a 1x1 PNG image.", no_arguments()),
         ("test_audio_content", "Returns a short WAV audio clip.", no_arguments()),
         ("test_embedded_resource", "Returns an embedded text resource.", no_arguments()),
@@ -173,6 +201,8 @@ pub(super) fn list() -> Value {
         ("list_roots", "Lists the client's roots (roots/list).", no_arguments()),
     ]
     .into_iter()
+    .chain(modern.then(stateless::tools).into_iter().flatten())
+    .chain(modern.then(input_fixtures::tools).into_iter().flatten())
     .map(|(name, description, schema)| {
         json!({"name": name, "description": description, "inputSchema": schema})
     })
@@ -188,11 +218,7 @@ pub(super) fn plan(
     progress_token: Option<&Value>,
     client_capabilities: Option<&Value>,
 ) -> Plan {
-    let declared = |capability: &str| {
-        client_capabilities
-            .and_then(|c| c.get(capability))
-            .is_some_and(|v| !v.is_null())
-    };
+    let declared = |capability: &str| declared(client_capabilities, capability);
     let lacks = |capability: &str| {
         Plan::Answer(Ok(error_result(&format!(
             "The client did not declare the {capability} capability"
@@ -418,7 +444,7 @@ pub(super) fn finish(finish: Finish, outcome: Result<Value, ErrorObject>) -> Val
 
 /// The text of a `sampling/createMessage` result: `content` is one block, or (MCP 2025-11-25,
 /// tool use in sampling) an array whose text blocks are joined.
-fn sampled_text(answer: &Value) -> Option<String> {
+pub(super) fn sampled_text(answer: &Value) -> Option<String> {
     let content = answer.get("content")?;
     let blocks = match content {
         Value::Array(blocks) => blocks.iter().collect(),
@@ -446,11 +472,13 @@ fn required_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str,
     }
 }
 
-/// Checks arguments against [`json_schema_2020_12`], `additionalProperties: false` included.
+/// Checks arguments against [`json_schema_2020_12`]: property types, `additionalProperties:
+/// false`, a phone or an email (`allOf`/`anyOf`), and the one `contactMethod` names (`if`).
 fn check_person(args: &Map<String, Value>) -> Result<(), ErrorObject> {
     for (key, value) in args {
         let ok = match key.as_str() {
-            "name" => value.is_string(),
+            "name" | "phone" | "email" => value.is_string(),
+            "contactMethod" => matches!(value.as_str(), Some("phone" | "email")),
             "address" => value.as_object().is_some_and(|address| {
                 ["street", "city"]
                     .iter()
@@ -463,6 +491,13 @@ fn check_person(args: &Map<String, Value>) -> Result<(), ErrorObject> {
                 "Argument {key} does not match the input schema"
             )));
         }
+    }
+    let by_phone = args.get("contactMethod").and_then(Value::as_str) == Some("phone");
+    let needed = if by_phone { "phone" } else { "email" };
+    if !args.contains_key(needed) {
+        return Err(invalid_params(format!(
+            "Missing required argument: {needed}"
+        )));
     }
     Ok(())
 }
@@ -555,9 +590,10 @@ mod tests {
 
     #[test]
     fn every_listed_tool_has_name_description_and_object_schema() {
-        let list = list();
+        let list = list(false);
         let tools = list["tools"].as_array().unwrap();
         assert_eq!(tools.len(), 16);
+        assert_eq!(tools[0]["name"], "test_simple_text");
         for tool in tools {
             assert!(!tool["name"].as_str().unwrap().is_empty());
             assert!(!tool["description"].as_str().unwrap().is_empty(), "{tool}");
@@ -574,31 +610,48 @@ mod tests {
     fn json_schema_tool_lists_its_2020_12_schema_exactly() {
         let want: Value = serde_json::from_str(
             r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
-            "$defs":{"address":{"type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},
-            "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"}},"additionalProperties":false}"##,
+ "$defs":{"address":{"$anchor":"addressDef","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},
+ "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"},
+               "contactMethod":{"type":"string","enum":["phone","email"]},"phone":{"type":"string"},"email":{"type":"string"}},
+ "allOf":[{"anyOf":[{"required":["phone"]},{"required":["email"]}]}],
+ "if":{"properties":{"contactMethod":{"const":"phone"}},"required":["contactMethod"]},
+ "then":{"required":["phone"]},"else":{"required":["email"]},"additionalProperties":false}"##,
         )
         .unwrap();
-        let list = list();
-        let tool = list["tools"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|t| t["name"] == "json_schema_2020_12_tool")
-            .unwrap();
-        assert_eq!(tool["inputSchema"], want);
+        for modern in [false, true] {
+            let list = list(modern);
+            let tool = list["tools"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|t| t["name"] == "json_schema_2020_12_tool")
+                .unwrap();
+            assert_eq!(tool["inputSchema"], want);
+        }
     }
 
     #[test]
     fn json_schema_tool_enforces_its_schema() {
-        let ok = json!({"name": "Ada", "address": {"street": "1 Loop", "city": "X"}});
-        assert!(matches!(
-            call("json_schema_2020_12_tool", ok),
-            Plan::Answer(Ok(_))
-        ));
+        for ok in [
+            json!({"name": "Ada", "address": {"street": "1 Loop", "city": "X"}, "email": "a@x"}),
+            json!({"contactMethod": "phone", "phone": "123"}),
+            json!({"contactMethod": "email", "email": "a@x", "phone": "123"}),
+        ] {
+            assert!(
+                matches!(
+                    call("json_schema_2020_12_tool", ok.clone()),
+                    Plan::Answer(Ok(_))
+                ),
+                "{ok}"
+            );
+        }
         for bad in [
-            json!({"extra": 1}),
-            json!({"name": 1}),
-            json!({"address": {"city": 2}}),
+            json!({"extra": 1, "email": "a@x"}),
+            json!({"name": 1, "email": "a@x"}),
+            json!({"address": {"city": 2}, "email": "a@x"}),
+            json!({"name": "Ada"}),
+            json!({"contactMethod": "phone", "email": "a@x"}),
+            json!({"contactMethod": "fax", "email": "a@x"}),
         ] {
             match call("json_schema_2020_12_tool", bad.clone()) {
                 Plan::Answer(Err(e)) => assert_eq!(e.code, -32602, "{bad}"),

@@ -39,6 +39,26 @@ pub struct SessionView {
     pub client_capabilities: Value,
     /// `clientInfo` from the client's `initialize` params.
     pub client_info: Value,
+    /// Stateless (2026-07-28) requests only: the `Mcp-Param-*` headers of this request, name
+    /// after the prefix in lower case, value base64-decoded where it used `=?base64?...?=`.
+    pub param_headers: Vec<(String, String)>,
+}
+
+impl SessionView {
+    /// Whether this is a stateless (2026-07-28) request: answers that need the client's input
+    /// come back as `input_required` results, never as requests to the client.
+    pub fn is_modern(&self) -> bool {
+        super::version::is_modern(&self.protocol_version) && !self.protocol_version.is_empty()
+    }
+
+    /// The decoded `Mcp-Param-{name}` header of a stateless request (`name` case-insensitive).
+    pub fn param_header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.param_headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 /// One thing a handler asked for; carried out by the transport after the callback returns, or
@@ -129,7 +149,8 @@ impl<'a> Context<'a> {
         self.now
     }
 
-    /// The session this callback belongs to; `None` for stateless requests.
+    /// The session this callback belongs to. A stateless (2026-07-28) request gets a key that
+    /// lives only until it is answered; `None` outside any request or session.
     pub fn session(&self) -> Option<SessionKey> {
         self.session
     }

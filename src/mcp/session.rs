@@ -170,6 +170,8 @@ pub fn parse_event_id(value: &str) -> Option<(StreamNo, u64)> {
 pub struct Pending {
     /// The id the client gave it, echoed on the answer.
     pub client_id: Id,
+    /// Its method (stateless results are completed per method).
+    pub method: String,
     /// The stream its answer and related messages travel on.
     pub stream: StreamNo,
 }
@@ -199,6 +201,11 @@ pub struct Session {
     pub next_outgoing: u64,
     /// When the session last saw a request or stream activity.
     pub last_activity: Instant,
+    /// A stateless (2026-07-28) request's session: gone once the request is answered.
+    pub ephemeral: bool,
+    /// A 2024-11-05 HTTP+SSE session: everything travels on its one GET stream, and the session
+    /// ends with that connection.
+    pub http_sse: bool,
 }
 
 impl Session {
@@ -224,6 +231,8 @@ impl Session {
             outgoing: HashSet::new(),
             next_outgoing: 0,
             last_activity: now,
+            ephemeral: false,
+            http_sse: false,
         }
     }
 

@@ -8,6 +8,17 @@ pub const LEGACY: [&str; 4] = ["2024-11-05", "2025-03-26", "2025-06-18", "2025-1
 /// The newest handshake-era revision; offered when a client asks for one we do not know.
 pub const LATEST_LEGACY: &str = "2025-11-25";
 
+/// The stateless revision (MCP versioning: "modern"): no sessions, per-request `_meta`.
+pub const MODERN: &str = "2026-07-28";
+
+/// Every revision a `-32022` error lists as supported by the stateless path.
+pub const MODERN_SUPPORTED: [&str; 1] = [MODERN];
+
+/// Whether `version` is a per-request (stateless) revision rather than a handshake one.
+pub fn is_modern(version: &str) -> bool {
+    !LEGACY.contains(&version)
+}
+
 /// `MCP-Protocol-Version` assumed when the header is absent (MCP 2025-06-18 transports,
 /// "Protocol Version Header": servers SHOULD assume 2025-03-26).
 pub const ASSUMED_WITHOUT_HEADER: &str = "2025-03-26";
@@ -28,7 +39,7 @@ pub fn is_supported(version: &str) -> bool {
 
 /// Whether `version` has the SSE polling rules of SEP-1699 (priming event, `retry`).
 pub fn has_sse_polling(version: &str) -> bool {
-    version >= "2025-11-25"
+    version >= "2025-11-25" && LEGACY.contains(&version)
 }
 
 /// Whether `version` accepts JSON-RPC batches (only 2025-03-26 does).

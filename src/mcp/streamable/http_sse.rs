@@ -1,0 +1,201 @@
+//! The 2024-11-05 HTTP+SSE transport (MCP 2024-11-05 `basic/transports`, "HTTP with SSE"),
+//! deprecated since 2025-03-26 but still what older clients and fallbacks speak.
+//!
+//! A GET on the SSE path opens a stream whose first event, `endpoint`, names the URL to POST
+//! messages to (same origin, relative, carrying the session id). Every POST there is answered
+//! 202; replies and server messages travel as `message` events on the stream. Each stream is
+//! its own session, and the session ends when its connection closes.
+
+use super::{accepts, is_json_content, Accept, Reply, ReplyBody, Transport, RETRY_AFTER_SECS};
+use crate::http::RequestHead;
+use crate::log;
+use crate::mcp::handler::{Handler, RequestHandle, SessionKey, SessionView};
+use crate::mcp::jsonrpc::{self, Body, Message};
+use crate::mcp::session::{ConnId, Pending, Session, STANDALONE};
+use crate::sse;
+use std::time::Instant;
+
+impl<H: Handler> Transport<H> {
+    /// GET on the SSE path: a new session and its stream, announced by the `endpoint` event.
+    pub fn open_http_sse(
+        &mut self,
+        conn: ConnId,
+        head: &RequestHead,
+        messages_path: &str,
+        now: Instant,
+    ) -> Reply {
+        if !accepts(head, Accept::Sse) {
+            return Reply::error(
+                406,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Not Acceptable: Accept must list text/event-stream",
+            );
+        }
+        if self.legacy_sessions() >= self.settings.max_sessions {
+            log::warn(format_args!(
+                "session limit of {} reached",
+                self.settings.max_sessions
+            ));
+            let message = format!(
+                "Service Unavailable: the session limit ({}) is reached; raise --max-sessions or retry later",
+                self.settings.max_sessions
+            );
+            return Reply::error(503, None, jsonrpc::SERVER_ERROR, message)
+                .with_header("Retry-After", RETRY_AFTER_SECS.to_string());
+        }
+        let key = SessionKey(self.next_session);
+        self.next_session += 1;
+        self.total_sessions += 1;
+        let id = uuid::Uuid::new_v4().to_string();
+        let view = SessionView {
+            protocol_version: "2024-11-05".into(),
+            ..SessionView::default()
+        };
+        let mut session = Session::new(key, id.clone(), view, self.settings.replay_bytes, now);
+        session.http_sse = true;
+        if let Some(stream) = session.streams.get_mut(&STANDALONE) {
+            stream.conn = Some(conn);
+        }
+        self.sessions.insert(key, session);
+        self.by_id.insert(id.clone(), key);
+        self.attached.insert(conn, (key, STANDALONE));
+        self.arm_expiry(key, now);
+        log::info(format_args!("session {id} created (HTTP+SSE)"));
+        let endpoint = format!("{messages_path}?sessionId={id}");
+        let mut initial = Vec::new();
+        let event = sse::Event {
+            id: None,
+            event: Some("endpoint"),
+            retry: None,
+            data: &endpoint,
+        };
+        sse::encode_event(&event, &mut initial);
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Stream {
+                initial,
+                end: false,
+            },
+        }
+    }
+
+    /// POST on the messages path: 202, and the answers go out on the session's stream.
+    pub fn post_http_sse(&mut self, head: &RequestHead, body: &[u8], now: Instant) -> Reply {
+        let Some(id) = session_id_param(head.query()) else {
+            return Reply::error(
+                400,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Bad Request: the sessionId query parameter is required",
+            );
+        };
+        let key = match self.by_id.get(id).copied() {
+            Some(key) if self.sessions.get(&key).is_some_and(|s| s.http_sse) => key,
+            _ => {
+                return Reply::error(
+                    404,
+                    None,
+                    jsonrpc::SERVER_ERROR,
+                    "Not Found: session does not exist or has ended",
+                )
+            }
+        };
+        if !is_json_content(head) {
+            return Reply::error(
+                415,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Unsupported Media Type: Content-Type must be application/json",
+            );
+        }
+        let items = match jsonrpc::parse_body(body) {
+            Ok(Body::Single(item)) => vec![item],
+            Ok(Body::Batch(items)) if !items.is_empty() => items,
+            Ok(Body::Batch(_)) => {
+                return Reply::error(
+                    400,
+                    None,
+                    jsonrpc::INVALID_REQUEST,
+                    "Invalid Request: empty batch",
+                )
+            }
+            Err(e) => {
+                return Reply::error(400, None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}"))
+            }
+        };
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.last_activity = now;
+        }
+        for item in items {
+            match item {
+                Ok(Message::Request { id, method, params }) => {
+                    let full = self
+                        .sessions
+                        .get(&key)
+                        .is_some_and(|s| s.pending.len() >= super::MAX_PENDING_PER_SESSION);
+                    if full {
+                        let error = jsonrpc::ErrorObject::new(
+                            jsonrpc::SERVER_ERROR,
+                            "too many requests in flight",
+                        );
+                        let message = Message::Error {
+                            id: Some(id),
+                            error,
+                        };
+                        self.deliver(key, STANDALONE, message.to_json(), false);
+                        continue;
+                    }
+                    let handle = RequestHandle(self.next_handle);
+                    self.next_handle += 1;
+                    if let Some(session) = self.sessions.get_mut(&key) {
+                        let pending = Pending {
+                            client_id: id,
+                            method: method.clone(),
+                            stream: STANDALONE,
+                        };
+                        session.pending.insert(handle, pending);
+                    }
+                    self.owners.insert(handle, key);
+                    self.call_request(key, handle, &method, params, now);
+                }
+                Ok(other) => self.dispatch_other(key, other, now),
+                Err(invalid) => {
+                    let message = Message::Error {
+                        id: invalid.id.clone(),
+                        error: invalid.to_error(),
+                    };
+                    self.deliver(key, STANDALONE, message.to_json(), false);
+                }
+            }
+        }
+        Reply {
+            status: 202,
+            headers: Vec::new(),
+            body: ReplyBody::Empty,
+        }
+    }
+}
+
+/// The `sessionId` of a query string (our ids are UUIDs: no percent-decoding needed).
+fn session_id_param(query: Option<&str>) -> Option<&str> {
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("sessionId="))
+        .filter(|id| !id.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn session_id_is_read_from_the_query() {
+        assert_eq!(session_id_param(Some("sessionId=abc")), Some("abc"));
+        assert_eq!(session_id_param(Some("x=1&sessionId=abc&y=2")), Some("abc"));
+        assert_eq!(session_id_param(Some("sessionId=")), None);
+        assert_eq!(session_id_param(Some("session=abc")), None);
+        assert_eq!(session_id_param(None), None);
+    }
+}

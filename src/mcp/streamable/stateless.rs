@@ -1,0 +1,739 @@
+//! Stateless Streamable HTTP (MCP 2026-07-28, `basic/transports/streamable-http`): one POST,
+//! one answer, no session.
+//!
+//! A POST goes this way when its `MCP-Protocol-Version` names no handshake-era revision, or, if
+//! the header is absent, when its body is `server/discover` or carries a per-request protocol
+//! version in `_meta` (MCP versioning, "dual-era" servers choose per request).
+//!
+//! Before the handler sees a request it passes the validation ladder, first failure wins, each
+//! a 400 with a JSON-RPC error echoing the request id: `_meta` lacks the protocol version or the
+//! client capabilities (-32602); the header differs from `_meta` (-32020); `Mcp-Method` differs
+//! from the method (-32020); `Mcp-Name` differs from `params.name`/`params.uri` (-32020); the
+//! revision is not supported (-32022 with the supported list); an `Mcp-Param-*` value is not
+//! valid `=?base64?...?=` (-32020). Methods the revision removed get 404 with -32601.
+//!
+//! The handler then runs in a session that lives for this one request (its key is forgotten
+//! when the answer is out). Closing the response stream cancels the request. Results get the
+//! `resultType` every 2026 result carries, and cacheable results `ttlMs`/`cacheScope`, when the
+//! handler left them out. `subscriptions/listen` is answered here: an event stream that starts
+//! with `notifications/subscriptions/acknowledged` and then carries the list-change and
+//! resource-update notifications it asked for, each tagged with its subscription id.
+
+use super::{Action, Reply, ReplyBody, Transport};
+use crate::http::RequestHead;
+use crate::mcp::handler::{Handler, SessionKey, SessionView};
+use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use crate::mcp::session::{ConnId, Delivery, Session, Stream};
+use crate::mcp::version;
+use serde_json::{json, Map, Value};
+use std::time::Instant;
+
+/// JSON-RPC code for a header that disagrees with the body (MCP 2026-07-28 `HeaderMismatch`).
+pub const HEADER_MISMATCH: i64 = -32020;
+/// JSON-RPC code for a capability the client did not declare.
+pub const MISSING_CAPABILITY: i64 = -32021;
+/// JSON-RPC code for a protocol revision the server does not implement.
+pub const UNSUPPORTED_VERSION: i64 = -32022;
+
+/// `_meta` keys of the 2026 request metadata.
+pub const META_VERSION: &str = "io.modelcontextprotocol/protocolVersion";
+/// Client capabilities in `_meta`.
+pub const META_CAPABILITIES: &str = "io.modelcontextprotocol/clientCapabilities";
+/// Client info in `_meta`.
+pub const META_CLIENT_INFO: &str = "io.modelcontextprotocol/clientInfo";
+/// Subscription id in notifications of a listen stream.
+pub const META_SUBSCRIPTION: &str = "io.modelcontextprotocol/subscriptionId";
+
+/// Methods 2026-07-28 removed; a stateless request for one gets 404 with -32601.
+pub const REMOVED_METHODS: [&str; 5] = [
+    "initialize",
+    "ping",
+    "logging/setLevel",
+    "resources/subscribe",
+    "resources/unsubscribe",
+];
+
+/// Results that carry caching hints (SEP-2549).
+const CACHEABLE: [&str; 6] = [
+    "server/discover",
+    "tools/list",
+    "prompts/list",
+    "resources/list",
+    "resources/templates/list",
+    "resources/read",
+];
+
+/// A rejected request: HTTP status and the JSON-RPC error.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Rejection {
+    /// HTTP status (400, or 404 for unknown methods).
+    pub status: u16,
+    /// The error to send with the request's id.
+    pub error: ErrorObject,
+}
+
+impl Rejection {
+    fn new(status: u16, code: i64, message: impl Into<String>) -> Rejection {
+        Rejection {
+            status,
+            error: ErrorObject::new(code, message),
+        }
+    }
+}
+
+/// Whether a POST takes the stateless path.
+pub fn is_stateless(head: &RequestHead, message: Option<&Message>) -> bool {
+    if let Some(v) = head.header_str("mcp-protocol-version") {
+        return version::is_modern(v);
+    }
+    match message {
+        Some(Message::Request { method, params, .. }) => {
+            method == "server/discover"
+                || meta_str(params.as_ref(), META_VERSION).is_some_and(version::is_modern)
+        }
+        _ => false,
+    }
+}
+
+/// Runs the validation ladder on a stateless request and returns the view its handler sees.
+pub fn validate(
+    head: &RequestHead,
+    method: &str,
+    params: Option<&Value>,
+) -> Result<SessionView, Rejection> {
+    let meta = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(Value::as_object);
+    let Some(meta) = meta else {
+        return Err(Rejection::new(
+            400,
+            jsonrpc::INVALID_PARAMS,
+            "Invalid params: _meta with the request metadata is required",
+        ));
+    };
+    let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
+        return Err(Rejection::new(
+            400,
+            jsonrpc::INVALID_PARAMS,
+            format!("Invalid params: _meta[\"{META_VERSION}\"] is required"),
+        ));
+    };
+    let Some(capabilities) = meta.get(META_CAPABILITIES).filter(|c| c.is_object()) else {
+        return Err(Rejection::new(
+            400,
+            jsonrpc::INVALID_PARAMS,
+            format!("Invalid params: _meta[\"{META_CAPABILITIES}\"] is required"),
+        ));
+    };
+    let mismatch = |what: String| {
+        Err(Rejection::new(
+            400,
+            HEADER_MISMATCH,
+            format!("Header mismatch: {what}"),
+        ))
+    };
+    match head.header_str("mcp-protocol-version") {
+        Some(v) if v == requested => {}
+        Some(v) => {
+            return mismatch(format!(
+                "MCP-Protocol-Version {v:?} differs from _meta {requested:?}"
+            ))
+        }
+        None => return mismatch("MCP-Protocol-Version header is required".into()),
+    }
+    match head.header_str("mcp-method") {
+        Some(m) if m == method => {}
+        Some(m) => {
+            return mismatch(format!(
+                "Mcp-Method {m:?} differs from the method {method:?}"
+            ))
+        }
+        None => return mismatch("Mcp-Method header is required".into()),
+    }
+    let name_key = match method {
+        "tools/call" | "prompts/get" => Some("name"),
+        "resources/read" => Some("uri"),
+        _ => None,
+    };
+    if let Some(body_name) = name_key.and_then(|k| params?.get(k)?.as_str()) {
+        match head.header_str("mcp-name").map(decode_header_value) {
+            Some(Some(h)) if h == body_name => {}
+            Some(_) => return mismatch(format!("Mcp-Name differs from {body_name:?}")),
+            None => return mismatch("Mcp-Name header is required".into()),
+        }
+    }
+    if !version::MODERN_SUPPORTED.contains(&requested) {
+        let mut rejection = Rejection::new(
+            400,
+            UNSUPPORTED_VERSION,
+            format!("Unsupported protocol version {requested:?}"),
+        );
+        rejection.error.data =
+            Some(json!({"supported": version::MODERN_SUPPORTED, "requested": requested}));
+        return Err(rejection);
+    }
+    let mut param_headers = Vec::new();
+    for header in &head.headers {
+        let lower = header.name.to_ascii_lowercase();
+        let Some(name) = lower.strip_prefix("mcp-param-") else {
+            continue;
+        };
+        let raw = std::str::from_utf8(&header.value)
+            .unwrap_or("")
+            .trim_matches([' ', '\t']);
+        let Some(value) = decode_header_value(raw) else {
+            return mismatch(format!(
+                "{} is not valid =?base64?...?= encoding",
+                header.name
+            ));
+        };
+        param_headers.push((name.to_string(), value));
+    }
+    Ok(SessionView {
+        protocol_version: requested.to_string(),
+        client_capabilities: capabilities.clone(),
+        client_info: meta.get(META_CLIENT_INFO).cloned().unwrap_or(Value::Null),
+        param_headers,
+        ..SessionView::default()
+    })
+}
+
+/// A header value: `=?base64?...?=` decoded (strict, padded), anything else literal.
+pub fn decode_header_value(raw: &str) -> Option<String> {
+    match raw
+        .strip_prefix("=?base64?")
+        .and_then(|r| r.strip_suffix("?="))
+    {
+        Some(encoded) => String::from_utf8(base64_decode(encoded)?).ok(),
+        None => Some(raw.to_string()),
+    }
+}
+
+/// Strict RFC 4648 base64: standard alphabet, padding required, no whitespace.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    if !bytes.len().is_multiple_of(4) {
+        return None;
+    }
+    let value = |c: u8| -> Option<u32> {
+        Some(match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' => 62,
+            b'/' => 63,
+            _ => return None,
+        } as u32)
+    };
+    let mut out = Vec::with_capacity(bytes.len() / 4 * 3);
+    let quads = bytes.chunks(4).count();
+    for (i, quad) in bytes.chunks(4).enumerate() {
+        let pad = quad.iter().rev().take_while(|&&c| c == b'=').count();
+        if pad > 2 || (pad > 0 && i + 1 != quads) {
+            return None;
+        }
+        let mut n = 0u32;
+        for &c in &quad[..4 - pad] {
+            n = (n << 6) | value(c)?;
+        }
+        n <<= 6 * pad as u32;
+        let decoded = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+        out.extend_from_slice(&decoded[..3 - pad]);
+    }
+    Some(out)
+}
+
+/// Adds what every 2026 result carries when the handler left it out.
+pub fn decorate_result(method: &str, result: &mut Value) {
+    let Some(fields) = result.as_object_mut() else {
+        return;
+    };
+    fields
+        .entry("resultType")
+        .or_insert_with(|| Value::from("complete"));
+    if CACHEABLE.contains(&method) {
+        fields.entry("ttlMs").or_insert_with(|| Value::from(0));
+        fields
+            .entry("cacheScope")
+            .or_insert_with(|| Value::from("private"));
+    }
+}
+
+/// HTTP status of a stateless JSON answer carrying `code` (SH0728: unknown method is 404,
+/// protocol errors 400).
+pub fn status_for(code: i64) -> u16 {
+    match code {
+        jsonrpc::METHOD_NOT_FOUND => 404,
+        jsonrpc::PARSE_ERROR
+        | jsonrpc::INVALID_REQUEST
+        | jsonrpc::INVALID_PARAMS
+        | HEADER_MISMATCH
+        | MISSING_CAPABILITY
+        | UNSUPPORTED_VERSION => 400,
+        jsonrpc::INTERNAL_ERROR => 500,
+        _ => 200,
+    }
+}
+
+/// What a `subscriptions/listen` stream asked for, cut to what this server can send.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Filter {
+    /// `notifications/tools/list_changed`.
+    pub tools: bool,
+    /// `notifications/prompts/list_changed`.
+    pub prompts: bool,
+    /// `notifications/resources/list_changed`.
+    pub resources: bool,
+    /// `notifications/resources/updated` for these URIs.
+    pub resource_uris: Vec<String>,
+}
+
+/// Resource URIs one listen stream may follow.
+pub const MAX_SUBSCRIBED_URIS: usize = 256;
+
+impl Filter {
+    /// Reads `params.notifications` of a listen request.
+    pub fn from_params(params: Option<&Value>) -> Filter {
+        let asked = params.and_then(|p| p.get("notifications"));
+        let flag = |name| {
+            asked
+                .and_then(|a| a.get(name))
+                .and_then(Value::as_bool)
+                .unwrap_or(false)
+        };
+        let uris = asked
+            .and_then(|a| a.get("resourceSubscriptions"))
+            .and_then(Value::as_array)
+            .map(|list| {
+                list.iter()
+                    .filter_map(Value::as_str)
+                    .take(MAX_SUBSCRIBED_URIS)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        Filter {
+            tools: flag("toolsListChanged"),
+            prompts: flag("promptsListChanged"),
+            resources: flag("resourcesListChanged"),
+            resource_uris: uris,
+        }
+    }
+
+    /// The accepted subset, as the acknowledgement states it.
+    pub fn to_value(&self) -> Value {
+        let mut map = Map::new();
+        for (key, on) in [
+            ("toolsListChanged", self.tools),
+            ("promptsListChanged", self.prompts),
+            ("resourcesListChanged", self.resources),
+        ] {
+            if on {
+                map.insert(key.into(), Value::Bool(true));
+            }
+        }
+        if !self.resource_uris.is_empty() {
+            map.insert("resourceSubscriptions".into(), json!(self.resource_uris));
+        }
+        Value::Object(map)
+    }
+
+    /// Whether a notification belongs on this stream.
+    pub fn wants(&self, method: &str, params: &Value) -> bool {
+        match method {
+            "notifications/tools/list_changed" => self.tools,
+            "notifications/prompts/list_changed" => self.prompts,
+            "notifications/resources/list_changed" => self.resources,
+            "notifications/resources/updated" => params
+                .get("uri")
+                .and_then(Value::as_str)
+                .is_some_and(|uri| self.resource_uris.iter().any(|u| u == uri)),
+            _ => false,
+        }
+    }
+}
+
+/// A notification for a listen stream, tagged with its subscription id.
+pub fn tagged(method: &str, params: &Value, subscription: &Id) -> String {
+    let mut params = params.clone();
+    if !params.is_object() {
+        params = json!({});
+    }
+    if let Some(fields) = params.as_object_mut() {
+        let meta = fields.entry("_meta").or_insert_with(|| json!({}));
+        if let Some(meta) = meta.as_object_mut() {
+            meta.insert(META_SUBSCRIPTION.into(), subscription.to_value());
+        }
+    }
+    Message::Notification {
+        method: method.to_string(),
+        params: Some(params),
+    }
+    .to_json()
+}
+
+/// A `subscriptions/listen` stream.
+#[derive(Clone, Debug)]
+pub struct Listener {
+    /// The listen request's id, which is also the subscription id.
+    pub id: Id,
+    /// What it asked for.
+    pub filter: Filter,
+}
+
+impl<H: Handler> Transport<H> {
+    /// POST on the stateless path.
+    pub(super) fn post_stateless(
+        &mut self,
+        conn: ConnId,
+        head: &RequestHead,
+        body: Body,
+        now: Instant,
+    ) -> Reply {
+        let message = match body {
+            Body::Batch(_) => {
+                return Reply::error(
+                    400,
+                    None,
+                    jsonrpc::INVALID_REQUEST,
+                    "Invalid Request: 2026-07-28 has no batches",
+                )
+            }
+            Body::Single(Err(invalid)) => {
+                return Reply::error(
+                    400,
+                    invalid.id.clone(),
+                    jsonrpc::INVALID_REQUEST,
+                    invalid.to_error().message,
+                )
+            }
+            Body::Single(Ok(message)) => message,
+        };
+        let (id, method, params) = match message {
+            Message::Request { id, method, params } => (id, method, params),
+            // 2026-07-28 defines no client notifications over HTTP; accepting is harmless.
+            Message::Notification { .. } => return Reply::empty(202),
+            _ => {
+                return Reply::error(
+                    400,
+                    None,
+                    jsonrpc::INVALID_REQUEST,
+                    "Invalid Request: clients send no responses in 2026-07-28",
+                )
+            }
+        };
+        let view = match validate(head, &method, params.as_ref()) {
+            Ok(view) => view,
+            Err(rejection) => return Reply::rejection(rejection.status, Some(id), rejection.error),
+        };
+        if REMOVED_METHODS.contains(&method.as_str()) {
+            let message = format!("Method not found: {method} is not part of 2026-07-28");
+            return Reply::error(404, Some(id), jsonrpc::METHOD_NOT_FOUND, message);
+        }
+        let key = self.open_ephemeral(view, now);
+        if method == "subscriptions/listen" {
+            return self.listen(conn, key, id, params.as_ref());
+        }
+        let reply = self.exchange(
+            conn,
+            key,
+            vec![Ok(Message::Request { id, method, params })],
+            false,
+            None,
+            now,
+        );
+        self.reap.push(key);
+        reply
+    }
+
+    /// A session for one stateless request.
+    fn open_ephemeral(&mut self, view: SessionView, now: Instant) -> SessionKey {
+        let key = SessionKey(self.next_session);
+        self.next_session += 1;
+        let mut session = Session::new(key, String::new(), view, 0, now);
+        session.ephemeral = true;
+        self.sessions.insert(key, session);
+        key
+    }
+
+    /// `subscriptions/listen`: an event stream that stays open, acknowledged first.
+    fn listen(&mut self, conn: ConnId, key: SessionKey, id: Id, params: Option<&Value>) -> Reply {
+        let filter = Filter::from_params(params);
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return Reply::error(
+                500,
+                Some(id),
+                jsonrpc::INTERNAL_ERROR,
+                "listen session vanished",
+            );
+        };
+        let no = session.next_stream;
+        session.next_stream += 1;
+        let mut stream = Stream::new(Delivery::Sse, 0);
+        stream.conn = Some(conn);
+        stream.outstanding = 1;
+        stream.opening = Some(Vec::new());
+        let ack = json!({"notifications": filter.to_value()});
+        stream.push_event(
+            no,
+            tagged("notifications/subscriptions/acknowledged", &ack, &id),
+        );
+        let initial = stream.opening.take().unwrap_or_default();
+        session.streams.insert(no, stream);
+        self.attached.insert(conn, (key, no));
+        self.listeners.insert(key, Listener { id, filter });
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Stream {
+                initial,
+                end: false,
+            },
+        }
+    }
+
+    /// Sends a server-wide notification to every listen stream that asked for it.
+    pub(super) fn fan_out(&mut self, method: &str, params: &Value) {
+        for (key, listener) in &self.listeners {
+            if !listener.filter.wants(method, params) {
+                continue;
+            }
+            let Some(session) = self.sessions.get_mut(key) else {
+                continue;
+            };
+            let Some((&no, stream)) = session.streams.iter_mut().find(|(_, s)| s.conn.is_some())
+            else {
+                continue;
+            };
+            if let Some(bytes) = stream.push_event(no, tagged(method, params, &listener.id)) {
+                if let Some(conn) = stream.conn {
+                    self.actions.push_back(Action::Event { conn, bytes });
+                }
+            }
+        }
+    }
+}
+
+fn meta_str<'a>(params: Option<&'a Value>, key: &str) -> Option<&'a str> {
+    params?.get("_meta")?.get(key)?.as_str()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{ReadEvent, ReaderLimits, RequestReader};
+
+    fn head(extra: &str) -> RequestHead {
+        let raw =
+            format!("POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}Content-Length: 0\r\n\r\n");
+        let mut reader = RequestReader::new(ReaderLimits::default());
+        match reader.read(raw.as_bytes()) {
+            Ok((_, Some(ReadEvent::Request(r)))) => r.head,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn meta(version: &str) -> Value {
+        json!({"_meta": {META_VERSION: version, META_CAPABILITIES: {}, META_CLIENT_INFO: {"name": "t"}}})
+    }
+
+    const OK_HEADERS: &str = "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n";
+
+    #[test]
+    fn ladder_order_matches_the_spec() {
+        let no_meta = json!({});
+        let cases: Vec<(&str, Value, i64)> = vec![
+            (OK_HEADERS, no_meta, jsonrpc::INVALID_PARAMS),
+            (
+                OK_HEADERS,
+                json!({"_meta": {META_CAPABILITIES: {}}}),
+                jsonrpc::INVALID_PARAMS,
+            ),
+            (
+                OK_HEADERS,
+                json!({"_meta": {META_VERSION: "2026-07-28"}}),
+                jsonrpc::INVALID_PARAMS,
+            ),
+            (
+                "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n",
+                meta("v999.0.0"),
+                HEADER_MISMATCH,
+            ),
+            (
+                "MCP-Protocol-Version: v999.0.0\r\nMcp-Method: tools/list\r\n",
+                meta("v999.0.0"),
+                UNSUPPORTED_VERSION,
+            ),
+            (
+                "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: prompts/list\r\n",
+                meta("2026-07-28"),
+                HEADER_MISMATCH,
+            ),
+            (
+                "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: TOOLS/LIST\r\n",
+                meta("2026-07-28"),
+                HEADER_MISMATCH,
+            ),
+            (
+                "MCP-Protocol-Version: 2026-07-28\r\n",
+                meta("2026-07-28"),
+                HEADER_MISMATCH,
+            ),
+        ];
+        for (headers, params, code) in cases {
+            let err = validate(&head(headers), "tools/list", Some(&params)).unwrap_err();
+            assert_eq!(
+                (err.status, err.error.code),
+                (400, code),
+                "{headers:?} {params}"
+            );
+        }
+        let err = validate(
+            &head("MCP-Protocol-Version: v999.0.0\r\nMcp-Method: tools/list\r\n"),
+            "tools/list",
+            Some(&meta("v999.0.0")),
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.error.data,
+            Some(json!({"supported": ["2026-07-28"], "requested": "v999.0.0"}))
+        );
+        let view = validate(
+            &head("mcp-protocol-version: 2026-07-28\r\nMCP-METHOD:  tools/list  \r\n"),
+            "tools/list",
+            Some(&meta("2026-07-28")),
+        )
+        .unwrap();
+        assert!(view.is_modern());
+    }
+
+    #[test]
+    fn mcp_name_is_checked_trimmed_and_decoded() {
+        let params = json!({"name": "echo", "_meta": meta("2026-07-28")["_meta"]});
+        let base = "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\n";
+        assert!(validate(
+            &head(&format!("{base}Mcp-Name:   echo  \r\n")),
+            "tools/call",
+            Some(&params)
+        )
+        .is_ok());
+        assert!(validate(
+            &head(&format!("{base}Mcp-Name: =?base64?ZWNobw==?=\r\n")),
+            "tools/call",
+            Some(&params)
+        )
+        .is_ok());
+        let err = validate(
+            &head(&format!("{base}Mcp-Name: wrong\r\n")),
+            "tools/call",
+            Some(&params),
+        )
+        .unwrap_err();
+        assert_eq!(err.error.code, HEADER_MISMATCH);
+        let err = validate(&head(base), "tools/call", Some(&params)).unwrap_err();
+        assert_eq!(err.error.code, HEADER_MISMATCH);
+    }
+
+    #[test]
+    fn param_headers_are_decoded_strictly() {
+        let base = "MCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/list\r\n";
+        let cases = [
+            ("=?base64?SGVsbG8=?=", Some("Hello")),
+            ("=?base64?SGVsbG8?=", None),
+            ("=?base64?SGVs!!!bG8=?=", None),
+            ("SGVsbG8=", Some("SGVsbG8=")),
+            ("=?base64?SGVsbG8=", Some("=?base64?SGVsbG8=")),
+        ];
+        for (raw, want) in cases {
+            let got = validate(
+                &head(&format!("{base}Mcp-Param-Region: {raw}\r\n")),
+                "tools/list",
+                Some(&meta("2026-07-28")),
+            );
+            match want {
+                Some(value) => {
+                    assert_eq!(got.unwrap().param_header("REGION"), Some(value), "{raw}")
+                }
+                None => assert_eq!(got.unwrap_err().error.code, HEADER_MISMATCH, "{raw}"),
+            }
+        }
+    }
+
+    #[test]
+    fn base64_is_rfc4648_strict() {
+        assert_eq!(base64_decode("").unwrap(), b"");
+        assert_eq!(base64_decode("Zg==").unwrap(), b"f");
+        assert_eq!(base64_decode("Zm8=").unwrap(), b"fo");
+        assert_eq!(base64_decode("Zm9v").unwrap(), b"foo");
+        for bad in ["Zg=", "Z===", "Zg==Zm9v", "Zm9v\n", "Zm 9"] {
+            assert_eq!(base64_decode(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn routing_by_header_then_body() {
+        let discover = Message::Request {
+            id: Id::from(1),
+            method: "server/discover".into(),
+            params: None,
+        };
+        let list = Message::Request {
+            id: Id::from(1),
+            method: "tools/list".into(),
+            params: Some(meta("2026-07-28")),
+        };
+        let legacy = Message::Request {
+            id: Id::from(1),
+            method: "tools/list".into(),
+            params: None,
+        };
+        assert!(is_stateless(&head(""), Some(&discover)));
+        assert!(is_stateless(&head(""), Some(&list)));
+        assert!(!is_stateless(&head(""), Some(&legacy)));
+        assert!(is_stateless(
+            &head("MCP-Protocol-Version: v999.0.0\r\n"),
+            Some(&legacy)
+        ));
+        assert!(!is_stateless(
+            &head("MCP-Protocol-Version: 2025-06-18\r\n"),
+            Some(&list)
+        ));
+    }
+
+    #[test]
+    fn results_get_type_and_cache_hints() {
+        let mut r = json!({"tools": []});
+        decorate_result("tools/list", &mut r);
+        assert_eq!(
+            r,
+            json!({"tools": [], "resultType": "complete", "ttlMs": 0, "cacheScope": "private"})
+        );
+        let mut r = json!({"resultType": "input_required"});
+        decorate_result("tools/call", &mut r);
+        assert_eq!(r, json!({"resultType": "input_required"}));
+    }
+
+    #[test]
+    fn listen_filter_accepts_only_what_was_asked() {
+        let f = Filter::from_params(Some(
+            &json!({"notifications": {"promptsListChanged": true, "resourceSubscriptions": ["a://x"]}}),
+        ));
+        assert!(f.wants("notifications/prompts/list_changed", &json!({})));
+        assert!(!f.wants("notifications/tools/list_changed", &json!({})));
+        assert!(f.wants("notifications/resources/updated", &json!({"uri": "a://x"})));
+        assert!(!f.wants("notifications/resources/updated", &json!({"uri": "a://y"})));
+        assert_eq!(
+            f.to_value(),
+            json!({"promptsListChanged": true, "resourceSubscriptions": ["a://x"]})
+        );
+        let text = tagged(
+            "notifications/prompts/list_changed",
+            &json!({}),
+            &Id::from(42),
+        );
+        assert!(
+            text.contains("\"io.modelcontextprotocol/subscriptionId\":42"),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,475 @@
+//! Every client era on one endpoint: the stateless 2026-07-28 path and the 2024-11-05 HTTP+SSE
+//! transport, status code by status code, over loopback against the real binary.
+
+mod common;
+
+use common::http::{parse, request, Response};
+use common::spawn_mcpd;
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(3);
+const ACCEPT: (&str, &str) = ("Accept", "application/json, text/event-stream");
+const JSON: (&str, &str) = ("Content-Type", "application/json");
+
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "eras-test", "version": "1"}
+    })
+}
+
+/// A stateless POST with the standard headers plus `extra`.
+fn stateless(port: u16, method: &str, mut params: Value, extra: &[(&str, &str)]) -> Response {
+    if params.get("_meta").is_none() {
+        params["_meta"] = meta();
+    }
+    let body = json!({"jsonrpc": "2.0", "id": 41, "method": method, "params": params});
+    let mut headers = vec![
+        ACCEPT,
+        JSON,
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", method),
+    ];
+    headers.extend_from_slice(extra);
+    request(
+        port,
+        "POST",
+        "/mcp",
+        &headers,
+        body.to_string().as_bytes(),
+        WAIT,
+    )
+}
+
+#[test]
+fn stateless_rejections_have_their_status_code_and_the_request_id() {
+    let server = spawn_mcpd(&[]);
+    let port = server.port;
+    let v999 = json!({"io.modelcontextprotocol/protocolVersion": "v999.0.0", "io.modelcontextprotocol/clientCapabilities": {}});
+    type Case<'a> = (&'a str, Value, Vec<(&'a str, &'a str)>, u16, i64);
+    let cases: Vec<Case> = vec![
+        ("no _meta", json!({"_meta": {}}), vec![], 400, -32602),
+        (
+            "header differs from _meta",
+            json!({"_meta": v999.clone()}),
+            vec![],
+            400,
+            -32020,
+        ),
+        (
+            "method header differs",
+            json!({"_meta": meta()}),
+            vec![("Mcp-Method", "prompts/list")],
+            400,
+            -32020,
+        ),
+    ];
+    for (what, params, extra, status, code) in cases {
+        // `extra` replaces the default Mcp-Method when it names one.
+        let body = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/list", "params": params});
+        let mut headers = vec![ACCEPT, JSON, ("MCP-Protocol-Version", "2026-07-28")];
+        if extra.is_empty() {
+            headers.push(("Mcp-Method", "tools/list"));
+        }
+        headers.extend(extra);
+        let r = request(
+            port,
+            "POST",
+            "/mcp",
+            &headers,
+            body.to_string().as_bytes(),
+            WAIT,
+        );
+        assert_eq!(r.status, status, "{what}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], code, "{what}");
+        assert_eq!(r.json()["id"], 41, "{what}: the id is echoed");
+    }
+    let body =
+        json!({"jsonrpc": "2.0", "id": 42, "method": "server/discover", "params": {"_meta": v999}});
+    let headers = [
+        ACCEPT,
+        JSON,
+        ("MCP-Protocol-Version", "v999.0.0"),
+        ("Mcp-Method", "server/discover"),
+    ];
+    let r = request(
+        port,
+        "POST",
+        "/mcp",
+        &headers,
+        body.to_string().as_bytes(),
+        WAIT,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(r.json()["error"]["code"], -32022);
+    assert_eq!(
+        r.json()["error"]["data"],
+        json!({"supported": ["2026-07-28"], "requested": "v999.0.0"})
+    );
+    let r = stateless(
+        port,
+        "tools/call",
+        json!({"name": "test_simple_text", "arguments": {}}),
+        &[("Mcp-Name", "other")],
+    );
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!(-32020)),
+        "{}",
+        r.text()
+    );
+}
+
+#[test]
+fn removed_and_unknown_methods_are_404_method_not_found() {
+    let server = spawn_mcpd(&[]);
+    for method in [
+        "initialize",
+        "ping",
+        "logging/setLevel",
+        "resources/subscribe",
+        "resources/unsubscribe",
+        "no/such",
+    ] {
+        let r = stateless(server.port, method, json!({}), &[]);
+        assert_eq!(r.status, 404, "{method}: {}", r.text());
+        assert_eq!(r.json()["error"]["code"], -32601, "{method}");
+        assert_eq!(r.json()["id"], 41);
+    }
+}
+
+#[test]
+fn get_and_delete_are_405_in_the_stateless_revision() {
+    let server = spawn_mcpd(&[]);
+    for method in ["GET", "DELETE"] {
+        let headers = [
+            ("Accept", "text/event-stream"),
+            ("MCP-Protocol-Version", "2026-07-28"),
+        ];
+        let r = request(server.port, method, "/mcp", &headers, b"", WAIT);
+        assert_eq!(r.status, 405, "{method}");
+        assert_eq!(r.header("allow"), Some("POST"));
+    }
+}
+
+#[test]
+fn stateless_results_carry_result_type_and_cache_hints() {
+    let server = spawn_mcpd(&[]);
+    let r = stateless(server.port, "tools/list", json!({}), &[]);
+    assert_eq!(r.status, 200, "{}", r.text());
+    let result = &r.json()["result"];
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(result["ttlMs"], 0);
+    assert_eq!(result["cacheScope"], "private");
+    assert!(
+        r.header("mcp-session-id").is_none(),
+        "no session on the stateless path"
+    );
+    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    assert_eq!(
+        health["active_sessions"], 0,
+        "stateless requests leave no session behind"
+    );
+}
+
+#[test]
+fn stateless_progress_streams_without_priming_or_resumption() {
+    let server = spawn_mcpd(&[]);
+    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {
+        "progressToken": "p-1",
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    }});
+    let r = stateless(
+        server.port,
+        "tools/call",
+        params,
+        &[("Mcp-Name", "test_tool_with_progress")],
+    );
+    assert_eq!(r.header("content-type"), Some("text/event-stream"));
+    assert!(
+        !r.text().contains("retry:"),
+        "no priming event at 2026: {}",
+        r.text()
+    );
+    let messages = r.sse_messages();
+    let progress: Vec<Value> = messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/progress")
+        .map(|m| m["params"]["progress"].clone())
+        .collect();
+    assert_eq!(progress, vec![json!(0), json!(50), json!(100)]);
+    assert_eq!(messages.last().unwrap()["result"]["resultType"], "complete");
+}
+
+#[test]
+fn closing_a_stateless_stream_cancels_the_request_and_frees_everything() {
+    let server = spawn_mcpd(&[]);
+    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {
+        "progressToken": 1, "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}
+    }});
+    let body =
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}).to_string();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut first = [0u8; 256];
+    let n = stream.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
+    drop(stream);
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+        if health["streams"] == 0 && health["connections"] == 1 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "stream not released: {health}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// An open HTTP+SSE stream: the connection and what has been read so far.
+struct SseStream {
+    stream: TcpStream,
+    seen: Vec<u8>,
+}
+
+impl SseStream {
+    fn open(port: u16) -> SseStream {
+        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        stream
+            .set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        let request = format!(
+            "GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        SseStream {
+            stream,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Reads until `needle` has appeared (bounded).
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + WAIT;
+        let mut buf = [0u8; 8192];
+        while !String::from_utf8_lossy(&self.seen).contains(needle) {
+            assert!(
+                Instant::now() < deadline,
+                "{needle:?} never came: {}",
+                String::from_utf8_lossy(&self.seen)
+            );
+            if let Ok(n) = self.stream.read(&mut buf) {
+                self.seen.extend_from_slice(&buf[..n]);
+            }
+        }
+        String::from_utf8_lossy(&self.seen).into_owned()
+    }
+
+    fn endpoint(&mut self) -> String {
+        let text = self.wait_for("\n\n");
+        let response = parse(text.as_bytes()).unwrap();
+        assert_eq!(response.status, 200);
+        let body = response.text();
+        assert!(
+            body.starts_with("event: endpoint\n"),
+            "endpoint must be the first event: {body:?}"
+        );
+        body.lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap()
+            .to_string()
+    }
+}
+
+#[test]
+fn http_sse_announces_the_endpoint_then_answers_as_message_events() {
+    let server = spawn_mcpd(&[]);
+    let mut sse = SseStream::open(server.port);
+    let endpoint = sse.endpoint();
+    assert!(endpoint.starts_with("/messages?sessionId="), "{endpoint}");
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
+    let r = request(
+        server.port,
+        "POST",
+        &endpoint,
+        &[JSON],
+        init.to_string().as_bytes(),
+        WAIT,
+    );
+    assert_eq!(r.status, 202);
+    assert!(r.body.is_empty());
+    let text = sse.wait_for("\"protocolVersion\":\"2024-11-05\"");
+    assert!(text.contains("event: message\n"), "{text}");
+    let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"ping-pong"}}});
+    assert_eq!(
+        request(
+            server.port,
+            "POST",
+            &endpoint,
+            &[JSON],
+            call.to_string().as_bytes(),
+            WAIT
+        )
+        .status,
+        202
+    );
+    sse.wait_for("ping-pong");
+    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    assert_eq!(health["active_sessions"], 1);
+}
+
+#[test]
+fn http_sse_session_ends_with_its_stream() {
+    let server = spawn_mcpd(&[]);
+    let mut sse = SseStream::open(server.port);
+    let endpoint = sse.endpoint();
+    drop(sse);
+    let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let r = request(
+            server.port,
+            "POST",
+            &endpoint,
+            &[JSON],
+            ping.as_bytes(),
+            WAIT,
+        );
+        if r.status == 404 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "session outlived its stream: {}",
+            r.status
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn http_sse_posts_need_a_known_session_and_json() {
+    let server = spawn_mcpd(&[]);
+    let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
+    assert_eq!(
+        request(
+            server.port,
+            "POST",
+            "/messages",
+            &[JSON],
+            ping.as_bytes(),
+            WAIT
+        )
+        .status,
+        400
+    );
+    assert_eq!(
+        request(
+            server.port,
+            "POST",
+            "/messages?sessionId=nope",
+            &[JSON],
+            ping.as_bytes(),
+            WAIT
+        )
+        .status,
+        404
+    );
+    let mut sse = SseStream::open(server.port);
+    let endpoint = sse.endpoint();
+    assert_eq!(
+        request(
+            server.port,
+            "POST",
+            &endpoint,
+            &[("Content-Type", "text/plain")],
+            ping.as_bytes(),
+            WAIT
+        )
+        .status,
+        415
+    );
+    let r = request(server.port, "POST", &endpoint, &[JSON], b"{oops", WAIT);
+    assert_eq!(
+        (r.status, r.json()["error"]["code"].clone()),
+        (400, json!(-32700))
+    );
+    assert_eq!(
+        request(server.port, "GET", "/messages", &[], b"", WAIT).status,
+        405
+    );
+}
+
+#[test]
+fn all_eras_share_one_server_at_once() {
+    let server = spawn_mcpd(&[]);
+    let mut sse = SseStream::open(server.port);
+    let endpoint = sse.endpoint();
+    let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}});
+    let r = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &[ACCEPT, JSON],
+        init.to_string().as_bytes(),
+        WAIT,
+    );
+    let session = r
+        .header("mcp-session-id")
+        .expect("legacy session id")
+        .to_string();
+    let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"streamable"}}});
+    let headers = [
+        ACCEPT,
+        JSON,
+        ("Mcp-Session-Id", session.as_str()),
+        ("MCP-Protocol-Version", "2025-11-25"),
+    ];
+    let r = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &headers,
+        call.to_string().as_bytes(),
+        WAIT,
+    );
+    assert_eq!(r.json()["result"]["content"][0]["text"], "streamable");
+    let r = stateless(
+        server.port,
+        "tools/call",
+        json!({"name": "echo", "arguments": {"message": "stateless"}}),
+        &[("Mcp-Name", "echo")],
+    );
+    assert_eq!(
+        r.json()["result"]["content"][0]["text"],
+        "stateless",
+        "{}",
+        r.text()
+    );
+    let legacy = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"sse-era"}}});
+    assert_eq!(
+        request(
+            server.port,
+            "POST",
+            &endpoint,
+            &[JSON],
+            legacy.to_string().as_bytes(),
+            WAIT
+        )
+        .status,
+        202
+    );
+    sse.wait_for("sse-era");
+    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    assert_eq!(health["active_sessions"], 2, "{health}");
+}
