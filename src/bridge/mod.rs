@@ -560,19 +560,22 @@ impl Bridge {
             };
         }
         let member = self.members.get(&session);
-        match member
-            .and_then(|m| m.child)
-            .and_then(|id| self.children.get(&id))
-        {
-            Some(child) if child.accepts_work() => Ok(child.id),
-            Some(child) => Err((
+        match member.map(|m| m.child.and_then(|id| self.children.get(&id))) {
+            Some(Some(child)) if child.accepts_work() => Ok(child.id),
+            Some(Some(child)) => Err((
                 false,
                 format!(
                     "the MCP server process is ending: {}",
                     child.failure.as_deref().unwrap_or("stopped")
                 ),
             )),
-            None => Err((false, "the MCP server process has ended".into())),
+            Some(None) => Err((false, "the MCP server process has ended".into())),
+            None => Err((
+                false,
+                "no MCP server process serves this request: per-session mode starts one at \
+                 initialize (stateless requests need --shared)"
+                    .into(),
+            )),
         }
     }
 
