@@ -51,8 +51,22 @@ where
     I: IntoIterator<Item = String>,
     E: Fn(&str) -> Option<String>,
 {
-    let args: Vec<String> = args.into_iter().collect();
-    let options = args.iter().take_while(|a| *a != "--");
+    let mut args: Vec<String> = args.into_iter().collect();
+    // Everything after the first `--` is the bridged command, never an option.
+    let command = match args.iter().position(|a| a == "--") {
+        Some(at) => {
+            let command = args.split_off(at + 1);
+            args.pop();
+            if command.is_empty() {
+                return Err(fail(
+                    "missing command after '--': expected CMD [ARGS...]".into(),
+                ));
+            }
+            command
+        }
+        None => Vec::new(),
+    };
+    let options = args.iter();
     if options.clone().any(|a| a == "-h" || a == "--help") {
         return Ok(Command::Help);
     }
@@ -65,8 +79,6 @@ where
     let mut args = args.into_iter().peekable();
     while let Some(arg) = args.next() {
         let option = match arg.strip_prefix("--") {
-            // `--` ends the options; nothing may follow it yet, so it is an argument like any other.
-            Some("") => return Err(fail(format!("unexpected argument '{arg}'"))),
             Some(option) => option,
             None if arg.starts_with('-') && arg.len() > 1 => {
                 return Err(fail(format!("unknown option '{}'", arg.escape_debug())))
@@ -109,9 +121,15 @@ where
         if values.is_empty() {
             let var = flag.env_var();
             if let Some(value) = env(&var).filter(|v| !v.is_empty()) {
-                flag.kind
-                    .apply(&mut settings, &value)
-                    .map_err(|bad| flag.invalid(&bad, &format!("{var} (--{})", flag.name)))?;
+                let items: Vec<&str> = match flag.kind {
+                    Kind::Each { .. } => value.lines().filter(|l| !l.is_empty()).collect(),
+                    _ => vec![&value],
+                };
+                for item in items {
+                    flag.kind
+                        .apply(&mut settings, item)
+                        .map_err(|bad| flag.invalid(&bad, &format!("{var} (--{})", flag.name)))?;
+                }
             }
         }
         for value in values {
@@ -120,6 +138,14 @@ where
                 .map_err(|bad| flag.invalid(&bad, &format!("--{}", flag.name)))?;
         }
     }
+    if settings.stdio && !command.is_empty() {
+        return Err(fail(format!(
+            "--stdio serves the built-in server over stdin/stdout; it cannot bridge '{}' \
+             (drop --stdio to serve the command over HTTP)",
+            command[0].escape_debug()
+        )));
+    }
+    settings.config.bridge.command = command;
     Ok(if settings.stdio {
         Command::Stdio(settings.config)
     } else {
@@ -134,11 +160,14 @@ pub fn help_text() -> String {
          Usage:\n  \
          mcpd [OPTIONS]            serve MCP over HTTP at --host, --port, --path\n  \
          mcpd --stdio [OPTIONS]    serve MCP over stdin/stdout instead\n  \
+         mcpd [OPTIONS] -- CMD [ARGS...]\n                            \
+         serve the stdio MCP server CMD over HTTP (the bridge: one child per session)\n  \
          mcpd -h | --help          print this help and exit (wins over everything else)\n  \
          mcpd -V | --version       print the version and exit (wins over all but --help)\n\n\
          Every option is '--name VALUE' or '--name=VALUE', or the environment variable named\n\
          with it; the command line wins over the variable, and an empty variable counts as unset.\n\
          A list option may be repeated and takes comma-separated values; so does its variable.\n\
+         A repeatable option takes one value each time; its variable takes one per line.\n\
          A bad value exits with status 2.\n\nOptions:\n",
         env!("CARGO_PKG_DESCRIPTION")
     );
@@ -156,6 +185,7 @@ pub fn help_text() -> String {
         };
         let list = match flag.kind {
             Kind::List { .. } => "; repeatable, comma-separated",
+            Kind::Each { .. } => "; repeatable",
             _ => "",
         };
         let _ = write!(
@@ -205,6 +235,13 @@ enum Kind {
         valid: fn(&str) -> bool,
         field: Field<Vec<String>>,
     },
+    /// One string per occurrence (commas are data), checked by `valid`, appended; the variable
+    /// holds one per line.
+    Each {
+        form: &'static str,
+        valid: fn(&str) -> bool,
+        field: Field<Vec<String>>,
+    },
     /// A TCP port; 0 asks the OS for one.
     Port(Field<u16>),
     /// A name from [`ResponseMode::ALL`].
@@ -215,6 +252,8 @@ enum Kind {
     Size { min: usize, field: Field<usize> },
     /// A count from 1 to `max`.
     Count { max: usize, field: Field<usize> },
+    /// A count of at least 1, or unset to follow another setting.
+    Cap(Field<Option<usize>>),
     /// A duration above 0 and at most [`MAX_DURATION`].
     Seconds(Field<Duration>),
     /// On when given bare; `=BOOL` or the variable may say either way.
@@ -409,6 +448,51 @@ const FLAGS: &[Flag] = &[
         about: "Serve the handler over stdin/stdout instead of HTTP.",
         kind: Kind::Switch(|s| &mut s.stdio),
     },
+    Flag {
+        name: "shell",
+        value: "",
+        about: "Bridge: run the command as sh -c with its words joined by spaces.",
+        kind: Kind::Switch(|s| &mut s.config.bridge.shell),
+    },
+    Flag {
+        name: "env",
+        value: "KEY=VALUE",
+        about: "Bridge: a variable added to the environment the children inherit from mcpd.",
+        kind: Kind::Each {
+            form: "KEY=VALUE with a non-empty KEY without '=' or NUL",
+            valid: |v| v.split_once('=').is_some_and(|(k, _)| !k.is_empty()) && !v.contains('\0'),
+            field: |s| &mut s.config.bridge.env,
+        },
+    },
+    Flag {
+        name: "cwd",
+        value: "DIR",
+        about: "Bridge: working directory of the children; mcpd's own when not given.",
+        kind: Kind::Text {
+            form: "a directory path without control characters",
+            valid: |v| !v.is_empty() && !v.chars().any(char::is_control),
+            field: |s| &mut s.config.bridge.cwd,
+        },
+    },
+    Flag {
+        name: "shared",
+        value: "",
+        about: "Bridge: one child for every session, initialized once by mcpd.",
+        kind: Kind::Switch(|s| &mut s.config.bridge.shared),
+    },
+    Flag {
+        name: "kill-grace",
+        value: "SECS",
+        about: "Bridge: time a child gets between SIGTERM and SIGKILL to its process group.",
+        kind: Kind::Seconds(|s| &mut s.config.bridge.kill_grace),
+    },
+    Flag {
+        name: "max-children",
+        value: "N",
+        about: "Bridge: live children at most (initialize beyond it gets 503); --max-sessions \
+                when not given.",
+        kind: Kind::Cap(|s| &mut s.config.bridge.max_children),
+    },
 ];
 
 impl Flag {
@@ -431,7 +515,9 @@ impl Kind {
     /// The accepted form, as it follows "expected" in an error and "Accepts" in `--help`.
     fn form(&self) -> String {
         match self {
-            Kind::Text { form, .. } | Kind::List { form, .. } => form.to_string(),
+            Kind::Text { form, .. } | Kind::List { form, .. } | Kind::Each { form, .. } => {
+                form.to_string()
+            }
             Kind::Port(_) => "an integer from 0 to 65535".to_string(),
             Kind::Mode(_) => one_of(ResponseMode::ALL.map(ResponseMode::as_str)),
             Kind::Level(_) => one_of(LogLevel::ALL.map(LogLevel::as_str)),
@@ -443,6 +529,7 @@ impl Kind {
                 max: usize::MAX, ..
             } => "an integer of at least 1".to_string(),
             Kind::Count { max, .. } => format!("an integer from 1 to {max}"),
+            Kind::Cap(_) => "an integer of at least 1".to_string(),
             Kind::Seconds(_) => "seconds above 0 and at most one year, such as 10 or 0.5, or a \
                                  number with a suffix ms, s, m or h, such as 250ms or 5m"
                 .to_string(),
@@ -462,6 +549,15 @@ impl Kind {
                     }
                     field(settings).push(item.to_string());
                 }
+            }
+            Kind::Each { valid, field, .. } => {
+                if !valid(value) {
+                    return Err(bad());
+                }
+                field(settings).push(value.to_string());
+            }
+            Kind::Cap(field) => {
+                *field(settings) = Some(digits(value).filter(|n| *n >= 1).ok_or_else(bad)?)
             }
             Kind::Port(field) => *field(settings) = digits(value).ok_or_else(bad)?,
             Kind::Mode(field) => {
@@ -498,6 +594,8 @@ impl Kind {
         match self {
             Kind::Text { field, .. } => field(settings).clone(),
             Kind::List { field, .. } => field(settings).join(","),
+            Kind::Each { field, .. } => field(settings).join("\n"),
+            Kind::Cap(field) => field(settings).map(|n| n.to_string()).unwrap_or_default(),
             Kind::Port(field) => field(settings).to_string(),
             Kind::Mode(field) => field(settings).as_str().to_string(),
             Kind::Level(field) => field(settings).as_str().to_string(),
@@ -754,6 +852,23 @@ mod tests {
         ("stdio", "1", |s| s.stdio = true),
         ("stdio", "TRUE", |s| s.stdio = true),
         ("stdio", "false", |s| s.stdio = false),
+        ("shell", "1", |s| s.config.bridge.shell = true),
+        ("env", "A=1,2", |s| {
+            s.config.bridge.env = vec!["A=1,2".into()]
+        }),
+        ("env", "EMPTY=", |s| {
+            s.config.bridge.env = vec!["EMPTY=".into()]
+        }),
+        ("cwd", "/tmp/a dir", |s| {
+            s.config.bridge.cwd = "/tmp/a dir".into()
+        }),
+        ("shared", "true", |s| s.config.bridge.shared = true),
+        ("kill-grace", "250ms", |s| {
+            s.config.bridge.kill_grace = Duration::from_millis(250)
+        }),
+        ("max-children", "3", |s| {
+            s.config.bridge.max_children = Some(3)
+        }),
     ];
 
     #[test]
@@ -777,6 +892,53 @@ mod tests {
                 flag.name
             );
         }
+    }
+
+    #[test]
+    fn everything_after_double_dash_is_the_command() {
+        let want = |command: &[&str], change: Change| {
+            let mut s = Settings::default();
+            change(&mut s);
+            s.config.bridge.command = command.iter().map(|a| a.to_string()).collect();
+            Ok(Command::Serve(s.config))
+        };
+        assert_eq!(
+            run(&["--", "server", "--port", "-h", "--"], &[]),
+            want(&["server", "--port", "-h", "--"], |_| {})
+        );
+        assert_eq!(
+            run(
+                &[
+                    "--shared",
+                    "--env",
+                    "A=1",
+                    "--env=B=2",
+                    "--",
+                    "npx",
+                    "-y",
+                    "x"
+                ],
+                &[("MCPD_ENV", "C=3\nD=4")]
+            ),
+            want(&["npx", "-y", "x"], |s| {
+                s.config.bridge.shared = true;
+                s.config.bridge.env = vec!["A=1".into(), "B=2".into()];
+            })
+        );
+        assert_eq!(
+            run(&["--", "s"], &[("MCPD_ENV", "C=3\n\nD=4")]),
+            want(&["s"], |s| s.config.bridge.env =
+                vec!["C=3".into(), "D=4".into()])
+        );
+        assert_eq!(
+            message(&["--env", "=1", "--", "s"], &[]),
+            "invalid value '=1' for --env: expected KEY=VALUE with a non-empty KEY without '=' \
+             or NUL"
+        );
+        assert_eq!(
+            message(&["--max-children", "0"], &[]),
+            "invalid value '0' for --max-children: expected an integer of at least 1"
+        );
     }
 
     #[test]
@@ -967,8 +1129,19 @@ mod tests {
             (&["--help=1"], "unknown option '--help'"),
             (&["serve"], "unexpected argument 'serve'"),
             (&["-"], "unexpected argument '-'"),
-            (&["--"], "unexpected argument '--'"),
-            (&["--", "cmd", "-h"], "unexpected argument '--'"),
+            (
+                &["--"],
+                "missing command after '--': expected CMD [ARGS...]",
+            ),
+            (
+                &["--port", "1", "--"],
+                "missing command after '--': expected CMD [ARGS...]",
+            ),
+            (
+                &["--stdio", "--", "server"],
+                "--stdio serves the built-in server over stdin/stdout; it cannot bridge 'server' \
+                 (drop --stdio to serve the command over HTTP)",
+            ),
             (
                 &["--port"],
                 "missing value for --port: expected an integer from 0 to 65535",
@@ -996,7 +1169,13 @@ mod tests {
                 format!("Accepts {}", flag.kind.form()),
                 format!("      {}\n", flag.about),
             ] {
-                let text = text.replace("--stdio ", "--stdio[=BOOL]\n");
+                let text = match flag.kind {
+                    Kind::Switch(_) => text.replace(
+                        &format!("--{} ", flag.name),
+                        &format!("--{}[=BOOL]\n", flag.name),
+                    ),
+                    _ => text,
+                };
                 assert!(help.contains(&text), "help lacks {text:?}");
             }
             let default = flag.kind.show(&mut defaults);

@@ -136,6 +136,8 @@ pub struct Config {
     pub log_level: LogLevel,
     /// Every bound.
     pub limits: Limits,
+    /// The stdio bridge; its command is empty when the built-in server answers.
+    pub bridge: BridgeConfig,
 }
 
 impl Default for Config {
@@ -152,6 +154,41 @@ impl Default for Config {
             response_mode: ResponseMode::Auto,
             log_level: LogLevel::Info,
             limits: Limits::default(),
+            bridge: BridgeConfig::default(),
+        }
+    }
+}
+
+/// The stdio bridge: which command answers MCP and how its processes are supervised
+/// (DESIGN 3.3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeConfig {
+    /// Program and arguments given after `--`; empty means no bridge.
+    pub command: Vec<String>,
+    /// Run the command as `sh -c "<words joined by spaces>"` instead of directly.
+    pub shell: bool,
+    /// `KEY=VALUE` pairs added to the environment mcpd passes on.
+    pub env: Vec<String>,
+    /// Working directory of the children; empty keeps mcpd's.
+    pub cwd: String,
+    /// One child for every session instead of one per session.
+    pub shared: bool,
+    /// Time a child gets between SIGTERM and SIGKILL; 5 s lets a server flush and exit.
+    pub kill_grace: Duration,
+    /// Live children at most; `None` follows `max_sessions` (one child per session).
+    pub max_children: Option<usize>,
+}
+
+impl Default for BridgeConfig {
+    fn default() -> Self {
+        BridgeConfig {
+            command: Vec::new(),
+            shell: false,
+            env: Vec::new(),
+            cwd: String::new(),
+            shared: false,
+            kill_grace: Duration::from_secs(5),
+            max_children: None,
         }
     }
 }

@@ -4,7 +4,8 @@
 //! Used for `--stdio` input and, in the bridge, for a child's stdout. Sans-IO: push bytes in,
 //! take complete lines out. A line longer than the cap is reported once and its bytes are
 //! skipped up to the next newline, so memory never exceeds the cap. A trailing `\r` is removed
-//! (CRLF writers); empty lines are skipped.
+//! (CRLF writers); empty lines are skipped. A truncating framer (for logs such as a child's
+//! stderr) instead keeps the first bytes of an over-long line and yields them as the line.
 
 use std::collections::VecDeque;
 
@@ -19,6 +20,7 @@ pub struct LineFramer {
     ready: VecDeque<Result<Vec<u8>, LineTooLong>>,
     max_line: usize,
     skipping: bool,
+    truncate: bool,
 }
 
 impl LineFramer {
@@ -29,6 +31,15 @@ impl LineFramer {
             ready: VecDeque::new(),
             max_line,
             skipping: false,
+            truncate: false,
+        }
+    }
+
+    /// A framer that cuts lines at `max_line` bytes instead of reporting them.
+    pub fn truncating(max_line: usize) -> LineFramer {
+        LineFramer {
+            truncate: true,
+            ..LineFramer::new(max_line)
         }
     }
 
@@ -43,15 +54,20 @@ impl LineFramer {
             bytes = rest;
             if !self.skipping {
                 if self.partial.len() + piece.len() > self.max_line {
-                    self.partial = Vec::new();
+                    if self.truncate {
+                        let room = self.max_line - self.partial.len();
+                        self.partial.extend_from_slice(&piece[..room]);
+                    } else {
+                        self.partial = Vec::new();
+                        self.ready.push_back(Err(LineTooLong));
+                    }
                     self.skipping = true;
-                    self.ready.push_back(Err(LineTooLong));
                 } else {
                     self.partial.extend_from_slice(piece);
                 }
             }
             if complete {
-                if !self.skipping {
+                if !self.skipping || self.truncate {
                     let mut line = std::mem::take(&mut self.partial);
                     if line.last() == Some(&b'\r') {
                         line.pop();
@@ -120,6 +136,24 @@ mod tests {
             assert_eq!(lines_of(input, 8, split), whole, "split {split}");
         }
         assert_eq!(whole.len(), 3);
+    }
+
+    #[test]
+    fn truncating_framer_keeps_the_head_of_long_lines() {
+        let mut framer = LineFramer::truncating(4);
+        for chunk in [&b"abcdefgh\nxy"[..], b"z\n123", b"45\n"] {
+            framer.push(chunk);
+        }
+        let got: Vec<_> = std::iter::from_fn(|| framer.next_line()).collect();
+        assert_eq!(
+            got,
+            vec![
+                Ok(b"abcd".to_vec()),
+                Ok(b"xyz".to_vec()),
+                Ok(b"1234".to_vec())
+            ]
+        );
+        assert_eq!(framer.buffered(), 0);
     }
 
     #[test]

@@ -22,6 +22,10 @@ fn main() -> ExitCode {
             println!("mcpd {}", cli::VERSION);
             return ExitCode::SUCCESS;
         }
+        Command::Serve(config) if !config.bridge.command.is_empty() => {
+            log::set_level(config.log_level);
+            event_loop::run_bridge(config)
+        }
         Command::Serve(config) => {
             log::set_level(config.log_level);
             event_loop::run(config, Box::new(Builtin::new()))

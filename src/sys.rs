@@ -1,19 +1,29 @@
 //! The only unsafe code in mcpd: POSIX calls that neither std nor mio wrap.
 //!
-//! - stop signals (SIGTERM, SIGINT) turned into a byte on a pipe the event loop polls, the
-//!   classic self-pipe: the handler only does async-signal-safe work (an atomic load and
-//!   `write(2)`);
+//! - stop signals (SIGTERM, SIGINT) and, for the bridge, SIGCHLD turned into a flag and a byte
+//!   on a pipe the event loop polls, the classic self-pipe: the handler only does
+//!   async-signal-safe work (atomic stores and loads and `write(2)`);
+//! - for bridge children: a parent-death signal set between fork and exec, signals to a
+//!   child's process group, and a look at whether a child has exited without reaping it;
 //! - SIGHUP ignored (DESIGN 7: it reopens nothing);
 //! - the open-file soft limit raised to the hard limit, so 10,000 connections fit.
 #![allow(unsafe_code)]
 
 use std::io;
 use std::os::fd::RawFd;
-use std::sync::atomic::{AtomicI32, Ordering};
+use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 static SIGNAL_PIPE: AtomicI32 = AtomicI32::new(-1);
+static STOP_REQUESTED: AtomicBool = AtomicBool::new(false);
+static CHILD_EXITED: AtomicBool = AtomicBool::new(false);
 
-extern "C" fn on_stop_signal(_signal: libc::c_int) {
+extern "C" fn on_signal(signal: libc::c_int) {
+    if signal == libc::SIGCHLD {
+        CHILD_EXITED.store(true, Ordering::SeqCst);
+    } else {
+        STOP_REQUESTED.store(true, Ordering::SeqCst);
+    }
     let fd = SIGNAL_PIPE.load(Ordering::Relaxed);
     if fd >= 0 {
         let byte = 1u8;
@@ -29,18 +39,100 @@ extern "C" fn on_stop_signal(_signal: libc::c_int) {
 pub fn install_stop_signals(pipe_fd: RawFd) -> io::Result<()> {
     SIGNAL_PIPE.store(pipe_fd, Ordering::Relaxed);
     for signal in [libc::SIGTERM, libc::SIGINT] {
-        set_handler(signal, on_stop_signal as *const () as libc::sighandler_t)?;
+        set_handler(signal, on_signal as *const () as libc::sighandler_t, 0)?;
     }
-    set_handler(libc::SIGHUP, libc::SIG_IGN)
+    set_handler(libc::SIGHUP, libc::SIG_IGN, 0)
 }
 
-fn set_handler(signal: libc::c_int, handler: libc::sighandler_t) -> io::Result<()> {
+/// Also routes SIGCHLD (exits only, not stops) to the pipe given to [`install_stop_signals`].
+pub fn install_child_signal() -> io::Result<()> {
+    let handler = on_signal as *const () as libc::sighandler_t;
+    set_handler(libc::SIGCHLD, handler, libc::SA_NOCLDSTOP)
+}
+
+/// Whether SIGTERM or SIGINT arrived since the last call.
+pub fn take_stop_request() -> bool {
+    STOP_REQUESTED.swap(false, Ordering::SeqCst)
+}
+
+/// Whether SIGCHLD arrived since the last call.
+pub fn take_child_exit() -> bool {
+    CHILD_EXITED.swap(false, Ordering::SeqCst)
+}
+
+/// Makes the child `command` starts get SIGKILL when mcpd dies (Linux `PR_SET_PDEATHSIG`; it
+/// fires when the forking thread ends, and mcpd has one thread). A child whose parent died
+/// before the call fails to start instead.
+pub fn kill_with_parent(command: &mut std::process::Command) {
+    let parent = std::process::id();
+    // SAFETY: the closure runs between fork and exec and only makes the async-signal-safe
+    // syscalls prctl(2) and getppid(2); it allocates nothing (io::Error from a raw code does not).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(
+                libc::PR_SET_PDEATHSIG,
+                libc::SIGKILL as libc::c_ulong,
+                0,
+                0,
+                0,
+            ) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() as u32 != parent {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            Ok(())
+        });
+    }
+}
+
+/// Sends SIGTERM (or SIGKILL when `kill`) to the process group `pgid`. Only call it while the
+/// group's leader is not reaped, so the id cannot have been reused.
+pub fn signal_group(pgid: u32, kill: bool) -> io::Result<()> {
+    let signal = if kill { libc::SIGKILL } else { libc::SIGTERM };
+    let pgid =
+        libc::pid_t::try_from(pgid).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: kill(2) takes plain integers; a negative pid names the process group.
+    if unsafe { libc::kill(-pgid, signal) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+/// Whether our child `pid` has exited; it stays unreaped (`WNOWAIT`), so its pid and process
+/// group id stay ours until `wait` reaps it.
+pub fn has_exited(pid: u32) -> io::Result<bool> {
+    // SAFETY: a zeroed siginfo_t is a valid out-parameter for waitid(2).
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid(2) on one pid with a pointer to a live local.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: waitid filled `info`; si_pid is 0 when nothing has exited yet (WNOHANG).
+    Ok(unsafe { info.si_pid() } != 0)
+}
+
+fn set_handler(
+    signal: libc::c_int,
+    handler: libc::sighandler_t,
+    flags: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: a zeroed sigaction is a valid starting value; we set the handler and an empty
     // mask before passing pointers to live locals to sigaction(2).
     let rc = unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
         action.sa_sigaction = handler;
-        action.sa_flags = libc::SA_RESTART;
+        action.sa_flags = libc::SA_RESTART | flags;
         libc::sigemptyset(&mut action.sa_mask);
         libc::sigaction(signal, &action, std::ptr::null_mut())
     };

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{fresh_dir, require_tool, run_bounded, spawn_mcpd, tail, tool_missing};
+use common::{fresh_dir, mcpd_bin, require_tool, run_bounded, spawn_mcpd, tail, tool_missing};
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -24,10 +24,16 @@ const RUN_TIMEOUT: Duration = Duration::from_secs(300);
 /// 0.1.16, `--suite all`: every check must be SUCCESS (or INFO): no FAILURE and no WARNING.
 #[test]
 fn conformance_0_1_16_suite_all() {
-    let Some(run) = run_harness(
-        "0.1.16",
+    suite_all_0_1_16("0.1.16", &[]);
+}
+
+/// 0.1.16 `--suite all` against `mcpd SERVER_ARGS...`: no FAILURE, no WARNING, 32 scenarios.
+fn suite_all_0_1_16(label: &str, server_args: &[&str]) {
+    let Some(run) = run_harness_with(
+        label,
         "@modelcontextprotocol/conformance@0.1.16",
         &["--suite", "all"],
+        server_args,
     ) else {
         return;
     };
@@ -35,7 +41,7 @@ fn conformance_0_1_16_suite_all() {
     let bad = run.checks_with(&["FAILURE", "WARNING"]);
     assert!(
         bad.is_empty(),
-        "conformance 0.1.16 --suite all: {} FAILURE/WARNING check(s) (results in {}):\n{}",
+        "conformance {label} --suite all: {} FAILURE/WARNING check(s) (results in {}):\n{}",
         bad.len(),
         run.dir,
         bad.join("\n")
@@ -100,6 +106,15 @@ fn conformance_0_2_0_alpha_12_spec_2026_07_28() {
     run.assert_scenarios(40);
 }
 
+/// 0.1.16 `--suite all` through the stdio bridge, `mcpd -- mcpd --stdio` (one child per
+/// session), with the same bar. `test_reconnection` asks to close its POST stream, which the
+/// child's stdio transport cannot do, so its answer arrives on the open stream: the suite
+/// reports that as INFO in server-sse-polling.
+#[test]
+fn conformance_0_1_16_suite_all_through_the_bridge() {
+    suite_all_0_1_16("0.1.16-bridge", &["--", mcpd_bin(), "--stdio"]);
+}
+
 /// One finished harness run.
 struct Run {
     label: String,
@@ -115,12 +130,22 @@ struct Run {
 /// Starts `mcpd`, runs `conformance server --url URL EXTRA -o DIR` through npx and reads every
 /// `DIR/*/checks.json`. None when npx or the package is unavailable outside CI (loud skip).
 fn run_harness(label: &str, package: &str, extra: &[&str]) -> Option<Run> {
+    run_harness_with(label, package, extra, &[])
+}
+
+/// [`run_harness`] against `mcpd SERVER_ARGS...`.
+fn run_harness_with(
+    label: &str,
+    package: &str,
+    extra: &[&str],
+    server_args: &[&str],
+) -> Option<Run> {
     if !require_tool("npx (node + npm)", &["npx", "--version"]) {
         return None;
     }
     let dir = fresh_dir("conformance", label);
     let results = dir.join("results");
-    let server = spawn_mcpd(&[]);
+    let server = spawn_mcpd(server_args);
     let url = server.url();
 
     let mut cmd = Command::new("npx");

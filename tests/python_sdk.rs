@@ -110,6 +110,59 @@ fn python_sdk_stdio() {
     );
 }
 
+/// A Python SDK (FastMCP) stdio server behind `mcpd -- python stdio_server.py`, one child per
+/// session, driven by the SDK's HTTP client.
+#[test]
+fn python_sdk_stdio_server_through_the_bridge() {
+    run_bridged("bridge", &[], 2, 5);
+}
+
+/// The same server behind `--shared`: 5 sessions × 20 concurrent calls with distinct
+/// arguments, each session getting exactly its own answers.
+#[test]
+fn python_sdk_stdio_server_shared_by_concurrent_sessions() {
+    run_bridged("bridge-shared", &["--shared"], 5, 20);
+}
+
+fn run_bridged(label: &str, options: &[&str], sessions: usize, calls: usize) {
+    let Some(python) = venv_python() else {
+        return;
+    };
+    let python = python.display().to_string();
+    let server_script = script("stdio_server.py").display().to_string();
+    let mut args = options.to_vec();
+    args.extend(["--", &python, &server_script]);
+    let server = spawn_mcpd(&args);
+    let url = server.url();
+    let mut cmd = Command::new(&python);
+    cmd.arg(script("sdk_bridge.py"))
+        .arg(&url)
+        .arg(sessions.to_string())
+        .arg(calls.to_string());
+    let out = run_script(cmd);
+    let log = server.stop();
+    let dir = fresh_dir("python-sdk", label);
+    let _ = std::fs::write(dir.join("mcpd.log"), &log);
+    let _ = std::fs::write(
+        dir.join("client.log"),
+        format!("{}{}", out.stdout, out.stderr),
+    );
+    eprintln!(
+        "--- sdk_bridge.py {url} {sessions} {calls} (mcpd {options:?} -- python stdio_server.py): \
+         {}\n--- stdout:\n{}--- stderr:\n{}",
+        out.status, out.stdout, out.stderr
+    );
+    assert!(
+        out.ok,
+        "Python SDK through the bridge ({options:?}) failed ({}):\n{}\nstderr tail:\n{}\nmcpd \
+         stderr tail:\n{}",
+        out.status,
+        failure_lines(&out.stdout),
+        tail(&out.stderr, 4000),
+        tail(&log, 3000)
+    );
+}
+
 /// A script under `tests/py/`.
 fn script(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -40,7 +40,7 @@ impl Harness {
                 protocol_version: "2025-11-25".into(),
                 client_capabilities: json!({"sampling": {}, "elicitation": {}}),
                 client_info: json!({"name": "test-client", "version": "1"}),
-                param_headers: Vec::new(),
+                ..SessionView::default()
             }),
             now: Instant::now(),
             next_outgoing: 0,
@@ -60,7 +60,7 @@ impl Harness {
             protocol_version: "2026-07-28".into(),
             client_capabilities: json!({"sampling": {}, "elicitation": {}, "roots": {"listChanged": true}}),
             client_info: json!({"name": "conformance-test-client", "version": "1.0.0"}),
-            param_headers: Vec::new(),
+            ..SessionView::default()
         });
         h.open = Some(Vec::new());
         h

@@ -6,6 +6,10 @@
 //! connection slab, and the poll timeout is the server's next deadline, so an idle server
 //! sleeps. After every call into the server its outputs are drained at once, so a connection
 //! number the server has freed is never confused with a new socket.
+//!
+//! The same loop serves the built-in server and the stdio bridge: a bridge adds its child
+//! processes as [`Sources`] ([`children`]), whose pipes sit in the same `Poll` under tokens of
+//! their own and whose exits arrive as SIGCHLD on the signal pipe.
 
 use crate::config::Config;
 use crate::log;
@@ -13,10 +17,13 @@ use crate::mcp::Handler;
 use crate::server::{ConnId, Output, Server};
 use crate::sys;
 
+mod children;
 pub mod stdio;
+use crate::bridge::Bridge;
+use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
 use mio::unix::pipe;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
@@ -38,6 +45,59 @@ pub fn run<H: Handler>(config: Config, handler: H) -> io::Result<()> {
     serve(listener, config, handler)
 }
 
+/// Binds like [`run`] and serves `config.bridge.command` through the stdio bridge until SIGTERM
+/// or SIGINT; every child is ended and reaped before it returns.
+pub fn run_bridge(config: Config) -> io::Result<()> {
+    let addr = listen_addr(&config)?;
+    let listener = std::net::TcpListener::bind(addr)?;
+    serve_bridge(listener, config)
+}
+
+/// Serves the stdio bridge on an already bound listener until SIGTERM or SIGINT.
+pub fn serve_bridge(listener: std::net::TcpListener, config: Config) -> io::Result<()> {
+    let bridge = Bridge::new(&config, Instant::now());
+    let children = children::Children::new(config.bridge.kill_grace);
+    serve_with(listener, config, bridge, children)
+}
+
+/// Event sources besides sockets that one loop serves next to the server (the bridge's child
+/// processes); `()` is none.
+trait Sources<H: Handler> {
+    /// Carries out what the backend asked for during the last server call; true when it called
+    /// the server again (so its outputs need draining).
+    fn pump(&mut self, server: &mut Server<H>, registry: &Registry) -> bool;
+    /// A readiness event; false when the token is not one of these sources'.
+    fn ready(&mut self, event: &Event, server: &mut Server<H>, registry: &Registry) -> bool;
+    /// SIGCHLD arrived: reap.
+    fn reap(&mut self, server: &mut Server<H>, registry: &Registry);
+    /// Shutdown begins.
+    fn stop(&mut self, server: &mut Server<H>);
+    /// Something must still finish before the process may exit.
+    fn busy(&self) -> bool;
+    /// Longest time finishing may take.
+    fn grace(&self) -> Duration;
+    /// The shutdown deadline passed: end everything now.
+    fn abort(&mut self);
+}
+
+impl<H: Handler> Sources<H> for () {
+    fn pump(&mut self, _: &mut Server<H>, _: &Registry) -> bool {
+        false
+    }
+    fn ready(&mut self, _: &Event, _: &mut Server<H>, _: &Registry) -> bool {
+        false
+    }
+    fn reap(&mut self, _: &mut Server<H>, _: &Registry) {}
+    fn stop(&mut self, _: &mut Server<H>) {}
+    fn busy(&self) -> bool {
+        false
+    }
+    fn grace(&self) -> Duration {
+        Duration::ZERO
+    }
+    fn abort(&mut self) {}
+}
+
 fn listen_addr(config: &Config) -> io::Result<SocketAddr> {
     let ip = config.host.parse().map_err(|_| {
         io::Error::new(
@@ -54,6 +114,15 @@ pub fn serve<H: Handler>(
     config: Config,
     handler: H,
 ) -> io::Result<()> {
+    serve_with(listener, config, handler, ())
+}
+
+fn serve_with<H: Handler, S: Sources<H>>(
+    listener: std::net::TcpListener,
+    config: Config,
+    handler: H,
+    sources: S,
+) -> io::Result<()> {
     listener.set_nonblocking(true)?;
     let local = listener.local_addr()?;
     let mut listener = TcpListener::from_std(listener);
@@ -62,6 +131,9 @@ pub fn serve<H: Handler>(
         .register(&mut listener, LISTENER, Interest::READABLE)?;
     let (signal_tx, mut signal_rx) = pipe::new()?;
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
+    if !config.bridge.command.is_empty() {
+        sys::install_child_signal()?;
+    }
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
     if let Err(e) = sys::raise_fd_limit() {
@@ -79,13 +151,19 @@ pub fn serve<H: Handler>(
         server: Server::new(config, handler, Instant::now()),
         sockets: Vec::new(),
         buf: vec![0; READ_CHUNK],
+        sources,
     };
+    shell.pump();
     let mut events = Events::with_capacity(1024);
     let mut stopping: Option<Instant> = None;
     loop {
         let now = Instant::now();
         if let Some(deadline) = stopping {
-            if shell.server.connection_count() == 0 || now >= deadline {
+            let idle = shell.server.connection_count() == 0 && !shell.sources.busy();
+            if idle || now >= deadline {
+                if shell.sources.busy() {
+                    shell.sources.abort();
+                }
                 log::info(format_args!("stopped"));
                 return Ok(());
             }
@@ -110,13 +188,25 @@ pub fn serve<H: Handler>(
                 SIGNALS => {
                     let mut drain = [0u8; 64];
                     while matches!(signal_rx.read(&mut drain), Ok(n) if n > 0) {}
-                    if stopping.is_none() {
-                        log::info(format_args!("stopping: finishing answers in flight"));
-                        shell.poll.registry().deregister(&mut listener)?;
-                        stopping = Some(Instant::now() + SHUTDOWN_GRACE);
-                        shell.server.shutdown(Instant::now());
+                    if sys::take_child_exit() {
+                        shell.sources.reap(&mut shell.server, shell.poll.registry());
                         shell.pump();
                     }
+                    if sys::take_stop_request() && stopping.is_none() {
+                        log::info(format_args!("stopping: finishing answers in flight"));
+                        shell.poll.registry().deregister(&mut listener)?;
+                        let grace = SHUTDOWN_GRACE.max(shell.sources.grace());
+                        stopping = Some(Instant::now() + grace);
+                        shell.server.shutdown(Instant::now());
+                        shell.sources.stop(&mut shell.server);
+                        shell.pump();
+                    }
+                }
+                _ if shell
+                    .sources
+                    .ready(event, &mut shell.server, shell.poll.registry()) =>
+                {
+                    shell.pump();
                 }
                 Token(conn) => {
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
@@ -133,11 +223,12 @@ pub fn serve<H: Handler>(
     }
 }
 
-struct Shell<H: Handler> {
+struct Shell<H: Handler, S: Sources<H>> {
     poll: Poll,
     server: Server<H>,
     sockets: Vec<Option<Socket>>,
     buf: Vec<u8>,
+    sources: S,
 }
 
 struct Socket {
@@ -145,7 +236,7 @@ struct Socket {
     writable: bool,
 }
 
-impl<H: Handler> Shell<H> {
+impl<H: Handler, S: Sources<H>> Shell<H, S> {
     fn accept(&mut self, listener: &TcpListener) {
         loop {
             match listener.accept() {
@@ -263,8 +354,17 @@ impl<H: Handler> Shell<H> {
         }
     }
 
-    /// Carries out every queued server output.
+    /// Carries out every queued server output and whatever the backend asked of its sources.
     fn pump(&mut self) {
+        loop {
+            self.pump_outputs();
+            if !self.sources.pump(&mut self.server, self.poll.registry()) {
+                return;
+            }
+        }
+    }
+
+    fn pump_outputs(&mut self) {
         while let Some(output) = self.server.poll_output() {
             match output {
                 Output::Write(conn) => self.write(conn),

@@ -31,6 +31,8 @@ pub struct SessionKey(pub(crate) u64);
 /// What a session agreed on at `initialize`, visible to every callback of that session.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SessionView {
+    /// The id the client sends as `Mcp-Session-Id` (for logs); empty where there is none.
+    pub id: String,
     /// The negotiated protocol revision.
     pub protocol_version: String,
     /// `capabilities` from the client's `initialize` params.

@@ -359,7 +359,9 @@ impl<H: Handler> Transport<H> {
             _ => Value::Null,
         };
         let requested = params.get("protocolVersion").and_then(Value::as_str);
+        let id = uuid::Uuid::new_v4().to_string();
         let view = SessionView {
+            id: id.clone(),
             protocol_version: version::negotiate(requested).to_string(),
             client_capabilities: params.get("capabilities").cloned().unwrap_or(Value::Null),
             client_info: params.get("clientInfo").cloned().unwrap_or(Value::Null),
@@ -368,7 +370,6 @@ impl<H: Handler> Transport<H> {
         let key = SessionKey(self.next_session);
         self.next_session += 1;
         self.total_sessions += 1;
-        let id = uuid::Uuid::new_v4().to_string();
         let session = Session::new(key, id.clone(), view, self.settings.replay_bytes, now);
         self.sessions.insert(key, session);
         self.by_id.insert(id.clone(), key);

@@ -194,6 +194,7 @@ pub fn validate(
         client_capabilities: capabilities.clone(),
         client_info: meta.get(META_CLIENT_INFO).cloned().unwrap_or(Value::Null),
         param_headers,
+        ..SessionView::default()
     })
 }
 

@@ -1,0 +1,855 @@
+//! The stdio bridge (DESIGN 3.3): any stdio MCP server (MCP transports, "stdio") served over
+//! Streamable HTTP, supervised.
+//!
+//! [`Bridge`] is a [`Handler`]: the transport hands it client messages, and it answers through
+//! [`Handler::poll_command`] once a child has spoken. Towards the event loop it is sans-IO, in
+//! the quinn-proto style:
+//!
+//! - inputs, each with `now`: [`Bridge::handle_spawned`] / [`Bridge::handle_spawn_failed`]
+//!   after a [`ProcessAction::Spawn`], [`Bridge::handle_stdin_written`] with how much of
+//!   [`Bridge::stdin_pending`] the pipe took, [`Bridge::handle_stdout`],
+//!   [`Bridge::handle_stderr`], [`Bridge::handle_stdout_closed`], [`Bridge::handle_exit`] once
+//!   a child is reaped (read what is left in its pipes first, so the stderr tail is whole),
+//!   [`Bridge::shutdown`];
+//! - outputs: after every input (and after every server call, which may run the handler),
+//!   drain [`Bridge::poll_process_action`], then call `Server::handle_backend` so the queued
+//!   commands reach clients. Timers (SIGKILL after the grace, restarts) travel as handler
+//!   timers on the server's wheel.
+//!
+//! Modes. Default: one child per session, spawned by `initialize`, whose own `initialize`
+//! result is the answer; DELETE, expiry and shutdown end it. `--shared`: one child for every
+//! session, spawned at start and initialized by mcpd itself (see [`supervisor`] for the
+//! revision later clients get), restarted with backoff when it dies.
+//!
+//! Routing from a child (ids and progress tokens are always rewritten, see [`route`]):
+//! responses by id; `notifications/progress` by token; any other notification, and the
+//! child's requests to the client (sampling, elicitation, roots, ping), go on the POST stream of
+//! the one request in flight when there is exactly one, else on the standalone stream (the
+//! transport keeps them in its bounded buffer until a GET opens it). Shared: "exactly one" counts
+//! every session; with several sessions busy a notification goes to every session's standalone
+//! stream (list changes, logs: the child is shared, so is what it says), and a request goes to
+//! the one session that has requests in flight, else it is refused to the child (`ping` is
+//! answered by mcpd), since nothing in it says which client it is for.
+//!
+//! Limits: `--max-children` live children (then `initialize` gets 503); a stdin buffer per child
+//! of `max(1 MiB, one message)` (then requests get 503: the child stopped reading); stdout lines
+//! up to `--max-body-bytes` (a longer one ends the child); stderr lines cut at 512 bytes, last 20
+//! kept. Ending a child: stdin closed and SIGTERM to its process group, SIGKILL after
+//! `--kill-grace`. A child that dies answers its pending requests with -32603 whose `data` is
+//! `{"exit": ..., "stderr": [last lines]}`; in per-session mode its session then ends (404).
+
+pub mod child;
+mod inbound;
+pub mod route;
+pub mod supervisor;
+
+pub use child::{ChildId, ExitKind};
+
+use crate::config::Config;
+use crate::log;
+use crate::mcp::jsonrpc::{self, ErrorObject};
+use crate::mcp::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
+use child::Child;
+use route::Origin;
+use serde_json::{json, Value};
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+use supervisor::{Phase, Supervisor, WaitingInit};
+
+/// A signal for a child's process group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signal {
+    /// Ask it to stop.
+    Term,
+    /// Stop it now.
+    Kill,
+}
+
+/// What the event loop must do for a child.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ProcessAction {
+    /// Start it with [`Bridge::spawn_spec`]; report with [`Bridge::handle_spawned`] or
+    /// [`Bridge::handle_spawn_failed`].
+    Spawn {
+        /// The child.
+        child: ChildId,
+    },
+    /// Its stdin has bytes in [`Bridge::stdin_pending`].
+    Write {
+        /// The child.
+        child: ChildId,
+    },
+    /// Send `signal` to its process group (only while the child is not reaped yet).
+    Signal {
+        /// The child.
+        child: ChildId,
+        /// Which.
+        signal: Signal,
+    },
+    /// Close its stdin.
+    CloseStdin {
+        /// The child.
+        child: ChildId,
+    },
+}
+
+/// How to start a child: the command after `--`, already wrapped in `sh -c` for `--shell`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpawnSpec {
+    /// The program (looked up in `PATH`).
+    pub program: String,
+    /// Its arguments.
+    pub args: Vec<String>,
+    /// Variables added to the inherited environment.
+    pub env: Vec<(String, String)>,
+    /// Working directory, if not mcpd's.
+    pub cwd: Option<String>,
+}
+
+/// Children counters for `/health` and the log.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Not reaped yet.
+    pub alive: usize,
+    /// Started since mcpd started.
+    pub spawned: u64,
+    /// Reaped since mcpd started.
+    pub exited: u64,
+    /// Shared-child restarts.
+    pub restarted: u64,
+    /// Spawns that failed (exec error).
+    pub spawn_failed: u64,
+}
+
+/// A session as the bridge knows it.
+#[derive(Debug)]
+struct Member {
+    /// Its own child (per-session mode).
+    child: Option<ChildId>,
+    /// `Mcp-Session-Id`, for logs.
+    label: String,
+    /// What its client declared at `initialize` (shared mode checks it before routing).
+    capabilities: Value,
+    next_outgoing: u64,
+}
+
+/// What a handler timer of the bridge is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Due {
+    Kill(ChildId),
+    Restart,
+}
+
+/// The stdio bridge backend.
+#[derive(Debug)]
+pub struct Bridge {
+    spec: SpawnSpec,
+    shared: bool,
+    kill_grace: Duration,
+    max_children: usize,
+    max_message: usize,
+    children: HashMap<ChildId, Child>,
+    next_child: u64,
+    members: HashMap<SessionKey, Member>,
+    supervisor: Option<Supervisor>,
+    timers: HashMap<u64, Due>,
+    next_timer: u64,
+    commands: VecDeque<(Option<SessionKey>, Command)>,
+    actions: VecDeque<ProcessAction>,
+    stats: Stats,
+    stopping: bool,
+    now: Instant,
+}
+
+impl Bridge {
+    /// A bridge for `config.bridge` (its command must not be empty); in shared mode the first
+    /// spawn is queued at once.
+    pub fn new(config: &Config, now: Instant) -> Bridge {
+        let b = &config.bridge;
+        let (program, args) = if b.shell {
+            (
+                "sh".to_string(),
+                vec!["-c".to_string(), b.command.join(" ")],
+            )
+        } else {
+            let mut words = b.command.iter().cloned();
+            (words.next().unwrap_or_default(), words.collect())
+        };
+        let env = b
+            .env
+            .iter()
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let mut bridge = Bridge {
+            spec: SpawnSpec {
+                program,
+                args,
+                env,
+                cwd: (!b.cwd.is_empty()).then(|| b.cwd.clone()),
+            },
+            shared: b.shared,
+            kill_grace: b.kill_grace,
+            max_children: b.max_children.unwrap_or(config.limits.max_sessions),
+            max_message: config.limits.max_body_bytes,
+            children: HashMap::new(),
+            next_child: 1,
+            members: HashMap::new(),
+            supervisor: None,
+            timers: HashMap::new(),
+            next_timer: 1,
+            commands: VecDeque::new(),
+            actions: VecDeque::new(),
+            stats: Stats::default(),
+            stopping: false,
+            now,
+        };
+        if bridge.shared {
+            let child = bridge.start_shared(now);
+            bridge.supervisor = Some(Supervisor::new(child));
+        }
+        bridge
+    }
+
+    /// How every child is started.
+    pub fn spawn_spec(&self) -> &SpawnSpec {
+        &self.spec
+    }
+
+    /// The next thing the event loop must do for a child.
+    pub fn poll_process_action(&mut self) -> Option<ProcessAction> {
+        self.actions.pop_front()
+    }
+
+    /// Counters for `/health` and the log.
+    pub fn stats(&self) -> Stats {
+        Stats {
+            alive: self.children.values().filter(|c| c.is_alive()).count(),
+            ..self.stats
+        }
+    }
+
+    /// Children not reaped yet (the event loop waits for them at shutdown).
+    pub fn alive(&self) -> usize {
+        self.children.len()
+    }
+
+    /// The child was spawned with process (and process group) id `pid`.
+    pub fn handle_spawned(&mut self, id: ChildId, pid: u32, now: Instant) {
+        self.now = now;
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        self.stats.spawned += 1;
+        let stopped_meanwhile = child.spawned(pid);
+        let label = child.label.clone();
+        let pending = !child.stdin_pending().is_empty();
+        log::info(format_args!(
+            "{id} (pid {pid}) started for {label}: {} (children: {})",
+            self.spec.program,
+            self.stats_line()
+        ));
+        if stopped_meanwhile {
+            self.actions
+                .push_back(ProcessAction::CloseStdin { child: id });
+            self.actions.push_back(ProcessAction::Signal {
+                child: id,
+                signal: Signal::Term,
+            });
+        } else if pending {
+            self.actions.push_back(ProcessAction::Write { child: id });
+        }
+    }
+
+    /// The child could not be started (`error`: why, for example "No such file or directory").
+    pub fn handle_spawn_failed(&mut self, id: ChildId, error: &str, now: Instant) {
+        self.stats.spawn_failed += 1;
+        log::error(format_args!(
+            "{id}: cannot start {:?}: {error}",
+            self.spec.program
+        ));
+        self.handle_exit(id, ExitKind::NotStarted(error.to_string()), now);
+    }
+
+    /// Bytes waiting for the child's stdin.
+    pub fn stdin_pending(&self, id: ChildId) -> &[u8] {
+        self.children
+            .get(&id)
+            .map(Child::stdin_pending)
+            .unwrap_or(&[])
+    }
+
+    /// The child's stdin took `n` bytes of [`Bridge::stdin_pending`].
+    pub fn handle_stdin_written(&mut self, id: ChildId, n: usize) {
+        if let Some(child) = self.children.get_mut(&id) {
+            child.stdin_written(n);
+        }
+    }
+
+    /// Bytes the child wrote to stdout.
+    pub fn handle_stdout(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        self.now = now;
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        child.push_stdout(bytes);
+        loop {
+            let Some(child) = self.children.get_mut(&id) else {
+                return;
+            };
+            if !child.is_alive() {
+                return;
+            }
+            match child.next_stdout_line() {
+                None => return,
+                Some(Ok(line)) => self.child_line(id, &line, now),
+                Some(Err(crate::lines::LineTooLong)) => {
+                    let why = format!(
+                        "it wrote a message longer than the limit of {} bytes (--max-body-bytes) \
+                         to stdout",
+                        self.max_message
+                    );
+                    log::warn(format_args!("{id}: {why}; stopping it"));
+                    self.fail_child(id, &why, now);
+                    return;
+                }
+            }
+        }
+    }
+
+    /// The child closed its stdout (or its stdin broke): it can no longer answer, so it is
+    /// ended. Its requests are answered when it is reaped, which is soon: usually it is
+    /// exiting already, and the exit status says more than the closed pipe.
+    pub fn handle_stdout_closed(&mut self, id: ChildId, now: Instant) {
+        self.now = now;
+        self.stop_child(id, "it closed its stdout", false);
+    }
+
+    /// Bytes the child wrote to stderr: logged line by line with the session, tail kept.
+    pub fn handle_stderr(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        self.now = now;
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        for line in child.push_stderr(bytes) {
+            log::info(format_args!("{id} ({}) stderr: {line}", child.label));
+        }
+    }
+
+    /// The child was reaped (or never started): its pending requests get an error, its session
+    /// ends (per-session mode) or it is restarted after the backoff (shared mode).
+    pub fn handle_exit(&mut self, id: ChildId, kind: ExitKind, now: Instant) {
+        self.now = now;
+        let Some(mut child) = self.children.remove(&id) else {
+            return;
+        };
+        let started = !matches!(kind, ExitKind::NotStarted(_));
+        if started {
+            self.stats.exited += 1;
+        }
+        child.exited(kind.clone());
+        let label = &child.label;
+        let expected = child.failure.is_some() || self.stopping;
+        let report = format!(
+            "{id} ({label}) {kind} (children: {})",
+            self.stats_line_with(self.children.len())
+        );
+        if expected || !started {
+            log::info(format_args!("{report}"));
+        } else {
+            log::warn(format_args!("{report}"));
+        }
+        let why = child
+            .failure
+            .clone()
+            .unwrap_or_else(|| format!("it {kind}"));
+        self.fail_pending(&mut child, &why);
+        match child.owner {
+            Some(session) => {
+                if self.members.get(&session).and_then(|m| m.child) == Some(id) {
+                    self.commands
+                        .push_back((Some(session), Command::EndSession));
+                }
+            }
+            None => self.shared_child_gone(id, &why, &child, now),
+        }
+    }
+
+    /// mcpd is stopping: every child is ended, nothing restarts.
+    pub fn shutdown(&mut self, now: Instant) {
+        self.now = now;
+        self.stopping = true;
+        if let Some(sup) = &mut self.supervisor {
+            sup.stop();
+        }
+        let mut ids: Vec<ChildId> = self.children.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            self.stop_child(id, "mcpd is shutting down", true);
+        }
+    }
+
+    fn stats_line(&self) -> String {
+        self.stats_line_with(self.stats().alive)
+    }
+
+    fn stats_line_with(&self, alive: usize) -> String {
+        let s = self.stats;
+        format!(
+            "alive {alive}, spawned {}, exited {}, restarted {}",
+            s.spawned, s.exited, s.restarted
+        )
+    }
+
+    fn new_child(&mut self, owner: Option<SessionKey>, label: String, now: Instant) -> ChildId {
+        let id = ChildId(self.next_child);
+        self.next_child += 1;
+        let mut child = Child::new(id, owner, self.max_message, now);
+        child.label = label;
+        self.children.insert(id, child);
+        self.actions.push_back(ProcessAction::Spawn { child: id });
+        id
+    }
+
+    /// Spawns a shared child and queues mcpd's own `initialize` for it.
+    fn start_shared(&mut self, now: Instant) -> ChildId {
+        let id = self.new_child(None, "shared".into(), now);
+        let params = json!({
+            "protocolVersion": crate::mcp::version::LATEST_LEGACY,
+            "capabilities": {"roots": {"listChanged": true}, "sampling": {}, "elicitation": {}},
+            "clientInfo": {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")},
+        });
+        if let Some(child) = self.children.get_mut(&id) {
+            let line = child
+                .routes
+                .request(Origin::Initialize, "initialize", Some(params));
+            let _ = self.write(id, &line);
+        }
+        id
+    }
+
+    /// Queues a line for a child's stdin; asks the event loop to write when it was idle.
+    fn write(&mut self, id: ChildId, line: &[u8]) -> Result<(), child::StdinFull> {
+        let Some(child) = self.children.get_mut(&id) else {
+            return Ok(());
+        };
+        if child.send(line)? && child.pid().is_some() {
+            self.actions.push_back(ProcessAction::Write { child: id });
+        }
+        Ok(())
+    }
+
+    /// Queues a notification or response for a child; dropped (and logged) when its stdin
+    /// buffer is full, since the child is not reading anyway.
+    fn write_control(&mut self, id: ChildId, line: &[u8]) {
+        if self.write(id, line).is_err() {
+            log::warn(format_args!(
+                "{id}: stdin buffer full; dropped a {}-byte message to it",
+                line.len()
+            ));
+        }
+    }
+
+    fn set_timer(&mut self, after: Duration, due: Due) {
+        let token = self.next_timer;
+        self.next_timer += 1;
+        self.timers.insert(token, due);
+        self.commands
+            .push_back((None, Command::Timer { after, token }));
+    }
+
+    /// Ends a child: stdin closed, SIGTERM to its group now, SIGKILL after the grace. With
+    /// `blame`, `why` is what its pending requests are told when it is gone.
+    fn stop_child(&mut self, id: ChildId, why: &str, blame: bool) {
+        let kill_at = self.now + self.kill_grace;
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        if !child.accepts_work() {
+            return;
+        }
+        if blame && child.failure.is_none() {
+            child.failure = Some(why.to_string());
+        }
+        let signal_now = child.stop(kill_at).is_some();
+        log::info(format_args!("{id}: stopping: {why}"));
+        child.close_stdin();
+        if signal_now {
+            self.actions
+                .push_back(ProcessAction::CloseStdin { child: id });
+            self.actions.push_back(ProcessAction::Signal {
+                child: id,
+                signal: Signal::Term,
+            });
+        }
+        self.set_timer(self.kill_grace, Due::Kill(id));
+    }
+
+    /// mcpd ends a misbehaving child: its requests are answered now, its session ends.
+    fn fail_child(&mut self, id: ChildId, why: &str, now: Instant) {
+        self.now = now;
+        self.stop_child(id, why, true);
+        let Some(mut child) = self.children.remove(&id) else {
+            return;
+        };
+        self.fail_pending(&mut child, why);
+        let owner = child.owner;
+        self.children.insert(id, child);
+        if let Some(session) = owner {
+            self.commands
+                .push_back((Some(session), Command::EndSession));
+        }
+    }
+
+    /// Answers everything the child still owed with -32603 and its stderr tail.
+    fn fail_pending(&mut self, child: &mut Child, why: &str) {
+        let message = format!("Internal error: the MCP server process ended: {why}");
+        let data = child.error_data();
+        for origin in child.routes.take_pending() {
+            if let Origin::Client { session, request } = origin {
+                let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
+                    .with_data(data.clone());
+                self.commands.push_back((
+                    Some(session),
+                    Command::Respond {
+                        request,
+                        outcome: Err(error),
+                    },
+                ));
+            }
+        }
+    }
+
+    /// The shared child is gone: waiting `initialize` calls fail, a restart is scheduled.
+    fn shared_child_gone(&mut self, id: ChildId, why: &str, child: &Child, now: Instant) {
+        let Some(sup) = &mut self.supervisor else {
+            return;
+        };
+        let retry_at = sup.exited(id, now);
+        let waiting = std::mem::take(&mut sup.waiting);
+        let message = format!("Internal error: the MCP server process ended: {why}");
+        for w in waiting {
+            let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
+                .with_data(child.error_data());
+            self.commands.push_back((
+                Some(w.session),
+                Command::Respond {
+                    request: w.request,
+                    outcome: Err(error),
+                },
+            ));
+        }
+        if let Some(at) = retry_at {
+            let after = at.saturating_duration_since(now);
+            log::warn(format_args!(
+                "the shared MCP server is down; restarting it in {:.1}s",
+                after.as_secs_f64()
+            ));
+            self.set_timer(after, Due::Restart);
+        }
+    }
+
+    /// The child serving `session` and able to take work now; `Err` says why not, and whether
+    /// that is a temporary overload (shared child restarting).
+    fn child_for(&self, session: SessionKey) -> Result<ChildId, (bool, String)> {
+        if self.shared {
+            let sup = self.supervisor.as_ref();
+            return match sup.and_then(|s| s.is_ready().then(|| s.child()).flatten()) {
+                Some(id) if self.children.get(&id).is_some_and(Child::accepts_work) => Ok(id),
+                _ => Err((true, "the shared MCP server is restarting".into())),
+            };
+        }
+        let member = self.members.get(&session);
+        match member.map(|m| m.child.and_then(|id| self.children.get(&id))) {
+            Some(Some(child)) if child.accepts_work() => Ok(child.id),
+            Some(Some(child)) => Err((
+                false,
+                format!(
+                    "the MCP server process is ending: {}",
+                    child.failure.as_deref().unwrap_or("stopped")
+                ),
+            )),
+            Some(None) => Err((false, "the MCP server process has ended".into())),
+            None => Err((
+                false,
+                "no MCP server process serves this request: per-session mode starts one at \
+                 initialize (stateless requests need --shared)"
+                    .into(),
+            )),
+        }
+    }
+
+    fn initialize(
+        &mut self,
+        ctx: &mut Context<'_>,
+        session: SessionKey,
+        request: RequestHandle,
+        params: Option<Value>,
+    ) {
+        let view = ctx.session_view();
+        let member = Member {
+            child: None,
+            label: view.map(|v| v.id.clone()).unwrap_or_default(),
+            capabilities: view
+                .map(|v| v.client_capabilities.clone())
+                .unwrap_or(Value::Null),
+            next_outgoing: 0,
+        };
+        if self.shared {
+            self.members.insert(session, member);
+            let requested = params
+                .as_ref()
+                .and_then(|p| p.get("protocolVersion"))
+                .and_then(Value::as_str)
+                .map(str::to_string);
+            let Some(sup) = &mut self.supervisor else {
+                return;
+            };
+            match sup.phase {
+                Phase::Ready { .. } => {
+                    let outcome = sup.initialize_result(requested.as_deref()).ok_or_else(|| {
+                        ErrorObject::new(jsonrpc::INTERNAL_ERROR, "no initialize result")
+                    });
+                    ctx.respond(request, outcome);
+                }
+                Phase::Starting(_) => sup.waiting.push(WaitingInit {
+                    session,
+                    request,
+                    requested,
+                }),
+                Phase::Down { .. } | Phase::Stopped => {
+                    ctx.overloaded(request, "the shared MCP server is restarting")
+                }
+            }
+            return;
+        }
+        if self.stats().alive >= self.max_children {
+            log::warn(format_args!(
+                "child limit ({}) reached; initialize refused",
+                self.max_children
+            ));
+            ctx.overloaded(
+                request,
+                format!(
+                    "the child process limit ({}) is reached; raise --max-children or retry later",
+                    self.max_children
+                ),
+            );
+            return;
+        }
+        let label = format!("session {}", member.label);
+        let id = self.new_child(Some(session), label, ctx.now());
+        self.members.insert(
+            session,
+            Member {
+                child: Some(id),
+                ..member
+            },
+        );
+        if let Some(child) = self.children.get_mut(&id) {
+            let origin = Origin::Client { session, request };
+            let line = child.routes.request(origin, "initialize", params);
+            let _ = self.write(id, &line);
+        }
+    }
+}
+
+impl Handler for Bridge {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        self.now = ctx.now();
+        let Some(session) = ctx.session() else {
+            let error = ErrorObject::new(
+                jsonrpc::INTERNAL_ERROR,
+                "the stdio bridge serves requests inside a session only",
+            );
+            return ctx.respond(request, Err(error));
+        };
+        if method == "initialize" {
+            return self.initialize(ctx, session, request, params);
+        }
+        let id = match self.child_for(session) {
+            Ok(id) => id,
+            Err((true, why)) => return ctx.overloaded(request, why),
+            Err((false, why)) => {
+                let error =
+                    ErrorObject::new(jsonrpc::INTERNAL_ERROR, format!("Internal error: {why}"));
+                return ctx.respond(request, Err(error));
+            }
+        };
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        let line = child
+            .routes
+            .request(Origin::Client { session, request }, method, params);
+        if self.write(id, &line).is_err() {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.routes.cancel(request);
+            }
+            log::warn(format_args!(
+                "{id}: stdin buffer full; {method} refused with 503"
+            ));
+            ctx.overloaded(
+                request,
+                "the MCP server process is not reading its input; retry later",
+            );
+        }
+    }
+
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+        self.now = ctx.now();
+        if self.shared && method == "notifications/initialized" {
+            return; // mcpd sent it to the shared child itself.
+        }
+        let Some(Ok(id)) = ctx.session().map(|s| self.child_for(s)) else {
+            return;
+        };
+        let line = route::notification_line(method, params);
+        self.write_control(id, &line);
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        ours: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        self.now = ctx.now();
+        let Some(session) = ctx.session() else { return };
+        let Ok(id) = self.child_for(session) else {
+            return;
+        };
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        if let Some(line) = child.routes.client_answer(session, ours, outcome) {
+            self.write_control(id, &line);
+        }
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        let now = ctx.now();
+        self.now = now;
+        match self.timers.remove(&token) {
+            Some(Due::Kill(id)) => {
+                let Some(child) = self.children.get_mut(&id) else {
+                    return;
+                };
+                if child.kill_due(now) {
+                    log::warn(format_args!(
+                        "{id} still runs {:.1}s after SIGTERM; sending SIGKILL",
+                        self.kill_grace.as_secs_f64()
+                    ));
+                    self.actions.push_back(ProcessAction::Signal {
+                        child: id,
+                        signal: Signal::Kill,
+                    });
+                } else if let child::State::Stopping {
+                    kill_at,
+                    killed: false,
+                    ..
+                } = child.state
+                {
+                    // Early (or before the pid was known): look again at the deadline.
+                    let after = kill_at
+                        .saturating_duration_since(now)
+                        .max(Duration::from_millis(10));
+                    self.set_timer(after, Due::Kill(id));
+                }
+            }
+            Some(Due::Restart) if self.supervisor.as_ref().is_some_and(|s| s.restart_due(now)) => {
+                let id = self.start_shared(now);
+                self.stats.restarted += 1;
+                if let Some(sup) = &mut self.supervisor {
+                    sup.starting(id);
+                }
+            }
+            Some(Due::Restart) => {
+                if let Some(Phase::Down { retry_at }) = self.supervisor.as_ref().map(|s| s.phase) {
+                    // Early: look again when it is due.
+                    self.set_timer(retry_at.saturating_duration_since(now), Due::Restart);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
+        self.now = ctx.now();
+        let Some(Ok(id)) = ctx.session().map(|s| self.child_for(s)) else {
+            return;
+        };
+        let line = self
+            .children
+            .get_mut(&id)
+            .and_then(|c| c.routes.cancel(request));
+        if let Some(line) = line {
+            self.write_control(id, &line);
+        }
+    }
+
+    fn session_closed(&mut self, session: SessionKey) {
+        let Some(member) = self.members.remove(&session) else {
+            return;
+        };
+        match member.child {
+            Some(id) => self.stop_child(id, "its session ended", true),
+            None => {
+                let Some(id) = self.supervisor.as_ref().and_then(Supervisor::child) else {
+                    return;
+                };
+                let lines = self
+                    .children
+                    .get_mut(&id)
+                    .map(|c| c.routes.session_ended(session))
+                    .unwrap_or_default();
+                for line in lines {
+                    self.write_control(id, &line);
+                }
+                if let Some(sup) = &mut self.supervisor {
+                    sup.waiting.retain(|w| w.session != session);
+                }
+            }
+        }
+    }
+
+    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
+        self.commands.pop_front()
+    }
+
+    fn health(&self) -> Option<Value> {
+        let s = self.stats();
+        let mut fields = json!({
+            "bridge": if self.shared { "shared" } else { "per-session" },
+            "children": {
+                "alive": s.alive,
+                "spawned": s.spawned,
+                "exited": s.exited,
+                "restarted": s.restarted,
+                "spawn_failed": s.spawn_failed,
+            },
+        });
+        if let Some(sup) = &self.supervisor {
+            let state = match sup.phase {
+                Phase::Ready { .. } => "ready",
+                Phase::Starting(_) => "starting",
+                Phase::Down { .. } => "down",
+                Phase::Stopped => "stopped",
+            };
+            fields["shared_child"] = Value::from(state);
+            if !sup.is_ready() {
+                fields["status"] = Value::from("degraded");
+            }
+        }
+        Some(fields)
+    }
+}
+
+#[cfg(test)]
+mod tests;

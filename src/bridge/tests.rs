@@ -1,0 +1,670 @@
+//! The bridge against fake children and a fake clock: bytes in, stdin lines and commands out.
+
+use super::*;
+use crate::mcp::SessionView;
+use std::collections::BTreeMap;
+
+/// A bridge, the sessions the transport would have, and a clock.
+struct Rig {
+    bridge: Bridge,
+    now: Instant,
+    views: HashMap<SessionKey, SessionView>,
+    /// Timers asked for: due time to token.
+    timers: BTreeMap<(Instant, u64), ()>,
+    next_handle: u64,
+    next_pid: u32,
+}
+
+fn config(shared: bool) -> Config {
+    let mut config = Config::default();
+    config.bridge.command = vec!["server".into(), "--flag".into()];
+    config.bridge.shared = shared;
+    config.limits.max_body_bytes = 1000;
+    config.limits.max_sessions = 3;
+    config
+}
+
+impl Rig {
+    fn new(shared: bool) -> Rig {
+        Rig::with(config(shared))
+    }
+
+    fn with(config: Config) -> Rig {
+        let now = Instant::now();
+        Rig {
+            bridge: Bridge::new(&config, now),
+            now,
+            views: HashMap::new(),
+            timers: BTreeMap::new(),
+            next_handle: 100,
+            next_pid: 1000,
+        }
+    }
+
+    /// Runs one handler callback; returns what it queued through the context.
+    fn call(
+        &mut self,
+        session: Option<SessionKey>,
+        f: impl FnOnce(&mut Bridge, &mut Context<'_>),
+    ) -> Vec<Command> {
+        let mut commands = Vec::new();
+        let mut next_outgoing = 0;
+        let view = session.and_then(|s| self.views.get(&s));
+        let mut ctx = Context::new(self.now, session, view, &mut commands, &mut next_outgoing);
+        f(&mut self.bridge, &mut ctx);
+        commands
+    }
+
+    fn request(
+        &mut self,
+        session: u64,
+        method: &str,
+        params: Value,
+    ) -> (RequestHandle, Vec<Command>) {
+        self.next_handle += 1;
+        let handle = RequestHandle(self.next_handle);
+        let key = SessionKey(session);
+        self.views.entry(key).or_insert_with(|| SessionView {
+            id: format!("s{session}"),
+            client_capabilities: json!({"sampling": {}}),
+            ..SessionView::default()
+        });
+        let method = method.to_string();
+        let commands = self.call(Some(key), |b, ctx| {
+            b.handle_request(ctx, handle, &method, Some(params))
+        });
+        (handle, commands)
+    }
+
+    /// Process actions, with spawns carried out (fake pids).
+    fn actions(&mut self) -> Vec<ProcessAction> {
+        let mut seen = Vec::new();
+        while let Some(action) = self.bridge.poll_process_action() {
+            if let ProcessAction::Spawn { child } = action {
+                self.next_pid += 1;
+                self.bridge.handle_spawned(child, self.next_pid, self.now);
+            }
+            seen.push(action);
+        }
+        seen
+    }
+
+    /// Commands the bridge produced outside callbacks; timers are kept for [`Rig::advance`].
+    fn commands(&mut self) -> Vec<(Option<SessionKey>, Command)> {
+        let mut out = Vec::new();
+        while let Some((session, command)) = self.bridge.poll_command() {
+            match command {
+                Command::Timer { after, token } => {
+                    self.timers.insert((self.now + after, token), ());
+                }
+                other => out.push((session, other)),
+            }
+        }
+        out
+    }
+
+    /// Moves the clock and fires due timers.
+    fn advance(&mut self, by: Duration) {
+        self.commands_keep_timers();
+        self.now += by;
+        let due: Vec<(Instant, u64)> = self
+            .timers
+            .keys()
+            .copied()
+            .filter(|(at, _)| *at <= self.now)
+            .collect();
+        for key in due {
+            self.timers.remove(&key);
+            self.call(None, |b, ctx| b.handle_timer(ctx, key.1));
+        }
+    }
+
+    fn commands_keep_timers(&mut self) {
+        let rest = self.commands();
+        for (session, command) in rest.into_iter().rev() {
+            self.bridge.commands.push_front((session, command));
+        }
+    }
+
+    /// The JSON lines waiting for `child`'s stdin, taken.
+    fn stdin(&mut self, child: ChildId) -> Vec<Value> {
+        let bytes = self.bridge.stdin_pending(child).to_vec();
+        self.bridge.handle_stdin_written(child, bytes.len());
+        bytes
+            .split(|&b| b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+
+    fn stdout(&mut self, child: ChildId, message: Value) {
+        let mut line = message.to_string().into_bytes();
+        line.push(b'\n');
+        self.bridge.handle_stdout(child, &line, self.now);
+    }
+
+    /// A per-session child for `session`, initialized; returns it.
+    fn session(&mut self, session: u64) -> ChildId {
+        let (_, commands) = self.request(
+            session,
+            "initialize",
+            json!({"protocolVersion": "2025-11-25"}),
+        );
+        assert!(commands.is_empty(), "{commands:?}");
+        let child = spawned(&self.actions());
+        let init = self.stdin(child).remove(0);
+        assert_eq!(init["method"], "initialize");
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-11-25"}}),
+        );
+        self.commands();
+        child
+    }
+
+    /// The shared child, initialized by mcpd.
+    fn shared_ready(&mut self) -> ChildId {
+        let child = spawned(&self.actions());
+        let init = self.stdin(child).remove(0);
+        assert_eq!(init["method"], "initialize");
+        assert_eq!(init["params"]["clientInfo"]["name"], "mcpd");
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-06-18", "serverInfo": {"name": "child"}}}),
+        );
+        assert_eq!(self.stdin(child)[0]["method"], "notifications/initialized");
+        child
+    }
+}
+
+fn spawned(actions: &[ProcessAction]) -> ChildId {
+    actions
+        .iter()
+        .find_map(|a| match a {
+            ProcessAction::Spawn { child } => Some(*child),
+            _ => None,
+        })
+        .unwrap_or_else(|| panic!("no spawn in {actions:?}"))
+}
+
+fn respond_of(
+    commands: &[(Option<SessionKey>, Command)],
+) -> Vec<(RequestHandle, Result<Value, ErrorObject>)> {
+    commands
+        .iter()
+        .filter_map(|(_, c)| match c {
+            Command::Respond { request, outcome } => Some((*request, outcome.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn per_session_initialize_is_answered_by_the_childs_own_result() {
+    let mut rig = Rig::new(false);
+    let (handle, commands) = rig.request(1, "initialize", json!({"protocolVersion": "2025-06-18"}));
+    assert!(commands.is_empty());
+    let child = spawned(&rig.actions());
+    let init = rig.stdin(child).remove(0);
+    assert_eq!(init["params"]["protocolVersion"], "2025-06-18");
+    rig.stdout(child, json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-06-18", "serverInfo": {"name": "c"}}}));
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, handle);
+    assert_eq!(answers[0].1.as_ref().unwrap()["serverInfo"]["name"], "c");
+    assert_eq!(rig.bridge.stats().spawned, 1);
+}
+
+#[test]
+fn request_ids_are_rewritten_and_restored() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    let (a, _) = rig.request(1, "tools/call", json!({"name": "echo"}));
+    let (b, _) = rig.request(1, "tools/list", json!({}));
+    let lines = rig.stdin(child);
+    assert_eq!(lines.len(), 2);
+    assert_ne!(lines[0]["id"], lines[1]["id"]);
+    // Answers in the other order reach their own requests.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": lines[1]["id"], "result": {"tools": []}}),
+    );
+    rig.stdout(child, json!({"jsonrpc": "2.0", "id": lines[0]["id"], "error": {"code": -32602, "message": "bad"}}));
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers[0], (b, Ok(json!({"tools": []}))));
+    assert_eq!(answers[1].0, a);
+    assert_eq!(answers[1].1.as_ref().unwrap_err().code, -32602);
+}
+
+#[test]
+fn progress_goes_to_its_request_with_the_clients_token() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    let (handle, _) = rig.request(
+        1,
+        "tools/call",
+        json!({"name": "slow", "_meta": {"progressToken": "tok"}}),
+    );
+    let line = rig.stdin(child).remove(0);
+    let token = line["params"]["_meta"]["progressToken"].clone();
+    rig.stdout(child, json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}}));
+    let commands = rig.commands();
+    assert_eq!(
+        commands,
+        vec![(
+            Some(SessionKey(1)),
+            Command::Notify {
+                related: Some(handle),
+                method: "notifications/progress".into(),
+                params: json!({"progressToken": "tok", "progress": 1}),
+            }
+        )]
+    );
+}
+
+#[test]
+fn shared_sessions_with_equal_ids_and_tokens_get_only_their_own_answers() {
+    let mut rig = Rig::new(true);
+    let child = rig.shared_ready();
+    let (_, c1) = rig.request(1, "initialize", json!({"protocolVersion": "2025-03-26"}));
+    let (_, c2) = rig.request(2, "initialize", json!({"protocolVersion": "2025-11-25"}));
+    let version = |c: &[Command]| match &c[0] {
+        Command::Respond { outcome: Ok(r), .. } => r["protocolVersion"].clone(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(version(&c1), "2025-03-26");
+    assert_eq!(
+        version(&c2),
+        "2025-06-18",
+        "never newer than the child speaks"
+    );
+    rig.call(Some(SessionKey(1)), |b, ctx| {
+        b.handle_notification(ctx, "notifications/initialized", None)
+    });
+    assert!(rig.stdin(child).is_empty(), "mcpd already sent initialized");
+    let params = json!({"name": "echo", "_meta": {"progressToken": 1}});
+    let (h1, _) = rig.request(1, "tools/call", params.clone());
+    let (h2, _) = rig.request(2, "tools/call", params);
+    let lines = rig.stdin(child);
+    assert_ne!(lines[0]["id"], lines[1]["id"]);
+    let (t1, t2) = (
+        &lines[0]["params"]["_meta"]["progressToken"],
+        &lines[1]["params"]["_meta"]["progressToken"],
+    );
+    assert_ne!(t1, t2);
+    rig.stdout(child, json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": t2, "progress": 5}}));
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": lines[1]["id"], "result": {"who": 2}}),
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": lines[0]["id"], "result": {"who": 1}}),
+    );
+    let commands = rig.commands();
+    assert_eq!(
+        commands[0],
+        (
+            Some(SessionKey(2)),
+            Command::Notify {
+                related: Some(h2),
+                method: "notifications/progress".into(),
+                params: json!({"progressToken": 1, "progress": 5}),
+            }
+        )
+    );
+    assert_eq!(
+        commands[1],
+        (
+            Some(SessionKey(2)),
+            Command::Respond {
+                request: h2,
+                outcome: Ok(json!({"who": 2}))
+            }
+        )
+    );
+    assert_eq!(
+        commands[2],
+        (
+            Some(SessionKey(1)),
+            Command::Respond {
+                request: h1,
+                outcome: Ok(json!({"who": 1}))
+            }
+        )
+    );
+}
+
+#[test]
+fn shared_notifications_without_a_single_request_go_to_every_session() {
+    let mut rig = Rig::new(true);
+    let child = rig.shared_ready();
+    rig.request(1, "initialize", json!({}));
+    rig.request(2, "initialize", json!({}));
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+    );
+    let mut sessions: Vec<_> = rig.commands().into_iter().map(|(s, _)| s).collect();
+    sessions.sort();
+    assert_eq!(sessions, vec![Some(SessionKey(1)), Some(SessionKey(2))]);
+    // A request from the child is refused (ping answered) when no one session is busy.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": 7, "method": "sampling/createMessage", "params": {}}),
+    );
+    rig.stdout(child, json!({"jsonrpc": "2.0", "id": 8, "method": "ping"}));
+    let back = rig.stdin(child);
+    assert_eq!(back[0]["id"], 7);
+    assert_eq!(back[0]["error"]["code"], -32603);
+    assert_eq!(back[1], json!({"jsonrpc": "2.0", "id": 8, "result": {}}));
+    assert!(rig.commands().is_empty());
+}
+
+#[test]
+fn child_requests_reach_the_busy_request_and_answers_go_back_by_id() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    let (handle, _) = rig.request(1, "tools/call", json!({"name": "sample"}));
+    rig.stdin(child);
+    rig.stdout(child, json!({"jsonrpc": "2.0", "id": "c-1", "method": "sampling/createMessage", "params": {"x": 1}}));
+    let commands = rig.commands();
+    let ours = match &commands[0] {
+        (
+            Some(SessionKey(1)),
+            Command::Request {
+                related,
+                id,
+                method,
+                ..
+            },
+        ) => {
+            assert_eq!(*related, Some(handle));
+            assert_eq!(method, "sampling/createMessage");
+            *id
+        }
+        other => panic!("{other:?}"),
+    };
+    rig.call(Some(SessionKey(1)), |b, ctx| {
+        b.handle_response(ctx, ours, Ok(json!({"text": "hi"})))
+    });
+    assert_eq!(
+        rig.stdin(child),
+        vec![json!({"jsonrpc": "2.0", "id": "c-1", "result": {"text": "hi"}})]
+    );
+}
+
+#[test]
+fn cancel_reaches_the_child_with_its_own_id() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    let (handle, _) = rig.request(1, "tools/call", json!({"name": "slow"}));
+    let sent = rig.stdin(child).remove(0);
+    rig.call(Some(SessionKey(1)), |b, ctx| b.handle_cancel(ctx, handle));
+    let cancel = rig.stdin(child).remove(0);
+    assert_eq!(cancel["method"], "notifications/cancelled");
+    assert_eq!(cancel["params"]["requestId"], sent["id"]);
+    // A late answer is dropped.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": sent["id"], "result": {}}),
+    );
+    assert!(rig.commands().is_empty());
+}
+
+#[test]
+fn crash_mid_request_answers_with_the_stderr_tail_and_ends_the_session() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    let (handle, _) = rig.request(1, "tools/call", json!({"name": "crash"}));
+    rig.bridge.handle_stderr(
+        child,
+        b"Traceback (most recent call last):\nboom\n",
+        rig.now,
+    );
+    rig.bridge.handle_exit(child, ExitKind::Code(3), rig.now);
+    let commands = rig.commands();
+    let answers = respond_of(&commands);
+    assert_eq!(answers[0].0, handle);
+    let error = answers[0].1.as_ref().unwrap_err();
+    assert_eq!(error.code, -32603);
+    assert!(
+        error.message.contains("exited with status 3"),
+        "{}",
+        error.message
+    );
+    assert_eq!(
+        error.data,
+        Some(
+            json!({"exit": {"code": 3}, "stderr": ["Traceback (most recent call last):", "boom"]})
+        )
+    );
+    assert_eq!(
+        commands.last(),
+        Some(&(Some(SessionKey(1)), Command::EndSession))
+    );
+    assert_eq!(rig.bridge.stats().alive, 0);
+    assert_eq!(rig.bridge.stats().exited, 1);
+}
+
+#[test]
+fn crash_during_initialize_answers_the_initialize_at_once() {
+    let mut rig = Rig::new(false);
+    let (handle, _) = rig.request(1, "initialize", json!({}));
+    let child = spawned(&rig.actions());
+    rig.bridge
+        .handle_stderr(child, b"ImportError: no module\n", rig.now);
+    rig.bridge.handle_exit(child, ExitKind::Code(1), rig.now);
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, handle);
+    assert_eq!(
+        answers[0].1.as_ref().unwrap_err().data.as_ref().unwrap()["stderr"][0],
+        "ImportError: no module"
+    );
+}
+
+#[test]
+fn spawn_failure_answers_the_initialize() {
+    let mut rig = Rig::new(false);
+    let (handle, _) = rig.request(1, "initialize", json!({}));
+    let child = match rig.bridge.poll_process_action() {
+        Some(ProcessAction::Spawn { child }) => child,
+        other => panic!("{other:?}"),
+    };
+    rig.bridge
+        .handle_spawn_failed(child, "No such file or directory", rig.now);
+    let answers = respond_of(&rig.commands());
+    let error = answers[0].1.as_ref().unwrap_err();
+    assert_eq!(answers[0].0, handle);
+    assert!(
+        error.message.contains("could not be started: No such file"),
+        "{}",
+        error.message
+    );
+    assert_eq!(rig.bridge.stats().spawn_failed, 1);
+}
+
+#[test]
+fn garbage_lines_are_dropped_and_the_stream_goes_on() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    let (handle, _) = rig.request(1, "ping", json!({}));
+    let sent = rig.stdin(child).remove(0);
+    rig.bridge.handle_stdout(
+        child,
+        b"Starting server on port 3000...\n{\"not\": \"jsonrpc\"}\n",
+        rig.now,
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": sent["id"], "result": {}}),
+    );
+    assert_eq!(respond_of(&rig.commands()), vec![(handle, Ok(json!({})))]);
+    let signals = rig
+        .actions()
+        .into_iter()
+        .filter(|a| matches!(a, ProcessAction::Signal { .. }));
+    assert_eq!(signals.count(), 0, "the child keeps running");
+}
+
+#[test]
+fn over_long_line_ends_the_child_with_a_clear_error() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    let (handle, _) = rig.request(1, "tools/call", json!({}));
+    rig.actions();
+    rig.bridge.handle_stdout(child, &[b'x'; 1001], rig.now);
+    let commands = rig.commands();
+    let answers = respond_of(&commands);
+    assert_eq!(answers[0].0, handle);
+    assert!(answers[0]
+        .1
+        .as_ref()
+        .unwrap_err()
+        .message
+        .contains("longer than the limit of 1000 bytes"));
+    assert_eq!(
+        commands.last(),
+        Some(&(Some(SessionKey(1)), Command::EndSession))
+    );
+    assert_eq!(
+        rig.actions(),
+        vec![
+            ProcessAction::CloseStdin { child },
+            ProcessAction::Signal {
+                child,
+                signal: Signal::Term
+            }
+        ]
+    );
+}
+
+#[test]
+fn full_stdin_buffer_refuses_requests_with_overloaded() {
+    let mut rig = Rig::new(false);
+    let _child = rig.session(1);
+    let big = "x".repeat(900);
+    let mut refused = 0;
+    for _ in 0..2000 {
+        let (_, commands) = rig.request(1, "tools/call", json!({"name": big}));
+        if let [Command::Overloaded { message, .. }] = commands.as_slice() {
+            assert!(message.contains("not reading its input"));
+            refused += 1;
+        }
+    }
+    // 1 MiB holds about 1100 such lines; the rest are refused, and memory stays bounded.
+    assert!(refused > 500 && refused < 1000, "{refused}");
+    assert!(rig.bridge.stdin_pending(_child).len() <= child::STDIN_BUFFER_BYTES);
+}
+
+#[test]
+fn kill_grace_escalates_term_to_kill_once() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    rig.actions();
+    rig.bridge.session_closed(SessionKey(1));
+    assert_eq!(
+        rig.actions(),
+        vec![
+            ProcessAction::CloseStdin { child },
+            ProcessAction::Signal {
+                child,
+                signal: Signal::Term
+            }
+        ]
+    );
+    rig.advance(Duration::from_secs(4));
+    assert!(rig.actions().is_empty());
+    rig.advance(Duration::from_secs(1));
+    assert_eq!(
+        rig.actions(),
+        vec![ProcessAction::Signal {
+            child,
+            signal: Signal::Kill
+        }]
+    );
+    rig.advance(Duration::from_secs(60));
+    assert!(rig.actions().is_empty());
+    rig.bridge.handle_exit(child, ExitKind::Signal(9), rig.now);
+    assert_eq!(rig.bridge.stats().alive, 0);
+}
+
+#[test]
+fn exit_within_the_grace_sends_no_kill() {
+    let mut rig = Rig::new(false);
+    let child = rig.session(1);
+    rig.bridge.session_closed(SessionKey(1));
+    rig.actions();
+    rig.bridge.handle_exit(child, ExitKind::Signal(15), rig.now);
+    rig.advance(Duration::from_secs(10));
+    assert!(rig.actions().is_empty());
+}
+
+#[test]
+fn max_children_refuses_initialize_with_overloaded() {
+    let mut config = config(false);
+    config.bridge.max_children = Some(2);
+    let mut rig = Rig::with(config);
+    rig.session(1);
+    rig.session(2);
+    let (_, commands) = rig.request(3, "initialize", json!({}));
+    assert!(
+        matches!(commands.as_slice(), [Command::Overloaded { message, .. }] if message.contains("--max-children"))
+    );
+    assert!(rig.actions().is_empty());
+}
+
+#[test]
+fn shared_child_restarts_with_backoff_and_health_says_degraded_meanwhile() {
+    let mut rig = Rig::new(true);
+    assert_eq!(rig.bridge.health().unwrap()["status"], "degraded");
+    let first = rig.shared_ready();
+    assert!(rig.bridge.health().unwrap().get("status").is_none());
+    rig.request(1, "initialize", json!({}));
+    let (handle, _) = rig.request(1, "tools/call", json!({}));
+    rig.actions();
+    rig.bridge.handle_exit(first, ExitKind::Signal(9), rig.now);
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers[0].0, handle);
+    assert_eq!(rig.bridge.health().unwrap()["status"], "degraded");
+    let (_, refused) = rig.request(1, "tools/call", json!({}));
+    assert!(matches!(refused.as_slice(), [Command::Overloaded { .. }]));
+    rig.advance(Duration::from_millis(499));
+    assert!(rig.actions().is_empty());
+    rig.advance(Duration::from_millis(1));
+    let second = rig.shared_ready();
+    assert_ne!(first, second);
+    assert_eq!(rig.bridge.stats().restarted, 1);
+    rig.actions();
+    rig.bridge.handle_exit(second, ExitKind::Code(1), rig.now);
+    rig.advance(Duration::from_millis(999));
+    assert!(rig.actions().is_empty());
+    rig.advance(Duration::from_millis(1));
+    assert!(matches!(
+        rig.actions().as_slice(),
+        [ProcessAction::Spawn { .. }, ..]
+    ));
+}
+
+#[test]
+fn shutdown_stops_every_child_and_the_shared_one_stays_down() {
+    let mut rig = Rig::new(true);
+    let child = rig.shared_ready();
+    rig.actions();
+    rig.bridge.shutdown(rig.now);
+    assert_eq!(
+        rig.actions(),
+        vec![
+            ProcessAction::CloseStdin { child },
+            ProcessAction::Signal {
+                child,
+                signal: Signal::Term
+            }
+        ]
+    );
+    rig.bridge.handle_exit(child, ExitKind::Signal(15), rig.now);
+    rig.advance(Duration::from_secs(60));
+    assert!(rig.actions().is_empty());
+    assert_eq!(rig.bridge.alive(), 0);
+}

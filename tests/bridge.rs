@@ -1,0 +1,466 @@
+//! The stdio bridge end to end: the real `mcpd` binary bridging `mcpd --stdio` and misbehaving
+//! children (`tests/children/fault_server.py`), driven over loopback HTTP/1.0 (one request per
+//! connection, so every body ends at EOF). Process hygiene is read from `/proc`.
+
+mod common;
+
+use common::{mcpd_bin, spawn_mcpd, Mcpd};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Longest any single exchange may take; a hang fails the test instead of blocking it.
+const IO_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// One HTTP answer: status, `Mcp-Session-Id`, and the JSON-RPC messages of its body.
+#[derive(Debug)]
+struct Answer {
+    status: u16,
+    session: Option<String>,
+    messages: Vec<Value>,
+}
+
+fn exchange(port: u16, method: &str, session: Option<&str>, body: &str) -> Answer {
+    exchange_at(port, "/mcp", method, session, body)
+}
+
+fn exchange_at(port: u16, path: &str, method: &str, session: Option<&str>, body: &str) -> Answer {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to mcpd");
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let mut request = format!(
+        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(id) = session {
+        request.push_str(&format!("Mcp-Session-Id: {id}\r\n"));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    stream
+        .read_to_end(&mut raw)
+        .unwrap_or_else(|e| panic!("{method} {body}: no complete answer: {e}"));
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let session = head.lines().find_map(|l| {
+        let (name, value) = l.split_once(':')?;
+        name.eq_ignore_ascii_case("mcp-session-id")
+            .then(|| value.trim().to_string())
+    });
+    let messages = if head.to_ascii_lowercase().contains("text/event-stream") {
+        body.lines()
+            .filter_map(|l| l.strip_prefix("data: "))
+            .filter_map(|d| serde_json::from_str(d).ok())
+            .collect()
+    } else {
+        serde_json::from_str(body).into_iter().collect()
+    };
+    Answer {
+        status,
+        session,
+        messages,
+    }
+}
+
+fn post(port: u16, session: Option<&str>, message: Value) -> Answer {
+    exchange(port, "POST", session, &message.to_string())
+}
+
+fn initialize(port: u16) -> Answer {
+    post(
+        port,
+        None,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "bridge-test", "version": "1"}}}),
+    )
+}
+
+/// `initialize` and `notifications/initialized`; the session id and the initialize answer.
+fn open_session(port: u16) -> (String, Value) {
+    let answer = initialize(port);
+    let session = answer
+        .session
+        .unwrap_or_else(|| panic!("initialize gave no session: {:?}", answer.messages));
+    let result = answer.messages.last().cloned().unwrap_or(Value::Null);
+    post(
+        port,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "method": "notifications/initialized"}),
+    );
+    (session, result)
+}
+
+fn call(port: u16, session: &str, id: u64, name: &str) -> Answer {
+    post(
+        port,
+        Some(session),
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call",
+               "params": {"name": name, "arguments": {"message": "hi", "n": id}}}),
+    )
+}
+
+fn health(port: u16) -> Value {
+    let answer = exchange_at(port, "/health", "GET", None, "");
+    answer.messages.into_iter().next().unwrap_or(Value::Null)
+}
+
+/// Polls `/health` until `ok` holds or `within` passes; returns the last health seen.
+fn wait_health(port: u16, within: Duration, ok: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + within;
+    loop {
+        let h = health(port);
+        if ok(&h) || Instant::now() >= deadline {
+            return h;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn fault_child(mode: &str) -> Vec<String> {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/children/fault_server.py");
+    vec![
+        "python3".into(),
+        script.display().to_string(),
+        mode.to_string(),
+    ]
+}
+
+fn spawn_bridge(options: &[&str], command: &[String]) -> Mcpd {
+    let mut args: Vec<&str> = options.to_vec();
+    args.push("--");
+    args.extend(command.iter().map(String::as_str));
+    spawn_mcpd(&args)
+}
+
+fn mcpd_child() -> Vec<String> {
+    vec![mcpd_bin().to_string(), "--stdio".to_string()]
+}
+
+/// Processes whose parent is `pid`: (pid, state letter).
+fn children_of(pid: u32) -> Vec<(u32, char)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...: comm may hold spaces, so split after the last ')'.
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        let mut fields = rest.split_whitespace();
+        let state = fields.next().and_then(|s| s.chars().next()).unwrap_or('?');
+        let ppid: u32 = fields.next().and_then(|p| p.parse().ok()).unwrap_or(0);
+        let child: u32 = head
+            .split_whitespace()
+            .next()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if ppid == pid {
+            found.push((child, state));
+        }
+    }
+    found
+}
+
+fn open_fds(pid: u32) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(|d| d.count())
+        .unwrap_or(0)
+}
+
+fn error_of(answer: &Answer) -> Value {
+    answer
+        .messages
+        .iter()
+        .find_map(|m| m.get("error").cloned())
+        .unwrap_or_else(|| panic!("no error in {answer:?}"))
+}
+
+#[test]
+fn bridged_stdio_server_answers_through_http() {
+    let mcpd = spawn_bridge(&[], &mcpd_child());
+    let (session, init) = open_session(mcpd.port);
+    assert_eq!(init["result"]["serverInfo"]["name"], "mcpd", "{init}");
+    let answer = post(
+        mcpd.port,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": "s-7", "method": "tools/call",
+               "params": {"name": "echo", "arguments": {"message": "through"}}}),
+    );
+    let reply = answer.messages.last().unwrap();
+    assert_eq!(reply["id"], "s-7", "the client's id comes back: {reply}");
+    assert_eq!(reply["result"]["content"][0]["text"], "through");
+    let h = health(mcpd.port);
+    assert_eq!(h["children"]["alive"], 1, "{h}");
+    assert_eq!(h["bridge"], "per-session");
+    assert_eq!(
+        exchange(mcpd.port, "DELETE", Some(&session), "").status,
+        200
+    );
+    let h = wait_health(mcpd.port, Duration::from_secs(5), |h| {
+        h["children"]["alive"] == 0
+    });
+    assert_eq!(h["children"]["exited"], 1, "{h}");
+}
+
+#[test]
+fn two_hundred_sessions_leave_no_children_zombies_or_descriptors() {
+    let mcpd = spawn_bridge(&[], &mcpd_child());
+    let pid = mcpd.child.id();
+    health(mcpd.port);
+    let fds_before = open_fds(pid);
+    for n in 0..200u64 {
+        let (session, _) = open_session(mcpd.port);
+        let answer = post(
+            mcpd.port,
+            Some(&session),
+            json!({"jsonrpc": "2.0", "id": n, "method": "tools/call",
+                   "params": {"name": "echo", "arguments": {"message": format!("n{n}")}}}),
+        );
+        assert_eq!(
+            answer.messages.last().unwrap()["result"]["content"][0]["text"],
+            format!("n{n}")
+        );
+        assert_eq!(
+            exchange(mcpd.port, "DELETE", Some(&session), "").status,
+            200
+        );
+    }
+    let h = wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["children"]["alive"] == 0 && h["connections"] == 1
+    });
+    assert_eq!(h["children"]["spawned"], 200, "{h}");
+    assert_eq!(h["children"]["exited"], 200, "{h}");
+    let children = children_of(pid);
+    let zombies = children.iter().filter(|(_, s)| *s == 'Z').count();
+    let fds_after = open_fds(pid);
+    eprintln!(
+        "hygiene after 200 sessions: children {}, zombies {zombies}, fds before {fds_before}, \
+         after {fds_after}",
+        children.len()
+    );
+    assert!(children.is_empty(), "children left: {children:?}");
+    assert_eq!(fds_after, fds_before, "descriptors leaked");
+}
+
+#[test]
+fn child_crash_mid_request_answers_with_its_stderr_and_ends_the_session() {
+    let mcpd = spawn_bridge(&[], &fault_child("crash-mid-request"));
+    let (session, _) = open_session(mcpd.port);
+    let answer = call(mcpd.port, &session, 2, "work");
+    let error = error_of(&answer);
+    assert_eq!(error["code"], -32603, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("exited with status 3"),
+        "{error}"
+    );
+    assert_eq!(error["data"]["exit"], json!({"code": 3}));
+    let stderr = error["data"]["stderr"].to_string();
+    assert!(
+        stderr.contains("RuntimeError: the tool crashed"),
+        "{stderr}"
+    );
+    let after = call(mcpd.port, &session, 3, "work");
+    assert_eq!(after.status, 404, "the session ended with its child");
+    let log = mcpd.stop();
+    assert!(
+        log.contains("stderr: RuntimeError: the tool crashed"),
+        "{log}"
+    );
+}
+
+#[test]
+fn child_crash_during_initialize_answers_that_post_at_once() {
+    let mcpd = spawn_bridge(&[], &fault_child("crash-on-initialize"));
+    let started = Instant::now();
+    let answer = initialize(mcpd.port);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    let error = error_of(&answer);
+    assert_eq!(error["data"]["exit"], json!({"code": 1}), "{error}");
+    assert!(error["data"]["stderr"].to_string().contains("ImportError"));
+    let h = wait_health(mcpd.port, Duration::from_secs(5), |h| {
+        h["active_sessions"] == 0 && h["children"]["alive"] == 0
+    });
+    assert_eq!(h["active_sessions"], 0, "{h}");
+}
+
+#[test]
+fn missing_program_answers_initialize_with_the_reason() {
+    let mcpd = spawn_bridge(&[], &["/nonexistent/mcp-server".to_string()]);
+    let answer = initialize(mcpd.port);
+    let error = error_of(&answer);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be started"),
+        "{error}"
+    );
+    assert_eq!(health(mcpd.port)["children"]["spawn_failed"], 1);
+}
+
+#[test]
+fn non_json_stdout_lines_are_logged_and_dropped() {
+    let mcpd = spawn_bridge(&[], &fault_child("garbage"));
+    let (session, init) = open_session(mcpd.port);
+    assert_eq!(init["result"]["serverInfo"]["name"], "fault-garbage");
+    let answer = call(mcpd.port, &session, 2, "work");
+    assert!(answer.messages.last().unwrap()["result"].is_object());
+    let log = mcpd.stop();
+    assert!(log.contains("not JSON-RPC"), "{log}");
+}
+
+#[test]
+fn over_long_stdout_line_ends_the_child_with_a_clear_error() {
+    let mcpd = spawn_bridge(&["--max-body-bytes", "64K"], &fault_child("long-line"));
+    let (session, _) = open_session(mcpd.port);
+    let error = error_of(&call(mcpd.port, &session, 2, "work"));
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("longer than the limit of 65536 bytes"),
+        "{error}"
+    );
+    assert_eq!(call(mcpd.port, &session, 3, "work").status, 404);
+    let h = wait_health(mcpd.port, Duration::from_secs(8), |h| {
+        h["children"]["alive"] == 0
+    });
+    assert_eq!(h["children"]["alive"], 0, "{h}");
+}
+
+#[test]
+fn child_that_ignores_sigterm_and_never_answers_is_killed_after_the_grace() {
+    let mcpd = spawn_bridge(&["--kill-grace", "1"], &fault_child("ignore-term"));
+    let pid = mcpd.child.id();
+    let (session, _) = open_session(mcpd.port);
+    let port = mcpd.port;
+    let id = session.clone();
+    let waiting = std::thread::spawn(move || {
+        let started = Instant::now();
+        let answer = call(port, &id, 2, "work");
+        (answer, started.elapsed())
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(children_of(pid).len(), 1);
+    assert_eq!(
+        exchange(mcpd.port, "DELETE", Some(&session), "").status,
+        200
+    );
+    let (answer, waited) = waiting.join().unwrap();
+    assert!(
+        waited < Duration::from_secs(5),
+        "the stream ends with its session"
+    );
+    assert!(answer.messages.iter().all(|m| m.get("result").is_none()));
+    let h = wait_health(mcpd.port, Duration::from_secs(5), |h| {
+        h["children"]["alive"] == 0
+    });
+    assert_eq!(h["children"]["alive"], 0, "{h}");
+    assert!(children_of(pid).is_empty());
+    let log = mcpd.stop();
+    assert!(log.contains("sending SIGKILL"), "{log}");
+}
+
+#[test]
+fn shutdown_ends_children_that_ignore_sigterm() {
+    let mcpd = spawn_bridge(&["--kill-grace", "1"], &fault_child("ignore-term"));
+    let pid = mcpd.child.id();
+    open_session(mcpd.port);
+    open_session(mcpd.port);
+    let kids = children_of(pid);
+    assert_eq!(kids.len(), 2);
+    let started = Instant::now();
+    let log = mcpd.stop();
+    assert!(started.elapsed() < Duration::from_secs(4), "{log}");
+    for (kid, _) in kids {
+        assert!(
+            !Path::new(&format!("/proc/{kid}")).exists(),
+            "child {kid} outlived mcpd"
+        );
+    }
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[test]
+fn shared_child_restarts_after_a_crash_and_health_says_so() {
+    let mcpd = spawn_bridge(&["--shared"], &fault_child("crash-mid-request"));
+    let h = wait_health(mcpd.port, Duration::from_secs(5), |h| h["status"] == "ok");
+    assert_eq!(h["shared_child"], "ready", "{h}");
+    let (session, init) = open_session(mcpd.port);
+    assert_eq!(
+        init["result"]["serverInfo"]["name"],
+        "fault-crash-mid-request"
+    );
+    let error = error_of(&call(mcpd.port, &session, 2, "work"));
+    assert_eq!(error["data"]["exit"], json!({"code": 3}));
+    let h = wait_health(mcpd.port, Duration::from_secs(5), |h| {
+        h["status"] == "ok" && h["children"]["restarted"] == 1
+    });
+    assert_eq!(h["children"]["restarted"], 1, "{h}");
+    // The session survives the restart and is served by the new child.
+    let answer = post(
+        mcpd.port,
+        Some(&session),
+        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/list"}),
+    );
+    assert_eq!(answer.messages.last().unwrap()["id"], 9);
+    assert!(answer.messages.last().unwrap()["result"]["tools"].is_array());
+}
+
+#[test]
+fn shared_sessions_with_equal_ids_get_their_own_answers() {
+    let mcpd = spawn_bridge(&["--shared"], &fault_child("well"));
+    wait_health(mcpd.port, Duration::from_secs(5), |h| h["status"] == "ok");
+    let sessions: Vec<String> = (0..3).map(|_| open_session(mcpd.port).0).collect();
+    let port = mcpd.port;
+    let threads: Vec<_> = sessions
+        .iter()
+        .cloned()
+        .enumerate()
+        .map(|(n, session)| {
+            std::thread::spawn(move || {
+                for round in 0..10 {
+                    let answer = post(
+                        port,
+                        Some(&session),
+                        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                               "params": {"name": "work", "arguments": {"who": n, "round": round}}}),
+                    );
+                    let reply = answer.messages.last().unwrap();
+                    assert_eq!(reply["id"], 1);
+                    let text = reply["result"]["content"][0]["text"].as_str().unwrap();
+                    let args: Value = serde_json::from_str(text).unwrap();
+                    assert_eq!(args, json!({"who": n, "round": round}), "cross-talk");
+                }
+            })
+        })
+        .collect();
+    for t in threads {
+        t.join().unwrap();
+    }
+}
+
+#[test]
+fn stdio_with_a_command_is_refused() {
+    let out = std::process::Command::new(mcpd_bin())
+        .args(["--stdio", "--", "server"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("--stdio"), "{stderr}");
+}
