@@ -1,0 +1,497 @@
+//! How handler work reaches clients: calling the handler (panics caught), carrying out the
+//! commands it queued, and routing each message to exactly one stream (MCP 2025-11-25
+//! transports, "Multiple Connections": never broadcast; a request's messages on its own
+//! stream, everything else on the standalone stream).
+
+use super::stateless;
+use super::{
+    Action, Reply, ReplyBody, Timer, Transport, MAX_OUTGOING_PER_SESSION, RETRY_AFTER_SECS,
+};
+use crate::config::ResponseMode;
+use crate::log;
+use crate::mcp::handler::{
+    run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey,
+};
+use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use crate::mcp::session::{Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
+use crate::mcp::version;
+use serde_json::Value;
+use std::time::Instant;
+
+impl<H: Handler> Transport<H> {
+    /// Notifications and client responses of a POST.
+    pub(super) fn dispatch_other(&mut self, key: SessionKey, message: Message, now: Instant) {
+        match message {
+            Message::Notification { method, params } if method == "notifications/cancelled" => {
+                let target = params
+                    .as_ref()
+                    .and_then(|p| p.get("requestId"))
+                    .and_then(Id::from_value);
+                let handle = target.and_then(|id| {
+                    let session = self.sessions.get(&key)?;
+                    session
+                        .pending
+                        .iter()
+                        .find(|(_, p)| p.client_id == id)
+                        .map(|(h, _)| *h)
+                });
+                if let Some(handle) = handle {
+                    self.cancel(key, handle, now);
+                }
+            }
+            Message::Notification { method, params } => {
+                let commands = self.call(Some(key), now, |h, ctx| {
+                    h.handle_notification(ctx, &method, params)
+                });
+                self.apply(key, commands, now);
+            }
+            Message::Response { id, result } => self.client_answer(key, id, Ok(result), now),
+            Message::Error {
+                id: Some(id),
+                error,
+            } => self.client_answer(key, id, Err(error), now),
+            Message::Error { id: None, error } => {
+                log::debug(format_args!(
+                    "client sent an error without id: {}",
+                    error.message
+                ));
+            }
+            Message::Request { .. } => {}
+        }
+    }
+
+    pub(super) fn client_answer(
+        &mut self,
+        key: SessionKey,
+        id: Id,
+        outcome: Result<Value, ErrorObject>,
+        now: Instant,
+    ) {
+        let known = match (&id, self.sessions.get_mut(&key)) {
+            (Id::Number(n), Some(session)) => n.as_u64().filter(|n| session.outgoing.remove(n)),
+            _ => None,
+        };
+        let Some(n) = known else {
+            log::debug(format_args!(
+                "ignoring a client response to unknown id {id}"
+            ));
+            return;
+        };
+        let commands = self.call(Some(key), now, |h, ctx| {
+            h.handle_response(ctx, OutgoingId(n), outcome)
+        });
+        self.apply(key, commands, now);
+    }
+
+    pub(super) fn cancel(&mut self, key: SessionKey, handle: RequestHandle, now: Instant) {
+        let commands = self.call(Some(key), now, |h, ctx| h.handle_cancel(ctx, handle));
+        self.apply(key, commands, now);
+        // No answer is due any more (MCP cancellation: the receiver SHOULD NOT respond).
+        self.retire(key, handle);
+    }
+
+    /// Forgets a pending request and counts its answer as done on its stream.
+    pub(super) fn retire(&mut self, key: SessionKey, handle: RequestHandle) -> Option<Pending> {
+        self.owners.remove(&handle);
+        let session = self.sessions.get_mut(&key)?;
+        let pending = session.pending.remove(&handle)?;
+        if let Some(stream) = session.streams.get_mut(&pending.stream) {
+            stream.outstanding = stream.outstanding.saturating_sub(1);
+        }
+        if session.ephemeral && session.pending.is_empty() {
+            self.reap.push(key);
+        }
+        self.finish_stream_if_done(key, pending.stream);
+        Some(pending)
+    }
+
+    pub(super) fn call_request(
+        &mut self,
+        key: SessionKey,
+        handle: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+        now: Instant,
+    ) {
+        let commands = match self.invoke(Some(key), now, |h, ctx| {
+            h.handle_request(ctx, handle, method, params)
+        }) {
+            Ok(commands) => commands,
+            Err(Panicked) => {
+                let message = format!("Internal error: the handler failed on {method}");
+                let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message);
+                vec![Command::Respond {
+                    request: handle,
+                    outcome: Err(error),
+                }]
+            }
+        };
+        self.apply(key, commands, now);
+    }
+
+    /// Runs a callback that answers nothing by itself; a panic only loses what it queued.
+    pub(super) fn call(
+        &mut self,
+        key: Option<SessionKey>,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
+    ) -> Vec<Command> {
+        self.invoke(key, now, f).unwrap_or_default()
+    }
+
+    pub(super) fn invoke(
+        &mut self,
+        key: Option<SessionKey>,
+        now: Instant,
+        f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
+    ) -> Result<Vec<Command>, Panicked> {
+        let mut scratch = 0;
+        let (view, next) = match key.and_then(|k| self.sessions.get_mut(&k)) {
+            Some(Session {
+                view,
+                next_outgoing,
+                ..
+            }) => (Some(&*view), next_outgoing),
+            None => (None, &mut scratch),
+        };
+        run_callback(&mut self.handler, now, key, view, next, f)
+    }
+
+    /// Carries out what a handler callback of session `key` queued.
+    pub(super) fn apply(&mut self, key: SessionKey, commands: Vec<Command>, now: Instant) {
+        self.apply_in(Some(key), commands, now);
+    }
+
+    /// Carries out commands of session `key`; without a session only answers, timers and
+    /// nothing else make sense (there is no stream to carry a notification).
+    pub(super) fn apply_in(
+        &mut self,
+        key: Option<SessionKey>,
+        commands: Vec<Command>,
+        now: Instant,
+    ) {
+        let mut refused = Vec::new();
+        for command in commands {
+            match (command, key) {
+                (Command::Respond { request, outcome }, _) => self.respond(request, outcome),
+                (
+                    Command::Notify {
+                        related,
+                        method,
+                        params,
+                    },
+                    Some(key),
+                ) => {
+                    let session = self.sessions.get(&key);
+                    let on_request = related
+                        .is_some_and(|h| session.is_some_and(|s| s.pending.contains_key(&h)));
+                    if session.is_some_and(|s| s.ephemeral) && !on_request {
+                        // A stateless request has no standalone stream: server-wide news
+                        // goes to the listen streams that asked for it.
+                        self.fan_out(&method, &params);
+                        continue;
+                    }
+                    let message = Message::Notification {
+                        method,
+                        params: Some(params),
+                    };
+                    self.route(key, related, message.to_json(), false);
+                }
+                (
+                    Command::Request {
+                        related,
+                        id,
+                        method,
+                        params,
+                    },
+                    Some(key),
+                ) => {
+                    let Some(session) = self.sessions.get_mut(&key) else {
+                        continue;
+                    };
+                    if session.outgoing.len() >= MAX_OUTGOING_PER_SESSION {
+                        refused.push((key, id));
+                        continue;
+                    }
+                    session.outgoing.insert(id.0);
+                    let message = Message::Request {
+                        id: Id::from(id.0),
+                        method,
+                        params: Some(params),
+                    };
+                    self.route(key, related, message.to_json(), false);
+                }
+                (Command::Timer { after, token }, session) => {
+                    let timer = Timer::Handler { session, token };
+                    self.actions.push_back(Action::Arm {
+                        at: now + after,
+                        timer,
+                    });
+                }
+                (Command::CloseStream { request }, _) => self.close_stream(request),
+                (Command::Overloaded { request, message }, _) => self.refuse(request, message),
+                (Command::EndSession, Some(key)) => self.end_session(key, "ended by its backend"),
+                (command, None) => {
+                    log::debug(format_args!("dropping {command:?}: it needs a session"));
+                }
+            }
+        }
+        for (key, id) in refused {
+            let error = ErrorObject::new(
+                jsonrpc::SERVER_ERROR,
+                format!("too many requests to the client in flight ({MAX_OUTGOING_PER_SESSION})"),
+            );
+            let commands = self.call(Some(key), now, |h, ctx| {
+                h.handle_response(ctx, id, Err(error))
+            });
+            self.apply(key, commands, now);
+        }
+    }
+
+    /// Carries out what the handler produced outside callbacks ([`Handler::poll_command`]).
+    pub fn pump_backend(&mut self, now: Instant) {
+        while let Some((key, command)) = self.handler.poll_command() {
+            if key.is_some_and(|k| !self.sessions.contains_key(&k)) {
+                continue;
+            }
+            self.apply_in(key, vec![command], now);
+        }
+    }
+
+    /// The handler, for reading its state.
+    pub fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, for an event loop that feeds it inputs of its own (child processes).
+    pub fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// An overloaded backend's refusal: 503 if the answer is still plain JSON.
+    pub(super) fn refuse(&mut self, request: RequestHandle, message: String) {
+        let stream = self.owners.get(&request).and_then(|key| {
+            let session = self.sessions.get_mut(key)?;
+            let no = session.pending.get(&request)?.stream;
+            session.streams.get_mut(&no)
+        });
+        if let Some(stream) = stream {
+            if stream.delivery != Delivery::Sse {
+                stream.http_status = 503;
+            }
+        }
+        let error = ErrorObject::new(
+            jsonrpc::SERVER_ERROR,
+            format!("Service Unavailable: {message}"),
+        );
+        self.respond(request, Err(error));
+    }
+
+    pub(super) fn respond(
+        &mut self,
+        request: RequestHandle,
+        mut outcome: Result<Value, ErrorObject>,
+    ) {
+        let Some(&key) = self.owners.get(&request) else {
+            return;
+        };
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let Some(pending) = session.pending.get(&request).cloned() else {
+            return;
+        };
+        let initialize = pending.method == "initialize" && !session.ephemeral;
+        let failed_initialize = initialize && outcome.is_err();
+        if initialize {
+            if let Ok(result) = &outcome {
+                if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
+                    session.view.protocol_version = v.to_string();
+                }
+                session.initialized = true;
+            }
+        }
+        if session.view.is_modern() {
+            match &mut outcome {
+                Ok(result) => stateless::decorate_result(&pending.method, result),
+                Err(error) => {
+                    if let Some(stream) = session.streams.get_mut(&pending.stream) {
+                        stream.http_status = stateless::status_for(error.code);
+                    }
+                }
+            }
+        }
+        let message = match outcome {
+            Ok(result) => Message::Response {
+                id: pending.client_id,
+                result,
+            },
+            Err(error) => Message::Error {
+                id: Some(pending.client_id),
+                error,
+            },
+        };
+        self.deliver(key, pending.stream, message.to_json(), true);
+        self.retire(key, request);
+        if failed_initialize {
+            self.end_session(key, "initialize failed");
+        }
+    }
+
+    /// Sends a non-response message on the stream of `related`, else the standalone stream.
+    pub(super) fn route(
+        &mut self,
+        key: SessionKey,
+        related: Option<RequestHandle>,
+        json: String,
+        is_response: bool,
+    ) {
+        let stream = related
+            .and_then(|h| self.sessions.get(&key)?.pending.get(&h).map(|p| p.stream))
+            .unwrap_or(STANDALONE);
+        self.deliver(key, stream, json, is_response);
+    }
+
+    pub(super) fn deliver(
+        &mut self,
+        key: SessionKey,
+        no: StreamNo,
+        json: String,
+        is_response: bool,
+    ) {
+        let json_mode = self.settings.response_mode == ResponseMode::Json;
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let delivery = match session.streams.get(&no) {
+            Some(stream) => stream.delivery,
+            None => {
+                log::debug(format_args!("dropping a message for an ended stream {no}"));
+                return;
+            }
+        };
+        match (delivery, is_response) {
+            (Delivery::Undecided | Delivery::Json, true) => {
+                if let Some(stream) = session.streams.get_mut(&no) {
+                    stream
+                        .json_answers
+                        .push(serde_json::from_str(&json).unwrap_or(Value::Null));
+                }
+                return;
+            }
+            (Delivery::Json, false) | (Delivery::Undecided, false) if json_mode => {
+                return self.deliver(key, STANDALONE, json, false);
+            }
+            (Delivery::Undecided, false) => self.open_sse(key, no),
+            _ => {}
+        }
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
+        if let Some(bytes) = stream.push_event(no, json) {
+            if let Some(conn) = stream.conn {
+                self.actions.push_back(Action::Event { conn, bytes });
+            }
+        }
+    }
+
+    /// Ends a POST stream whose answers are all written.
+    pub(super) fn finish_stream_if_done(&mut self, key: SessionKey, no: StreamNo) {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        let Some(stream) = session.streams.get_mut(&no) else {
+            return;
+        };
+        if !stream.is_finished(no)
+            || stream.delivery == Delivery::Undecided
+            || stream.opening.is_some()
+        {
+            return;
+        }
+        match (stream.delivery, stream.conn) {
+            (Delivery::Json, Some(conn)) => {
+                let reply = json_reply(stream);
+                self.attached.remove(&conn);
+                session.drop_stream(no);
+                self.actions.push_back(Action::Reply { conn, reply });
+            }
+            (Delivery::Sse, Some(conn)) => {
+                self.attached.remove(&conn);
+                session.drop_stream(no);
+                self.actions.push_back(Action::EndStream { conn });
+            }
+            (Delivery::Sse, None) => session.park(no),
+            _ => session.drop_stream(no),
+        }
+    }
+
+    /// SSE polling: ends the connection of a request's stream before its answer.
+    pub(super) fn close_stream(&mut self, request: RequestHandle) {
+        let Some(&key) = self.owners.get(&request) else {
+            return;
+        };
+        let Some(session) = self.sessions.get(&key) else {
+            return;
+        };
+        if !version::has_sse_polling(&session.view.protocol_version) {
+            return;
+        }
+        let Some(no) = session.pending.get(&request).map(|p| p.stream) else {
+            return;
+        };
+        if self.settings.response_mode == ResponseMode::Json {
+            return;
+        }
+        self.open_sse(key, no);
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
+        let Some(conn) = stream.conn.take() else {
+            return;
+        };
+        if stream.opening.is_none() {
+            self.attached.remove(&conn);
+            self.actions.push_back(Action::EndStream { conn });
+        }
+    }
+}
+
+/// The JSON answer of a POST whose answers are all collected (an array for a batch).
+pub(super) fn json_reply(stream: &mut Stream) -> Reply {
+    let mut answers = std::mem::take(&mut stream.json_answers);
+    if answers.is_empty() && !stream.batch {
+        // Its one request was cancelled: no JSON-RPC answer is due (MCP cancellation), and an
+        // empty array would not be one. 202 says the message was taken and nothing follows.
+        return Reply::empty(202);
+    }
+    let body = if stream.batch || answers.len() != 1 {
+        Value::Array(answers).to_string()
+    } else {
+        answers.pop().unwrap_or(Value::Null).to_string()
+    };
+    let reply = Reply {
+        status: stream.http_status,
+        headers: Vec::new(),
+        body: ReplyBody::Json(body),
+    };
+    if stream.http_status == 503 {
+        return reply.with_header("Retry-After", RETRY_AFTER_SECS.to_string());
+    }
+    reply
+}
+
+pub(super) fn request_id(body: &Body) -> Option<Id> {
+    match body {
+        Body::Single(Ok(Message::Request { id, .. })) => Some(id.clone()),
+        _ => None,
+    }
+}

@@ -1,0 +1,942 @@
+//! Unit tests of the session-era and stateless transport, driven with fake time.
+
+use super::*;
+use crate::builtin::Builtin;
+use crate::http::{Header, Method, Version};
+use crate::mcp::handler::{Context, OutgoingId};
+use crate::sse::{EventReader, ParsedEvent};
+use serde_json::json;
+
+const BOTH: &str = "application/json, text/event-stream";
+
+fn head(method: Method, headers: &[(&str, &str)]) -> RequestHead {
+    RequestHead {
+        method,
+        target: "/mcp".into(),
+        version: Version::Http11,
+        headers: headers
+            .iter()
+            .map(|(name, value)| Header {
+                name: name.to_string(),
+                value: value.as_bytes().to_vec(),
+            })
+            .collect(),
+    }
+}
+
+fn events(bytes: &[u8]) -> Vec<ParsedEvent> {
+    let mut reader = EventReader::new(1 << 20);
+    reader.feed(bytes).unwrap();
+    std::iter::from_fn(|| reader.next_event()).collect()
+}
+
+fn body_json(reply: &Reply) -> Value {
+    match &reply.body {
+        ReplyBody::Json(text) => serde_json::from_str(text).unwrap(),
+        other => panic!("not JSON: {other:?}"),
+    }
+}
+
+fn stream_events(reply: &Reply) -> (Vec<ParsedEvent>, bool) {
+    match &reply.body {
+        ReplyBody::Stream { initial, end } => (events(initial), *end),
+        other => panic!("not a stream: {other:?}"),
+    }
+}
+
+fn header<'a>(reply: &'a Reply, name: &str) -> Option<&'a str> {
+    reply
+        .headers
+        .iter()
+        .find(|(n, _)| n.eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.as_str())
+}
+
+fn request(id: u64, method: &str, params: Value) -> String {
+    json!({"jsonrpc": "2.0", "id": id, "method": method, "params": params}).to_string()
+}
+
+fn progress_call(id: u64) -> String {
+    request(
+        id,
+        "tools/call",
+        json!({"name": "test_tool_with_progress", "arguments": {},
+               "_meta": {"progressToken": format!("p{id}")}}),
+    )
+}
+
+/// A transport with a fake clock that fires the timers it asks for.
+struct Rig<H: Handler> {
+    t: Transport<H>,
+    now: Instant,
+    timers: Vec<(Instant, Timer)>,
+    actions: Vec<Action>,
+}
+
+impl Rig<Builtin> {
+    fn new(mode: ResponseMode) -> Rig<Builtin> {
+        Rig::with(Builtin::new(), mode, |_| {})
+    }
+}
+
+impl<H: Handler> Rig<H> {
+    fn with(handler: H, mode: ResponseMode, f: impl FnOnce(&mut Settings)) -> Rig<H> {
+        let mut settings = Settings {
+            response_mode: mode,
+            replay_bytes: 64 * 1024,
+            session_timeout: Duration::from_secs(60),
+            max_sessions: 100,
+        };
+        f(&mut settings);
+        Rig {
+            t: Transport::new(handler, settings),
+            now: Instant::now(),
+            timers: Vec::new(),
+            actions: Vec::new(),
+        }
+    }
+
+    fn drain(&mut self) {
+        while let Some(action) = self.t.poll_action() {
+            match action {
+                Action::Arm { at, timer } => self.timers.push((at, timer)),
+                other => self.actions.push(other),
+            }
+        }
+    }
+
+    fn post_with(&mut self, conn: ConnId, headers: &[(&str, &str)], body: &str) -> Reply {
+        let reply = self.t.post(
+            conn,
+            &head(Method::Post, headers),
+            body.as_bytes(),
+            self.now,
+        );
+        self.drain();
+        reply
+    }
+
+    fn post(&mut self, conn: ConnId, session: &str, body: &str) -> Reply {
+        self.post_with(
+            conn,
+            &[
+                ("Accept", BOTH),
+                ("Content-Type", "application/json"),
+                ("Mcp-Session-Id", session),
+            ],
+            body,
+        )
+    }
+
+    fn get(&mut self, conn: ConnId, session: &str, last_event: Option<&str>) -> Reply {
+        let mut headers = vec![("Accept", "text/event-stream"), ("Mcp-Session-Id", session)];
+        if let Some(last) = last_event {
+            headers.push(("Last-Event-ID", last));
+        }
+        let reply = self
+            .t
+            .get(conn, &head(Method::Get, &headers), None, self.now);
+        self.drain();
+        reply
+    }
+
+    fn delete(&mut self, session: &str) -> Reply {
+        let reply = self
+            .t
+            .delete(&head(Method::Delete, &[("Mcp-Session-Id", session)]), None);
+        self.drain();
+        reply
+    }
+
+    fn close(&mut self, conn: ConnId) {
+        self.t.connection_closed(conn);
+        self.drain();
+    }
+
+    fn initialize(&mut self, version: &str, capabilities: Value) -> Reply {
+        let body = request(
+            1,
+            "initialize",
+            json!({"protocolVersion": version, "capabilities": capabilities,
+                   "clientInfo": {"name": "t", "version": "1"}}),
+        );
+        self.post_with(
+            99,
+            &[("Accept", BOTH), ("Content-Type", "application/json")],
+            &body,
+        )
+    }
+
+    /// A session on `version`, initialized; its id.
+    fn session(&mut self, version: &str) -> String {
+        let reply = self.initialize(version, json!({"sampling": {}}));
+        assert_eq!(reply.status, 200, "{reply:?}");
+        let id = header(&reply, "Mcp-Session-Id").unwrap().to_string();
+        let note = r#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#;
+        assert_eq!(self.post(99, &id, note).status, 202);
+        id
+    }
+
+    /// Fires every timer due within `d`, in deadline order.
+    fn advance(&mut self, d: Duration) {
+        let target = self.now + d;
+        loop {
+            self.timers.sort_by_key(|(at, _)| *at);
+            match self.timers.first() {
+                Some((at, _)) if *at <= target => {
+                    let (at, timer) = self.timers.remove(0);
+                    self.now = self.now.max(at);
+                    self.t.on_timer(timer, self.now);
+                    self.drain();
+                }
+                _ => break,
+            }
+        }
+        self.now = target;
+    }
+
+    /// Events sent to `conn` by actions so far, and whether its stream ended.
+    fn sent_to(&self, conn: ConnId) -> (Vec<ParsedEvent>, bool) {
+        let mut bytes = Vec::new();
+        let mut ended = false;
+        for action in &self.actions {
+            match action {
+                Action::Event { conn: c, bytes: b } if *c == conn => bytes.extend_from_slice(b),
+                Action::EndStream { conn: c } | Action::Close { conn: c } if *c == conn => {
+                    ended = true
+                }
+                _ => {}
+            }
+        }
+        (events(&bytes), ended)
+    }
+}
+
+fn error_of(reply: &Reply) -> (Option<Value>, i64) {
+    let body = body_json(reply);
+    let code = body["error"]["code"].as_i64().unwrap();
+    (body.get("id").cloned(), code)
+}
+
+#[test]
+fn initialize_creates_a_session_id_header() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let reply = rig.initialize("2025-06-18", json!({}));
+    assert_eq!(reply.status, 200);
+    let id = header(&reply, "Mcp-Session-Id").unwrap();
+    assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)));
+    assert_eq!(body_json(&reply)["result"]["protocolVersion"], "2025-06-18");
+    let other = rig.initialize("1999-01-01", json!({}));
+    assert_ne!(header(&other, "Mcp-Session-Id").unwrap(), id);
+    assert_eq!(body_json(&other)["result"]["protocolVersion"], "2025-11-25");
+    assert_eq!(rig.t.stats().active_sessions, 2);
+}
+
+#[test]
+fn missing_session_is_400_and_unknown_is_404() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let ping = request(2, "ping", json!({}));
+    let reply = rig.post_with(
+        1,
+        &[("Accept", BOTH), ("Content-Type", "application/json")],
+        &ping,
+    );
+    assert_eq!(reply.status, 400);
+    assert_eq!(error_of(&reply), (None, jsonrpc::SERVER_ERROR));
+    assert_eq!(rig.post(1, "no-such-session", &ping).status, 404);
+    assert_eq!(rig.get(1, "no-such-session", None).status, 404);
+    assert_eq!(rig.delete("no-such-session").status, 404);
+    let get = rig.t.get(
+        1,
+        &head(Method::Get, &[("Accept", "text/event-stream")]),
+        None,
+        rig.now,
+    );
+    assert_eq!(get.status, 400);
+}
+
+#[test]
+fn accept_must_admit_json_and_sse_in_any_order() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let ping = request(2, "ping", json!({}));
+    let cases: [(Option<&str>, u16); 8] = [
+        (Some("application/json"), 406),
+        (Some("text/event-stream"), 406),
+        (Some("text/html"), 406),
+        (Some("text/event-stream, application/json"), 200),
+        (Some("application/json;q=0.9, text/event-stream;q=0.1"), 200),
+        (Some("*/*"), 200),
+        (Some("application/*, text/*"), 200),
+        (None, 200),
+    ];
+    for (accept, status) in cases {
+        let mut headers = vec![
+            ("Content-Type", "application/json"),
+            ("Mcp-Session-Id", &id),
+        ];
+        if let Some(accept) = accept {
+            headers.push(("Accept", accept));
+        }
+        let reply = rig.post_with(1, &headers, &ping);
+        assert_eq!(reply.status, status, "Accept {accept:?}: {reply:?}");
+        if status == 406 {
+            assert_eq!(error_of(&reply), (None, jsonrpc::SERVER_ERROR));
+        }
+    }
+    let get = head(
+        Method::Get,
+        &[("Accept", "application/json"), ("Mcp-Session-Id", &id)],
+    );
+    assert_eq!(rig.t.get(2, &get, None, rig.now).status, 406);
+}
+
+#[test]
+fn body_must_be_declared_json() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let ping = request(2, "ping", json!({}));
+    for (content_type, status) in [
+        (Some("text/plain"), 415),
+        (Some("application/jsonx"), 415),
+        (None, 415),
+        (Some("application/json; charset=utf-8"), 200),
+        (Some("Application/JSON"), 200),
+    ] {
+        let mut headers = vec![("Accept", BOTH), ("Mcp-Session-Id", &id)];
+        if let Some(ct) = content_type {
+            headers.push(("Content-Type", ct));
+        }
+        let reply = rig.post_with(1, &headers, &ping);
+        assert_eq!(reply.status, status, "{content_type:?}");
+    }
+}
+
+#[test]
+fn parse_error_is_400_without_id() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let reply = rig.post(1, &id, "{\"jsonrpc\":\"2.0\",\"id\":1,");
+    assert_eq!(reply.status, 400);
+    assert_eq!(error_of(&reply), (None, jsonrpc::PARSE_ERROR));
+    // Before any session check: an unparseable initialize is a parse error too.
+    let reply = rig.post_with(
+        1,
+        &[("Accept", BOTH), ("Content-Type", "application/json")],
+        "not json",
+    );
+    assert_eq!(error_of(&reply), (None, jsonrpc::PARSE_ERROR));
+}
+
+#[test]
+fn invalid_request_is_400_keeping_a_readable_id() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    for (body, want) in [
+        (
+            r#"{"jsonrpc":"2.0","id":"abc","method":5}"#,
+            Some(json!("abc")),
+        ),
+        (
+            r#"{"jsonrpc":"1.0","id":7,"method":"ping"}"#,
+            Some(json!(7)),
+        ),
+        (r#"{"jsonrpc":"2.0","id":null,"method":"ping"}"#, None),
+        (r#"{"jsonrpc":"2.0","id":1.5,"method":"ping"}"#, None),
+        ("42", None),
+    ] {
+        let reply = rig.post(1, &id, body);
+        assert_eq!(reply.status, 400, "{body}");
+        assert_eq!(error_of(&reply), (want, jsonrpc::INVALID_REQUEST), "{body}");
+    }
+}
+
+#[test]
+fn notifications_and_responses_get_202_without_body() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    for body in [
+        r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#,
+        r#"{"jsonrpc":"2.0","id":12345,"result":{}}"#,
+        r#"{"jsonrpc":"2.0","id":12345,"error":{"code":-1,"message":"x"}}"#,
+    ] {
+        assert_eq!(rig.post(1, &id, body), Reply::empty(202), "{body}");
+    }
+}
+
+#[test]
+fn batch_on_2025_03_26_answers_an_array() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-03-26");
+    let batch = format!(
+        "[{},{},{}]",
+        request(2, "ping", json!({})),
+        r#"{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}"#,
+        request(3, "tools/list", json!({}))
+    );
+    let reply = rig.post(1, &id, &batch);
+    assert_eq!(reply.status, 200);
+    let answers = body_json(&reply);
+    let ids: Vec<&Value> = answers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| &a["id"])
+        .collect();
+    assert_eq!(ids, [&json!(2), &json!(3)]);
+    let notes = r#"[{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}]"#;
+    assert_eq!(rig.post(1, &id, notes).status, 202);
+    assert_eq!(rig.post(1, &id, "[]").status, 400);
+    // A batch of one request is still answered with an array.
+    let one = format!("[{}]", request(4, "ping", json!({})));
+    assert!(body_json(&rig.post(1, &id, &one)).is_array());
+}
+
+#[test]
+fn batch_on_2025_06_18_is_400() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let batch = format!("[{}]", request(2, "ping", json!({})));
+    let reply = rig.post(1, &id, &batch);
+    assert_eq!(reply.status, 400);
+    assert_eq!(error_of(&reply), (None, jsonrpc::INVALID_REQUEST));
+}
+
+#[test]
+fn initialize_in_a_batch_is_an_error_element() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-03-26");
+    let batch = format!(
+        "[{},{},{}]",
+        request(5, "initialize", json!({"protocolVersion": "2025-03-26"})),
+        request(6, "ping", json!({})),
+        r#"{"jsonrpc":"2.0","id":"x","method":false}"#
+    );
+    let reply = rig.post(1, &id, &batch);
+    assert_eq!(reply.status, 200);
+    let answers = body_json(&reply);
+    let answers = answers.as_array().unwrap();
+    assert_eq!(answers.len(), 3);
+    let by_id = |want: Value| answers.iter().find(|a| a["id"] == want).unwrap();
+    assert_eq!(by_id(json!(5))["error"]["code"], jsonrpc::INVALID_REQUEST);
+    assert_eq!(by_id(json!("x"))["error"]["code"], jsonrpc::INVALID_REQUEST);
+    assert_eq!(by_id(json!(6))["result"], json!({}));
+    assert_eq!(rig.t.stats().total_sessions, 1);
+}
+
+#[test]
+fn protocol_header_must_name_a_supported_revision() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-11-25");
+    let ping = request(2, "ping", json!({}));
+    for (version, status) in [
+        ("1999-01-01", 400),
+        ("2026-07-28", 400),
+        ("garbage", 400),
+        ("2025-11-25", 200),
+        ("2025-03-26", 200),
+    ] {
+        let headers = [
+            ("Accept", BOTH),
+            ("Content-Type", "application/json"),
+            ("Mcp-Session-Id", id.as_str()),
+            ("MCP-Protocol-Version", version),
+        ];
+        let reply = rig.post_with(1, &headers, &ping);
+        assert_eq!(reply.status, status, "{version}");
+    }
+    let get = head(
+        Method::Get,
+        &[
+            ("Accept", "text/event-stream"),
+            ("Mcp-Session-Id", &id),
+            ("MCP-Protocol-Version", "1999-01-01"),
+        ],
+    );
+    // A version that is not a handshake revision selects the stateless era, which has no GET.
+    assert_eq!(rig.t.get(2, &get, None, rig.now).status, 405);
+}
+
+#[test]
+fn auto_mode_answers_json_when_ready_and_sse_when_streaming() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let reply = rig.post(1, &id, &request(2, "tools/list", json!({})));
+    assert!(matches!(reply.body, ReplyBody::Json(_)));
+    let reply = rig.post(2, &id, &progress_call(3));
+    let (first, end) = stream_events(&reply);
+    assert!(!end);
+    assert_eq!(first.len(), 1, "progress 0 before the head leaves");
+    assert!(first[0].data.contains("notifications/progress"));
+    rig.advance(Duration::from_millis(100));
+    let (rest, ended) = rig.sent_to(2);
+    assert!(ended);
+    assert_eq!(rest.len(), 3);
+    let last: Value = serde_json::from_str(&rest[2].data).unwrap();
+    assert_eq!(last["id"], 3);
+    assert_eq!(rig.t.stats().open_streams, 0);
+}
+
+#[test]
+fn json_mode_defers_and_sends_notifications_to_the_standalone_stream() {
+    let mut rig = Rig::new(ResponseMode::Json);
+    let id = rig.session("2025-06-18");
+    let standalone = rig.get(7, &id, None);
+    assert_eq!(standalone.status, 200);
+    let reply = rig.post(2, &id, &progress_call(3));
+    assert_eq!(reply.body, ReplyBody::Deferred);
+    rig.advance(Duration::from_millis(100));
+    let deferred: Vec<&Reply> = rig
+        .actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Reply { conn: 2, reply } => Some(reply),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deferred.len(), 1);
+    assert_eq!(body_json(deferred[0])["id"], 3);
+    let (notes, ended) = rig.sent_to(7);
+    assert!(!ended);
+    assert_eq!(notes.len(), 3);
+    assert!(notes
+        .iter()
+        .all(|e| e.data.contains("notifications/progress")));
+}
+
+#[test]
+fn sse_mode_always_streams() {
+    let mut rig = Rig::new(ResponseMode::Sse);
+    let id = rig.session("2025-06-18");
+    let reply = rig.post(1, &id, &request(2, "ping", json!({})));
+    let (events, end) = stream_events(&reply);
+    assert!(end);
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&events[0].data).unwrap()["id"],
+        2
+    );
+    assert_eq!(
+        rig.post(1, &id, r#"{"jsonrpc":"2.0","method":"x"}"#).status,
+        202
+    );
+}
+
+#[test]
+fn priming_event_only_from_2025_11_25() {
+    for (version, primed) in [("2025-06-18", false), ("2025-11-25", true)] {
+        let mut rig = Rig::new(ResponseMode::Sse);
+        let id = rig.session(version);
+        let (events, _) = stream_events(&rig.post(1, &id, &request(2, "ping", json!({}))));
+        let first = &events[0];
+        assert_eq!(first.data.is_empty(), primed, "{version}");
+        if primed {
+            assert_eq!(first.retry, Some(session::RETRY_MS));
+            assert!(first.id.as_deref().unwrap().ends_with("-0"));
+            assert_eq!(events.len(), 2);
+        }
+        let (standalone, _) = stream_events(&rig.get(3, &id, None));
+        assert_eq!(!standalone.is_empty(), primed, "{version} GET");
+    }
+}
+
+#[test]
+fn event_ids_are_unique_and_name_their_stream() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-11-25");
+    let mut ids = Vec::new();
+    for conn in [1, 2, 3] {
+        let reply = rig.post(conn, &id, &progress_call(conn as u64 + 10));
+        ids.extend(stream_events(&reply).0.into_iter().map(|e| (conn, e.id)));
+    }
+    rig.advance(Duration::from_millis(100));
+    for conn in [1, 2, 3] {
+        ids.extend(rig.sent_to(conn).0.into_iter().map(|e| (conn, e.id)));
+    }
+    assert_eq!(ids.len(), 3 * 5, "priming, three progress, result");
+    let mut seen = std::collections::HashSet::new();
+    for (conn, event_id) in &ids {
+        let event_id = event_id.clone().unwrap();
+        let (stream, _) = session::parse_event_id(&event_id).unwrap();
+        let stream_of_conn = ids
+            .iter()
+            .find(|(c, _)| c == conn)
+            .and_then(|(_, e)| session::parse_event_id(e.as_deref()?))
+            .unwrap()
+            .0;
+        assert_eq!(stream, stream_of_conn, "{event_id} names its stream");
+        assert!(seen.insert(event_id.clone()), "{event_id} repeated");
+    }
+}
+
+#[test]
+fn resumption_replays_exactly_that_stream() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let (a, _) = stream_events(&rig.post(1, &id, &progress_call(21)));
+    let (b, _) = stream_events(&rig.post(2, &id, &progress_call(22)));
+    let a_first = a[0].id.clone().unwrap();
+    let b_first = b[0].id.clone().unwrap();
+    rig.close(1);
+    rig.advance(Duration::from_millis(100));
+    let (b_rest, b_ended) = rig.sent_to(2);
+    assert!(b_ended && b_rest.len() == 3);
+    assert!(
+        rig.sent_to(1).0.is_empty(),
+        "nothing goes to a closed connection"
+    );
+    let reply = rig.get(5, &id, Some(&a_first));
+    assert_eq!(reply.status, 200);
+    let (replayed, end) = stream_events(&reply);
+    assert!(end, "A is complete: replay then end");
+    let prefix = a_first.split('-').next().unwrap().to_string() + "-";
+    assert_eq!(replayed.len(), 3);
+    assert!(replayed
+        .iter()
+        .all(|e| e.id.as_ref().unwrap().starts_with(&prefix)));
+    let last: Value = serde_json::from_str(&replayed[2].data).unwrap();
+    assert_eq!(last["id"], 21);
+    // B finished on its connection and is gone; foreign ids are refused.
+    assert_eq!(rig.get(6, &id, Some(&b_first)).status, 400);
+    assert_eq!(rig.get(6, &id, Some("99-1")).status, 400);
+    assert_eq!(rig.get(6, &id, Some("not-an-id")).status, 400);
+}
+
+#[test]
+fn reconnection_tool_answer_arrives_on_resumed_get() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-11-25");
+    let call = request(
+        2,
+        "tools/call",
+        json!({"name": "test_reconnection", "arguments": {}}),
+    );
+    let (primed, end) = stream_events(&rig.post(1, &id, &call));
+    assert!(end, "the POST stream ends after priming");
+    assert_eq!(primed.len(), 1);
+    assert!(primed[0].data.is_empty());
+    rig.advance(Duration::from_millis(200));
+    let reply = rig.get(2, &id, primed[0].id.as_deref());
+    let (events, end) = stream_events(&reply);
+    assert!(end);
+    assert_eq!(events.len(), 1);
+    let answer: Value = serde_json::from_str(&events[0].data).unwrap();
+    assert_eq!(answer["id"], 2);
+    assert!(answer["result"].is_object());
+}
+
+#[test]
+fn second_standalone_get_is_409() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    assert_eq!(rig.get(1, &id, None).status, 200);
+    let second = rig.get(2, &id, None);
+    assert_eq!(second.status, 409);
+    assert_eq!(error_of(&second), (None, jsonrpc::SERVER_ERROR));
+    rig.close(1);
+    assert_eq!(rig.get(2, &id, None).status, 200);
+}
+
+#[test]
+fn delete_ends_the_session_and_its_streams() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    assert_eq!(rig.get(4, &id, None).status, 200);
+    assert_eq!(rig.delete(&id), Reply::empty(200));
+    assert!(rig.actions.contains(&Action::Close { conn: 4 }));
+    assert_eq!(rig.post(1, &id, &request(2, "ping", json!({}))).status, 404);
+    assert_eq!(rig.get(5, &id, None).status, 404);
+    assert_eq!(rig.delete(&id).status, 404);
+    assert_eq!(rig.t.stats().active_sessions, 0);
+}
+
+#[test]
+fn idle_session_expires_after_the_timeout() {
+    let mut rig = Rig::with(Builtin::new(), ResponseMode::Auto, |s| {
+        s.session_timeout = Duration::from_secs(1)
+    });
+    let id = rig.session("2025-06-18");
+    rig.advance(Duration::from_millis(900));
+    assert_eq!(rig.post(1, &id, &request(2, "ping", json!({}))).status, 200);
+    rig.advance(Duration::from_millis(900));
+    assert_eq!(
+        rig.t.stats().active_sessions,
+        1,
+        "activity restarts the clock"
+    );
+    rig.advance(Duration::from_millis(100));
+    assert_eq!(rig.t.stats().active_sessions, 0);
+    assert_eq!(rig.post(1, &id, &request(3, "ping", json!({}))).status, 404);
+}
+
+#[test]
+fn session_with_a_request_in_flight_does_not_expire() {
+    let mut rig = Rig::with(Builtin::new(), ResponseMode::Auto, |s| {
+        s.session_timeout = Duration::from_secs(1)
+    });
+    let id = rig.session("2025-06-18");
+    let call = request(
+        2,
+        "tools/call",
+        json!({"name": "test_sampling", "arguments": {"prompt": "hi"}}),
+    );
+    let (asked, _) = stream_events(&rig.post(1, &id, &call));
+    let asked: Value = serde_json::from_str(&asked[0].data).unwrap();
+    assert_eq!(asked["method"], "sampling/createMessage");
+    rig.advance(Duration::from_secs(10));
+    assert_eq!(rig.t.stats().active_sessions, 1);
+    let answer = json!({"jsonrpc": "2.0", "id": asked["id"],
+        "result": {"role": "assistant", "content": {"type": "text", "text": "ok"}, "model": "m"}});
+    assert_eq!(rig.post(2, &id, &answer.to_string()).status, 202);
+    assert!(rig.sent_to(1).1, "the call's stream ended with its answer");
+    rig.advance(Duration::from_secs(2));
+    assert_eq!(rig.t.stats().active_sessions, 0);
+}
+
+#[test]
+fn session_with_an_open_stream_does_not_expire() {
+    let mut rig = Rig::with(Builtin::new(), ResponseMode::Auto, |s| {
+        s.session_timeout = Duration::from_secs(1)
+    });
+    let id = rig.session("2025-06-18");
+    assert_eq!(rig.get(1, &id, None).status, 200);
+    rig.advance(Duration::from_secs(10));
+    assert_eq!(rig.t.stats().active_sessions, 1);
+    rig.close(1);
+    rig.advance(Duration::from_secs(2));
+    assert_eq!(rig.t.stats().active_sessions, 0);
+}
+
+#[test]
+fn session_cap_is_503_with_retry_after() {
+    let mut rig = Rig::with(Builtin::new(), ResponseMode::Auto, |s| s.max_sessions = 2);
+    let first = rig.session("2025-06-18");
+    rig.session("2025-06-18");
+    let reply = rig.initialize("2025-06-18", json!({}));
+    assert_eq!(reply.status, 503);
+    assert_eq!(header(&reply, "Retry-After"), Some("5"));
+    let body = body_json(&reply);
+    assert_eq!(body["id"], 1);
+    assert_eq!(body["error"]["code"], jsonrpc::SERVER_ERROR);
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("--max-sessions"));
+    assert_eq!(rig.t.stats().total_sessions, 2);
+    rig.delete(&first);
+    assert_eq!(rig.initialize("2025-06-18", json!({})).status, 200);
+}
+
+/// Builtin, except that `boom` panics.
+struct Explosive(Builtin);
+
+impl Handler for Explosive {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        if method == "boom" {
+            ctx.respond(request, Ok(json!({"lost": true})));
+            panic!("boom");
+        }
+        self.0.handle_request(ctx, request, method, params)
+    }
+
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+        self.0.handle_notification(ctx, method, params)
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        self.0.handle_response(ctx, id, outcome)
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        self.0.handle_timer(ctx, token)
+    }
+}
+
+#[test]
+fn handler_panic_fails_only_that_request() {
+    let mut rig = Rig::with(Explosive(Builtin::new()), ResponseMode::Auto, |_| {});
+    let id = rig.session("2025-06-18");
+    let reply = rig.post(1, &id, &request(2, "boom", json!({})));
+    assert_eq!(reply.status, 200);
+    let body = body_json(&reply);
+    assert_eq!(body["id"], 2);
+    assert_eq!(body["error"]["code"], jsonrpc::INTERNAL_ERROR);
+    assert!(
+        body.get("result").is_none(),
+        "what the panicking callback queued is dropped"
+    );
+    let ping = rig.post(1, &id, &request(3, "ping", json!({})));
+    assert_eq!(body_json(&ping)["result"], json!({}));
+}
+
+#[test]
+fn cancelled_request_gets_no_answer_and_its_stream_ends() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let (first, _) = stream_events(&rig.post(1, &id, &progress_call(7)));
+    assert_eq!(first.len(), 1);
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 7, "reason": "test"}});
+    assert_eq!(rig.post(2, &id, &cancel.to_string()).status, 202);
+    rig.advance(Duration::from_millis(500));
+    let (later, ended) = rig.sent_to(1);
+    assert!(later.is_empty(), "{later:?}");
+    assert!(ended);
+    assert_eq!(rig.t.stats().open_streams, 0);
+    // Cancelling an id that is not in flight changes nothing.
+    let stray = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                       "params": {"requestId": 7}});
+    assert_eq!(rig.post(2, &id, &stray.to_string()).status, 202);
+}
+
+#[test]
+fn cancelled_json_mode_request_is_answered_202_not_an_empty_array() {
+    let mut rig = Rig::new(ResponseMode::Json);
+    let id = rig.session("2025-06-18");
+    assert_eq!(
+        rig.post(1, &id, &progress_call(7)).body,
+        ReplyBody::Deferred
+    );
+    let cancel = json!({"jsonrpc": "2.0", "method": "notifications/cancelled",
+                        "params": {"requestId": 7}});
+    assert_eq!(rig.post(2, &id, &cancel.to_string()).status, 202);
+    let deferred = rig.actions.iter().find_map(|a| match a {
+        Action::Reply { conn: 1, reply } => Some(reply),
+        _ => None,
+    });
+    let reply = deferred.expect("the waiting POST gets its answer");
+    assert_eq!((reply.status, &reply.body), (202, &ReplyBody::Empty));
+}
+
+#[test]
+fn compatibility_paths_name_the_session() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    let get = head(Method::Get, &[("Accept", "text/event-stream")]);
+    assert_eq!(rig.t.get(1, &get, Some(&id), rig.now).status, 200);
+    assert_eq!(
+        rig.t.delete(&head(Method::Delete, &[]), Some(&id)).status,
+        200
+    );
+    assert_eq!(
+        rig.t.delete(&head(Method::Delete, &[]), Some(&id)).status,
+        404
+    );
+}
+
+/// Headers and `_meta` of a stateless (2026-07-28) request for `method`.
+fn stateless_post(
+    rig: &mut Rig<Builtin>,
+    conn: ConnId,
+    id: u64,
+    method: &str,
+    mut params: Value,
+    name: Option<&str>,
+) -> Reply {
+    params["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({});
+    let mut headers = vec![
+        ("Accept", BOTH),
+        ("Content-Type", "application/json"),
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", method),
+    ];
+    if let Some(name) = name {
+        headers.push(("Mcp-Name", name));
+    }
+    rig.post_with(conn, &headers, &request(id, method, params))
+}
+
+#[test]
+fn stateless_request_leaves_no_session_behind() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let reply = stateless_post(&mut rig, 1, 5, "tools/list", json!({}), None);
+    assert_eq!(reply.status, 200);
+    assert!(header(&reply, "Mcp-Session-Id").is_none());
+    assert_eq!(body_json(&reply)["result"]["resultType"], "complete");
+    assert!(
+        rig.t.sessions.is_empty(),
+        "the one-request session is reaped"
+    );
+    assert_eq!(rig.t.stats().active_sessions, 0);
+}
+
+#[test]
+fn closing_a_stateless_stream_cancels_and_forgets_the_request() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let mut params = json!({"name": "test_tool_with_progress", "arguments": {}});
+    params["_meta"] = json!({"progressToken": 1});
+    let reply = stateless_post(
+        &mut rig,
+        1,
+        5,
+        "tools/call",
+        params,
+        Some("test_tool_with_progress"),
+    );
+    let (events, ended) = stream_events(&reply);
+    assert_eq!(
+        (events.len(), ended),
+        (1, false),
+        "first progress, no priming"
+    );
+    rig.close(1);
+    assert!(rig.t.sessions.is_empty());
+    rig.advance(Duration::from_secs(1));
+    let (later, _) = rig.sent_to(1);
+    assert!(
+        later.is_empty(),
+        "nothing is sent for a cancelled request: {later:?}"
+    );
+}
+
+#[test]
+fn listen_streams_get_only_the_notifications_they_asked_for() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let tools = json!({"notifications": {"toolsListChanged": true}});
+    let reply = stateless_post(&mut rig, 1, 70, "subscriptions/listen", tools, None);
+    let (ack, ended) = stream_events(&reply);
+    assert!(!ended);
+    assert!(ack[0]
+        .data
+        .contains("notifications/subscriptions/acknowledged"));
+    let prompts = json!({"notifications": {"promptsListChanged": true}});
+    stateless_post(&mut rig, 2, 71, "subscriptions/listen", prompts, None);
+    let trigger = json!({"name": "test_trigger_tool_change", "arguments": {}});
+    let reply = stateless_post(
+        &mut rig,
+        3,
+        72,
+        "tools/call",
+        trigger,
+        Some("test_trigger_tool_change"),
+    );
+    assert_eq!(reply.status, 200);
+    let (to_tools, _) = rig.sent_to(1);
+    let (to_prompts, _) = rig.sent_to(2);
+    assert_eq!(to_tools.len(), 1, "{to_tools:?}");
+    assert!(to_tools[0]
+        .data
+        .contains("notifications/tools/list_changed"));
+    assert!(to_tools[0]
+        .data
+        .contains("\"io.modelcontextprotocol/subscriptionId\":70"));
+    assert!(to_prompts.is_empty(), "{to_prompts:?}");
+    rig.close(1);
+    assert_eq!(
+        rig.t.listeners.len(),
+        1,
+        "a closed listen stream is forgotten"
+    );
+}
