@@ -1,0 +1,183 @@
+//! The DNS-rebinding guard and CORS (MCP transports, "Security Warning"; DESIGN 6): `Host`
+//! must name us (a loopback name, the listen address, or `--allow-host`), a present `Origin`
+//! must be loopback or configured, and only `--cors-origin` origins get CORS answers.
+
+use super::Server;
+use crate::http::RequestHead;
+use crate::mcp::streamable::{Reply, ReplyBody};
+use crate::mcp::Handler;
+
+impl<H: Handler> Server<H> {
+    /// DNS-rebinding guard (MCP transports, "Security Warning"): `Host` and a present `Origin`
+    /// must be ours. Returns the origin to answer with CORS headers, if any.
+    pub(super) fn guard(&self, head: &RequestHead) -> Result<Option<String>, Reply> {
+        let forbidden = |what: String| {
+            Reply::error(
+                403,
+                None,
+                crate::mcp::jsonrpc::SERVER_ERROR,
+                format!("Forbidden: {what}"),
+            )
+        };
+        if let Some(host) = head.header_str("host") {
+            if !self.host_allowed(host) {
+                return Err(forbidden(format!(
+                    "Host {host:?} is not allowed; add it with --allow-host (MCPD_ALLOW_HOST)"
+                )));
+            }
+        }
+        let Some(origin) = head.header_str("origin") else {
+            return Ok(None);
+        };
+        let cors = &self.config.cors_origins;
+        let cors_match = cors
+            .iter()
+            .any(|o| o == "*" || o.eq_ignore_ascii_case(origin));
+        let allowed = cors_match
+            || self
+                .config
+                .allow_origins
+                .iter()
+                .any(|o| o.eq_ignore_ascii_case(origin))
+            || is_loopback_origin(origin);
+        if !allowed {
+            return Err(forbidden(format!(
+                "Origin {origin:?} is not allowed; add it with --allow-origin (MCPD_ALLOW_ORIGIN) or --cors-origin"
+            )));
+        }
+        Ok(cors_match.then(|| origin.to_string()))
+    }
+
+    fn host_allowed(&self, host: &str) -> bool {
+        if self
+            .config
+            .allow_hosts
+            .iter()
+            .any(|h| host_matches(h, host))
+        {
+            return true;
+        }
+        let name = host_name(host);
+        if is_loopback_name(name) {
+            return true;
+        }
+        if self.loopback_listener {
+            return false;
+        }
+        if self.unspecified_listener {
+            // Bound to every address: without --allow-host we cannot know our names.
+            return self.config.allow_hosts.is_empty();
+        }
+        name.trim_start_matches('[').trim_end_matches(']') == self.config.host
+    }
+
+    pub(super) fn preflight(&self, head: &RequestHead) -> Reply {
+        let origin = head.header_str("origin");
+        let cors = &self.config.cors_origins;
+        match origin {
+            Some(origin) if cors.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) => Reply {
+                status: 204,
+                headers: vec![
+                    ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS".into()),
+                    (
+                        "Access-Control-Allow-Headers",
+                        "Content-Type, Accept, Authorization, Mcp-Session-Id, MCP-Protocol-Version, Last-Event-ID, Mcp-Method, Mcp-Name".into(),
+                    ),
+                    ("Access-Control-Max-Age", "86400".into()),
+                ],
+                body: ReplyBody::Empty,
+            },
+            _ => Reply::error(
+                403,
+                None,
+                crate::mcp::jsonrpc::SERVER_ERROR,
+                "Forbidden: CORS is not enabled for this origin; add it with --cors-origin (MCPD_CORS_ORIGIN)",
+            ),
+        }
+    }
+}
+
+/// The host part of a `Host` value (`[::1]:80` → `[::1]`, `a:80` → `a`).
+fn host_name(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+        _ => host,
+    }
+}
+
+fn is_loopback_name(name: &str) -> bool {
+    let name = name.trim_end_matches('.');
+    if name.eq_ignore_ascii_case("localhost") || name == "[::1]" {
+        return true;
+    }
+    name.parse::<std::net::Ipv4Addr>()
+        .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// An `--allow-host` entry without a port matches any port.
+fn host_matches(entry: &str, host: &str) -> bool {
+    entry.eq_ignore_ascii_case(host)
+        || (host_name(entry) == entry && entry.eq_ignore_ascii_case(host_name(host)))
+}
+
+fn is_loopback_origin(origin: &str) -> bool {
+    let rest = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"))
+        .unwrap_or("");
+    !rest.is_empty() && !rest.contains('/') && is_loopback_name(host_name(rest))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_names_drop_the_port() {
+        for (host, name) in [
+            ("a:80", "a"),
+            ("a", "a"),
+            ("[::1]:8000", "[::1]"),
+            ("[::1]", "[::1]"),
+            ("a:b", "a:b"),
+        ] {
+            assert_eq!(host_name(host), name, "{host}");
+        }
+    }
+
+    #[test]
+    fn loopback_names_and_origins() {
+        for name in [
+            "localhost",
+            "LOCALHOST",
+            "localhost.",
+            "127.0.0.1",
+            "127.3.2.1",
+            "[::1]",
+        ] {
+            assert!(is_loopback_name(name), "{name}");
+        }
+        for name in ["evil.example.com", "10.0.0.1", "localhost.evil", "::1"] {
+            assert!(!is_loopback_name(name), "{name}");
+        }
+        assert!(is_loopback_origin("http://localhost:3000"));
+        assert!(is_loopback_origin("https://[::1]"));
+        assert!(!is_loopback_origin("http://evil.example.com"));
+        assert!(!is_loopback_origin("null"));
+        assert!(!is_loopback_origin("http://localhost/path"));
+    }
+
+    #[test]
+    fn allow_host_without_port_matches_any_port() {
+        assert!(host_matches("example.com", "example.com:8443"));
+        assert!(host_matches("example.com:8443", "EXAMPLE.com:8443"));
+        assert!(!host_matches("example.com:8443", "example.com:9000"));
+        assert!(!host_matches("example.com", "other.com"));
+    }
+}
