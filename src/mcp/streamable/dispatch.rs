@@ -12,7 +12,7 @@ use crate::log;
 use crate::mcp::handler::{
     run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey,
 };
-use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
 use crate::mcp::session::{Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
 use crate::mcp::version;
 use serde_json::Value;
@@ -487,11 +487,4 @@ pub(super) fn json_reply(stream: &mut Stream) -> Reply {
         return reply.with_header("Retry-After", RETRY_AFTER_SECS.to_string());
     }
     reply
-}
-
-pub(super) fn request_id(body: &Body) -> Option<Id> {
-    match body {
-        Body::Single(Ok(Message::Request { id, .. })) => Some(id.clone()),
-        _ => None,
-    }
 }

@@ -6,12 +6,11 @@
 //! 202; replies and server messages travel as `message` events on the stream. Each stream is
 //! its own session, and the session ends when its connection closes.
 
-use super::{accepts, is_json_content, Accept, Reply, ReplyBody, Transport, RETRY_AFTER_SECS};
+use super::{accepts, is_json_content, Accept, Reply, ReplyBody, Transport};
 use crate::http::RequestHead;
-use crate::log;
-use crate::mcp::handler::{Handler, RequestHandle, SessionKey, SessionView};
+use crate::mcp::handler::{Handler, RequestHandle, SessionView};
 use crate::mcp::jsonrpc::{self, Body, Message};
-use crate::mcp::session::{ConnId, Pending, Session, STANDALONE};
+use crate::mcp::session::{ConnId, Pending, STANDALONE};
 use crate::sse;
 use std::time::Instant;
 
@@ -32,36 +31,21 @@ impl<H: Handler> Transport<H> {
                 "Not Acceptable: Accept must list text/event-stream",
             );
         }
-        if self.legacy_sessions() >= self.settings.max_sessions {
-            log::warn(format_args!(
-                "session limit of {} reached",
-                self.settings.max_sessions
-            ));
-            let message = format!(
-                "Service Unavailable: the session limit ({}) is reached; raise --max-sessions or retry later",
-                self.settings.max_sessions
-            );
-            return Reply::error(503, None, jsonrpc::SERVER_ERROR, message)
-                .with_header("Retry-After", RETRY_AFTER_SECS.to_string());
-        }
-        let key = SessionKey(self.next_session);
-        self.next_session += 1;
-        self.total_sessions += 1;
-        let id = uuid::Uuid::new_v4().to_string();
         let view = SessionView {
             protocol_version: "2024-11-05".into(),
             ..SessionView::default()
         };
-        let mut session = Session::new(key, id.clone(), view, self.settings.replay_bytes, now);
-        session.http_sse = true;
-        if let Some(stream) = session.streams.get_mut(&STANDALONE) {
-            stream.conn = Some(conn);
+        let (key, id) = match self.open_session(view, None, now) {
+            Ok(opened) => opened,
+            Err(reply) => return reply,
+        };
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.http_sse = true;
+            if let Some(stream) = session.streams.get_mut(&STANDALONE) {
+                stream.conn = Some(conn);
+            }
         }
-        self.sessions.insert(key, session);
-        self.by_id.insert(id.clone(), key);
         self.attached.insert(conn, (key, STANDALONE));
-        self.arm_expiry(key, now);
-        log::info(format_args!("session {id} created (HTTP+SSE)"));
         let endpoint = format!("{messages_path}?sessionId={id}");
         let mut initial = Vec::new();
         let event = sse::Event {
@@ -71,14 +55,7 @@ impl<H: Handler> Transport<H> {
             data: &endpoint,
         };
         sse::encode_event(&event, &mut initial);
-        Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: ReplyBody::Stream {
-                initial,
-                end: false,
-            },
-        }
+        Reply::stream(initial, false)
     }
 
     /// POST on the messages path: 202, and the answers go out on the session's stream.

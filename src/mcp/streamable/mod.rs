@@ -27,7 +27,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 mod dispatch;
-use dispatch::{json_reply, request_id};
+use dispatch::json_reply;
 mod http_sse;
 pub mod stateless;
 
@@ -112,6 +112,20 @@ impl Reply {
             headers: Vec::new(),
             body: ReplyBody::Json(body),
         }
+    }
+
+    /// An event stream beginning with `initial`; `end` when nothing more follows.
+    pub fn stream(initial: Vec<u8>, end: bool) -> Reply {
+        Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Stream { initial, end },
+        }
+    }
+
+    /// 400 with the -32600 error of a message that is not JSON-RPC, keeping its id if readable.
+    pub fn invalid(invalid: &jsonrpc::Invalid) -> Reply {
+        Reply::rejection(400, invalid.id.clone(), invalid.to_error())
     }
 
     /// The same reply with one more header.
@@ -297,14 +311,7 @@ impl<H: Handler> Transport<H> {
         let batch = matches!(body, Body::Batch(_));
         let items = match body {
             Body::Single(Ok(message)) => vec![Ok(message)],
-            Body::Single(Err(invalid)) => {
-                return Reply::error(
-                    400,
-                    invalid.id.clone(),
-                    jsonrpc::INVALID_REQUEST,
-                    invalid.to_error().message,
-                )
-            }
+            Body::Single(Err(invalid)) => return Reply::invalid(&invalid),
             Body::Batch(items) => {
                 let allowed = self
                     .sessions
@@ -334,22 +341,6 @@ impl<H: Handler> Transport<H> {
 
     /// `initialize`: a new session, then the request like any other.
     fn initialize(&mut self, conn: ConnId, body: Body, now: Instant) -> Reply {
-        if self.legacy_sessions() >= self.settings.max_sessions {
-            log::warn(format_args!(
-                "session limit of {} reached",
-                self.settings.max_sessions
-            ));
-            return Reply::error(
-                503,
-                request_id(&body),
-                jsonrpc::SERVER_ERROR,
-                format!(
-                    "Service Unavailable: the session limit ({}) is reached; raise --max-sessions or retry later",
-                    self.settings.max_sessions
-                ),
-            )
-            .with_header("Retry-After", RETRY_AFTER_SECS.to_string());
-        }
         let Body::Single(Ok(message)) = body else {
             return Reply::error(400, None, jsonrpc::INVALID_REQUEST, "Invalid Request");
         };
@@ -358,23 +349,50 @@ impl<H: Handler> Transport<H> {
             _ => Value::Null,
         };
         let requested = params.get("protocolVersion").and_then(Value::as_str);
-        let id = uuid::Uuid::new_v4().to_string();
         let view = SessionView {
-            id: id.clone(),
             protocol_version: version::negotiate(requested).to_string(),
             client_capabilities: params.get("capabilities").cloned().unwrap_or(Value::Null),
             client_info: params.get("clientInfo").cloned().unwrap_or(Value::Null),
-            param_headers: Vec::new(),
+            ..SessionView::default()
         };
+        let request = match &message {
+            Message::Request { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        let (key, id) = match self.open_session(view, request, now) {
+            Ok(opened) => opened,
+            Err(reply) => return reply,
+        };
+        self.exchange(conn, key, vec![Ok(message)], false, Some(id), now)
+    }
+
+    /// A new handshake-era session with a fresh CSPRNG id, or 503 at `--max-sessions`.
+    fn open_session(
+        &mut self,
+        mut view: SessionView,
+        request: Option<Id>,
+        now: Instant,
+    ) -> Result<(SessionKey, String), Reply> {
+        let max = self.settings.max_sessions;
+        if self.legacy_sessions() >= max {
+            log::warn(format_args!("session limit of {max} reached"));
+            let message = format!("Service Unavailable: the session limit ({max}) is reached; raise --max-sessions or retry later");
+            let reply = Reply::error(503, request, jsonrpc::SERVER_ERROR, message);
+            return Err(reply.with_header("Retry-After", RETRY_AFTER_SECS.to_string()));
+        }
         let key = SessionKey(self.next_session);
         self.next_session += 1;
         self.total_sessions += 1;
-        let session = Session::new(key, id.clone(), view, self.settings.replay_bytes, now);
-        self.sessions.insert(key, session);
+        let id = uuid::Uuid::new_v4().to_string();
+        view.id = id.clone();
+        self.sessions.insert(
+            key,
+            Session::new(key, id.clone(), view, self.settings.replay_bytes, now),
+        );
         self.by_id.insert(id.clone(), key);
         self.arm_expiry(key, now);
         log::info(format_args!("session {id} created"));
-        self.exchange(conn, key, vec![Ok(message)], false, Some(id), now)
+        Ok((key, id))
     }
 
     /// Runs the messages of one POST in a session and builds its reply.
@@ -521,11 +539,7 @@ impl<H: Handler> Transport<H> {
         } else {
             self.attached.insert(conn, (key, no));
         }
-        Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: ReplyBody::Stream { initial, end },
-        }
+        Reply::stream(initial, end)
     }
 
     /// Turns a POST's pending answer into an event stream: priming event for clients that
@@ -660,14 +674,7 @@ impl<H: Handler> Transport<H> {
             session.detached.retain(|d| *d != no);
             self.attached.insert(conn, (key, no));
         }
-        Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: ReplyBody::Stream {
-                initial,
-                end: finished,
-            },
-        }
+        Reply::stream(initial, finished)
     }
 
     /// DELETE on the MCP endpoint (or `/mcp/sessions/{id}`): ends the session.

@@ -19,7 +19,7 @@
 //! with `notifications/subscriptions/acknowledged` and then carries the list-change and
 //! resource-update notifications it asked for, each tagged with its subscription id.
 
-use super::{Action, Reply, ReplyBody, Transport};
+use super::{Action, Reply, Transport};
 use crate::http::RequestHead;
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
@@ -399,14 +399,7 @@ impl<H: Handler> Transport<H> {
                     "Invalid Request: 2026-07-28 has no batches",
                 )
             }
-            Body::Single(Err(invalid)) => {
-                return Reply::error(
-                    400,
-                    invalid.id.clone(),
-                    jsonrpc::INVALID_REQUEST,
-                    invalid.to_error().message,
-                )
-            }
+            Body::Single(Err(invalid)) => return Reply::invalid(&invalid),
             Body::Single(Ok(message)) => message,
         };
         let (id, method, params) = match message {
@@ -482,14 +475,7 @@ impl<H: Handler> Transport<H> {
         session.streams.insert(no, stream);
         self.attached.insert(conn, (key, no));
         self.listeners.insert(key, Listener { id, filter });
-        Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: ReplyBody::Stream {
-                initial,
-                end: false,
-            },
-        }
+        Reply::stream(initial, false)
     }
 
     /// Sends a server-wide notification to every listen stream that asked for it.
