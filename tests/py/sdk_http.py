@@ -179,11 +179,12 @@ def find(exc, kind):
     return None
 
 
-async def main():
-    url = sys.argv[1]
+async def report(run, *args):
+    """Runs `run(*args)` under the overall timeout; prints ALL OK, or FAIL and the reason, and
+    exits 1 on failure."""
     try:
         with anyio.fail_after(OVERALL_TIMEOUT_S):
-            await run(url)
+            await run(*args)
     except BaseException as e:  # noqa: BLE001 - report anything, including exception groups
         mismatch = find(e, Mismatch)
         if mismatch is not None:
@@ -199,4 +200,4 @@ async def main():
 
 
 if __name__ == "__main__":
-    anyio.run(main)
+    anyio.run(report, run, sys.argv[1])

@@ -5,15 +5,13 @@ Exits 0 and prints "ALL OK" when every step matched; otherwise prints "FAIL: ...
 """
 
 import sys
-import traceback
 
 import anyio
 from mcp import ClientSession, types
 from mcp.client.sse import sse_client
 from pydantic import AnyUrl
-from sdk_http import Mismatch, check, find, only_text
+from sdk_http import check, only_text, report
 
-OVERALL_TIMEOUT_S = 45
 
 
 async def run(url):
@@ -44,24 +42,5 @@ async def run(url):
             check(progress == [0, 50, 100], f"progress callbacks 0, 50, 100 (got {progress})")
 
 
-async def main():
-    url = sys.argv[1]
-    try:
-        with anyio.fail_after(OVERALL_TIMEOUT_S):
-            await run(url)
-    except BaseException as e:  # noqa: BLE001 - report anything, including exception groups
-        mismatch = find(e, Mismatch)
-        if mismatch is not None:
-            print(f"FAIL: {mismatch}", flush=True)
-            sys.exit(1)
-        if isinstance(e, TimeoutError):
-            print(f"FAIL: timed out after {OVERALL_TIMEOUT_S} s", flush=True)
-        else:
-            print(f"FAIL: exception {type(e).__name__}: {e}", flush=True)
-        traceback.print_exc()
-        sys.exit(1)
-    print("ALL OK", flush=True)
-
-
 if __name__ == "__main__":
-    anyio.run(main)
+    anyio.run(report, run, sys.argv[1])
