@@ -443,6 +443,32 @@ const FLAGS: &[Flag] = &[
         kind: Kind::Seconds(|s| &mut s.config.limits.heartbeat),
     },
     Flag {
+        name: "auth-token",
+        value: "TOKEN",
+        about: "Bearer token every MCP request must carry (Authorization: Bearer TOKEN); off when empty.",
+        kind: Kind::Text {
+            form: "at least 8 visible ASCII characters without spaces",
+            valid: |v| v.len() >= 8 && v.bytes().all(|b| b.is_ascii_graphic()),
+            field: |s| &mut s.config.auth_token,
+        },
+    },
+    Flag {
+        name: "auth-token-file",
+        value: "PATH",
+        about: "File whose first line is the bearer token (keeps it out of ps and the environment).",
+        kind: Kind::Text {
+            form: "a file path without control characters",
+            valid: |v| !v.is_empty() && !v.chars().any(char::is_control),
+            field: |s| &mut s.config.auth_token_file,
+        },
+    },
+    Flag {
+        name: "public-health",
+        value: "",
+        about: "Let /health answer without the bearer token.",
+        kind: Kind::Switch(|s| &mut s.config.public_health),
+    },
+    Flag {
         name: "stdio",
         value: "",
         about: "Serve the handler over stdin/stdout instead of HTTP.",
@@ -849,6 +875,13 @@ mod tests {
         ("heartbeat", "0.000000001", |s| {
             s.config.limits.heartbeat = Duration::from_nanos(1)
         }),
+        ("auth-token", "s3cret-token", |s| {
+            s.config.auth_token = "s3cret-token".into()
+        }),
+        ("auth-token-file", "/run/mcpd/token", |s| {
+            s.config.auth_token_file = "/run/mcpd/token".into()
+        }),
+        ("public-health", "1", |s| s.config.public_health = true),
         ("stdio", "1", |s| s.stdio = true),
         ("stdio", "TRUE", |s| s.stdio = true),
         ("stdio", "false", |s| s.stdio = false),
@@ -1022,6 +1055,8 @@ mod tests {
         let cases: &[(&str, &str, &str)] = &[
             ("host", "localhost", "an IPv4 or IPv6 address literal such as 127.0.0.1, 0.0.0.0 or ::1 (not a name such as localhost)"),
             ("host", "[::1]", ""),
+            ("auth-token", "short", "at least 8 visible ASCII characters without spaces"),
+            ("auth-token", "has a space", ""),
             ("port", "abc", "an integer from 0 to 65535"),
             ("port", "65536", ""),
             ("port", "+80", ""),

@@ -134,6 +134,13 @@ pub struct Config {
     pub response_mode: ResponseMode,
     /// Stderr log verbosity.
     pub log_level: LogLevel,
+    /// Bearer token every MCP request must carry (`Authorization: Bearer ...`); empty means
+    /// no authentication, which is only sensible on loopback.
+    pub auth_token: String,
+    /// File holding the bearer token (first line), so it stays out of `ps` and the environment.
+    pub auth_token_file: String,
+    /// Let `/health` answer without the token (for probes that cannot hold a secret).
+    pub public_health: bool,
     /// Every bound.
     pub limits: Limits,
     /// The stdio bridge; its command is empty when the built-in server answers.
@@ -153,6 +160,9 @@ impl Default for Config {
             cors_origins: Vec::new(),
             response_mode: ResponseMode::Auto,
             log_level: LogLevel::Info,
+            auth_token: String::new(),
+            auth_token_file: String::new(),
+            public_health: false,
             limits: Limits::default(),
             bridge: BridgeConfig::default(),
         }

@@ -2,6 +2,7 @@
 
 use mcpd::builtin::Builtin;
 use mcpd::cli::{self, Command};
+use mcpd::config::Config;
 use mcpd::{event_loop, log};
 use std::process::ExitCode;
 
@@ -12,6 +13,16 @@ fn main() -> ExitCode {
             eprintln!("mcpd: {e}\ntry 'mcpd --help'");
             return ExitCode::from(2);
         }
+    };
+    let command = match command {
+        Command::Serve(config) => match load_token(config) {
+            Ok(config) => Command::Serve(config),
+            Err(message) => {
+                eprintln!("mcpd: {message}\ntry 'mcpd --help'");
+                return ExitCode::from(2);
+            }
+        },
+        other => other,
     };
     let outcome = match command {
         Command::Help => {
@@ -42,4 +53,26 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Reads `--auth-token-file` into the config; a missing, empty or ambiguous token is a usage
+/// error (exit 2), never a silently open server.
+fn load_token(mut config: Config) -> Result<Config, String> {
+    if config.auth_token_file.is_empty() {
+        return Ok(config);
+    }
+    if !config.auth_token.is_empty() {
+        return Err("give --auth-token or --auth-token-file, not both".into());
+    }
+    let path = &config.auth_token_file;
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| format!("cannot read --auth-token-file {path:?}: {e}"))?;
+    let token = text.lines().next().unwrap_or("").trim();
+    if token.len() < 8 || !token.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "--auth-token-file {path:?}: the first line must be at least 8 visible ASCII characters without spaces"
+        ));
+    }
+    config.auth_token = token.to_string();
+    Ok(config)
 }

@@ -139,9 +139,9 @@ fn serve_with<H: Handler, S: Sources<H>>(
     if let Err(e) = sys::raise_fd_limit() {
         log::warn(format_args!("could not raise the open-file limit: {e}"));
     }
-    if !local.ip().is_loopback() {
+    if !local.ip().is_loopback() && config.auth_token.is_empty() {
         log::warn(format_args!(
-            "listening on a non-loopback address {}: anyone who can reach it can use this server",
+            "listening on a non-loopback address {} without --auth-token: anyone who can reach it can use this server",
             local.ip()
         ));
     }

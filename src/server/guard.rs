@@ -8,6 +8,32 @@ use crate::mcp::streamable::{Reply, ReplyBody};
 use crate::mcp::Handler;
 
 impl<H: Handler> Server<H> {
+    /// `--auth-token`: the request must carry `Authorization: Bearer <token>` (RFC 6750),
+    /// compared in constant time; otherwise 401 with `WWW-Authenticate`.
+    pub(super) fn authorize(&self, head: &RequestHead) -> Result<(), Reply> {
+        let expected = self.config.auth_token.as_bytes();
+        if expected.is_empty() {
+            return Ok(());
+        }
+        let presented = head
+            .header_str("authorization")
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| token.trim());
+        let challenge = match presented {
+            Some(token) if same_secret(token.as_bytes(), expected) => return Ok(()),
+            Some(_) => "Bearer realm=\"mcpd\", error=\"invalid_token\"",
+            None => "Bearer realm=\"mcpd\"",
+        };
+        let reply = Reply::error(
+            401,
+            None,
+            crate::mcp::jsonrpc::SERVER_ERROR,
+            "Unauthorized: send Authorization: Bearer <token> (mcpd runs with --auth-token)",
+        );
+        Err(reply.with_header("WWW-Authenticate", challenge.to_string()))
+    }
+
     /// DNS-rebinding guard (MCP transports, "Security Warning"): `Host` and a present `Origin`
     /// must be ours. Returns the origin to answer with CORS headers, if any.
     pub(super) fn guard(&self, head: &RequestHead) -> Result<Option<String>, Reply> {
@@ -134,9 +160,26 @@ fn is_loopback_origin(origin: &str) -> bool {
     !rest.is_empty() && !rest.contains('/') && is_loopback_name(host_name(rest))
 }
 
+/// Compares secrets without an early exit, so timing does not reveal how much matched.
+fn same_secret(presented: &[u8], expected: &[u8]) -> bool {
+    let mut diff = presented.len() ^ expected.len();
+    for (i, &b) in expected.iter().enumerate() {
+        diff |= usize::from(b ^ presented.get(i).copied().unwrap_or(!b));
+    }
+    diff == 0
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn secrets_match_only_exactly() {
+        assert!(same_secret(b"abcdefgh", b"abcdefgh"));
+        for other in [&b"abcdefgX"[..], b"abcdefg", b"abcdefghi", b"", b"ABCDEFGH"] {
+            assert!(!same_secret(other, b"abcdefgh"), "{other:?}");
+        }
+    }
 
     #[test]
     fn host_names_drop_the_port() {

@@ -386,16 +386,28 @@ impl<H: Handler> Server<H> {
         let path = head.path().to_string();
         let base = self.config.path.trim_end_matches('/').to_string();
         let reply = if path == "/health" || path == format!("{base}/health") {
-            match head.method {
-                Method::Get | Method::Head => self.health(now),
-                _ => method_not_allowed("GET, HEAD"),
+            let authorized = if self.config.public_health {
+                Ok(())
+            } else {
+                self.authorize(&head)
+            };
+            match (authorized, &head.method) {
+                (Err(reply), _) => reply,
+                (Ok(()), Method::Get | Method::Head) => self.health(now),
+                (Ok(()), _) => method_not_allowed("GET, HEAD"),
             }
         } else if path == self.config.path
             || path.starts_with(&format!("{base}/"))
             || path == self.config.sse_path
             || path == self.config.messages_path
         {
-            match self.guard(&head) {
+            // Preflights carry no credentials (Fetch standard, CORS-preflight request).
+            let authorized = if head.method == Method::Options {
+                Ok(())
+            } else {
+                self.authorize(&head)
+            };
+            match self.guard(&head).and_then(|cors| authorized.map(|()| cors)) {
                 Err(reply) => reply,
                 Ok(cors) => {
                     if let Some(origin) = cors {
