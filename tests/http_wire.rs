@@ -365,3 +365,38 @@ fn health_reports_its_fields_and_wrong_methods_get_405() {
         vec![404]
     );
 }
+
+#[test]
+fn metrics_count_requests_rejections_and_bytes() {
+    let server = spawn_mcpd(&[]);
+    assert_eq!(exchange(&server, HEALTH).statuses(), vec![200]);
+    assert_eq!(
+        exchange(&server, b"GET /health HTTP/1.1\r\n\r\n").statuses(),
+        vec![400]
+    );
+    let outcome = exchange(&server, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_eq!(outcome.statuses(), vec![200]);
+    let text = outcome.text();
+    assert!(
+        text.contains("Content-Type: text/plain; version=0.0.4"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mcpd_requests_total{method=\"GET\",status=\"200\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mcpd_http_rejected_total{status=\"400\"} 1\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("mcpd_connections_accepted_total 3\n"),
+        "{text}"
+    );
+    let received = text
+        .lines()
+        .find_map(|l| l.strip_prefix("mcpd_bytes_received_total "))
+        .and_then(|v| v.parse::<u64>().ok())
+        .expect("bytes received");
+    assert!(received >= (HEALTH.len() + 24) as u64, "{received}");
+}

@@ -116,6 +116,7 @@ pub struct Server<H: Handler> {
     transport: Transport<H>,
     outputs: VecDeque<Output>,
     counters: Counters,
+    metrics: Metrics,
     started: Instant,
 }
 
@@ -140,6 +141,7 @@ impl<H: Handler> Server<H> {
             transport: Transport::new(handler, settings),
             outputs: VecDeque::new(),
             counters: Counters::default(),
+            metrics: Metrics::default(),
             started: now,
         }
     }
@@ -158,6 +160,7 @@ impl<H: Handler> Server<H> {
     pub fn handle_connect(&mut self, now: Instant) -> Option<ConnId> {
         if self.counters.connections >= self.config.limits.max_connections {
             self.counters.refused += 1;
+            self.metrics.refused += 1;
             if self.counters.refused.is_power_of_two() {
                 log::warn(format_args!(
                     "connection limit ({}) reached; {} connections refused so far",
@@ -194,6 +197,7 @@ impl<H: Handler> Server<H> {
             }
         };
         self.counters.connections += 1;
+        self.metrics.accepted += 1;
         self.arm(id, ConnTimer::Request, now);
         Some(id)
     }
@@ -211,6 +215,7 @@ impl<H: Handler> Server<H> {
 
     /// Bytes read from `conn`.
     pub fn handle_input(&mut self, conn: ConnId, bytes: &[u8], now: Instant) {
+        self.metrics.bytes_in += bytes.len() as u64;
         let Some(c) = self.conn_mut(conn) else { return };
         c.input.extend_from_slice(bytes);
         self.advance(conn, now);
@@ -251,6 +256,7 @@ impl<H: Handler> Server<H> {
     /// The socket of `conn` took `n` bytes of [`Server::pending_output`].
     pub fn handle_sent(&mut self, conn: ConnId, n: usize, _now: Instant) {
         let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
+        self.metrics.bytes_out += n as u64;
         let Some(c) = self.conn_mut(conn) else { return };
         c.out.consume(n);
         c.write_queued = false;
@@ -356,6 +362,7 @@ impl<H: Handler> Server<H> {
 
     /// Answers a framing error once and closes (never reads the rest as a new request).
     fn fail(&mut self, conn: ConnId, error: &http::Error) {
+        self.metrics.reject(error.status());
         let body = format!("{error}\n");
         let mut out = Vec::new();
         http::write_response(
@@ -385,7 +392,18 @@ impl<H: Handler> Server<H> {
         };
         let path = head.path().to_string();
         let base = self.config.path.trim_end_matches('/').to_string();
-        let reply = if path == "/health" || path == format!("{base}/health") {
+        let reply = if path == "/metrics" {
+            let authorized = if self.config.public_health {
+                Ok(())
+            } else {
+                self.authorize(&head)
+            };
+            match (authorized, &head.method) {
+                (Err(reply), _) => reply,
+                (Ok(()), Method::Get | Method::Head) => self.metrics_reply(now),
+                (Ok(()), _) => method_not_allowed("GET, HEAD"),
+            }
+        } else if path == "/health" || path == format!("{base}/health") {
             let authorized = if self.config.public_health {
                 Ok(())
             } else {
@@ -436,6 +454,7 @@ impl<H: Handler> Server<H> {
             head.target,
             reply.status
         ));
+        self.metrics.record(&head.method, reply.status);
         if head.method == Method::Head {
             exchange.keep_alive = false;
         }
@@ -506,6 +525,28 @@ impl<H: Handler> Server<H> {
         )
     }
 
+    fn metrics_reply(&self, now: Instant) -> Reply {
+        let stats = self.transport.stats();
+        let gauges = Gauges {
+            connections: self.counters.connections,
+            sessions: stats.active_sessions,
+            sessions_total: stats.total_sessions,
+            streams: stats.open_streams,
+            uptime_secs: now.saturating_duration_since(self.started).as_secs_f64(),
+        };
+        let text = self
+            .metrics
+            .render(gauges, self.transport.handler().health().as_ref());
+        Reply {
+            status: 200,
+            headers: vec![(
+                "Content-Type",
+                "text/plain; version=0.0.4; charset=utf-8".into(),
+            )],
+            body: ReplyBody::Text(text),
+        }
+    }
+
     fn health(&self, now: Instant) -> Reply {
         let stats = self.transport.stats();
         let mut body = serde_json::json!({
@@ -546,6 +587,17 @@ impl<H: Handler> Server<H> {
                     reply.status,
                     &headers,
                     b"",
+                    keep_alive,
+                );
+                None
+            }
+            ReplyBody::Text(body) => {
+                http::write_response(
+                    &mut out,
+                    exchange.version,
+                    reply.status,
+                    &headers,
+                    body.as_bytes(),
                     keep_alive,
                 );
                 None
@@ -696,6 +748,7 @@ impl<H: Handler> Server<H> {
                 "connection {conn}: SSE reader is {} bytes behind; closing the stream",
                 c.out.len()
             ));
+            self.metrics.slow_readers_closed += 1;
             self.close(conn, false);
             return;
         }
@@ -736,6 +789,7 @@ impl<H: Handler> Server<H> {
                 Some(Phase::Streaming(_))
             ) {
                 any = true;
+                self.metrics.heartbeats += 1;
                 self.stream_bytes(conn, sse::HEARTBEAT);
             }
         }
@@ -851,5 +905,7 @@ fn method_not_allowed(allow: &str) -> Reply {
 }
 
 mod guard;
+mod metrics;
+pub use metrics::{Gauges, Metrics};
 #[cfg(test)]
 mod tests;

@@ -58,6 +58,8 @@ pub enum ReplyBody {
     Empty,
     /// `application/json`.
     Json(String),
+    /// Any other body; its `Content-Type` is among the reply's headers.
+    Text(String),
     /// `text/event-stream`: the first bytes, and whether the stream already ended.
     Stream {
         /// Events to send right after the head.
