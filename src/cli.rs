@@ -1,6 +1,6 @@
 //! The command line: flags and `MCPD_*` environment variables into a [`Command`] (DESIGN 1).
 //!
-//! One table, [`FLAGS`], names every option, its value form, its setting and its help line;
+//! One table, `FLAGS`, names every option, its value form, its setting and its help line;
 //! parsing, the environment lookup and `--help` all read it, so nothing is written twice. The
 //! variable of `--some-flag` is `MCPD_SOME_FLAG`. Precedence, lowest first: the default in
 //! [`Config`], the variable (empty counts as unset), the command line (the last occurrence of a
@@ -469,6 +469,22 @@ const FLAGS: &[Flag] = &[
         kind: Kind::Switch(|s| &mut s.config.public_health),
     },
     Flag {
+        name: "instance-id",
+        value: "ID",
+        about: "Prefix of every session id (ID-uuid), so a load balancer can route sessions back here.",
+        kind: Kind::Text {
+            form: "1 to 64 letters, digits, '.', '_' or '-'",
+            valid: |v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
+            field: |s| &mut s.config.instance_id,
+        },
+    },
+    Flag {
+        name: "exit-with-parent",
+        value: "",
+        about: "Stop gracefully when the process that started mcpd dies (Linux parent-death signal).",
+        kind: Kind::Switch(|s| &mut s.config.exit_with_parent),
+    },
+    Flag {
         name: "stdio",
         value: "",
         about: "Serve the handler over stdin/stdout instead of HTTP.",
@@ -882,6 +898,12 @@ mod tests {
             s.config.auth_token_file = "/run/mcpd/token".into()
         }),
         ("public-health", "1", |s| s.config.public_health = true),
+        ("instance-id", "node-a", |s| {
+            s.config.instance_id = "node-a".into()
+        }),
+        ("exit-with-parent", "1", |s| {
+            s.config.exit_with_parent = true
+        }),
         ("stdio", "1", |s| s.stdio = true),
         ("stdio", "TRUE", |s| s.stdio = true),
         ("stdio", "false", |s| s.stdio = false),
@@ -1057,6 +1079,7 @@ mod tests {
             ("host", "[::1]", ""),
             ("auth-token", "short", "at least 8 visible ASCII characters without spaces"),
             ("auth-token", "has a space", ""),
+            ("instance-id", "a b", "1 to 64 letters, digits, '.', '_' or '-'"),
             ("port", "abc", "an integer from 0 to 65535"),
             ("port", "65536", ""),
             ("port", "+80", ""),

@@ -141,6 +141,11 @@ pub struct Config {
     pub auth_token_file: String,
     /// Let `/health` answer without the token (for probes that cannot hold a secret).
     pub public_health: bool,
+    /// Prefix of every session id, so a load balancer can route a session back to this
+    /// instance (nginx `map` on `Mcp-Session-Id`); empty for none.
+    pub instance_id: String,
+    /// Stop (gracefully) when the process that started mcpd dies.
+    pub exit_with_parent: bool,
     /// Every bound.
     pub limits: Limits,
     /// The stdio bridge; its command is empty when the built-in server answers.
@@ -163,6 +168,8 @@ impl Default for Config {
             auth_token: String::new(),
             auth_token_file: String::new(),
             public_health: false,
+            instance_id: String::new(),
+            exit_with_parent: false,
             limits: Limits::default(),
             bridge: BridgeConfig::default(),
         }

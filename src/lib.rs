@@ -1,4 +1,36 @@
-//! mcpd: a tiny, single-threaded Model Context Protocol server over HTTP.
+//! mcpd: a tiny, single-threaded Model Context Protocol server over HTTP, for constrained hosts.
+//!
+//! # Layout
+//!
+//! A sans-IO core under a thin I/O shell. Only [`event_loop`] (and the syscalls in `sys`) touch
+//! sockets, pipes, processes, signals and the clock; everything else takes bytes and `now` and
+//! returns bytes, actions and the next deadline, so every protocol rule is tested without a
+//! socket.
+//!
+//! | layer | module | knows of |
+//! | --- | --- | --- |
+//! | I/O shell | [`event_loop`] | mio, sockets, child pipes, signals, the clock |
+//! | connections | [`server`] | HTTP framing, routes, the DNS-rebinding guard, auth, timers |
+//! | MCP transports | [`mcp`] | sessions, SSE streams, the stateless and HTTP+SSE eras, stdio |
+//! | backends | [`builtin`], [`bridge`] | the [`mcp::Handler`] contract |
+//! | building blocks | [`http`], [`sse`], [`timer`], [`lines`] | bytes only |
+//! | settings | [`config`], [`cli`], [`log`] | |
+//!
+//! Lower layers never name higher ones: [`http`] knows nothing of MCP.
+//!
+//! # Data flow
+//!
+//! Bytes read from a socket enter [`server::Server::handle_input`]; [`http::RequestReader`]
+//! frames them into requests; the server routes each to a [`mcp::streamable::Transport`]
+//! method, which validates it for its era and calls the [`mcp::Handler`]. The handler answers
+//! through a [`mcp::Context`] (now or later, with notifications and requests to the client in
+//! between); the transport turns those commands into one JSON body or SSE events on exactly one
+//! stream, and the server frames them onto the connection, bounded by the outbound cap. Every
+//! deadline (request heads, keep-alive, heartbeats, session expiry, handler timers, child kill
+//! grace) lives on one [`timer::TimerWheel`], whose next deadline is the poll timeout.
+//!
+//! As a library: implement [`mcp::Handler`] and call [`event_loop::run`] with a
+//! [`config::Config`].
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -15,3 +47,5 @@ pub mod server;
 pub mod sse;
 mod sys;
 pub mod timer;
+
+pub use sys::stop_with_parent;

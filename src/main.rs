@@ -15,6 +15,10 @@ fn main() -> ExitCode {
         }
     };
     let command = match command {
+        Command::Serve(config) if config.exit_with_parent && mcpd::stop_with_parent().is_err() => {
+            eprintln!("mcpd: --exit-with-parent: the process that started mcpd is already gone");
+            return ExitCode::from(2);
+        }
         Command::Serve(config) => match load_token(config) {
             Ok(config) => Command::Serve(config),
             Err(message) => {

@@ -87,6 +87,30 @@ pub fn kill_with_parent(command: &mut std::process::Command) {
     }
 }
 
+/// `--exit-with-parent`: mcpd gets SIGTERM (a graceful stop) when the process that started it
+/// dies. Fails if that parent is already gone (we were re-parented before the call).
+pub fn stop_with_parent() -> io::Result<()> {
+    // SAFETY: prctl(2) with PR_SET_PDEATHSIG and a plain signal number reads no memory of ours;
+    // getppid(2) cannot fail.
+    unsafe {
+        let parent = libc::getppid();
+        if libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGTERM as libc::c_ulong,
+            0,
+            0,
+            0,
+        ) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+        if parent == 1 || libc::getppid() != parent {
+            return Err(io::Error::other("the parent process is already gone"));
+        }
+    }
+    Ok(())
+}
+
 /// Sends SIGTERM (or SIGKILL when `kill`) to the process group `pgid`. Only call it while the
 /// group's leader is not reaped, so the id cannot have been reused.
 pub fn signal_group(pgid: u32, kill: bool) -> io::Result<()> {

@@ -103,7 +103,7 @@ pub struct Child {
     pub id: ChildId,
     /// The session it serves; `None` for the shared child.
     pub owner: Option<SessionKey>,
-    /// Whom it serves, for logs ("session <id>", "shared").
+    /// Whom it serves, for logs ("session `<id>`", "shared").
     pub label: String,
     /// Its lifecycle state.
     pub state: State,

@@ -8,7 +8,7 @@
 //! number the server has freed is never confused with a new socket.
 //!
 //! The same loop serves the built-in server and the stdio bridge: a bridge adds its child
-//! processes as [`Sources`] ([`children`]), whose pipes sit in the same `Poll` under tokens of
+//! processes as `Sources` (`children`), whose pipes sit in the same `Poll` under tokens of
 //! their own and whose exits arrive as SIGCHLD on the signal pipe.
 
 use crate::config::Config;

@@ -129,6 +129,7 @@ impl<H: Handler> Server<H> {
             replay_bytes: config.limits.replay_buffer_bytes,
             session_timeout: config.limits.session_timeout,
             max_sessions: config.limits.max_sessions,
+            instance_id: config.instance_id.clone(),
         };
         Server {
             loopback_listener: ip.is_none_or(|ip| ip.is_loopback()),

@@ -49,6 +49,8 @@ pub struct Settings {
     pub session_timeout: Duration,
     /// Live sessions at most.
     pub max_sessions: usize,
+    /// Prefix of session ids (`--instance-id`), empty for none.
+    pub instance_id: String,
 }
 
 /// The body of a reply to one HTTP request.
@@ -385,7 +387,11 @@ impl<H: Handler> Transport<H> {
         let key = SessionKey(self.next_session);
         self.next_session += 1;
         self.total_sessions += 1;
-        let id = uuid::Uuid::new_v4().to_string();
+        let uuid = uuid::Uuid::new_v4();
+        let id = match self.settings.instance_id.as_str() {
+            "" => uuid.to_string(),
+            prefix => format!("{prefix}-{uuid}"),
+        };
         view.id = id.clone();
         self.sessions.insert(
             key,

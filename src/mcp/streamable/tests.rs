@@ -86,6 +86,7 @@ impl<H: Handler> Rig<H> {
             replay_bytes: 64 * 1024,
             session_timeout: Duration::from_secs(60),
             max_sessions: 100,
+            instance_id: String::new(),
         };
         f(&mut settings);
         Rig {
