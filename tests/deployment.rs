@@ -1,0 +1,100 @@
+//! Deployment flags: `--instance-id` prefixes session ids (load-balancer affinity), and
+//! `--exit-with-parent` stops mcpd when the process that started it dies.
+
+mod common;
+
+use common::http::request;
+use common::{mcpd_bin, spawn_mcpd};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+#[test]
+fn instance_id_prefixes_every_session_id() {
+    let server = spawn_mcpd(&["--instance-id", "node-7"]);
+    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
+    let headers = [
+        ("Accept", "application/json, text/event-stream"),
+        ("Content-Type", "application/json"),
+    ];
+    let r = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &headers,
+        body.as_bytes(),
+        Duration::from_secs(3),
+    );
+    let id = r.header("mcp-session-id").expect("session id").to_string();
+    assert!(
+        id.starts_with("node-7-") && id.len() == "node-7-".len() + 36,
+        "{id}"
+    );
+    assert!(
+        id.bytes().all(|b| (0x21..=0x7e).contains(&b)),
+        "visible ASCII only: {id}"
+    );
+    let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
+    let headers = [headers[0], headers[1], ("Mcp-Session-Id", id.as_str())];
+    let r = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &headers,
+        ping.as_bytes(),
+        Duration::from_secs(3),
+    );
+    assert_eq!(r.status, 200, "the prefixed id names the session");
+}
+
+/// Whether `pid` is a live process (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| !rest.trim_start().starts_with('Z')),
+        Err(_) => false,
+    }
+}
+
+#[test]
+fn exit_with_parent_stops_when_the_launcher_dies() {
+    let script = format!(
+        "'{}' --exit-with-parent --port 0 >/dev/null 2>&1 & echo $!; sleep 0.5",
+        mcpd_bin()
+    );
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("run sh");
+    let pid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("mcpd pid");
+    let deadline = Instant::now() + Duration::from_secs(8);
+    while alive(pid) {
+        if Instant::now() > deadline {
+            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
+            panic!("mcpd {pid} outlived its parent");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
+    let script = format!("'{}' --port 0 >/dev/null 2>&1 & echo $!; sleep 0.3", mcpd_bin());
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .expect("run sh");
+    let pid: u32 = String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .expect("mcpd pid");
+    std::thread::sleep(Duration::from_millis(500));
+    let still = alive(pid);
+    let _ = Command::new("kill").arg(pid.to_string()).status();
+    assert!(still, "mcpd stopped without --exit-with-parent");
+}
