@@ -365,7 +365,7 @@ impl<H: Handler> Transport<H> {
             protocol_version: version::negotiate(requested).to_string(),
             client_capabilities: params.get("capabilities").cloned().unwrap_or(Value::Null),
             client_info: params.get("clientInfo").cloned().unwrap_or(Value::Null),
-            param_headers: Vec::new(),
+            param_headers: None,
         };
         let key = SessionKey(self.next_session);
         self.next_session += 1;
