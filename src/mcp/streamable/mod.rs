@@ -505,6 +505,9 @@ impl<H: Handler> Transport<H> {
                     body: ReplyBody::Deferred,
                 };
             }
+            if let Some(reply) = self.hold_stateless(conn, key, no) {
+                return reply;
+            }
             self.open_sse(key, no);
         }
         let Some(session) = self.sessions.get_mut(&key) else {
@@ -1148,7 +1151,7 @@ impl<H: Handler> Transport<H> {
             }
         };
         match (delivery, is_response) {
-            (Delivery::Undecided | Delivery::Json, true) => {
+            (Delivery::Undecided | Delivery::Json | Delivery::Held, true) => {
                 if let Some(stream) = session.streams.get_mut(&no) {
                     stream
                         .json_answers
@@ -1159,6 +1162,7 @@ impl<H: Handler> Transport<H> {
             (Delivery::Json, false) | (Delivery::Undecided, false) if json_mode => {
                 return self.deliver(key, STANDALONE, json, false);
             }
+            (Delivery::Held, false) => return self.stream_held(key, no, json),
             (Delivery::Undecided, false) => self.open_sse(key, no),
             _ => {}
         }
@@ -1191,7 +1195,7 @@ impl<H: Handler> Transport<H> {
             return;
         }
         match (stream.delivery, stream.conn) {
-            (Delivery::Json, Some(conn)) => {
+            (Delivery::Json | Delivery::Held, Some(conn)) => {
                 let reply = json_reply(stream);
                 self.attached.remove(&conn);
                 session.drop_stream(no);

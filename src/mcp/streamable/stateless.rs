@@ -19,11 +19,11 @@
 //! with `notifications/subscriptions/acknowledged` and then carries the list-change and
 //! resource-update notifications it asked for, each tagged with its subscription id.
 
-use super::{Action, Reply, ReplyBody, Transport};
+use super::{Action, Reply, ReplyBody, ResponseMode, Transport};
 use crate::http::RequestHead;
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
-use crate::mcp::session::{ConnId, Delivery, Session, Stream};
+use crate::mcp::session::{ConnId, Delivery, Session, Stream, StreamNo};
 use crate::mcp::version;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -534,6 +534,54 @@ impl<H: Handler> Transport<H> {
                 initial,
                 end: false,
             },
+        }
+    }
+
+    /// A stateless request still unanswered when its POST was handled (a bridged child answers
+    /// later): the reply waits, so that an error alone still gets its status (-32601 is 404),
+    /// and the first notification opens the event stream instead ([`Delivery::Held`]).
+    pub(super) fn hold_stateless(
+        &mut self,
+        conn: ConnId,
+        key: SessionKey,
+        no: StreamNo,
+    ) -> Option<Reply> {
+        let session = self.sessions.get_mut(&key)?;
+        if !session.ephemeral || self.settings.response_mode != ResponseMode::Auto {
+            return None;
+        }
+        session.streams.get_mut(&no)?.delivery = Delivery::Held;
+        self.attached.insert(conn, (key, no));
+        Some(Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Deferred,
+        })
+    }
+
+    /// The first notification of a held stateless reply: it becomes an event stream.
+    pub(super) fn stream_held(&mut self, key: SessionKey, no: StreamNo, json: String) {
+        self.open_sse(key, no);
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
+        stream.push_event(no, json);
+        let initial = stream.opening.take().unwrap_or_default();
+        if let Some(conn) = stream.conn {
+            let body = ReplyBody::Stream {
+                initial,
+                end: false,
+            };
+            let reply = Reply {
+                status: 200,
+                headers: Vec::new(),
+                body,
+            };
+            self.actions.push_back(Action::Reply { conn, reply });
         }
     }
 
