@@ -19,7 +19,9 @@
 //! Modes. Default: one child per session, spawned by `initialize`, whose own `initialize`
 //! result is the answer; DELETE, expiry and shutdown end it. `--shared`: one child for every
 //! session, spawned at start and initialized by mcpd itself (see [`supervisor`] for the
-//! revision later clients get), restarted with backoff when it dies.
+//! revision later clients get), restarted with backoff when it dies. Stateless (2026-07-28)
+//! requests go to a child mcpd initializes itself: the shared one, or in per-session mode one
+//! started for them (see `stateless.rs`).
 //!
 //! Routing from a child (ids and progress tokens are always rewritten, see [`route`]):
 //! responses by id; `notifications/progress` by token; any other notification, and the
