@@ -27,6 +27,20 @@ fn exchange(port: u16, method: &str, session: Option<&str>, body: &str) -> Answe
 }
 
 fn exchange_at(port: u16, path: &str, method: &str, session: Option<&str>, body: &str) -> Answer {
+    let headers: Vec<(&str, &str)> = session
+        .map(|id| ("Mcp-Session-Id", id))
+        .into_iter()
+        .collect();
+    exchange_with(port, path, method, &headers, body)
+}
+
+fn exchange_with(
+    port: u16,
+    path: &str,
+    method: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> Answer {
     let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to mcpd");
     stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
     let mut request = format!(
@@ -34,8 +48,8 @@ fn exchange_at(port: u16, path: &str, method: &str, session: Option<&str>, body:
          Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
         body.len()
     );
-    if let Some(id) = session {
-        request.push_str(&format!("Mcp-Session-Id: {id}\r\n"));
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
     }
     request.push_str("\r\n");
     request.push_str(body);
@@ -463,4 +477,90 @@ fn stdio_with_a_command_is_refused() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("--stdio"), "{stderr}");
+}
+
+/// A stateless (2026-07-28) request with its headers, `_meta` and `extra` headers.
+fn stateless(port: u16, method: &str, mut params: Value, extra: &[(&str, &str)]) -> Answer {
+    params["_meta"] = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    });
+    let name = params
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_string);
+    let mut headers = vec![
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", method),
+    ];
+    if let Some(name) = &name {
+        headers.push(("Mcp-Name", name));
+    }
+    headers.extend_from_slice(extra);
+    let body = json!({"jsonrpc": "2.0", "id": 9, "method": method, "params": params});
+    exchange_with(port, "/mcp", "POST", &headers, &body.to_string())
+}
+
+fn result_of(answer: &Answer) -> Value {
+    answer
+        .messages
+        .iter()
+        .find_map(|m| m.get("result").cloned())
+        .unwrap_or_else(|| panic!("no result in {answer:?}"))
+}
+
+/// Stateless requests through the bridge, per-session (a lazily started stateless child) and
+/// `--shared`: discover from the child's initialize result, results with `resultType`, calls
+/// answered, unknown methods 404, `Mcp-Param-*` checked against the child's tool schema.
+#[test]
+fn stateless_requests_are_served_through_the_bridge() {
+    for options in [&[][..], &["--shared"][..]] {
+        let server = spawn_bridge(options, &mcpd_child());
+        let port = server.port;
+        let discover = stateless(port, "server/discover", json!({}), &[]);
+        assert_eq!(discover.status, 200, "{options:?} {discover:?}");
+        let result = result_of(&discover);
+        assert_eq!(result["supportedVersions"], json!(["2026-07-28"]));
+        assert_eq!(
+            result["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
+            "mcpd"
+        );
+        assert!(result["capabilities"]["tools"].is_object());
+        assert_eq!(
+            (&result["resultType"], &result["ttlMs"]),
+            (&json!("complete"), &json!(0))
+        );
+        if options.is_empty() {
+            assert_eq!(health(port)["stateless_child"], "ready");
+        }
+        let list = result_of(&stateless(port, "tools/list", json!({}), &[]));
+        assert_eq!(list["resultType"], "complete");
+        assert!(list["tools"].to_string().contains("test_x_mcp_header"));
+        let echo = stateless(
+            port,
+            "tools/call",
+            json!({"name": "echo", "arguments": {"message": "hi"}}),
+            &[],
+        );
+        assert_eq!(echo.status, 200);
+        let echoed = result_of(&echo);
+        assert_eq!(
+            (&echoed["content"][0]["text"], &echoed["resultType"]),
+            (&json!("hi"), &json!("complete"))
+        );
+        let unknown = stateless(port, "unknown/method", json!({}), &[]);
+        assert_eq!(
+            (unknown.status, error_of(&unknown)["code"].clone()),
+            (404, json!(-32601))
+        );
+        let region = json!({"name": "test_x_mcp_header", "arguments": {"region": "eu"}});
+        let missing = stateless(port, "tools/call", region.clone(), &[]);
+        assert_eq!(
+            (missing.status, error_of(&missing)["code"].clone()),
+            (400, json!(-32020))
+        );
+        let sent = stateless(port, "tools/call", region, &[("Mcp-Param-Region", "eu")]);
+        assert_eq!(result_of(&sent)["content"][0]["text"], "region=eu");
+        server.stop();
+    }
 }

@@ -115,6 +115,75 @@ fn conformance_0_1_16_suite_all_through_the_bridge() {
     suite_all_0_1_16("0.1.16-bridge", &["--", mcpd_bin(), "--stdio"]);
 }
 
+/// 0.2.0-alpha.12 `--spec-version 2026-07-28` through the stdio bridge, one child per session:
+/// stateless requests go to the bridge's stateless child (`mcpd --stdio`, dual-era), discover
+/// is built from its `initialize` result. No FAILURE; warnings and skipped checks are printed.
+#[test]
+fn conformance_0_2_0_alpha_12_spec_2026_07_28_through_the_bridge() {
+    suite_2026_bridged("0.2.0-alpha.12-2026-bridge", &["--", mcpd_bin(), "--stdio"]);
+}
+
+/// The same through `--shared`: one child serves the stateless requests and the sessions.
+#[test]
+fn conformance_0_2_0_alpha_12_spec_2026_07_28_through_the_shared_bridge() {
+    suite_2026_bridged(
+        "0.2.0-alpha.12-2026-bridge-shared",
+        &["--shared", "--", mcpd_bin(), "--stdio"],
+    );
+}
+
+/// 0.2.0-alpha.12 `--spec-version 2025-11-25` through the stdio bridge: no FAILURE.
+#[test]
+fn conformance_0_2_0_alpha_12_spec_2025_11_25_through_the_bridge() {
+    let Some(run) = run_harness_with(
+        "0.2.0-alpha.12-bridge",
+        "@modelcontextprotocol/conformance@0.2.0-alpha.12",
+        &["--suite", "all", "--spec-version", "2025-11-25"],
+        &["--", mcpd_bin(), "--stdio"],
+    ) else {
+        return;
+    };
+    run.print_table();
+    run.print_checks("WARNING");
+    let failures = run.checks_with(&["FAILURE"]);
+    assert!(
+        failures.is_empty(),
+        "conformance {}: {} FAILURE check(s) (results in {}):\n{}",
+        run.label,
+        failures.len(),
+        run.dir,
+        failures.join("\n")
+    );
+    run.assert_clean_exit();
+    run.assert_scenarios(33);
+}
+
+/// `--suite all --spec-version 2026-07-28` against `mcpd SERVER_ARGS...`: no FAILURE, 40
+/// scenarios; WARNING and SKIPPED checks are printed.
+fn suite_2026_bridged(label: &str, server_args: &[&str]) {
+    let Some(run) = run_harness_with(
+        label,
+        "@modelcontextprotocol/conformance@0.2.0-alpha.12",
+        &["--suite", "all", "--spec-version", "2026-07-28"],
+        server_args,
+    ) else {
+        return;
+    };
+    run.print_table();
+    run.print_checks("WARNING");
+    run.print_checks("SKIPPED");
+    let failures = run.checks_with(&["FAILURE"]);
+    assert!(
+        failures.is_empty(),
+        "conformance {label} --spec-version 2026-07-28: {} FAILURE check(s) (results in {}):\n{}",
+        failures.len(),
+        run.dir,
+        failures.join("\n")
+    );
+    run.assert_clean_exit();
+    run.assert_scenarios(40);
+}
+
 /// One finished harness run.
 struct Run {
     label: String,
@@ -321,6 +390,18 @@ impl Run {
             }
         }
         lines
+    }
+
+    /// Prints the checks with `status`, one per line with its message.
+    fn print_checks(&self, status: &str) {
+        let lines = self.checks_with(&[status]);
+        eprintln!(
+            "conformance {}: {} {status} check(s){}{}",
+            self.label,
+            lines.len(),
+            if lines.is_empty() { "" } else { ":\n" },
+            lines.join("\n")
+        );
     }
 
     /// Per scenario: SUCCESS / FAILURE / WARNING / INFO / SKIPPED counts, then the totals.

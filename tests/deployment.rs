@@ -83,7 +83,10 @@ fn exit_with_parent_stops_when_the_launcher_dies() {
 
 #[test]
 fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
-    let script = format!("'{}' --port 0 >/dev/null 2>&1 & echo $!; sleep 0.3", mcpd_bin());
+    let script = format!(
+        "'{}' --port 0 >/dev/null 2>&1 & echo $!; sleep 0.3",
+        mcpd_bin()
+    );
     let out = Command::new("sh")
         .arg("-c")
         .arg(&script)

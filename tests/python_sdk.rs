@@ -53,16 +53,36 @@ fn python_sdk_streamable_http() {
 
 #[test]
 fn python_sdk_legacy_sse() {
+    run_sse("sse", &[]);
+}
+
+/// The SDK's legacy SSE client against a bridged `mcpd --stdio`, one child per connection.
+#[test]
+fn python_sdk_legacy_sse_through_the_bridge() {
+    run_sse("sse-bridge", &["--", mcpd_bin(), "--stdio"]);
+}
+
+/// The same against the `--shared` child.
+#[test]
+fn python_sdk_legacy_sse_through_the_shared_bridge() {
+    run_sse(
+        "sse-bridge-shared",
+        &["--shared", "--", mcpd_bin(), "--stdio"],
+    );
+}
+
+/// `tests/py/sdk_sse.py` against `/sse` of `mcpd SERVER_ARGS...`.
+fn run_sse(label: &str, server_args: &[&str]) {
     let Some(python) = venv_python() else {
         return;
     };
-    let server = spawn_mcpd(&[]);
+    let server = spawn_mcpd(server_args);
     let url = format!("http://127.0.0.1:{}/sse", server.port);
     let mut cmd = Command::new(&python);
     cmd.arg(script("sdk_sse.py")).arg(&url);
     let out = run_script(cmd);
     let log = server.stop();
-    let dir = fresh_dir("python-sdk", "sse");
+    let dir = fresh_dir("python-sdk", label);
     let _ = std::fs::write(dir.join("mcpd.log"), &log);
     let _ = std::fs::write(
         dir.join("client.log"),
@@ -70,7 +90,7 @@ fn python_sdk_legacy_sse() {
     );
     assert!(
         out.ok,
-        "Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
+        "[{label}] Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
         failure_lines(&out.stdout),
         tail(&out.stderr, 4000),

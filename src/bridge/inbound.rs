@@ -68,8 +68,12 @@ impl Bridge {
                 self.commands
                     .push_back((Some(session), Command::Respond { request, outcome }));
             }
+            Some(Origin::ListTools) => self.tools_listed(id, outcome),
             Some(Origin::Initialize) => match outcome {
-                Ok(result) => self.shared_ready(id, result, now),
+                Ok(result) => {
+                    self.shared_ready(id, result, now);
+                    self.stateless_ready(id);
+                }
                 Err(error) => {
                     let why = format!("it refused initialize: {}", error.message);
                     log::warn(format_args!("{id}: {why}"));
@@ -128,7 +132,9 @@ impl Bridge {
         let mut busy: Vec<SessionKey> = child.routes.in_flight().map(|(s, _)| s).collect();
         busy.sort_unstable();
         busy.dedup();
-        let mut all: Vec<SessionKey> = self.members.keys().copied().collect();
+        // The per-session mode's stateless child serves no member session.
+        let members = self.members.keys().filter(|_| self.shared);
+        let mut all: Vec<SessionKey> = members.copied().collect();
         all.sort_unstable();
         match (busy.as_slice(), all.as_slice()) {
             ([only], _) | ([], [only]) => Ok((*only, None)),
@@ -142,7 +148,13 @@ impl Bridge {
             let line = route::response_line(rid.clone(), Err(ErrorObject::new(code, message)));
             this.write_control(id, &line);
         };
+        if self.only_stateless(id) {
+            return self.refuse_for_stateless(id, rid, &method);
+        }
         let (session, related) = match self.addressee(id) {
+            Ok((session, _)) if self.stateless.sessions.contains(&session) => {
+                return self.refuse_for_stateless(id, rid, &method)
+            }
             Ok(target) => target,
             Err(_) if method == "ping" => {
                 let line = route::response_line(rid.clone(), Ok(json!({})));
@@ -231,11 +243,23 @@ impl Bridge {
             }
             return;
         }
+        let news = Bridge::is_listen_news(&method);
+        if self.stateless_child() == Some(id) {
+            if method == "notifications/tools/list_changed" {
+                self.tools_changed(id);
+            }
+            if news {
+                self.fan_out_stateless(&method, &params);
+            }
+        }
         let targets = match self.addressee(id) {
             Ok((session, related)) => vec![(session, related)],
             Err(sessions) => sessions.into_iter().map(|s| (s, None)).collect(),
         };
         for (session, related) in targets {
+            if self.stateless.sessions.contains(&session) && (news || related.is_none()) {
+                continue; // Fanned out above, or for no request of a session that has no stream.
+            }
             self.commands.push_back((
                 Some(session),
                 Command::Notify {

@@ -19,7 +19,9 @@
 //! Modes. Default: one child per session, spawned by `initialize`, whose own `initialize`
 //! result is the answer; DELETE, expiry and shutdown end it. `--shared`: one child for every
 //! session, spawned at start and initialized by mcpd itself (see [`supervisor`] for the
-//! revision later clients get), restarted with backoff when it dies.
+//! revision later clients get), restarted with backoff when it dies. Stateless (2026-07-28)
+//! requests go to a child mcpd initializes itself: the shared one, or in per-session mode one
+//! started for them (see `stateless.rs`).
 //!
 //! Routing from a child (ids and progress tokens are always rewritten, see [`route`]):
 //! responses by id; `notifications/progress` by token; any other notification, and the
@@ -41,6 +43,7 @@
 pub mod child;
 mod inbound;
 pub mod route;
+mod stateless;
 pub mod supervisor;
 
 pub use child::{ChildId, ExitKind};
@@ -151,7 +154,9 @@ pub struct Bridge {
     children: HashMap<ChildId, Child>,
     next_child: u64,
     members: HashMap<SessionKey, Member>,
+    /// The `--shared` child, or in per-session mode the stateless child once started.
     supervisor: Option<Supervisor>,
+    stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
     commands: VecDeque<(Option<SessionKey>, Command)>,
@@ -196,6 +201,7 @@ impl Bridge {
             next_child: 1,
             members: HashMap::new(),
             supervisor: None,
+            stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,
             commands: VecDeque::new(),
@@ -205,7 +211,7 @@ impl Bridge {
             now,
         };
         if bridge.shared {
-            let child = bridge.start_shared(now);
+            let child = bridge.start_shared("shared", now);
             bridge.supervisor = Some(Supervisor::new(child));
         }
         bridge
@@ -411,9 +417,9 @@ impl Bridge {
         id
     }
 
-    /// Spawns a shared child and queues mcpd's own `initialize` for it.
-    fn start_shared(&mut self, now: Instant) -> ChildId {
-        let id = self.new_child(None, "shared".into(), now);
+    /// Spawns a shared (or stateless) child and queues mcpd's own `initialize` for it.
+    fn start_shared(&mut self, label: &str, now: Instant) -> ChildId {
+        let id = self.new_child(None, label.into(), now);
         let params = json!({
             "protocolVersion": crate::mcp::version::LATEST_LEGACY,
             "capabilities": {"roots": {"listChanged": true}, "sampling": {}, "elicitation": {}},
@@ -528,6 +534,7 @@ impl Bridge {
         let retry_at = sup.exited(id, now);
         let waiting = std::mem::take(&mut sup.waiting);
         let message = format!("Internal error: the MCP server process ended: {why}");
+        self.fail_held(&message, &child.error_data());
         for w in waiting {
             let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
                 .with_data(child.error_data());
@@ -573,7 +580,7 @@ impl Bridge {
             None => Err((
                 false,
                 "no MCP server process serves this request: per-session mode starts one at \
-                 initialize (stateless requests need --shared)"
+                 initialize"
                     .into(),
             )),
         }
@@ -670,6 +677,9 @@ impl Handler for Bridge {
             );
             return ctx.respond(request, Err(error));
         };
+        if ctx.session_view().is_some_and(|v| v.is_modern()) {
+            return self.stateless_request(ctx, session, request, method, params);
+        }
         if method == "initialize" {
             return self.initialize(ctx, session, request, params);
         }
@@ -764,7 +774,8 @@ impl Handler for Bridge {
                 }
             }
             Some(Due::Restart) if self.supervisor.as_ref().is_some_and(|s| s.restart_due(now)) => {
-                let id = self.start_shared(now);
+                let label = if self.shared { "shared" } else { "stateless" };
+                let id = self.start_shared(label, now);
                 self.stats.restarted += 1;
                 if let Some(sup) = &mut self.supervisor {
                     sup.starting(id);
@@ -782,6 +793,12 @@ impl Handler for Bridge {
 
     fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
         self.now = ctx.now();
+        if ctx
+            .session()
+            .is_some_and(|s| self.stateless.sessions.contains(&s))
+        {
+            return self.stateless_cancel(request);
+        }
         let Some(Ok(id)) = ctx.session().map(|s| self.child_for(s)) else {
             return;
         };
@@ -795,6 +812,9 @@ impl Handler for Bridge {
     }
 
     fn session_closed(&mut self, session: SessionKey) {
+        if self.stateless_closed(session) {
+            return;
+        }
         let Some(member) = self.members.remove(&session) else {
             return;
         };
@@ -842,7 +862,12 @@ impl Handler for Bridge {
                 Phase::Down { .. } => "down",
                 Phase::Stopped => "stopped",
             };
-            fields["shared_child"] = Value::from(state);
+            let name = if self.shared {
+                "shared_child"
+            } else {
+                "stateless_child"
+            };
+            fields[name] = Value::from(state);
             if !sup.is_ready() {
                 fields["status"] = Value::from("degraded");
             }

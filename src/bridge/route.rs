@@ -25,8 +25,10 @@ pub enum Origin {
         /// The transport's handle for it.
         request: RequestHandle,
     },
-    /// mcpd's own `initialize` of the shared child.
+    /// mcpd's own `initialize` of the shared (or stateless) child.
     Initialize,
+    /// mcpd's own `tools/list` of that child (for the `Mcp-Param-*` check).
+    ListTools,
 }
 
 #[derive(Clone, Debug)]
@@ -108,7 +110,7 @@ impl Routes {
     pub fn in_flight(&self) -> impl Iterator<Item = (SessionKey, RequestHandle)> + '_ {
         self.pending.values().filter_map(|p| match p.origin {
             Origin::Client { session, request } => Some((session, request)),
-            Origin::Initialize => None,
+            Origin::Initialize | Origin::ListTools => None,
         })
     }
 

@@ -668,3 +668,251 @@ fn shutdown_stops_every_child_and_the_shared_one_stays_down() {
     assert!(rig.actions().is_empty());
     assert_eq!(rig.bridge.alive(), 0);
 }
+
+/// The 2026 `_meta` a stateless client sends.
+fn meta() -> Value {
+    json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+    })
+}
+
+/// A tool whose `region` argument is mirrored in `Mcp-Param-Region`.
+fn region_tool() -> Value {
+    json!({"name": "where", "inputSchema": {"type": "object", "properties": {
+        "region": {"type": "string", "x-mcp-header": "Region"}}}})
+}
+
+impl Rig {
+    /// A stateless request in one-request session `session`, with these `Mcp-Param-*` headers.
+    fn stateless(
+        &mut self,
+        session: u64,
+        method: &str,
+        params: Value,
+        headers: &[(&str, &str)],
+    ) -> (RequestHandle, Vec<Command>) {
+        let headers = headers
+            .iter()
+            .map(|(n, v)| (n.to_string(), v.to_string()))
+            .collect();
+        self.views.insert(
+            SessionKey(session),
+            SessionView {
+                protocol_version: "2026-07-28".into(),
+                param_headers: Some(headers),
+                ..SessionView::default()
+            },
+        );
+        self.request(session, method, params)
+    }
+
+    /// Answers mcpd's `initialize` (declaring tools) and `tools/list` of a fresh stateless
+    /// child; returns the lines it got after them.
+    fn stateless_child_ready(&mut self, child: ChildId) -> Vec<Value> {
+        let init = self.stdin(child).remove(0);
+        assert_eq!(init["method"], "initialize");
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": init["id"], "result": {
+                "protocolVersion": "2025-11-25",
+                "capabilities": {"tools": {"listChanged": true}},
+                "serverInfo": {"name": "child", "version": "9"},
+                "instructions": "be nice",
+            }}),
+        );
+        let mut lines = self.stdin(child);
+        assert_eq!(lines.remove(0)["method"], "notifications/initialized");
+        let list = lines.remove(0);
+        assert_eq!(list["method"], "tools/list");
+        assert_eq!(
+            list["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"], "2026-07-28",
+            "a dual-era child lists its 2026 tools"
+        );
+        assert!(
+            lines.is_empty(),
+            "held until the tools are known: {lines:?}"
+        );
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": list["id"], "result": {"tools": [region_tool()]}}),
+        );
+        self.stdin(child)
+    }
+}
+
+#[test]
+fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_init() {
+    let mut rig = Rig::new(false);
+    assert!(
+        rig.actions().is_empty(),
+        "nothing before the first stateless request"
+    );
+    let (discover, held) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
+    assert!(held.is_empty(), "{held:?}");
+    let child = spawned(&rig.actions());
+    assert_eq!(rig.bridge.health().unwrap()["stateless_child"], "starting");
+    assert!(
+        rig.stateless_child_ready(child).is_empty(),
+        "discover is mcpd's"
+    );
+    let answers = respond_of(&rig.commands());
+    assert_eq!(
+        answers,
+        vec![(
+            discover,
+            Ok(json!({
+                "supportedVersions": ["2026-07-28"],
+                "capabilities": {"tools": {"listChanged": true}},
+                "instructions": "be nice",
+                "_meta": {"io.modelcontextprotocol/serverInfo": {"name": "child", "version": "9"}},
+            }))
+        )]
+    );
+    assert_eq!(rig.bridge.health().unwrap()["stateless_child"], "ready");
+    // The next one goes to the same child at once, `_meta` intact, under a child-side id.
+    let params = json!({"_meta": meta(), "cursor": "c"});
+    let (_, commands) = rig.stateless(51, "tools/list", params.clone(), &[]);
+    assert!(commands.is_empty());
+    assert!(rig
+        .actions()
+        .iter()
+        .all(|a| !matches!(a, ProcessAction::Spawn { .. })));
+    let sent = rig.stdin(child);
+    assert_eq!(sent[0]["method"], "tools/list");
+    assert_eq!(sent[0]["params"], params);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": sent[0]["id"], "result": {"tools": []}}),
+    );
+    assert_eq!(
+        rig.commands()[0].0,
+        Some(SessionKey(51)),
+        "answered in its own session"
+    );
+    assert_eq!(rig.bridge.stats().alive, 1);
+}
+
+#[test]
+fn stateless_tools_call_is_checked_against_the_cached_schema() {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    rig.stateless_child_ready(child);
+    let call =
+        |region: Value| json!({"name": "where", "arguments": {"region": region}, "_meta": meta()});
+    let (_, refused) = rig.stateless(60, "tools/call", call(json!("eu")), &[]);
+    match refused.as_slice() {
+        [Command::Respond {
+            outcome: Err(error),
+            ..
+        }] => assert_eq!(error.code, -32020),
+        other => panic!("{other:?}"),
+    }
+    let (_, refused) = rig.stateless(61, "tools/call", call(json!("eu")), &[("region", "us")]);
+    assert_eq!(refused.len(), 1);
+    assert!(rig.stdin(child).is_empty(), "refused before the child");
+    let (_, ok) = rig.stateless(62, "tools/call", call(json!("eu")), &[("region", "eu")]);
+    assert!(ok.is_empty());
+    let unknown = json!({"name": "other", "arguments": {"region": "x"}, "_meta": meta()});
+    rig.stateless(63, "tools/call", unknown.clone(), &[]);
+    let sent = rig.stdin(child);
+    assert_eq!(sent.len(), 2);
+    assert_eq!(sent[1]["params"], unknown, "unknown tools go unchecked");
+    // A changed tool list is fetched again; meanwhile requests are served with the old one.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+    );
+    let relist = rig.stdin(child).remove(0);
+    assert_eq!(relist["method"], "tools/list");
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": relist["id"], "result": {"tools": []}}),
+    );
+    let (_, ok) = rig.stateless(64, "tools/call", call(json!("eu")), &[]);
+    assert!(ok.is_empty(), "the tool is gone from the cache: {ok:?}");
+}
+
+#[test]
+fn child_requests_and_notifications_during_a_stateless_request() {
+    for shared in [false, true] {
+        let mut rig = Rig::new(shared);
+        if shared {
+            let child = spawned(&rig.actions());
+            rig.stateless_child_ready(child);
+        }
+        let mut params = json!({"name": "x", "arguments": {}, "_meta": meta()});
+        params["_meta"]["progressToken"] = json!("p");
+        let (handle, _) = rig.stateless(70, "tools/call", params, &[]);
+        let (child, sent) = match shared {
+            true => {
+                let child = rig.bridge.stateless_child().unwrap();
+                (child, rig.stdin(child).remove(0))
+            }
+            false => {
+                let child = spawned(&rig.actions());
+                (child, rig.stateless_child_ready(child).remove(0))
+            }
+        };
+        let token = sent["params"]["_meta"]["progressToken"].clone();
+        rig.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": "s1", "method": "sampling/createMessage", "params": {}}),
+        );
+        let back = rig.stdin(child).remove(0);
+        assert_eq!(back["id"], "s1");
+        assert_eq!(back["error"]["code"], -32601, "shared {shared}");
+        rig.stdout(child, json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}}));
+        rig.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "method": "notifications/prompts/list_changed"}),
+        );
+        let commands = rig.commands();
+        let notes: Vec<_> = commands
+            .iter()
+            .map(|(session, c)| match c {
+                Command::Notify {
+                    related, method, ..
+                } => (*session, *related, method.as_str()),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            notes,
+            vec![
+                (Some(SessionKey(70)), Some(handle), "notifications/progress"),
+                (
+                    Some(SessionKey(70)),
+                    None,
+                    "notifications/prompts/list_changed"
+                ),
+            ],
+            "progress on the request; list changes for the listen streams (shared {shared})"
+        );
+    }
+}
+
+#[test]
+fn held_stateless_requests_fail_with_the_child_or_leave_with_their_client() {
+    let mut rig = Rig::new(false);
+    let (gone, _) = rig.stateless(80, "tools/list", json!({"_meta": meta()}), &[]);
+    let (stays, _) = rig.stateless(81, "tools/list", json!({"_meta": meta()}), &[]);
+    let child = spawned(&rig.actions());
+    rig.call(Some(SessionKey(80)), |b, ctx| b.handle_cancel(ctx, gone));
+    rig.bridge.session_closed(SessionKey(80));
+    rig.bridge.handle_stderr(child, b"cannot start\n", rig.now);
+    rig.bridge.handle_exit(child, ExitKind::Code(2), rig.now);
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, stays);
+    assert_eq!(answers[0].1.as_ref().unwrap_err().code, -32603);
+    rig.bridge.session_closed(SessionKey(81));
+    // While it is down, stateless requests get 503; after the backoff it starts again.
+    let (_, refused) = rig.stateless(82, "tools/list", json!({"_meta": meta()}), &[]);
+    assert!(matches!(refused.as_slice(), [Command::Overloaded { .. }]));
+    rig.advance(Duration::from_millis(500));
+    assert!(matches!(
+        rig.actions().as_slice(),
+        [ProcessAction::Spawn { .. }, ..]
+    ));
+}

@@ -10,12 +10,9 @@
 use super::invalid_params;
 use super::logging::{Level, LogFilter};
 use super::tools::{declared, no_arguments, text_result, Plan, Step, ToolDef};
-use crate::mcp::{ErrorObject, SessionView};
+use crate::mcp::{param_headers, ErrorObject, SessionView};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
-
-/// `HeaderMismatch`: a request header disagrees with the body (MCP 2026-07-28).
-pub(super) const HEADER_MISMATCH: i64 = -32020;
 
 /// `MissingRequiredClientCapability` (MCP 2026-07-28).
 pub(super) const MISSING_CAPABILITY: i64 = -32021;
@@ -122,42 +119,21 @@ pub(super) fn log_filter(params: &Value) -> Result<LogFilter, ErrorObject> {
     }
 }
 
-/// `test_x_mcp_header`: the header and the argument must agree (MCP 2026-07-28 transports,
-/// "Server Validation": a value in the body needs its header, a header needs its value).
+/// `test_x_mcp_header`: its argument must agree with the `Mcp-Param-Region` header.
 fn region(args: &Map<String, Value>, view: &SessionView) -> Result<Value, ErrorObject> {
-    let (argument, header) = REGION;
-    let body = args.get(argument).filter(|v| !v.is_null());
-    let mismatch = |why: &str| {
-        ErrorObject::new(
-            HEADER_MISMATCH,
-            format!("Header mismatch: Mcp-Param-{header} {why}"),
-        )
-    };
-    match (body, view.param_header(header)) {
-        (Some(_), None) => return Err(mismatch(&format!("is missing, {argument} is given"))),
-        (None, Some(_)) => return Err(mismatch(&format!("is given, {argument} is not"))),
-        (Some(value), Some(sent)) if !header_matches(value, sent) => {
-            return Err(mismatch(&format!("differs from {argument}")))
-        }
-        _ => {}
-    }
-    match body {
+    let (argument, _) = REGION;
+    let schema = tools()
+        .into_iter()
+        .find(|(name, _, _)| *name == "test_x_mcp_header")
+        .map(|(_, _, schema)| schema)
+        .unwrap_or_default();
+    param_headers::check(&schema, &Value::Object(args.clone()), view)?;
+    match args.get(argument).filter(|v| !v.is_null()) {
         None => Ok(text_result(&format!("{argument}=<none>"))),
         Some(Value::String(value)) => Ok(text_result(&format!("{argument}={value}"))),
         Some(_) => Err(invalid_params(format!(
             "Argument {argument} must be a string"
         ))),
-    }
-}
-
-/// Whether header text `sent` carries body value `value`: strings exactly (values are
-/// case-sensitive), numbers numerically (`42.0` is `42`), booleans by name.
-fn header_matches(value: &Value, sent: &str) -> bool {
-    match value {
-        Value::String(s) => s == sent,
-        Value::Number(n) => sent.parse::<f64>().ok() == n.as_f64(),
-        Value::Bool(b) => sent == if *b { "true" } else { "false" },
-        _ => false,
     }
 }
 
@@ -167,7 +143,12 @@ mod tests {
     use super::*;
 
     fn with_header(h: &mut Harness, value: Option<&str>) {
-        let headers = &mut h.view.as_mut().unwrap().param_headers;
+        let headers = h
+            .view
+            .as_mut()
+            .unwrap()
+            .param_headers
+            .get_or_insert_with(Vec::new);
         headers.clear();
         headers.extend(value.map(|v| ("region".to_string(), v.to_string())));
     }

@@ -39,9 +39,11 @@ pub struct SessionView {
     pub client_capabilities: Value,
     /// `clientInfo` from the client's `initialize` params.
     pub client_info: Value,
-    /// Stateless (2026-07-28) requests only: the `Mcp-Param-*` headers of this request, name
-    /// after the prefix in lower case, value base64-decoded where it used `=?base64?...?=`.
-    pub param_headers: Vec<(String, String)>,
+    /// Stateless (2026-07-28) requests over HTTP: the `Mcp-Param-*` headers of this request,
+    /// name after the prefix in lower case, value base64-decoded where it used
+    /// `=?base64?...?=`. `None` where the transport has no headers (stdio, handshake sessions),
+    /// so there is nothing to check them against (see [`super::param_headers`]).
+    pub param_headers: Option<Vec<(String, String)>>,
 }
 
 impl SessionView {
@@ -55,6 +57,7 @@ impl SessionView {
     pub fn param_header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
         self.param_headers
+            .as_ref()?
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())

@@ -2,6 +2,7 @@
 
 pub mod handler;
 pub mod jsonrpc;
+pub mod param_headers;
 pub mod session;
 pub mod stdio;
 pub mod streamable;

@@ -42,6 +42,9 @@ pub enum Delivery {
     Sse,
     /// One JSON object (or array for a batch), sent when the last answer is in.
     Json,
+    /// A stateless request answered later: its reply waits, and the first message decides it
+    /// (the answer alone: JSON with its status; a notification: an event stream).
+    Held,
 }
 
 /// One SSE stream of a session (or, for `Delivery::Json`, one POST waiting for its answers).

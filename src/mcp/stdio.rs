@@ -6,6 +6,15 @@
 //! write accumulate in [`StdioTransport::pending_output`]; handler timers come out of
 //! [`StdioTransport::poll_timer`] and go back in through [`StdioTransport::on_timer`].
 //!
+//! Dual-era (MCP versioning, "dual-era" servers choose per request): a request whose
+//! `params._meta` names a 2026-07-28 protocol version (or `server/discover`) is served
+//! stateless, in a session of its own that ends when it is answered, with the client
+//! capabilities and info of its `_meta`; the ladder of [`stateless::validate_meta`] applies
+//! (there are no headers to check), removed methods get -32601, and results carry
+//! `resultType` (and caching hints) as over HTTP. Handshake-era messages on the same stream go
+//! to the one implicit session as before. So the bridge can hand a child like `mcpd --stdio`
+//! stateless requests unchanged.
+//!
 //! Not supported here: JSON-RPC batches (answered -32600; every stdio client of every revision
 //! sends single messages), and SSE polling (there is no stream to close).
 
@@ -14,6 +23,7 @@ use super::handler::{
     SessionView,
 };
 use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use super::streamable::stateless;
 use super::version;
 use crate::lines::{LineFramer, LineTooLong};
 use serde_json::Value;
@@ -26,17 +36,30 @@ const SESSION: SessionKey = SessionKey(0);
 /// Client requests in flight at once; beyond it a request is refused.
 pub const MAX_PENDING: usize = 1024;
 
+/// A stateless (2026-07-28) request in flight, in a session of its own.
+struct OneRequest {
+    key: SessionKey,
+    view: SessionView,
+    method: String,
+}
+
 /// A handler served over newline-delimited JSON-RPC.
 pub struct StdioTransport {
     handler: Box<dyn Handler>,
     framer: LineFramer,
     view: SessionView,
     pending: HashMap<RequestHandle, Id>,
+    stateless: HashMap<RequestHandle, OneRequest>,
+    next_session: u64,
     outgoing: HashSet<u64>,
     next_outgoing: u64,
     next_handle: u64,
     out: Vec<u8>,
+    /// Due time and our token, which [`StdioTransport::timer_of`] maps to the session that set
+    /// it and the handler's token.
     timers: VecDeque<(Instant, u64)>,
+    timer_of: HashMap<u64, (SessionKey, u64)>,
+    next_timer: u64,
     ended: bool,
 }
 
@@ -51,11 +74,15 @@ impl StdioTransport {
                 ..SessionView::default()
             },
             pending: HashMap::new(),
+            stateless: HashMap::new(),
+            next_session: SESSION.0 + 1,
             outgoing: HashSet::new(),
             next_outgoing: 0,
             next_handle: 1,
             out: Vec::new(),
             timers: VecDeque::new(),
+            timer_of: HashMap::new(),
+            next_timer: 1,
             ended: false,
         }
     }
@@ -94,10 +121,16 @@ impl StdioTransport {
 
     /// A timer from [`StdioTransport::poll_timer`] is due.
     pub fn on_timer(&mut self, token: u64, now: Instant) {
+        let Some((key, token)) = self.timer_of.remove(&token) else {
+            return;
+        };
+        if key != SESSION && !self.stateless.values().any(|r| r.key == key) {
+            return; // Its one-request session is over.
+        }
         let commands = self
-            .call(now, |h, ctx| h.handle_timer(ctx, token))
+            .call(key, now, |h, ctx| h.handle_timer(ctx, token))
             .unwrap_or_default();
-        self.apply(commands, now);
+        self.apply(key, commands, now);
     }
 
     /// Whether the handler ended the session; the stream should be closed.
@@ -107,8 +140,8 @@ impl StdioTransport {
 
     /// Carries out what the handler produced outside callbacks ([`Handler::poll_command`]).
     pub fn pump_backend(&mut self, now: Instant) {
-        while let Some((_, command)) = self.handler.poll_command() {
-            self.apply(vec![command], now);
+        while let Some((key, command)) = self.handler.poll_command() {
+            self.apply(key.unwrap_or(SESSION), vec![command], now);
         }
     }
 
@@ -152,17 +185,23 @@ impl StdioTransport {
                     .map(|(h, _)| *h);
                 if let Some(handle) = handle {
                     self.pending.remove(&handle);
+                    let key = self.stateless.get(&handle).map_or(SESSION, |r| r.key);
                     let commands = self
-                        .call(now, |h, ctx| h.handle_cancel(ctx, handle))
+                        .call(key, now, |h, ctx| h.handle_cancel(ctx, handle))
                         .unwrap_or_default();
-                    self.apply(commands, now);
+                    self.apply(key, commands, now);
+                    if let Some(one) = self.stateless.remove(&handle) {
+                        self.close_one(one.key, now);
+                    }
                 }
             }
             Message::Notification { method, params } => {
                 let commands = self
-                    .call(now, |h, ctx| h.handle_notification(ctx, &method, params))
+                    .call(SESSION, now, |h, ctx| {
+                        h.handle_notification(ctx, &method, params)
+                    })
                     .unwrap_or_default();
-                self.apply(commands, now);
+                self.apply(SESSION, commands, now);
             }
             Message::Response { id, result } => self.answer(id, Ok(result), now),
             Message::Error {
@@ -184,6 +223,9 @@ impl StdioTransport {
                 error,
             });
         }
+        if stateless::is_stateless_request(method, params.as_ref()) {
+            return self.stateless_request(id, method, params, now);
+        }
         if method == "initialize" {
             let params = params.as_ref();
             self.view.client_capabilities = params
@@ -195,11 +237,60 @@ impl StdioTransport {
                 .cloned()
                 .unwrap_or(Value::Null);
         }
+        let handle = self.track(id);
+        self.dispatch(SESSION, handle, method, params, now);
+    }
+
+    /// A 2026-07-28 request: validated, then handled in a session that ends with its answer.
+    fn stateless_request(&mut self, id: Id, method: &str, params: Option<Value>, now: Instant) {
+        let view = match stateless::validate_meta(params.as_ref()) {
+            Ok(view) => view,
+            Err(rejection) => {
+                return self.write(&Message::Error {
+                    id: Some(id),
+                    error: rejection.error,
+                })
+            }
+        };
+        if stateless::REMOVED_METHODS.contains(&method) {
+            let message = format!("Method not found: {method} is not part of 2026-07-28");
+            return self.write(&Message::Error {
+                id: Some(id),
+                error: ErrorObject::new(jsonrpc::METHOD_NOT_FOUND, message),
+            });
+        }
+        let key = SessionKey(self.next_session);
+        self.next_session += 1;
+        let handle = self.track(id);
+        let one = OneRequest {
+            key,
+            view,
+            method: method.to_string(),
+        };
+        self.stateless.insert(handle, one);
+        self.dispatch(key, handle, method, params, now);
+    }
+
+    /// A handle for a client request with id `id`, pending until answered.
+    fn track(&mut self, id: Id) -> RequestHandle {
         let handle = RequestHandle(self.next_handle);
         self.next_handle += 1;
         self.pending.insert(handle, id);
-        let commands = match self.call(now, |h, ctx| h.handle_request(ctx, handle, method, params))
-        {
+        handle
+    }
+
+    /// Hands a request to the handler in session `key`.
+    fn dispatch(
+        &mut self,
+        key: SessionKey,
+        handle: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+        now: Instant,
+    ) {
+        let commands = match self.call(key, now, |h, ctx| {
+            h.handle_request(ctx, handle, method, params)
+        }) {
             Ok(commands) => commands,
             Err(Panicked) => {
                 let error = ErrorObject::new(
@@ -212,7 +303,7 @@ impl StdioTransport {
                 }]
             }
         };
-        self.apply(commands, now);
+        self.apply(key, commands, now);
     }
 
     fn answer(&mut self, id: Id, outcome: Result<Value, ErrorObject>, now: Instant) {
@@ -223,37 +314,71 @@ impl StdioTransport {
             return;
         };
         let commands = self
-            .call(now, |h, ctx| h.handle_response(ctx, OutgoingId(n), outcome))
+            .call(SESSION, now, |h, ctx| {
+                h.handle_response(ctx, OutgoingId(n), outcome)
+            })
             .unwrap_or_default();
-        self.apply(commands, now);
+        self.apply(SESSION, commands, now);
     }
 
+    /// Runs a callback in session `key`: the implicit one, or a stateless request's.
     fn call(
         &mut self,
+        key: SessionKey,
         now: Instant,
         f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
     ) -> Result<Vec<Command>, Panicked> {
+        let view = match key {
+            SESSION => Some(&self.view),
+            _ => self
+                .stateless
+                .values()
+                .find(|r| r.key == key)
+                .map(|r| &r.view),
+        };
         run_callback(
             &mut *self.handler,
             now,
-            Some(SESSION),
-            Some(&self.view),
+            Some(key),
+            view,
             &mut self.next_outgoing,
             f,
         )
     }
 
-    fn apply(&mut self, commands: Vec<Command>, now: Instant) {
+    /// A stateless request was answered or cancelled: its session ends.
+    fn close_one(&mut self, key: SessionKey, now: Instant) {
+        let _ = run_callback(
+            &mut *self.handler,
+            now,
+            None,
+            None,
+            &mut self.next_outgoing,
+            |h, _| h.session_closed(key),
+        );
+    }
+
+    /// Carries out what a callback of session `key` queued.
+    fn apply(&mut self, key: SessionKey, commands: Vec<Command>, now: Instant) {
         for command in commands {
             match command {
-                Command::Respond { request, outcome } => {
+                Command::Respond {
+                    request,
+                    mut outcome,
+                } => {
                     let Some(id) = self.pending.remove(&request) else {
                         continue;
                     };
-                    if let Ok(result) = &outcome {
-                        if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
-                            self.view.protocol_version = v.to_string();
+                    let one = self.stateless.remove(&request);
+                    match (&one, &mut outcome) {
+                        (Some(one), Ok(result)) => stateless::decorate_result(&one.method, result),
+                        (Some(_), Err(_)) => {}
+                        (None, Ok(result)) => {
+                            if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
+                                self.view.protocol_version = v.to_string();
+                            }
                         }
+                        (None, Err(_)) => {}
                     }
                     let message = match outcome {
                         Ok(result) => Message::Response { id, result },
@@ -263,6 +388,9 @@ impl StdioTransport {
                         },
                     };
                     self.write(&message);
+                    if let Some(one) = one {
+                        self.close_one(one.key, now);
+                    }
                 }
                 Command::Notify { method, params, .. } => {
                     self.write(&Message::Notification {
@@ -280,7 +408,12 @@ impl StdioTransport {
                         params: Some(params),
                     });
                 }
-                Command::Timer { after, token } => self.timers.push_back((now + after, token)),
+                Command::Timer { after, token } => {
+                    let ours = self.next_timer;
+                    self.next_timer += 1;
+                    self.timer_of.insert(ours, (key, token));
+                    self.timers.push_back((now + after, ours));
+                }
                 Command::CloseStream { .. } => {}
                 Command::EndSession => self.ended = true,
                 Command::Overloaded { request, message } => {
@@ -289,6 +422,7 @@ impl StdioTransport {
                         format!("Service Unavailable: {message}"),
                     );
                     self.apply(
+                        key,
                         vec![Command::Respond {
                             request,
                             outcome: Err(error),
@@ -393,6 +527,191 @@ mod tests {
         assert_eq!(
             out[0]["result"]["content"][0]["text"],
             "LLM response: hello"
+        );
+    }
+
+    fn meta() -> Value {
+        json!({
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {"elicitation": {}},
+            "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+        })
+    }
+
+    fn send(t: &mut StdioTransport, message: Value) -> Vec<Value> {
+        t.handle_input(format!("{message}\n").as_bytes(), Instant::now());
+        lines(t)
+    }
+
+    #[test]
+    fn both_eras_share_one_stream() {
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}),
+        );
+        let legacy = send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":1,"method":"tools/list"}),
+        );
+        assert!(legacy[0]["result"].get("resultType").is_none());
+        let modern = send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":2,"method":"tools/list","params":{"_meta":meta()}}),
+        );
+        let result = &modern[0]["result"];
+        assert_eq!(
+            (
+                &result["resultType"],
+                &result["ttlMs"],
+                &result["cacheScope"]
+            ),
+            (&json!("complete"), &json!(0), &json!("private"))
+        );
+        assert!(result["tools"]
+            .to_string()
+            .contains("test_input_required_result_elicitation"));
+        let discover = send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":3,"method":"server/discover","params":{"_meta":meta()}}),
+        );
+        assert_eq!(
+            discover[0]["result"]["supportedVersions"],
+            json!(["2026-07-28"])
+        );
+        let ir = send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"test_input_required_result_elicitation","arguments":{},"_meta":meta()}}),
+        );
+        assert_eq!(ir[0]["result"]["resultType"], "input_required");
+        assert_eq!(t.pending_requests(), 0);
+        assert_eq!(
+            t.view.protocol_version, "2025-11-25",
+            "the implicit session is untouched"
+        );
+    }
+
+    #[test]
+    fn stateless_ladder_and_removed_methods() {
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut v999 = meta();
+        v999["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
+        let mut no_caps = meta();
+        no_caps
+            .as_object_mut()
+            .unwrap()
+            .remove("io.modelcontextprotocol/clientCapabilities");
+        let cases = [
+            ("ping", meta(), -32601),
+            ("initialize", meta(), -32601),
+            ("tools/list", no_caps, -32602),
+            ("tools/list", v999, -32022),
+        ];
+        for (method, meta, code) in cases {
+            let out = send(
+                &mut t,
+                json!({"jsonrpc":"2.0","id":7,"method":method,"params":{"_meta":meta}}),
+            );
+            assert_eq!(
+                (&out[0]["id"], &out[0]["error"]["code"]),
+                (&json!(7), &json!(code)),
+                "{method}"
+            );
+        }
+        let out = send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":8,"method":"server/discover"}),
+        );
+        assert_eq!(
+            out[0]["error"]["code"], -32602,
+            "discover is stateless even without _meta"
+        );
+    }
+
+    #[test]
+    fn stateless_progress_arrives_through_timers_of_its_own_session() {
+        let t0 = Instant::now();
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut params = json!({"name":"test_tool_with_progress","arguments":{},"_meta":meta()});
+        params["_meta"]["progressToken"] = json!("p");
+        let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":params});
+        t.handle_input(format!("{call}\n").as_bytes(), t0);
+        let mut seen = lines(&mut t);
+        while let Some((at, token)) = t.poll_timer() {
+            t.on_timer(token, at);
+            seen.extend(lines(&mut t));
+        }
+        let progress = seen
+            .iter()
+            .filter(|m| m["method"] == "notifications/progress")
+            .count();
+        assert_eq!(progress, 3);
+        assert_eq!(seen.last().unwrap()["result"]["resultType"], "complete");
+        assert!(t.stateless.is_empty() && t.timer_of.is_empty());
+    }
+
+    /// Records the session and revision of every request, and every closed session.
+    struct Recorder(std::rc::Rc<std::cell::RefCell<Vec<String>>>);
+
+    impl Handler for Recorder {
+        fn handle_request(
+            &mut self,
+            ctx: &mut Context<'_>,
+            request: RequestHandle,
+            method: &str,
+            _params: Option<Value>,
+        ) {
+            let view = ctx.session_view().unwrap();
+            self.0.borrow_mut().push(format!(
+                "{method} in {} at {} by {}",
+                ctx.session().unwrap().0,
+                view.protocol_version,
+                view.client_info["name"]
+            ));
+            if method != "slow" {
+                ctx.respond(request, Ok(json!({})));
+            }
+        }
+        fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
+        fn handle_response(
+            &mut self,
+            _: &mut Context<'_>,
+            _: OutgoingId,
+            _: Result<Value, ErrorObject>,
+        ) {
+        }
+        fn handle_timer(&mut self, _: &mut Context<'_>, _: u64) {}
+        fn session_closed(&mut self, session: SessionKey) {
+            self.0.borrow_mut().push(format!("closed {}", session.0));
+        }
+    }
+
+    #[test]
+    fn each_stateless_request_gets_a_session_that_ends_with_it() {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut t = StdioTransport::new(Box::new(Recorder(log.clone())), 1 << 20);
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":meta()}}),
+        );
+        send(&mut t, json!({"jsonrpc":"2.0","id":2,"method":"b"}));
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":3,"method":"slow","params":{"_meta":meta()}}),
+        );
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":3}}),
+        );
+        assert_eq!(
+            *log.borrow(),
+            [
+                "a in 1 at 2026-07-28 by \"c\"",
+                "closed 1",
+                "b in 0 at 2025-11-25 by null",
+                "slow in 2 at 2026-07-28 by \"c\"",
+                "closed 2",
+            ]
         );
     }
 }

@@ -371,7 +371,7 @@ impl<H: Handler> Transport<H> {
             }
         };
         match (delivery, is_response) {
-            (Delivery::Undecided | Delivery::Json, true) => {
+            (Delivery::Undecided | Delivery::Json | Delivery::Held, true) => {
                 if let Some(stream) = session.streams.get_mut(&no) {
                     stream
                         .json_answers
@@ -382,6 +382,7 @@ impl<H: Handler> Transport<H> {
             (Delivery::Json, false) | (Delivery::Undecided, false) if json_mode => {
                 return self.deliver(key, STANDALONE, json, false);
             }
+            (Delivery::Held, false) => return self.stream_held(key, no, json),
             (Delivery::Undecided, false) => self.open_sse(key, no),
             _ => {}
         }
@@ -414,7 +415,7 @@ impl<H: Handler> Transport<H> {
             return;
         }
         match (stream.delivery, stream.conn) {
-            (Delivery::Json, Some(conn)) => {
+            (Delivery::Json | Delivery::Held, Some(conn)) => {
                 let reply = json_reply(stream);
                 self.attached.remove(&conn);
                 session.drop_stream(no);

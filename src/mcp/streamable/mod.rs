@@ -530,6 +530,9 @@ impl<H: Handler> Transport<H> {
                     body: ReplyBody::Deferred,
                 };
             }
+            if let Some(reply) = self.hold_stateless(conn, key, no) {
+                return reply;
+            }
             self.open_sse(key, no);
         }
         let Some(session) = self.sessions.get_mut(&key) else {

@@ -19,11 +19,11 @@
 //! with `notifications/subscriptions/acknowledged` and then carries the list-change and
 //! resource-update notifications it asked for, each tagged with its subscription id.
 
-use super::{Action, Reply, Transport};
+use super::{Action, Reply, ReplyBody, ResponseMode, Transport};
 use crate::http::RequestHead;
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
-use crate::mcp::session::{ConnId, Delivery, Session, Stream};
+use crate::mcp::session::{ConnId, Delivery, Session, Stream, StreamNo};
 use crate::mcp::version;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -88,11 +88,16 @@ pub fn is_stateless(head: &RequestHead, message: Option<&Message>) -> bool {
     }
     match message {
         Some(Message::Request { method, params, .. }) => {
-            method == "server/discover"
-                || meta_str(params.as_ref(), META_VERSION).is_some_and(version::is_modern)
+            is_stateless_request(method, params.as_ref())
         }
         _ => false,
     }
+}
+
+/// Whether a request without a version header is stateless by its body: `server/discover`, or
+/// a 2026 protocol version in `_meta` (MCP versioning, "dual-era" servers choose per request).
+pub fn is_stateless_request(method: &str, params: Option<&Value>) -> bool {
+    method == "server/discover" || meta_str(params, META_VERSION).is_some_and(version::is_modern)
 }
 
 /// Runs the validation ladder on a stateless request and returns the view its handler sees.
@@ -101,30 +106,8 @@ pub fn validate(
     method: &str,
     params: Option<&Value>,
 ) -> Result<SessionView, Rejection> {
-    let meta = params
-        .and_then(|p| p.get("_meta"))
-        .and_then(Value::as_object);
-    let Some(meta) = meta else {
-        return Err(Rejection::new(
-            400,
-            jsonrpc::INVALID_PARAMS,
-            "Invalid params: _meta with the request metadata is required",
-        ));
-    };
-    let Some(requested) = meta.get(META_VERSION).and_then(Value::as_str) else {
-        return Err(Rejection::new(
-            400,
-            jsonrpc::INVALID_PARAMS,
-            format!("Invalid params: _meta[\"{META_VERSION}\"] is required"),
-        ));
-    };
-    let Some(capabilities) = meta.get(META_CAPABILITIES).filter(|c| c.is_object()) else {
-        return Err(Rejection::new(
-            400,
-            jsonrpc::INVALID_PARAMS,
-            format!("Invalid params: _meta[\"{META_CAPABILITIES}\"] is required"),
-        ));
-    };
+    let meta = request_meta(params)?;
+    let requested = meta.version;
     let mismatch = |what: String| {
         Err(Rejection::new(
             400,
@@ -162,16 +145,7 @@ pub fn validate(
             None => return mismatch("Mcp-Name header is required".into()),
         }
     }
-    if !version::MODERN_SUPPORTED.contains(&requested) {
-        let mut rejection = Rejection::new(
-            400,
-            UNSUPPORTED_VERSION,
-            format!("Unsupported protocol version {requested:?}"),
-        );
-        rejection.error.data =
-            Some(json!({"supported": version::MODERN_SUPPORTED, "requested": requested}));
-        return Err(rejection);
-    }
+    check_supported(requested)?;
     let mut param_headers = Vec::new();
     for header in &head.headers {
         let lower = header.name.to_ascii_lowercase();
@@ -190,12 +164,83 @@ pub fn validate(
         param_headers.push((name.to_string(), value));
     }
     Ok(SessionView {
-        protocol_version: requested.to_string(),
-        client_capabilities: capabilities.clone(),
-        client_info: meta.get(META_CLIENT_INFO).cloned().unwrap_or(Value::Null),
-        param_headers,
-        ..SessionView::default()
+        param_headers: Some(param_headers),
+        ..meta.view()
     })
+}
+
+/// The ladder for a transport without headers (stdio): `_meta` complete (-32602), revision
+/// supported (-32022). The view has no `Mcp-Param-*` headers to check.
+pub fn validate_meta(params: Option<&Value>) -> Result<SessionView, Rejection> {
+    let meta = request_meta(params)?;
+    check_supported(meta.version)?;
+    Ok(meta.view())
+}
+
+/// The per-request metadata every 2026 request carries in `_meta`.
+struct RequestMeta<'a> {
+    version: &'a str,
+    capabilities: &'a Value,
+    client_info: Option<&'a Value>,
+}
+
+impl RequestMeta<'_> {
+    fn view(&self) -> SessionView {
+        SessionView {
+            protocol_version: self.version.to_string(),
+            client_capabilities: self.capabilities.clone(),
+            client_info: self.client_info.cloned().unwrap_or(Value::Null),
+            ..SessionView::default()
+        }
+    }
+}
+
+/// Ladder steps 1 to 3: `_meta` with the protocol version and the client capabilities.
+fn request_meta(params: Option<&Value>) -> Result<RequestMeta<'_>, Rejection> {
+    let meta = params
+        .and_then(|p| p.get("_meta"))
+        .and_then(Value::as_object);
+    let Some(meta) = meta else {
+        return Err(Rejection::new(
+            400,
+            jsonrpc::INVALID_PARAMS,
+            "Invalid params: _meta with the request metadata is required",
+        ));
+    };
+    let Some(version) = meta.get(META_VERSION).and_then(Value::as_str) else {
+        return Err(Rejection::new(
+            400,
+            jsonrpc::INVALID_PARAMS,
+            format!("Invalid params: _meta[\"{META_VERSION}\"] is required"),
+        ));
+    };
+    let Some(capabilities) = meta.get(META_CAPABILITIES).filter(|c| c.is_object()) else {
+        return Err(Rejection::new(
+            400,
+            jsonrpc::INVALID_PARAMS,
+            format!("Invalid params: _meta[\"{META_CAPABILITIES}\"] is required"),
+        ));
+    };
+    Ok(RequestMeta {
+        version,
+        capabilities,
+        client_info: meta.get(META_CLIENT_INFO),
+    })
+}
+
+/// -32022 with the supported list unless this server implements `requested`.
+fn check_supported(requested: &str) -> Result<(), Rejection> {
+    if version::MODERN_SUPPORTED.contains(&requested) {
+        return Ok(());
+    }
+    let mut rejection = Rejection::new(
+        400,
+        UNSUPPORTED_VERSION,
+        format!("Unsupported protocol version {requested:?}"),
+    );
+    rejection.error.data =
+        Some(json!({"supported": version::MODERN_SUPPORTED, "requested": requested}));
+    Err(rejection)
 }
 
 /// A header value: `=?base64?...?=` decoded (strict, padded), anything else literal.
@@ -476,6 +521,54 @@ impl<H: Handler> Transport<H> {
         self.attached.insert(conn, (key, no));
         self.listeners.insert(key, Listener { id, filter });
         Reply::stream(initial, false)
+    }
+
+    /// A stateless request still unanswered when its POST was handled (a bridged child answers
+    /// later): the reply waits, so that an error alone still gets its status (-32601 is 404),
+    /// and the first notification opens the event stream instead ([`Delivery::Held`]).
+    pub(super) fn hold_stateless(
+        &mut self,
+        conn: ConnId,
+        key: SessionKey,
+        no: StreamNo,
+    ) -> Option<Reply> {
+        let session = self.sessions.get_mut(&key)?;
+        if !session.ephemeral || self.settings.response_mode != ResponseMode::Auto {
+            return None;
+        }
+        session.streams.get_mut(&no)?.delivery = Delivery::Held;
+        self.attached.insert(conn, (key, no));
+        Some(Reply {
+            status: 200,
+            headers: Vec::new(),
+            body: ReplyBody::Deferred,
+        })
+    }
+
+    /// The first notification of a held stateless reply: it becomes an event stream.
+    pub(super) fn stream_held(&mut self, key: SessionKey, no: StreamNo, json: String) {
+        self.open_sse(key, no);
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
+        stream.push_event(no, json);
+        let initial = stream.opening.take().unwrap_or_default();
+        if let Some(conn) = stream.conn {
+            let body = ReplyBody::Stream {
+                initial,
+                end: false,
+            };
+            let reply = Reply {
+                status: 200,
+                headers: Vec::new(),
+                body,
+            };
+            self.actions.push_back(Action::Reply { conn, reply });
+        }
     }
 
     /// Sends a server-wide notification to every listen stream that asked for it.
