@@ -1,0 +1,226 @@
+//! The bridge as a [`Handler`]: what the transport hands it (requests, notifications, the
+//! client's answers, timers, cancellations, session ends) becomes lines for a child's stdin.
+
+use super::supervisor::{Phase, Supervisor};
+use super::{child, route, Bridge, Due, ProcessAction, Signal};
+use crate::log;
+use crate::mcp::jsonrpc::{self, ErrorObject};
+use crate::mcp::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
+use route::Origin;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+impl Handler for Bridge {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        self.now = ctx.now();
+        let Some(session) = ctx.session() else {
+            let error = ErrorObject::new(
+                jsonrpc::INTERNAL_ERROR,
+                "the stdio bridge serves requests inside a session only",
+            );
+            return ctx.respond(request, Err(error));
+        };
+        if ctx.session_view().is_some_and(|v| v.is_modern()) {
+            return self.stateless_request(ctx, session, request, method, params);
+        }
+        if method == "initialize" {
+            return self.initialize(ctx, session, request, params);
+        }
+        let id = match self.child_for(session) {
+            Ok(id) => id,
+            Err((true, why)) => return ctx.overloaded(request, why),
+            Err((false, why)) => {
+                let error =
+                    ErrorObject::new(jsonrpc::INTERNAL_ERROR, format!("Internal error: {why}"));
+                return ctx.respond(request, Err(error));
+            }
+        };
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        let line = child
+            .routes
+            .request(Origin::Client { session, request }, method, params);
+        if self.write(id, &line).is_err() {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.routes.cancel(request);
+            }
+            log::warn(format_args!(
+                "{id}: stdin buffer full; {method} refused with 503"
+            ));
+            ctx.overloaded(
+                request,
+                "the MCP server process is not reading its input; retry later",
+            );
+        }
+    }
+
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+        self.now = ctx.now();
+        if self.shared && method == "notifications/initialized" {
+            return; // mcpd sent it to the shared child itself.
+        }
+        let Some(Ok(id)) = ctx.session().map(|s| self.child_for(s)) else {
+            return;
+        };
+        let line = route::notification_line(method, params);
+        self.write_control(id, &line);
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        ours: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        self.now = ctx.now();
+        let Some(session) = ctx.session() else { return };
+        let Ok(id) = self.child_for(session) else {
+            return;
+        };
+        let Some(child) = self.children.get_mut(&id) else {
+            return;
+        };
+        if let Some(line) = child.routes.client_answer(session, ours, outcome) {
+            self.write_control(id, &line);
+        }
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        let now = ctx.now();
+        self.now = now;
+        match self.timers.remove(&token) {
+            Some(Due::Kill(id)) => {
+                let Some(child) = self.children.get_mut(&id) else {
+                    return;
+                };
+                if child.kill_due(now) {
+                    log::warn(format_args!(
+                        "{id} still runs {:.1}s after SIGTERM; sending SIGKILL",
+                        self.kill_grace.as_secs_f64()
+                    ));
+                    self.actions.push_back(ProcessAction::Signal {
+                        child: id,
+                        signal: Signal::Kill,
+                    });
+                } else if let child::State::Stopping {
+                    kill_at,
+                    killed: false,
+                    ..
+                } = child.state
+                {
+                    // Early (or before the pid was known): look again at the deadline.
+                    let after = kill_at
+                        .saturating_duration_since(now)
+                        .max(Duration::from_millis(10));
+                    self.set_timer(after, Due::Kill(id));
+                }
+            }
+            Some(Due::Restart) if self.supervisor.as_ref().is_some_and(|s| s.restart_due(now)) => {
+                let label = if self.shared { "shared" } else { "stateless" };
+                let id = self.start_shared(label, now);
+                self.stats.restarted += 1;
+                if let Some(sup) = &mut self.supervisor {
+                    sup.starting(id);
+                }
+            }
+            Some(Due::Restart) => {
+                if let Some(Phase::Down { retry_at }) = self.supervisor.as_ref().map(|s| s.phase) {
+                    // Early: look again when it is due.
+                    self.set_timer(retry_at.saturating_duration_since(now), Due::Restart);
+                }
+            }
+            None => {}
+        }
+    }
+
+    fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
+        self.now = ctx.now();
+        if ctx
+            .session()
+            .is_some_and(|s| self.stateless.sessions.contains(&s))
+        {
+            return self.stateless_cancel(request);
+        }
+        let Some(Ok(id)) = ctx.session().map(|s| self.child_for(s)) else {
+            return;
+        };
+        let line = self
+            .children
+            .get_mut(&id)
+            .and_then(|c| c.routes.cancel(request));
+        if let Some(line) = line {
+            self.write_control(id, &line);
+        }
+    }
+
+    fn session_closed(&mut self, session: SessionKey) {
+        if self.stateless_closed(session) {
+            return;
+        }
+        let Some(member) = self.members.remove(&session) else {
+            return;
+        };
+        match member.child {
+            Some(id) => self.stop_child(id, "its session ended", true),
+            None => {
+                let Some(id) = self.supervisor.as_ref().and_then(Supervisor::child) else {
+                    return;
+                };
+                let lines = self
+                    .children
+                    .get_mut(&id)
+                    .map(|c| c.routes.session_ended(session))
+                    .unwrap_or_default();
+                for line in lines {
+                    self.write_control(id, &line);
+                }
+                if let Some(sup) = &mut self.supervisor {
+                    sup.waiting.retain(|w| w.session != session);
+                }
+            }
+        }
+    }
+
+    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
+        self.commands.pop_front()
+    }
+
+    fn health(&self) -> Option<Value> {
+        let s = self.stats();
+        let mut fields = json!({
+            "bridge": if self.shared { "shared" } else { "per-session" },
+            "children": {
+                "alive": s.alive,
+                "spawned": s.spawned,
+                "exited": s.exited,
+                "restarted": s.restarted,
+                "spawn_failed": s.spawn_failed,
+            },
+        });
+        if let Some(sup) = &self.supervisor {
+            let state = match sup.phase {
+                Phase::Ready { .. } => "ready",
+                Phase::Starting(_) => "starting",
+                Phase::Down { .. } => "down",
+                Phase::Stopped => "stopped",
+            };
+            let name = if self.shared {
+                "shared_child"
+            } else {
+                "stateless_child"
+            };
+            fields[name] = Value::from(state);
+            if !sup.is_ready() {
+                fields["status"] = Value::from("degraded");
+            }
+        }
+        Some(fields)
+    }
+}
