@@ -155,12 +155,19 @@ fn serve_with<H: Handler, S: Sources<H>>(
     };
     shell.pump();
     let mut events = Events::with_capacity(1024);
-    let mut stopping: Option<Instant> = None;
+    let mut stopping: Option<Stopping> = None;
     loop {
         let now = Instant::now();
-        if let Some(deadline) = stopping {
-            let idle = shell.server.connection_count() == 0 && !shell.sources.busy();
-            if idle || now >= deadline {
+        if let Some(stop) = &mut stopping {
+            // Answers in flight first (children still serve them), then the sources.
+            if !stop.sources_stopped && (shell.server.is_drained() || now >= stop.drained_by) {
+                stop.sources_stopped = true;
+                stop.deadline = now + shell.sources.grace();
+                shell.sources.stop(&mut shell.server);
+                shell.pump();
+            }
+            let idle = stop.sources_stopped && shell.server.is_drained() && !shell.sources.busy();
+            if idle || now >= stop.deadline {
                 if shell.sources.busy() {
                     shell.sources.abort();
                 }
@@ -172,8 +179,13 @@ fn serve_with<H: Handler, S: Sources<H>>(
             .server
             .next_deadline()
             .map(|d| d.saturating_duration_since(now));
-        if let Some(deadline) = stopping {
-            let left = deadline.saturating_duration_since(now);
+        if let Some(stop) = &stopping {
+            let next = if stop.sources_stopped {
+                stop.deadline
+            } else {
+                stop.drained_by
+            };
+            let left = next.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         if let Err(e) = shell.poll.poll(&mut events, timeout) {
@@ -195,10 +207,15 @@ fn serve_with<H: Handler, S: Sources<H>>(
                     if sys::take_stop_request() && stopping.is_none() {
                         log::info(format_args!("stopping: finishing answers in flight"));
                         shell.poll.registry().deregister(&mut listener)?;
-                        let grace = SHUTDOWN_GRACE.max(shell.sources.grace());
-                        stopping = Some(Instant::now() + grace);
-                        shell.server.shutdown(Instant::now());
-                        shell.sources.stop(&mut shell.server);
+                        let now = Instant::now();
+                        let drained_by = now + SHUTDOWN_GRACE;
+                        let deadline = drained_by + shell.sources.grace();
+                        stopping = Some(Stopping {
+                            drained_by,
+                            deadline,
+                            sources_stopped: false,
+                        });
+                        shell.server.shutdown(now);
                         shell.pump();
                     }
                 }
@@ -221,6 +238,16 @@ fn serve_with<H: Handler, S: Sources<H>>(
         shell.server.handle_timeout(Instant::now());
         shell.pump();
     }
+}
+
+/// Where a graceful stop stands.
+struct Stopping {
+    /// Answers in flight get until then.
+    drained_by: Instant,
+    /// Everything ends by then at the latest.
+    deadline: Instant,
+    /// Whether the sources (bridge children) were told to stop.
+    sources_stopped: bool,
 }
 
 struct Shell<H: Handler, S: Sources<H>> {

@@ -113,6 +113,8 @@ pub struct Server<H: Handler> {
     free: Vec<ConnId>,
     wheel: TimerWheel<TimerEvent>,
     heartbeat_armed: bool,
+    /// Shutting down: no new requests; connections close once their answer is out.
+    draining: bool,
     transport: Transport<H>,
     outputs: VecDeque<Output>,
     counters: Counters,
@@ -139,6 +141,7 @@ impl<H: Handler> Server<H> {
             free: Vec::new(),
             wheel: TimerWheel::new(now),
             heartbeat_armed: false,
+            draining: false,
             transport: Transport::new(handler, settings),
             outputs: VecDeque::new(),
             counters: Counters::default(),
@@ -285,14 +288,32 @@ impl<H: Handler> Server<H> {
     }
 
     /// Ends every session and closes every connection once its output is flushed (shutdown).
+    ///
+    /// Graceful: answers in flight still go out (the event loop gives them a grace period);
+    /// idle connections and long-lived streams (standalone GET, `subscriptions/listen`,
+    /// HTTP+SSE) end now, and every connection closes once its answer is written.
     pub fn shutdown(&mut self, now: Instant) {
-        self.transport.end_all();
-        self.drain_transport(now);
+        self.draining = true;
         for conn in 0..self.conns.len() {
-            if self.conns[conn].is_some() {
+            let Some(c) = self.conns[conn].as_ref() else {
+                continue;
+            };
+            let end = match c.phase {
+                Phase::Reading => true,
+                Phase::Streaming(_) => self.transport.is_long_lived(conn),
+                Phase::Waiting(_) | Phase::Closing => false,
+            };
+            if end {
+                self.end_stream_bytes(conn);
                 self.close(conn, true);
             }
         }
+        self.drain_transport(now);
+    }
+
+    /// Whether every answer in flight has gone out since [`Server::shutdown`].
+    pub fn is_drained(&self) -> bool {
+        self.counters.connections == 0
     }
 
     /// The next output to act on.
@@ -662,8 +683,9 @@ impl<H: Handler> Server<H> {
     /// The answer is complete: keep the connection for the next request or close it. The caller
     /// reads on ([`Server::advance`] loops; never recurse, pipelined requests are many).
     fn finish_exchange(&mut self, conn: ConnId, keep_alive: bool, now: Instant) {
+        let draining = self.draining;
         let Some(c) = self.conn_mut(conn) else { return };
-        if !keep_alive || c.peer_closed && c.input.is_empty() {
+        if !keep_alive || draining || c.peer_closed && c.input.is_empty() {
             self.close(conn, true);
             return;
         }

@@ -546,6 +546,25 @@ fn shutdown_closes_streams_after_flushing() {
 }
 
 #[test]
+fn shutdown_lets_answers_in_flight_finish_then_closes() {
+    let mut net = Net::new(Config::default());
+    let id = net.session("2025-06-18");
+    let busy = net.connect();
+    net.send(busy, &post(Some(&id), &progress_call(9)));
+    let standalone = net.connect();
+    net.send(standalone, &get_stream(&id, None));
+    net.server.shutdown(net.now);
+    net.pump();
+    assert!(net.closed.contains(&standalone), "long-lived streams end at once");
+    assert!(!net.closed.contains(&busy), "the answer in flight is not cut off");
+    net.advance(Duration::from_millis(200));
+    let events = net.last(busy).events();
+    assert_eq!(serde_json::from_str::<serde_json::Value>(&events.last().unwrap().data).unwrap()["id"], 9);
+    assert!(net.closed.contains(&busy), "closed once its answer is out");
+    assert!(net.server.is_drained());
+}
+
+#[test]
 fn json_mode_deferred_answer_is_written() {
     let mut net = Net::with(|c| c.response_mode = ResponseMode::Json);
     let id = net.session("2025-06-18");

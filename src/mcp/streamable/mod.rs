@@ -766,12 +766,15 @@ impl<H: Handler> Transport<H> {
         }
     }
 
-    /// Ends every session (shutdown).
-    pub fn end_all(&mut self) {
-        let keys: Vec<SessionKey> = self.sessions.keys().copied().collect();
-        for key in keys {
-            self.end_session(key, "server shutting down");
-        }
+    /// Whether `conn` carries a stream that never ends by itself (standalone GET,
+    /// `subscriptions/listen`, HTTP+SSE), as opposed to the answer of a request in flight.
+    pub fn is_long_lived(&self, conn: ConnId) -> bool {
+        let Some(&(key, no)) = self.attached.get(&conn) else {
+            return false;
+        };
+        no == STANDALONE
+            || self.listeners.contains_key(&key)
+            || self.sessions.get(&key).is_some_and(|s| s.http_sse)
     }
 
     fn arm_expiry(&mut self, key: SessionKey, now: Instant) {
