@@ -555,11 +555,20 @@ fn shutdown_lets_answers_in_flight_finish_then_closes() {
     net.send(standalone, &get_stream(&id, None));
     net.server.shutdown(net.now);
     net.pump();
-    assert!(net.closed.contains(&standalone), "long-lived streams end at once");
-    assert!(!net.closed.contains(&busy), "the answer in flight is not cut off");
+    assert!(
+        net.closed.contains(&standalone),
+        "long-lived streams end at once"
+    );
+    assert!(
+        !net.closed.contains(&busy),
+        "the answer in flight is not cut off"
+    );
     net.advance(Duration::from_millis(200));
     let events = net.last(busy).events();
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&events.last().unwrap().data).unwrap()["id"], 9);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&events.last().unwrap().data).unwrap()["id"],
+        9
+    );
     assert!(net.closed.contains(&busy), "closed once its answer is out");
     assert!(net.server.is_drained());
 }
