@@ -508,7 +508,7 @@ impl<H: Handler> Transport<H> {
         }
         stream.opening = Some(opening);
         for answer in std::mem::take(&mut stream.json_answers) {
-            stream.push_event(no, answer.to_string());
+            stream.push_event(no, jsonrpc::encode(&answer));
         }
     }
 
@@ -1129,9 +1129,9 @@ impl<H: Handler> Transport<H> {
 
 fn json_reply(mut answers: Vec<Value>, batch: bool) -> Reply {
     let body = if batch || answers.len() != 1 {
-        Value::Array(answers).to_string()
+        jsonrpc::encode(&Value::Array(answers))
     } else {
-        answers.pop().unwrap_or(Value::Null).to_string()
+        jsonrpc::encode(&answers.pop().unwrap_or(Value::Null))
     };
     Reply {
         status: 200,
