@@ -284,9 +284,10 @@ fn echo(
 
 fn memory(options: &Options, cpus: Cpus) -> Result<Value, String> {
     eprintln!("bench: idle RSS");
-    let idle = memory::idle_rss(&options.mcpd, cpus)?;
+    let (idle, idle_anon) = memory::idle_rss(&options.mcpd, cpus)?;
     println!(
-        "\nMemory\n\n| measure | value |\n| --- | ---: |\n| idle RSS (fresh mcpd) | {idle} KiB |"
+        "\nMemory\n\n| measure | value |\n| --- | ---: |\n\
+         | idle RSS (fresh mcpd) | {idle} KiB |\n| of which private (RssAnon) | {idle_anon} KiB |"
     );
     let mut held = Vec::new();
     for &sessions in &options.sessions {
@@ -302,7 +303,7 @@ fn memory(options: &Options, cpus: Cpus) -> Result<Value, String> {
             "hold_seconds": h.hold_seconds,
         }));
     }
-    Ok(json!({ "idle_rss_kib": idle, "held": held }))
+    Ok(json!({ "idle_rss_kib": idle, "idle_rss_anon_kib": idle_anon, "held": held }))
 }
 
 fn bridge(options: &Options, cpus: Cpus) -> Result<Value, String> {

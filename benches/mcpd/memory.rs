@@ -27,8 +27,9 @@ pub struct Held {
     pub hold_seconds: f64,
 }
 
-/// VmRSS of a fresh mcpd with default flags, once settled.
-pub fn idle_rss(mcpd: &Path, cpus: Cpus) -> Result<u64, String> {
+/// VmRSS and RssAnon (its private part: no shared library pages) of a fresh mcpd with default
+/// flags, once settled.
+pub fn idle_rss(mcpd: &Path, cpus: Cpus) -> Result<(u64, u64), String> {
     let server = Server::start(
         cpus.server,
         Command::new(mcpd).args(["--port", "0"]),
@@ -36,9 +37,15 @@ pub fn idle_rss(mcpd: &Path, cpus: Cpus) -> Result<u64, String> {
     )
     .map_err(|e| format!("mcpd: {e}"))?;
     thread::sleep(SETTLE);
-    let rss = procs::rss_kib(server.pid()).map_err(|e| e.to_string());
+    let rss = procs::rss_kib(server.pid()).and_then(|rss| {
+        let anon = procs::status_field(server.pid(), "RssAnon")?;
+        let anon = anon
+            .parse()
+            .map_err(|e| io::Error::other(format!("RssAnon: {e}")))?;
+        Ok((rss, anon))
+    });
     server.stop();
-    rss
+    rss.map_err(|e| e.to_string())
 }
 
 /// Opens `sessions` sessions with a GET stream each on a fresh mcpd (heartbeat 1 s), reads the
