@@ -1,5 +1,7 @@
 //! A minimal blocking HTTP/1.1 client for the load: one keep-alive connection, one request at
-//! a time, `Content-Length` answers only (mcpd answers an immediate `tools/call` with JSON).
+//! a time. Answers with `Content-Length` (mcpd answers an immediate `tools/call` with JSON), or
+//! a chunked SSE stream that ends after its answer (what the bridge sends for a child's later
+//! answer): then the body is the last event's data.
 
 use std::io::{self, Read, Write};
 use std::net::TcpStream;
@@ -16,6 +18,8 @@ pub struct Conn {
     buf: Vec<u8>,
     /// Bytes of `buf` belonging to the previous answer.
     consumed: usize,
+    /// The last event's data of a chunked SSE answer.
+    event: Vec<u8>,
 }
 
 /// An answer; `body` borrows the connection's buffer.
@@ -43,6 +47,7 @@ impl Conn {
             request: Vec::with_capacity(512),
             buf: Vec::with_capacity(16 * 1024),
             consumed: 0,
+            event: Vec::new(),
         }
     }
 
@@ -87,6 +92,7 @@ impl Conn {
             .and_then(|code| code.parse::<u16>().ok())
             .ok_or_else(|| bad(format!("bad status line in {head:?}")))?;
         let mut length = None;
+        let mut chunked = false;
         let mut session = None;
         for line in lines {
             let Some((name, value)) = line.split_once(':') else {
@@ -94,12 +100,24 @@ impl Conn {
             };
             if name.eq_ignore_ascii_case("content-length") {
                 length = value.trim().parse::<usize>().ok();
+            } else if name.eq_ignore_ascii_case("transfer-encoding") {
+                chunked = value.trim().eq_ignore_ascii_case("chunked");
             } else if name.eq_ignore_ascii_case("mcp-session-id") {
                 session = Some(value.trim().to_string());
             }
         }
-        let length =
-            length.ok_or_else(|| bad(format!("answer without Content-Length: {head:?}")))?;
+        if chunked {
+            let stream = self.read_chunked(head_end)?;
+            self.event = last_event_data(&stream)
+                .ok_or_else(|| bad(format!("chunked answer without an event: {stream:?}")))?;
+            return Ok(Reply {
+                status,
+                session,
+                body: &self.event,
+            });
+        }
+        let length = length
+            .ok_or_else(|| bad(format!("answer without Content-Length or chunks: {head:?}")))?;
         while self.buf.len() < head_end + length {
             self.fill()?;
         }
@@ -109,6 +127,35 @@ impl Conn {
             session,
             body: &self.buf[head_end..head_end + length],
         })
+    }
+
+    /// Decodes the chunked body starting at `start` up to its last chunk (RFC 9112 7.1).
+    fn read_chunked(&mut self, start: usize) -> io::Result<Vec<u8>> {
+        let mut body = Vec::new();
+        let mut at = start;
+        loop {
+            let line_end = loop {
+                if let Some(end) = find(&self.buf[at..], b"\r\n") {
+                    break at + end;
+                }
+                self.fill()?;
+            };
+            let line = std::str::from_utf8(&self.buf[at..line_end]).unwrap_or("");
+            let size_text = line.split(';').next().unwrap_or("").trim();
+            let size = usize::from_str_radix(size_text, 16)
+                .map_err(|_| bad(format!("bad chunk size line {line:?}")))?;
+            // The last chunk has no data; no trailers are expected, so its CRLF follows.
+            let data_end = line_end + 2 + size + 2;
+            while self.buf.len() < data_end {
+                self.fill()?;
+            }
+            body.extend_from_slice(&self.buf[line_end + 2..line_end + 2 + size]);
+            at = data_end;
+            if size == 0 {
+                self.consumed = at;
+                return Ok(body);
+            }
+        }
     }
 
     fn fill(&mut self) -> io::Result<()> {
@@ -194,6 +241,21 @@ pub fn check_echo(body: &[u8], id: u64, text: &str) -> Result<(), String> {
             "echo answer lacks {id_field} or {text_field}: {body}"
         ))
     }
+}
+
+/// The `data` of the last event in an SSE stream (WHATWG SSE: lines joined by `\n`).
+fn last_event_data(stream: &[u8]) -> Option<Vec<u8>> {
+    let text = std::str::from_utf8(stream).ok()?;
+    text.split("\n\n")
+        .filter_map(|event| {
+            let data: Vec<&str> = event
+                .lines()
+                .filter_map(|line| line.strip_prefix("data:"))
+                .map(|data| data.strip_prefix(' ').unwrap_or(data))
+                .collect();
+            (!data.is_empty()).then(|| data.join("\n").into_bytes())
+        })
+        .last()
 }
 
 pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

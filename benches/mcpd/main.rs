@@ -148,7 +148,9 @@ fn run(options: &Options) -> Result<(), String> {
         )?),
     };
     let machine = machine(options, cpus);
-    eprintln!("bench: {}", machine["summary"].as_str().unwrap_or(""));
+    let summary = machine["summary"].as_str().unwrap_or("").to_string();
+    eprintln!("bench: {summary}");
+    println!("Machine: {summary}");
     let mut report = json!({ "machine": machine, "targets": targets() });
 
     if wants("echo") || wants("nginx") {
@@ -382,14 +384,21 @@ fn machine(options: &Options, cpus: Cpus) -> Value {
     let size = std::fs::metadata(&options.mcpd)
         .map(|m| m.len())
         .unwrap_or(0);
+    // Other work on the machine inflates every CPU figure: the load average says how much.
+    let loadavg = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let loadavg = loadavg
+        .split_whitespace()
+        .take(3)
+        .collect::<Vec<_>>()
+        .join(" ");
     let summary = format!(
-        "{date}; {model}, nproc {online}, Linux {kernel}; {} ({size} bytes); {}",
+        "{date}; {model}, nproc {online}, Linux {kernel}, load average {loadavg}; {} ({size} bytes); {}",
         options.mcpd.display(),
         cpu_note(cpus)
     );
     json!({
         "date": date, "cpu_model": model, "nproc": online, "kernel": kernel,
-        "mcpd": options.mcpd.display().to_string(), "mcpd_bytes": size,
+        "load_average": loadavg, "mcpd": options.mcpd.display().to_string(), "mcpd_bytes": size,
         "pinning": cpu_note(cpus), "summary": summary,
     })
 }
