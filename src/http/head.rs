@@ -261,13 +261,25 @@ fn version_error(buf: &[u8]) -> Error {
     }
 }
 
+/// Header slots kept on the stack: the default `max_headers` (DESIGN.md 5).
+const STACK_HEADERS: usize = 64;
+
 /// Parses a head from the start of `buf` with room for `max_headers` fields.
 ///
 /// `Ok(None)` means the head is incomplete; `Ok(Some((head, n)))` gives the head and its length
 /// in bytes, including empty lines before it and the blank line ending it.
 pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usize)>, Error> {
-    let mut fields = vec![httparse::EMPTY_HEADER; max_headers];
-    let mut request = httparse::Request::new(&mut fields);
+    // The default limit fits on the stack (2 KiB); a heap array of that size per request cost
+    // glibc a free-list consolidation each time (bench/RESULTS.md).
+    let mut on_stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    let mut on_heap = Vec::new();
+    let fields = if max_headers <= STACK_HEADERS {
+        &mut on_stack[..max_headers]
+    } else {
+        on_heap.resize(max_headers, httparse::EMPTY_HEADER);
+        &mut on_heap[..]
+    };
+    let mut request = httparse::Request::new(fields);
     let len = match request.parse(buf) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
@@ -600,6 +612,26 @@ mod tests {
         assert!(parse(text.as_bytes(), 4).unwrap().is_some());
         assert_eq!(parse(text.as_bytes(), 3), Err(Error::TooManyHeaders));
         assert_eq!(parse(text.as_bytes(), 0), Err(Error::TooManyHeaders));
+    }
+
+    #[test]
+    fn header_limit_holds_past_the_stack_slots() {
+        let mut text = String::from("GET / HTTP/1.1\r\nHost: a\r\n");
+        for i in 0..STACK_HEADERS {
+            text.push_str(&format!("X-{i}: v\r\n"));
+        }
+        text.push_str("\r\n");
+        let fields = STACK_HEADERS + 1;
+        let (head, _) = parse(text.as_bytes(), fields).unwrap().unwrap();
+        assert_eq!(head.headers.len(), fields);
+        assert_eq!(
+            parse(text.as_bytes(), fields - 1),
+            Err(Error::TooManyHeaders)
+        );
+        assert_eq!(
+            parse(text.as_bytes(), STACK_HEADERS),
+            Err(Error::TooManyHeaders)
+        );
     }
 
     #[test]

@@ -475,9 +475,9 @@ pub(super) fn json_reply(stream: &mut Stream) -> Reply {
         return Reply::empty(202);
     }
     let body = if stream.batch || answers.len() != 1 {
-        Value::Array(answers).to_string()
+        jsonrpc::encode(&Value::Array(answers))
     } else {
-        answers.pop().unwrap_or(Value::Null).to_string()
+        jsonrpc::encode(&answers.pop().unwrap_or(Value::Null))
     };
     let reply = Reply {
         status: stream.http_status,

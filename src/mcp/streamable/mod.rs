@@ -573,7 +573,7 @@ impl<H: Handler> Transport<H> {
         }
         stream.opening = Some(opening);
         for answer in std::mem::take(&mut stream.json_answers) {
-            stream.push_event(no, answer.to_string());
+            stream.push_event(no, jsonrpc::encode(&answer));
         }
     }
 
