@@ -663,7 +663,12 @@ impl<H: Handler> Server<H> {
                     }))
                 }
             }
-            ReplyBody::Deferred => Some(Phase::Waiting(exchange.clone())),
+            ReplyBody::Deferred => {
+                // Headers decided now (the new session's id) go out with the answer later.
+                let mut waiting = exchange.clone();
+                waiting.headers.extend(reply.headers.iter().cloned());
+                Some(Phase::Waiting(waiting))
+            }
         };
         self.push_out(conn, &out);
         let streaming = matches!(next, Some(Phase::Streaming(_)));

@@ -3,6 +3,8 @@
 use super::*;
 use crate::builtin::Builtin;
 use crate::config::ResponseMode;
+use crate::mcp::jsonrpc::ErrorObject;
+use crate::mcp::{Context, OutgoingId, RequestHandle};
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
@@ -136,8 +138,8 @@ fn progress_call(id: u64) -> String {
 }
 
 /// A server driven by hand: a fake clock, and what each connection received.
-struct Net {
-    server: Server<Builtin>,
+struct Net<H: Handler = Builtin> {
+    server: Server<H>,
     now: Instant,
     got: HashMap<ConnId, Vec<u8>>,
     closed: HashSet<ConnId>,
@@ -146,23 +148,29 @@ struct Net {
     resumed: Vec<ConnId>,
 }
 
-impl Net {
+impl Net<Builtin> {
     fn new(config: Config) -> Net {
-        let now = Instant::now();
-        Net {
-            server: Server::new(config, Builtin::new(), now),
-            now,
-            got: HashMap::new(),
-            closed: HashSet::new(),
-            stalled: HashSet::new(),
-            resumed: Vec::new(),
-        }
+        Net::with_handler(config, Builtin::new())
     }
 
     fn with(f: impl FnOnce(&mut Config)) -> Net {
         let mut config = Config::default();
         f(&mut config);
         Net::new(config)
+    }
+}
+
+impl<H: Handler> Net<H> {
+    fn with_handler(config: Config, handler: H) -> Net<H> {
+        let now = Instant::now();
+        Net {
+            server: Server::new(config, handler, now),
+            now,
+            got: HashMap::new(),
+            closed: HashSet::new(),
+            stalled: HashSet::new(),
+            resumed: Vec::new(),
+        }
     }
 
     fn connect(&mut self) -> ConnId {
@@ -571,6 +579,64 @@ fn shutdown_lets_answers_in_flight_finish_then_closes() {
     );
     assert!(net.closed.contains(&busy), "closed once its answer is out");
     assert!(net.server.is_drained());
+}
+
+#[test]
+fn deferred_initialize_answer_keeps_its_session_header() {
+    // A backend that answers initialize later (the bridge) in --response-mode json.
+    struct Later(Builtin, Option<RequestHandle>);
+    impl Handler for Later {
+        fn handle_request(
+            &mut self,
+            ctx: &mut Context<'_>,
+            request: RequestHandle,
+            method: &str,
+            params: Option<serde_json::Value>,
+        ) {
+            if method == "initialize" {
+                self.1 = Some(request);
+                ctx.set_timer(Duration::from_millis(10), 1);
+            } else {
+                self.0.handle_request(ctx, request, method, params);
+            }
+        }
+        fn handle_notification(
+            &mut self,
+            ctx: &mut Context<'_>,
+            method: &str,
+            params: Option<serde_json::Value>,
+        ) {
+            self.0.handle_notification(ctx, method, params);
+        }
+        fn handle_response(
+            &mut self,
+            ctx: &mut Context<'_>,
+            id: OutgoingId,
+            outcome: Result<serde_json::Value, ErrorObject>,
+        ) {
+            self.0.handle_response(ctx, id, outcome);
+        }
+        fn handle_timer(&mut self, ctx: &mut Context<'_>, _token: u64) {
+            if let Some(request) = self.1.take() {
+                let result = serde_json::json!({"protocolVersion": "2025-06-18", "capabilities": {}, "serverInfo": {"name": "later", "version": "1"}});
+                ctx.respond(request, Ok(result));
+            }
+        }
+    }
+    let config = Config { response_mode: ResponseMode::Json, ..Config::default() };
+    let mut net = Net::with_handler(config, Later(Builtin::new(), None));
+    let c = net.connect();
+    net.send(c, &post(None, &initialize_body("2025-06-18")));
+    assert!(net.responses(c).is_empty(), "deferred");
+    net.advance(Duration::from_millis(20));
+    let resp = net.last(c);
+    assert_eq!(resp.json()["result"]["serverInfo"]["name"], "later");
+    assert!(
+        resp.header("mcp-session-id")
+            .is_some_and(|id| !id.is_empty()),
+        "{}",
+        resp.text()
+    );
 }
 
 #[test]
