@@ -13,7 +13,6 @@
 use super::handler::{RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::Id;
 use crate::sse::{self, ReplayBuffer, ReplayGap};
-use serde_json::Value;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::time::Instant;
 
@@ -57,7 +56,7 @@ pub struct Stream {
     /// Responses still due on this stream; the stream ends when it reaches 0 (POST streams).
     pub outstanding: usize,
     /// Answers collected for a JSON reply.
-    pub json_answers: Vec<Value>,
+    pub json_answers: Vec<String>,
     /// Next event sequence number; 0 is the priming event.
     pub next_seq: u64,
     /// Highest sequence number written to a connection.

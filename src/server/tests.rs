@@ -623,7 +623,10 @@ fn deferred_initialize_answer_keeps_its_session_header() {
             }
         }
     }
-    let config = Config { response_mode: ResponseMode::Json, ..Config::default() };
+    let config = Config {
+        response_mode: ResponseMode::Json,
+        ..Config::default()
+    };
     let mut net = Net::with_handler(config, Later(Builtin::new(), None));
     let c = net.connect();
     net.send(c, &post(None, &initialize_body("2025-06-18")));

@@ -373,9 +373,7 @@ impl<H: Handler> Transport<H> {
         match (delivery, is_response) {
             (Delivery::Undecided | Delivery::Json | Delivery::Held, true) => {
                 if let Some(stream) = session.streams.get_mut(&no) {
-                    stream
-                        .json_answers
-                        .push(serde_json::from_str(&json).unwrap_or(Value::Null));
+                    stream.json_answers.push(json);
                 }
                 return;
             }
@@ -474,10 +472,13 @@ pub(super) fn json_reply(stream: &mut Stream) -> Reply {
         // empty array would not be one. 202 says the message was taken and nothing follows.
         return Reply::empty(202);
     }
-    let body = if stream.batch || answers.len() != 1 {
-        jsonrpc::encode(&Value::Array(answers))
-    } else {
-        jsonrpc::encode(&answers.pop().unwrap_or(Value::Null))
+    // The answers are JSON text already: a batch is them joined, never parsed again.
+    let body = match answers.pop() {
+        Some(only) if !stream.batch && answers.is_empty() => only,
+        last => {
+            answers.extend(last);
+            format!("[{}]", answers.join(","))
+        }
     };
     let reply = Reply {
         status: stream.http_status,

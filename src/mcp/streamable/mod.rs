@@ -431,7 +431,7 @@ impl<H: Handler> Transport<H> {
                                 "Invalid Request: initialize must not be batched",
                             ),
                         }
-                        .to_value(),
+                        .to_json(),
                     )
                 }
                 Ok(Message::Request { id, method, params }) => requests.push((id, method, params)),
@@ -441,7 +441,7 @@ impl<H: Handler> Transport<H> {
                         id: invalid.id.clone(),
                         error: invalid.to_error(),
                     }
-                    .to_value(),
+                    .to_json(),
                 ),
             }
         }
@@ -573,7 +573,7 @@ impl<H: Handler> Transport<H> {
         }
         stream.opening = Some(opening);
         for answer in std::mem::take(&mut stream.json_answers) {
-            stream.push_event(no, jsonrpc::encode(&answer));
+            stream.push_event(no, answer);
         }
     }
 
