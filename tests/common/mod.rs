@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // Each test binary uses its own subset.
 
+pub mod wire;
+
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
