@@ -485,7 +485,7 @@ impl<H: Handler> Server<H> {
                 format!("Forbidden: {what}"),
             )
         };
-        if let Some(host) = head.header_str("host") {
+        if let Some(host) = head.host() {
             if !self.host_allowed(host) {
                 return Err(forbidden(format!(
                     "Host {host:?} is not allowed; add it with --allow-host (MCPD_ALLOW_HOST)"

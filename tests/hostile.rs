@@ -461,6 +461,33 @@ fn smuggling_variants_get_their_exact_outcome() {
 }
 
 #[test]
+fn absolute_form_authority_is_what_the_host_guard_checks() {
+    let server = spawn_mcpd(&[]);
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"ping"}"#;
+    let request = |target: &str, host: &str| {
+        let mut bytes = format!(
+            "POST {target} HTTP/1.1\r\nHost: {host}\r\nAccept: application/json, text/event-stream\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        bytes.extend_from_slice(body);
+        bytes
+    };
+    // RFC 9112 3.2.2: with an absolute-form target the Host header is ignored; the target's
+    // authority is the host the request is for, so a foreign authority is refused.
+    let foreign = ask(&server, &request("http://evil.example/mcp", "127.0.0.1"));
+    assert_eq!(foreign.statuses(), vec![403], "{}", foreign.text());
+    let ours = ask(&server, &request("http://127.0.0.1/mcp", "evil.example"));
+    assert_eq!(
+        ours.statuses(),
+        vec![400],
+        "session required: {}",
+        ours.text()
+    );
+}
+
+#[test]
 fn slowloris_connections_get_408_while_a_normal_client_is_served() {
     let server = spawn_mcpd(&["--head-timeout", "1"]);
     let head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
