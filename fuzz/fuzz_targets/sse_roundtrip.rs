@@ -116,16 +116,16 @@ fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(input.bytes);
     let built: Vec<Built> = u.arbitrary().unwrap_or_default();
     let expected: Vec<ParsedEvent> = built.iter().map(Built::expected).collect();
-    let mut out = Vec::new();
-    for b in &built {
-        let event = Event {
-            id: b.id.as_deref(),
-            event: b.event.as_deref(),
+    let raw: Vec<ParsedEvent> = built
+        .iter()
+        .map(|b| ParsedEvent {
+            id: b.id.clone(),
+            event: b.event.clone(),
             retry: b.retry,
-            data: &b.data,
-        };
-        encode_event(&event, &mut out);
-    }
+            data: b.data.clone(),
+        })
+        .collect();
+    let out = encode(&raw);
     let (got, last_id) = read(&[&out]);
     assert_eq!(got, expected);
     let want_last = expected
