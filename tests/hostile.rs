@@ -491,14 +491,22 @@ fn absolute_form_authority_is_what_the_host_guard_checks() {
 fn slowloris_connections_get_408_while_a_normal_client_is_served() {
     let server = spawn_mcpd(&["--head-timeout", "1"]);
     let head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
-    let mut slow: Vec<TcpStream> = (0..200).map(|_| connect(&server)).collect();
+    // The first byte goes with the connect: the head timer runs from the accept, and a test
+    // thread starved between the two would otherwise see a quiet close instead of 408.
+    let mut slow: Vec<TcpStream> = (0..200)
+        .map(|_| {
+            let mut stream = connect(&server);
+            stream.write_all(&head[..1]).unwrap();
+            stream
+        })
+        .collect();
     // One byte per connection per round, 100 ms apart, for 0.5 s: the head never completes.
     // Writing stops well before the 1 s timeout: mcpd closes right after the 408 (no lingering
     // close, RFC 9112 9.6), so a byte it had not read yet would reset the 408 away.
     let mut served_in = None;
     for round in 0..5 {
         for stream in slow.iter_mut() {
-            let _ = stream.write_all(&head[round % head.len()..][..1]);
+            let _ = stream.write_all(&head[1 + round..][..1]);
         }
         if round == 2 {
             let asked = Instant::now();
