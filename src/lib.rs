@@ -39,6 +39,8 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod event_loop;
+#[cfg(fuzzing)]
+pub mod fuzzing;
 pub mod http;
 pub mod lines;
 pub mod log;

@@ -45,7 +45,8 @@ impl<H: Handler> Server<H> {
                 format!("Forbidden: {what}"),
             )
         };
-        if let Some(host) = head.header_str("host") {
+        // RFC 9112 3.2.2: an absolute-form target's authority is the host, not the Host field.
+        if let Some(host) = head.host() {
             if !self.host_allowed(host) {
                 return Err(forbidden(format!(
                     "Host {host:?} is not allowed; add it with --allow-host (MCPD_ALLOW_HOST)"

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 pub mod http;
+pub mod wire;
 
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::CommandExt;
