@@ -299,3 +299,27 @@ fn metrics_count_requests_rejections_and_bytes() {
         .expect("bytes received");
     assert!(received >= (HEALTH.len() + 24) as u64, "{received}");
 }
+
+#[test]
+fn framing_errors_carry_a_json_rpc_error_body() {
+    let server = spawn_mcpd(&["--max-body-bytes", "1024"]);
+    let outcome = exchange(
+        &server,
+        b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 4096\r\n\r\n",
+    );
+    assert_eq!(outcome.statuses(), vec![413]);
+    let text = outcome.text();
+    assert!(text.contains("Content-Type: application/json"), "{text}");
+    let body = &text[text.find("\r\n\r\n").unwrap() + 4..];
+    let json: serde_json::Value = serde_json::from_str(body).unwrap();
+    assert_eq!(json["jsonrpc"], "2.0");
+    assert_eq!(json["error"]["code"], -32600);
+    assert!(
+        json["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("413 "),
+        "{json}"
+    );
+    assert!(json.get("id").is_none());
+}

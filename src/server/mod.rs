@@ -29,6 +29,7 @@ use crate::http::{
 };
 use crate::log;
 use crate::mcp::handler::Handler;
+use crate::mcp::jsonrpc::{self, ErrorObject, Message};
 use crate::mcp::streamable::{self, Action, Reply, ReplyBody, Settings, Transport};
 use crate::sse::{self, OutboundBuffer};
 use crate::timer::{TimerKey, TimerWheel};
@@ -385,13 +386,19 @@ impl<H: Handler> Server<H> {
     /// Answers a framing error once and closes (never reads the rest as a new request).
     fn fail(&mut self, conn: ConnId, error: &http::Error) {
         self.metrics.reject(error.status());
-        let body = format!("{error}\n");
+        // A JSON-RPC error (no id: no message was read) so MCP clients can show it (DESIGN 5).
+        let message = format!("{} {}: {error}", error.status(), error.reason());
+        let body = Message::Error {
+            id: None,
+            error: ErrorObject::new(jsonrpc::INVALID_REQUEST, message),
+        }
+        .to_json();
         let mut out = Vec::new();
         http::write_response(
             &mut out,
             Version::Http11,
             error.status(),
-            &[("Content-Type", "text/plain; charset=utf-8")],
+            &[("Content-Type", "application/json")],
             body.as_bytes(),
             false,
         );
@@ -466,7 +473,7 @@ impl<H: Handler> Server<H> {
             Reply::error(
                 404,
                 None,
-                crate::mcp::jsonrpc::SERVER_ERROR,
+                jsonrpc::SERVER_ERROR,
                 format!("Not Found: no route for {path}"),
             )
         };
@@ -542,7 +549,7 @@ impl<H: Handler> Server<H> {
         Reply::error(
             404,
             None,
-            crate::mcp::jsonrpc::SERVER_ERROR,
+            jsonrpc::SERVER_ERROR,
             format!("Not Found: no route for {path}"),
         )
     }
@@ -923,13 +930,8 @@ fn write_body_bytes(out: &mut Vec<u8>, chunked: bool, bytes: &[u8]) {
 }
 
 fn method_not_allowed(allow: &str) -> Reply {
-    Reply::error(
-        405,
-        None,
-        crate::mcp::jsonrpc::SERVER_ERROR,
-        "Method Not Allowed",
-    )
-    .with_header("Allow", allow.to_string())
+    Reply::error(405, None, jsonrpc::SERVER_ERROR, "Method Not Allowed")
+        .with_header("Allow", allow.to_string())
 }
 
 mod guard;
