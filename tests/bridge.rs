@@ -338,6 +338,45 @@ fn non_json_stdout_lines_are_logged_and_dropped() {
 }
 
 #[test]
+fn child_flooding_stdout_is_drained_with_bounded_memory() {
+    let mcpd = spawn_bridge(&[], &fault_child("flood"));
+    let (session, _) = open_session(mcpd.port);
+    let answer = call(mcpd.port, &session, 2, "work");
+    let last = answer.messages.last().expect("an answer");
+    assert_eq!(last["result"]["content"][0]["text"], "survived", "{last}");
+    let logs = answer
+        .messages
+        .iter()
+        .filter(|m| m["method"] == "notifications/message")
+        .count();
+    assert_eq!(
+        logs, 5_000,
+        "every notification reached the request's stream"
+    );
+    let status = std::fs::read_to_string(format!("/proc/{}/status", mcpd.child.id())).unwrap();
+    let rss_kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .expect("VmRSS");
+    assert!(
+        rss_kib < 64 * 1024,
+        "mcpd RSS {rss_kib} KiB after a 20 MB flood"
+    );
+    assert_eq!(health(mcpd.port)["status"], "ok");
+    let log = mcpd.stop();
+    let warned = log.lines().filter(|l| l.contains("not JSON-RPC")).count();
+    assert!(
+        (8..=40).contains(&warned),
+        "100,000 junk lines, {warned} log lines"
+    );
+    assert!(
+        log.contains("dropped (65536 so far)"),
+        "the running count is logged"
+    );
+}
+
+#[test]
 fn over_long_stdout_line_ends_the_child_with_a_clear_error() {
     let mcpd = spawn_bridge(&["--max-body-bytes", "64K"], &fault_child("long-line"));
     let (session, _) = open_session(mcpd.port);

@@ -115,6 +115,8 @@ pub struct Child {
     pub routes: Routes,
     /// Lines held back until a shared child has finished `initialize`.
     pub held: Vec<Vec<u8>>,
+    /// Stdout lines dropped because they were not JSON-RPC (the log shows only some).
+    pub dropped_lines: u64,
     stdin: Vec<u8>,
     stdin_cap: usize,
     stdin_closed: bool,
@@ -136,6 +138,7 @@ impl Child {
             failure: None,
             routes: Routes::default(),
             held: Vec::new(),
+            dropped_lines: 0,
             stdin: Vec::new(),
             stdin_cap: STDIN_BUFFER_BYTES.max(max_message.saturating_add(1)),
             stdin_closed: false,

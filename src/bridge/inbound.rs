@@ -23,11 +23,19 @@ impl Bridge {
         let message = match parsed {
             Ok(message) => message,
             Err(why) => {
-                let cut = &line[..line.len().min(LOG_PREVIEW_BYTES)];
-                log::warn(format_args!(
-                    "{id} wrote a stdout line that is not JSON-RPC ({why}); dropped: {}",
-                    String::from_utf8_lossy(cut)
-                ));
+                let dropped = self.children.get_mut(&id).map_or(1, |c| {
+                    c.dropped_lines += 1;
+                    c.dropped_lines
+                });
+                // A child spewing junk must not flood the log too: the first few lines, then
+                // one at each power of two, with the running count.
+                if dropped <= 8 || dropped.is_power_of_two() {
+                    let cut = &line[..line.len().min(LOG_PREVIEW_BYTES)];
+                    log::warn(format_args!(
+                        "{id} wrote a stdout line that is not JSON-RPC ({why}); dropped ({dropped} so far): {}",
+                        String::from_utf8_lossy(cut)
+                    ));
+                }
                 return;
             }
         };

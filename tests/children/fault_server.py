@@ -55,6 +55,18 @@ def main():
                 print("Traceback (most recent call last):", file=sys.stderr)
                 print("RuntimeError: the tool crashed", file=sys.stderr, flush=True)
                 sys.exit(3)
+            if MODE == "flood":
+                # 20 MB of non-JSON lines and 5,000 log notifications (under the 1 MiB outbound cap), as fast as the pipe
+                # takes them, then the answer.
+                junk = "x" * 199 + "\n"
+                for _ in range(100_000):
+                    sys.stdout.write(junk)
+                note = {"jsonrpc": "2.0", "method": "notifications/message",
+                        "params": {"level": "info", "data": "flood " + "y" * 64}}
+                for _ in range(5_000):
+                    send(note)
+                answer(message, {"content": [{"type": "text", "text": "survived"}]})
+                continue
             if MODE == "long-line":
                 send({"jsonrpc": "2.0", "id": message["id"], "result": {"x": "y" * (2 << 20)}})
             elif MODE == "ignore-term":
