@@ -63,7 +63,7 @@ enum ConnTimer {
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TimerEvent {
-    Conn(ConnId, ConnTimer),
+    Conn(ConnId),
     Heartbeat,
     Mcp(streamable::Timer),
 }
@@ -88,7 +88,13 @@ struct Conn {
     reader: RequestReader,
     out: OutboundBuffer,
     phase: Phase,
-    timer: Option<(TimerKey, ConnTimer)>,
+    /// The connection's deadline and what happens then; `None` while an answer is pending or
+    /// streaming.
+    deadline: Option<(Instant, ConnTimer)>,
+    /// The wheel entry that wakes the connection, and when. Lazy: it may be due earlier than
+    /// `deadline` (it then re-arms itself when it fires), so a keep-alive request costs no
+    /// cancellation; it is cancelled only when the deadline moves earlier or the connection goes.
+    entry: Option<(TimerKey, Instant)>,
     peer_closed: bool,
     paused: bool,
     write_queued: bool,
@@ -186,7 +192,8 @@ impl<H: Handler> Server<H> {
                 limits.max_outbound_bytes + limits.max_body_bytes + INPUT_SLACK,
             ),
             phase: Phase::Reading,
-            timer: None,
+            deadline: None,
+            entry: None,
             peer_closed: false,
             paused: false,
             write_queued: false,
@@ -280,7 +287,7 @@ impl<H: Handler> Server<H> {
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some((_, event)) = self.wheel.poll_expired(now) {
             match event {
-                TimerEvent::Conn(conn, kind) => self.conn_timer(conn, kind, now),
+                TimerEvent::Conn(conn) => self.conn_timer(conn, now),
                 TimerEvent::Heartbeat => self.heartbeat(now),
                 TimerEvent::Mcp(timer) => self.transport.on_timer(timer, now),
             }
@@ -359,14 +366,15 @@ impl<H: Handler> Server<H> {
                         None => {
                             if consumed == 0 {
                                 let idle = c.input.is_empty() && c.reader.is_idle();
-                                if was_idle && !idle || c.timer.is_none() {
+                                if was_idle && !idle || c.deadline.is_none() {
                                     let kind = if idle {
                                         ConnTimer::Idle
                                     } else {
                                         ConnTimer::Request
                                     };
                                     self.arm(conn, kind, now);
-                                } else if !idle && matches!(c.timer, Some((_, ConnTimer::Idle))) {
+                                } else if !idle && matches!(c.deadline, Some((_, ConnTimer::Idle)))
+                                {
                                     self.arm(conn, ConnTimer::Request, now);
                                 }
                                 return;
@@ -841,12 +849,22 @@ impl<H: Handler> Server<H> {
         }
     }
 
-    fn conn_timer(&mut self, conn: ConnId, kind: ConnTimer, now: Instant) {
+    /// A connection's wheel entry fired: act if its deadline has come, else re-arm for it.
+    fn conn_timer(&mut self, conn: ConnId, now: Instant) {
         let Some(c) = self.conn_mut(conn) else { return };
-        if !matches!(c.timer, Some((_, k)) if k == kind) || !matches!(c.phase, Phase::Reading) {
+        c.entry = None;
+        let Some((at, kind)) = c.deadline else { return };
+        if at > now {
+            let key = self.wheel.insert(at, TimerEvent::Conn(conn));
+            if let Some(c) = self.conn_mut(conn) {
+                c.entry = Some((key, at));
+            }
             return;
         }
-        c.timer = None;
+        c.deadline = None;
+        if !matches!(c.phase, Phase::Reading) {
+            return;
+        }
         match kind {
             ConnTimer::Idle => self.close(conn, true),
             ConnTimer::Request => {
@@ -857,28 +875,38 @@ impl<H: Handler> Server<H> {
                 }
             }
         }
-        let _ = now;
     }
 
+    /// Sets the connection's deadline; the wheel is touched only if no entry is due by then.
     fn arm(&mut self, conn: ConnId, kind: ConnTimer, now: Instant) {
         let limits = &self.config.limits;
-        let after = match kind {
-            ConnTimer::Request => limits.head_timeout,
-            ConnTimer::Idle => limits.keep_alive_timeout,
-        };
-        self.disarm(conn);
-        let key = self.wheel.insert(now + after, TimerEvent::Conn(conn, kind));
-        if let Some(c) = self.conn_mut(conn) {
-            c.timer = Some((key, kind));
-        }
-    }
-
-    fn disarm(&mut self, conn: ConnId) {
+        let at = now
+            + match kind {
+                ConnTimer::Request => limits.head_timeout,
+                ConnTimer::Idle => limits.keep_alive_timeout,
+            };
         let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) else {
             return;
         };
-        if let Some((key, _)) = c.timer.take() {
-            self.wheel.cancel(key);
+        c.deadline = Some((at, kind));
+        match c.entry {
+            Some((_, due)) if due <= at => {}
+            Some((key, _)) => {
+                self.wheel.cancel(key);
+                let key = self.wheel.insert(at, TimerEvent::Conn(conn));
+                c.entry = Some((key, at));
+            }
+            None => {
+                let key = self.wheel.insert(at, TimerEvent::Conn(conn));
+                c.entry = Some((key, at));
+            }
+        }
+    }
+
+    /// No deadline for now (an answer is pending or streaming); the entry, if any, stays.
+    fn disarm(&mut self, conn: ConnId) {
+        if let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) {
+            c.deadline = None;
         }
     }
 
@@ -907,7 +935,15 @@ impl<H: Handler> Server<H> {
     }
 
     fn remove(&mut self, conn: ConnId) {
-        self.disarm(conn);
+        // Connection numbers are reused: no entry may outlive its connection.
+        if let Some((key, _)) = self
+            .conns
+            .get_mut(conn)
+            .and_then(Option::as_mut)
+            .and_then(|c| c.entry.take())
+        {
+            self.wheel.cancel(key);
+        }
         let Some(slot) = self.conns.get_mut(conn) else {
             return;
         };
