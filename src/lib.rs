@@ -42,6 +42,7 @@ pub mod event_loop;
 #[cfg(fuzzing)]
 pub mod fuzzing;
 pub mod http;
+pub mod idmap;
 pub mod lines;
 pub mod log;
 pub mod mcp;

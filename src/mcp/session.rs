@@ -12,8 +12,9 @@
 
 use super::handler::{RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::Id;
+use crate::idmap::{IdMap, IdSet};
 use crate::sse::{self, ReplayBuffer, ReplayGap};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// Opaque connection number chosen by the server (its slab index).
@@ -190,15 +191,15 @@ pub struct Session {
     /// Whether the handler has answered `initialize` successfully.
     pub initialized: bool,
     /// Open and resumable streams by number.
-    pub streams: HashMap<StreamNo, Stream>,
+    pub streams: IdMap<StreamNo, Stream>,
     /// Next POST stream number.
     pub next_stream: StreamNo,
     /// Finished streams without a connection, oldest first, for eviction.
     pub detached: VecDeque<StreamNo>,
     /// Client requests in flight.
-    pub pending: HashMap<RequestHandle, Pending>,
+    pub pending: IdMap<RequestHandle, Pending>,
     /// Ids of our requests to the client still awaiting an answer.
-    pub outgoing: HashSet<u64>,
+    pub outgoing: IdSet<u64>,
     /// Next id for our requests to the client.
     pub next_outgoing: u64,
     /// When the session last saw a request or stream activity.
@@ -219,7 +220,7 @@ impl Session {
         replay_bytes: usize,
         now: Instant,
     ) -> Session {
-        let mut streams = HashMap::new();
+        let mut streams = IdMap::default();
         streams.insert(STANDALONE, Stream::new(Delivery::Sse, replay_bytes));
         Session {
             key,
@@ -229,8 +230,8 @@ impl Session {
             streams,
             next_stream: 1,
             detached: VecDeque::new(),
-            pending: HashMap::new(),
-            outgoing: HashSet::new(),
+            pending: IdMap::default(),
+            outgoing: IdSet::default(),
             next_outgoing: 0,
             last_activity: now,
             ephemeral: false,

@@ -21,6 +21,7 @@ use super::session::{self, ConnId, Delivery, Pending, Session, Stream, StreamNo,
 use super::version;
 use crate::config::ResponseMode;
 use crate::http::RequestHead;
+use crate::idmap::IdMap;
 use crate::log;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -204,16 +205,16 @@ pub struct Stats {
 pub struct Transport<H: Handler> {
     handler: H,
     settings: Settings,
-    sessions: HashMap<SessionKey, Session>,
+    sessions: IdMap<SessionKey, Session>,
     by_id: HashMap<String, SessionKey>,
-    owners: HashMap<RequestHandle, SessionKey>,
-    attached: HashMap<ConnId, (SessionKey, StreamNo)>,
+    owners: IdMap<RequestHandle, SessionKey>,
+    attached: IdMap<ConnId, (SessionKey, StreamNo)>,
     next_session: u64,
     next_handle: u64,
     total_sessions: u64,
     actions: VecDeque<Action>,
     /// Open `subscriptions/listen` streams, by their stateless session.
-    listeners: HashMap<SessionKey, stateless::Listener>,
+    listeners: IdMap<SessionKey, stateless::Listener>,
     /// Stateless sessions to forget once their request is answered.
     reap: Vec<SessionKey>,
 }
@@ -229,15 +230,15 @@ impl<H: Handler> Transport<H> {
         Transport {
             handler,
             settings,
-            sessions: HashMap::new(),
+            sessions: IdMap::default(),
             by_id: HashMap::new(),
-            owners: HashMap::new(),
-            attached: HashMap::new(),
+            owners: IdMap::default(),
+            attached: IdMap::default(),
             next_session: 1,
             next_handle: 1,
             total_sessions: 0,
             actions: VecDeque::new(),
-            listeners: HashMap::new(),
+            listeners: IdMap::default(),
             reap: Vec::new(),
         }
     }
