@@ -56,10 +56,10 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-#[test]
-fn exit_with_parent_stops_when_the_launcher_dies() {
+/// Starts mcpd (with `flags`) in the background from a shell that then exits; mcpd's pid.
+fn orphaned_mcpd(flags: &str) -> u32 {
     let script = format!(
-        "'{}' --exit-with-parent --port 0 >/dev/null 2>&1 & echo $!; sleep 0.5",
+        "'{}' {flags} --port 0 >/dev/null 2>&1 & echo $!; sleep 0.3",
         mcpd_bin()
     );
     let out = Command::new("sh")
@@ -67,10 +67,15 @@ fn exit_with_parent_stops_when_the_launcher_dies() {
         .arg(&script)
         .output()
         .expect("run sh");
-    let pid: u32 = String::from_utf8_lossy(&out.stdout)
+    String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
-        .expect("mcpd pid");
+        .expect("mcpd pid")
+}
+
+#[test]
+fn exit_with_parent_stops_when_the_launcher_dies() {
+    let pid = orphaned_mcpd("--exit-with-parent");
     let deadline = Instant::now() + Duration::from_secs(8);
     while alive(pid) {
         if Instant::now() > deadline {
@@ -83,19 +88,7 @@ fn exit_with_parent_stops_when_the_launcher_dies() {
 
 #[test]
 fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
-    let script = format!(
-        "'{}' --port 0 >/dev/null 2>&1 & echo $!; sleep 0.3",
-        mcpd_bin()
-    );
-    let out = Command::new("sh")
-        .arg("-c")
-        .arg(&script)
-        .output()
-        .expect("run sh");
-    let pid: u32 = String::from_utf8_lossy(&out.stdout)
-        .trim()
-        .parse()
-        .expect("mcpd pid");
+    let pid = orphaned_mcpd("");
     std::thread::sleep(Duration::from_millis(500));
     let still = alive(pid);
     let _ = Command::new("kill").arg(pid.to_string()).status();

@@ -6,7 +6,7 @@
 //! 202; replies and server messages travel as `message` events on the stream. Each stream is
 //! its own session, and the session ends when its connection closes.
 
-use super::{accepts, is_json_content, Accept, Reply, ReplyBody, Transport};
+use super::{accepts, json_body, Accept, Reply, ReplyBody, Transport};
 use crate::http::RequestHead;
 use crate::mcp::handler::{Handler, RequestHandle, SessionView};
 use crate::mcp::jsonrpc::{self, Body, Message};
@@ -79,15 +79,7 @@ impl<H: Handler> Transport<H> {
                 )
             }
         };
-        if !is_json_content(head) {
-            return Reply::error(
-                415,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Unsupported Media Type: Content-Type must be application/json",
-            );
-        }
-        let items = match jsonrpc::parse_body(body) {
+        let items = match json_body(head, body) {
             Ok(Body::Single(item)) => vec![item],
             Ok(Body::Batch(items)) if !items.is_empty() => items,
             Ok(Body::Batch(_)) => {
@@ -98,9 +90,7 @@ impl<H: Handler> Transport<H> {
                     "Invalid Request: empty batch",
                 )
             }
-            Err(e) => {
-                return Reply::error(400, None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}"))
-            }
+            Err(reply) => return reply,
         };
         if let Some(session) = self.sessions.get_mut(&key) {
             session.last_activity = now;

@@ -280,19 +280,9 @@ impl<H: Handler> Transport<H> {
                 "Not Acceptable: Accept must list application/json and text/event-stream",
             );
         }
-        if !is_json_content(head) {
-            return Reply::error(
-                415,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Unsupported Media Type: Content-Type must be application/json",
-            );
-        }
-        let body = match jsonrpc::parse_body(body) {
+        let body = match json_body(head, body) {
             Ok(body) => body,
-            Err(e) => {
-                return Reply::error(400, None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}"))
-            }
+            Err(reply) => return reply,
         };
         let single = match &body {
             Body::Single(Ok(message)) => Some(message),
@@ -857,6 +847,17 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
     }
     // RFC 9110 12.5.1: no Accept field means any media type is acceptable.
     !any_field
+}
+
+/// A POST body declared and parsed as JSON: 415 for another `Content-Type`, 400 with -32700
+/// for bytes that are not JSON.
+fn json_body(head: &RequestHead, body: &[u8]) -> Result<Body, Reply> {
+    if !is_json_content(head) {
+        let message = "Unsupported Media Type: Content-Type must be application/json";
+        return Err(Reply::error(415, None, jsonrpc::SERVER_ERROR, message));
+    }
+    jsonrpc::parse_body(body)
+        .map_err(|e| Reply::error(400, None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}")))
 }
 
 fn is_json_content(head: &RequestHead) -> bool {
