@@ -6,7 +6,6 @@ use super::{child, route, Bridge, Due, ProcessAction, Signal};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
-use route::Origin;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -41,23 +40,8 @@ impl Handler for Bridge {
                 return ctx.respond(request, Err(error));
             }
         };
-        let Some(child) = self.children.get_mut(&id) else {
-            return;
-        };
-        let line = child
-            .routes
-            .request(Origin::Client { session, request }, method, params);
-        if self.write(id, &line).is_err() {
-            if let Some(child) = self.children.get_mut(&id) {
-                child.routes.cancel(request);
-            }
-            log::warn(format_args!(
-                "{id}: stdin buffer full; {method} refused with 503"
-            ));
-            ctx.overloaded(
-                request,
-                "the MCP server process is not reading its input; retry later",
-            );
+        if let Err(why) = self.forward(id, session, request, method, params) {
+            ctx.overloaded(request, why);
         }
     }
 

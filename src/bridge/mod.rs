@@ -446,6 +446,35 @@ impl Bridge {
         Ok(())
     }
 
+    /// Writes a client request to child `id`, its id rewritten (route kept until the answer).
+    /// `Err` carries the reason for a 503: the child is gone, or its stdin buffer is full (the
+    /// route is undone then, so a late answer cannot be misrouted).
+    fn forward(
+        &mut self,
+        id: ChildId,
+        session: SessionKey,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) -> Result<(), &'static str> {
+        let Some(child) = self.children.get_mut(&id) else {
+            return Err("the MCP server process is gone; retry later");
+        };
+        let line = child
+            .routes
+            .request(Origin::Client { session, request }, method, params);
+        if self.write(id, &line).is_err() {
+            if let Some(child) = self.children.get_mut(&id) {
+                child.routes.cancel(request);
+            }
+            log::warn(format_args!(
+                "{id}: stdin buffer full; {method} refused with 503"
+            ));
+            return Err("the MCP server process is not reading its input; retry later");
+        }
+        Ok(())
+    }
+
     /// Queues a notification or response for a child; dropped (and logged) when its stdin
     /// buffer is full, since the child is not reading anyway.
     fn write_control(&mut self, id: ChildId, line: &[u8]) {

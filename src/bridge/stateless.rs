@@ -190,26 +190,10 @@ impl Bridge {
                 "the MCP server for stateless requests is restarting".into(),
             );
         };
-        let Some(child) = self.children.get_mut(&id) else {
-            return Served::Overloaded(
-                "the MCP server for stateless requests is restarting".into(),
-            );
-        };
-        let line = child
-            .routes
-            .request(Origin::Client { session, request }, method, params);
-        if self.write(id, &line).is_err() {
-            if let Some(child) = self.children.get_mut(&id) {
-                child.routes.cancel(request);
-            }
-            log::warn(format_args!(
-                "{id}: stdin buffer full; {method} refused with 503"
-            ));
-            return Served::Overloaded(
-                "the MCP server process is not reading its input; retry later".into(),
-            );
+        match self.forward(id, session, request, method, params) {
+            Ok(()) => Served::Forwarded,
+            Err(why) => Served::Overloaded(why.into()),
         }
-        Served::Forwarded
     }
 
     /// `server/discover` (MCP 2026-07-28 versioning, "Discovery") from the child's `initialize`
