@@ -63,10 +63,13 @@ fn mcp_routes_need_the_bearer_token() {
             "{method} {path}"
         );
     }
-    assert_eq!(
-        request(server.port, "GET", "/health", &[], b"", WAIT).status,
-        401
-    );
+    for probe in ["/health", "/metrics"] {
+        assert_eq!(
+            request(server.port, "GET", probe, &[], b"", WAIT).status,
+            401,
+            "{probe}"
+        );
+    }
     let auth = format!("Bearer {TOKEN}");
     assert_eq!(
         request(
@@ -95,9 +98,16 @@ fn public_health_and_preflight_need_no_token() {
         "--cors-origin",
         "http://app.example",
     ]);
+    for probe in ["/health", "/metrics"] {
+        assert_eq!(
+            request(server.port, "GET", probe, &[], b"", WAIT).status,
+            200,
+            "{probe}"
+        );
+    }
     assert_eq!(
-        request(server.port, "GET", "/health", &[], b"", WAIT).status,
-        200
+        request(server.port, "POST", "/metrics", &[], b"", WAIT).status,
+        405
     );
     let preflight = [
         ("Origin", "http://app.example"),

@@ -429,7 +429,8 @@ impl<H: Handler> Server<H> {
         };
         let path = head.path().to_string();
         let base = self.config.path.trim_end_matches('/').to_string();
-        let reply = if path == "/metrics" {
+        let probe = path == "/metrics" || path == "/health" || path == format!("{base}/health");
+        let reply = if probe {
             let authorized = if self.config.public_health {
                 Ok(())
             } else {
@@ -437,17 +438,9 @@ impl<H: Handler> Server<H> {
             };
             match (authorized, &head.method) {
                 (Err(reply), _) => reply,
-                (Ok(()), Method::Get | Method::Head) => self.metrics_reply(now),
-                (Ok(()), _) => method_not_allowed("GET, HEAD"),
-            }
-        } else if path == "/health" || path == format!("{base}/health") {
-            let authorized = if self.config.public_health {
-                Ok(())
-            } else {
-                self.authorize(&head)
-            };
-            match (authorized, &head.method) {
-                (Err(reply), _) => reply,
+                (Ok(()), Method::Get | Method::Head) if path == "/metrics" => {
+                    self.metrics_reply(now)
+                }
                 (Ok(()), Method::Get | Method::Head) => self.health(now),
                 (Ok(()), _) => method_not_allowed("GET, HEAD"),
             }
