@@ -1,10 +1,58 @@
-//! Support for the cargo-fuzz targets in `fuzz/`, compiled only with `--cfg fuzzing`.
+//! Support for the cargo-fuzz targets in `fuzz/` and the unit tests, compiled only with
+//! `--cfg fuzzing` or for tests.
 //!
-//! What the targets share and the shipped binary must not carry: the input layout of the
-//! split-invariance targets, and the one-shot reference chunked decoder that the incremental
-//! [`ChunkedDecoder`](crate::http::ChunkedDecoder) is checked against.
+//! What they share and the shipped binary must not carry: the input layout of the
+//! split-invariance targets, the caller model of [`RequestReader`], and the one-shot reference
+//! chunked decoder that the incremental [`ChunkedDecoder`](crate::http::ChunkedDecoder) is
+//! checked against.
 
-use crate::http::{Error, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
+use crate::http::{
+    Error, ReadEvent, ReaderLimits, RequestReader, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES,
+};
+
+/// The caller a [`RequestReader`] expects: append each piece to a buffer, call `read` until it
+/// makes no progress, drop consumed bytes. Checks the reader's contract on every call (consumed
+/// within the input, idle only with nothing buffered, never holding a full head, a failed reader
+/// stays failed) and returns every event and the error that ended the stream, if any.
+pub fn drive_reader(limits: ReaderLimits, pieces: &[&[u8]]) -> Vec<Result<ReadEvent, Error>> {
+    let mut reader = RequestReader::new(limits);
+    let mut buffer = Vec::new();
+    let mut outcomes = Vec::new();
+    for piece in pieces {
+        buffer.extend_from_slice(piece);
+        loop {
+            match reader.read(&buffer) {
+                Ok((consumed, event)) => {
+                    assert!(consumed <= buffer.len());
+                    buffer.drain(..consumed);
+                    if reader.is_idle() {
+                        assert!(buffer.is_empty());
+                    }
+                    let progressed = consumed > 0 || event.is_some();
+                    match event {
+                        Some(event) => outcomes.push(Ok(event)),
+                        None => assert!(
+                            buffer.len() < limits.max_head_bytes.max(1),
+                            "needs more bytes while holding {} bytes",
+                            buffer.len()
+                        ),
+                    }
+                    if !progressed {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    assert_eq!(reader.read(b"GET / HTTP/1.1\r\n\r\n"), Err(error.clone()));
+                    assert!(!reader.is_idle());
+                    let _ = (error.status(), error.closes(), error.to_string());
+                    outcomes.push(Err(error));
+                    return outcomes;
+                }
+            }
+        }
+    }
+    outcomes
+}
 
 /// A split-invariance input: `[config][n][n cut lengths][payload]`, so a seed file is a two-byte
 /// prefix (`\0\0`) and readable payload.

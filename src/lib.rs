@@ -39,7 +39,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod event_loop;
-#[cfg(fuzzing)]
+#[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub mod http;
 pub mod idmap;

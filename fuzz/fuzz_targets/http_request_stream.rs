@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcpd::fuzzing::SplitInput;
-use mcpd::http::{Error, ReadEvent, ReaderLimits, RequestReader};
+use mcpd::fuzzing::{drive_reader, SplitInput};
+use mcpd::http::ReaderLimits;
 
 /// Defaults, or small limits so every limit is reached.
 fn limits(config: u8) -> ReaderLimits {
@@ -16,51 +16,19 @@ fn limits(config: u8) -> ReaderLimits {
     }
 }
 
-/// The caller model: keep unconsumed bytes, append each piece, read until no progress.
-fn drive(limits: ReaderLimits, pieces: &[&[u8]]) -> Vec<Result<ReadEvent, Error>> {
-    let mut reader = RequestReader::new(limits);
-    let mut buffer = Vec::new();
-    let mut outcomes = Vec::new();
-    for piece in pieces {
-        buffer.extend_from_slice(piece);
-        loop {
-            match reader.read(&buffer) {
-                Ok((consumed, event)) => {
-                    assert!(consumed <= buffer.len());
-                    buffer.drain(..consumed);
-                    if reader.is_idle() {
-                        assert!(buffer.is_empty());
-                    }
-                    let progressed = consumed > 0 || event.is_some();
-                    match event {
-                        Some(event) => outcomes.push(Ok(event)),
-                        None => assert!(buffer.len() < limits.max_head_bytes.max(1)),
-                    }
-                    if !progressed {
-                        break;
-                    }
-                }
-                Err(error) => {
-                    assert_eq!(reader.read(b"GET / HTTP/1.1\r\n\r\n"), Err(error.clone()));
-                    let _ = (error.status(), error.closes(), error.to_string());
-                    outcomes.push(Err(error));
-                    return outcomes;
-                }
-            }
-        }
-    }
-    outcomes
-}
-
 fuzz_target!(|data: &[u8]| {
     let Some(input) = SplitInput::parse(data) else {
         return;
     };
     let limits = limits(input.config);
-    let whole = drive(limits, &[input.bytes]);
-    assert_eq!(drive(limits, &input.pieces), whole, "fuzzer's pieces");
+    let whole = drive_reader(limits, &[input.bytes]);
+    assert_eq!(
+        drive_reader(limits, &input.pieces),
+        whole,
+        "fuzzer's pieces"
+    );
     if input.config & 0x40 != 0 {
         let bytes: Vec<&[u8]> = input.bytes.chunks(1).collect();
-        assert_eq!(drive(limits, &bytes), whole, "byte by byte");
+        assert_eq!(drive_reader(limits, &bytes), whole, "byte by byte");
     }
 });

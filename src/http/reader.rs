@@ -235,45 +235,8 @@ mod tests {
         }
     }
 
-    /// The caller model: append each piece to a buffer, call `read` until it makes no progress,
-    /// drop consumed bytes. Checks the contract on every call.
     fn drive(limits: ReaderLimits, pieces: &[&[u8]]) -> Vec<Outcome> {
-        let mut reader = RequestReader::new(limits);
-        let mut buffer: Vec<u8> = Vec::new();
-        let mut outcomes = Vec::new();
-        for piece in pieces {
-            buffer.extend_from_slice(piece);
-            loop {
-                match reader.read(&buffer) {
-                    Ok((consumed, event)) => {
-                        assert!(consumed <= buffer.len());
-                        buffer.drain(..consumed);
-                        if reader.is_idle() {
-                            assert!(buffer.is_empty());
-                        }
-                        let progressed = consumed > 0 || event.is_some();
-                        match event {
-                            Some(event) => outcomes.push(Ok(event)),
-                            None => assert!(
-                                buffer.len() < limits.max_head_bytes.max(1),
-                                "needs more bytes while holding {} bytes",
-                                buffer.len()
-                            ),
-                        }
-                        if !progressed {
-                            break;
-                        }
-                    }
-                    Err(error) => {
-                        assert_eq!(reader.read(b"GET / HTTP/1.1\r\n"), Err(error.clone()));
-                        assert!(!reader.is_idle());
-                        outcomes.push(Err(error));
-                        return outcomes;
-                    }
-                }
-            }
-        }
-        outcomes
+        crate::fuzzing::drive_reader(limits, pieces)
     }
 
     fn whole(bytes: &[u8]) -> Vec<Outcome> {
