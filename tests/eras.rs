@@ -196,7 +196,7 @@ fn stateless_progress_streams_without_priming_or_resumption() {
         "no priming event at 2026: {}",
         r.text()
     );
-    let messages = r.sse_messages();
+    let messages = r.messages();
     let progress: Vec<Value> = messages
         .iter()
         .filter(|m| m["method"] == "notifications/progress")

@@ -4,120 +4,14 @@
 
 mod common;
 
+use common::http::{parse_all as parse, Response};
 use common::{spawn_mcpd, Mcpd};
-use mcpd::sse::{EventReader, ParsedEvent};
 use serde_json::{json, Value};
 use std::io::{ErrorKind, Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
 const BOTH: &str = "application/json, text/event-stream";
-
-/// One response read back; the body without chunked framing.
-#[derive(Debug)]
-struct Resp {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-    complete: bool,
-}
-
-impl Resp {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn text(&self) -> String {
-        String::from_utf8_lossy(&self.body).into_owned()
-    }
-
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("{e}: status {} body {:?}", self.status, self.text()))
-    }
-
-    fn events(&self) -> Vec<ParsedEvent> {
-        let mut reader = EventReader::new(1 << 20);
-        reader.feed(&self.body).unwrap();
-        std::iter::from_fn(|| reader.next_event()).collect()
-    }
-
-    /// The JSON of every event with data.
-    fn messages(&self) -> Vec<Value> {
-        self.events()
-            .iter()
-            .filter(|e| !e.data.is_empty())
-            .map(|e| serde_json::from_str(&e.data).unwrap())
-            .collect()
-    }
-
-    fn error_message(&self) -> String {
-        self.json()["error"]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
-    }
-}
-
-fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
-    haystack.windows(needle.len()).position(|w| w == needle)
-}
-
-/// Every response in `bytes`, the last possibly unfinished.
-fn parse(mut bytes: &[u8]) -> Vec<Resp> {
-    let mut out = Vec::new();
-    while let Some(end) = find(bytes, b"\r\n\r\n") {
-        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
-        bytes = &bytes[end + 4..];
-        let mut lines = head.split("\r\n");
-        let status = lines
-            .next()
-            .and_then(|l| l.get(9..12))
-            .and_then(|s| s.parse().ok())
-            .expect("status line");
-        let headers: Vec<(String, String)> = lines
-            .filter_map(|l| l.split_once(':'))
-            .map(|(n, v)| (n.to_string(), v.trim().to_string()))
-            .collect();
-        let mut resp = Resp {
-            status,
-            headers,
-            body: Vec::new(),
-            complete: true,
-        };
-        if let Some(len) = resp.header("content-length") {
-            let len: usize = len.parse().unwrap();
-            resp.complete = bytes.len() >= len;
-            let len = len.min(bytes.len());
-            resp.body = bytes[..len].to_vec();
-            bytes = &bytes[len..];
-        } else if resp.header("transfer-encoding").is_some() {
-            resp.complete = false;
-            while let Some(line_end) = find(bytes, b"\r\n") {
-                let size = String::from_utf8_lossy(&bytes[..line_end]).into_owned();
-                let size = usize::from_str_radix(size.trim(), 16).unwrap();
-                if bytes.len() < line_end + 2 + size + 2 {
-                    break;
-                }
-                resp.body
-                    .extend_from_slice(&bytes[line_end + 2..line_end + 2 + size]);
-                bytes = &bytes[line_end + 2 + size + 2..];
-                if size == 0 {
-                    resp.complete = true;
-                    break;
-                }
-            }
-        } else if status != 204 && status != 304 {
-            resp.body = bytes.to_vec();
-            bytes = &[];
-        }
-        out.push(resp);
-    }
-    out
-}
 
 /// A client connection that keeps everything it read.
 struct Client {
@@ -144,7 +38,7 @@ impl Client {
     }
 
     /// Reads until `done` holds for what came so far, the peer closes, or `max` passes.
-    fn read_until(&mut self, max: Duration, done: impl Fn(&[Resp]) -> bool) -> Vec<Resp> {
+    fn read_until(&mut self, max: Duration, done: impl Fn(&[Response]) -> bool) -> Vec<Response> {
         let start = Instant::now();
         let mut buf = [0u8; 65536];
         while !self.closed && !done(&parse(&self.got)) && start.elapsed() < max {
@@ -159,7 +53,7 @@ impl Client {
     }
 
     /// The `n`th response once its head is in (and its body, unless it is a stream).
-    fn response(&mut self, n: usize) -> Resp {
+    fn response(&mut self, n: usize) -> Response {
         let all = self.read_until(Duration::from_secs(5), |r| {
             r.len() > n
                 && (r[n].complete || r[n].header("content-type") == Some("text/event-stream"))
@@ -170,7 +64,7 @@ impl Client {
     }
 
     /// The `n`th response once complete.
-    fn complete(&mut self, n: usize) -> Resp {
+    fn complete(&mut self, n: usize) -> Response {
         let all = self.read_until(Duration::from_secs(5), |r| r.len() > n && r[n].complete);
         all.into_iter()
             .nth(n)
@@ -219,7 +113,7 @@ fn get_stream(session: &str, last_event: Option<&str>) -> Vec<u8> {
 }
 
 /// One request on a fresh connection; its complete answer (or head, for a stream).
-fn once(server: &Mcpd, bytes: &[u8]) -> Resp {
+fn once(server: &Mcpd, bytes: &[u8]) -> Response {
     let mut client = Client::new(server);
     client.send(bytes);
     client.response(0)

@@ -1,27 +1,31 @@
 //! A small blocking HTTP/1.1 client for integration tests: one request per connection,
 //! responses framed by Content-Length, chunked encoding or close, every read bounded.
 
+use mcpd::sse::{EventReader, ParsedEvent};
+use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
-/// One response.
+/// One response read back; the body without chunked framing.
 #[derive(Debug)]
 pub struct Response {
     /// Status code.
     pub status: u16,
-    /// Header fields, names in lower case.
+    /// Header fields as received.
     pub headers: Vec<(String, String)>,
-    /// The body, de-chunked.
+    /// The body without chunked framing.
     pub body: Vec<u8>,
+    /// Whether the whole body was read (a stream may still be open).
+    pub complete: bool,
 }
 
 impl Response {
-    /// The first header of that (lower-case) name.
+    /// The first header of that name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
-            .find(|(n, _)| n == name)
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 
@@ -31,19 +35,92 @@ impl Response {
     }
 
     /// The body as JSON (panics with the body when it is not).
-    pub fn json(&self) -> serde_json::Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("{e}: {}", self.text()))
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: status {} body {:?}", self.status, self.text()))
     }
 
-    /// The JSON messages in an SSE body's `data:` lines.
-    pub fn sse_messages(&self) -> Vec<serde_json::Value> {
-        self.text()
-            .lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .filter(|d| !d.is_empty())
-            .filter_map(|d| serde_json::from_str(d).ok())
+    /// The SSE events of the body.
+    pub fn events(&self) -> Vec<ParsedEvent> {
+        let mut reader = EventReader::new(1 << 20);
+        reader.feed(&self.body).unwrap();
+        std::iter::from_fn(|| reader.next_event()).collect()
+    }
+
+    /// The JSON of every event with data.
+    pub fn messages(&self) -> Vec<Value> {
+        self.events()
+            .iter()
+            .filter(|e| !e.data.is_empty())
+            .map(|e| serde_json::from_str(&e.data).unwrap())
             .collect()
     }
+
+    /// The JSON-RPC error message of the body.
+    pub fn error_message(&self) -> String {
+        self.json()["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}
+
+/// Where `needle` starts in `haystack`.
+pub fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack.windows(needle.len()).position(|w| w == needle)
+}
+
+/// Every response in `bytes`, the last possibly unfinished.
+pub fn parse_all(mut bytes: &[u8]) -> Vec<Response> {
+    let mut out = Vec::new();
+    while let Some(end) = find(bytes, b"\r\n\r\n") {
+        let head = String::from_utf8_lossy(&bytes[..end]).into_owned();
+        bytes = &bytes[end + 4..];
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.get(9..12))
+            .and_then(|s| s.parse().ok())
+            .expect("status line");
+        let headers: Vec<(String, String)> = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.to_string(), v.trim().to_string()))
+            .collect();
+        let mut resp = Response {
+            status,
+            headers,
+            body: Vec::new(),
+            complete: true,
+        };
+        if let Some(len) = resp.header("content-length") {
+            let len: usize = len.parse().unwrap();
+            resp.complete = bytes.len() >= len;
+            let len = len.min(bytes.len());
+            resp.body = bytes[..len].to_vec();
+            bytes = &bytes[len..];
+        } else if resp.header("transfer-encoding").is_some() {
+            resp.complete = false;
+            while let Some(line_end) = find(bytes, b"\r\n") {
+                let size = String::from_utf8_lossy(&bytes[..line_end]).into_owned();
+                let size = usize::from_str_radix(size.trim(), 16).unwrap();
+                if bytes.len() < line_end + 2 + size + 2 {
+                    break;
+                }
+                resp.body
+                    .extend_from_slice(&bytes[line_end + 2..line_end + 2 + size]);
+                bytes = &bytes[line_end + 2 + size + 2..];
+                if size == 0 {
+                    resp.complete = true;
+                    break;
+                }
+            }
+        } else if status != 204 && status != 304 {
+            resp.body = bytes.to_vec();
+            bytes = &[];
+        }
+        out.push(resp);
+    }
+    out
 }
 
 /// Sends one request with `Connection: close` and reads the whole answer (at most `limit`).
@@ -91,47 +168,7 @@ pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
     raw
 }
 
-/// Parses one response; a chunked body may be cut short (streams read for a while).
+/// The first response in `raw`.
 pub fn parse(raw: &[u8]) -> Option<Response> {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.get(9..12)?.parse().ok()?;
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    let rest = &raw[end + 4..];
-    let chunked = headers
-        .iter()
-        .any(|(n, v)| n == "transfer-encoding" && v.contains("chunked"));
-    let body = if chunked {
-        dechunk(rest)
-    } else {
-        rest.to_vec()
-    };
-    Some(Response {
-        status,
-        headers,
-        body,
-    })
-}
-
-fn dechunk(mut rest: &[u8]) -> Vec<u8> {
-    let mut body = Vec::new();
-    while let Some(line_end) = rest.windows(2).position(|w| w == b"\r\n") {
-        let size_text = String::from_utf8_lossy(&rest[..line_end]).into_owned();
-        let Ok(size) = usize::from_str_radix(size_text.split(';').next().unwrap_or("").trim(), 16)
-        else {
-            break;
-        };
-        if size == 0 {
-            break;
-        }
-        let start = line_end + 2;
-        let end = (start + size).min(rest.len());
-        body.extend_from_slice(&rest[start..end]);
-        rest = &rest[(end + 2).min(rest.len())..];
-    }
-    body
+    parse_all(raw).into_iter().next()
 }
