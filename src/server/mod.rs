@@ -427,9 +427,13 @@ impl<H: Handler> Server<H> {
             keep_alive,
             headers: Vec::new(),
         };
-        let path = head.path().to_string();
-        let base = self.config.path.trim_end_matches('/').to_string();
-        let probe = path == "/metrics" || path == "/health" || path == format!("{base}/health");
+        let path = head.path();
+        let under_base = path.strip_prefix(self.config.path.trim_end_matches('/'));
+        let probe = path == "/metrics" || path == "/health" || under_base == Some("/health");
+        let mcp = path == self.config.path
+            || under_base.is_some_and(|rest| rest.starts_with('/'))
+            || path == self.config.sse_path
+            || path == self.config.messages_path;
         let reply = if probe {
             let authorized = if self.config.public_health {
                 Ok(())
@@ -444,11 +448,7 @@ impl<H: Handler> Server<H> {
                 (Ok(()), Method::Get | Method::Head) => self.health(now),
                 (Ok(()), _) => method_not_allowed("GET, HEAD"),
             }
-        } else if path == self.config.path
-            || path.starts_with(&format!("{base}/"))
-            || path == self.config.sse_path
-            || path == self.config.messages_path
-        {
+        } else if mcp {
             // Preflights carry no credentials (Fetch standard, CORS-preflight request).
             let authorized = if head.method == Method::Options {
                 Ok(())
@@ -467,7 +467,7 @@ impl<H: Handler> Server<H> {
                             .push(("Access-Control-Expose-Headers", "Mcp-Session-Id".into()));
                         exchange.headers.push(("Vary", "Origin".into()));
                     }
-                    self.route_mcp(conn, &head, &body, &path, now)
+                    self.route_mcp(conn, &head, &body, path, now)
                 }
             }
         } else {
