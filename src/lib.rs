@@ -42,6 +42,7 @@ pub mod event_loop;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub mod http;
+pub mod id;
 pub mod idmap;
 pub mod lines;
 pub mod log;

@@ -149,7 +149,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     let mut shell = Shell {
         poll,
         server: Server::new(config, handler, Instant::now()),
-        sockets: Vec::new(),
+        sockets: SocketTable::default(),
         buf: vec![0; READ_CHUNK],
         sources,
     };
@@ -225,12 +225,20 @@ fn serve_with<H: Handler, S: Sources<H>>(
                 {
                     shell.pump();
                 }
-                Token(conn) => {
+                Token(slot) => {
+                    // A socket event names a slot; the table says which connection holds it now
+                    // (an event left over from a closed one is a harmless spurious wake-up).
+                    let Some(conn) = shell.sockets.id_at(slot) else {
+                        continue;
+                    };
                     if event.is_readable() || event.is_read_closed() || event.is_error() {
                         shell.read(conn);
                     }
                     if event.is_writable() {
                         shell.write(conn);
+                        // Writing can finish a closing connection and free its number: carry
+                        // out that close now, before a later event in this batch reuses it.
+                        shell.pump();
                     }
                 }
             }
@@ -253,9 +261,54 @@ struct Stopping {
 struct Shell<H: Handler, S: Sources<H>> {
     poll: Poll,
     server: Server<H>,
-    sockets: Vec<Option<Socket>>,
+    sockets: SocketTable<Socket>,
     buf: Vec<u8>,
     sources: S,
+}
+
+/// The open sockets by slot, each with the id of the connection it carries: an output naming an
+/// older connection of the same slot finds nothing.
+struct SocketTable<S> {
+    slots: Vec<Option<(ConnId, S)>>,
+}
+
+impl<S> Default for SocketTable<S> {
+    fn default() -> Self {
+        SocketTable { slots: Vec::new() }
+    }
+}
+
+impl<S> SocketTable<S> {
+    /// Stores `socket` for `conn`, replacing whatever its slot held.
+    fn insert(&mut self, conn: ConnId, socket: S) {
+        let slot = conn.slot();
+        if self.slots.len() <= slot {
+            self.slots.resize_with(slot + 1, || None);
+        }
+        self.slots[slot] = Some((conn, socket));
+    }
+
+    /// The connection whose socket sits in `slot` (a token).
+    fn id_at(&self, slot: usize) -> Option<ConnId> {
+        self.slots.get(slot)?.as_ref().map(|(id, _)| *id)
+    }
+
+    /// The socket of `conn`, if `conn` is still the connection in its slot.
+    fn get_mut(&mut self, conn: ConnId) -> Option<&mut S> {
+        match self.slots.get_mut(conn.slot())? {
+            Some((id, socket)) if *id == conn => Some(socket),
+            _ => None,
+        }
+    }
+
+    /// Takes the socket of `conn` out, if `conn` is still the connection in its slot.
+    fn take(&mut self, conn: ConnId) -> Option<S> {
+        let entry = self.slots.get_mut(conn.slot())?;
+        if entry.as_ref().is_some_and(|(id, _)| *id == conn) {
+            return entry.take().map(|(_, socket)| socket);
+        }
+        None
+    }
 }
 
 struct Socket {
@@ -273,23 +326,23 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
                         continue;
                     };
                     let _ = stream.set_nodelay(true);
-                    if let Err(e) =
-                        self.poll
-                            .registry()
-                            .register(&mut stream, Token(conn), Interest::READABLE)
-                    {
+                    if let Err(e) = self.poll.registry().register(
+                        &mut stream,
+                        Token(conn.slot()),
+                        Interest::READABLE,
+                    ) {
                         log::warn(format_args!("register failed: {e}"));
                         self.server.handle_reset(conn, Instant::now());
                         self.pump();
                         continue;
                     }
-                    if self.sockets.len() <= conn {
-                        self.sockets.resize_with(conn + 1, || None);
-                    }
-                    self.sockets[conn] = Some(Socket {
-                        stream,
-                        writable: false,
-                    });
+                    self.sockets.insert(
+                        conn,
+                        Socket {
+                            stream,
+                            writable: false,
+                        },
+                    );
                     self.pump();
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -309,7 +362,7 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
             if room == 0 {
                 return;
             }
-            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else {
+            let Some(socket) = self.sockets.get_mut(conn) else {
                 return;
             };
             let now;
@@ -339,7 +392,7 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
     /// Writes until `WouldBlock` or nothing is pending; writable interest only while blocked.
     fn write(&mut self, conn: ConnId) {
         loop {
-            let Some(socket) = self.sockets.get_mut(conn).and_then(Option::as_mut) else {
+            let Some(socket) = self.sockets.get_mut(conn) else {
                 return;
             };
             let pending = self.server.pending_output(conn);
@@ -348,7 +401,7 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
                     socket.writable = false;
                     let _ = self.poll.registry().reregister(
                         &mut socket.stream,
-                        Token(conn),
+                        Token(conn.slot()),
                         Interest::READABLE,
                     );
                 }
@@ -366,7 +419,7 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
                         let interest = Interest::READABLE | Interest::WRITABLE;
                         let _ = self.poll.registry().reregister(
                             &mut socket.stream,
-                            Token(conn),
+                            Token(conn.slot()),
                             interest,
                         );
                     }
@@ -397,11 +450,33 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
                 Output::Write(conn) => self.write(conn),
                 Output::ResumeRead(conn) => self.read(conn),
                 Output::Close(conn) => {
-                    if let Some(mut socket) = self.sockets.get_mut(conn).and_then(Option::take) {
+                    // A stale id (its slot already holds a newer connection) takes nothing.
+                    if let Some(mut socket) = self.sockets.take(conn) {
                         let _ = self.poll.registry().deregister(&mut socket.stream);
                     }
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SocketTable;
+    use crate::id::ConnId;
+
+    #[test]
+    fn a_stale_close_leaves_the_new_socket_of_a_reused_slot_alone() {
+        let mut table = SocketTable::default();
+        let old = ConnId::new(0, 0);
+        let new = ConnId::new(0, 1);
+        table.insert(old, "old socket");
+        // The old connection's close is still queued when the slot is reused.
+        table.insert(new, "new socket");
+        assert_eq!(table.take(old), None);
+        assert_eq!(table.id_at(0), Some(new));
+        assert_eq!(table.get_mut(new), Some(&mut "new socket"));
+        assert_eq!(table.take(new), Some("new socket"));
+        assert_eq!(table.id_at(0), None);
     }
 }

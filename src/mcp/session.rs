@@ -17,8 +17,7 @@ use crate::sse::{self, ReplayBuffer, ReplayGap};
 use std::collections::VecDeque;
 use std::time::Instant;
 
-/// Opaque connection number chosen by the server (its slab index).
-pub type ConnId = usize;
+pub use crate::id::ConnId;
 
 /// Stream number within a session; 0 is the standalone GET stream.
 pub type StreamNo = u32;

@@ -27,6 +27,7 @@ use crate::http::{
     self, BodyFraming, Method, ReadEvent, ReaderLimits, Request, RequestHead, RequestReader,
     Version,
 };
+use crate::id::Slots;
 use crate::log;
 use crate::mcp::handler::Handler;
 use crate::mcp::jsonrpc::{self, ErrorObject, Message};
@@ -116,8 +117,7 @@ pub struct Server<H: Handler> {
     config: Config,
     loopback_listener: bool,
     unspecified_listener: bool,
-    conns: Vec<Option<Conn>>,
-    free: Vec<ConnId>,
+    conns: Slots<Conn>,
     wheel: TimerWheel<TimerEvent>,
     heartbeat_armed: bool,
     /// Shutting down: no new requests; connections close once their answer is out.
@@ -144,8 +144,7 @@ impl<H: Handler> Server<H> {
             loopback_listener: ip.is_none_or(|ip| ip.is_loopback()),
             unspecified_listener: ip.is_some_and(|ip| ip.is_unspecified()),
             config,
-            conns: Vec::new(),
-            free: Vec::new(),
+            conns: Slots::default(),
             wheel: TimerWheel::new(now),
             heartbeat_armed: false,
             draining: false,
@@ -198,16 +197,7 @@ impl<H: Handler> Server<H> {
             paused: false,
             write_queued: false,
         };
-        let id = match self.free.pop() {
-            Some(id) => {
-                self.conns[id] = Some(conn);
-                id
-            }
-            None => {
-                self.conns.push(Some(conn));
-                self.conns.len() - 1
-            }
-        };
+        let id = self.conns.insert(conn);
         self.counters.connections += 1;
         self.metrics.accepted += 1;
         self.arm(id, ConnTimer::Request, now);
@@ -259,7 +249,7 @@ impl<H: Handler> Server<H> {
 
     /// Bytes waiting to be written to `conn`.
     pub fn pending_output(&self, conn: ConnId) -> &[u8] {
-        match self.conns.get(conn).and_then(Option::as_ref) {
+        match self.conns.get(conn) {
             Some(c) => c.out.pending(),
             None => &[],
         }
@@ -302,8 +292,8 @@ impl<H: Handler> Server<H> {
     /// HTTP+SSE) end now, and every connection closes once its answer is written.
     pub fn shutdown(&mut self, now: Instant) {
         self.draining = true;
-        for conn in 0..self.conns.len() {
-            let Some(c) = self.conns[conn].as_ref() else {
+        for conn in self.conns.ids() {
+            let Some(c) = self.conns.get(conn) else {
                 continue;
             };
             let end = match c.phase {
@@ -340,7 +330,7 @@ impl<H: Handler> Server<H> {
     }
 
     fn conn_mut(&mut self, conn: ConnId) -> Option<&mut Conn> {
-        self.conns.get_mut(conn).and_then(Option::as_mut)
+        self.conns.get_mut(conn)
     }
 
     /// Reads and answers requests from `conn`'s input while it is free to.
@@ -819,9 +809,9 @@ impl<H: Handler> Server<H> {
     fn heartbeat(&mut self, now: Instant) {
         self.heartbeat_armed = false;
         let mut any = false;
-        for conn in 0..self.conns.len() {
+        for conn in self.conns.ids() {
             if matches!(
-                self.conns[conn].as_ref().map(|c| &c.phase),
+                self.conns.get(conn).map(|c| &c.phase),
                 Some(Phase::Streaming(_))
             ) {
                 any = true;
@@ -878,7 +868,7 @@ impl<H: Handler> Server<H> {
                 ConnTimer::Request => limits.head_timeout,
                 ConnTimer::Idle => limits.keep_alive_timeout,
             };
-        let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) else {
+        let Some(c) = self.conns.get_mut(conn) else {
             return;
         };
         c.deadline = Some((at, kind));
@@ -898,7 +888,7 @@ impl<H: Handler> Server<H> {
 
     /// No deadline for now (an answer is pending or streaming); the entry, if any, stays.
     fn disarm(&mut self, conn: ConnId) {
-        if let Some(c) = self.conns.get_mut(conn).and_then(Option::as_mut) {
+        if let Some(c) = self.conns.get_mut(conn) {
             c.deadline = None;
         }
     }
@@ -928,22 +918,13 @@ impl<H: Handler> Server<H> {
     }
 
     fn remove(&mut self, conn: ConnId) {
-        // Connection numbers are reused: no entry may outlive its connection.
-        if let Some((key, _)) = self
-            .conns
-            .get_mut(conn)
-            .and_then(Option::as_mut)
-            .and_then(|c| c.entry.take())
-        {
-            self.wheel.cancel(key);
-        }
-        let Some(slot) = self.conns.get_mut(conn) else {
+        let Some(mut c) = self.conns.remove(conn) else {
             return;
         };
-        if slot.take().is_none() {
-            return;
+        // A stale timer would find nothing, but it would still hold a wheel entry.
+        if let Some((key, _)) = c.entry.take() {
+            self.wheel.cancel(key);
         }
-        self.free.push(conn);
         self.counters.connections -= 1;
         self.transport.connection_closed(conn);
         self.outputs.push_back(Output::Close(conn));

@@ -672,3 +672,30 @@ fn json_mode_deferred_answer_is_written() {
     assert_eq!(resp.header("content-type"), Some("application/json"));
     assert_eq!(resp.json()["id"], 5);
 }
+
+/// Issue 10's id-reuse bug: a write that finishes a closing connection frees its slot and queues
+/// its close; a connection accepted before that close is carried out reuses the slot, and the
+/// close must not reach it.
+#[test]
+fn a_close_queued_before_the_slot_is_reused_names_only_the_old_connection() {
+    let mut net = Net::new(Config::default());
+    let old = net.connect();
+    net.stalled.insert(old);
+    net.send(
+        old,
+        b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+    );
+    // The socket becomes writable and takes the whole answer; outputs are not drained yet.
+    let n = net.server.pending_output(old).len();
+    assert!(n > 0);
+    net.server.handle_sent(old, n, net.now);
+    let new = net.server.handle_connect(net.now).expect("accepted");
+    assert_eq!(new.slot(), old.slot(), "the freed slot is reused");
+    assert_ne!(new, old);
+    net.pump();
+    assert!(net.closed.contains(&old));
+    assert!(!net.closed.contains(&new), "the new connection stays open");
+    net.send(new, b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_eq!(net.last(new).status, 200);
+    assert_eq!(net.server.connection_count(), 1);
+}

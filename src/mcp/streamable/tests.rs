@@ -106,9 +106,9 @@ impl<H: Handler> Rig<H> {
         }
     }
 
-    fn post_with(&mut self, conn: ConnId, headers: &[(&str, &str)], body: &str) -> Reply {
+    fn post_with(&mut self, conn: u32, headers: &[(&str, &str)], body: &str) -> Reply {
         let reply = self.t.post(
-            conn,
+            c(conn),
             &head(Method::Post, headers),
             body.as_bytes(),
             self.now,
@@ -117,7 +117,7 @@ impl<H: Handler> Rig<H> {
         reply
     }
 
-    fn post(&mut self, conn: ConnId, session: &str, body: &str) -> Reply {
+    fn post(&mut self, conn: u32, session: &str, body: &str) -> Reply {
         self.post_with(
             conn,
             &[
@@ -129,14 +129,14 @@ impl<H: Handler> Rig<H> {
         )
     }
 
-    fn get(&mut self, conn: ConnId, session: &str, last_event: Option<&str>) -> Reply {
+    fn get(&mut self, conn: u32, session: &str, last_event: Option<&str>) -> Reply {
         let mut headers = vec![("Accept", "text/event-stream"), ("Mcp-Session-Id", session)];
         if let Some(last) = last_event {
             headers.push(("Last-Event-ID", last));
         }
         let reply = self
             .t
-            .get(conn, &head(Method::Get, &headers), None, self.now);
+            .get(c(conn), &head(Method::Get, &headers), None, self.now);
         self.drain();
         reply
     }
@@ -149,8 +149,8 @@ impl<H: Handler> Rig<H> {
         reply
     }
 
-    fn close(&mut self, conn: ConnId) {
-        self.t.connection_closed(conn);
+    fn close(&mut self, conn: u32) {
+        self.t.connection_closed(c(conn));
         self.drain();
     }
 
@@ -197,13 +197,15 @@ impl<H: Handler> Rig<H> {
     }
 
     /// Events sent to `conn` by actions so far, and whether its stream ended.
-    fn sent_to(&self, conn: ConnId) -> (Vec<ParsedEvent>, bool) {
+    fn sent_to(&self, conn: u32) -> (Vec<ParsedEvent>, bool) {
         let mut bytes = Vec::new();
         let mut ended = false;
         for action in &self.actions {
             match action {
-                Action::Event { conn: c, bytes: b } if *c == conn => bytes.extend_from_slice(b),
-                Action::EndStream { conn: c } | Action::Close { conn: c } if *c == conn => {
+                Action::Event { conn: to, bytes: b } if *to == c(conn) => {
+                    bytes.extend_from_slice(b)
+                }
+                Action::EndStream { conn: to } | Action::Close { conn: to } if *to == c(conn) => {
                     ended = true
                 }
                 _ => {}
@@ -248,7 +250,7 @@ fn missing_session_is_400_and_unknown_is_404() {
     assert_eq!(rig.get(1, "no-such-session", None).status, 404);
     assert_eq!(rig.delete("no-such-session").status, 404);
     let get = rig.t.get(
-        1,
+        c(1),
         &head(Method::Get, &[("Accept", "text/event-stream")]),
         None,
         rig.now,
@@ -289,7 +291,7 @@ fn accept_must_admit_json_and_sse_in_any_order() {
         Method::Get,
         &[("Accept", "application/json"), ("Mcp-Session-Id", &id)],
     );
-    assert_eq!(rig.t.get(2, &get, None, rig.now).status, 406);
+    assert_eq!(rig.t.get(c(2), &get, None, rig.now).status, 406);
 }
 
 #[test]
@@ -455,7 +457,7 @@ fn protocol_header_must_name_a_supported_revision() {
         ],
     );
     // A version that is not a handshake revision selects the stateless era, which has no GET.
-    assert_eq!(rig.t.get(2, &get, None, rig.now).status, 405);
+    assert_eq!(rig.t.get(c(2), &get, None, rig.now).status, 405);
 }
 
 #[test]
@@ -491,7 +493,7 @@ fn json_mode_defers_and_sends_notifications_to_the_standalone_stream() {
         .actions
         .iter()
         .filter_map(|a| match a {
-            Action::Reply { conn: 2, reply } => Some(reply),
+            Action::Reply { conn, reply } if *conn == c(2) => Some(reply),
             _ => None,
         })
         .collect();
@@ -644,7 +646,7 @@ fn delete_ends_the_session_and_its_streams() {
     let id = rig.session("2025-06-18");
     assert_eq!(rig.get(4, &id, None).status, 200);
     assert_eq!(rig.delete(&id), Reply::empty(200));
-    assert!(rig.actions.contains(&Action::Close { conn: 4 }));
+    assert!(rig.actions.contains(&Action::Close { conn: c(4) }));
     assert_eq!(rig.post(1, &id, &request(2, "ping", json!({}))).status, 404);
     assert_eq!(rig.get(5, &id, None).status, 404);
     assert_eq!(rig.delete(&id).status, 404);
@@ -813,7 +815,7 @@ fn cancelled_json_mode_request_is_answered_202_not_an_empty_array() {
                         "params": {"requestId": 7}});
     assert_eq!(rig.post(2, &id, &cancel.to_string()).status, 202);
     let deferred = rig.actions.iter().find_map(|a| match a {
-        Action::Reply { conn: 1, reply } => Some(reply),
+        Action::Reply { conn, reply } if *conn == c(1) => Some(reply),
         _ => None,
     });
     let reply = deferred.expect("the waiting POST gets its answer");
@@ -825,7 +827,7 @@ fn compatibility_paths_name_the_session() {
     let mut rig = Rig::new(ResponseMode::Auto);
     let id = rig.session("2025-06-18");
     let get = head(Method::Get, &[("Accept", "text/event-stream")]);
-    assert_eq!(rig.t.get(1, &get, Some(&id), rig.now).status, 200);
+    assert_eq!(rig.t.get(c(1), &get, Some(&id), rig.now).status, 200);
     assert_eq!(
         rig.t.delete(&head(Method::Delete, &[]), Some(&id)).status,
         200
@@ -836,10 +838,15 @@ fn compatibility_paths_name_the_session() {
     );
 }
 
+/// Connection `n` (first generation) of the rig's transport.
+fn c(n: u32) -> ConnId {
+    ConnId::new(n, 0)
+}
+
 /// Headers and `_meta` of a stateless (2026-07-28) request for `method`.
 fn stateless_post(
     rig: &mut Rig<Builtin>,
-    conn: ConnId,
+    conn: u32,
     id: u64,
     method: &str,
     mut params: Value,
