@@ -1,6 +1,10 @@
-//! The I/O of `mcpd --stdio`: stdin through mio (non-blocking), stdout written whole, handler
-//! timers on the wheel. Exits when stdin ends and every request has been answered, or on
-//! SIGTERM/SIGINT.
+//! The I/O of `mcpd --stdio`: stdin and stdout through mio (non-blocking), handler timers on
+//! the wheel. Stdin is read only while the transport wants input, so a reader that stops
+//! reading stdout stops mcpd from taking more work instead of growing its memory. Exits when
+//! stdin ends and every request has been answered, or on SIGTERM/SIGINT.
+//!
+//! Stdout that is not a pipe or socket (a file, a terminal) cannot be polled usefully; it is
+//! written blocking, as such writes finish promptly.
 
 use crate::config::Config;
 use crate::log;
@@ -10,13 +14,54 @@ use crate::sys;
 use crate::timer::TimerWheel;
 use mio::unix::pipe;
 use mio::{Events, Interest, Poll, Token};
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsFd;
-use std::os::fd::AsRawFd;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::unix::fs::FileTypeExt;
 use std::time::{Duration, Instant};
 
 const STDIN: Token = Token(0);
 const SIGNALS: Token = Token(1);
+const STDOUT: Token = Token(2);
+
+/// Where the transport's output goes.
+enum Output {
+    /// A pipe or socket, non-blocking, polled for writability.
+    Polled(pipe::Sender),
+    /// A file or terminal, written blocking.
+    Blocking(File),
+}
+
+impl Output {
+    fn open(poll: &Poll) -> io::Result<Output> {
+        let fd: OwnedFd = io::stdout().as_fd().try_clone_to_owned()?;
+        let file = File::from(fd);
+        let kind = file.metadata()?.file_type();
+        if !(kind.is_fifo() || kind.is_socket()) {
+            return Ok(Output::Blocking(file));
+        }
+        let mut sender = pipe::Sender::from(OwnedFd::from(file));
+        sender.set_nonblocking(true)?;
+        poll.registry()
+            .register(&mut sender, STDOUT, Interest::WRITABLE)?;
+        Ok(Output::Polled(sender))
+    }
+
+    /// Writes what it can of `bytes` now; 0 when the stream takes nothing more at the moment.
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        let result = match self {
+            Output::Polled(sender) => sender.write(bytes),
+            Output::Blocking(file) => file.write(bytes),
+        };
+        match result {
+            Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+            Ok(n) => Ok(n),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Ok(0),
+            Err(e) => Err(e),
+        }
+    }
+}
 
 /// Time requests in flight get to finish once stdin has ended.
 const DRAIN_GRACE: Duration = Duration::from_secs(5);
@@ -33,8 +78,11 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
     let mut transport = StdioTransport::new(Box::new(handler), config.limits.max_body_bytes);
+    transport.set_output_limit(config.limits.max_outbound_bytes);
+    let mut output = Output::open(&poll)?;
     let mut wheel = TimerWheel::new(Instant::now());
-    let mut stdout = io::stdout().lock();
+    // Edge-triggered: input may be left unread (while the output is behind) until WouldBlock.
+    let mut input_ready = true;
     let mut events = Events::with_capacity(16);
     let mut buf = vec![0u8; 64 * 1024];
     let mut eof_at: Option<Instant> = None;
@@ -42,7 +90,8 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     loop {
         let now = Instant::now();
         if let Some(at) = eof_at {
-            if transport.pending_requests() == 0 || now >= at + DRAIN_GRACE {
+            let done = transport.pending_requests() == 0 && transport.pending_output().is_empty();
+            if done || now >= at + DRAIN_GRACE {
                 return Ok(());
             }
         }
@@ -60,37 +109,47 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
             return Err(e);
         }
         for event in events.iter() {
-            if event.token() == SIGNALS {
-                return Ok(());
+            match event.token() {
+                SIGNALS => return Ok(()),
+                STDIN => input_ready = true,
+                _ => {}
             }
-            loop {
+        }
+        loop {
+            while input_ready && eof_at.is_none() && transport.wants_input() {
                 match input.read(&mut buf) {
                     Ok(0) => {
-                        eof_at.get_or_insert(Instant::now());
+                        eof_at = Some(Instant::now());
                         let _ = poll.registry().deregister(&mut input);
-                        break;
                     }
                     Ok(n) => transport.handle_input(&buf[..n], Instant::now()),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => input_ready = false,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                     Err(e) => return Err(e),
                 }
             }
-        }
-        let now = Instant::now();
-        while let Some((_, token)) = wheel.poll_expired(now) {
-            transport.on_timer(token, now);
-        }
-        transport.pump_backend(now);
-        while let Some((at, token)) = transport.poll_timer() {
-            wheel.insert(at, token);
-        }
-        let pending = transport.pending_output();
-        if !pending.is_empty() {
-            stdout.write_all(pending)?;
-            stdout.flush()?;
-            let n = pending.len();
-            transport.consume_output(n);
+            let now = Instant::now();
+            while let Some((_, token)) = wheel.poll_expired(now) {
+                transport.on_timer(token, now);
+            }
+            transport.pump_backend(now);
+            while let Some((at, token)) = transport.poll_timer() {
+                wheel.insert(at, token);
+            }
+            let mut wrote = 0;
+            while !transport.pending_output().is_empty() {
+                let n = output.write(transport.pending_output())?;
+                if n == 0 {
+                    break;
+                }
+                transport.consume_output(n);
+                wrote += n;
+            }
+            // Writing may have made room for input that is still waiting.
+            let more = wrote > 0 && input_ready && eof_at.is_none() && transport.wants_input();
+            if !more {
+                break;
+            }
         }
         if transport.is_ended() {
             return Ok(());

@@ -36,6 +36,10 @@ const SESSION: SessionKey = SessionKey(0);
 /// Client requests in flight at once; beyond it a request is refused.
 pub const MAX_PENDING: usize = 1024;
 
+/// Output bytes waiting for the stream before input stops being taken (the default of
+/// [`crate::config::Limits::max_outbound_bytes`], the same bound a connection has).
+const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
+
 /// A stateless (2026-07-28) request in flight, in a session of its own.
 struct OneRequest {
     key: SessionKey,
@@ -55,6 +59,11 @@ pub struct StdioTransport {
     next_outgoing: u64,
     next_handle: u64,
     out: Vec<u8>,
+    /// Past this many waiting bytes input is not taken ([`StdioTransport::wants_input`]); past
+    /// twice as many, notifications are dropped and counted (answers never are: their number is
+    /// bounded by [`MAX_PENDING`] once input stops).
+    output_limit: usize,
+    dropped_notifications: u64,
     /// Due time and our token, which [`StdioTransport::timer_of`] maps to the session that set
     /// it and the handler's token.
     timers: VecDeque<(Instant, u64)>,
@@ -80,6 +89,8 @@ impl StdioTransport {
             next_outgoing: 0,
             next_handle: 1,
             out: Vec::new(),
+            output_limit: DEFAULT_OUTPUT_LIMIT,
+            dropped_notifications: 0,
             timers: VecDeque::new(),
             timer_of: HashMap::new(),
             next_timer: 1,
@@ -102,6 +113,22 @@ impl StdioTransport {
                 }),
             }
         }
+    }
+
+    /// Bounds the output waiting for the stream to `bytes` (see [`StdioTransport::wants_input`]).
+    pub fn set_output_limit(&mut self, bytes: usize) {
+        self.output_limit = bytes;
+    }
+
+    /// Whether to read more input: false while the output stream is behind by more than the
+    /// output limit, so a reader that stops reading stops the writer instead of growing memory.
+    pub fn wants_input(&self) -> bool {
+        self.out.len() < self.output_limit
+    }
+
+    /// Notifications dropped because the output stream was far behind.
+    pub fn dropped_notifications(&self) -> u64 {
+        self.dropped_notifications
     }
 
     /// Lines waiting to be written to the output stream.
@@ -435,6 +462,19 @@ impl StdioTransport {
     }
 
     fn write(&mut self, message: &Message) {
+        if matches!(message, Message::Notification { .. })
+            && self.out.len() >= self.output_limit.saturating_mul(2)
+        {
+            self.dropped_notifications += 1;
+            if self.dropped_notifications.is_power_of_two() {
+                crate::log::warn(format_args!(
+                    "stdout is {} bytes behind; {} notifications dropped so far",
+                    self.out.len(),
+                    self.dropped_notifications
+                ));
+            }
+            return;
+        }
         self.out.extend_from_slice(message.to_json().as_bytes());
         self.out.push(b'\n');
     }
@@ -489,6 +529,25 @@ mod tests {
             vec![json!(-32700), json!(-32600), json!(-32600), Value::Null]
         );
         assert_eq!(out[3], json!({"jsonrpc":"2.0","id":2,"result":{}}));
+    }
+
+    #[test]
+    fn a_stalled_output_stops_input_and_drops_only_notifications() {
+        let t0 = Instant::now();
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        t.set_output_limit(64);
+        assert!(t.wants_input());
+        // Nobody reads the output: the progress notifications pile up past twice the limit.
+        t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"arguments\":{},\"_meta\":{\"progressToken\":\"p\"}}}\n", t0);
+        while let Some((at, token)) = t.poll_timer() {
+            t.on_timer(token, at);
+        }
+        assert!(!t.wants_input(), "input stops while the output is behind");
+        assert!(t.dropped_notifications() > 0);
+        assert!(t.pending_output().len() < 64 * 2 + 1024);
+        let out = lines(&mut t);
+        assert_eq!(out.last().unwrap()["id"], 1, "the answer is never dropped");
+        assert!(t.wants_input());
     }
 
     #[test]

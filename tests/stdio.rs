@@ -1,0 +1,114 @@
+//! `mcpd --stdio` as a process whose reader falls behind: the output it holds stays bounded
+//! (stdin is left unread instead), nothing is lost, and a stop signal is still served while
+//! stdout is full (stdout is written through the event loop, never with a blocking write).
+
+mod common;
+
+use common::mcpd_bin;
+use serde_json::{json, Value};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Child, ChildStdin, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Echo calls sent without reading an answer; their answers (4 MiB) are far more than a pipe
+/// and mcpd's 1 MiB output bound hold.
+const CALLS: usize = 64;
+const MESSAGE_BYTES: usize = 64 * 1024;
+
+fn spawn_stdio() -> Child {
+    Command::new(mcpd_bin())
+        .arg("--stdio")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("mcpd starts")
+}
+
+/// Writes `initialize` and the echo calls from a thread (it blocks while mcpd holds back).
+fn send_calls(mut stdin: ChildStdin) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        let init = json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{
+            "protocolVersion":"2025-06-18","capabilities":{},
+            "clientInfo":{"name":"t","version":"1"}}});
+        let mut lines = vec![init.to_string()];
+        for id in 1..=CALLS {
+            let message = "x".repeat(MESSAGE_BYTES);
+            let call = json!({"jsonrpc":"2.0","id":id,"method":"tools/call",
+                "params":{"name":"echo","arguments":{"message":message}}});
+            lines.push(call.to_string());
+        }
+        for line in lines {
+            // A broken pipe (mcpd stopped) ends the writer.
+            if writeln!(stdin, "{line}").is_err() {
+                return;
+            }
+        }
+    })
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
+    let until = Instant::now() + limit;
+    while Instant::now() < until {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+#[test]
+fn a_stalled_reader_bounds_memory_and_a_stop_signal_still_ends_mcpd() {
+    let mut child = spawn_stdio();
+    let writer = send_calls(child.stdin.take().unwrap());
+    // Give mcpd time to read what it will and fill its output; nothing reads stdout.
+    thread::sleep(Duration::from_millis(1500));
+    let rss = rss_kib(child.id());
+    assert!(rss < 24 * 1024, "RSS {rss} KiB with a stalled reader");
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "mcpd did not stop while stdout was full: {status:?}"
+    );
+    drop(child.stdout.take());
+    writer.join().unwrap();
+}
+
+#[test]
+fn a_slow_reader_gets_every_answer_in_order() {
+    let mut child = spawn_stdio();
+    let writer = send_calls(child.stdin.take().unwrap());
+    thread::sleep(Duration::from_millis(500));
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    for id in 0..=CALLS {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "answer {id} missing"
+        );
+        let answer: Value = serde_json::from_str(&line).unwrap();
+        assert_eq!(answer["id"], id);
+        if id > 0 {
+            let text = answer["result"]["content"][0]["text"].as_str().unwrap();
+            assert_eq!(text.len(), MESSAGE_BYTES);
+        }
+    }
+    writer.join().unwrap();
+    // The writer is done and its end of stdin is closed: mcpd ends by itself.
+    let status = wait_exit(&mut child, Duration::from_secs(10));
+    assert!(status.is_some_and(|s| s.success()), "{status:?}");
+}
