@@ -33,7 +33,9 @@
 //! the one session that has requests in flight, else it is refused to the child (`ping` is
 //! answered by mcpd), since nothing in it says which client it is for.
 //!
-//! Limits: `--max-children` live children (then `initialize` gets 503); a stdin buffer per child
+//! Limits: `--max-children` live children (then the least recently active idle session is
+//! ended to make room, else `initialize` gets 503), `--request-timeout`, `--init-timeout` and
+//! `--child-idle-timeout` (see `limits.rs`); a stdin buffer per child
 //! of `max(1 MiB, one message)` (then requests get 503: the child stopped reading); stdout lines
 //! up to `--max-body-bytes` (a longer one ends the child); stderr lines cut at 512 bytes, last 20
 //! kept. Ending a child: stdin closed and SIGTERM to its process group, SIGKILL after
