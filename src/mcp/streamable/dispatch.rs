@@ -369,6 +369,28 @@ impl<H: Handler> Transport<H> {
         self.retire(key, request);
     }
 
+    /// The reply to the POST of `initialize` with the new session's id, unless `initialize`
+    /// failed; a deferred answer carries it only if it succeeds (see [`json_reply`]).
+    pub(super) fn with_session_id(
+        &mut self,
+        mut reply: Reply,
+        key: SessionKey,
+        no: StreamNo,
+        id: String,
+    ) -> Reply {
+        let Some(session) = self.sessions.get_mut(&key).filter(|s| !s.init_failed) else {
+            return reply;
+        };
+        if reply.body == ReplyBody::Deferred {
+            if let Some(stream) = session.streams.get_mut(&no) {
+                stream.session_id = Some(id);
+            }
+            return reply;
+        }
+        reply.headers.push(("Mcp-Session-Id", id));
+        reply
+    }
+
     /// [`Command::IdleTimeout`]: the session ends after `after` idle, if that is sooner.
     fn shorten_idle_timeout(&mut self, key: SessionKey, after: std::time::Duration) {
         let Some(session) = self.sessions.get_mut(&key) else {

@@ -487,19 +487,11 @@ impl<H: Handler> Transport<H> {
         for (handle, method, params) in handles {
             self.call_request(key, handle, &method, params, now);
         }
-        let mut reply = self.finish_post(conn, key, no);
-        let session = self.sessions.get_mut(&key).filter(|s| !s.init_failed);
-        match (new_session_id, session) {
-            (Some(id), Some(s)) if reply.body == ReplyBody::Deferred => {
-                // Sent with the answer, and only if `initialize` succeeds.
-                if let Some(stream) = s.streams.get_mut(&no) {
-                    stream.session_id = Some(id);
-                }
-            }
-            (Some(id), Some(_)) => reply.headers.push(("Mcp-Session-Id", id)),
-            _ => {}
+        let reply = self.finish_post(conn, key, no);
+        match new_session_id {
+            Some(id) => self.with_session_id(reply, key, no, id),
+            None => reply,
         }
-        reply
     }
 
     /// The reply of a POST once the handler has run: JSON if everything is answered and
