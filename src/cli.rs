@@ -534,7 +534,7 @@ const FLAGS: &[Flag] = &[
         name: "max-children",
         value: "N",
         about: "Bridge: live children at most; at the limit the least recently active idle \
-                session ends to make room, else initialize gets 503; 32 when not given.",
+                session ends to make room, else initialize gets 503.",
         kind: Kind::Cap(|s| &mut s.config.bridge.max_children),
     },
     Flag {

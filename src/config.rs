@@ -192,7 +192,7 @@ pub struct BridgeConfig {
     pub shared: bool,
     /// Time a child gets between SIGTERM and SIGKILL; 5 s lets a server flush and exit.
     pub kill_grace: Duration,
-    /// Live children at most; `None` means [`DEFAULT_MAX_CHILDREN`].
+    /// Live children at most ([`DEFAULT_MAX_CHILDREN`] by default; `None` means the same).
     pub max_children: Option<usize>,
     /// Time a child gets to answer one request, restarted by each progress notification for it;
     /// then the child is sent `notifications/cancelled` and the client an error. `None`: no
@@ -223,7 +223,7 @@ impl Default for BridgeConfig {
             cwd: String::new(),
             shared: false,
             kill_grace: Duration::from_secs(5),
-            max_children: None,
+            max_children: Some(DEFAULT_MAX_CHILDREN),
             request_timeout: Some(Duration::from_secs(300)),
             init_timeout: Duration::from_secs(30),
             child_idle_timeout: Some(Duration::from_secs(600)),
