@@ -776,3 +776,24 @@ fn idle_child_session_ends_after_the_child_idle_timeout() {
     let metrics = exchange_at(mcpd.port, "/metrics", "GET", None, "");
     assert_eq!(metrics.status, 200);
 }
+
+#[test]
+fn session_whose_request_never_ends_still_ends() {
+    let mcpd = spawn_bridge(
+        &["--request-timeout", "1", "--child-idle-timeout", "1"],
+        &fault_child("silent-calls"),
+    );
+    let (session, _) = open_session(mcpd.port);
+    assert_eq!(
+        error_of(&call(mcpd.port, &session, 2, "work"))["code"],
+        -32001
+    );
+    let h = wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["active_sessions"] == 0 && h["children"]["alive"] == 0
+    });
+    assert_eq!(
+        h["active_sessions"], 0,
+        "bounded by the request timeout: {h}"
+    );
+    assert_eq!(call(mcpd.port, &session, 3, "work").status, 404);
+}
