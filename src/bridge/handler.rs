@@ -148,6 +148,8 @@ impl Handler for Bridge {
     }
 
     fn session_closed(&mut self, session: SessionKey) {
+        // Its requests are cancelled in the child below; their deadlines go with them.
+        self.deadlines.retain(|_, d| d.session != session);
         if self.stateless_closed(session) {
             return;
         }

@@ -969,6 +969,11 @@ fn request_timeout_cancels_in_the_child_and_names_the_flag_progress_restarts_it(
     );
     assert!(respond_of(&rig.commands()).is_empty());
     assert!(rig.bridge.child_for(SessionKey(1)).is_ok());
+    // A session that ends takes its requests' deadlines along.
+    rig.request(1, "tools/call", json!({"name": "slow"}));
+    assert_eq!(rig.bridge.deadlines.len(), 1);
+    rig.bridge.session_closed(SessionKey(1));
+    assert!(rig.bridge.deadlines.is_empty());
 }
 
 #[test]
