@@ -773,8 +773,23 @@ fn idle_child_session_ends_after_the_child_idle_timeout() {
     });
     assert_eq!(h["active_sessions"], 0, "{h}");
     assert_eq!(call(mcpd.port, &session, 2, "echo").status, 404);
-    let metrics = exchange_at(mcpd.port, "/metrics", "GET", None, "");
-    assert_eq!(metrics.status, 200);
+    let mut stream = TcpStream::connect(("127.0.0.1", mcpd.port)).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let get = format!(
+        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        mcpd.port
+    );
+    stream.write_all(get.as_bytes()).unwrap();
+    let mut metrics = String::new();
+    stream.read_to_string(&mut metrics).unwrap();
+    assert!(
+        metrics.contains("\nmcpd_backend_max_children 32\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nmcpd_backend_child_idle_timeout_seconds 1.0\n"),
+        "{metrics}"
+    );
 }
 
 #[test]
