@@ -32,7 +32,7 @@ impl Bridge {
         self.children.values().filter(|c| c.accepts_work()).count()
     }
 
-    /// Ends the idle session `victim` (if it owns a child) to make room for a new one;
+    /// Ends the idle session `victim` (if it owns a working child) to make room for a new one;
     /// whether it did.
     pub(super) fn evict(&mut self, victim: Option<SessionKey>) -> bool {
         let Some(victim) = victim else {
@@ -41,6 +41,9 @@ impl Bridge {
         let Some(id) = self.members.get(&victim).and_then(|m| m.child) else {
             return false;
         };
+        if !self.children.get(&id).is_some_and(|c| c.accepts_work()) {
+            return false; // Ending already: it frees no room.
+        }
         let label = self.members.remove(&victim).map(|m| m.label);
         log::info(format_args!(
             "child limit ({}) reached: ending the least recently active idle session {} to make \
