@@ -136,10 +136,11 @@ impl Bridge {
         if !self.children.get(&id).is_some_and(|c| c.accepts_work()) {
             return;
         }
-        let why = format!(
-            "it did not answer initialize within {}s (--init-timeout)",
+        let late = format!(
+            "did not answer initialize within {}s (--init-timeout)",
             self.init_timeout.as_secs_f64()
         );
+        let why = format!("it {late}");
         log::warn(format_args!("{id}: {why}; stopping it"));
         self.stats.init_timeouts += 1;
         self.init_failing = true;
@@ -148,7 +149,7 @@ impl Bridge {
             return;
         };
         let data = child.error_data();
-        let message = format!("Initialize timed out: the MCP server process {why}");
+        let message = format!("Initialize timed out: the MCP server process {late}");
         let error = ErrorObject::new(jsonrpc::REQUEST_TIMEOUT, message.clone()).with_data(data);
         let answer = |session: SessionKey, request: RequestHandle| {
             let outcome = Err(error.clone());

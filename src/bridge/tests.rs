@@ -1019,10 +1019,10 @@ fn init_timeout_ends_a_silent_child_and_answers_with_its_stderr_health_degraded(
     assert_eq!(answers[0].0, handle);
     let error = error_of(&answers[0]);
     assert_eq!(error.code, jsonrpc::REQUEST_TIMEOUT);
-    assert!(
-        error.message.contains("--init-timeout"),
-        "{}",
-        error.message
+    assert_eq!(
+        error.message,
+        "Initialize timed out: the MCP server process did not answer initialize within 2s \
+         (--init-timeout)"
     );
     assert_eq!(
         error.data.as_ref().unwrap()["stderr"][0],
