@@ -256,6 +256,8 @@ enum Kind {
     Cap(Field<Option<usize>>),
     /// A duration above 0 and at most [`MAX_DURATION`].
     Seconds(Field<Duration>),
+    /// A duration as for `Seconds`, or `0` for none.
+    Timeout(Field<Option<Duration>>),
     /// On when given bare; `=BOOL` or the variable may say either way.
     Switch(Field<bool>),
 }
@@ -531,9 +533,30 @@ const FLAGS: &[Flag] = &[
     Flag {
         name: "max-children",
         value: "N",
-        about: "Bridge: live children at most (initialize beyond it gets 503); --max-sessions \
-                when not given.",
+        about: "Bridge: live children at most; at the limit the least recently active idle \
+                session ends to make room, else initialize gets 503.",
         kind: Kind::Cap(|s| &mut s.config.bridge.max_children),
+    },
+    Flag {
+        name: "request-timeout",
+        value: "SECS",
+        about: "Bridge: time a child gets to answer a request (each progress notification \
+                restarts it); then it is cancelled and the client gets an error; 0 for none.",
+        kind: Kind::Timeout(|s| &mut s.config.bridge.request_timeout),
+    },
+    Flag {
+        name: "init-timeout",
+        value: "SECS",
+        about: "Bridge: time a child gets to answer initialize; then it is ended and the client \
+                gets 504 with its stderr.",
+        kind: Kind::Seconds(|s| &mut s.config.bridge.init_timeout),
+    },
+    Flag {
+        name: "child-idle-timeout",
+        value: "SECS",
+        about: "Bridge: idle time (no request in flight, no open stream) after which a session \
+                with its own child ends; 0 leaves it to --session-timeout.",
+        kind: Kind::Timeout(|s| &mut s.config.bridge.child_idle_timeout),
     },
 ];
 
@@ -573,6 +596,9 @@ impl Kind {
             Kind::Count { max, .. } => format!("an integer from 1 to {max}"),
             Kind::Cap(_) => "an integer of at least 1".to_string(),
             Kind::Seconds(_) => "seconds above 0 and at most one year, such as 10 or 0.5, or a \
+                                 number with a suffix ms, s, m or h, such as 250ms or 5m"
+                .to_string(),
+            Kind::Timeout(_) => "0 for none, or seconds up to one year, such as 10 or 0.5, or a \
                                  number with a suffix ms, s, m or h, such as 250ms or 5m"
                 .to_string(),
             Kind::Switch(_) => "1, true, 0 or false".to_string(),
@@ -619,6 +645,8 @@ impl Kind {
                     .ok_or_else(bad)?
             }
             Kind::Seconds(field) => *field(settings) = parse_duration(value).ok_or_else(bad)?,
+            Kind::Timeout(field) if value == "0" => *field(settings) = None,
+            Kind::Timeout(field) => *field(settings) = Some(parse_duration(value).ok_or_else(bad)?),
             Kind::Switch(field) => {
                 *field(settings) = match value.to_ascii_lowercase().as_str() {
                     "1" | "true" => true,
@@ -644,6 +672,10 @@ impl Kind {
             Kind::Size { field, .. } => show_size(*field(settings)),
             Kind::Count { field, .. } => field(settings).to_string(),
             Kind::Seconds(field) => format!("{}s", field(settings).as_secs_f64()),
+            Kind::Timeout(field) => match field(settings) {
+                Some(d) => format!("{}s", d.as_secs_f64()),
+                None => "0".to_string(),
+            },
             Kind::Switch(field) => field(settings).to_string(),
         }
     }
@@ -923,6 +955,21 @@ mod tests {
         }),
         ("max-children", "3", |s| {
             s.config.bridge.max_children = Some(3)
+        }),
+        ("request-timeout", "90s", |s| {
+            s.config.bridge.request_timeout = Some(Duration::from_secs(90))
+        }),
+        ("request-timeout", "0", |s| {
+            s.config.bridge.request_timeout = None
+        }),
+        ("init-timeout", "2m", |s| {
+            s.config.bridge.init_timeout = Duration::from_secs(120)
+        }),
+        ("child-idle-timeout", "0.5", |s| {
+            s.config.bridge.child_idle_timeout = Some(Duration::from_millis(500))
+        }),
+        ("child-idle-timeout", "0", |s| {
+            s.config.bridge.child_idle_timeout = None
         }),
     ];
 

@@ -192,9 +192,27 @@ pub struct BridgeConfig {
     pub shared: bool,
     /// Time a child gets between SIGTERM and SIGKILL; 5 s lets a server flush and exit.
     pub kill_grace: Duration,
-    /// Live children at most; `None` follows `max_sessions` (one child per session).
+    /// Live children at most ([`DEFAULT_MAX_CHILDREN`] by default; `None` means the same).
     pub max_children: Option<usize>,
+    /// Time a child gets to answer one request, restarted by each progress notification for it;
+    /// then the child is sent `notifications/cancelled` and the client an error. `None`: no
+    /// limit. 5 minutes covers slow tools (a build, a crawl) and still bounds a child that
+    /// never answers.
+    pub request_timeout: Option<Duration>,
+    /// Time a child gets to answer `initialize`; then it is ended and the client gets 504. 30 s
+    /// covers a cold `npx`/`uvx` start and stays below the 60 s proxies allow an idle response.
+    pub init_timeout: Duration,
+    /// Idle time (no request in flight, no open stream) after which a session that owns a
+    /// child ends, freeing the child; `None`: only `--session-timeout`. 10 minutes: clients
+    /// that never DELETE should not keep a process for the whole hour of a session.
+    pub child_idle_timeout: Option<Duration>,
 }
+
+/// `--max-children` when not given: sized for a small host. A typical bridged server (Node via
+/// `npx`, Python via `uvx`) holds 50 to 150 MB resident, so 32 of them stay within about 4 GB,
+/// the memory of a small VM, instead of letting any client that reaches the port start
+/// thousands.
+pub const DEFAULT_MAX_CHILDREN: usize = 32;
 
 impl Default for BridgeConfig {
     fn default() -> Self {
@@ -205,7 +223,10 @@ impl Default for BridgeConfig {
             cwd: String::new(),
             shared: false,
             kill_grace: Duration::from_secs(5),
-            max_children: None,
+            max_children: Some(DEFAULT_MAX_CHILDREN),
+            request_timeout: Some(Duration::from_secs(300)),
+            init_timeout: Duration::from_secs(30),
+            child_idle_timeout: Some(Duration::from_secs(600)),
         }
     }
 }

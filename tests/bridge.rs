@@ -19,6 +19,7 @@ const IO_TIMEOUT: Duration = Duration::from_secs(15);
 struct Answer {
     status: u16,
     session: Option<String>,
+    retry_after: Option<String>,
     messages: Vec<Value>,
 }
 
@@ -65,11 +66,15 @@ fn exchange_with(
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
-    let session = head.lines().find_map(|l| {
-        let (name, value) = l.split_once(':')?;
-        name.eq_ignore_ascii_case("mcp-session-id")
-            .then(|| value.trim().to_string())
-    });
+    let field = |wanted: &str| {
+        head.lines().find_map(|l| {
+            let (name, value) = l.split_once(':')?;
+            name.eq_ignore_ascii_case(wanted)
+                .then(|| value.trim().to_string())
+        })
+    };
+    let session = field("mcp-session-id");
+    let retry_after = field("retry-after");
     let messages = if head.to_ascii_lowercase().contains("text/event-stream") {
         body.lines()
             .filter_map(|l| l.strip_prefix("data: "))
@@ -81,6 +86,7 @@ fn exchange_with(
     Answer {
         status,
         session,
+        retry_after,
         messages,
     }
 }
@@ -602,4 +608,207 @@ fn stateless_requests_are_served_through_the_bridge() {
         assert_eq!(result_of(&sent)["content"][0]["text"], "region=eu");
         server.stop();
     }
+}
+
+#[test]
+fn child_that_never_answers_initialize_gets_504_with_its_stderr_and_health_degraded() {
+    let mcpd = spawn_bridge(&["--init-timeout", "1"], &fault_child("mute"));
+    let answer = initialize(mcpd.port);
+    assert_eq!(answer.status, 504, "{answer:?}");
+    assert_eq!(answer.session, None, "no session for a failed initialize");
+    let error = error_of(&answer);
+    assert_eq!(error["code"], -32001, "{error}");
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("--init-timeout"),
+        "{error}"
+    );
+    assert!(
+        error["data"]["stderr"]
+            .to_string()
+            .contains("starting in mode mute"),
+        "{error}"
+    );
+    let h = health(mcpd.port);
+    assert_eq!(h["status"], "degraded", "{h}");
+    assert_eq!(h["children"]["init_timeouts"], 1, "{h}");
+    let h = wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["children"]["alive"] == 0 && h["active_sessions"] == 0
+    });
+    assert_eq!(h["children"]["alive"], 0, "the child was ended: {h}");
+}
+
+#[test]
+fn request_the_child_never_answers_is_cancelled_after_the_request_timeout() {
+    for mode in ["auto", "json"] {
+        let mcpd = spawn_bridge(
+            &["--request-timeout", "1", "--response-mode", mode],
+            &fault_child("silent-calls"),
+        );
+        let (session, _) = open_session(mcpd.port);
+        let answer = call(mcpd.port, &session, 2, "work");
+        let error = error_of(&answer);
+        assert_eq!(error["code"], -32001, "{mode}: {error}");
+        assert!(
+            error["message"]
+                .as_str()
+                .unwrap()
+                .contains("--request-timeout"),
+            "{error}"
+        );
+        let ping = post(
+            mcpd.port,
+            Some(&session),
+            json!({"jsonrpc": "2.0", "id": 3, "method": "ping"}),
+        );
+        assert_eq!(ping.status, 200, "the session goes on: {ping:?}");
+        assert_eq!(health(mcpd.port)["children"]["request_timeouts"], 1);
+        let log = mcpd.stop();
+        assert!(
+            log.contains("stderr: cancelled: no answer within 1s (mcpd --request-timeout)"),
+            "the child was told: {log}"
+        );
+    }
+}
+
+#[test]
+fn shared_child_down_answers_initialize_and_stateless_503_with_retry_after_never_404() {
+    let mcpd = spawn_bridge(&["--shared"], &fault_child("crash-on-initialize"));
+    let mut seen = Vec::new();
+    // While the child is down both get 503; while it starts they wait and get its crash (500).
+    let mut pending = vec!["initialize", "stateless"];
+    for _ in 0..20 {
+        wait_health(mcpd.port, Duration::from_secs(10), |h| {
+            h["shared_child"] == "down"
+        });
+        let Some(&which) = pending.last() else {
+            return;
+        };
+        let answer = match which {
+            "initialize" => initialize(mcpd.port),
+            _ => stateless(mcpd.port, "tools/list", json!({}), &[]),
+        };
+        assert_ne!(answer.status, 404, "{which}: {answer:?}");
+        assert!(answer.status >= 500, "{which}: {answer:?}");
+        assert_eq!(answer.session, None, "{answer:?}");
+        seen.push((which, answer.status));
+        if answer.status == 503 {
+            assert_eq!(answer.retry_after.as_deref(), Some("5"), "{answer:?}");
+            pending.pop();
+        }
+    }
+    assert!(
+        pending.is_empty(),
+        "never saw 503 for {pending:?}: {seen:?}"
+    );
+}
+
+#[test]
+fn child_that_cannot_be_spawned_gets_500_and_no_session_id() {
+    let dir = common::fresh_dir("bridge", "spawn-failure");
+    let script = dir.join("server");
+    // It exists and is executable (so a check at start passes), but exec fails: ENOENT for
+    // its interpreter.
+    std::fs::write(&script, "#!/nonexistent/interpreter\n").unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::from_mode(0o755);
+    std::fs::set_permissions(&script, mode).unwrap();
+    let mcpd = spawn_bridge(&[], &[script.display().to_string()]);
+    let answer = initialize(mcpd.port);
+    assert_eq!(answer.status, 500, "{answer:?}");
+    assert_eq!(answer.session, None, "{answer:?}");
+    assert!(
+        error_of(&answer)["message"]
+            .as_str()
+            .unwrap()
+            .contains("could not be started"),
+        "{answer:?}"
+    );
+}
+
+#[test]
+fn at_max_children_the_idle_session_makes_room_then_503_with_retry_after() {
+    let mcpd = spawn_bridge(&["--max-children", "1"], &mcpd_child());
+    let (first, _) = open_session(mcpd.port);
+    let (second, _) = open_session(mcpd.port);
+    let gone = call(mcpd.port, &first, 2, "echo");
+    assert_eq!(gone.status, 404, "the idle session made room: {gone:?}");
+    assert_eq!(health(mcpd.port)["children"]["evicted"], 1);
+    // An open standalone stream keeps the second session busy: no room, 503.
+    let mut stream = TcpStream::connect(("127.0.0.1", mcpd.port)).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let get = format!(
+        "GET /mcp HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nAccept: text/event-stream\r\n\
+         Mcp-Session-Id: {second}\r\n\r\n",
+        mcpd.port
+    );
+    stream.write_all(get.as_bytes()).unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(stream.read(&mut byte).unwrap(), 1, "stream head");
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 200"), "{head:?}");
+    let refused = initialize(mcpd.port);
+    assert_eq!(refused.status, 503, "{refused:?}");
+    assert_eq!(refused.retry_after.as_deref(), Some("5"));
+    assert_eq!(refused.session, None);
+    assert!(error_of(&refused)["message"]
+        .as_str()
+        .unwrap()
+        .contains("--max-children"));
+}
+
+#[test]
+fn idle_child_session_ends_after_the_child_idle_timeout() {
+    let mcpd = spawn_bridge(&["--child-idle-timeout", "1"], &mcpd_child());
+    let (session, _) = open_session(mcpd.port);
+    let h = health(mcpd.port);
+    assert_eq!(h["child_idle_timeout_seconds"], 1.0, "{h}");
+    assert_eq!(h["max_children"], 32, "{h}");
+    let h = wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["active_sessions"] == 0 && h["children"]["alive"] == 0
+    });
+    assert_eq!(h["active_sessions"], 0, "{h}");
+    assert_eq!(call(mcpd.port, &session, 2, "echo").status, 404);
+    let mut stream = TcpStream::connect(("127.0.0.1", mcpd.port)).unwrap();
+    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
+    let get = format!(
+        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
+        mcpd.port
+    );
+    stream.write_all(get.as_bytes()).unwrap();
+    let mut metrics = String::new();
+    stream.read_to_string(&mut metrics).unwrap();
+    assert!(
+        metrics.contains("\nmcpd_backend_max_children 32\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nmcpd_backend_child_idle_timeout_seconds 1.0\n"),
+        "{metrics}"
+    );
+}
+
+#[test]
+fn session_whose_request_never_ends_still_ends() {
+    let mcpd = spawn_bridge(
+        &["--request-timeout", "1", "--child-idle-timeout", "1"],
+        &fault_child("silent-calls"),
+    );
+    let (session, _) = open_session(mcpd.port);
+    assert_eq!(
+        error_of(&call(mcpd.port, &session, 2, "work"))["code"],
+        -32001
+    );
+    let h = wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["active_sessions"] == 0 && h["children"]["alive"] == 0
+    });
+    assert_eq!(
+        h["active_sessions"], 0,
+        "bounded by the request timeout: {h}"
+    );
+    assert_eq!(call(mcpd.port, &session, 3, "work").status, 404);
 }

@@ -120,12 +120,15 @@ impl Handler for Bridge {
                     self.set_timer(retry_at.saturating_duration_since(now), Due::Restart);
                 }
             }
+            Some(Due::Init(id)) => self.init_due(id),
+            Some(Due::Request(request)) => self.request_due(request, now),
             None => {}
         }
     }
 
     fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
         self.now = ctx.now();
+        self.deadlines.remove(&request);
         if ctx
             .session()
             .is_some_and(|s| self.stateless.sessions.contains(&s))
@@ -145,6 +148,8 @@ impl Handler for Bridge {
     }
 
     fn session_closed(&mut self, session: SessionKey) {
+        // Its requests are cancelled in the child below; their deadlines go with them.
+        self.deadlines.retain(|_, d| d.session != session);
         if self.stateless_closed(session) {
             return;
         }
@@ -186,8 +191,19 @@ impl Handler for Bridge {
                 "exited": s.exited,
                 "restarted": s.restarted,
                 "spawn_failed": s.spawn_failed,
+                "init_timeouts": s.init_timeouts,
+                "request_timeouts": s.request_timeouts,
+                "evicted": s.evicted,
             },
+            // Limits, so an operator (and /metrics) sees what bounds the children; 0 is none.
+            "max_children": self.max_children,
+            "child_idle_timeout_seconds": secs(self.child_idle_timeout),
+            "request_timeout_seconds": secs(self.request_timeout),
+            "init_timeout_seconds": secs(Some(self.init_timeout)),
         });
+        if self.init_failing {
+            fields["status"] = Value::from("degraded");
+        }
         if let Some(sup) = &self.supervisor {
             let state = match sup.phase {
                 Phase::Ready { .. } => "ready",
@@ -207,4 +223,9 @@ impl Handler for Bridge {
         }
         Some(fields)
     }
+}
+
+/// A timeout as seconds for `/health`; 0 for none.
+fn secs(timeout: Option<Duration>) -> f64 {
+    timeout.map_or(0.0, |d| d.as_secs_f64())
 }

@@ -70,9 +70,14 @@ impl Bridge {
         let Some(child) = self.children.get_mut(&id) else {
             return;
         };
-        match child.routes.answer(rid) {
+        let origin = child.routes.answer(rid);
+        if let Some(origin) = origin {
+            self.init_answered(id, origin, outcome.is_ok());
+        }
+        match origin {
             None => log::debug(format_args!("{id} answered unknown id {rid}; dropped")),
             Some(Origin::Client { session, request }) => {
+                self.deadlines.remove(&request);
                 self.commands
                     .push_back((Some(session), Command::Respond { request, outcome }));
             }
@@ -224,14 +229,17 @@ impl Bridge {
         };
         if method == "notifications/progress" {
             match child.routes.progress(&mut params) {
-                Some((session, request)) => self.commands.push_back((
-                    Some(session),
-                    Command::Notify {
-                        related: Some(request),
-                        method,
-                        params,
-                    },
-                )),
+                Some((session, request)) => {
+                    self.progress_seen(request);
+                    self.commands.push_back((
+                        Some(session),
+                        Command::Notify {
+                            related: Some(request),
+                            method,
+                            params,
+                        },
+                    ))
+                }
                 None => log::debug(format_args!("{id}: progress for an unknown token; dropped")),
             }
             return;

@@ -33,7 +33,9 @@
 //! the one session that has requests in flight, else it is refused to the child (`ping` is
 //! answered by mcpd), since nothing in it says which client it is for.
 //!
-//! Limits: `--max-children` live children (then `initialize` gets 503); a stdin buffer per child
+//! Limits: `--max-children` live children (then the least recently active idle session is
+//! ended to make room, else `initialize` gets 503), `--request-timeout`, `--init-timeout` and
+//! `--child-idle-timeout` (see `limits.rs`); a stdin buffer per child
 //! of `max(1 MiB, one message)` (then requests get 503: the child stopped reading); stdout lines
 //! up to `--max-body-bytes` (a longer one ends the child); stderr lines cut at 512 bytes, last 20
 //! kept. Ending a child: stdin closed and SIGTERM to its process group, SIGKILL after
@@ -43,13 +45,14 @@
 pub mod child;
 mod handler;
 mod inbound;
+mod limits;
 pub mod route;
 mod stateless;
 pub mod supervisor;
 
 pub use child::{ChildId, ExitKind};
 
-use crate::config::Config;
+use crate::config::{Config, DEFAULT_MAX_CHILDREN};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, Context, RequestHandle, SessionKey};
@@ -123,6 +126,12 @@ pub struct Stats {
     pub restarted: u64,
     /// Spawns that failed (exec error).
     pub spawn_failed: u64,
+    /// Children ended for not answering `initialize` within `--init-timeout`.
+    pub init_timeouts: u64,
+    /// Requests cancelled for no answer within `--request-timeout`.
+    pub request_timeouts: u64,
+    /// Idle sessions ended to make room for a new one at `--max-children`.
+    pub evicted: u64,
 }
 
 /// A session as the bridge knows it.
@@ -142,6 +151,18 @@ struct Member {
 enum Due {
     Kill(ChildId),
     Restart,
+    /// `--init-timeout` of a child.
+    Init(ChildId),
+    /// `--request-timeout` of a client request (its deadline is in `Bridge::deadlines`).
+    Request(RequestHandle),
+}
+
+/// A client request in a child, with the time it is due by (`--request-timeout`).
+#[derive(Clone, Copy, Debug)]
+struct Deadline {
+    child: ChildId,
+    session: SessionKey,
+    due: Instant,
 }
 
 /// The stdio bridge backend.
@@ -151,6 +172,16 @@ pub struct Bridge {
     shared: bool,
     kill_grace: Duration,
     max_children: usize,
+    request_timeout: Option<Duration>,
+    init_timeout: Duration,
+    child_idle_timeout: Option<Duration>,
+    /// Requests forwarded and not answered yet, under `--request-timeout`.
+    deadlines: HashMap<RequestHandle, Deadline>,
+    /// Children that have not answered `initialize` yet, with the client request it answers
+    /// (`None`: mcpd's own initialize of the shared or stateless child).
+    awaiting_init: HashMap<ChildId, Option<RequestHandle>>,
+    /// The last `initialize` a child owed ran out of time (and none answered since).
+    init_failing: bool,
     max_message: usize,
     children: HashMap<ChildId, Child>,
     next_child: u64,
@@ -196,7 +227,13 @@ impl Bridge {
             },
             shared: b.shared,
             kill_grace: b.kill_grace,
-            max_children: b.max_children.unwrap_or(config.limits.max_sessions),
+            max_children: b.max_children.unwrap_or(DEFAULT_MAX_CHILDREN),
+            request_timeout: b.request_timeout,
+            init_timeout: b.init_timeout,
+            child_idle_timeout: b.child_idle_timeout,
+            deadlines: HashMap::new(),
+            awaiting_init: HashMap::new(),
+            init_failing: false,
             max_message: config.limits.max_body_bytes,
             children: HashMap::new(),
             next_child: 1,
@@ -350,6 +387,7 @@ impl Bridge {
         let Some(mut child) = self.children.remove(&id) else {
             return;
         };
+        self.awaiting_init.remove(&id);
         let started = !matches!(kind, ExitKind::NotStarted(_));
         if started {
             self.stats.exited += 1;
@@ -432,7 +470,14 @@ impl Bridge {
                 .request(Origin::Initialize, "initialize", Some(params));
             let _ = self.write(id, &line);
         }
+        self.await_init(id, None);
         id
+    }
+
+    /// Starts `--init-timeout` for child `id`, whose `initialize` answers `request`.
+    fn await_init(&mut self, id: ChildId, request: Option<RequestHandle>) {
+        self.awaiting_init.insert(id, request);
+        self.set_timer(self.init_timeout, Due::Init(id));
     }
 
     /// Queues a line for a child's stdin; asks the event loop to write when it was idle.
@@ -471,6 +516,18 @@ impl Bridge {
                 "{id}: stdin buffer full; {method} refused with 503"
             ));
             return Err("the MCP server process is not reading its input; retry later");
+        }
+        if let Some(after) = self.request_timeout {
+            let due = self.now + after;
+            self.deadlines.insert(
+                request,
+                Deadline {
+                    child: id,
+                    session,
+                    due,
+                },
+            );
+            self.set_timer(after, Due::Request(request));
         }
         Ok(())
     }
@@ -543,6 +600,7 @@ impl Bridge {
         let data = child.error_data();
         for origin in child.routes.take_pending() {
             if let Origin::Client { session, request } = origin {
+                self.deadlines.remove(&request);
                 let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
                     .with_data(data.clone());
                 self.commands.push_back((
@@ -660,9 +718,9 @@ impl Bridge {
             }
             return;
         }
-        if self.stats().alive >= self.max_children {
+        if self.working_children() >= self.max_children && !self.evict(ctx.least_active_idle()) {
             log::warn(format_args!(
-                "child limit ({}) reached; initialize refused",
+                "child limit ({}) reached and no session is idle; initialize refused",
                 self.max_children
             ));
             ctx.overloaded(
@@ -687,6 +745,11 @@ impl Bridge {
             let origin = Origin::Client { session, request };
             let line = child.routes.request(origin, "initialize", params);
             let _ = self.write(id, &line);
+        }
+        self.await_init(id, Some(request));
+        if let Some(after) = self.child_idle_timeout {
+            self.commands
+                .push_back((Some(session), Command::IdleTimeout { after }));
         }
     }
 }

@@ -99,11 +99,16 @@ impl Routes {
     /// The client cancelled `request`: the `notifications/cancelled` line for the child, if the
     /// request is still in flight there.
     pub fn cancel(&mut self, request: RequestHandle) -> Option<Vec<u8>> {
+        self.cancel_because(request, "cancelled by the client")
+    }
+
+    /// As [`Routes::cancel`], with the `reason` the child is told (mcpd gave up waiting).
+    pub fn cancel_because(&mut self, request: RequestHandle, reason: &str) -> Option<Vec<u8>> {
         let id = self.by_request.remove(&request)?;
         if let Some(pending) = self.pending.remove(&id) {
             self.forget(&pending);
         }
-        Some(cancelled_line(id, "cancelled by the client"))
+        Some(cancelled_line(id, reason))
     }
 
     /// Client requests in flight, in no particular order.

@@ -917,3 +917,199 @@ fn held_stateless_requests_fail_with_the_child_or_leave_with_their_client() {
         [ProcessAction::Spawn { .. }, ..]
     ));
 }
+
+fn error_of(answer: &(RequestHandle, Result<Value, ErrorObject>)) -> &ErrorObject {
+    answer.1.as_ref().unwrap_err()
+}
+
+#[test]
+fn request_timeout_cancels_in_the_child_and_names_the_flag_progress_restarts_it() {
+    let mut config = config(false);
+    config.bridge.request_timeout = Some(Duration::from_secs(10));
+    let mut rig = Rig::with(config);
+    let child = rig.session(1);
+    let (handle, _) = rig.request(
+        1,
+        "tools/call",
+        json!({"name": "slow", "_meta": {"progressToken": "tok"}}),
+    );
+    let sent = rig.stdin(child).remove(0);
+    rig.advance(Duration::from_secs(8));
+    let token = sent["params"]["_meta"]["progressToken"].clone();
+    rig.stdout(child, json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}}));
+    rig.advance(Duration::from_secs(8));
+    assert!(
+        respond_of(&rig.commands()).is_empty(),
+        "progress at 8 s moved the deadline to 18 s"
+    );
+    assert!(rig.stdin(child).is_empty());
+    rig.advance(Duration::from_secs(3));
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, handle);
+    let error = error_of(&answers[0]);
+    assert_eq!(error.code, jsonrpc::REQUEST_TIMEOUT);
+    assert!(
+        error.message.contains("--request-timeout"),
+        "{}",
+        error.message
+    );
+    let cancel = rig.stdin(child).remove(0);
+    assert_eq!(cancel["method"], "notifications/cancelled");
+    assert_eq!(cancel["params"]["requestId"], sent["id"]);
+    assert!(cancel["params"]["reason"]
+        .as_str()
+        .unwrap()
+        .contains("--request-timeout"));
+    assert_eq!(rig.bridge.stats().request_timeouts, 1);
+    // A late answer is dropped, and the session goes on.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": sent["id"], "result": {}}),
+    );
+    assert!(respond_of(&rig.commands()).is_empty());
+    assert!(rig.bridge.child_for(SessionKey(1)).is_ok());
+    // A session that ends takes its requests' deadlines along.
+    rig.request(1, "tools/call", json!({"name": "slow"}));
+    assert_eq!(rig.bridge.deadlines.len(), 1);
+    rig.bridge.session_closed(SessionKey(1));
+    assert!(rig.bridge.deadlines.is_empty());
+}
+
+#[test]
+fn answered_requests_and_zero_request_timeout_never_time_out() {
+    let mut config = config(false);
+    config.bridge.request_timeout = Some(Duration::from_secs(10));
+    let mut rig = Rig::with(config.clone());
+    let child = rig.session(1);
+    rig.request(1, "tools/list", json!({}));
+    let sent = rig.stdin(child).remove(0);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": sent["id"], "result": {}}),
+    );
+    assert_eq!(respond_of(&rig.commands()).len(), 1);
+    rig.advance(Duration::from_secs(60));
+    assert!(respond_of(&rig.commands()).is_empty());
+    assert!(rig.bridge.deadlines.is_empty());
+
+    config.bridge.request_timeout = None;
+    let mut rig = Rig::with(config);
+    let child = rig.session(1);
+    rig.request(1, "tools/call", json!({"name": "forever"}));
+    rig.advance(Duration::from_secs(365 * 24 * 3600));
+    assert!(respond_of(&rig.commands()).is_empty());
+    assert_eq!(rig.stdin(child).len(), 1, "only the call itself");
+}
+
+#[test]
+fn init_timeout_ends_a_silent_child_and_answers_with_its_stderr_health_degraded() {
+    let mut config = config(false);
+    config.bridge.init_timeout = Duration::from_secs(2);
+    let mut rig = Rig::with(config);
+    let (handle, _) = rig.request(1, "initialize", json!({}));
+    let child = spawned(&rig.actions());
+    rig.bridge
+        .handle_stderr(child, b"downloading package...\n", rig.now);
+    rig.advance(Duration::from_millis(1999));
+    assert!(respond_of(&rig.commands()).is_empty());
+    rig.advance(Duration::from_millis(1));
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, handle);
+    let error = error_of(&answers[0]);
+    assert_eq!(error.code, jsonrpc::REQUEST_TIMEOUT);
+    assert_eq!(
+        error.message,
+        "Initialize timed out: the MCP server process did not answer initialize within 2s \
+         (--init-timeout)"
+    );
+    assert_eq!(
+        error.data.as_ref().unwrap()["stderr"][0],
+        "downloading package..."
+    );
+    assert!(rig.actions().contains(&ProcessAction::Signal {
+        child,
+        signal: Signal::Term
+    }));
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(health["status"], "degraded");
+    assert_eq!(health["children"]["init_timeouts"], 1);
+    assert_eq!(health["init_timeout_seconds"], 2.0);
+    rig.session(2);
+    assert!(
+        rig.bridge.health().unwrap().get("status").is_none(),
+        "a child that answers clears it"
+    );
+}
+
+#[test]
+fn shared_init_timeout_answers_waiting_clients_and_restarts() {
+    let mut config = config(true);
+    config.bridge.init_timeout = Duration::from_secs(1);
+    let mut rig = Rig::with(config);
+    let child = spawned(&rig.actions());
+    let (handle, commands) = rig.request(1, "initialize", json!({}));
+    assert!(commands.is_empty(), "held while the child starts");
+    rig.advance(Duration::from_secs(1));
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, handle);
+    assert_eq!(error_of(&answers[0]).code, jsonrpc::REQUEST_TIMEOUT);
+    rig.bridge.handle_exit(child, ExitKind::Signal(15), rig.now);
+    rig.advance(Duration::from_secs(1));
+    assert_ne!(
+        spawned(&rig.actions()),
+        child,
+        "restarted after the backoff"
+    );
+}
+
+#[test]
+fn max_children_ends_the_least_active_idle_session_to_make_room() {
+    let mut config = config(false);
+    config.bridge.max_children = Some(2);
+    let mut rig = Rig::with(config);
+    let first = rig.session(1);
+    rig.session(2);
+    rig.next_handle += 1;
+    let handle = RequestHandle(rig.next_handle);
+    rig.views.insert(SessionKey(3), SessionView::default());
+    let commands = rig.call(Some(SessionKey(3)), |b, ctx| {
+        ctx.set_least_active_idle(Some(SessionKey(1)));
+        b.handle_request(ctx, handle, "initialize", Some(json!({})))
+    });
+    assert!(commands.is_empty(), "not refused: {commands:?}");
+    let actions = rig.actions();
+    assert!(actions.contains(&ProcessAction::Signal {
+        child: first,
+        signal: Signal::Term
+    }));
+    assert!(rig
+        .commands()
+        .contains(&(Some(SessionKey(1)), Command::EndSession)));
+    assert_ne!(spawned(&actions), first);
+    assert_eq!(rig.bridge.stats().evicted, 1);
+    // No idle session to end: 503.
+    let (_, commands) = rig.request(4, "initialize", json!({}));
+    assert!(
+        matches!(commands.as_slice(), [Command::Overloaded { message, .. }] if message.contains("--max-children"))
+    );
+}
+
+#[test]
+fn per_session_children_ask_for_the_idle_timeout_and_health_shows_the_limits() {
+    let mut rig = Rig::new(false);
+    rig.request(1, "initialize", json!({}));
+    let wanted = (
+        Some(SessionKey(1)),
+        Command::IdleTimeout {
+            after: Duration::from_secs(600),
+        },
+    );
+    assert!(rig.commands().contains(&wanted));
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(health["max_children"], crate::config::DEFAULT_MAX_CHILDREN);
+    assert_eq!(health["child_idle_timeout_seconds"], 600.0);
+    assert_eq!(health["request_timeout_seconds"], 300.0);
+}

@@ -118,6 +118,13 @@ pub enum Command {
     },
     /// End the session (its backend is gone): streams close, later requests get 404.
     EndSession,
+    /// End this session once it has been idle (no request in flight, no open stream) for
+    /// `after`, when that is shorter than the session timeout: a session that holds a child
+    /// process should not hoard it for the whole session timeout.
+    IdleTimeout {
+        /// Idle time after which the session ends.
+        after: Duration,
+    },
 }
 
 /// What a callback may do. Everything is queued; nothing happens until the callback returns.
@@ -127,6 +134,7 @@ pub struct Context<'a> {
     view: Option<&'a SessionView>,
     commands: &'a mut Vec<Command>,
     next_outgoing: &'a mut u64,
+    least_active_idle: Option<SessionKey>,
 }
 
 impl<'a> Context<'a> {
@@ -144,7 +152,21 @@ impl<'a> Context<'a> {
             view,
             commands,
             next_outgoing,
+            least_active_idle: None,
         }
+    }
+
+    /// Names the session [`Context::least_active_idle`] returns (transports, for `initialize`).
+    pub(crate) fn set_least_active_idle(&mut self, session: Option<SessionKey>) {
+        self.least_active_idle = session;
+    }
+
+    /// During `initialize` over Streamable HTTP: the least recently active idle session (no
+    /// request in flight, no open stream) other than this one, so a handler at its limit of
+    /// per-session resources can end it (with [`Command::EndSession`]) to make room. `None`
+    /// elsewhere, or when no session is idle.
+    pub fn least_active_idle(&self) -> Option<SessionKey> {
+        self.least_active_idle
     }
 
     /// The current time, as the event loop read it before this callback.

@@ -25,6 +25,9 @@ pub const RESOURCE_NOT_FOUND: i64 = -32002;
 /// Transport-level refusal in the implementation-defined range, as the reference SDKs use it
 /// (bad `Accept`, missing session, limits).
 pub const SERVER_ERROR: i64 = -32000;
+/// A request that got no answer in time: the code the reference TypeScript SDK uses for its own
+/// request timeouts (`ErrorCode.RequestTimeout`), so clients already know it.
+pub const REQUEST_TIMEOUT: i64 = -32001;
 
 /// A request id: MCP allows a string or an integer, never null.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

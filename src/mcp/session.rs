@@ -15,7 +15,7 @@ use super::jsonrpc::Id;
 use crate::idmap::{IdMap, IdSet};
 use crate::sse::{self, ReplayBuffer, ReplayGap};
 use std::collections::VecDeque;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 pub use crate::id::ConnId;
 
@@ -41,8 +41,9 @@ pub enum Delivery {
     Sse,
     /// One JSON object (or array for a batch), sent when the last answer is in.
     Json,
-    /// A stateless request answered later: its reply waits, and the first message decides it
-    /// (the answer alone: JSON with its status; a notification: an event stream).
+    /// A stateless request (or `initialize`) answered later: its reply waits, and the first
+    /// message decides it (the answer alone: JSON with its status; a notification: an event
+    /// stream).
     Held,
 }
 
@@ -69,6 +70,9 @@ pub struct Stream {
     pub opening: Option<Vec<u8>>,
     /// Status of a plain JSON answer (503 when the backend refused the request).
     pub http_status: u16,
+    /// The new session's id for a deferred answer to `initialize`: sent as `Mcp-Session-Id`
+    /// only if `initialize` succeeds, so a failed one never hands out a dead session.
+    pub session_id: Option<String>,
 }
 
 impl Stream {
@@ -85,6 +89,7 @@ impl Stream {
             conn: None,
             opening: None,
             http_status: 200,
+            session_id: None,
         }
     }
 
@@ -208,6 +213,11 @@ pub struct Session {
     /// A 2024-11-05 HTTP+SSE session: everything travels on its one GET stream, and the session
     /// ends with that connection.
     pub http_sse: bool,
+    /// Idle time after which it ends, when the handler asked for less than the session timeout
+    /// ([`crate::mcp::Command::IdleTimeout`]).
+    pub idle_timeout: Option<Duration>,
+    /// Its `initialize` failed: it ends as soon as that answer is on its way.
+    pub init_failed: bool,
 }
 
 impl Session {
@@ -235,6 +245,8 @@ impl Session {
             last_activity: now,
             ephemeral: false,
             http_sse: false,
+            idle_timeout: None,
+            init_failed: false,
         }
     }
 

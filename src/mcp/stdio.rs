@@ -443,6 +443,8 @@ impl StdioTransport {
                 }
                 Command::CloseStream { .. } => {}
                 Command::EndSession => self.ended = true,
+                // The one stdio session lives as long as its client's stdin.
+                Command::IdleTimeout { .. } => {}
                 Command::Overloaded { request, message } => {
                     let error = ErrorObject::new(
                         jsonrpc::SERVER_ERROR,

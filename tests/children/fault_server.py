@@ -8,6 +8,8 @@ It answers `initialize`, `ping` and `tools/list` like a server would; MODE says 
   long-line           answers tools/call with a 2 MiB line
   ignore-term         ignores SIGTERM and stdin's end, never answers tools/call
   well                behaves (tools/call echoes its arguments)
+  mute                never answers anything (not even initialize)
+  silent-calls        never answers tools/call; logs each notifications/cancelled to stderr
 """
 
 import json
@@ -36,6 +38,10 @@ def main():
     for line in sys.stdin:
         message = json.loads(line)
         method = message.get("method")
+        if MODE == "mute":
+            continue
+        if MODE == "silent-calls" and method == "notifications/cancelled":
+            print("cancelled: " + message["params"].get("reason", ""), file=sys.stderr, flush=True)
         if "id" not in message or method is None:
             continue
         if method == "initialize":
@@ -69,7 +75,7 @@ def main():
                 continue
             if MODE == "long-line":
                 send({"jsonrpc": "2.0", "id": message["id"], "result": {"x": "y" * (2 << 20)}})
-            elif MODE == "ignore-term":
+            elif MODE in ("ignore-term", "silent-calls"):
                 continue
             else:
                 text = json.dumps(message["params"].get("arguments", {}))

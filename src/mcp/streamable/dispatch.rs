@@ -113,7 +113,11 @@ impl<H: Handler> Transport<H> {
         params: Option<Value>,
         now: Instant,
     ) {
+        let idle = (method == "initialize")
+            .then(|| self.least_active_idle(key))
+            .flatten();
         let commands = match self.invoke(Some(key), now, |h, ctx| {
+            ctx.set_least_active_idle(idle);
             h.handle_request(ctx, handle, method, params)
         }) {
             Ok(commands) => commands,
@@ -127,6 +131,18 @@ impl<H: Handler> Transport<H> {
             }
         };
         self.apply(key, commands, now);
+    }
+
+    /// The handshake-era session other than `except` that has been idle (no request in flight,
+    /// no open stream) the longest: the one a handler at its resource limit may end.
+    fn least_active_idle(&self, except: SessionKey) -> Option<SessionKey> {
+        self.by_id
+            .values()
+            .filter(|&&key| key != except)
+            .filter_map(|key| self.sessions.get(key))
+            .filter(|s| s.is_idle() && s.initialized)
+            .min_by_key(|s| (s.last_activity, s.key))
+            .map(|s| s.key)
     }
 
     /// Runs a callback that answers nothing by itself; a panic only loses what it queued.
@@ -231,6 +247,9 @@ impl<H: Handler> Transport<H> {
                 (Command::CloseStream { request }, _) => self.close_stream(request),
                 (Command::Overloaded { request, message }, _) => self.refuse(request, message),
                 (Command::EndSession, Some(key)) => self.end_session(key, "ended by its backend"),
+                (Command::IdleTimeout { after }, Some(key)) => {
+                    self.shorten_idle_timeout(key, after)
+                }
                 (command, None) => {
                     log::debug(format_args!("dropping {command:?}: it needs a session"));
                 }
@@ -303,6 +322,13 @@ impl<H: Handler> Transport<H> {
         };
         let initialize = pending.method == "initialize" && !session.ephemeral;
         let failed_initialize = initialize && outcome.is_err();
+        if let (true, Err(error)) = (failed_initialize, &outcome) {
+            if let Some(stream) = session.streams.get_mut(&pending.stream) {
+                if stream.http_status == 200 {
+                    stream.http_status = failed_initialize_status(error.code);
+                }
+            }
+        }
         if initialize {
             if let Ok(result) = &outcome {
                 if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
@@ -315,7 +341,9 @@ impl<H: Handler> Transport<H> {
             match &mut outcome {
                 Ok(result) => stateless::decorate_result(&pending.method, result),
                 Err(error) => {
-                    if let Some(stream) = session.streams.get_mut(&pending.stream) {
+                    // A refusal's 503 (set by `refuse`) stays: it tells the client to retry.
+                    let stream = session.streams.get_mut(&pending.stream);
+                    if let Some(stream) = stream.filter(|s| s.http_status == 200) {
                         stream.http_status = stateless::status_for(error.code);
                     }
                 }
@@ -331,11 +359,52 @@ impl<H: Handler> Transport<H> {
                 error,
             },
         };
+        if failed_initialize {
+            // Ended once the answer is on its way (`poll_action`): the POST still being
+            // answered needs the session to build its reply, which gets no session id.
+            session.init_failed = true;
+            self.reap.push(key);
+        }
         self.deliver(key, pending.stream, message.to_json(), true);
         self.retire(key, request);
-        if failed_initialize {
-            self.end_session(key, "initialize failed");
+    }
+
+    /// The reply to the POST of `initialize` with the new session's id, unless `initialize`
+    /// failed; a deferred answer carries it only if it succeeds (see [`json_reply`]).
+    pub(super) fn with_session_id(
+        &mut self,
+        mut reply: Reply,
+        key: SessionKey,
+        no: StreamNo,
+        id: String,
+    ) -> Reply {
+        let Some(session) = self.sessions.get_mut(&key).filter(|s| !s.init_failed) else {
+            return reply;
+        };
+        if reply.body == ReplyBody::Deferred {
+            if let Some(stream) = session.streams.get_mut(&no) {
+                stream.session_id = Some(id);
+            }
+            return reply;
         }
+        reply.headers.push(("Mcp-Session-Id", id));
+        reply
+    }
+
+    /// [`Command::IdleTimeout`]: the session ends after `after` idle, if that is sooner.
+    fn shorten_idle_timeout(&mut self, key: SessionKey, after: std::time::Duration) {
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if after >= self.settings.session_timeout {
+            return;
+        }
+        session.idle_timeout = Some(after);
+        let at = session.last_activity + after;
+        self.actions.push_back(Action::Arm {
+            at,
+            timer: Timer::SessionExpiry(key),
+        });
     }
 
     /// Sends a non-response message on the stream of `related`, else the standalone stream.
@@ -488,5 +557,21 @@ pub(super) fn json_reply(stream: &mut Stream) -> Reply {
     if stream.http_status == 503 {
         return reply.with_header("Retry-After", RETRY_AFTER_SECS.to_string());
     }
-    reply
+    match stream.session_id.take() {
+        Some(id) if stream.http_status < 400 => reply.with_header("Mcp-Session-Id", id),
+        _ => reply,
+    }
+}
+
+/// The status of a failed `initialize` answered as plain JSON: no session was made, and the
+/// status says whose fault it is. A request timeout is 504 (RFC 9110 15.6.5: a gateway that got
+/// no timely answer from upstream); the backend's own failure 500; the client's mistakes 4xx.
+pub(super) fn failed_initialize_status(code: i64) -> u16 {
+    match code {
+        jsonrpc::REQUEST_TIMEOUT => 504,
+        code => match stateless::status_for(code) {
+            200 => 500,
+            status => status,
+        },
+    }
 }

@@ -246,10 +246,12 @@ impl<H: Handler> Transport<H> {
     /// The next queued action.
     pub fn poll_action(&mut self) -> Option<Action> {
         while let Some(key) = self.reap.pop() {
-            let done = self.sessions.get(&key).is_some_and(|s| {
-                s.ephemeral && s.pending.is_empty() && !self.listeners.contains_key(&key)
-            });
-            if done {
+            let Some(s) = self.sessions.get(&key) else {
+                continue;
+            };
+            if s.init_failed {
+                self.end_session(key, "initialize failed");
+            } else if s.ephemeral && s.pending.is_empty() && !self.listeners.contains_key(&key) {
                 self.end_session(key, "answered");
             }
         }
@@ -485,11 +487,11 @@ impl<H: Handler> Transport<H> {
         for (handle, method, params) in handles {
             self.call_request(key, handle, &method, params, now);
         }
-        let mut reply = self.finish_post(conn, key, no);
-        if let Some(id) = new_session_id {
-            reply.headers.push(("Mcp-Session-Id", id));
+        let reply = self.finish_post(conn, key, no);
+        match new_session_id {
+            Some(id) => self.with_session_id(reply, key, no, id),
+            None => reply,
         }
-        reply
     }
 
     /// The reply of a POST once the handler has run: JSON if everything is answered and
@@ -735,7 +737,10 @@ impl<H: Handler> Transport<H> {
                 let Some(session) = self.sessions.get(&key) else {
                     return;
                 };
-                let due = session.last_activity + self.settings.session_timeout;
+                let timeout = session
+                    .idle_timeout
+                    .unwrap_or(self.settings.session_timeout);
+                let due = session.last_activity + timeout;
                 if session.is_idle() && due <= now {
                     log::info(format_args!("session {} expired", session.id));
                     self.end_session(key, "expired");
@@ -743,7 +748,7 @@ impl<H: Handler> Transport<H> {
                     let at = if session.is_idle() {
                         due
                     } else {
-                        now + self.settings.session_timeout
+                        now + timeout
                     };
                     self.actions.push_back(Action::Arm { at, timer });
                 }

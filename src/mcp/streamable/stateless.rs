@@ -523,9 +523,10 @@ impl<H: Handler> Transport<H> {
         Reply::stream(initial, false)
     }
 
-    /// A stateless request still unanswered when its POST was handled (a bridged child answers
-    /// later): the reply waits, so that an error alone still gets its status (-32601 is 404),
-    /// and the first notification opens the event stream instead ([`Delivery::Held`]).
+    /// A stateless request (or a handshake `initialize`) still unanswered when its POST was
+    /// handled (a bridged child answers later): the reply waits, so that an error alone still
+    /// gets its status (-32601 is 404, a failed `initialize` 5xx without a session id), and the
+    /// first notification opens the event stream instead ([`Delivery::Held`]).
     pub(super) fn hold_stateless(
         &mut self,
         conn: ConnId,
@@ -533,7 +534,10 @@ impl<H: Handler> Transport<H> {
         no: StreamNo,
     ) -> Option<Reply> {
         let session = self.sessions.get_mut(&key)?;
-        if !session.ephemeral || self.settings.response_mode != ResponseMode::Auto {
+        // A handshake session's `initialize` is held the same way: its status (and whether it
+        // gets a session id at all) waits for the answer.
+        let held = session.ephemeral || !session.initialized;
+        if !held || self.settings.response_mode != ResponseMode::Auto {
             return None;
         }
         session.streams.get_mut(&no)?.delivery = Delivery::Held;
@@ -562,9 +566,13 @@ impl<H: Handler> Transport<H> {
                 initial,
                 end: false,
             };
+            let headers = match stream.session_id.take() {
+                Some(id) => vec![("Mcp-Session-Id", id)],
+                None => Vec::new(),
+            };
             let reply = Reply {
                 status: 200,
-                headers: Vec::new(),
+                headers,
                 body,
             };
             self.actions.push_back(Action::Reply { conn, reply });

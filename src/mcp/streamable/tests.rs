@@ -3,7 +3,7 @@
 use super::*;
 use crate::builtin::Builtin;
 use crate::http::{Header, Method, Version};
-use crate::mcp::handler::{Context, OutgoingId};
+use crate::mcp::handler::{Command, Context, OutgoingId};
 use crate::sse::{EventReader, ParsedEvent};
 use serde_json::json;
 
@@ -946,5 +946,199 @@ fn listen_streams_get_only_the_notifications_they_asked_for() {
         rig.t.listeners.len(),
         1,
         "a closed listen stream is forgotten"
+    );
+}
+
+/// A backend that decides each `initialize` by its `mode` param, the way a bridge does:
+/// `refuse` (overloaded), `later` (answered through `poll_command`), else at once; it also
+/// notes what `least_active_idle` offered and can ask for a shorter idle timeout.
+#[derive(Default)]
+struct Gate {
+    held: Vec<(SessionKey, RequestHandle)>,
+    queue: VecDeque<(Option<SessionKey>, Command)>,
+    offered: Vec<Option<SessionKey>>,
+    idle_after: Option<Duration>,
+}
+
+impl Handler for Gate {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        let mode = params
+            .as_ref()
+            .and_then(|p| p.get("mode"))
+            .and_then(Value::as_str);
+        if method == "initialize" {
+            self.offered.push(ctx.least_active_idle());
+            if let (Some(after), Some(key)) = (self.idle_after, ctx.session()) {
+                self.queue
+                    .push_back((Some(key), Command::IdleTimeout { after }));
+            }
+        }
+        match mode {
+            Some("refuse") => ctx.overloaded(request, "the backend is restarting"),
+            Some("later") => self.held.push((ctx.session().unwrap(), request)),
+            _ => ctx.respond(request, Ok(json!({"protocolVersion": "2025-06-18"}))),
+        }
+    }
+
+    fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
+
+    fn handle_response(
+        &mut self,
+        _: &mut Context<'_>,
+        _: OutgoingId,
+        _: Result<Value, ErrorObject>,
+    ) {
+    }
+
+    fn handle_timer(&mut self, _: &mut Context<'_>, _: u64) {}
+
+    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
+        self.queue.pop_front()
+    }
+}
+
+impl Rig<Gate> {
+    fn init_mode(&mut self, conn: ConnId, mode: &str) -> Reply {
+        let body = request(
+            1,
+            "initialize",
+            json!({"protocolVersion": "2025-06-18", "mode": mode}),
+        );
+        self.post_with(
+            conn,
+            &[("Accept", BOTH), ("Content-Type", "application/json")],
+            &body,
+        )
+    }
+
+    /// Answers the first held request with `outcome`; the deferred reply of `conn`.
+    fn answer_held(&mut self, conn: ConnId, outcome: Result<Value, ErrorObject>) -> Reply {
+        let (key, request) = self.t.handler_mut().held.remove(0);
+        let command = Command::Respond { request, outcome };
+        self.t.handler_mut().queue.push_back((Some(key), command));
+        self.t.pump_backend(self.now);
+        self.drain();
+        let at = self
+            .actions
+            .iter()
+            .position(|a| matches!(a, Action::Reply { conn: c, .. } if *c == conn));
+        match at.map(|at| self.actions.remove(at)) {
+            Some(Action::Reply { reply, .. }) => reply,
+            other => panic!(
+                "no deferred reply for {conn}: {other:?} in {:?}",
+                self.actions
+            ),
+        }
+    }
+}
+
+#[test]
+fn refused_initialize_is_503_with_retry_after_and_no_session() {
+    let mut rig = Rig::with(Gate::default(), ResponseMode::Auto, |_| {});
+    let reply = rig.init_mode(1, "refuse");
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(header(&reply, "Retry-After"), Some("5"));
+    assert!(header(&reply, "Mcp-Session-Id").is_none());
+    assert!(body_json(&reply)["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("restarting"));
+    assert!(rig.t.sessions.is_empty(), "no session is left behind");
+}
+
+#[test]
+fn initialize_answered_later_is_held_and_gets_the_session_id_only_on_success() {
+    let mut rig = Rig::with(Gate::default(), ResponseMode::Auto, |_| {});
+    let reply = rig.init_mode(1, "later");
+    assert_eq!(
+        reply.body,
+        ReplyBody::Deferred,
+        "held until the backend answers"
+    );
+    assert!(reply.headers.is_empty(), "{reply:?}");
+    let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, "cannot start the server")
+        .with_data(json!({"stderr": ["boom"]}));
+    let failed = rig.answer_held(1, Err(error));
+    assert_eq!(failed.status, 500);
+    assert!(header(&failed, "Mcp-Session-Id").is_none());
+    assert_eq!(body_json(&failed)["error"]["data"]["stderr"][0], "boom");
+    assert!(rig.t.sessions.is_empty());
+
+    rig.init_mode(2, "later");
+    let timeout = ErrorObject::new(jsonrpc::REQUEST_TIMEOUT, "no answer (--init-timeout)");
+    assert_eq!(rig.answer_held(2, Err(timeout)).status, 504);
+
+    rig.init_mode(3, "later");
+    let ok = rig.answer_held(3, Ok(json!({"protocolVersion": "2025-06-18"})));
+    assert_eq!(ok.status, 200);
+    let id = header(&ok, "Mcp-Session-Id").expect("the session id comes with success");
+    assert_eq!(rig.post(4, id, &request(2, "ping", json!({}))).status, 200);
+}
+
+#[test]
+fn stateless_refusal_stays_503_with_retry_after() {
+    let mut rig = Rig::with(Gate::default(), ResponseMode::Auto, |_| {});
+    let mut params = json!({"mode": "refuse"});
+    params["_meta"]["io.modelcontextprotocol/protocolVersion"] = json!("2026-07-28");
+    params["_meta"]["io.modelcontextprotocol/clientCapabilities"] = json!({});
+    let headers = [
+        ("Accept", BOTH),
+        ("Content-Type", "application/json"),
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", "tools/list"),
+    ];
+    let reply = rig.post_with(1, &headers, &request(7, "tools/list", params));
+    assert_eq!(reply.status, 503, "{reply:?}");
+    assert_eq!(header(&reply, "Retry-After"), Some("5"));
+}
+
+#[test]
+fn handler_idle_timeout_ends_an_idle_session_sooner() {
+    let mut rig = Rig::with(Gate::default(), ResponseMode::Auto, |s| {
+        s.session_timeout = Duration::from_secs(60)
+    });
+    rig.t.handler_mut().idle_after = Some(Duration::from_secs(5));
+    let reply = rig.init_mode(1, "now");
+    let id = header(&reply, "Mcp-Session-Id").unwrap().to_string();
+    rig.t.pump_backend(rig.now);
+    rig.drain();
+    rig.advance(Duration::from_secs(4));
+    assert_eq!(rig.post(2, &id, &request(2, "ping", json!({}))).status, 200);
+    assert_eq!(rig.get(3, &id, None).status, 200);
+    rig.advance(Duration::from_secs(30));
+    assert_eq!(
+        rig.t.stats().active_sessions,
+        1,
+        "an open stream is not idle"
+    );
+    rig.close(3);
+    rig.advance(Duration::from_secs(5));
+    assert_eq!(rig.t.stats().active_sessions, 0, "ended long before 60 s");
+}
+
+#[test]
+fn initialize_is_offered_the_least_recently_active_idle_session() {
+    let mut rig = Rig::with(Gate::default(), ResponseMode::Auto, |_| {});
+    let first = rig.init_mode(1, "now");
+    let first = header(&first, "Mcp-Session-Id").unwrap().to_string();
+    rig.advance(Duration::from_secs(1));
+    rig.init_mode(2, "now");
+    rig.advance(Duration::from_secs(1));
+    rig.init_mode(3, "now");
+    let offered = rig.t.handler().offered.clone();
+    assert_eq!(offered[..2], [None, Some(SessionKey(1))]);
+    assert_eq!(offered[2], Some(SessionKey(1)), "the oldest idle one");
+    assert_eq!(rig.get(4, &first, None).status, 200);
+    rig.init_mode(5, "now");
+    assert_eq!(
+        rig.t.handler().offered[3],
+        Some(SessionKey(2)),
+        "a session with an open stream is not idle"
     );
 }
