@@ -1004,7 +1004,7 @@ impl Handler for Gate {
 }
 
 impl Rig<Gate> {
-    fn init_mode(&mut self, conn: ConnId, mode: &str) -> Reply {
+    fn init_mode(&mut self, conn: u32, mode: &str) -> Reply {
         let body = request(
             1,
             "initialize",
@@ -1018,7 +1018,7 @@ impl Rig<Gate> {
     }
 
     /// Answers the first held request with `outcome`; the deferred reply of `conn`.
-    fn answer_held(&mut self, conn: ConnId, outcome: Result<Value, ErrorObject>) -> Reply {
+    fn answer_held(&mut self, conn: u32, outcome: Result<Value, ErrorObject>) -> Reply {
         let (key, request) = self.t.handler_mut().held.remove(0);
         let command = Command::Respond { request, outcome };
         self.t.handler_mut().queue.push_back((Some(key), command));
@@ -1027,7 +1027,7 @@ impl Rig<Gate> {
         let at = self
             .actions
             .iter()
-            .position(|a| matches!(a, Action::Reply { conn: c, .. } if *c == conn));
+            .position(|a| matches!(a, Action::Reply { conn: to, .. } if *to == c(conn)));
         match at.map(|at| self.actions.remove(at)) {
             Some(Action::Reply { reply, .. }) => reply,
             other => panic!(
