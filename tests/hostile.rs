@@ -817,3 +817,25 @@ fn clients_that_vanish_mid_request_and_mid_stream_leave_nothing_behind() {
     );
     assert_eq!(ping.statuses(), vec![200], "{}", ping.text());
 }
+
+#[test]
+fn health_and_metrics_are_behind_the_host_and_origin_guard() {
+    // Issue 12, item 7: a DNS-rebinding page must not read the probes either.
+    let server = spawn_mcpd(&[]);
+    for path in ["/health", "/metrics"] {
+        for (host, origin) in [
+            ("evil.example", None),
+            ("127.0.0.1", Some("http://evil.example")),
+        ] {
+            let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+            let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{origin}\r\n");
+            let outcome = ask(&server, request.as_bytes());
+            assert_eq!(outcome.statuses(), vec![403], "{path} {host} {origin:?}");
+            assert!(outcome.text().contains("Forbidden"), "{}", outcome.text());
+        }
+        let ok = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://localhost:3000\r\n\r\n"
+        );
+        assert_eq!(ask(&server, ok.as_bytes()).statuses(), vec![200], "{path}");
+    }
+}
