@@ -839,3 +839,28 @@ fn health_and_metrics_are_behind_the_host_and_origin_guard() {
         assert_eq!(ask(&server, ok.as_bytes()).statuses(), vec![200], "{path}");
     }
 }
+
+#[test]
+fn tls_client_hello_on_the_plain_port_gets_400_at_once() {
+    // Issue 12, item 9: the first bytes show it is not HTTP; no waiting for the head timeout
+    // (60 s here, far past the read limit, so a 408 cannot pass for the answer).
+    let server = spawn_mcpd(&["--head-timeout", "60"]);
+    // The start of a TLS 1.2/1.3 ClientHello record: handshake (0x16), TLS 1.0 record version,
+    // length, ClientHello (0x01), its length and version 3.3.
+    let hello: &[u8] = &[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    let mut stream = connect(&server);
+    stream.write_all(hello).unwrap();
+    let raw = common::http::read_until_closed(&mut stream, Duration::from_secs(10));
+    let response = common::http::parse(&raw)
+        .unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&raw)));
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(response.text().contains("TLS"), "{}", response.text());
+    assert_eq!(
+        stream.read(&mut [0u8; 16]).ok(),
+        Some(0),
+        "the connection is closed after the answer"
+    );
+    assert_eq!(health(&server)["status"], "ok");
+}
