@@ -84,10 +84,17 @@ where
                 return Err(fail(format!("unknown option '{}'", arg.escape_debug())))
             }
             None => {
+                // Most likely a command to bridge given without `--` (`mcpd npx server`).
+                let words: Vec<String> = std::iter::once(arg)
+                    .chain(args)
+                    .map(|w| w.escape_debug().to_string())
+                    .collect();
                 return Err(fail(format!(
-                    "unexpected argument '{}'",
-                    arg.escape_debug()
-                )))
+                    "unexpected argument '{}'; to bridge a command, put `--` before it: \
+                     mcpd [OPTIONS] -- {}",
+                    words[0],
+                    words.join(" ")
+                )));
             }
         };
         let (name, inline) = match option.split_once('=') {
@@ -117,10 +124,19 @@ where
     }
 
     let mut settings = Settings::default();
+    // The first bridge-only flag given, by where it came from: it needs a command.
+    let mut bridge_only: Option<String> = None;
     for (flag, values) in FLAGS.iter().zip(given) {
+        let is_bridge = flag.about.starts_with("Bridge:");
+        if is_bridge && bridge_only.is_none() && !values.is_empty() {
+            bridge_only = Some(format!("--{}", flag.name));
+        }
         if values.is_empty() {
             let var = flag.env_var();
             if let Some(value) = env(&var).filter(|v| !v.is_empty()) {
+                if is_bridge && bridge_only.is_none() {
+                    bridge_only = Some(format!("{var} (--{})", flag.name));
+                }
                 let items: Vec<&str> = match flag.kind {
                     Kind::Each { .. } => value.lines().filter(|l| !l.is_empty()).collect(),
                     _ => vec![&value],
@@ -143,6 +159,12 @@ where
             "--stdio serves the built-in server over stdin/stdout; it cannot bridge '{}' \
              (drop --stdio to serve the command over HTTP)",
             command[0].escape_debug()
+        )));
+    }
+    if let (Some(source), true) = (bridge_only, command.is_empty()) {
+        return Err(fail(format!(
+            "{source} only applies when bridging a command, and none was given: \
+             mcpd [OPTIONS] -- CMD [ARGS...]"
         )));
     }
     settings.config.bridge.command = command;
@@ -976,15 +998,31 @@ mod tests {
     #[test]
     fn every_flag_parses_from_args_equals_form_and_env() {
         for &(name, value, change) in GOOD {
-            let want = Ok(settings(change));
             let flag = FLAGS.iter().find(|f| f.name == name).unwrap();
+            // Bridge-only flags need a command to bridge.
+            let tail: &[&str] = match flag.about.starts_with("Bridge:") {
+                true => &["--", "s"],
+                false => &[],
+            };
+            let mut want = settings(change);
+            if let Command::Serve(config) = &mut want {
+                config.bridge.command = tail.iter().skip(1).map(|w| w.to_string()).collect();
+            }
+            let want = Ok(want);
+            fn with<'a>(args: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
+                [args, tail].concat()
+            }
             let var = flag.env_var();
             let eq = format!("--{name}={value}");
-            assert_eq!(run(&[&eq], &[]), want, "{eq}");
-            assert_eq!(run(&[], &[(&var, value)]), want, "{var}={value}");
+            assert_eq!(run(&with(&[&eq], tail), &[]), want, "{eq}");
+            assert_eq!(run(tail, &[(&var, value)]), want, "{var}={value}");
             if !matches!(flag.kind, Kind::Switch(_)) {
                 let long = format!("--{name}");
-                assert_eq!(run(&[&long, value], &[]), want, "{long} {value}");
+                assert_eq!(
+                    run(&with(&[&long, value], tail), &[]),
+                    want,
+                    "{long} {value}"
+                );
             }
         }
         for flag in FLAGS {
@@ -1232,8 +1270,21 @@ mod tests {
             (&["-x"], "unknown option '-x'"),
             (&["-hV"], "unknown option '-hV'"),
             (&["--help=1"], "unknown option '--help'"),
-            (&["serve"], "unexpected argument 'serve'"),
-            (&["-"], "unexpected argument '-'"),
+            (
+                &["serve"],
+                "unexpected argument 'serve'; to bridge a command, put `--` before it: \
+                 mcpd [OPTIONS] -- serve",
+            ),
+            (
+                &["--port", "9000", "npx", "-y", "server"],
+                "unexpected argument 'npx'; to bridge a command, put `--` before it: \
+                 mcpd [OPTIONS] -- npx -y server",
+            ),
+            (
+                &["-"],
+                "unexpected argument '-'; to bridge a command, put `--` before it: \
+                 mcpd [OPTIONS] -- -",
+            ),
             (
                 &["--"],
                 "missing command after '--': expected CMD [ARGS...]",
@@ -1255,12 +1306,40 @@ mod tests {
                 &["--port", "--host", "::1"],
                 "missing value for --port: expected an integer from 0 to 65535",
             ),
-            (&["--port", "1", "2"], "unexpected argument '2'"),
-            (&["--stdio", "1"], "unexpected argument '1'"),
+            (
+                &["--shared"],
+                "--shared only applies when bridging a command, and none was given: \
+                 mcpd [OPTIONS] -- CMD [ARGS...]",
+            ),
+            (
+                &["--port", "1", "--env", "A=1", "--cwd", "/tmp"],
+                "--env only applies when bridging a command, and none was given: \
+                 mcpd [OPTIONS] -- CMD [ARGS...]",
+            ),
+            (
+                &["--stdio", "--kill-grace", "1"],
+                "--kill-grace only applies when bridging a command, and none was given: \
+                 mcpd [OPTIONS] -- CMD [ARGS...]",
+            ),
         ];
         for (args, want) in cases {
             assert_eq!(message(args, &[]), *want, "{args:?}");
         }
+        for (args, word) in [
+            (&["--port", "1", "2"][..], "'2'"),
+            (&["--stdio", "1"], "'1'"),
+        ] {
+            let got = message(args, &[]);
+            assert!(
+                got.starts_with(&format!("unexpected argument {word}")),
+                "{got}"
+            );
+        }
+        let from_env = message(&[], &[("MCPD_SHARED", "1")]);
+        assert!(
+            from_env.starts_with("MCPD_SHARED (--shared) only applies"),
+            "{from_env}"
+        );
     }
 
     #[test]

@@ -115,9 +115,17 @@ impl Drop for Mcpd {
 /// `listening on http://127.0.0.1:PORT/PATH` line on stderr. Panics with the stderr seen if it
 /// exits first or takes too long. A thread keeps draining stderr into a buffer afterwards.
 pub fn spawn_mcpd(args: &[&str]) -> Mcpd {
-    let mut child = Command::new(mcpd_bin())
+    let mut command = Command::new(mcpd_bin());
+    command
         .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
+        .args(args);
+    spawn_mcpd_command(command, args)
+}
+
+/// Like [`spawn_mcpd`] for a prepared `command` that ends up running `mcpd` in its own process
+/// (e.g. a shell that sets up descriptors and then `exec`s it); `args` only label errors.
+pub fn spawn_mcpd_command(mut command: Command, args: &[&str]) -> Mcpd {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
