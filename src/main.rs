@@ -28,6 +28,10 @@ fn main() -> ExitCode {
         },
         other => other,
     };
+    if matches!(command, Command::Serve(_) | Command::Stdio(_)) {
+        // From here on logging never blocks: the event loop writes the buffered lines.
+        log::init(std::env::var("JOURNAL_STREAM").ok().as_deref());
+    }
     // Descriptors mcpd inherited without close-on-exec must not reach bridged children.
     if let Err(e) = mcpd::cloexec_inherited() {
         log::warn(format_args!("cannot list inherited descriptors: {e}"));
@@ -61,7 +65,7 @@ fn main() -> ExitCode {
             event_loop::stdio::run(config, Box::new(Builtin::new()))
         }
     };
-    match outcome {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
             log::error(format_args!(
@@ -74,7 +78,10 @@ fn main() -> ExitCode {
             log::error(format_args!("{e}"));
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last lines ("stopped", the error) get a bounded chance to reach stderr.
+    log::finish(std::time::Duration::from_secs(2));
+    code
 }
 
 /// Reads `--auth-token-file` into the config; a missing, empty or ambiguous token is a usage

@@ -6,6 +6,7 @@
 //! - for bridge children: a parent-death signal set between fork and exec, signals to a
 //!   child's process group, and a look at whether a child has exited without reaping it;
 //! - descriptors above 2 kept from bridged children (close-on-exec), inherited ones included;
+//! - a non-blocking `send` for the log when stderr is a socket;
 //! - SIGHUP ignored (DESIGN 7: it reopens nothing);
 //! - the open-file soft limit raised to the hard limit, so 10,000 connections fit.
 #![allow(unsafe_code)]
@@ -166,6 +167,21 @@ pub fn signal_group(pgid: u32, kill: bool) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// One `send(2)` on the socket `fd` that never blocks (`MSG_DONTWAIT`) and never raises
+/// SIGPIPE (`MSG_NOSIGNAL`): the log's writer when stderr is a socket (journald).
+pub fn send_nonblocking(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: send(2) reads `bytes.len()` bytes from a live slice.
+    let n = unsafe {
+        libc::send(
+            fd,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 /// Whether our child `pid` has exited; it stays unreaped (`WNOWAIT`), so its pid and process

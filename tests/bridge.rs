@@ -891,3 +891,38 @@ fn a_normal_session_end_is_one_info_line() {
     assert!(!log.contains("killed by signal"), "{log}");
     assert!(!log.contains("warn"), "{log}");
 }
+
+#[test]
+fn a_child_flooding_stderr_is_rate_limited_with_a_count() {
+    // Issue 12, item 3: 5,000 stderr lines at once; mcpd logs its burst and counts the rest,
+    // and what was logged plus what was counted is every line.
+    let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/children/probe_server.py");
+    let script = format!(
+        "i=0; while [ $i -lt 5000 ]; do echo \"flood line $i\" >&2; i=$((i+1)); done; \
+         exec python3 '{}'",
+        probe.display()
+    );
+    let mcpd = spawn_bridge(&[], &["sh".into(), "-c".into(), script]);
+    let (session, init) = open_session(mcpd.port);
+    assert_eq!(init["result"]["serverInfo"]["name"], "probe", "{init}");
+    assert_eq!(
+        exchange(mcpd.port, "DELETE", Some(&session), "").status,
+        200
+    );
+    wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["children"]["alive"] == 0
+    });
+    let log = mcpd.stop();
+    let logged = log
+        .lines()
+        .filter(|l| l.contains("stderr: flood line"))
+        .count();
+    let counted: u64 = log
+        .lines()
+        .filter_map(|l| l.split_once("stderr: ")?.1.strip_suffix(" in all)"))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    eprintln!("child stderr flood: {logged} lines logged, {counted} counted as not logged");
+    assert!((200..5000).contains(&logged), "{logged} logged");
+    assert_eq!(logged as u64 + counted, 5000, "{log}");
+}

@@ -864,3 +864,43 @@ fn tls_client_hello_on_the_plain_port_gets_400_at_once() {
     );
     assert_eq!(health(&server)["status"], "ok");
 }
+
+#[test]
+fn a_stderr_nobody_reads_never_stops_the_server() {
+    // Issue 12, item 3: stderr is a pipe nobody drains after the listening line. Every request
+    // logs a debug line (~70 bytes); 6,000 requests write far more than a pipe holds (64 KiB),
+    // so a blocking logger would freeze the one thread long before the end.
+    let (server, _undrained) = common::spawn_mcpd_undrained(&["--log-level", "debug"]);
+    let mut stream = connect(&server);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buf = [0u8; 65536];
+    for batch in 0..60 {
+        stream.write_all(&HEALTH.repeat(100)).unwrap();
+        let mut bytes = Vec::new();
+        while common::http::parse_all(&bytes)
+            .iter()
+            .filter(|r| r.complete)
+            .count()
+            < 100
+        {
+            assert!(
+                Instant::now() < deadline,
+                "batch {batch}: the server stopped answering"
+            );
+            match stream.read(&mut buf) {
+                Ok(0) => panic!("batch {batch}: closed"),
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("batch {batch}: {e}"),
+            }
+        }
+        let responses = common::http::parse_all(&bytes);
+        assert!(responses.iter().all(|r| r.status == 200));
+    }
+    let session = open_session(&server, "{}");
+    let call = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"still here"}}}"#;
+    let outcome = ask(&server, &post(Some(&session), call));
+    assert_eq!(outcome.statuses(), vec![200], "{}", outcome.text());
+    assert!(outcome.text().contains("still here"), "{}", outcome.text());
+    assert_eq!(health(&server)["status"], "ok");
+}

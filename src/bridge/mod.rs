@@ -378,7 +378,12 @@ impl Bridge {
         let Some(child) = self.children.get_mut(&id) else {
             return;
         };
+        let logged = log::enabled(crate::config::LogLevel::Info);
         for line in child.push_stderr(bytes) {
+            if !logged || !child.stderr_limit.admit(now) {
+                continue;
+            }
+            child.report_suppressed();
             log::info(format_args!("{id} ({}) stderr: {line}", child.label));
         }
     }
@@ -401,6 +406,7 @@ impl Bridge {
             State::Stopping { killed, .. } => Some(killed),
             _ => None,
         };
+        child.report_suppressed();
         child.exited(kind.clone());
         let label = &child.label;
         let expected = child.failure.is_some() || self.stopping;

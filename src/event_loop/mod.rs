@@ -22,7 +22,7 @@ pub mod stdio;
 use crate::bridge::Bridge;
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
-use mio::unix::pipe;
+use mio::unix::{pipe, SourceFd};
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+/// stderr has room again for buffered log lines (see [`crate::log`]).
+const STDERR: Token = Token(usize::MAX - 8);
 
 /// Bytes read from a socket per call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -98,6 +100,14 @@ impl<H: Handler> Sources<H> for () {
     fn abort(&mut self) {}
 }
 
+/// Polls the log's stderr for room (edge-triggered: an edge comes each time a full stderr
+/// drains); a stderr that cannot be polled (`/dev/null`) never makes a writer wait anyway.
+pub(crate) fn watch_stderr(registry: &Registry, token: Token) {
+    if let Some(fd) = log::writable_fd() {
+        let _ = registry.register(&mut SourceFd(&fd), token, Interest::WRITABLE);
+    }
+}
+
 fn listen_addr(config: &Config) -> io::Result<SocketAddr> {
     let ip = config.host.parse().map_err(|_| {
         io::Error::new(
@@ -136,6 +146,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     }
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
+    watch_stderr(poll.registry(), STDERR);
     if let Err(e) = sys::raise_fd_limit() {
         log::warn(format_args!("could not raise the open-file limit: {e}"));
     }
@@ -188,6 +199,8 @@ fn serve_with<H: Handler, S: Sources<H>>(
             let left = next.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        // Log lines go out as stderr takes them, never blocking the loop.
+        log::flush();
         if let Err(e) = shell.poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -196,6 +209,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
         }
         for event in events.iter() {
             match event.token() {
+                STDERR => {}
                 LISTENER => shell.accept(&listener),
                 SIGNALS => {
                     let mut drain = [0u8; 64];

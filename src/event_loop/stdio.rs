@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 const STDIN: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const STDOUT: Token = Token(2);
+const STDERR: Token = Token(3);
 
 /// Where the transport's output goes.
 enum Output {
@@ -77,6 +78,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
+    super::watch_stderr(poll.registry(), STDERR);
     let mut transport = StdioTransport::new(Box::new(handler), config.limits.max_body_bytes);
     transport.set_output_limit(config.limits.max_outbound_bytes);
     let mut output = Output::open(&poll)?;
@@ -102,6 +104,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
             let left = (at + DRAIN_GRACE).saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        log::flush();
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;

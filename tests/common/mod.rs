@@ -196,6 +196,56 @@ pub fn spawn_mcpd_command(mut command: Command, args: &[&str]) -> Mcpd {
     }
 }
 
+/// Like [`spawn_mcpd`], but nobody reads `mcpd`'s stderr after its listening line: the pipe
+/// stays open and fills up, as with a stalled logger, for as long as the returned reader lives.
+/// Bounded: at most 10 s for the listening line.
+pub fn spawn_mcpd_undrained(args: &[&str]) -> (Mcpd, std::process::ChildStderr) {
+    let mut child = Command::new(mcpd_bin())
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    // Reads byte by byte up to the listening line's end, so nothing past it is consumed.
+    thread::spawn(move || {
+        let mut stderr = stderr;
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while let Ok(1) = stderr.read(&mut byte) {
+            seen.push(byte[0]);
+            if byte[0] == b'\n' {
+                let text = String::from_utf8_lossy(&seen).into_owned();
+                if let Some(found) = text.lines().last().and_then(parse_listening) {
+                    let _ = tx.send(Ok((found, stderr)));
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(Err(String::from_utf8_lossy(&seen).into_owned()));
+    });
+    match rx.recv_timeout(STARTUP_TIMEOUT) {
+        Ok(Ok(((port, path), stderr))) => (
+            Mcpd {
+                port,
+                child,
+                path,
+                stderr: Arc::new(Mutex::new(String::new())),
+                drain_done: None,
+            },
+            stderr,
+        ),
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mcpd {args:?} did not start: {other:?}");
+        }
+    }
+}
+
 /// `(port, path)` from a line containing `listening on http://HOST:PORT/PATH`.
 fn parse_listening(line: &str) -> Option<(u16, String)> {
     let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
