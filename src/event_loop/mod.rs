@@ -100,11 +100,40 @@ impl<H: Handler> Sources<H> for () {
     fn abort(&mut self) {}
 }
 
-/// Polls the log's stderr for room (edge-triggered: an edge comes each time a full stderr
-/// drains); a stderr that cannot be polled (`/dev/null`) never makes a writer wait anyway.
-pub(crate) fn watch_stderr(registry: &Registry, token: Token) {
-    if let Some(fd) = log::writable_fd() {
-        let _ = registry.register(&mut SourceFd(&fd), token, Interest::WRITABLE);
+/// Writes buffered log lines to stderr without blocking, and polls stderr for room (under
+/// `token`) only while lines wait, so a drained stderr never wakes the loop. A stderr that
+/// cannot be polled (`/dev/null`) never makes a writer wait anyway.
+pub(crate) struct StderrWatch {
+    token: Token,
+    registered: bool,
+}
+
+impl StderrWatch {
+    pub(crate) fn new(token: Token) -> StderrWatch {
+        StderrWatch {
+            token,
+            registered: false,
+        }
+    }
+
+    /// Call once per loop turn, before polling.
+    pub(crate) fn flush(&mut self, registry: &Registry) {
+        let waiting = log::flush();
+        if waiting == self.registered {
+            return;
+        }
+        let Some(fd) = log::writable_fd() else {
+            return;
+        };
+        let mut source = SourceFd(&fd);
+        self.registered = if waiting {
+            registry
+                .register(&mut source, self.token, Interest::WRITABLE)
+                .is_ok()
+        } else {
+            let _ = registry.deregister(&mut source);
+            false
+        };
     }
 }
 
@@ -146,7 +175,6 @@ fn serve_with<H: Handler, S: Sources<H>>(
     }
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
-    watch_stderr(poll.registry(), STDERR);
     if let Err(e) = sys::raise_fd_limit() {
         log::warn(format_args!("could not raise the open-file limit: {e}"));
     }
@@ -167,6 +195,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     shell.pump();
     let mut events = Events::with_capacity(1024);
     let mut stopping: Option<Stopping> = None;
+    let mut stderr = StderrWatch::new(STDERR);
     loop {
         let now = Instant::now();
         if let Some(stop) = &mut stopping {
@@ -200,7 +229,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         // Log lines go out as stderr takes them, never blocking the loop.
-        log::flush();
+        stderr.flush(shell.poll.registry());
         if let Err(e) = shell.poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;

@@ -78,7 +78,6 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
-    super::watch_stderr(poll.registry(), STDERR);
     let mut transport = StdioTransport::new(Box::new(handler), config.limits.max_body_bytes);
     transport.set_output_limit(config.limits.max_outbound_bytes);
     let mut output = Output::open(&poll)?;
@@ -88,6 +87,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let mut events = Events::with_capacity(16);
     let mut buf = vec![0u8; 64 * 1024];
     let mut eof_at: Option<Instant> = None;
+    let mut stderr = super::StderrWatch::new(STDERR);
     log::debug(format_args!("serving MCP on stdin/stdout"));
     loop {
         let now = Instant::now();
@@ -104,7 +104,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
             let left = (at + DRAIN_GRACE).saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
-        log::flush();
+        stderr.flush(poll.registry());
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
