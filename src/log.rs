@@ -54,10 +54,8 @@ pub fn enabled(level: LogLevel) -> bool {
 /// waits on a reader).
 pub fn init(journal_stream: Option<&str>) {
     let meta = std::fs::metadata("/proc/self/fd/2").ok();
-    let journald = match (&meta, journal_stream.and_then(|v| v.split_once(':'))) {
-        (Some(meta), Some((dev, ino))) => {
-            dev.parse() == Ok(meta.dev()) && ino.parse() == Ok(meta.ino())
-        }
+    let journald = match (&meta, journal_stream) {
+        (Some(meta), Some(value)) => names_stream(value, meta.dev(), meta.ino()),
         _ => false,
     };
     TIMESTAMPS.store(!journald, Ordering::Relaxed);
@@ -72,6 +70,15 @@ pub fn init(journal_stream: Option<&str>) {
         None => Writer::Direct,
     };
     sink().writer = writer;
+}
+
+/// Whether a `JOURNAL_STREAM` value (`DEVICE:INODE`, systemd.exec(5)) names the stream with
+/// this device and inode: only then does journald stamp our lines (the variable may have been
+/// inherited by a process whose stderr was redirected since).
+fn names_stream(value: &str, dev: u64, ino: u64) -> bool {
+    value
+        .split_once(':')
+        .is_some_and(|(d, i)| d.parse() == Ok(dev) && i.parse() == Ok(ino))
 }
 
 /// The descriptor to poll for writability while lines wait, if stderr is written
@@ -443,6 +450,15 @@ mod tests {
             line.len() <= MAX_LINE_BYTES + " [cut]".len(),
             "cut on a char boundary"
         );
+    }
+
+    #[test]
+    fn journal_stream_must_name_our_stderr() {
+        assert!(names_stream("8:12345", 8, 12345));
+        assert!(!names_stream("8:12345", 8, 12346), "stderr was redirected");
+        assert!(!names_stream("8", 8, 12345));
+        assert!(!names_stream("", 8, 12345));
+        assert!(!names_stream("x:y", 8, 12345));
     }
 
     #[test]

@@ -99,3 +99,61 @@ fn address_in_use_names_the_address_and_suggests_port() {
         out.stderr
     );
 }
+
+/// Runs `mcpd` on a port already taken (it logs one error line and exits) with stderr on a pipe
+/// made here, optionally with `JOURNAL_STREAM` naming that pipe; returns the stderr text.
+fn error_line_on_own_pipe(journal: bool) -> String {
+    use std::io::Read;
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::MetadataExt;
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("bind a port");
+    let port = taken.local_addr().unwrap().port().to_string();
+    let (mut reader, writer) = std::io::pipe().expect("pipe");
+    let meta = std::fs::metadata(format!("/proc/self/fd/{}", reader.as_raw_fd())).unwrap();
+    let mut cmd = Command::new(mcpd_bin());
+    cmd.args(["--host", "127.0.0.1", "--port", &port])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .env_remove("JOURNAL_STREAM");
+    if journal {
+        cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
+    }
+    let mut child = cmd.spawn().expect("start mcpd");
+    drop(cmd); // our copy of the write end: EOF comes when mcpd exits
+    let deadline = std::time::Instant::now() + LIMIT;
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mcpd did not exit on a taken port");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let mut text = String::new();
+    reader.read_to_string(&mut text).unwrap();
+    text
+}
+
+#[test]
+fn log_lines_carry_rfc3339_times_unless_journald_stamps_them() {
+    // Issue 12, item 3 (timestamps): `2026-11-30T04:05:06.789Z mcpd: error: ...`.
+    let stamped = error_line_on_own_pipe(false);
+    let (time, rest) = stamped.split_once(' ').unwrap();
+    assert!(
+        rest.starts_with("mcpd: error: cannot listen on"),
+        "{stamped}"
+    );
+    let b = time.as_bytes();
+    assert_eq!(time.len(), 24, "{time}");
+    assert!(
+        b[4] == b'-' && b[7] == b'-' && b[10] == b'T' && b[13] == b':' && b[19] == b'.',
+        "{time}"
+    );
+    assert!(time.ends_with('Z'), "{time}");
+    let journal = error_line_on_own_pipe(true);
+    assert!(
+        journal.starts_with("mcpd: error: cannot listen on"),
+        "{journal}"
+    );
+}
