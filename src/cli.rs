@@ -376,7 +376,8 @@ const FLAGS: &[Flag] = &[
     Flag {
         name: "log-level",
         value: "LEVEL",
-        about: "Most verbose stderr log level written.",
+        about: "Most verbose stderr log level written (lines carry RFC 3339 UTC times unless \
+                JOURNAL_STREAM names stderr).",
         kind: Kind::Level(|s| &mut s.config.log_level),
     },
     Flag {
@@ -523,7 +524,8 @@ const FLAGS: &[Flag] = &[
     Flag {
         name: "env",
         value: "KEY=VALUE",
-        about: "Bridge: a variable added to the environment the children inherit from mcpd.",
+        about: "Bridge: a variable added to the environment the children inherit from mcpd \
+                (mcpd's own MCPD_* variables are never passed on).",
         kind: Kind::Each {
             form: "KEY=VALUE with a non-empty KEY without '=' or NUL",
             valid: |v| v.split_once('=').is_some_and(|(k, _)| !k.is_empty()) && !v.contains('\0'),
