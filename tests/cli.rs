@@ -56,6 +56,9 @@ fn bridge_only_flags_without_a_command_are_exit_2() {
         &["--shell"],
         &["--kill-grace", "1"],
         &["--max-children", "3"],
+        &["--request-timeout", "1"],
+        &["--init-timeout", "1"],
+        &["--child-idle-timeout", "1"],
     ] {
         let out = mcpd(flags);
         assert_eq!(out.status.code(), Some(2), "{flags:?}: {}", out.stderr);
