@@ -52,5 +52,6 @@ pub mod server;
 pub mod sse;
 mod sys;
 pub mod timer;
+mod units;
 
 pub use sys::{cloexec_inherited, stop_with_parent};
