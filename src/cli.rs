@@ -10,6 +10,7 @@
 //! so tests need no global state), printing, exit codes.
 
 use crate::config::{Config, LogLevel, ResponseMode};
+use crate::units::{digits, parse_duration, parse_size, show_size};
 use std::fmt::{self, Write as _};
 use std::net::{IpAddr, Ipv6Addr};
 use std::time::Duration;
@@ -84,10 +85,17 @@ where
                 return Err(fail(format!("unknown option '{}'", arg.escape_debug())))
             }
             None => {
+                // Most likely a command to bridge given without `--` (`mcpd npx server`).
+                let words: Vec<String> = std::iter::once(arg)
+                    .chain(args)
+                    .map(|w| w.escape_debug().to_string())
+                    .collect();
                 return Err(fail(format!(
-                    "unexpected argument '{}'",
-                    arg.escape_debug()
-                )))
+                    "unexpected argument '{}'; to bridge a command, put `--` before it: \
+                     mcpd [OPTIONS] -- {}",
+                    words[0],
+                    words.join(" ")
+                )));
             }
         };
         let (name, inline) = match option.split_once('=') {
@@ -117,10 +125,19 @@ where
     }
 
     let mut settings = Settings::default();
+    // The first bridge-only flag given, by where it came from: it needs a command.
+    let mut bridge_only: Option<String> = None;
     for (flag, values) in FLAGS.iter().zip(given) {
+        let is_bridge = flag.about.starts_with("Bridge:");
+        if is_bridge && bridge_only.is_none() && !values.is_empty() {
+            bridge_only = Some(format!("--{}", flag.name));
+        }
         if values.is_empty() {
             let var = flag.env_var();
             if let Some(value) = env(&var).filter(|v| !v.is_empty()) {
+                if is_bridge && bridge_only.is_none() {
+                    bridge_only = Some(format!("{var} (--{})", flag.name));
+                }
                 let items: Vec<&str> = match flag.kind {
                     Kind::Each { .. } => value.lines().filter(|l| !l.is_empty()).collect(),
                     _ => vec![&value],
@@ -143,6 +160,12 @@ where
             "--stdio serves the built-in server over stdin/stdout; it cannot bridge '{}' \
              (drop --stdio to serve the command over HTTP)",
             command[0].escape_debug()
+        )));
+    }
+    if let (Some(source), true) = (bridge_only, command.is_empty()) {
+        return Err(fail(format!(
+            "{source} only applies when bridging a command, and none was given: \
+             mcpd [OPTIONS] -- CMD [ARGS...]"
         )));
     }
     settings.config.bridge.command = command;
@@ -254,17 +277,13 @@ enum Kind {
     Count { max: usize, field: Field<usize> },
     /// A count of at least 1, or unset to follow another setting.
     Cap(Field<Option<usize>>),
-    /// A duration above 0 and at most [`MAX_DURATION`].
+    /// A duration above 0 and at most [`crate::units::MAX_DURATION`] (a year).
     Seconds(Field<Duration>),
     /// A duration as for `Seconds`, or `0` for none.
     Timeout(Field<Option<Duration>>),
     /// On when given bare; `=BOOL` or the variable may say either way.
     Switch(Field<bool>),
 }
-
-/// The longest timeout or interval accepted: longer is surely a typo, and it keeps deadlines
-/// far from `Instant` overflow.
-const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
 
 /// Every option, in `--help` order.
 const FLAGS: &[Flag] = &[
@@ -354,7 +373,8 @@ const FLAGS: &[Flag] = &[
     Flag {
         name: "log-level",
         value: "LEVEL",
-        about: "Most verbose stderr log level written.",
+        about: "Most verbose stderr log level written (lines carry RFC 3339 UTC times unless \
+                JOURNAL_STREAM names stderr).",
         kind: Kind::Level(|s| &mut s.config.log_level),
     },
     Flag {
@@ -501,7 +521,8 @@ const FLAGS: &[Flag] = &[
     Flag {
         name: "env",
         value: "KEY=VALUE",
-        about: "Bridge: a variable added to the environment the children inherit from mcpd.",
+        about: "Bridge: a variable added to the environment the children inherit from mcpd \
+                (mcpd's own MCPD_* variables are never passed on).",
         kind: Kind::Each {
             form: "KEY=VALUE with a non-empty KEY without '=' or NUL",
             valid: |v| v.split_once('=').is_some_and(|(k, _)| !k.is_empty()) && !v.contains('\0'),
@@ -718,14 +739,6 @@ fn is_origin(v: &str) -> bool {
     scheme_ok && host_ok && port_ok
 }
 
-/// An unsigned integer written in ASCII digits only (no sign, no spaces), if it fits `T`.
-fn digits<T: std::str::FromStr>(v: &str) -> Option<T> {
-    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    v.parse().ok()
-}
-
 /// The entry of `all` whose name is `v`, ignoring ASCII case.
 fn choose<T: Copy>(all: &[T], name: fn(T) -> &'static str, v: &str) -> Option<T> {
     all.iter()
@@ -737,59 +750,10 @@ fn one_of<const N: usize>(names: [&str; N]) -> String {
     format!("one of {}", names.join(", "))
 }
 
-/// Binary size suffixes, largest first; `K` and `KiB` alike are 1024 (there is no 1000).
-const SIZE_UNITS: [(&str, &str, u32); 3] = [("G", "GiB", 30), ("M", "MiB", 20), ("K", "KiB", 10)];
-
-/// Bytes, or digits with a suffix from [`SIZE_UNITS`] in any case; `None` if it overflows usize.
-fn parse_size(v: &str) -> Option<usize> {
-    let end = v.find(|c: char| !c.is_ascii_digit()).unwrap_or(v.len());
-    let (number, suffix) = v.split_at(end);
-    let shift = match SIZE_UNITS.iter().find(|(short, long, _)| {
-        suffix.eq_ignore_ascii_case(short) || suffix.eq_ignore_ascii_case(long)
-    }) {
-        Some(&(_, _, shift)) => shift,
-        None if suffix.is_empty() => 0,
-        None => return None,
-    };
-    digits::<usize>(number)?.checked_mul(1 << shift)
-}
-
-/// A size in the largest unit that divides it exactly, as `--help` shows defaults.
-fn show_size(n: usize) -> String {
-    SIZE_UNITS
-        .iter()
-        .find(|&&(_, _, shift)| n != 0 && n.is_multiple_of(1 << shift))
-        .map_or(n.to_string(), |&(_, long, shift)| {
-            format!("{}{long}", n >> shift)
-        })
-}
-
-/// `D`, `D.D`, optionally suffixed `ms`, `s`, `m` or `h`; above 0 and at most [`MAX_DURATION`].
-/// Exact to the nanosecond (no float), so `0.1` is 100 ms exactly.
-fn parse_duration(v: &str) -> Option<Duration> {
-    let end = v
-        .find(|c: char| !c.is_ascii_digit() && c != '.')
-        .unwrap_or(v.len());
-    let (number, suffix) = v.split_at(end);
-    let unit: u128 = match suffix {
-        "ms" => 1_000_000,
-        "" | "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        _ => return None,
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, "0"));
-    let fraction = &fraction[..fraction.len().min(18)];
-    let nanos = digits::<u128>(whole)?
-        .checked_mul(unit)?
-        .checked_add(digits::<u128>(fraction)? * unit / 10u128.pow(fraction.len() as u32))?;
-    let nanos = u64::try_from(nanos).ok()?;
-    Some(Duration::from_nanos(nanos)).filter(|d| !d.is_zero() && *d <= MAX_DURATION)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::units::MAX_DURATION;
     use std::collections::HashMap;
 
     /// What a case expects, as a change to the default settings.
@@ -976,15 +940,31 @@ mod tests {
     #[test]
     fn every_flag_parses_from_args_equals_form_and_env() {
         for &(name, value, change) in GOOD {
-            let want = Ok(settings(change));
             let flag = FLAGS.iter().find(|f| f.name == name).unwrap();
+            // Bridge-only flags need a command to bridge.
+            let tail: &[&str] = match flag.about.starts_with("Bridge:") {
+                true => &["--", "s"],
+                false => &[],
+            };
+            let mut want = settings(change);
+            if let Command::Serve(config) = &mut want {
+                config.bridge.command = tail.iter().skip(1).map(|w| w.to_string()).collect();
+            }
+            let want = Ok(want);
+            fn with<'a>(args: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
+                [args, tail].concat()
+            }
             let var = flag.env_var();
             let eq = format!("--{name}={value}");
-            assert_eq!(run(&[&eq], &[]), want, "{eq}");
-            assert_eq!(run(&[], &[(&var, value)]), want, "{var}={value}");
+            assert_eq!(run(&with(&[&eq], tail), &[]), want, "{eq}");
+            assert_eq!(run(tail, &[(&var, value)]), want, "{var}={value}");
             if !matches!(flag.kind, Kind::Switch(_)) {
                 let long = format!("--{name}");
-                assert_eq!(run(&[&long, value], &[]), want, "{long} {value}");
+                assert_eq!(
+                    run(&with(&[&long, value], tail), &[]),
+                    want,
+                    "{long} {value}"
+                );
             }
         }
         for flag in FLAGS {
@@ -1232,8 +1212,21 @@ mod tests {
             (&["-x"], "unknown option '-x'"),
             (&["-hV"], "unknown option '-hV'"),
             (&["--help=1"], "unknown option '--help'"),
-            (&["serve"], "unexpected argument 'serve'"),
-            (&["-"], "unexpected argument '-'"),
+            (
+                &["serve"],
+                "unexpected argument 'serve'; to bridge a command, put `--` before it: \
+                 mcpd [OPTIONS] -- serve",
+            ),
+            (
+                &["--port", "9000", "npx", "-y", "server"],
+                "unexpected argument 'npx'; to bridge a command, put `--` before it: \
+                 mcpd [OPTIONS] -- npx -y server",
+            ),
+            (
+                &["-"],
+                "unexpected argument '-'; to bridge a command, put `--` before it: \
+                 mcpd [OPTIONS] -- -",
+            ),
             (
                 &["--"],
                 "missing command after '--': expected CMD [ARGS...]",
@@ -1255,12 +1248,40 @@ mod tests {
                 &["--port", "--host", "::1"],
                 "missing value for --port: expected an integer from 0 to 65535",
             ),
-            (&["--port", "1", "2"], "unexpected argument '2'"),
-            (&["--stdio", "1"], "unexpected argument '1'"),
+            (
+                &["--shared"],
+                "--shared only applies when bridging a command, and none was given: \
+                 mcpd [OPTIONS] -- CMD [ARGS...]",
+            ),
+            (
+                &["--port", "1", "--env", "A=1", "--cwd", "/tmp"],
+                "--env only applies when bridging a command, and none was given: \
+                 mcpd [OPTIONS] -- CMD [ARGS...]",
+            ),
+            (
+                &["--stdio", "--kill-grace", "1"],
+                "--kill-grace only applies when bridging a command, and none was given: \
+                 mcpd [OPTIONS] -- CMD [ARGS...]",
+            ),
         ];
         for (args, want) in cases {
             assert_eq!(message(args, &[]), *want, "{args:?}");
         }
+        for (args, word) in [
+            (&["--port", "1", "2"][..], "'2'"),
+            (&["--stdio", "1"], "'1'"),
+        ] {
+            let got = message(args, &[]);
+            assert!(
+                got.starts_with(&format!("unexpected argument {word}")),
+                "{got}"
+            );
+        }
+        let from_env = message(&[], &[("MCPD_SHARED", "1")]);
+        assert!(
+            from_env.starts_with("MCPD_SHARED (--shared) only applies"),
+            "{from_env}"
+        );
     }
 
     #[test]

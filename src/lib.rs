@@ -39,6 +39,7 @@ pub mod builtin;
 pub mod cli;
 pub mod config;
 pub mod event_loop;
+pub mod exec;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub mod http;
@@ -51,5 +52,6 @@ pub mod server;
 pub mod sse;
 mod sys;
 pub mod timer;
+mod units;
 
-pub use sys::stop_with_parent;
+pub use sys::{cloexec_inherited, stop_with_parent};

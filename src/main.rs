@@ -19,7 +19,7 @@ fn main() -> ExitCode {
             eprintln!("mcpd: --exit-with-parent: the process that started mcpd is already gone");
             return ExitCode::from(2);
         }
-        Command::Serve(config) => match load_token(config) {
+        Command::Serve(config) => match load_token(config).and_then(check_command) {
             Ok(config) => Command::Serve(config),
             Err(message) => {
                 eprintln!("mcpd: {message}\ntry 'mcpd --help'");
@@ -27,6 +27,21 @@ fn main() -> ExitCode {
             }
         },
         other => other,
+    };
+    if matches!(command, Command::Serve(_) | Command::Stdio(_)) {
+        // From here on logging never blocks: the event loop writes the buffered lines.
+        log::init(std::env::var("JOURNAL_STREAM").ok().as_deref());
+    }
+    // Descriptors mcpd inherited without close-on-exec must not reach bridged children.
+    if let Err(e) = mcpd::cloexec_inherited() {
+        log::warn(format_args!("cannot list inherited descriptors: {e}"));
+    }
+    let listen = match &command {
+        Command::Serve(config) if config.host.contains(':') => {
+            format!("[{}]:{}", config.host, config.port)
+        }
+        Command::Serve(config) => format!("{}:{}", config.host, config.port),
+        _ => String::new(),
     };
     let outcome = match command {
         Command::Help => {
@@ -50,13 +65,23 @@ fn main() -> ExitCode {
             event_loop::stdio::run(config, Box::new(Builtin::new()))
         }
     };
-    match outcome {
+    let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            log::error(format_args!(
+                "cannot listen on {listen}: address already in use (another process listens \
+                 there); choose another port with --port (MCPD_PORT)"
+            ));
+            ExitCode::FAILURE
+        }
         Err(e) => {
             log::error(format_args!("{e}"));
             ExitCode::FAILURE
         }
-    }
+    };
+    // The last lines ("stopped", the error) get a bounded chance to reach stderr.
+    log::finish(std::time::Duration::from_secs(2));
+    code
 }
 
 /// Reads `--auth-token-file` into the config; a missing, empty or ambiguous token is a usage
@@ -78,5 +103,13 @@ fn load_token(mut config: Config) -> Result<Config, String> {
         ));
     }
     config.auth_token = token.to_string();
+    Ok(config)
+}
+
+/// Fails fast on a bridge command that cannot be run (exit 2 naming it), instead of at the
+/// first `initialize`.
+fn check_command(config: Config) -> Result<Config, String> {
+    let path = std::env::var("PATH").ok();
+    mcpd::exec::resolve(&config.bridge, path.as_deref())?;
     Ok(config)
 }

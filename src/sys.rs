@@ -5,6 +5,8 @@
 //!   async-signal-safe work (atomic stores and loads and `write(2)`);
 //! - for bridge children: a parent-death signal set between fork and exec, signals to a
 //!   child's process group, and a look at whether a child has exited without reaping it;
+//! - descriptors above 2 kept from bridged children (close-on-exec), inherited ones included;
+//! - a non-blocking `send` for the log when stderr is a socket;
 //! - SIGHUP ignored (DESIGN 7: it reopens nothing);
 //! - the open-file soft limit raised to the hard limit, so 10,000 connections fit.
 #![allow(unsafe_code)]
@@ -87,6 +89,48 @@ pub fn kill_with_parent(command: &mut std::process::Command) {
     }
 }
 
+/// Makes every descriptor above 2 close when the child `command` starts runs its program
+/// (`close_range(3, ~0, CLOSE_RANGE_CLOEXEC)`, Linux 5.11). Marking instead of closing keeps
+/// std's own exec-error pipe working. On older kernels the call fails and is ignored:
+/// [`cloexec_inherited`] at startup already covers what mcpd inherited, and everything mcpd
+/// opens itself is close-on-exec.
+pub fn close_fds_on_exec(command: &mut std::process::Command) {
+    // SAFETY: the closure runs between fork and exec and makes one async-signal-safe syscall
+    // with plain integer arguments; it allocates nothing.
+    unsafe {
+        command.pre_exec(|| {
+            libc::syscall(
+                libc::SYS_close_range,
+                3 as libc::c_uint,
+                libc::c_uint::MAX,
+                libc::CLOSE_RANGE_CLOEXEC,
+            );
+            Ok(())
+        });
+    }
+}
+
+/// Marks every descriptor above 2 that mcpd inherited from its launcher close-on-exec, so no
+/// bridged child inherits it. Call once at startup, before any child starts; returns how many
+/// descriptors were open besides stdio (listed in `/proc/self/fd`).
+pub fn cloexec_inherited() -> io::Result<usize> {
+    let fds: Vec<RawFd> = std::fs::read_dir("/proc/self/fd")?
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|&fd: &RawFd| fd > 2)
+        .collect();
+    for &fd in &fds {
+        // SAFETY: fcntl(2) with F_GETFD/F_SETFD on a plain integer; a descriptor closed
+        // meanwhile (the directory listing's own) fails with EBADF, which is ignored.
+        unsafe {
+            let flags = libc::fcntl(fd, libc::F_GETFD);
+            if flags >= 0 {
+                libc::fcntl(fd, libc::F_SETFD, flags | libc::FD_CLOEXEC);
+            }
+        }
+    }
+    Ok(fds.len())
+}
+
 /// `--exit-with-parent`: mcpd gets SIGTERM (a graceful stop) when the process that started it
 /// dies. Fails if that parent is already gone (we were re-parented before the call).
 pub fn stop_with_parent() -> io::Result<()> {
@@ -123,6 +167,21 @@ pub fn signal_group(pgid: u32, kill: bool) -> io::Result<()> {
     } else {
         Err(io::Error::last_os_error())
     }
+}
+
+/// One `send(2)` on the socket `fd` that never blocks (`MSG_DONTWAIT`) and never raises
+/// SIGPIPE (`MSG_NOSIGNAL`): the log's writer when stderr is a socket (journald).
+pub fn send_nonblocking(fd: RawFd, bytes: &[u8]) -> io::Result<usize> {
+    // SAFETY: send(2) reads `bytes.len()` bytes from a live slice.
+    let n = unsafe {
+        libc::send(
+            fd,
+            bytes.as_ptr().cast(),
+            bytes.len(),
+            libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+        )
+    };
+    usize::try_from(n).map_err(|_| io::Error::last_os_error())
 }
 
 /// Whether our child `pid` has exited; it stays unreaped (`WNOWAIT`), so its pid and process

@@ -318,21 +318,6 @@ fn child_crash_during_initialize_answers_that_post_at_once() {
 }
 
 #[test]
-fn missing_program_answers_initialize_with_the_reason() {
-    let mcpd = spawn_bridge(&[], &["/nonexistent/mcp-server".to_string()]);
-    let answer = initialize(mcpd.port);
-    let error = error_of(&answer);
-    assert!(
-        error["message"]
-            .as_str()
-            .unwrap()
-            .contains("could not be started"),
-        "{error}"
-    );
-    assert_eq!(health(mcpd.port)["children"]["spawn_failed"], 1);
-}
-
-#[test]
 fn non_json_stdout_lines_are_logged_and_dropped() {
     let mcpd = spawn_bridge(&[], &fault_child("garbage"));
     let (session, init) = open_session(mcpd.port);
@@ -811,4 +796,133 @@ fn session_whose_request_never_ends_still_ends() {
         "bounded by the request timeout: {h}"
     );
     assert_eq!(call(mcpd.port, &session, 3, "work").status, 404);
+}
+
+#[test]
+fn children_get_no_mcpd_variables_and_no_inherited_descriptors() {
+    // Issue 12, item 2: mcpd is started with its token in the environment and descriptor 7
+    // inherited without close-on-exec (as a careless launcher would leave it).
+    let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/children/probe_server.py");
+    let token = "i12-secret-token";
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", "exec 7</dev/null; exec \"$0\" \"$@\"", mcpd_bin()])
+        .args([
+            "--host",
+            "127.0.0.1",
+            "--port",
+            "0",
+            "--env",
+            "ADDED=by-env",
+            "--",
+        ])
+        .args(["python3", &probe.display().to_string()])
+        .env("MCPD_AUTH_TOKEN", token)
+        .env("MCPD_UNRELATED", "x")
+        .env("I12_KEPT", "inherited");
+    let mcpd = common::spawn_mcpd_command(command, &["(probe)"]);
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", mcpd.child.id()))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .collect::<Vec<_>>();
+    assert!(
+        fds.contains(&"7".to_string()),
+        "mcpd itself inherited fd 7: {fds:?}"
+    );
+    let bearer = format!("Bearer {token}");
+    let auth = [("Authorization", bearer.as_str())];
+    let init = exchange_with(
+        mcpd.port,
+        "/mcp",
+        "POST",
+        &auth,
+        &json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "protocolVersion": "2025-11-25", "capabilities": {},
+            "clientInfo": {"name": "bridge-test", "version": "1"}}})
+        .to_string(),
+    );
+    let session = init.session.expect("a session");
+    let headers = [auth[0], ("Mcp-Session-Id", session.as_str())];
+    let call = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                      "params": {"name": "probe", "arguments": {}}});
+    let answer = exchange_with(mcpd.port, "/mcp", "POST", &headers, &call.to_string());
+    let text = answer.messages.last().unwrap()["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{answer:?}"))
+        .to_string();
+    let report: Value = serde_json::from_str(&text).unwrap();
+    let env = report["env"].as_object().unwrap();
+    let own: Vec<&String> = env.keys().filter(|k| k.starts_with("MCPD_")).collect();
+    assert!(own.is_empty(), "MCPD_* reached the child: {own:?}");
+    assert!(!text.contains(token), "the token reached the child");
+    assert_eq!(env["I12_KEPT"], "inherited", "the rest is inherited");
+    assert_eq!(env["ADDED"], "by-env", "--env adds on top");
+    assert_eq!(
+        report["fds"],
+        json!([]),
+        "descriptors above 2 reached the child"
+    );
+}
+
+#[test]
+fn a_normal_session_end_is_one_info_line() {
+    // Issue 12, item 8: mcpd's own SIGTERM to a child whose session ended is routine.
+    let mcpd = spawn_bridge(&[], &mcpd_child());
+    let (session, _) = open_session(mcpd.port);
+    assert_eq!(
+        exchange(mcpd.port, "DELETE", Some(&session), "").status,
+        200
+    );
+    wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["children"]["alive"] == 0
+    });
+    // A second child is still running at shutdown: its end is routine too.
+    open_session(mcpd.port);
+    let log = mcpd.stop();
+    let after_start: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(&session) && !l.contains(" created") && !l.contains(" started"))
+        .collect();
+    assert_eq!(after_start.len(), 1, "{log}");
+    assert!(
+        after_start[0].contains("info: session ") && after_start[0].contains(" ended: "),
+        "{log}"
+    );
+    assert!(!log.contains("killed by signal"), "{log}");
+    assert!(!log.contains("warn"), "{log}");
+}
+
+#[test]
+fn a_child_flooding_stderr_is_rate_limited_with_a_count() {
+    // Issue 12, item 3: 5,000 stderr lines at once; mcpd logs its burst and counts the rest,
+    // and what was logged plus what was counted is every line.
+    let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/children/probe_server.py");
+    let script = format!(
+        "i=0; while [ $i -lt 5000 ]; do echo \"flood line $i\" >&2; i=$((i+1)); done; \
+         exec python3 '{}'",
+        probe.display()
+    );
+    let mcpd = spawn_bridge(&[], &["sh".into(), "-c".into(), script]);
+    let (session, init) = open_session(mcpd.port);
+    assert_eq!(init["result"]["serverInfo"]["name"], "probe", "{init}");
+    assert_eq!(
+        exchange(mcpd.port, "DELETE", Some(&session), "").status,
+        200
+    );
+    wait_health(mcpd.port, Duration::from_secs(10), |h| {
+        h["children"]["alive"] == 0
+    });
+    let log = mcpd.stop();
+    let logged = log
+        .lines()
+        .filter(|l| l.contains("stderr: flood line"))
+        .count();
+    let counted: u64 = log
+        .lines()
+        .filter_map(|l| l.split_once("stderr: ")?.1.strip_suffix(" in all)"))
+        .filter_map(|rest| rest.split_whitespace().next()?.parse::<u64>().ok())
+        .sum();
+    eprintln!("child stderr flood: {logged} lines logged, {counted} counted as not logged");
+    assert!((200..5000).contains(&logged), "{logged} logged");
+    assert_eq!(logged as u64 + counted, 5000, "{log}");
 }

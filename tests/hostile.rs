@@ -817,3 +817,90 @@ fn clients_that_vanish_mid_request_and_mid_stream_leave_nothing_behind() {
     );
     assert_eq!(ping.statuses(), vec![200], "{}", ping.text());
 }
+
+#[test]
+fn health_and_metrics_are_behind_the_host_and_origin_guard() {
+    // Issue 12, item 7: a DNS-rebinding page must not read the probes either.
+    let server = spawn_mcpd(&[]);
+    for path in ["/health", "/metrics"] {
+        for (host, origin) in [
+            ("evil.example", None),
+            ("127.0.0.1", Some("http://evil.example")),
+        ] {
+            let origin = origin.map_or(String::new(), |o| format!("Origin: {o}\r\n"));
+            let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n{origin}\r\n");
+            let outcome = ask(&server, request.as_bytes());
+            assert_eq!(outcome.statuses(), vec![403], "{path} {host} {origin:?}");
+            assert!(outcome.text().contains("Forbidden"), "{}", outcome.text());
+        }
+        let ok = format!(
+            "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: http://localhost:3000\r\n\r\n"
+        );
+        assert_eq!(ask(&server, ok.as_bytes()).statuses(), vec![200], "{path}");
+    }
+}
+
+#[test]
+fn tls_client_hello_on_the_plain_port_gets_400_at_once() {
+    // Issue 12, item 9: the first bytes show it is not HTTP; no waiting for the head timeout
+    // (60 s here, far past the read limit, so a 408 cannot pass for the answer).
+    let server = spawn_mcpd(&["--head-timeout", "60"]);
+    // The start of a TLS 1.2/1.3 ClientHello record: handshake (0x16), TLS 1.0 record version,
+    // length, ClientHello (0x01), its length and version 3.3.
+    let hello: &[u8] = &[
+        0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc, 0x03, 0x03,
+    ];
+    let mut stream = connect(&server);
+    stream.write_all(hello).unwrap();
+    let raw = common::http::read_until_closed(&mut stream, Duration::from_secs(10));
+    let response = common::http::parse(&raw)
+        .unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&raw)));
+    assert_eq!(response.status, 400, "{}", response.text());
+    assert!(response.text().contains("TLS"), "{}", response.text());
+    assert_eq!(
+        stream.read(&mut [0u8; 16]).ok(),
+        Some(0),
+        "the connection is closed after the answer"
+    );
+    assert_eq!(health(&server)["status"], "ok");
+}
+
+#[test]
+fn a_stderr_nobody_reads_never_stops_the_server() {
+    // Issue 12, item 3: stderr is a pipe nobody drains after the listening line. Every request
+    // logs a debug line (~70 bytes); 6,000 requests write far more than a pipe holds (64 KiB),
+    // so a blocking logger would freeze the one thread long before the end.
+    let (server, _undrained) = common::spawn_mcpd_undrained(&["--log-level", "debug"]);
+    let mut stream = connect(&server);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let mut buf = [0u8; 65536];
+    for batch in 0..60 {
+        stream.write_all(&HEALTH.repeat(100)).unwrap();
+        let mut bytes = Vec::new();
+        while common::http::parse_all(&bytes)
+            .iter()
+            .filter(|r| r.complete)
+            .count()
+            < 100
+        {
+            assert!(
+                Instant::now() < deadline,
+                "batch {batch}: the server stopped answering"
+            );
+            match stream.read(&mut buf) {
+                Ok(0) => panic!("batch {batch}: closed"),
+                Ok(n) => bytes.extend_from_slice(&buf[..n]),
+                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                Err(e) => panic!("batch {batch}: {e}"),
+            }
+        }
+        let responses = common::http::parse_all(&bytes);
+        assert!(responses.iter().all(|r| r.status == 200));
+    }
+    let session = open_session(&server, "{}");
+    let call = br#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"still here"}}}"#;
+    let outcome = ask(&server, &post(Some(&session), call));
+    assert_eq!(outcome.statuses(), vec![200], "{}", outcome.text());
+    assert!(outcome.text().contains("still here"), "{}", outcome.text());
+    assert_eq!(health(&server)["status"], "ok");
+}

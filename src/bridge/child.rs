@@ -23,6 +23,11 @@ use std::time::Instant;
 pub const STDERR_TAIL_LINES: usize = 20;
 /// Bytes of one stderr line kept (logged and in the tail); the rest of the line is dropped.
 pub const STDERR_LINE_BYTES: usize = 512;
+/// Stderr lines per second a child may put in mcpd's log once its burst is spent; the rest are
+/// counted (they still enter the tail kept for errors).
+pub const STDERR_LINES_PER_SEC: u64 = 50;
+/// Stderr lines a child may log at once (a startup banner, a traceback).
+pub const STDERR_BURST_LINES: u64 = 200;
 /// Smallest stdin buffer per child; one whole message always fits besides (see
 /// [`Child::new`]).
 pub const STDIN_BUFFER_BYTES: usize = 1024 * 1024;
@@ -117,6 +122,8 @@ pub struct Child {
     pub held: Vec<Vec<u8>>,
     /// Stdout lines dropped because they were not JSON-RPC (the log shows only some).
     pub dropped_lines: u64,
+    /// How many of its stderr lines reach the log.
+    pub stderr_limit: crate::log::RateLimit,
     stdin: Vec<u8>,
     stdin_cap: usize,
     stdin_closed: bool,
@@ -139,6 +146,7 @@ impl Child {
             routes: Routes::default(),
             held: Vec::new(),
             dropped_lines: 0,
+            stderr_limit: crate::log::RateLimit::new(STDERR_LINES_PER_SEC, STDERR_BURST_LINES),
             stdin: Vec::new(),
             stdin_cap: STDIN_BUFFER_BYTES.max(max_message.saturating_add(1)),
             stdin_closed: false,
@@ -226,6 +234,19 @@ impl Child {
             lines.push(line);
         }
         lines
+    }
+
+    /// Logs how many stderr lines the rate limit kept out of the log since the last report.
+    pub fn report_suppressed(&mut self) {
+        let n = self.stderr_limit.take_suppressed();
+        if n > 0 {
+            crate::log::warn(format_args!(
+                "{} ({}) stderr: {n} lines not logged (over {STDERR_LINES_PER_SEC} lines/s; {} in all)",
+                self.id,
+                self.label,
+                self.stderr_limit.total_suppressed()
+            ));
+        }
     }
 
     /// The last lines of stderr, oldest first.

@@ -157,7 +157,7 @@ impl Handler for Bridge {
             return;
         };
         match member.child {
-            Some(id) => self.stop_child(id, "its session ended", true),
+            Some(id) => self.stop_child(id, super::SESSION_ENDED, true),
             None => {
                 let Some(id) = self.supervisor.as_ref().and_then(Supervisor::child) else {
                     return;

@@ -56,7 +56,7 @@ use crate::config::{Config, DEFAULT_MAX_CHILDREN};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, Context, RequestHandle, SessionKey};
-use child::Child;
+use child::{Child, State};
 use route::Origin;
 use serde_json::{json, Value};
 use std::collections::{HashMap, VecDeque};
@@ -99,6 +99,9 @@ pub enum ProcessAction {
         child: ChildId,
     },
 }
+
+/// Why a per-session child is stopped when its session ends (DELETE, expiry, eviction).
+const SESSION_ENDED: &str = "its session ended";
 
 /// How to start a child: the command after `--`, already wrapped in `sh -c` for `--shell`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -375,7 +378,12 @@ impl Bridge {
         let Some(child) = self.children.get_mut(&id) else {
             return;
         };
+        let logged = log::enabled(crate::config::LogLevel::Info);
         for line in child.push_stderr(bytes) {
+            if !logged || !child.stderr_limit.admit(now) {
+                continue;
+            }
+            child.report_suppressed();
             log::info(format_args!("{id} ({}) stderr: {line}", child.label));
         }
     }
@@ -392,6 +400,13 @@ impl Bridge {
         if started {
             self.stats.exited += 1;
         }
+        // mcpd sent SIGTERM: the "stopping" line already said why; its end is routine unless
+        // the grace ran out and SIGKILL was needed.
+        let stopped = match child.state {
+            State::Stopping { killed, .. } => Some(killed),
+            _ => None,
+        };
+        child.report_suppressed();
         child.exited(kind.clone());
         let label = &child.label;
         let expected = child.failure.is_some() || self.stopping;
@@ -399,7 +414,14 @@ impl Bridge {
             "{id} ({label}) {kind} (children: {})",
             self.stats_line_with(self.children.len())
         );
-        if expected || !started {
+        if stopped == Some(false) {
+            log::debug(format_args!("{report}"));
+        } else if stopped == Some(true) {
+            log::warn(format_args!(
+                "{id} ({label}) did not exit within --kill-grace of SIGTERM: killed (children: {})",
+                self.stats_line_with(self.children.len())
+            ));
+        } else if expected || !started {
             log::info(format_args!("{report}"));
         } else {
             log::warn(format_args!("{report}"));
@@ -565,7 +587,12 @@ impl Bridge {
             child.failure = Some(why.to_string());
         }
         let signal_now = child.stop(kill_at).is_some();
-        log::info(format_args!("{id}: stopping: {why}"));
+        // A session's end is logged once, by the session layer; its child's stop is routine.
+        if why == SESSION_ENDED {
+            log::debug(format_args!("{id} ({}) stopping: {why}", child.label));
+        } else {
+            log::info(format_args!("{id} ({}) stopping: {why}", child.label));
+        }
         child.close_stdin();
         if signal_now {
             self.actions

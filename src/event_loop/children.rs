@@ -1,7 +1,8 @@
 //! The bridge's child processes: spawning, their pipes in the loop's `Poll`, signals, reaping.
 //!
 //! Each child is started directly (`sh -c` only with `--shell`) in a process group of its own
-//! (`process_group(0)`), with a parent-death SIGKILL, and with stdin, stdout and stderr as
+//! (`process_group(0)`), with a parent-death SIGKILL, without mcpd's `MCPD_*` variables, with
+//! every descriptor above 2 closed at exec, and with stdin, stdout and stderr as
 //! non-blocking `mio::unix::pipe`s registered under tokens from [`CHILD_TOKENS`] up (three per
 //! slot). Stdout and stderr stay readable-registered; stdin is registered for writability only
 //! while bytes wait. On SIGCHLD every live child is checked with `waitid(WNOWAIT)`: an exited
@@ -12,6 +13,7 @@
 
 use super::Sources;
 use crate::bridge::{Bridge, ChildId, ExitKind, ProcessAction, Signal};
+use crate::exec;
 use crate::log;
 use crate::server::Server;
 use crate::sys;
@@ -86,6 +88,13 @@ impl Children {
     fn start(&mut self, bridge: &Bridge, id: ChildId, registry: &Registry) -> io::Result<u32> {
         let spec = bridge.spawn_spec();
         let mut command = Command::new(&spec.program);
+        // mcpd's own settings (the auth token among them) stay out of a third-party server.
+        let inherited: Vec<String> = std::env::vars_os()
+            .filter_map(|(name, _)| name.into_string().ok())
+            .collect();
+        for name in exec::scrubbed(inherited.iter().map(String::as_str), &spec.env) {
+            command.env_remove(name);
+        }
         command
             .args(&spec.args)
             .envs(spec.env.iter().map(|(k, v)| (k, v)))
@@ -97,6 +106,7 @@ impl Children {
             command.current_dir(dir);
         }
         sys::kill_with_parent(&mut command);
+        sys::close_fds_on_exec(&mut command);
         let mut process = command.spawn()?;
         let pid = process.id();
         let pipes = (

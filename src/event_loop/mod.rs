@@ -22,7 +22,7 @@ pub mod stdio;
 use crate::bridge::Bridge;
 use mio::event::Event;
 use mio::net::{TcpListener, TcpStream};
-use mio::unix::pipe;
+use mio::unix::{pipe, SourceFd};
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, Read, Write};
 use std::net::SocketAddr;
@@ -31,6 +31,8 @@ use std::time::{Duration, Instant};
 
 const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+/// stderr has room again for buffered log lines (see [`crate::log`]).
+const STDERR: Token = Token(usize::MAX - 8);
 
 /// Bytes read from a socket per call.
 const READ_CHUNK: usize = 64 * 1024;
@@ -98,6 +100,43 @@ impl<H: Handler> Sources<H> for () {
     fn abort(&mut self) {}
 }
 
+/// Writes buffered log lines to stderr without blocking, and polls stderr for room (under
+/// `token`) only while lines wait, so a drained stderr never wakes the loop. A stderr that
+/// cannot be polled (`/dev/null`) never makes a writer wait anyway.
+pub(crate) struct StderrWatch {
+    token: Token,
+    registered: bool,
+}
+
+impl StderrWatch {
+    pub(crate) fn new(token: Token) -> StderrWatch {
+        StderrWatch {
+            token,
+            registered: false,
+        }
+    }
+
+    /// Call once per loop turn, before polling.
+    pub(crate) fn flush(&mut self, registry: &Registry) {
+        let waiting = log::flush();
+        if waiting == self.registered {
+            return;
+        }
+        let Some(fd) = log::writable_fd() else {
+            return;
+        };
+        let mut source = SourceFd(&fd);
+        self.registered = if waiting {
+            registry
+                .register(&mut source, self.token, Interest::WRITABLE)
+                .is_ok()
+        } else {
+            let _ = registry.deregister(&mut source);
+            false
+        };
+    }
+}
+
 fn listen_addr(config: &Config) -> io::Result<SocketAddr> {
     let ip = config.host.parse().map_err(|_| {
         io::Error::new(
@@ -156,6 +195,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     shell.pump();
     let mut events = Events::with_capacity(1024);
     let mut stopping: Option<Stopping> = None;
+    let mut stderr = StderrWatch::new(STDERR);
     loop {
         let now = Instant::now();
         if let Some(stop) = &mut stopping {
@@ -188,6 +228,8 @@ fn serve_with<H: Handler, S: Sources<H>>(
             let left = next.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        // Log lines go out as stderr takes them, never blocking the loop.
+        stderr.flush(shell.poll.registry());
         if let Err(e) = shell.poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;
@@ -196,6 +238,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
         }
         for event in events.iter() {
             match event.token() {
+                STDERR => {}
                 LISTENER => shell.accept(&listener),
                 SIGNALS => {
                     let mut drain = [0u8; 64];

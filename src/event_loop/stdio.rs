@@ -23,6 +23,7 @@ use std::time::{Duration, Instant};
 const STDIN: Token = Token(0);
 const SIGNALS: Token = Token(1);
 const STDOUT: Token = Token(2);
+const STDERR: Token = Token(3);
 
 /// Where the transport's output goes.
 enum Output {
@@ -86,6 +87,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let mut events = Events::with_capacity(16);
     let mut buf = vec![0u8; 64 * 1024];
     let mut eof_at: Option<Instant> = None;
+    let mut stderr = super::StderrWatch::new(STDERR);
     log::debug(format_args!("serving MCP on stdin/stdout"));
     loop {
         let now = Instant::now();
@@ -102,6 +104,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
             let left = (at + DRAIN_GRACE).saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        stderr.flush(poll.registry());
         if let Err(e) = poll.poll(&mut events, timeout) {
             if e.kind() == io::ErrorKind::Interrupted {
                 continue;

@@ -261,6 +261,37 @@ fn version_error(buf: &[u8]) -> Error {
     }
 }
 
+/// Rejects a head whose first bytes cannot start a request line, before the line is complete:
+/// after optional empty lines (RFC 9112 2.2), every byte up to the first space must be a method
+/// token character (RFC 9110 9.1, 5.6.2). A TLS ClientHello (first byte 0x16) sent to the plain
+/// port is answered 400 at once instead of waiting for the head timeout. Decides on the bytes
+/// seen so far, so the outcome does not depend on how they were split.
+pub(crate) fn check_request_start(buf: &[u8]) -> Result<(), Error> {
+    let start = buf
+        .iter()
+        .position(|&b| b != b'\r' && b != b'\n')
+        .unwrap_or(buf.len());
+    let line = buf.get(start..).unwrap_or_default();
+    if line.first() == Some(&0x16) {
+        return Err(Error::BadRequest(
+            "not an HTTP request line (a TLS handshake on the plain-HTTP port?)",
+        ));
+    }
+    let method = line.split(|&b| b == b' ').next().unwrap_or_default();
+    if method.iter().all(|&b| is_tchar(b)) {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(
+            "not an HTTP request line (invalid byte in the method)",
+        ))
+    }
+}
+
+/// A token character (RFC 9110 5.6.2).
+fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+}
+
 /// Header slots kept on the stack: the default `max_headers` (DESIGN.md 5).
 const STACK_HEADERS: usize = 64;
 

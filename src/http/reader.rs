@@ -136,6 +136,7 @@ impl RequestReader {
         scanned: usize,
     ) -> Result<(usize, Option<ReadEvent>), Error> {
         let window = input.get(..self.limits.max_head_bytes).unwrap_or(input);
+        head::check_request_start(window)?;
         let at_limit = !input.is_empty() && window.len() == self.limits.max_head_bytes;
         // httparse needs the whole head. It sees the complete lines only (the whole window at
         // the limit), so the outcome does not depend on how the bytes were split; and it reruns
@@ -623,6 +624,38 @@ mod tests {
             requests > 1000 && errors > 1000,
             "{requests} requests, {errors} errors"
         );
+    }
+
+    #[test]
+    fn a_line_that_cannot_be_http_fails_on_its_first_bytes() {
+        // Issue 12, item 9: no waiting for a line end (or the head timeout) to say so.
+        let client_hello: &[u8] = &[0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xfc];
+        for bytes in [
+            &client_hello[..1],
+            client_hello,
+            b"\r\n\x16\x03",
+            b"GE\x00",
+            b"G(T",
+            b"\x80\x81",
+            b"GET\t/",
+        ] {
+            let mut reader = RequestReader::new(limits());
+            match reader.read(bytes) {
+                Err(Error::BadRequest(why)) => assert!(why.contains("not an HTTP"), "{why}"),
+                other => panic!("{bytes:?}: {other:?}"),
+            }
+            assert_split_invariant(limits(), bytes);
+        }
+        let tls = RequestReader::new(limits()).read(&client_hello[..1]);
+        assert!(matches!(tls, Err(Error::BadRequest(why)) if why.contains("TLS")));
+        // Partial but plausible starts still wait for more bytes.
+        for bytes in [&b""[..], b"\r\n", b"G", b"GET", b"M-SEARCH", b"GET /\x16"] {
+            assert_eq!(
+                RequestReader::new(limits()).read(bytes),
+                Ok((0, None)),
+                "{bytes:?}"
+            );
+        }
     }
 
     #[test]

@@ -424,7 +424,12 @@ impl<H: Handler> Server<H> {
             || under_base.is_some_and(|rest| rest.starts_with('/'))
             || path == self.config.sse_path
             || path == self.config.messages_path;
-        let reply = if probe {
+        // The DNS-rebinding guard comes first on every route: a rebound page must not read
+        // /health or /metrics either (they are readable without a token by default).
+        let guarded = self.guard(&head);
+        let reply = if let Err(reply) = guarded {
+            reply
+        } else if probe {
             let authorized = if self.config.public_health {
                 Ok(())
             } else {
@@ -445,7 +450,7 @@ impl<H: Handler> Server<H> {
             } else {
                 self.authorize(&head)
             };
-            match self.guard(&head).and_then(|cors| authorized.map(|()| cors)) {
+            match guarded.and_then(|cors| authorized.map(|()| cors)) {
                 Err(reply) => reply,
                 Ok(cors) => {
                     if let Some(origin) = cors {

@@ -115,9 +115,17 @@ impl Drop for Mcpd {
 /// `listening on http://127.0.0.1:PORT/PATH` line on stderr. Panics with the stderr seen if it
 /// exits first or takes too long. A thread keeps draining stderr into a buffer afterwards.
 pub fn spawn_mcpd(args: &[&str]) -> Mcpd {
-    let mut child = Command::new(mcpd_bin())
+    let mut command = Command::new(mcpd_bin());
+    command
         .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
+        .args(args);
+    spawn_mcpd_command(command, args)
+}
+
+/// Like [`spawn_mcpd`] for a prepared `command` that ends up running `mcpd` in its own process
+/// (e.g. a shell that sets up descriptors and then `exec`s it); `args` only label errors.
+pub fn spawn_mcpd_command(mut command: Command, args: &[&str]) -> Mcpd {
+    let mut child = command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -184,6 +192,56 @@ pub fn spawn_mcpd(args: &[&str]) -> Mcpd {
                     seen(&buffer)
                 );
             }
+        }
+    }
+}
+
+/// Like [`spawn_mcpd`], but nobody reads `mcpd`'s stderr after its listening line: the pipe
+/// stays open and fills up, as with a stalled logger, for as long as the returned reader lives.
+/// Bounded: at most 10 s for the listening line.
+pub fn spawn_mcpd_undrained(args: &[&str]) -> (Mcpd, std::process::ChildStderr) {
+    let mut child = Command::new(mcpd_bin())
+        .args(["--host", "127.0.0.1", "--port", "0"])
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()));
+    let stderr = child.stderr.take().expect("piped stderr");
+    let (tx, rx) = mpsc::channel();
+    // Reads byte by byte up to the listening line's end, so nothing past it is consumed.
+    thread::spawn(move || {
+        let mut stderr = stderr;
+        let mut seen = Vec::new();
+        let mut byte = [0u8; 1];
+        while let Ok(1) = stderr.read(&mut byte) {
+            seen.push(byte[0]);
+            if byte[0] == b'\n' {
+                let text = String::from_utf8_lossy(&seen).into_owned();
+                if let Some(found) = text.lines().last().and_then(parse_listening) {
+                    let _ = tx.send(Ok((found, stderr)));
+                    return;
+                }
+            }
+        }
+        let _ = tx.send(Err(String::from_utf8_lossy(&seen).into_owned()));
+    });
+    match rx.recv_timeout(STARTUP_TIMEOUT) {
+        Ok(Ok(((port, path), stderr))) => (
+            Mcpd {
+                port,
+                child,
+                path,
+                stderr: Arc::new(Mutex::new(String::new())),
+                drain_done: None,
+            },
+            stderr,
+        ),
+        other => {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("mcpd {args:?} did not start: {other:?}");
         }
     }
 }
