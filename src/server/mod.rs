@@ -115,8 +115,8 @@ pub struct Counters {
 /// The whole server, minus sockets and clock.
 pub struct Server<H: Handler> {
     config: Config,
-    loopback_listener: bool,
-    unspecified_listener: bool,
+    /// The IP addresses of the TCP listeners, for the Host guard (a Unix socket adds none).
+    listen_ips: Vec<IpAddr>,
     conns: Slots<Conn>,
     wheel: TimerWheel<TimerEvent>,
     heartbeat_armed: bool,
@@ -132,7 +132,7 @@ pub struct Server<H: Handler> {
 impl<H: Handler> Server<H> {
     /// A server for `config` with `handler` answering MCP requests.
     pub fn new(config: Config, handler: H, now: Instant) -> Server<H> {
-        let ip: Option<IpAddr> = config.host.parse().ok();
+        let listen_ips = config.host.parse().into_iter().collect();
         let settings = Settings {
             response_mode: config.response_mode,
             replay_bytes: config.limits.replay_buffer_bytes,
@@ -141,8 +141,7 @@ impl<H: Handler> Server<H> {
             instance_id: config.instance_id.clone(),
         };
         Server {
-            loopback_listener: ip.is_none_or(|ip| ip.is_loopback()),
-            unspecified_listener: ip.is_some_and(|ip| ip.is_unspecified()),
+            listen_ips,
             config,
             conns: Slots::default(),
             wheel: TimerWheel::new(now),
@@ -159,6 +158,25 @@ impl<H: Handler> Server<H> {
     /// The configuration this server runs with.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The IP addresses mcpd actually listens on over TCP (the event loop knows them once bound,
+    /// including sockets systemd passed); the Host guard accepts them as names of this server.
+    /// By default the guard assumes `config.host`.
+    pub fn listening_on(&mut self, ips: Vec<IpAddr>) {
+        self.listen_ips = ips;
+    }
+
+    /// `accept` failed for want of file descriptors (EMFILE, ENFILE): counted for `/metrics`,
+    /// logged at powers of two so a storm cannot flood the log.
+    pub fn handle_accept_exhausted(&mut self, error: &std::io::Error) {
+        self.metrics.accept_exhausted += 1;
+        let n = self.metrics.accept_exhausted;
+        if n.is_power_of_two() {
+            log::warn(format_args!(
+                "accept failed: {error}; waiting connections stay queued and are retried ({n} times so far)"
+            ));
+        }
     }
 
     /// Counters for `/health`.
