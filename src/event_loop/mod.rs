@@ -213,6 +213,8 @@ fn serve_with<H: Handler, S: Sources<H>>(
             if !stop.sources_stopped && (shell.server.is_drained() || now >= stop.drained_by) {
                 stop.sources_stopped = true;
                 stop.deadline = now + shell.sources.grace();
+                // Nothing is in flight: from now on new connections are refused.
+                shell.close_listeners();
                 shell.sources.stop(&mut shell.server);
                 shell.pump();
             }
@@ -264,8 +266,9 @@ fn serve_with<H: Handler, S: Sources<H>>(
                         shell.pump();
                     }
                     if sys::take_stop_request() && stopping.is_none() {
+                        // The listeners stay open while answers in flight finish, so /health
+                        // can say "draining" and new work gets a 503 a balancer retries.
                         log::info(format_args!("stopping: finishing answers in flight"));
-                        shell.close_listeners();
                         let now = Instant::now();
                         let drained_by = now + SHUTDOWN_GRACE;
                         let deadline = drained_by + shell.sources.grace();

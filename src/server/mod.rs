@@ -327,9 +327,15 @@ impl<H: Handler> Server<H> {
         self.drain_transport(now);
     }
 
-    /// Whether every answer in flight has gone out since [`Server::shutdown`].
+    /// Whether every answer in flight has gone out since [`Server::shutdown`]: no connection
+    /// is waiting for, streaming or flushing an answer, or holds part of a request. Idle
+    /// connections (health checks, a balancer's keep-alive pool) do not hold the exit up.
     pub fn is_drained(&self) -> bool {
-        self.counters.connections == 0
+        self.conns.ids().into_iter().all(|id| {
+            self.conns.get(id).is_none_or(|c| {
+                matches!(c.phase, Phase::Reading) && c.input.is_empty() && c.reader.is_idle()
+            })
+        })
     }
 
     /// The next output to act on.
@@ -512,6 +518,9 @@ impl<H: Handler> Server<H> {
         path: &str,
         now: Instant,
     ) -> Reply {
+        if let Some(reply) = self.refuse_while_draining(head, path) {
+            return reply;
+        }
         if path == self.config.sse_path {
             return match head.method {
                 Method::Get => {
@@ -568,6 +577,36 @@ impl<H: Handler> Server<H> {
         )
     }
 
+    /// After SIGTERM no new work starts here, so what is in flight can finish and the process
+    /// can exit: a request naming a session gets 404 (the session ends with this process; a
+    /// spec-following client re-initializes, through a balancer on another instance); one
+    /// naming none (`initialize`, a stateless request, a new `/sse` stream) gets 503 with
+    /// `Retry-After`, which a balancer retries on another instance. DELETE and preflights are
+    /// still answered.
+    fn refuse_while_draining(&self, head: &RequestHead, path: &str) -> Option<Reply> {
+        if !self.draining || matches!(head.method, Method::Delete | Method::Options) {
+            return None;
+        }
+        let names_session = head.header_str("mcp-session-id").is_some()
+            || path != self.config.path && path != self.config.sse_path;
+        Some(if names_session {
+            Reply::error(
+                404,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Not Found: session ended (this mcpd instance is stopping); re-initialize",
+            )
+        } else {
+            Reply::error(
+                503,
+                None,
+                jsonrpc::SERVER_ERROR,
+                "Service Unavailable: this mcpd instance is stopping (draining); retry",
+            )
+            .with_header("Retry-After", "1".into())
+        })
+    }
+
     fn metrics_reply(&self, now: Instant) -> Reply {
         let stats = self.transport.stats();
         let gauges = Gauges {
@@ -605,6 +644,10 @@ impl<H: Handler> Server<H> {
             (self.transport.handler().health(), body.as_object_mut())
         {
             fields.extend(extra);
+        }
+        if self.draining {
+            // From SIGTERM on: a balancer's health check takes this instance out of rotation.
+            body["status"] = "draining".into();
         }
         let healthy = body["status"] == "ok";
         Reply {
