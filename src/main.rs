@@ -51,7 +51,8 @@ fn main() -> ExitCode {
         }
         Command::Serve(config) => {
             log::set_level(config.log_level);
-            event_loop::run(config, Box::new(Builtin::new()))
+            let builtin = Builtin::for_instance(&config.instance_id);
+            event_loop::run(config, Box::new(builtin))
         }
         Command::Stdio(config) => {
             log::set_level(config.log_level);
