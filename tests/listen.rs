@@ -199,10 +199,16 @@ fn socket_activation_serves_the_passed_socket_and_hides_the_variables() {
         mcpd_bin(),
     ]);
     let fd = std::os::fd::AsRawFd::as_raw_fd(&listener);
-    // SAFETY: dup2(2) is async-signal-safe; both descriptors are valid in the child.
+    // SAFETY: dup2(2) and fcntl(2) are async-signal-safe; both descriptors are valid in the
+    // child. dup2 onto itself would keep close-on-exec, so that case clears the flag instead.
     unsafe {
         command.pre_exec(move || {
-            if libc::dup2(fd, 3) < 0 {
+            let rc = if fd == 3 {
+                libc::fcntl(3, libc::F_SETFD, 0)
+            } else {
+                libc::dup2(fd, 3)
+            };
+            if rc < 0 {
                 return Err(std::io::Error::last_os_error());
             }
             Ok(())
