@@ -53,6 +53,15 @@ stop_all() {
     pids=()
 }
 trap stop_all EXIT
+
+# forget PID: it was reaped here, so stop_all must never signal that number again (reusable).
+forget() {
+    local pid kept=()
+    for pid in "${pids[@]}"; do
+        [ "$pid" = "$1" ] || kept+=("$pid")
+    done
+    pids=("${kept[@]}")
+}
 trap 'exit 1' INT TERM
 
 fail() {
@@ -218,7 +227,14 @@ record conformance-2026-07-28 conformance 2026-07-28
 record sdk-clients timeout 600 "$python" deploy/clients.py load "$url" 30 "${health_urls[@]}"
 record sse-stream timeout 600 "$python" deploy/clients.py sse "$url"
 record failover-sigkill timeout 600 "$python" deploy/clients.py chaos "$url" 30 KILL "$pid_1" i1
+# i1 got SIGKILL from the clients' script (unless that failed first; then it goes now).
+for _ in $(seq 200); do
+    kill -0 "$pid_1" 2>/dev/null || break
+    sleep 0.1
+done
+kill -9 "$pid_1" 2>/dev/null || true
 wait "$pid_1" 2>/dev/null || true
+forget "$pid_1"
 start_instance 1 "$port_1"
 # Let the balancer see i1 again (HAProxy: rise 2 at 1 s).
 sleep 3
@@ -233,6 +249,7 @@ if kill -0 "$pid_2" 2>/dev/null; then
     status="still running 20 s later"
 else
     wait "$pid_2" 2>/dev/null || status=$?
+    forget "$pid_2"
 fi
 if [ "$status" = 0 ]; then
     results+=("ok   drain-exit mcpd i2 exited 0 after SIGTERM")
