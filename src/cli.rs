@@ -305,6 +305,26 @@ const FLAGS: &[Flag] = &[
         kind: Kind::Port(|s| &mut s.config.port),
     },
     Flag {
+        name: "listen",
+        value: "ADDR",
+        about: "Address to serve on instead of --host/--port: HOST:PORT, [V6]:PORT or unix:PATH.",
+        kind: Kind::Each {
+            form: "HOST:PORT or [V6]:PORT with an IP literal, or unix:PATH (a path under 108 bytes)",
+            valid: |v| crate::config::ListenAddr::parse(v).is_some(),
+            field: |s| &mut s.config.listen,
+        },
+    },
+    Flag {
+        name: "socket-mode",
+        value: "MODE",
+        about: "Permission bits of the unix: sockets mcpd creates (who may connect).",
+        kind: Kind::Text {
+            form: "3 or 4 octal digits such as 0660, at most 0777",
+            valid: |v| crate::config::parse_socket_mode(v).is_some(),
+            field: |s| &mut s.config.socket_mode,
+        },
+    },
+    Flag {
         name: "path",
         value: "/PATH",
         about: "Path of the MCP endpoint.",
@@ -793,6 +813,15 @@ mod tests {
         ("port", "9000", |s| s.config.port = 9000),
         ("port", "0", |s| s.config.port = 0),
         ("port", "65535", |s| s.config.port = 65535),
+        ("listen", "[::1]:8001", |s| {
+            s.config.listen = vec!["[::1]:8001".into()]
+        }),
+        ("listen", "unix:/run/mcpd,a.sock", |s| {
+            s.config.listen = vec!["unix:/run/mcpd,a.sock".into()]
+        }),
+        ("socket-mode", "0600", |s| {
+            s.config.socket_mode = "0600".into()
+        }),
         ("path", "/", |s| s.config.path = "/".into()),
         ("path", "/api/mcp", |s| s.config.path = "/api/mcp".into()),
         ("sse-path", "/events", |s| {
@@ -1094,6 +1123,24 @@ mod tests {
     }
 
     #[test]
+    fn listen_repeats_one_address_each() {
+        let want = Ok(settings(|s| {
+            s.config.listen = vec!["127.0.0.1:1".into(), "unix:/tmp/m.sock".into()]
+        }));
+        assert_eq!(
+            run(
+                &["--listen", "127.0.0.1:1", "--listen=unix:/tmp/m.sock"],
+                &[]
+            ),
+            want
+        );
+        assert_eq!(
+            run(&[], &[("MCPD_LISTEN", "127.0.0.1:1\nunix:/tmp/m.sock")]),
+            want
+        );
+    }
+
+    #[test]
     fn bad_values_name_flag_value_and_form() {
         let size = "a byte count of at least 1, or a number with a suffix K, KiB, M, MiB, G or \
                     GiB (powers of 1024, any case)";
@@ -1110,6 +1157,9 @@ mod tests {
             ("port", "abc", "an integer from 0 to 65535"),
             ("port", "65536", ""),
             ("port", "+80", ""),
+            ("listen", "localhost:80", "HOST:PORT or [V6]:PORT with an IP literal, or unix:PATH (a path under 108 bytes)"),
+            ("listen", "unix:", ""),
+            ("socket-mode", "0800", "3 or 4 octal digits such as 0660, at most 0777"),
             ("path", "mcp", "a path starting with '/' without '?', '#', spaces or control characters"),
             ("path", "/a?b", ""),
             ("path", "/a#b", ""),

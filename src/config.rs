@@ -3,6 +3,8 @@
 //! Parsing of flags and `MCPD_*` environment variables lives in [`crate::cli`]; this module only
 //! names the values, so the library API can build a `Config` in code.
 
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 /// Every bound mcpd enforces. Each is checked where bytes enter (DESIGN 5).
@@ -118,6 +120,12 @@ pub struct Config {
     pub host: String,
     /// TCP port; 0 asks the OS for a free one (tests).
     pub port: u16,
+    /// `--listen` addresses ([`ListenAddr::parse`] forms); when any is given (or systemd passed
+    /// sockets), `host` and `port` are not bound.
+    pub listen: Vec<String>,
+    /// Permission bits (octal text such as `0660`) of the `unix:` sockets mcpd creates: who
+    /// may connect is who may write the socket file.
+    pub socket_mode: String,
     /// Path of the MCP endpoint.
     pub path: String,
     /// Path of the 2024-11-05 HTTP+SSE stream.
@@ -157,6 +165,8 @@ impl Default for Config {
         Config {
             host: "127.0.0.1".to_string(),
             port: 8000,
+            listen: Vec::new(),
+            socket_mode: "0660".to_string(),
             path: "/mcp".to_string(),
             sse_path: "/sse".to_string(),
             messages_path: "/messages".to_string(),
@@ -174,6 +184,36 @@ impl Default for Config {
             bridge: BridgeConfig::default(),
         }
     }
+}
+
+/// One `--listen` address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ListenAddr {
+    /// `HOST:PORT` or `[V6]:PORT` with an IP literal (no name lookups: nothing to resolve).
+    Tcp(SocketAddr),
+    /// `unix:PATH`: a Unix stream socket, so a reverse proxy on the same host needs no TCP port.
+    Unix(PathBuf),
+}
+
+impl ListenAddr {
+    /// Parses `HOST:PORT`, `[V6]:PORT` or `unix:PATH`; `None` for anything else. A path must fit
+    /// `sun_path` (107 bytes) and hold no NUL.
+    pub fn parse(text: &str) -> Option<ListenAddr> {
+        if let Some(path) = text.strip_prefix("unix:") {
+            let fits = !path.is_empty() && path.len() < 108 && !path.contains('\0');
+            return fits.then(|| ListenAddr::Unix(PathBuf::from(path)));
+        }
+        text.parse().ok().map(ListenAddr::Tcp)
+    }
+}
+
+/// Parses `--socket-mode`: 3 or 4 octal digits, at most `0777`.
+pub fn parse_socket_mode(text: &str) -> Option<u32> {
+    let octal = (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
+    octal
+        .then(|| u32::from_str_radix(text, 8).ok())
+        .flatten()
+        .filter(|mode| *mode <= 0o777)
 }
 
 /// The stdio bridge: which command answers MCP and how its processes are supervised
@@ -227,6 +267,51 @@ impl Default for BridgeConfig {
             request_timeout: Some(Duration::from_secs(300)),
             init_timeout: Duration::from_secs(30),
             child_idle_timeout: Some(Duration::from_secs(600)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_addresses_parse_in_three_forms() {
+        assert_eq!(
+            ListenAddr::parse("127.0.0.1:8000"),
+            Some(ListenAddr::Tcp("127.0.0.1:8000".parse().unwrap()))
+        );
+        assert_eq!(
+            ListenAddr::parse("[::1]:0"),
+            Some(ListenAddr::Tcp("[::1]:0".parse().unwrap()))
+        );
+        assert_eq!(
+            ListenAddr::parse("unix:/run/mcpd/mcpd.sock"),
+            Some(ListenAddr::Unix("/run/mcpd/mcpd.sock".into()))
+        );
+        for bad in [
+            "localhost:80",
+            "::1:80",
+            "127.0.0.1",
+            "unix:",
+            "8000",
+            "",
+            "unix:a\0b",
+        ] {
+            assert_eq!(ListenAddr::parse(bad), None, "{bad:?}");
+        }
+        assert_eq!(
+            ListenAddr::parse(&format!("unix:/{}", "a".repeat(107))),
+            None
+        );
+    }
+
+    #[test]
+    fn socket_modes_are_octal_permission_bits() {
+        assert_eq!(parse_socket_mode("0660"), Some(0o660));
+        assert_eq!(parse_socket_mode("600"), Some(0o600));
+        for bad in ["0888", "66", "1777", "rw", "06600", ""] {
+            assert_eq!(parse_socket_mode(bad), None, "{bad:?}");
         }
     }
 }

@@ -36,13 +36,6 @@ fn main() -> ExitCode {
     if let Err(e) = mcpd::cloexec_inherited() {
         log::warn(format_args!("cannot list inherited descriptors: {e}"));
     }
-    let listen = match &command {
-        Command::Serve(config) if config.host.contains(':') => {
-            format!("[{}]:{}", config.host, config.port)
-        }
-        Command::Serve(config) => format!("{}:{}", config.host, config.port),
-        _ => String::new(),
-    };
     let outcome = match command {
         Command::Help => {
             print!("{}", cli::help_text());
@@ -58,7 +51,8 @@ fn main() -> ExitCode {
         }
         Command::Serve(config) => {
             log::set_level(config.log_level);
-            event_loop::run(config, Box::new(Builtin::new()))
+            let builtin = Builtin::for_instance(&config.instance_id);
+            event_loop::run(config, Box::new(builtin))
         }
         Command::Stdio(config) => {
             log::set_level(config.log_level);
@@ -67,13 +61,6 @@ fn main() -> ExitCode {
     };
     let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
-            log::error(format_args!(
-                "cannot listen on {listen}: address already in use (another process listens \
-                 there); choose another port with --port (MCPD_PORT)"
-            ));
-            ExitCode::FAILURE
-        }
         Err(e) => {
             log::error(format_args!("{e}"));
             ExitCode::FAILURE

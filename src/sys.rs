@@ -8,7 +8,8 @@
 //! - descriptors above 2 kept from bridged children (close-on-exec), inherited ones included;
 //! - a non-blocking `send` for the log when stderr is a socket;
 //! - SIGHUP ignored (DESIGN 7: it reopens nothing);
-//! - the open-file soft limit raised to the hard limit, so 10,000 connections fit.
+//! - the open-file soft limit raised to the hard limit, so 10,000 connections fit;
+//! - the listening sockets systemd passes (socket activation) taken over.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -245,4 +246,65 @@ pub fn raise_fd_limit() -> io::Result<u64> {
         }
         Ok(limit.rlim_cur as u64)
     }
+}
+
+/// Most descriptors taken from `LISTEN_FDS`: more is surely not a unit file's intent.
+const MAX_LISTEN_FDS: usize = 64;
+
+/// systemd socket activation (`sd_listen_fds(3)`): the listening sockets passed as descriptors
+/// 3 onward when `LISTEN_PID` names this process and `LISTEN_FDS` counts them. The variables
+/// (and `LISTEN_FDNAMES`) are removed either way, so bridged children never see them; each
+/// descriptor gets close-on-exec. An unusable descriptor (not a listening socket) is an error.
+pub fn take_listen_fds() -> io::Result<Vec<std::os::fd::OwnedFd>> {
+    use std::os::fd::FromRawFd;
+    let pid = std::env::var("LISTEN_PID").ok();
+    let count = std::env::var("LISTEN_FDS").ok();
+    for var in ["LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"] {
+        std::env::remove_var(var);
+    }
+    let (Some(pid), Some(count)) = (pid, count) else {
+        return Ok(Vec::new());
+    };
+    if pid.trim().parse::<u32>().ok() != Some(std::process::id()) {
+        return Ok(Vec::new());
+    }
+    let count: usize = count
+        .trim()
+        .parse()
+        .ok()
+        .filter(|n| *n <= MAX_LISTEN_FDS)
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("LISTEN_FDS={count:?}: expected 0 to {MAX_LISTEN_FDS}"),
+            )
+        })?;
+    let mut fds = Vec::with_capacity(count);
+    for fd in 3..3 + count as RawFd {
+        let mut listening: libc::c_int = 0;
+        let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+        // SAFETY: getsockopt(2) writes at most `len` bytes into a live local c_int; it fails
+        // with EBADF or ENOTSOCK for a descriptor that is not an open socket.
+        let rc = unsafe {
+            libc::getsockopt(
+                fd,
+                libc::SOL_SOCKET,
+                libc::SO_ACCEPTCONN,
+                (&mut listening as *mut libc::c_int).cast(),
+                &mut len,
+            )
+        };
+        if rc != 0 || listening == 0 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("LISTEN_FDS: descriptor {fd} is not a listening stream socket"),
+            ));
+        }
+        // SAFETY: fcntl(2) on a descriptor just checked to be open; it only sets a flag.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+        // SAFETY: systemd handed these descriptors to this process (LISTEN_PID is ours) and
+        // nothing else in mcpd owns them, so taking ownership once here is sound.
+        fds.push(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) });
+    }
+    Ok(fds)
 }

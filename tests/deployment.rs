@@ -135,3 +135,74 @@ fn sigterm_lets_an_answer_in_flight_finish_then_exits_0() {
     };
     assert_eq!(status.code(), Some(0));
 }
+
+#[test]
+fn health_says_draining_from_sigterm_while_an_answer_finishes() {
+    use std::io::{Read, Write};
+    let mut server = spawn_mcpd(&[]);
+    let body = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let head = format!(
+        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(head.as_bytes()).unwrap();
+    let mut first = [0u8; 512];
+    let n = stream.read(&mut first).unwrap();
+    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
+    let pid = server.child.id().to_string();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap()
+        .success());
+    // The signal is handled asynchronously: wait for the log line, then probe.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.stderr().contains("stopping") {
+        assert!(Instant::now() < deadline, "{}", server.stderr());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let health = request(
+        server.port,
+        "GET",
+        "/health",
+        &[],
+        b"",
+        Duration::from_secs(3),
+    );
+    assert_eq!(health.status, 503, "{}", health.text());
+    assert_eq!(health.json()["status"], "draining");
+    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
+    let refused = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &[
+            ("Accept", "application/json, text/event-stream"),
+            ("Content-Type", "application/json"),
+        ],
+        init.as_bytes(),
+        Duration::from_secs(3),
+    );
+    assert_eq!(refused.status, 503, "new sessions go elsewhere");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let mut rest = Vec::new();
+    let _ = stream.read_to_end(&mut rest);
+    let text = String::from_utf8_lossy(&rest);
+    assert!(
+        text.contains("\"id\":3") && text.contains("Progress test completed"),
+        "the answer in flight finished: {text}"
+    );
+    let deadline = Instant::now() + Duration::from_secs(8);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "mcpd did not exit after SIGTERM");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert_eq!(status.code(), Some(0));
+}

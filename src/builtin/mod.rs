@@ -85,6 +85,15 @@ impl Builtin {
         Builtin::default()
     }
 
+    /// A server whose `requestState` handles start with `instance_id` (`--instance-id`), as
+    /// session ids do, so a balancer can route a retried stateless request to the instance
+    /// that holds its state.
+    pub fn for_instance(instance_id: &str) -> Builtin {
+        let mut builtin = Builtin::default();
+        builtin.states.set_instance_id(instance_id);
+        builtin
+    }
+
     fn set_level(&mut self, bucket: Bucket, params: &Value) -> Result<Value, ErrorObject> {
         let name = str_param(params, "level")?;
         let level = Level::parse(name)

@@ -23,6 +23,9 @@ pub(super) const MAX_STATES: usize = 1024;
 /// Handles issued and what each stands for.
 #[derive(Debug)]
 pub(super) struct RequestStates<T> {
+    /// `--instance-id` and `-`, or empty: like a session id, a handle names the instance that
+    /// holds its state, so a load balancer can send the retried request back there.
+    prefix: String,
     by_handle: HashMap<String, (Instant, T)>,
     /// Handles oldest first: time only moves forward, so expiry and eviction take the front.
     order: VecDeque<String>,
@@ -31,6 +34,7 @@ pub(super) struct RequestStates<T> {
 impl<T> Default for RequestStates<T> {
     fn default() -> Self {
         RequestStates {
+            prefix: String::new(),
             by_handle: HashMap::new(),
             order: VecDeque::new(),
         }
@@ -38,6 +42,15 @@ impl<T> Default for RequestStates<T> {
 }
 
 impl<T> RequestStates<T> {
+    /// Handles from now on start with `instance_id` and `-` (none when it is empty).
+    pub(super) fn set_instance_id(&mut self, instance_id: &str) {
+        self.prefix = if instance_id.is_empty() {
+            String::new()
+        } else {
+            format!("{instance_id}-")
+        };
+    }
+
     /// Keeps `state` and returns the new handle that names it.
     pub(super) fn issue(&mut self, now: Instant, state: T) -> String {
         while let Some(oldest) = self.order.front() {
@@ -52,7 +65,7 @@ impl<T> RequestStates<T> {
                 self.by_handle.remove(&oldest);
             }
         }
-        let handle = uuid::Uuid::new_v4().to_string();
+        let handle = format!("{}{}", self.prefix, uuid::Uuid::new_v4());
         self.by_handle.insert(handle.clone(), (now, state));
         self.order.push_back(handle.clone());
         handle
@@ -90,6 +103,16 @@ mod tests {
         assert_eq!(states.get(&format!("{a}-TAMPERED"), t0), None);
         assert_eq!(states.get("", t0), None);
         assert_eq!(states.get(&a, t0), Some(&1), "a lookup does not consume");
+    }
+
+    #[test]
+    fn handles_name_the_instance() {
+        let t0 = Instant::now();
+        let mut states = RequestStates::default();
+        states.set_instance_id("i2");
+        let a = states.issue(t0, 1);
+        assert!(a.starts_with("i2-") && a.len() == 3 + 36, "{a}");
+        assert_eq!(states.get(&a, t0), Some(&1));
     }
 
     #[test]

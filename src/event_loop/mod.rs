@@ -18,19 +18,25 @@ use crate::server::{ConnId, Output, Server};
 use crate::sys;
 
 mod children;
+mod listen;
 pub mod stdio;
 use crate::bridge::Bridge;
+use listen::{Listener, Stream};
 use mio::event::Event;
-use mio::net::{TcpListener, TcpStream};
 use mio::unix::{pipe, SourceFd};
 use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, Read, Write};
-use std::net::SocketAddr;
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-const LISTENER: Token = Token(usize::MAX - 1);
 const SIGNALS: Token = Token(usize::MAX - 2);
+/// Listener `i` is registered as `LISTENERS + i` (child pipes start at `usize::MAX / 2`).
+const LISTENERS: usize = usize::MAX / 4 * 3;
+
+/// After `accept` failed for want of file descriptors (EMFILE, ENFILE), it is retried this
+/// often, and whenever a connection closes: the kernel queue gives no new readiness edge by
+/// itself, so without a retry the listener would stay silent for good.
+const ACCEPT_RETRY: Duration = Duration::from_millis(100);
 /// stderr has room again for buffered log lines (see [`crate::log`]).
 const STDERR: Token = Token(usize::MAX - 8);
 
@@ -40,26 +46,29 @@ const READ_CHUNK: usize = 64 * 1024;
 /// Time in-flight answers get to finish after SIGTERM before the process exits.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
-/// Binds `config.host:config.port` and serves until SIGTERM or SIGINT.
+/// Binds every address `config` names (sockets systemd passed, `--listen`, or
+/// `config.host:config.port`) and serves until SIGTERM or SIGINT.
 pub fn run<H: Handler>(config: Config, handler: H) -> io::Result<()> {
-    let addr = listen_addr(&config)?;
-    let listener = std::net::TcpListener::bind(addr)?;
-    serve(listener, config, handler)
+    let listeners = listen::bind_all(&config)?;
+    serve_with(listeners, config, handler, ())
 }
 
 /// Binds like [`run`] and serves `config.bridge.command` through the stdio bridge until SIGTERM
 /// or SIGINT; every child is ended and reaped before it returns.
 pub fn run_bridge(config: Config) -> io::Result<()> {
-    let addr = listen_addr(&config)?;
-    let listener = std::net::TcpListener::bind(addr)?;
-    serve_bridge(listener, config)
+    let listeners = listen::bind_all(&config)?;
+    bridge_on(listeners, config)
 }
 
 /// Serves the stdio bridge on an already bound listener until SIGTERM or SIGINT.
 pub fn serve_bridge(listener: std::net::TcpListener, config: Config) -> io::Result<()> {
+    bridge_on(vec![listen::from_std(listener)?], config)
+}
+
+fn bridge_on(listeners: Vec<Listener>, config: Config) -> io::Result<()> {
     let bridge = Bridge::new(&config, Instant::now());
     let children = children::Children::new(config.bridge.kill_grace);
-    serve_with(listener, config, bridge, children)
+    serve_with(listeners, config, bridge, children)
 }
 
 /// Event sources besides sockets that one loop serves next to the server (the bridge's child
@@ -137,37 +146,25 @@ impl StderrWatch {
     }
 }
 
-fn listen_addr(config: &Config) -> io::Result<SocketAddr> {
-    let ip = config.host.parse().map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid --host {:?}", config.host),
-        )
-    })?;
-    Ok(SocketAddr::new(ip, config.port))
-}
-
 /// Serves on an already bound listener until SIGTERM or SIGINT.
 pub fn serve<H: Handler>(
     listener: std::net::TcpListener,
     config: Config,
     handler: H,
 ) -> io::Result<()> {
-    serve_with(listener, config, handler, ())
+    serve_with(vec![listen::from_std(listener)?], config, handler, ())
 }
 
 fn serve_with<H: Handler, S: Sources<H>>(
-    listener: std::net::TcpListener,
+    mut listeners: Vec<Listener>,
     config: Config,
     handler: H,
     sources: S,
 ) -> io::Result<()> {
-    listener.set_nonblocking(true)?;
-    let local = listener.local_addr()?;
-    let mut listener = TcpListener::from_std(listener);
     let poll = Poll::new()?;
-    poll.registry()
-        .register(&mut listener, LISTENER, Interest::READABLE)?;
+    for (i, listener) in listeners.iter_mut().enumerate() {
+        listener.register(poll.registry(), Token(LISTENERS + i))?;
+    }
     let (signal_tx, mut signal_rx) = pipe::new()?;
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
     if !config.bridge.command.is_empty() {
@@ -178,19 +175,32 @@ fn serve_with<H: Handler, S: Sources<H>>(
     if let Err(e) = sys::raise_fd_limit() {
         log::warn(format_args!("could not raise the open-file limit: {e}"));
     }
-    if !local.ip().is_loopback() && config.auth_token.is_empty() {
-        log::warn(format_args!(
-            "listening on a non-loopback address {} without --auth-token: anyone who can reach it can use this server",
-            local.ip()
+    for listener in &listeners {
+        match listener.tcp_addr() {
+            Some(local) if !local.ip().is_loopback() && config.auth_token.is_empty() => {
+                log::warn(format_args!(
+                    "listening on a non-loopback address {} without --auth-token: anyone who can reach it can use this server",
+                    local.ip()
+                ));
+            }
+            _ => {}
+        }
+        log::info(format_args!(
+            "listening on {}",
+            listener.describe(&config.path)
         ));
     }
-    log::info(format_args!("listening on http://{local}{}", config.path));
+    let mut server = Server::new(config, handler, Instant::now());
+    server.listening_on(listen::tcp_ips(&listeners));
     let mut shell = Shell {
         poll,
-        server: Server::new(config, handler, Instant::now()),
+        server,
         sockets: SocketTable::default(),
         buf: vec![0; READ_CHUNK],
         sources,
+        listeners,
+        accept_retry: None,
+        fd_freed: false,
     };
     shell.pump();
     let mut events = Events::with_capacity(1024);
@@ -203,6 +213,8 @@ fn serve_with<H: Handler, S: Sources<H>>(
             if !stop.sources_stopped && (shell.server.is_drained() || now >= stop.drained_by) {
                 stop.sources_stopped = true;
                 stop.deadline = now + shell.sources.grace();
+                // Nothing is in flight: from now on new connections are refused.
+                shell.close_listeners();
                 shell.sources.stop(&mut shell.server);
                 shell.pump();
             }
@@ -228,6 +240,10 @@ fn serve_with<H: Handler, S: Sources<H>>(
             let left = next.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        if let Some(retry) = shell.accept_retry {
+            let left = retry.saturating_duration_since(now);
+            timeout = Some(timeout.map_or(left, |t| t.min(left)));
+        }
         // Log lines go out as stderr takes them, never blocking the loop.
         stderr.flush(shell.poll.registry());
         if let Err(e) = shell.poll.poll(&mut events, timeout) {
@@ -239,7 +255,9 @@ fn serve_with<H: Handler, S: Sources<H>>(
         for event in events.iter() {
             match event.token() {
                 STDERR => {}
-                LISTENER => shell.accept(&listener),
+                Token(t) if (LISTENERS..LISTENERS + shell.listeners.len()).contains(&t) => {
+                    shell.accept(t - LISTENERS);
+                }
                 SIGNALS => {
                     let mut drain = [0u8; 64];
                     while matches!(signal_rx.read(&mut drain), Ok(n) if n > 0) {}
@@ -248,8 +266,9 @@ fn serve_with<H: Handler, S: Sources<H>>(
                         shell.pump();
                     }
                     if sys::take_stop_request() && stopping.is_none() {
+                        // The listeners stay open while answers in flight finish, so /health
+                        // can say "draining" and new work gets a 503 a balancer retries.
                         log::info(format_args!("stopping: finishing answers in flight"));
-                        shell.poll.registry().deregister(&mut listener)?;
                         let now = Instant::now();
                         let drained_by = now + SHUTDOWN_GRACE;
                         let deadline = drained_by + shell.sources.grace();
@@ -288,6 +307,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
         }
         shell.server.handle_timeout(Instant::now());
         shell.pump();
+        shell.retry_accept();
     }
 }
 
@@ -307,6 +327,12 @@ struct Shell<H: Handler, S: Sources<H>> {
     sockets: SocketTable<Socket>,
     buf: Vec<u8>,
     sources: S,
+    listeners: Vec<Listener>,
+    /// Set when `accept` ran out of descriptors: retry at this time, or sooner once a
+    /// connection closes (`fd_freed`).
+    accept_retry: Option<Instant>,
+    /// A connection closed since the last accept retry.
+    fd_freed: bool,
 }
 
 /// The open sockets by slot, each with the id of the connection it carries: an output naming an
@@ -355,20 +381,24 @@ impl<S> SocketTable<S> {
 }
 
 struct Socket {
-    stream: TcpStream,
+    stream: Stream,
     writable: bool,
 }
 
 impl<H: Handler, S: Sources<H>> Shell<H, S> {
-    fn accept(&mut self, listener: &TcpListener) {
+    /// Accepts from listener `index` until its queue is empty. Out of descriptors, the rest
+    /// wait in the kernel queue and [`Shell::retry_accept`] comes back for them.
+    fn accept(&mut self, index: usize) {
         loop {
+            let Some(listener) = self.listeners.get(index) else {
+                return;
+            };
             match listener.accept() {
-                Ok((mut stream, _peer)) => {
+                Ok(mut stream) => {
                     let Some(conn) = self.server.handle_connect(Instant::now()) else {
                         drop(stream);
                         continue;
                     };
-                    let _ = stream.set_nodelay(true);
                     if let Err(e) = self.poll.registry().register(
                         &mut stream,
                         Token(conn.slot()),
@@ -390,12 +420,43 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    log::warn(format_args!("accept failed: {e}"));
+                Err(e) if out_of_descriptors(&e) => {
+                    self.server.handle_accept_exhausted(&e);
+                    self.accept_retry = Some(Instant::now() + ACCEPT_RETRY);
+                    self.fd_freed = false;
                     return;
+                }
+                Err(e) => {
+                    // Per-connection failures (ECONNABORTED and the like): the next one may work.
+                    log::debug(format_args!("accept failed: {e}"));
                 }
             }
         }
+    }
+
+    /// Accepts again on every listener once the retry time has come or a connection closed.
+    fn retry_accept(&mut self) {
+        let Some(at) = self.accept_retry else { return };
+        if !self.fd_freed && Instant::now() < at {
+            return;
+        }
+        self.accept_retry = None;
+        for index in 0..self.listeners.len() {
+            self.accept(index);
+            if self.accept_retry.is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Stops accepting: the listening sockets close (new connections are refused) and their
+    /// Unix socket files go.
+    fn close_listeners(&mut self) {
+        for listener in &mut self.listeners {
+            let _ = listener.deregister(self.poll.registry());
+        }
+        self.listeners.clear();
+        self.accept_retry = None;
     }
 
     /// Reads until `WouldBlock`, EOF, or the server has no room.
@@ -496,11 +557,21 @@ impl<H: Handler, S: Sources<H>> Shell<H, S> {
                     // A stale id (its slot already holds a newer connection) takes nothing.
                     if let Some(mut socket) = self.sockets.take(conn) {
                         let _ = self.poll.registry().deregister(&mut socket.stream);
+                        self.fd_freed = true;
                     }
                 }
             }
         }
     }
+}
+
+/// Whether an `accept` error means the process or the system has no descriptor to spare (the
+/// connection stays queued) rather than a problem with one connection.
+fn out_of_descriptors(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM)
+    )
 }
 
 #[cfg(test)]

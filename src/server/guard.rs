@@ -88,14 +88,16 @@ impl<H: Handler> Server<H> {
         if is_loopback_name(name) {
             return true;
         }
-        if self.loopback_listener {
-            return false;
-        }
-        if self.unspecified_listener {
+        if self.listen_ips.iter().any(|ip| ip.is_unspecified()) {
             // Bound to every address: without --allow-host we cannot know our names.
             return self.config.allow_hosts.is_empty();
         }
-        name.trim_start_matches('[').trim_end_matches(']') == self.config.host
+        // A listener's own address names us; a Unix socket adds no name, so over one only the
+        // loopback names and --allow-host pass (what a reverse proxy sends by default).
+        let literal = name.trim_start_matches('[').trim_end_matches(']');
+        literal
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| self.listen_ips.contains(&ip))
     }
 
     pub(super) fn preflight(&self, head: &RequestHead) -> Reply {

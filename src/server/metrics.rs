@@ -14,6 +14,8 @@ pub struct Metrics {
     pub accepted: u64,
     /// Connections refused at `--max-connections`.
     pub refused: u64,
+    /// `accept` calls that failed for want of file descriptors (the connection stays queued).
+    pub accept_exhausted: u64,
     /// Requests answered, by method and status.
     pub requests: BTreeMap<(&'static str, u16), u64>,
     /// Bytes read from clients.
@@ -90,6 +92,12 @@ impl Metrics {
             "counter",
             "Connections refused at --max-connections.",
             &one(self.refused.to_string()),
+        );
+        metric(
+            "accept_fd_exhausted_total",
+            "counter",
+            "accept() failures for want of file descriptors (EMFILE, ENFILE); the connection stays queued and is retried.",
+            &one(self.accept_exhausted.to_string()),
         );
         metric(
             "sessions",

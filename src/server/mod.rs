@@ -115,8 +115,8 @@ pub struct Counters {
 /// The whole server, minus sockets and clock.
 pub struct Server<H: Handler> {
     config: Config,
-    loopback_listener: bool,
-    unspecified_listener: bool,
+    /// The IP addresses of the TCP listeners, for the Host guard (a Unix socket adds none).
+    listen_ips: Vec<IpAddr>,
     conns: Slots<Conn>,
     wheel: TimerWheel<TimerEvent>,
     heartbeat_armed: bool,
@@ -132,7 +132,7 @@ pub struct Server<H: Handler> {
 impl<H: Handler> Server<H> {
     /// A server for `config` with `handler` answering MCP requests.
     pub fn new(config: Config, handler: H, now: Instant) -> Server<H> {
-        let ip: Option<IpAddr> = config.host.parse().ok();
+        let listen_ips = config.host.parse().into_iter().collect();
         let settings = Settings {
             response_mode: config.response_mode,
             replay_bytes: config.limits.replay_buffer_bytes,
@@ -141,8 +141,7 @@ impl<H: Handler> Server<H> {
             instance_id: config.instance_id.clone(),
         };
         Server {
-            loopback_listener: ip.is_none_or(|ip| ip.is_loopback()),
-            unspecified_listener: ip.is_some_and(|ip| ip.is_unspecified()),
+            listen_ips,
             config,
             conns: Slots::default(),
             wheel: TimerWheel::new(now),
@@ -309,9 +308,15 @@ impl<H: Handler> Server<H> {
         self.drain_transport(now);
     }
 
-    /// Whether every answer in flight has gone out since [`Server::shutdown`].
+    /// Whether every answer in flight has gone out since [`Server::shutdown`]: no connection
+    /// is waiting for, streaming or flushing an answer, or holds part of a request. Idle
+    /// connections (health checks, a balancer's keep-alive pool) do not hold the exit up.
     pub fn is_drained(&self) -> bool {
-        self.counters.connections == 0
+        self.conns.ids().into_iter().all(|id| {
+            self.conns.get(id).is_none_or(|c| {
+                matches!(c.phase, Phase::Reading) && c.input.is_empty() && c.reader.is_idle()
+            })
+        })
     }
 
     /// The next output to act on.
@@ -494,6 +499,9 @@ impl<H: Handler> Server<H> {
         path: &str,
         now: Instant,
     ) -> Reply {
+        if let Some(reply) = self.refuse_while_draining(head, path) {
+            return reply;
+        }
         if path == self.config.sse_path {
             return match head.method {
                 Method::Get => {
@@ -587,6 +595,10 @@ impl<H: Handler> Server<H> {
             (self.transport.handler().health(), body.as_object_mut())
         {
             fields.extend(extra);
+        }
+        if self.draining {
+            // From SIGTERM on: a balancer's health check takes this instance out of rotation.
+            body["status"] = "draining".into();
         }
         let healthy = body["status"] == "ok";
         Reply {
@@ -949,6 +961,7 @@ fn method_not_allowed(allow: &str) -> Reply {
         .with_header("Allow", allow.to_string())
 }
 
+mod drain;
 mod guard;
 mod metrics;
 pub use metrics::{Gauges, Metrics};

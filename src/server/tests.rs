@@ -600,6 +600,54 @@ fn shutdown_lets_answers_in_flight_finish_then_closes() {
 }
 
 #[test]
+fn draining_says_so_on_health_and_starts_no_new_work() {
+    let mut net = Net::new(Config::default());
+    let id = net.session("2025-06-18");
+    let busy = net.connect();
+    net.send(busy, &post(Some(&id), &progress_call(4)));
+    net.server.shutdown(net.now);
+    net.pump();
+    assert!(!net.server.is_drained(), "an answer is in flight");
+
+    let probe = net.connect();
+    net.send(probe, HEALTH);
+    let health = net.last(probe);
+    assert_eq!(health.status, 503);
+    assert_eq!(health.json()["status"], "draining");
+    assert!(net.closed.contains(&probe), "no keep-alive while draining");
+
+    let fresh = net.connect();
+    net.send(fresh, &post(None, &initialize_body("2025-11-25")));
+    let refused = net.last(fresh);
+    assert_eq!(refused.status, 503, "{}", refused.text());
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(net.server.transport.stats().total_sessions, 1);
+
+    let later = net.connect();
+    net.send(later, &post(Some(&id), &progress_call(5)));
+    assert_eq!(
+        net.last(later).status,
+        404,
+        "the session ends with the process"
+    );
+
+    let idle = net.connect();
+    net.advance(Duration::from_millis(200));
+    assert_eq!(
+        net.last(busy)
+            .events()
+            .last()
+            .map(|e| e.data.contains("\"id\":4")),
+        Some(true)
+    );
+    assert!(net.server.connection_count() >= 1, "{idle} is still open");
+    assert!(
+        net.server.is_drained(),
+        "an idle connection does not hold the exit"
+    );
+}
+
+#[test]
 fn deferred_initialize_answer_keeps_its_session_header() {
     // A backend that answers initialize later (the bridge) in --response-mode json.
     struct Later(Builtin, Option<RequestHandle>);
