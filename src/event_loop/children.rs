@@ -30,6 +30,22 @@ use std::time::{Duration, Instant};
 const CHILD_TOKENS: usize = usize::MAX / 2;
 /// Bytes read from a child pipe per call.
 const READ_CHUNK: usize = 64 * 1024;
+/// Reads from one pipe per loop turn. A pipe with more waits for the next turn (the backlog),
+/// so a child writing without pause cannot keep the loop from clients, timers and other
+/// children.
+const READS_PER_TURN: usize = 4;
+/// Reads of an exited child's pipes while reaping it. They end once its group is gone; a
+/// descendant that left the group could keep one open and writing, so reaping stops there.
+const READS_AT_REAP: usize = 64;
+
+/// How a bounded read of a pipe ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Drained {
+    /// Empty for now (`WouldBlock`), closed, or gone.
+    Dry,
+    /// The turn's reads were used up: bytes may be waiting.
+    MoreMayWait,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Pipe {
@@ -54,6 +70,8 @@ pub(super) struct Children {
     slots: Vec<Option<Proc>>,
     free: Vec<usize>,
     by_id: HashMap<ChildId, usize>,
+    /// Pipes whose last turn ended with bytes possibly left (at most two per child).
+    backlog: Vec<(ChildId, Pipe)>,
     buf: Vec<u8>,
     grace: Duration,
 }
@@ -68,6 +86,7 @@ impl Children {
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
+            backlog: Vec::new(),
             buf: vec![0; READ_CHUNK],
             grace: kill_grace,
         }
@@ -198,10 +217,11 @@ impl Children {
         pipe: Pipe,
         registry: &Registry,
         now: Instant,
-    ) {
-        loop {
+        reads: usize,
+    ) -> Drained {
+        for _ in 0..reads {
             let Some(proc) = self.slots.get_mut(slot).and_then(Option::as_mut) else {
-                return;
+                return Drained::Dry;
             };
             let id = proc.id;
             let receiver = match pipe {
@@ -209,7 +229,9 @@ impl Children {
                 Pipe::Stderr => proc.stderr.as_mut(),
                 Pipe::Stdin => None,
             };
-            let Some(receiver) = receiver else { return };
+            let Some(receiver) = receiver else {
+                return Drained::Dry;
+            };
             match receiver.read(&mut self.buf) {
                 Ok(0) => {
                     let _ = registry.deregister(receiver);
@@ -219,17 +241,36 @@ impl Children {
                     } else {
                         proc.stderr = None;
                     }
-                    return;
+                    return Drained::Dry;
                 }
                 Ok(n) if pipe == Pipe::Stdout => bridge.handle_stdout(id, &self.buf[..n], now),
                 Ok(n) => bridge.handle_stderr(id, &self.buf[..n], now),
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Drained::Dry,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     log::warn(format_args!("{id}: reading its {pipe:?} failed: {e}"));
-                    return;
+                    return Drained::Dry;
                 }
             }
+        }
+        Drained::MoreMayWait
+    }
+
+    /// Reads `pipe` of `slot` for one turn; a pipe that may hold more joins the backlog.
+    fn read_turn(
+        &mut self,
+        bridge: &mut Bridge,
+        slot: usize,
+        pipe: Pipe,
+        registry: &Registry,
+        now: Instant,
+    ) {
+        let drained = self.drain(bridge, slot, pipe, registry, now, READS_PER_TURN);
+        let Some(id) = self.slots.get(slot).and_then(Option::as_ref).map(|p| p.id) else {
+            return;
+        };
+        if drained == Drained::MoreMayWait && !self.backlog.contains(&(id, pipe)) {
+            self.backlog.push((id, pipe));
         }
     }
 
@@ -241,8 +282,8 @@ impl Children {
         };
         // The leader is a zombie: the group id is still ours. Whatever it left behind goes.
         let _ = sys::signal_group(pid, true);
-        self.drain(bridge, slot, Pipe::Stdout, registry, now);
-        self.drain(bridge, slot, Pipe::Stderr, registry, now);
+        self.drain(bridge, slot, Pipe::Stdout, registry, now, READS_AT_REAP);
+        self.drain(bridge, slot, Pipe::Stderr, registry, now, READS_AT_REAP);
         let Some(mut proc) = self.slots[slot].take() else {
             return;
         };
@@ -323,11 +364,26 @@ impl Sources<Bridge> for Children {
                     self.flush(bridge, id, registry, now);
                 }
             }
-            1 => self.drain(bridge, slot, Pipe::Stdout, registry, now),
-            _ => self.drain(bridge, slot, Pipe::Stderr, registry, now),
+            1 => self.read_turn(bridge, slot, Pipe::Stdout, registry, now),
+            _ => self.read_turn(bridge, slot, Pipe::Stderr, registry, now),
         }
         server.handle_backend(now);
         true
+    }
+
+    fn has_backlog(&self) -> bool {
+        !self.backlog.is_empty()
+    }
+
+    fn resume(&mut self, server: &mut Server<Bridge>, registry: &Registry) {
+        let now = Instant::now();
+        let bridge = server.handler_mut();
+        for (id, pipe) in std::mem::take(&mut self.backlog) {
+            if let Some(&slot) = self.by_id.get(&id) {
+                self.read_turn(bridge, slot, pipe, registry, now);
+            }
+        }
+        server.handle_backend(now);
     }
 
     fn reap(&mut self, server: &mut Server<Bridge>, registry: &Registry) {

@@ -79,6 +79,11 @@ trait Sources<H: Handler> {
     fn pump(&mut self, server: &mut Server<H>, registry: &Registry) -> bool;
     /// A readiness event; false when the token is not one of these sources'.
     fn ready(&mut self, event: &Event, server: &mut Server<H>, registry: &Registry) -> bool;
+    /// Whether input was left unread at the end of a turn, for fairness: the loop then polls
+    /// without waiting and calls [`Sources::resume`].
+    fn has_backlog(&self) -> bool;
+    /// Reads on where the last turn stopped.
+    fn resume(&mut self, server: &mut Server<H>, registry: &Registry);
     /// SIGCHLD arrived: reap.
     fn reap(&mut self, server: &mut Server<H>, registry: &Registry);
     /// Shutdown begins.
@@ -98,6 +103,10 @@ impl<H: Handler> Sources<H> for () {
     fn ready(&mut self, _: &Event, _: &mut Server<H>, _: &Registry) -> bool {
         false
     }
+    fn has_backlog(&self) -> bool {
+        false
+    }
+    fn resume(&mut self, _: &mut Server<H>, _: &Registry) {}
     fn reap(&mut self, _: &mut Server<H>, _: &Registry) {}
     fn stop(&mut self, _: &mut Server<H>) {}
     fn busy(&self) -> bool {
@@ -244,6 +253,10 @@ fn serve_with<H: Handler, S: Sources<H>>(
             let left = retry.saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
+        if shell.sources.has_backlog() {
+            // Only look for what else is ready; the backlog is read on after it.
+            timeout = Some(Duration::ZERO);
+        }
         // Log lines go out as stderr takes them, never blocking the loop.
         stderr.flush(shell.poll.registry());
         if let Err(e) = shell.poll.poll(&mut events, timeout) {
@@ -251,6 +264,12 @@ fn serve_with<H: Handler, S: Sources<H>>(
                 continue;
             }
             return Err(e);
+        }
+        if shell.sources.has_backlog() {
+            shell
+                .sources
+                .resume(&mut shell.server, shell.poll.registry());
+            shell.pump();
         }
         for event in events.iter() {
             match event.token() {
