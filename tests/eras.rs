@@ -536,3 +536,55 @@ fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
         "both listen streams stay open: {health}"
     );
 }
+
+/// Issue 11, failure 4: an HTTP+SSE session carries the capabilities its `initialize` declares
+/// (the session exists from the GET; the declaration comes later), so a client that declares
+/// sampling gets a `sampling/createMessage` request, built-in and through both bridge modes.
+#[test]
+fn http_sse_session_carries_the_capabilities_of_its_initialize() {
+    let bin = common::mcpd_bin();
+    let setups: [(&str, Vec<&str>); 3] = [
+        ("built-in", vec![]),
+        ("bridge", vec!["--", bin, "--stdio"]),
+        ("shared bridge", vec!["--shared", "--", bin, "--stdio"]),
+    ];
+    for (label, args) in setups {
+        let server = spawn_mcpd(&args);
+        let mut sse = SseStream::open(server.port);
+        let endpoint = sse.endpoint();
+        let post = |message: Value| {
+            let r = request(
+                server.port,
+                "POST",
+                &endpoint,
+                &[JSON],
+                message.to_string().as_bytes(),
+                WAIT,
+            );
+            assert_eq!(r.status, 202, "{label}: {}", r.text());
+        };
+        post(
+            json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2024-11-05","capabilities":{"sampling":{}},
+            "clientInfo":{"name":"t","version":"1"}}}),
+        );
+        sse.wait_for("\"protocolVersion\":\"2024-11-05\"");
+        post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
+            "params":{"name":"test_sampling","arguments":{"prompt":"over sse"}}}));
+        let text = sse.wait_for("sampling/createMessage");
+        assert!(!text.contains("did not declare"), "{label}: {text}");
+        let asked = text
+            .split("data: ")
+            .filter_map(|d| serde_json::from_str::<Value>(d.lines().next()?).ok())
+            .find(|m| m["method"] == "sampling/createMessage")
+            .unwrap_or_else(|| panic!("{label}: no sampling request in {text}"));
+        assert_eq!(
+            asked["params"]["messages"][0]["content"]["text"], "over sse",
+            "{label}"
+        );
+        post(json!({"jsonrpc":"2.0","id":asked["id"].clone(),"result":{
+            "role":"assistant","content":{"type":"text","text":"sampled"},"model":"m"}}));
+        sse.wait_for("sampled\"");
+    }
+}

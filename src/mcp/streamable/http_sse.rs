@@ -117,6 +117,9 @@ impl<H: Handler> Transport<H> {
                     let handle = RequestHandle(self.next_handle);
                     self.next_handle += 1;
                     if let Some(session) = self.sessions.get_mut(&key) {
+                        if method == "initialize" {
+                            fill_view(&mut session.view, params.as_ref());
+                        }
                         let pending = Pending {
                             client_id: id,
                             method: method.clone(),
@@ -142,6 +145,21 @@ impl<H: Handler> Transport<H> {
             headers: Vec::new(),
             body: ReplyBody::Empty,
         }
+    }
+}
+
+/// The session's view from its `initialize` params: the session exists from the GET, but what
+/// the client declares (capabilities, clientInfo, revision) arrives only now, and the handler
+/// (sampling, elicitation, roots; the bridge's members) reads it from the view.
+fn fill_view(view: &mut SessionView, params: Option<&serde_json::Value>) {
+    let Some(params) = params else {
+        return;
+    };
+    if let Some(capabilities) = params.get("capabilities") {
+        view.client_capabilities = capabilities.clone();
+    }
+    if let Some(info) = params.get("clientInfo") {
+        view.client_info = info.clone();
     }
 }
 
