@@ -82,10 +82,13 @@ impl Bridge {
                     .push_back((Some(session), Command::Respond { request, outcome }));
             }
             Some(Origin::ListTools) => self.tools_listed(id, outcome),
+            Some(Origin::Probe { refresh }) => self.probed(id, refresh, outcome, now),
             Some(Origin::Initialize) => match outcome {
                 Ok(result) => {
                     self.shared_ready(id, result, now);
-                    self.stateless_ready(id);
+                    if !self.is_handshake_child(id) {
+                        self.stateless_ready(id);
+                    }
                 }
                 Err(error) => {
                     let why = format!("it refused initialize: {}", error.message);
@@ -100,7 +103,12 @@ impl Bridge {
     fn shared_ready(&mut self, id: ChildId, result: Value, now: Instant) {
         let line = route::notification_line("notifications/initialized", None);
         self.write_control(id, &line);
-        let Some(sup) = &mut self.supervisor else {
+        let sup = if self.is_handshake_child(id) {
+            self.handshake.as_mut()
+        } else {
+            self.supervisor.as_mut()
+        };
+        let Some(sup) = sup else {
             return;
         };
         sup.ready(id, result, now);
@@ -264,6 +272,7 @@ impl Bridge {
             if method == "notifications/tools/list_changed" {
                 self.tools_changed(id);
             }
+            self.discover_changed(id, &method);
             if news {
                 self.fan_out_stateless(&method, &params);
             }

@@ -20,8 +20,11 @@
 //! result is the answer; DELETE, expiry and shutdown end it. `--shared`: one child for every
 //! session, spawned at start and initialized by mcpd itself (see [`supervisor`] for the
 //! revision later clients get), restarted with backoff when it dies. Stateless (2026-07-28)
-//! requests go to a child mcpd initializes itself: the shared one, or in per-session mode one
-//! started for them (see `stateless.rs`).
+//! requests go to a child mcpd holds itself: the shared one, or in per-session mode one
+//! started for them (see `stateless.rs`). A child mcpd holds is first asked `server/discover`
+//! to learn its era (see [`era`]): a modern one gets 2026 requests as they are and is never
+//! initialized (with `--shared`, a second child serves the handshake sessions); a
+//! handshake-only one is initialized by mcpd.
 //!
 //! Routing from a child (ids and progress tokens are always rewritten, see [`route`]):
 //! responses by id; `notifications/progress` by token; any other notification, and the
@@ -43,6 +46,7 @@
 //! `{"exit": ..., "stderr": [last lines]}`; in per-session mode its session then ends (404).
 
 pub mod child;
+pub mod era;
 mod handler;
 mod inbound;
 mod limits;
@@ -58,7 +62,7 @@ use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, Context, RequestHandle, SessionKey};
 use child::{Child, State};
 use route::Origin;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use supervisor::{Phase, Supervisor, WaitingInit};
@@ -158,6 +162,7 @@ enum Due {
     Init(ChildId),
     /// `--request-timeout` of a client request (its deadline is in `Bridge::deadlines`).
     Request(RequestHandle),
+    RestartHandshake,
 }
 
 /// A client request in a child, with the time it is due by (`--request-timeout`).
@@ -191,6 +196,10 @@ pub struct Bridge {
     members: HashMap<SessionKey, Member>,
     /// The `--shared` child, or in per-session mode the stateless child once started.
     supervisor: Option<Supervisor>,
+    /// What the `supervisor`'s child speaks (see [`era`]).
+    era: era::Era,
+    /// `--shared` with a modern child: the child serving handshake sessions.
+    handshake: Option<Supervisor>,
     stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
@@ -242,6 +251,8 @@ impl Bridge {
             next_child: 1,
             members: HashMap::new(),
             supervisor: None,
+            era: era::Era::Probing,
+            handshake: None,
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,
@@ -478,20 +489,11 @@ impl Bridge {
         id
     }
 
-    /// Spawns a shared (or stateless) child and queues mcpd's own `initialize` for it.
+    /// Spawns a shared (or stateless) child and queues the probe of its era (see [`era`]).
     fn start_shared(&mut self, label: &str, now: Instant) -> ChildId {
         let id = self.new_child(None, label.into(), now);
-        let params = json!({
-            "protocolVersion": crate::mcp::version::LATEST_LEGACY,
-            "capabilities": {"roots": {"listChanged": true}, "sampling": {}, "elicitation": {}},
-            "clientInfo": {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")},
-        });
-        if let Some(child) = self.children.get_mut(&id) {
-            let line = child
-                .routes
-                .request(Origin::Initialize, "initialize", Some(params));
-            let _ = self.write(id, &line);
-        }
+        self.era = era::Era::Probing;
+        self.probe(id, false);
         self.await_init(id, None);
         id
     }
@@ -643,7 +645,13 @@ impl Bridge {
 
     /// The shared child is gone: waiting `initialize` calls fail, a restart is scheduled.
     fn shared_child_gone(&mut self, id: ChildId, why: &str, child: &Child, now: Instant) {
-        let Some(sup) = &mut self.supervisor else {
+        let handshake = self.is_handshake_child(id);
+        let sup = if handshake {
+            self.handshake.as_mut()
+        } else {
+            self.supervisor.as_mut()
+        };
+        let Some(sup) = sup else {
             return;
         };
         let retry_at = sup.exited(id, now);
@@ -667,7 +675,12 @@ impl Bridge {
                 "the shared MCP server is down; restarting it in {:.1}s",
                 after.as_secs_f64()
             ));
-            self.set_timer(after, Due::Restart);
+            let due = if handshake {
+                Due::RestartHandshake
+            } else {
+                Due::Restart
+            };
+            self.set_timer(after, due);
         }
     }
 
@@ -675,7 +688,8 @@ impl Bridge {
     /// that is a temporary overload (shared child restarting).
     fn child_for(&self, session: SessionKey) -> Result<ChildId, (bool, String)> {
         if self.shared {
-            let sup = self.supervisor.as_ref();
+            let sup = self.handshake.as_ref().or(self.supervisor.as_ref());
+            let sup = sup.filter(|_| self.serves_sessions());
             return match sup.and_then(|s| s.is_ready().then(|| s.child()).flatten()) {
                 Some(id) if self.children.get(&id).is_some_and(Child::accepts_work) => Ok(id),
                 _ => Err((true, "the shared MCP server is restarting".into())),
@@ -724,7 +738,7 @@ impl Bridge {
                 .and_then(|p| p.get("protocolVersion"))
                 .and_then(Value::as_str)
                 .map(str::to_string);
-            let Some(sup) = &mut self.supervisor else {
+            let Some(sup) = self.session_supervisor() else {
                 return;
             };
             match sup.phase {

@@ -29,6 +29,12 @@ pub enum Origin {
     Initialize,
     /// mcpd's own `tools/list` of that child (for the `Mcp-Param-*` check).
     ListTools,
+    /// mcpd's own `server/discover` of that child (see [`super::era`]); `refresh`: the era is
+    /// known and only the cached answer is renewed.
+    Probe {
+        /// Whether this renews a known answer.
+        refresh: bool,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -115,7 +121,7 @@ impl Routes {
     pub fn in_flight(&self) -> impl Iterator<Item = (SessionKey, RequestHandle)> + '_ {
         self.pending.values().filter_map(|p| match p.origin {
             Origin::Client { session, request } => Some((session, request)),
-            Origin::Initialize | Origin::ListTools => None,
+            Origin::Initialize | Origin::ListTools | Origin::Probe { .. } => None,
         })
     }
 

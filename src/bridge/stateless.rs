@@ -5,10 +5,11 @@
 //! same way (restarted with backoff, shown in `/health`). Requests that arrive while it starts
 //! are held (bounded) until it is ready and its tools are listed.
 //!
-//! - `server/discover` is answered here from the child's cached `initialize` result.
-//! - Other requests are forwarded with their `_meta` intact: a dual-era child (`mcpd --stdio`)
-//!   serves them as 2026 requests, a handshake-only child ignores `_meta`; the transport adds
-//!   `resultType` and the caching hints either way.
+//! - `server/discover` is answered here: a modern child's own answer (see [`super::era`]), else
+//!   one made from the child's cached `initialize` result.
+//! - Other requests are forwarded with their `_meta` intact: a modern child serves them as 2026
+//!   requests, a handshake-only child ignores `_meta`; the transport adds `resultType` and the
+//!   caching hints either way.
 //! - `tools/call` is first checked against the `Mcp-Param-*` headers (see
 //!   [`crate::mcp::param_headers`]) with the schema from the child's `tools/list`, which mcpd
 //!   asks for (with the 2026 `_meta`, so a dual-era child lists its 2026 tools) once the child
@@ -159,7 +160,7 @@ impl Bridge {
 
     /// Whether `id` serves only stateless clients (the per-session mode's stateless child).
     pub(super) fn only_stateless(&self, id: ChildId) -> bool {
-        !self.shared && self.stateless_child() == Some(id)
+        (!self.shared || self.handshake.is_some()) && self.stateless_child() == Some(id)
     }
 
     /// Discover, the header check, or forwarding.
@@ -199,6 +200,9 @@ impl Bridge {
     /// `server/discover` (MCP 2026-07-28 versioning, "Discovery") from the child's `initialize`
     /// result; the transport adds `resultType` and the caching hints.
     fn discover(&self) -> Result<Value, ErrorObject> {
+        if let super::era::Era::Modern { discover } = &self.era {
+            return Ok(discover.clone());
+        }
         let init = self
             .supervisor
             .as_ref()

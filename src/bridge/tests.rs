@@ -3,6 +3,7 @@
 use super::*;
 use crate::mcp::Handler;
 use crate::mcp::SessionView;
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// A bridge, the sessions the transport would have, and a clock.
@@ -163,9 +164,25 @@ impl Rig {
         child
     }
 
+    /// A fresh child mcpd holds gets the era probe first; this one refuses it, as a
+    /// handshake-only server does.
+    fn refuse_probe(&mut self, child: ChildId) {
+        let probe = self.stdin(child).remove(0);
+        assert_eq!(probe["method"], "server/discover");
+        assert_eq!(
+            probe["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+            "2026-07-28"
+        );
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": probe["id"], "error": {"code": -32601, "message": "Method not found"}}),
+        );
+    }
+
     /// The shared child, initialized by mcpd.
     fn shared_ready(&mut self) -> ChildId {
         let child = spawned(&self.actions());
+        self.refuse_probe(child);
         let init = self.stdin(child).remove(0);
         assert_eq!(init["method"], "initialize");
         assert_eq!(init["params"]["clientInfo"]["name"], "mcpd");
@@ -711,6 +728,7 @@ impl Rig {
     /// Answers mcpd's `initialize` (declaring tools) and `tools/list` of a fresh stateless
     /// child; returns the lines it got after them.
     fn stateless_child_ready(&mut self, child: ChildId) -> Vec<Value> {
+        self.refuse_probe(child);
         let init = self.stdin(child).remove(0);
         assert_eq!(init["method"], "initialize");
         self.stdout(
@@ -1112,4 +1130,111 @@ fn per_session_children_ask_for_the_idle_timeout_and_health_shows_the_limits() {
     assert_eq!(health["max_children"], crate::config::DEFAULT_MAX_CHILDREN);
     assert_eq!(health["child_idle_timeout_seconds"], 600.0);
     assert_eq!(health["request_timeout_seconds"], 300.0);
+}
+
+/// A modern (2026-07-28) child's answer to the era probe.
+fn discover_result(name: &str) -> Value {
+    json!({
+        "supportedVersions": ["2026-07-28"],
+        "capabilities": {"tools": {"listChanged": true}},
+        "resultType": "complete",
+        "_meta": {"io.modelcontextprotocol/serverInfo": {"name": name, "version": "2"}},
+    })
+}
+
+impl Rig {
+    /// Answers the era probe of `child` as a dual-era server does, then its tools listing.
+    fn modern_child_ready(&mut self, child: ChildId, name: &str) {
+        let probe = self.stdin(child).remove(0);
+        assert_eq!(probe["method"], "server/discover");
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result(name)}),
+        );
+        let list = self
+            .stdin(child)
+            .into_iter()
+            .find(|l| l["method"] == "tools/list")
+            .expect("mcpd lists the tools");
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": list["id"], "result": {"tools": []}}),
+        );
+    }
+}
+
+#[test]
+fn a_modern_stateless_child_is_never_initialized_and_answers_discover_itself() {
+    let mut rig = Rig::new(false);
+    let (discover, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
+    let child = spawned(&rig.actions());
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "probing");
+    rig.modern_child_ready(child, "dual");
+    assert_eq!(
+        respond_of(&rig.commands()),
+        vec![(discover, Ok(discover_result("dual")))],
+        "the child's own server/discover answer"
+    );
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(health["child_era"], "2026-07-28");
+    assert_eq!(health["stateless_child"], "ready");
+    let params = json!({"_meta": meta(), "name": "get_time", "arguments": {"tz": "UTC"}});
+    rig.stateless(51, "tools/call", params.clone(), &[]);
+    let sent = rig.stdin(child);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["method"], "tools/call", "no initialize, ever");
+    assert_eq!(sent[0]["params"], params, "the 2026 envelope as it was");
+    // A list change renews the cached discover answer.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+    );
+    let again = rig.stdin(child);
+    assert!(
+        again.iter().any(|l| l["method"] == "server/discover"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn shared_modern_child_gets_a_handshake_child_for_the_sessions() {
+    let mut rig = Rig::new(true);
+    let modern = spawned(&rig.actions());
+    // A handshake client arriving during the probe waits for the child that will serve it.
+    let (init, early) = rig.request(1, "initialize", json!({"protocolVersion": "2025-06-18"}));
+    assert!(early.is_empty(), "{early:?}");
+    rig.modern_child_ready(modern, "dual");
+    let handshake = spawned(&rig.actions());
+    assert_ne!(handshake, modern);
+    let line = rig.stdin(handshake).remove(0);
+    assert_eq!(
+        line["method"], "initialize",
+        "no probe for the handshake child"
+    );
+    rig.stdout(
+        handshake,
+        json!({"jsonrpc": "2.0", "id": line["id"], "result": {"protocolVersion": "2025-11-25", "serverInfo": {"name": "dual"}}}),
+    );
+    assert_eq!(
+        rig.stdin(handshake)[0]["method"],
+        "notifications/initialized"
+    );
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].0, init);
+    let result = answers[0].1.clone().unwrap();
+    assert_eq!(result["protocolVersion"], "2025-06-18");
+    assert_eq!(result["serverInfo"]["name"], "dual");
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(
+        (&health["child_era"], &health["handshake_child"]),
+        (&json!("2026-07-28"), &json!("ready"))
+    );
+    // Handshake sessions go to the handshake child, 2026 requests to the modern one.
+    rig.request(1, "tools/list", json!({}));
+    assert_eq!(rig.stdin(handshake)[0]["method"], "tools/list");
+    assert!(rig.stdin(modern).is_empty());
+    rig.stateless(70, "tools/list", json!({"_meta": meta()}), &[]);
+    assert_eq!(rig.stdin(modern)[0]["method"], "tools/list");
+    assert!(rig.stdin(handshake).is_empty());
 }
