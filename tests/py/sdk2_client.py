@@ -1,0 +1,86 @@
+"""Drive mcpd with the MCP Python SDK 2.x `Client` against a bridged real server.
+
+Usage: python sdk2_client.py URL MODE SERVER ERA
+  MODE   'auto' (probe server/discover, fall back to initialize) or 'legacy' (handshake only)
+  SERVER 'time' (PyPI mcp-server-time) or 'everything' (npm @modelcontextprotocol/server-everything)
+  ERA    the protocol revision the client must end up speaking
+Exits 0 and prints "ALL OK" when every step matched; otherwise prints "FAIL: ..." and exits 1.
+"""
+
+import sys
+
+import anyio
+from mcp import Client
+
+failures = []
+
+
+def check(ok, what):
+    print(("ok: " if ok else "FAIL: ") + what, flush=True)
+    if not ok:
+        failures.append(what)
+
+
+def texts(result):
+    return [c.text for c in result.content if getattr(c, "type", None) == "text"]
+
+
+async def time_steps(client):
+    names = sorted(t.name for t in (await client.list_tools()).tools)
+    check(names == ["convert_time", "get_current_time"], f"list_tools: exactly the two time tools (got {names})")
+    result = await client.call_tool(
+        "convert_time", {"source_timezone": "UTC", "time": "12:00", "target_timezone": "Asia/Tokyo"}
+    )
+    check(not result.is_error, "convert_time: not an error")
+    data = result.structured_content or {}
+    target = data.get("target", {})
+    check(target.get("timezone") == "Asia/Tokyo", f"convert_time: target timezone (got {target})")
+    check(
+        str(target.get("datetime", "")).endswith("T21:00:00+09:00"),
+        f"convert_time: 12:00 UTC is 21:00 in Tokyo (got {target.get('datetime')!r})",
+    )
+    check(data.get("time_difference") == "+9.0h", f"convert_time: +9.0h (got {data.get('time_difference')!r})")
+    now = await client.call_tool("get_current_time", {"timezone": "UTC"})
+    tz = (now.structured_content or {}).get("timezone")
+    check(tz == "UTC", f"get_current_time: timezone UTC (got {tz!r})")
+
+
+async def everything_steps(client):
+    names = [t.name for t in (await client.list_tools()).tools]
+    check("echo" in names and "get-sum" in names, f"list_tools: echo and get-sum listed (got {names})")
+    check(texts(await client.call_tool("echo", {"message": "through mcpd"})) == ["Echo: through mcpd"], "echo: exact text")
+    got = texts(await client.call_tool("get-sum", {"a": 2, "b": 3}))
+    check(got == ["The sum of 2 and 3 is 5."], f"get-sum 2 3: exact text (got {got})")
+    prompts = [p.name for p in (await client.list_prompts()).prompts]
+    check("simple-prompt" in prompts, f"list_prompts: simple-prompt listed (got {prompts})")
+    resources = (await client.list_resources()).resources
+    check(len(resources) > 0, f"list_resources: some listed (got {len(resources)})")
+
+
+async def run(url, mode, server, era):
+    async with Client(url, mode=mode) as client:
+        check(client.protocol_version == era, f"negotiated {era} (got {client.protocol_version})")
+        if server == "time":
+            await time_steps(client)
+        else:
+            await everything_steps(client)
+
+
+def main():
+    url, mode, server, era = sys.argv[1:5]
+    try:
+        anyio.run(_bounded, url, mode, server, era)
+    except BaseException as e:  # noqa: BLE001 - report anything as a failure line
+        check(False, f"client raised {type(e).__name__}: {e}")
+    if failures:
+        sys.exit(1)
+    print("ALL OK", flush=True)
+
+
+async def _bounded(url, mode, server, era):
+    with anyio.fail_after(45):
+        await run(url, mode, server, era)
+
+
+if __name__ == "__main__":
+    main()
