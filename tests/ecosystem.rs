@@ -29,6 +29,8 @@ const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 enum Server {
     Time,
     Everything,
+    /// No bridge: mcpd's built-in server.
+    Builtin,
 }
 
 /// The venv with the SDK and `mcp-server-time`.
@@ -59,6 +61,7 @@ fn server_command(server: Server, python: &Path) -> Option<Vec<String>> {
             )?;
             Some(vec![bin.display().to_string(), "stdio".into()])
         }
+        Server::Builtin => Some(Vec::new()),
     }
 }
 
@@ -72,13 +75,16 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
         return;
     };
     let mut args: Vec<&str> = options.to_vec();
-    args.push("--");
-    args.extend(command.iter().map(String::as_str));
+    if !command.is_empty() {
+        args.push("--");
+        args.extend(command.iter().map(String::as_str));
+    }
     let mcpd = spawn_mcpd(&args);
     let url = mcpd.url();
     let kind = match server {
         Server::Time => "time",
         Server::Everything => "everything",
+        Server::Builtin => "builtin",
     };
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/sdk2_client.py");
     let mut cmd = Command::new(&python);
@@ -88,14 +94,13 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_bounded(cmd, SCRIPT_TIMEOUT).expect("start the venv's python");
     let log = mcpd.stop();
-    let label = format!(
-        "{kind}-{}-{mode}",
-        if options.is_empty() {
-            "per-session"
-        } else {
-            "shared"
-        }
-    );
+    let shown: Vec<&str> = options.iter().map(|o| o.trim_start_matches("--")).collect();
+    let bridge = if shown.is_empty() {
+        "per-session".to_string()
+    } else {
+        shown.join("-")
+    };
+    let label = format!("{kind}-{bridge}-{mode}");
     let dir = fresh_dir("ecosystem", &label);
     let _ = std::fs::write(dir.join("mcpd.log"), &log);
     let _ = std::fs::write(
@@ -148,4 +153,45 @@ fn everything_shared_auto_speaks_2026() {
 #[test]
 fn everything_shared_legacy() {
     cell(Server::Everything, &["--shared"], "legacy", "2025-11-25");
+}
+
+/// Per-session mode offers no 2026-07-28 for a handshake-only child: the auto client's probe
+/// gets -32022 listing the handshake revisions, and it falls back to `initialize`.
+#[test]
+fn everything_per_session_auto_falls_back_to_the_handshake() {
+    cell(Server::Everything, &[], "auto", "2025-11-25");
+}
+
+/// The same with 2026-07-28 asked for: 2026 clients share one translated child.
+#[test]
+fn everything_per_session_auto_with_eras_speaks_2026() {
+    let all = "--eras=2026-07-28,2025-11-25,2025-06-18,2025-03-26,2024-11-05";
+    cell(Server::Everything, &[all], "auto", "2026-07-28");
+}
+
+#[test]
+fn builtin_auto_speaks_2026() {
+    cell(Server::Builtin, &[], "auto", "2026-07-28");
+}
+
+/// `--eras` without 2026-07-28: the auto client falls back to the newest offered handshake.
+#[test]
+fn builtin_auto_without_2026_falls_back() {
+    cell(
+        Server::Builtin,
+        &["--eras=2025-06-18,2025-11-25"],
+        "auto",
+        "2025-11-25",
+    );
+}
+
+/// `--eras` with only 2025-06-18: the legacy client is answered with it.
+#[test]
+fn builtin_legacy_with_one_handshake_revision() {
+    cell(
+        Server::Builtin,
+        &["--eras=2025-06-18"],
+        "legacy",
+        "2025-06-18",
+    );
 }

@@ -588,3 +588,80 @@ fn http_sse_session_carries_the_capabilities_of_its_initialize() {
         sse.wait_for("sampled\"");
     }
 }
+
+/// `--eras` sets exactly what is offered and accepted: without 2026-07-28 a 2026 request gets
+/// -32022 listing the offered revisions (clients fall back to `initialize`), `initialize`
+/// negotiates within the list, other headers and the HTTP+SSE transport are refused.
+#[test]
+fn eras_restrict_every_transport() {
+    let server = spawn_mcpd(&["--eras", "2025-11-25,2025-06-18"]);
+    let r = stateless(server.port, "tools/list", json!({}), &[]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["error"]["code"], -32022);
+    assert_eq!(body["id"], 41);
+    assert_eq!(
+        body["error"]["data"],
+        json!({"supported": ["2025-06-18", "2025-11-25"], "requested": "2026-07-28"})
+    );
+    let init = |version: &str| {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+        request(
+            server.port,
+            "POST",
+            "/mcp",
+            &[ACCEPT, JSON],
+            body.to_string().as_bytes(),
+            WAIT,
+        )
+    };
+    let answered = |r: Response| {
+        let text = r.text();
+        let data = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap_or(&text)
+            .to_string();
+        serde_json::from_str::<Value>(&data).unwrap()["result"]["protocolVersion"].clone()
+    };
+    assert_eq!(answered(init("2025-06-18")), "2025-06-18");
+    assert_eq!(answered(init("2024-11-05")), "2025-11-25", "not offered");
+    let ping = json!({"jsonrpc":"2.0","id":2,"method":"ping"}).to_string();
+    let old = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &[ACCEPT, JSON, ("MCP-Protocol-Version", "2025-03-26")],
+        ping.as_bytes(),
+        WAIT,
+    );
+    assert_eq!(old.status, 400, "{}", old.text());
+    let sse = request(
+        server.port,
+        "GET",
+        "/sse",
+        &[("Accept", "text/event-stream")],
+        b"",
+        WAIT,
+    );
+    assert_eq!(sse.status, 404);
+    let modern_only = spawn_mcpd(&["--eras", "2026-07-28"]);
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion": "2025-11-25", "capabilities": {}}});
+    let r = request(
+        modern_only.port,
+        "POST",
+        "/mcp",
+        &[ACCEPT, JSON],
+        body.to_string().as_bytes(),
+        WAIT,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["data"]["supported"],
+        json!(["2026-07-28"])
+    );
+    let ok = stateless(modern_only.port, "tools/list", json!({}), &[]);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+}

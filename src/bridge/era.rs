@@ -150,14 +150,50 @@ impl Bridge {
                 }
                 self.stateless_ready(id);
             }
+            (Err(why), false) if !self.shared && !self.eras.explicit() => {
+                log::info(format_args!(
+                    "{id}: the MCP server speaks the initialize handshake only ({why}); \
+                     2026-07-28 is not offered for it in per-session mode (2026 clients would \
+                     share one child; --eras can ask for it)"
+                ));
+                self.era = Era::Handshake;
+                self.modern_refused = true;
+                if let Some(error) = self.modern_refusal(version::MODERN) {
+                    self.refuse_held(&error);
+                }
+                self.awaiting_init.remove(&id);
+                self.stop_child(id, "2026-07-28 is not offered for it", false);
+                self.supervisor = None;
+            }
             (Err(why), false) => {
                 log::info(format_args!(
-                    "{id}: the MCP server speaks the initialize handshake only: {why}"
+                    "{id}: the MCP server speaks the initialize handshake only ({why}); \
+                     2026-07-28 requests are translated"
                 ));
                 self.era = Era::Handshake;
                 self.send_initialize(id);
             }
         }
+    }
+
+    /// The -32022 refusal of a 2026 request (asking for `requested`) when per-session mode
+    /// does not offer 2026-07-28 for its handshake-only child: it lists the handshake
+    /// revisions, which today's clients read as "fall back to `initialize`" (see
+    /// [`crate::mcp::streamable::eras`]).
+    pub(super) fn modern_refusal(&self, requested: &str) -> Option<ErrorObject> {
+        if !self.modern_refused {
+            return None;
+        }
+        let offered = self.eras.handshake();
+        let error = ErrorObject::new(
+            crate::mcp::streamable::stateless::UNSUPPORTED_VERSION,
+            format!(
+                "Unsupported protocol version {requested:?}: the MCP server behind this bridge \
+                 speaks the initialize handshake ({})",
+                offered.join(", ")
+            ),
+        );
+        Some(error.with_data(json!({"supported": offered, "requested": requested})))
     }
 
     /// `--shared` with a modern child: a second child for the handshake sessions; the

@@ -217,10 +217,12 @@ impl Handler for Bridge {
                 "stateless_child"
             };
             fields[name] = Value::from(state);
-            fields["child_era"] = Value::from(self.era.label());
             if !sup.is_ready() {
                 fields["status"] = Value::from("degraded");
             }
+        }
+        if self.supervisor.is_some() || self.modern_refused {
+            fields["child_era"] = Value::from(self.era.label());
         }
         if let Some(sup) = &self.handshake {
             fields["handshake_child"] = Value::from(phase_label(sup.phase));

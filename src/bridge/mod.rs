@@ -200,6 +200,11 @@ pub struct Bridge {
     era: era::Era,
     /// `--shared` with a modern child: the child serving handshake sessions.
     handshake: Option<Supervisor>,
+    /// Revisions offered (`--eras`).
+    eras: crate::mcp::version::Eras,
+    /// Per-session mode learnt its child speaks only the handshake, and 2026-07-28 was not
+    /// asked for: 2026 requests are refused without starting a child.
+    modern_refused: bool,
     stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
@@ -253,6 +258,8 @@ impl Bridge {
             supervisor: None,
             era: era::Era::Probing,
             handshake: None,
+            eras: crate::mcp::version::Eras::from_list(&config.eras),
+            modern_refused: false,
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,
@@ -492,8 +499,13 @@ impl Bridge {
     /// Spawns a shared (or stateless) child and queues the probe of its era (see [`era`]).
     fn start_shared(&mut self, label: &str, now: Instant) -> ChildId {
         let id = self.new_child(None, label.into(), now);
-        self.era = era::Era::Probing;
-        self.probe(id, false);
+        if self.eras.modern() {
+            self.era = era::Era::Probing;
+            self.probe(id, false);
+        } else {
+            self.era = era::Era::Handshake;
+            self.send_initialize(id);
+        }
         self.await_init(id, None);
         id
     }

@@ -119,6 +119,9 @@ impl Bridge {
         params: Option<Value>,
     ) {
         let view = ctx.session_view().cloned().unwrap_or_default();
+        if let Some(error) = self.modern_refusal(&view.protocol_version) {
+            return ctx.respond(request, Err(error));
+        }
         self.stateless.sessions.insert(session);
         if self.supervisor.is_none() {
             let child = self.start_shared("stateless", ctx.now());
@@ -328,6 +331,18 @@ impl Bridge {
                 Served::Overloaded(message) => Command::Overloaded { request, message },
             };
             self.commands.push_back((Some(session), command));
+        }
+    }
+
+    /// The held requests are answered with `error` (2026-07-28 is not offered after all).
+    pub(super) fn refuse_held(&mut self, error: &ErrorObject) {
+        for held in std::mem::take(&mut self.stateless.held) {
+            let outcome = Err(error.clone());
+            let command = Command::Respond {
+                request: held.request,
+                outcome,
+            };
+            self.commands.push_back((Some(held.session), command));
         }
     }
 

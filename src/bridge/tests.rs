@@ -26,6 +26,14 @@ fn config(shared: bool) -> Config {
     config
 }
 
+/// `--eras` naming every revision: per-session mode then offers 2026-07-28 for a
+/// handshake-only child too.
+fn every_era(shared: bool) -> Config {
+    let mut config = config(shared);
+    config.eras = crate::mcp::version::ALL.map(String::from).to_vec();
+    config
+}
+
 impl Rig {
     fn new(shared: bool) -> Rig {
         Rig::with(config(shared))
@@ -762,7 +770,7 @@ impl Rig {
 
 #[test]
 fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_init() {
-    let mut rig = Rig::new(false);
+    let mut rig = Rig::with(every_era(false));
     assert!(
         rig.actions().is_empty(),
         "nothing before the first stateless request"
@@ -855,7 +863,7 @@ fn stateless_tools_call_is_checked_against_the_cached_schema() {
 #[test]
 fn child_requests_and_notifications_during_a_stateless_request() {
     for shared in [false, true] {
-        let mut rig = Rig::new(shared);
+        let mut rig = Rig::with(every_era(shared));
         if shared {
             let child = spawned(&rig.actions());
             rig.stateless_child_ready(child);
@@ -1237,4 +1245,43 @@ fn shared_modern_child_gets_a_handshake_child_for_the_sessions() {
     rig.stateless(70, "tools/list", json!({"_meta": meta()}), &[]);
     assert_eq!(rig.stdin(modern)[0]["method"], "tools/list");
     assert!(rig.stdin(handshake).is_empty());
+}
+
+#[test]
+fn per_session_mode_offers_no_2026_for_a_handshake_only_child_unless_asked() {
+    let mut rig = Rig::new(false);
+    let (discover, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
+    let child = spawned(&rig.actions());
+    rig.refuse_probe(child);
+    assert!(
+        rig.stdin(child).is_empty(),
+        "no initialize: the child is not kept"
+    );
+    let refusal = |outcome: &Result<Value, ErrorObject>| {
+        let error = outcome.clone().unwrap_err();
+        assert_eq!(error.code, -32022);
+        assert_eq!(
+            error.data.unwrap()["supported"],
+            json!(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]),
+            "handshake revisions only: clients fall back to initialize"
+        );
+    };
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, discover);
+    refusal(&answers[0].1);
+    assert!(rig
+        .actions()
+        .iter()
+        .any(|a| matches!(a, ProcessAction::Signal { child: c, .. } if *c == child)));
+    rig.bridge.handle_exit(child, ExitKind::Code(0), rig.now);
+    assert!(rig.commands().is_empty(), "no restart");
+    // Later 2026 requests are refused at once, without a child.
+    let (_, now) = rig.stateless(51, "tools/list", json!({"_meta": meta()}), &[]);
+    match now.as_slice() {
+        [Command::Respond { outcome, .. }] => refusal(outcome),
+        other => panic!("{other:?}"),
+    }
+    assert!(rig.actions().is_empty());
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
 }

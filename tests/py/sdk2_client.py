@@ -2,7 +2,8 @@
 
 Usage: python sdk2_client.py URL MODE SERVER ERA
   MODE   'auto' (probe server/discover, fall back to initialize) or 'legacy' (handshake only)
-  SERVER 'time' (PyPI mcp-server-time) or 'everything' (npm @modelcontextprotocol/server-everything)
+  SERVER 'time' (PyPI mcp-server-time), 'everything' (npm @modelcontextprotocol/server-everything)
+         or 'builtin' (mcpd's own server)
   ERA    the protocol revision the client must end up speaking
 Exits 0 and prints "ALL OK" when every step matched; otherwise prints "FAIL: ..." and exits 1.
 """
@@ -57,13 +58,18 @@ async def everything_steps(client):
     check(len(resources) > 0, f"list_resources: some listed (got {len(resources)})")
 
 
+async def builtin_steps(client):
+    names = [t.name for t in (await client.list_tools()).tools]
+    check("echo" in names, f"list_tools: echo listed (got {names})")
+    got = texts(await client.call_tool("echo", {"message": "built in"}))
+    check(got == ["built in"], f"echo: exact text (got {got})")
+
+
 async def run(url, mode, server, era):
     async with Client(url, mode=mode) as client:
         check(client.protocol_version == era, f"negotiated {era} (got {client.protocol_version})")
-        if server == "time":
-            await time_steps(client)
-        else:
-            await everything_steps(client)
+        steps = {"time": time_steps, "everything": everything_steps, "builtin": builtin_steps}
+        await steps[server](client)
 
 
 def main():

@@ -23,6 +23,9 @@ impl<H: Handler> Transport<H> {
         messages_path: &str,
         now: Instant,
     ) -> Reply {
+        if let Some(reply) = super::eras::refuse_http_sse(&self.settings.eras) {
+            return reply;
+        }
         if !accepts(head, Accept::Sse) {
             return Reply::error(
                 406,
@@ -60,6 +63,9 @@ impl<H: Handler> Transport<H> {
 
     /// POST on the messages path: 202, and the answers go out on the session's stream.
     pub fn post_http_sse(&mut self, head: &RequestHead, body: &[u8], now: Instant) -> Reply {
+        if let Some(reply) = super::eras::refuse_http_sse(&self.settings.eras) {
+            return reply;
+        }
         let Some(id) = session_id_param(head.query()) else {
             return Reply::error(
                 400,

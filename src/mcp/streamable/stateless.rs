@@ -460,6 +460,12 @@ impl<H: Handler> Transport<H> {
                 )
             }
         };
+        let requested = meta_str(params.as_ref(), META_VERSION).unwrap_or(version::MODERN);
+        if let Some(reply) =
+            super::eras::refuse_modern(&self.settings.eras, Some(id.clone()), requested)
+        {
+            return reply;
+        }
         let view = match validate(head, &method, params.as_ref()) {
             Ok(view) => view,
             Err(rejection) => return Reply::rejection(rejection.status, Some(id), rejection.error),

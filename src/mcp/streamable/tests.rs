@@ -87,6 +87,7 @@ impl<H: Handler> Rig<H> {
             session_timeout: Duration::from_secs(60),
             max_sessions: 100,
             instance_id: String::new(),
+            eras: crate::mcp::version::Eras::default(),
         };
         f(&mut settings);
         Rig {
