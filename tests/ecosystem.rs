@@ -10,6 +10,7 @@
 
 mod common;
 
+use common::http::request;
 use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -193,5 +194,89 @@ fn builtin_legacy_with_one_handshake_revision() {
         &["--eras=2025-06-18"],
         "legacy",
         "2025-06-18",
+    );
+}
+
+/// The translation itself, on the wire: server-everything's sampling request becomes an
+/// `input_required` result; a tampered `requestState` is a clear 400; the real one, retried
+/// with the answer, finishes the call; used again, it is refused.
+#[test]
+fn everything_shared_request_state_is_checked() {
+    let Some(python) = python() else {
+        return;
+    };
+    let Some(command) = server_command(Server::Everything, &python) else {
+        return;
+    };
+    let mut args = vec!["--shared", "--"];
+    args.extend(command.iter().map(String::as_str));
+    let mcpd = spawn_mcpd(&args);
+    let call = |extra: serde_json::Value| {
+        let mut params = serde_json::json!({
+            "name": "trigger-sampling-request",
+            "arguments": {"prompt": "wire", "maxTokens": 5},
+            "_meta": {
+                "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
+                "io.modelcontextprotocol/clientInfo": {"name": "wire", "version": "1"},
+            },
+        });
+        if let (Some(p), Some(e)) = (params.as_object_mut(), extra.as_object()) {
+            p.extend(e.clone());
+        }
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": params});
+        let reply = request(
+            mcpd.port,
+            "POST",
+            "/mcp",
+            &[
+                ("Accept", "application/json, text/event-stream"),
+                ("Content-Type", "application/json"),
+                ("MCP-Protocol-Version", "2026-07-28"),
+                ("Mcp-Method", "tools/call"),
+                ("Mcp-Name", "trigger-sampling-request"),
+            ],
+            body.to_string().as_bytes(),
+            Duration::from_secs(20),
+        );
+        let message = if reply.header("content-type") == Some("text/event-stream") {
+            reply.messages().pop().expect("an answer on the stream")
+        } else {
+            reply.json()
+        };
+        (reply.status, message)
+    };
+    let (status, first) = call(serde_json::json!({}));
+    assert_eq!(status, 200, "{first}");
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    let asked = &result["inputRequests"]["sampling"];
+    assert_eq!(asked["method"], "sampling/createMessage");
+    let state = result["requestState"].as_str().unwrap().to_string();
+    let answer = serde_json::json!({"sampling": {"role": "assistant", "model": "m",
+        "content": {"type": "text", "text": "from the wire"}}});
+    let tampered = format!("{}0", &state[..state.len() - 1]);
+    let (status, refused) =
+        call(serde_json::json!({"requestState": tampered, "inputResponses": answer}));
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error"]["code"], -32602);
+    assert!(
+        refused["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("requestState"),
+        "{refused}"
+    );
+    let (status, done) = call(serde_json::json!({"requestState": state, "inputResponses": answer}));
+    assert_eq!(status, 200, "{done}");
+    let text = done["result"]["content"][0]["text"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(text.contains("from the wire"), "{done}");
+    let (status, again) =
+        call(serde_json::json!({"requestState": state, "inputResponses": answer}));
+    assert_eq!(
+        (status, &again["error"]["code"]),
+        (400, &serde_json::json!(-32602))
     );
 }

@@ -115,6 +115,7 @@ impl Handler for Bridge {
                 }
             }
             Some(Due::RestartHandshake) => self.restart_handshake_child(now),
+            Some(Due::Sweep) => self.sweep(now),
             Some(Due::Restart) => {
                 if let Some(Phase::Down { retry_at }) = self.supervisor.as_ref().map(|s| s.phase) {
                     // Early: look again when it is due.

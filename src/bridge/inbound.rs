@@ -83,6 +83,15 @@ impl Bridge {
             }
             Some(Origin::ListTools) => self.tools_listed(id, outcome),
             Some(Origin::Probe { refresh }) => self.probed(id, refresh, outcome, now),
+            Some(Origin::Parked) => self.parked_answered(id, rid, outcome),
+            Some(Origin::Internal) => {
+                if let Err(error) = outcome {
+                    log::debug(format_args!(
+                        "{id} refused a request of mcpd's: {}",
+                        error.message
+                    ));
+                }
+            }
             Some(Origin::Initialize) => match outcome {
                 Ok(result) => {
                     self.shared_ready(id, result, now);
@@ -169,6 +178,23 @@ impl Bridge {
             let line = route::response_line(rid.clone(), Err(ErrorObject::new(code, message)));
             this.write_control(id, &line);
         };
+        let translating = self.era == super::era::Era::Handshake
+            && self.stateless_child() == Some(id)
+            && super::translate::is_input_request(&method);
+        if translating {
+            let target = match self.addressee(id) {
+                Ok((session, Some(request))) if self.stateless.sessions.contains(&session) => {
+                    Some(Some((session, request)))
+                }
+                Ok((_, Some(_))) => None,
+                _ => Some(None),
+            };
+            if let Some(target) = target {
+                if self.translate_ask(id, &rid, &method, &params, target) {
+                    return;
+                }
+            }
+        }
         if self.only_stateless(id) {
             return self.refuse_for_stateless(id, rid, &method);
         }

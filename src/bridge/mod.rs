@@ -53,6 +53,7 @@ mod limits;
 pub mod route;
 mod stateless;
 pub mod supervisor;
+mod translate;
 
 pub use child::{ChildId, ExitKind};
 
@@ -163,6 +164,7 @@ enum Due {
     /// `--request-timeout` of a client request (its deadline is in `Bridge::deadlines`).
     Request(RequestHandle),
     RestartHandshake,
+    Sweep,
 }
 
 /// A client request in a child, with the time it is due by (`--request-timeout`).
@@ -205,6 +207,8 @@ pub struct Bridge {
     /// Per-session mode learnt its child speaks only the handshake, and 2026-07-28 was not
     /// asked for: 2026 requests are refused without starting a child.
     modern_refused: bool,
+    /// 2026-07-28 clients of a handshake-only child (see [`translate`]).
+    translator: translate::Translator,
     stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
@@ -260,6 +264,7 @@ impl Bridge {
             handshake: None,
             eras: crate::mcp::version::Eras::from_list(&config.eras),
             modern_refused: false,
+            translator: translate::Translator::default(),
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,
@@ -553,6 +558,12 @@ impl Bridge {
             ));
             return Err("the MCP server process is not reading its input; retry later");
         }
+        self.start_deadline(id, session, request);
+        Ok(())
+    }
+
+    /// Starts the `--request-timeout` of client `request` in child `id`.
+    fn start_deadline(&mut self, id: ChildId, session: SessionKey, request: RequestHandle) {
         if let Some(after) = self.request_timeout {
             let due = self.now + after;
             self.deadlines.insert(
@@ -565,7 +576,6 @@ impl Bridge {
             );
             self.set_timer(after, Due::Request(request));
         }
-        Ok(())
     }
 
     /// Queues a notification or response for a child; dropped (and logged) when its stdin
@@ -657,6 +667,7 @@ impl Bridge {
 
     /// The shared child is gone: waiting `initialize` calls fail, a restart is scheduled.
     fn shared_child_gone(&mut self, id: ChildId, why: &str, child: &Child, now: Instant) {
+        self.translations_gone(id);
         let handshake = self.is_handshake_child(id);
         let sup = if handshake {
             self.handshake.as_mut()

@@ -21,6 +21,7 @@
 use super::child::ChildId;
 use super::route::Origin;
 use super::supervisor::{Phase, Supervisor};
+use super::translate::Outcome;
 use super::Bridge;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
@@ -194,6 +195,14 @@ impl Bridge {
                 "the MCP server for stateless requests is restarting".into(),
             );
         };
+        if self.era == super::era::Era::Handshake {
+            let capabilities = &view.client_capabilities;
+            return match self.serve_translated(id, session, request, method, params, capabilities) {
+                Outcome::Forwarded => Served::Forwarded,
+                Outcome::Answer(outcome) => Served::Answer(outcome),
+                Outcome::Overloaded(why) => Served::Overloaded(why.into()),
+            };
+        }
         match self.forward(id, session, request, method, params) {
             Ok(()) => Served::Forwarded,
             Err(why) => Served::Overloaded(why.into()),
@@ -382,6 +391,7 @@ impl Bridge {
         if !self.stateless.sessions.remove(&session) {
             return false;
         }
+        self.translation_closed(session);
         self.stateless.held.retain(|h| h.session != session);
         if let Some(id) = self.stateless_child() {
             let lines = self
@@ -428,17 +438,11 @@ impl Bridge {
         )
     }
 
-    /// Hands server-wide news of the stateless child to the listen streams: the transport fans
-    /// a notification of a one-request session out to them when it belongs to no request.
+    /// Hands server-wide news of the stateless child to the listen streams (a notification
+    /// of no session: the transport fans it out), whether or not a request is in flight.
     pub(super) fn fan_out_stateless(&mut self, method: &str, params: &Value) {
-        let Some(&session) = self.stateless.sessions.iter().min() else {
-            log::debug(format_args!(
-                "{method} with no stateless request in flight; dropped"
-            ));
-            return;
-        };
         self.commands.push_back((
-            Some(session),
+            None,
             Command::Notify {
                 related: None,
                 method: method.to_string(),

@@ -373,7 +373,11 @@ fn shared_notifications_without_a_single_request_go_to_every_session() {
     );
     let mut sessions: Vec<_> = rig.commands().into_iter().map(|(s, _)| s).collect();
     sessions.sort();
-    assert_eq!(sessions, vec![Some(SessionKey(1)), Some(SessionKey(2))]);
+    assert_eq!(
+        sessions,
+        vec![None, Some(SessionKey(1)), Some(SessionKey(2))],
+        "the listen streams (no session) and every session's standalone stream"
+    );
     // A request from the child is refused (ping answered) when no one session is busy.
     rig.stdout(
         child,
@@ -807,7 +811,11 @@ fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_ini
         .all(|a| !matches!(a, ProcessAction::Spawn { .. })));
     let sent = rig.stdin(child);
     assert_eq!(sent[0]["method"], "tools/list");
-    assert_eq!(sent[0]["params"], params);
+    assert_eq!(
+        sent[0]["params"],
+        json!({"cursor": "c"}),
+        "a handshake-only child gets no 2026 envelope"
+    );
     rig.stdout(
         child,
         json!({"jsonrpc": "2.0", "id": sent[0]["id"], "result": {"tools": []}}),
@@ -844,7 +852,11 @@ fn stateless_tools_call_is_checked_against_the_cached_schema() {
     rig.stateless(63, "tools/call", unknown.clone(), &[]);
     let sent = rig.stdin(child);
     assert_eq!(sent.len(), 2);
-    assert_eq!(sent[1]["params"], unknown, "unknown tools go unchecked");
+    assert_eq!(
+        sent[1]["params"],
+        json!({"name": "other", "arguments": {"region": "x"}}),
+        "unknown tools go unchecked"
+    );
     // A changed tool list is fetched again; meanwhile requests are served with the old one.
     rig.stdout(
         child,
@@ -908,11 +920,7 @@ fn child_requests_and_notifications_during_a_stateless_request() {
             notes,
             vec![
                 (Some(SessionKey(70)), Some(handle), "notifications/progress"),
-                (
-                    Some(SessionKey(70)),
-                    None,
-                    "notifications/prompts/list_changed"
-                ),
+                (None, None, "notifications/prompts/list_changed"),
             ],
             "progress on the request; list changes for the listen streams (shared {shared})"
         );
@@ -1284,4 +1292,211 @@ fn per_session_mode_offers_no_2026_for_a_handshake_only_child_unless_asked() {
     }
     assert!(rig.actions().is_empty());
     assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+}
+
+/// A stateless request of a client that declared `capabilities`.
+fn stateless_with(
+    rig: &mut Rig,
+    session: u64,
+    method: &str,
+    params: Value,
+    capabilities: Value,
+) -> RequestHandle {
+    rig.views.insert(
+        SessionKey(session),
+        SessionView {
+            protocol_version: "2026-07-28".into(),
+            client_capabilities: capabilities,
+            param_headers: Some(Vec::new()),
+            ..SessionView::default()
+        },
+    );
+    let (handle, commands) = rig.request(session, method, params);
+    assert!(commands.is_empty(), "{commands:?}");
+    handle
+}
+
+/// `--shared` with a handshake-only child, ready, tools listed.
+fn translating_rig() -> (Rig, ChildId) {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    rig.stateless_child_ready(child);
+    rig.commands();
+    (rig, child)
+}
+
+#[test]
+fn a_childs_sampling_becomes_input_required_and_the_retry_answers_it() {
+    let (mut rig, child) = translating_rig();
+    let call = json!({"name": "ask", "arguments": {"q": 1}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
+        "io.modelcontextprotocol/logLevel": "debug",
+        "progressToken": "p1"}});
+    let first = stateless_with(
+        &mut rig,
+        80,
+        "tools/call",
+        call.clone(),
+        json!({"sampling": {}}),
+    );
+    let sent = rig.stdin(child);
+    assert_eq!(sent[0]["method"], "logging/setLevel");
+    assert_eq!(sent[0]["params"], json!({"level": "debug"}));
+    assert_eq!(sent[1]["method"], "tools/call");
+    let original = sent[1]["id"].clone();
+    let token = sent[1]["params"]["_meta"]["progressToken"].clone();
+    assert_eq!(sent[1]["params"]["arguments"], json!({"q": 1}));
+    assert!(
+        sent[1]["params"]["_meta"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k == "progressToken"),
+        "envelope stripped: {}",
+        sent[1]
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage", "params": {"maxTokens": 5}}),
+    );
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, first);
+    let result = answers[0].1.clone().unwrap();
+    assert_eq!(result["resultType"], "input_required");
+    assert_eq!(
+        result["inputRequests"],
+        json!({"sampling": {"method": "sampling/createMessage", "params": {"maxTokens": 5}}})
+    );
+    let state = result["requestState"].as_str().unwrap().to_string();
+    assert_eq!(state.len(), 36, "a UUID");
+    // The first request's session ends; the child's request is not cancelled.
+    rig.call(None, |b, _| b.session_closed(SessionKey(80)));
+    assert!(rig.stdin(child).is_empty());
+    // Tampered, foreign-request retries are refused; the state survives them.
+    let mut retry = call.clone();
+    retry["requestState"] = json!(format!("{state}x"));
+    retry["inputResponses"] = json!({"sampling": {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}});
+    let refusal = |rig: &mut Rig, session: u64, params: Value| {
+        rig.views
+            .insert(SessionKey(session), rig.views[&SessionKey(80)].clone());
+        let (_, commands) = rig.request(session, "tools/call", params);
+        match commands.as_slice() {
+            [Command::Respond {
+                outcome: Err(e), ..
+            }] => {
+                assert_eq!(e.code, -32602);
+                e.message.clone()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(refusal(&mut rig, 81, retry.clone()).contains("unknown"));
+    retry["requestState"] = json!(state);
+    let mut other = retry.clone();
+    other["arguments"] = json!({"q": 2});
+    assert!(refusal(&mut rig, 82, other).contains("another request"));
+    // The retry answers the child's question and takes over the call.
+    retry["_meta"]["progressToken"] = json!("p2");
+    let second = stateless_with(
+        &mut rig,
+        83,
+        "tools/call",
+        retry.clone(),
+        json!({"sampling": {}}),
+    );
+    let sent = rig.stdin(child);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["id"], "q1");
+    assert_eq!(sent[0]["result"]["content"]["text"], "hi");
+    rig.stdout(child, json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}}));
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": original, "result": {"content": [{"type": "text", "text": "done"}]}}),
+    );
+    let commands = rig.commands();
+    match &commands[0].1 {
+        Command::Notify {
+            related, params, ..
+        } => {
+            assert_eq!(*related, Some(second));
+            assert_eq!(params["progressToken"], "p2", "the retry's own token");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        respond_of(&commands),
+        vec![(
+            second,
+            Ok(json!({"content": [{"type": "text", "text": "done"}]}))
+        )]
+    );
+    // Used once.
+    assert!(refusal(&mut rig, 84, retry).contains("already used"));
+}
+
+#[test]
+fn an_unanswered_round_expires_and_releases_the_child() {
+    let (mut rig, child) = translating_rig();
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(
+        &mut rig,
+        90,
+        "tools/call",
+        call.clone(),
+        json!({"elicitation": {}}),
+    );
+    let original = rig.stdin(child)[0]["id"].clone();
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": 7, "method": "elicitation/create", "params": {}}),
+    );
+    let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
+    rig.call(None, |b, _| b.session_closed(SessionKey(90)));
+    rig.advance(translate::TTL);
+    let sent = rig.stdin(child);
+    assert_eq!(sent[0]["id"], 7);
+    assert!(sent[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did not answer"));
+    assert_eq!(sent[1]["method"], "notifications/cancelled");
+    assert_eq!(sent[1]["params"]["requestId"], original);
+    let mut retry = call;
+    retry["requestState"] = state;
+    retry["inputResponses"] = json!({"elicitation": {"action": "cancel"}});
+    rig.views.insert(
+        SessionKey(91),
+        SessionView {
+            protocol_version: "2026-07-28".into(),
+            ..SessionView::default()
+        },
+    );
+    let (_, commands) = rig.request(91, "tools/call", retry);
+    match commands.as_slice() {
+        [Command::Respond {
+            outcome: Err(e), ..
+        }] => {
+            assert_eq!(e.code, -32602);
+            assert!(e.message.contains("expire"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_child_asking_an_undeclared_capability_is_refused() {
+    let (mut rig, child) = translating_rig();
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(&mut rig, 95, "tools/call", call, json!({}));
+    rig.stdin(child);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": 8, "method": "roots/list", "params": {}}),
+    );
+    let back = rig.stdin(child).remove(0);
+    assert_eq!(back["error"]["code"], -32601);
+    assert!(back["error"]["message"].as_str().unwrap().contains("roots"));
+    assert!(rig.commands().is_empty(), "the call goes on");
 }

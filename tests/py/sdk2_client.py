@@ -11,6 +11,7 @@ Exits 0 and prints "ALL OK" when every step matched; otherwise prints "FAIL: ...
 import sys
 
 import anyio
+import mcp_types as types
 from mcp import Client
 
 failures = []
@@ -57,6 +58,41 @@ async def everything_steps(client):
     resources = (await client.list_resources()).resources
     check(len(resources) > 0, f"list_resources: some listed (got {len(resources)})")
 
+    # What the server asks of the client while serving a call: server-to-client requests in the
+    # handshake era, input_required round trips in 2026-07-28 (mcpd translates for this server).
+    got = texts(await client.call_tool("trigger-sampling-request", {"prompt": "hello", "maxTokens": 10}))
+    check(len(got) == 1 and '"text": "sampled: Resource trigger-sampling-request context: hello"' in got[0],
+          f"trigger-sampling-request: the client's sampled text comes back (got {got})")
+    got = texts(await client.call_tool("get-roots-list", {}))
+    check(len(got) == 1 and "URI: file:///tmp/mcpd-root" in got[0], f"get-roots-list: the client's root (got {got})")
+    got = texts(await client.call_tool("trigger-elicitation-request", {}))
+    check(any("Favorite Color: blue" in t for t in got), f"trigger-elicitation-request: the answer (got {got})")
+    progress = []
+
+    async def on_progress(value, total, message):
+        progress.append(value)
+
+    result = await client.call_tool(
+        "trigger-long-running-operation", {"duration": 0.3, "steps": 3}, progress_callback=on_progress
+    )
+    check(not result.is_error, "trigger-long-running-operation: not an error")
+    check(progress == [1, 2, 3], f"progress 1, 2, 3 (got {progress})")
+
+
+async def sampling(ctx, params):
+    text = params.messages[0].content.text
+    return types.CreateMessageResult(
+        role="assistant", content=types.TextContent(type="text", text=f"sampled: {text}"), model="test-model"
+    )
+
+
+async def elicitation(ctx, params):
+    return types.ElicitResult(action="accept", content={"color": "blue"})
+
+
+async def roots(ctx):
+    return types.ListRootsResult(roots=[types.Root(uri="file:///tmp/mcpd-root", name="root")])
+
 
 async def builtin_steps(client):
     names = [t.name for t in (await client.list_tools()).tools]
@@ -66,7 +102,8 @@ async def builtin_steps(client):
 
 
 async def run(url, mode, server, era):
-    async with Client(url, mode=mode) as client:
+    callbacks = dict(sampling_callback=sampling, elicitation_callback=elicitation, list_roots_callback=roots)
+    async with Client(url, mode=mode, **callbacks) as client:
         check(client.protocol_version == era, f"negotiated {era} (got {client.protocol_version})")
         steps = {"time": time_steps, "everything": everything_steps, "builtin": builtin_steps}
         await steps[server](client)

@@ -250,6 +250,17 @@ impl<H: Handler> Transport<H> {
                 (Command::IdleTimeout { after }, Some(key)) => {
                     self.shorten_idle_timeout(key, after)
                 }
+                (
+                    Command::Notify {
+                        related: None,
+                        method,
+                        params,
+                    },
+                    None,
+                ) => {
+                    // Server-wide news outside any session: the listen streams that asked.
+                    self.fan_out(&method, &params);
+                }
                 (command, None) => {
                     log::debug(format_args!("dropping {command:?}: it needs a session"));
                 }
