@@ -183,6 +183,10 @@ impl Handler for Bridge {
         }
     }
 
+    fn listened_uris(&mut self, uris: &[String]) {
+        self.listened(uris);
+    }
+
     fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
         self.commands.pop_front()
     }

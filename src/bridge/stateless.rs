@@ -234,6 +234,7 @@ impl Bridge {
     /// The child answered mcpd's `initialize`: list its tools if it has any, else serve.
     pub(super) fn stateless_ready(&mut self, id: ChildId) {
         self.stateless.tools.clear();
+        self.resubscribe();
         let has_tools = self
             .supervisor
             .as_ref()

@@ -1500,3 +1500,48 @@ fn a_child_asking_an_undeclared_capability_is_refused() {
     assert!(back["error"]["message"].as_str().unwrap().contains("roots"));
     assert!(rig.commands().is_empty(), "the call goes on");
 }
+
+#[test]
+fn listened_resources_are_subscribed_on_a_handshake_only_child() {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    rig.refuse_probe(child);
+    let init = rig.stdin(child).remove(0);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-11-25",
+            "capabilities": {"resources": {"subscribe": true}}}}),
+    );
+    rig.stdin(child);
+    let uris = |list: &[&str]| list.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+    rig.bridge.listened_uris(&uris(&["a://1", "a://2"]));
+    let sent: Vec<(Value, Value)> = rig
+        .stdin(child)
+        .into_iter()
+        .map(|l| (l["method"].clone(), l["params"]["uri"].clone()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            (json!("resources/subscribe"), json!("a://1")),
+            (json!("resources/subscribe"), json!("a://2"))
+        ]
+    );
+    rig.bridge.listened_uris(&uris(&["a://2"]));
+    let sent = rig.stdin(child);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["method"], "resources/unsubscribe");
+    assert_eq!(sent[0]["params"]["uri"], "a://1");
+    // Its updates reach the listen streams with no request in flight.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "a://2"}}),
+    );
+    let commands = rig.commands();
+    assert!(
+        commands
+            .iter()
+            .any(|(s, c)| s.is_none() && matches!(c, Command::Notify { method, .. } if method == "notifications/resources/updated")),
+        "{commands:?}"
+    );
+}

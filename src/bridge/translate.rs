@@ -26,7 +26,7 @@ use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject, Id};
 use crate::mcp::{Command, RequestHandle, SessionKey};
 use serde_json::{json, Map, Value};
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 /// How long a continuation waits for its retry: a person answering an elicitation takes
@@ -36,6 +36,8 @@ pub const TTL: Duration = Duration::from_secs(600);
 pub const MAX_CONTINUATIONS: usize = 256;
 /// Bytes of request params and queued questions held across continuations.
 pub const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
+/// Resource URIs mcpd subscribes to on the child for listen streams.
+pub const MAX_SUBSCRIPTIONS: usize = 1024;
 /// `_meta` keys of the 2026 envelope, which a handshake-only child does not know.
 const ENVELOPE_PREFIX: &str = "io.modelcontextprotocol/";
 /// The per-request log level (MCP 2026-07-28 logging).
@@ -136,6 +138,10 @@ pub(super) struct Translator {
     log_level: Option<String>,
     /// A sweep timer is set.
     sweeping: bool,
+    /// Resource URIs the listen streams follow (at most [`MAX_SUBSCRIPTIONS`]).
+    wanted: Vec<String>,
+    /// Those the child was sent `resources/subscribe` for.
+    subscribed: BTreeSet<String>,
 }
 
 impl Translator {
@@ -514,6 +520,58 @@ impl Bridge {
             self.translator.remove(&handle);
         }
         self.translator.log_level = None;
+        self.translator.subscribed.clear();
+    }
+
+    /// The listen streams now follow `uris`: `resources/subscribe` (and `unsubscribe`) on a
+    /// handshake-only child that can, so its updates reach them.
+    pub(super) fn listened(&mut self, uris: &[String]) {
+        self.translator.wanted = uris.iter().take(MAX_SUBSCRIPTIONS).cloned().collect();
+        self.resubscribe();
+    }
+
+    /// Brings the child's subscriptions to what the listen streams follow.
+    pub(super) fn resubscribe(&mut self) {
+        let Some(id) = self.stateless_child() else {
+            return;
+        };
+        let ready = self.supervisor.as_ref().is_some_and(|s| s.is_ready());
+        let can = self
+            .supervisor
+            .as_ref()
+            .and_then(|s| s.initialize_result(None))
+            .is_some_and(|r| r["capabilities"]["resources"]["subscribe"] == true);
+        if self.era != super::era::Era::Handshake || !ready || !can {
+            return;
+        }
+        let wanted: BTreeSet<String> = self.translator.wanted.iter().cloned().collect();
+        let gone: Vec<String> = self
+            .translator
+            .subscribed
+            .difference(&wanted)
+            .cloned()
+            .collect();
+        let new: Vec<String> = wanted
+            .difference(&self.translator.subscribed)
+            .cloned()
+            .collect();
+        for (method, uris) in [
+            ("resources/unsubscribe", gone),
+            ("resources/subscribe", new),
+        ] {
+            for uri in uris {
+                let Some(child) = self.children.get_mut(&id) else {
+                    return;
+                };
+                let line = child.routes.request(
+                    route::Origin::Internal,
+                    method,
+                    Some(json!({"uri": uri})),
+                );
+                self.write_control(id, &line);
+            }
+        }
+        self.translator.subscribed = wanted;
     }
 
     /// A one-request session ended.

@@ -78,6 +78,17 @@ async def everything_steps(client):
     check(not result.is_error, "trigger-long-running-operation: not an error")
     check(progress == [1, 2, 3], f"progress 1, 2, 3 (got {progress})")
 
+    uri = str(resources[0].uri)
+    if client.protocol_version >= "2026-07-28":
+        # subscriptions/listen: mcpd subscribes on the handshake-only child; updates arrive.
+        async with client.listen(resource_subscriptions=[uri]) as sub:
+            check(list(sub.honored.resource_subscriptions or []) == [uri], f"listen: {uri} honored")
+            await client.call_tool("toggle-subscriber-updates", {})
+            with anyio.fail_after(15):
+                async for event in sub:
+                    check(getattr(event, "uri", None) == uri, f"listen: an update of {uri} (got {event})")
+                    break
+
 
 async def sampling(ctx, params):
     text = params.messages[0].content.text

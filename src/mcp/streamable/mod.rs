@@ -727,7 +727,6 @@ impl<H: Handler> Transport<H> {
             for handle in handles {
                 self.cancel(key, handle, now);
             }
-            self.listeners.remove(&key);
             self.end_session(key, "stream closed by the client");
             return;
         }
@@ -804,7 +803,7 @@ impl<H: Handler> Transport<H> {
         for handle in session.pending.keys() {
             self.owners.remove(handle);
         }
-        self.listeners.remove(&key);
+        let listened = self.listeners.remove(&key).is_some();
         if session.ephemeral {
             log::debug(format_args!("stateless request {}: {why}", key.0));
         } else {
@@ -812,6 +811,9 @@ impl<H: Handler> Transport<H> {
         }
         let now = session.last_activity;
         let _ = self.invoke(None, now, |h, _| h.session_closed(key));
+        if listened {
+            self.listened_changed(now);
+        }
     }
 
     /// The session a request names: header, or the id in a compatibility path.
