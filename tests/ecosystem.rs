@@ -81,7 +81,10 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
         args.extend(command.iter().map(String::as_str));
     }
     let mcpd = spawn_mcpd(&args);
-    let url = mcpd.url();
+    let url = match mode {
+        "sse" => format!("http://127.0.0.1:{}/sse", mcpd.port),
+        _ => mcpd.url(),
+    };
     let kind = match server {
         Server::Time => "time",
         Server::Everything => "everything",
@@ -279,4 +282,20 @@ fn everything_shared_request_state_is_checked() {
         (status, &again["error"]["code"]),
         (400, &serde_json::json!(-32602))
     );
+}
+
+/// The 2024-11-05 HTTP+SSE transport (`sse_client`) through each bridge mode.
+#[test]
+fn time_shared_sse() {
+    cell(Server::Time, &["--shared"], "sse", "2025-11-25");
+}
+
+#[test]
+fn everything_per_session_sse() {
+    cell(Server::Everything, &[], "sse", "2025-11-25");
+}
+
+#[test]
+fn everything_shared_sse() {
+    cell(Server::Everything, &["--shared"], "sse", "2025-11-25");
 }

@@ -1,7 +1,8 @@
 """Drive mcpd with the MCP Python SDK 2.x `Client` against a bridged real server.
 
 Usage: python sdk2_client.py URL MODE SERVER ERA
-  MODE   'auto' (probe server/discover, fall back to initialize) or 'legacy' (handshake only)
+  MODE   'auto' (probe server/discover, fall back to initialize), 'legacy' (handshake only) or
+         'sse' (the 2024-11-05 HTTP+SSE transport, `sse_client`; URL is the /sse URL)
   SERVER 'time' (PyPI mcp-server-time), 'everything' (npm @modelcontextprotocol/server-everything)
          or 'builtin' (mcpd's own server)
   ERA    the protocol revision the client must end up speaking
@@ -13,6 +14,7 @@ import sys
 import anyio
 import mcp_types as types
 from mcp import Client
+from mcp.client.sse import sse_client
 
 failures = []
 
@@ -114,7 +116,9 @@ async def builtin_steps(client):
 
 async def run(url, mode, server, era):
     callbacks = dict(sampling_callback=sampling, elicitation_callback=elicitation, list_roots_callback=roots)
-    async with Client(url, mode=mode, **callbacks) as client:
+    server_arg = sse_client(url) if mode == "sse" else url
+    mode = "legacy" if mode == "sse" else mode
+    async with Client(server_arg, mode=mode, **callbacks) as client:
         check(client.protocol_version == era, f"negotiated {era} (got {client.protocol_version})")
         steps = {"time": time_steps, "everything": everything_steps, "builtin": builtin_steps}
         await steps[server](client)
