@@ -22,6 +22,10 @@ const MCP: &str = "2.3.0";
 const SERVER_TIME: &str = "2026.10.19";
 /// npm `@modelcontextprotocol/server-everything`, built on the TS SDK 1.x (handshake only).
 const SERVER_EVERYTHING: &str = "2026.8.31";
+/// The TypeScript SDK 1.x (handshake only).
+const TS_SDK: &str = "1.32.2";
+/// The TypeScript SDK 2.x client package (`versionNegotiation: {mode: "auto"}`).
+const TS_CLIENT: &str = "2.3.1";
 /// One client run, start-up included (the script gives up after 45 s itself).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -66,11 +70,41 @@ fn server_command(server: Server, python: &Path) -> Option<Vec<String>> {
     }
 }
 
-/// One matrix cell: `mcpd OPTIONS -- server`, the SDK client in `mode`, which must end up
-/// speaking `era`, through every step of `tests/py/sdk2_client.py` for that server.
-fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
+/// One matrix cell: `mcpd OPTIONS -- server`, the Python SDK client in `mode`, which must end
+/// up speaking `era`, through every step of `tests/py/sdk2_client.py` for that server.
+fn cell(server: Server, options: &[&str], mode: &'static str, era: &str) {
+    run_cell(server, options, Client::Python(mode), era);
+}
+
+/// Which client drives a cell.
+#[derive(Clone, Copy, Debug)]
+enum Client {
+    /// `tests/py/sdk2_client.py` in this mode (`auto`, `legacy`, `sse`).
+    Python(&'static str),
+    /// `tests/js/ts_client.mjs` with this SDK (`v1`, `v2`) over this transport (`http`, `sse`).
+    Ts(&'static str, &'static str),
+}
+
+fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
     let Some(python) = python() else {
         return;
+    };
+    let modules = match client {
+        Client::Python(_) => None,
+        Client::Ts(..) => {
+            let pins = [
+                ("@modelcontextprotocol/sdk", TS_SDK),
+                ("@modelcontextprotocol/client", TS_CLIENT),
+            ];
+            match common::npm::npm_packages("ts-clients", &pins) {
+                Some(modules) => Some(modules),
+                None => return,
+            }
+        }
+    };
+    let (mode, sse) = match client {
+        Client::Python(mode) => (mode, mode == "sse"),
+        Client::Ts(sdk, transport) => (sdk, transport == "sse"),
     };
     let Some(command) = server_command(server, &python) else {
         return;
@@ -81,19 +115,31 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
         args.extend(command.iter().map(String::as_str));
     }
     let mcpd = spawn_mcpd(&args);
-    let url = match mode {
-        "sse" => format!("http://127.0.0.1:{}/sse", mcpd.port),
-        _ => mcpd.url(),
+    let url = match sse {
+        true => format!("http://127.0.0.1:{}/sse", mcpd.port),
+        false => mcpd.url(),
     };
     let kind = match server {
         Server::Time => "time",
         Server::Everything => "everything",
         Server::Builtin => "builtin",
     };
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/sdk2_client.py");
-    let mut cmd = Command::new(&python);
-    cmd.arg(&script)
-        .args([url.as_str(), mode, kind, era])
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut cmd = match (client, &modules) {
+        (Client::Ts(sdk, transport), Some(modules)) => {
+            let mut cmd = Command::new("node");
+            cmd.arg(root.join("tests/js/ts_client.mjs"))
+                .arg(modules)
+                .args([sdk, transport]);
+            cmd
+        }
+        _ => {
+            let mut cmd = Command::new(&python);
+            cmd.arg(root.join("tests/py/sdk2_client.py")).arg(mode);
+            cmd
+        }
+    };
+    cmd.args([url.as_str(), kind, era])
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_bounded(cmd, SCRIPT_TIMEOUT).expect("start the venv's python");
@@ -104,7 +150,10 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
     } else {
         shown.join("-")
     };
-    let label = format!("{kind}-{bridge}-{mode}");
+    let label = match client {
+        Client::Python(mode) => format!("{kind}-{bridge}-py-{mode}"),
+        Client::Ts(sdk, transport) => format!("{kind}-{bridge}-ts{sdk}-{transport}"),
+    };
     let dir = fresh_dir("ecosystem", &label);
     let _ = std::fs::write(dir.join("mcpd.log"), &log);
     let _ = std::fs::write(
@@ -114,7 +163,7 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
     let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
     assert!(
         ok,
-        "[{label}] mcp {MCP} Client(mode={mode:?}) through mcpd {options:?} failed ({}{}):\n{}\n\
+        "[{label}] {client:?} through mcpd {options:?} failed ({}{}):\n{}\n\
          stderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
         if out.timed_out { ", timed out" } else { "" },
@@ -298,4 +347,67 @@ fn everything_per_session_sse() {
 #[test]
 fn everything_shared_sse() {
     cell(Server::Everything, &["--shared"], "sse", "2025-11-25");
+}
+
+/// The TypeScript SDK clients: 1.x over Streamable HTTP and SSE, 2.x in auto mode.
+#[test]
+fn time_shared_ts_v1() {
+    run_cell(
+        Server::Time,
+        &["--shared"],
+        Client::Ts("v1", "http"),
+        "2025-11-25",
+    );
+}
+
+#[test]
+fn time_shared_ts_v2_auto_speaks_2026() {
+    run_cell(
+        Server::Time,
+        &["--shared"],
+        Client::Ts("v2", "http"),
+        "2026-07-28",
+    );
+}
+
+#[test]
+fn time_per_session_ts_v2_auto_speaks_2026() {
+    run_cell(Server::Time, &[], Client::Ts("v2", "http"), "2026-07-28");
+}
+
+#[test]
+fn everything_per_session_ts_v1_sse() {
+    run_cell(Server::Everything, &[], Client::Ts("v1", "sse"), "-");
+}
+
+/// TS SDK 2.x auto mode reads the -32022 of per-session mode as "fall back to initialize"
+/// (its `classifyRpcError`: a supported list without modern revisions).
+#[test]
+fn everything_per_session_ts_v2_auto_falls_back() {
+    run_cell(
+        Server::Everything,
+        &[],
+        Client::Ts("v2", "http"),
+        "2025-11-25",
+    );
+}
+
+#[test]
+fn everything_shared_ts_v2_auto_speaks_2026() {
+    run_cell(
+        Server::Everything,
+        &["--shared"],
+        Client::Ts("v2", "http"),
+        "2026-07-28",
+    );
+}
+
+#[test]
+fn builtin_ts_v2_auto_speaks_2026() {
+    run_cell(Server::Builtin, &[], Client::Ts("v2", "http"), "2026-07-28");
+}
+
+#[test]
+fn builtin_ts_v1() {
+    run_cell(Server::Builtin, &[], Client::Ts("v1", "http"), "2025-11-25");
 }

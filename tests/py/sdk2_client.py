@@ -1,6 +1,6 @@
 """Drive mcpd with the MCP Python SDK 2.x `Client` against a bridged real server.
 
-Usage: python sdk2_client.py URL MODE SERVER ERA
+Usage: python sdk2_client.py MODE URL SERVER ERA
   MODE   'auto' (probe server/discover, fall back to initialize), 'legacy' (handshake only) or
          'sse' (the 2024-11-05 HTTP+SSE transport, `sse_client`; URL is the /sse URL)
   SERVER 'time' (PyPI mcp-server-time), 'everything' (npm @modelcontextprotocol/server-everything)
@@ -125,7 +125,7 @@ async def run(url, mode, server, era):
 
 
 def main():
-    url, mode, server, era = sys.argv[1:5]
+    mode, url, server, era = sys.argv[1:5]
     try:
         anyio.run(_bounded, url, mode, server, era)
     except BaseException as e:  # noqa: BLE001 - report anything as a failure line
