@@ -22,6 +22,10 @@ const MCP: &str = "2.3.0";
 const SERVER_TIME: &str = "2026.10.19";
 /// npm `@modelcontextprotocol/server-everything`, built on the TS SDK 1.x (handshake only).
 const SERVER_EVERYTHING: &str = "2026.8.31";
+/// PyPI `mcp-server-git` (Python SDK 2.x: dual-era).
+const SERVER_GIT: &str = "2026.10.19";
+/// npm `@modelcontextprotocol/server-filesystem` (handshake only).
+const SERVER_FILESYSTEM: &str = "2026.8.31";
 /// The TypeScript SDK 1.x (handshake only).
 const TS_SDK: &str = "1.32.2";
 /// The TypeScript SDK 2.x client package (`versionNegotiation: {mode: "auto"}`).
@@ -36,19 +40,66 @@ enum Server {
     Everything,
     /// No bridge: mcpd's built-in server.
     Builtin,
+    /// `mcp-server-git --repository DIR` on a fresh one-commit repository.
+    Git,
+    /// `mcp-server-filesystem DIR` on a directory holding `note.txt`.
+    Filesystem,
 }
 
 /// The venv with the SDK and `mcp-server-time`.
 fn python() -> Option<PathBuf> {
     common::pyenv::venv_python(
         "py2-venv",
-        &[("mcp", MCP), ("mcp-server-time", SERVER_TIME)],
+        &[
+            ("mcp", MCP),
+            ("mcp-server-time", SERVER_TIME),
+            ("mcp-server-git", SERVER_GIT),
+        ],
     )
 }
 
-/// `mcpd OPTIONS -- <server>`'s command words.
-fn server_command(server: Server, python: &Path) -> Option<Vec<String>> {
+/// `mcpd OPTIONS -- <server>`'s command words; `dir` is the server's fresh work directory.
+fn server_command(server: Server, python: &Path, dir: &Path) -> Option<Vec<String>> {
     match server {
+        Server::Git => {
+            if !common::require_tool("git", &["git", "--version"]) {
+                return None;
+            }
+            let git = |args: &[&str]| {
+                let mut cmd = Command::new("git");
+                cmd.arg("-C").arg(dir).args(args);
+                let out = run_bounded(cmd, Duration::from_secs(30)).expect("start git");
+                assert!(out.status.success(), "git {args:?}: {}", out.stderr);
+            };
+            git(&["init", "-q", "-b", "main"]);
+            std::fs::write(dir.join("a.txt"), "hello\n").expect("write a.txt");
+            git(&["add", "a.txt"]);
+            git(&[
+                "-c",
+                "user.name=mcpd",
+                "-c",
+                "user.email=mcpd@example.com",
+                "commit",
+                "-qm",
+                "first commit",
+            ]);
+            let bin = python.with_file_name("mcp-server-git");
+            Some(vec![
+                bin.display().to_string(),
+                "--repository".into(),
+                dir.display().to_string(),
+            ])
+        }
+        Server::Filesystem => {
+            std::fs::write(dir.join("note.txt"), "hi there\n").expect("write note.txt");
+            let bin = common::npm::npm_bin(
+                "server-filesystem",
+                "@modelcontextprotocol/server-filesystem",
+                SERVER_FILESYSTEM,
+                "mcp-server-filesystem",
+            )?;
+            Some(vec![bin.display().to_string(), dir.display().to_string()])
+        }
         Server::Time => {
             let bin = python.with_file_name("mcp-server-time");
             Some(vec![
@@ -106,7 +157,15 @@ fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
         Client::Python(mode) => (mode, mode == "sse"),
         Client::Ts(sdk, transport) => (sdk, transport == "sse"),
     };
-    let Some(command) = server_command(server, &python) else {
+    let kind = match server {
+        Server::Time => "time",
+        Server::Everything => "everything",
+        Server::Builtin => "builtin",
+        Server::Git => "git",
+        Server::Filesystem => "filesystem",
+    };
+    let work = fresh_dir("ecosystem-work", kind);
+    let Some(command) = server_command(server, &python, &work) else {
         return;
     };
     let mut args: Vec<&str> = options.to_vec();
@@ -118,11 +177,6 @@ fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
     let url = match sse {
         true => format!("http://127.0.0.1:{}/sse", mcpd.port),
         false => mcpd.url(),
-    };
-    let kind = match server {
-        Server::Time => "time",
-        Server::Everything => "everything",
-        Server::Builtin => "builtin",
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut cmd = match (client, &modules) {
@@ -140,6 +194,7 @@ fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
         }
     };
     cmd.args([url.as_str(), kind, era])
+        .env("MCPD_TEST_DIR", &work)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1");
     let out = run_bounded(cmd, SCRIPT_TIMEOUT).expect("start the venv's python");
@@ -257,7 +312,8 @@ fn everything_shared_request_state_is_checked() {
     let Some(python) = python() else {
         return;
     };
-    let Some(command) = server_command(Server::Everything, &python) else {
+    let work = fresh_dir("ecosystem-work", "everything-wire");
+    let Some(command) = server_command(Server::Everything, &python, &work) else {
         return;
     };
     let mut args = vec!["--shared", "--"];
@@ -410,4 +466,35 @@ fn builtin_ts_v2_auto_speaks_2026() {
 #[test]
 fn builtin_ts_v1() {
     run_cell(Server::Builtin, &[], Client::Ts("v1", "http"), "2025-11-25");
+}
+
+/// More servers people install: mcp-server-git (dual-era) and server-filesystem (handshake).
+#[test]
+fn git_per_session_auto_speaks_2026() {
+    cell(Server::Git, &[], "auto", "2026-07-28");
+}
+
+#[test]
+fn git_shared_auto_speaks_2026() {
+    cell(Server::Git, &["--shared"], "auto", "2026-07-28");
+}
+
+#[test]
+fn git_shared_legacy() {
+    cell(Server::Git, &["--shared"], "legacy", "2025-11-25");
+}
+
+#[test]
+fn filesystem_per_session_auto_falls_back() {
+    cell(Server::Filesystem, &[], "auto", "2025-11-25");
+}
+
+#[test]
+fn filesystem_shared_auto_speaks_2026() {
+    cell(Server::Filesystem, &["--shared"], "auto", "2026-07-28");
+}
+
+#[test]
+fn filesystem_shared_legacy() {
+    cell(Server::Filesystem, &["--shared"], "legacy", "2025-11-25");
 }

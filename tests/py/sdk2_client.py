@@ -9,6 +9,7 @@ Usage: python sdk2_client.py MODE URL SERVER ERA
 Exits 0 and prints "ALL OK" when every step matched; otherwise prints "FAIL: ..." and exits 1.
 """
 
+import os
 import sys
 
 import anyio
@@ -107,6 +108,25 @@ async def roots(ctx):
     return types.ListRootsResult(roots=[types.Root(uri="file:///tmp/mcpd-root", name="root")])
 
 
+async def git_steps(client):
+    repo = os.environ["MCPD_TEST_DIR"]
+    names = sorted(t.name for t in (await client.list_tools()).tools)
+    check("git_status" in names and "git_log" in names, f"list_tools: git_status and git_log (got {names})")
+    got = texts(await client.call_tool("git_status", {"repo_path": repo}))
+    want = "Repository status:\nOn branch main\nnothing to commit, working tree clean"
+    check(got == [want], f"git_status: clean main (got {got})")
+    got = texts(await client.call_tool("git_log", {"repo_path": repo, "max_count": 1}))
+    check(len(got) == 1 and "Message: first commit" in got[0], f"git_log: the one commit (got {got})")
+
+
+async def filesystem_steps(client):
+    root = os.environ["MCPD_TEST_DIR"]
+    got = texts(await client.call_tool("list_directory", {"path": root}))
+    check(got == ["[FILE] note.txt"], f"list_directory: exactly note.txt (got {got})")
+    got = texts(await client.call_tool("read_text_file", {"path": os.path.join(root, "note.txt")}))
+    check(got == ["hi there\n"], f"read_text_file: exact content (got {got})")
+
+
 async def builtin_steps(client):
     names = [t.name for t in (await client.list_tools()).tools]
     check("echo" in names, f"list_tools: echo listed (got {names})")
@@ -115,12 +135,24 @@ async def builtin_steps(client):
 
 
 async def run(url, mode, server, era):
-    callbacks = dict(sampling_callback=sampling, elicitation_callback=elicitation, list_roots_callback=roots)
+    # Only server-everything is asked to use them: server-filesystem would take the client's
+    # roots as its allowed directories.
+    callbacks = (
+        dict(sampling_callback=sampling, elicitation_callback=elicitation, list_roots_callback=roots)
+        if server == "everything"
+        else {}
+    )
     server_arg = sse_client(url) if mode == "sse" else url
     mode = "legacy" if mode == "sse" else mode
     async with Client(server_arg, mode=mode, **callbacks) as client:
         check(client.protocol_version == era, f"negotiated {era} (got {client.protocol_version})")
-        steps = {"time": time_steps, "everything": everything_steps, "builtin": builtin_steps}
+        steps = {
+            "time": time_steps,
+            "everything": everything_steps,
+            "builtin": builtin_steps,
+            "git": git_steps,
+            "filesystem": filesystem_steps,
+        }
         await steps[server](client)
 
 
