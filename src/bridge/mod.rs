@@ -469,7 +469,10 @@ impl Bridge {
     pub fn shutdown(&mut self, now: Instant) {
         self.now = now;
         self.stopping = true;
-        if let Some(sup) = &mut self.supervisor {
+        for sup in [&mut self.supervisor, &mut self.handshake]
+            .into_iter()
+            .flatten()
+        {
             sup.stop();
         }
         let mut ids: Vec<ChildId> = self.children.keys().copied().collect();

@@ -1545,3 +1545,23 @@ fn listened_resources_are_subscribed_on_a_handshake_only_child() {
         "{commands:?}"
     );
 }
+
+#[test]
+fn shutdown_stops_the_handshake_child_for_good_too() {
+    let mut rig = Rig::new(true);
+    let modern = spawned(&rig.actions());
+    rig.modern_child_ready(modern, "dual");
+    let handshake = spawned(&rig.actions());
+    rig.bridge.shutdown(rig.now);
+    rig.actions();
+    for child in [modern, handshake] {
+        rig.bridge.handle_exit(child, ExitKind::Code(0), rig.now);
+    }
+    rig.advance(Duration::from_secs(60));
+    assert!(
+        rig.actions()
+            .iter()
+            .all(|a| !matches!(a, ProcessAction::Spawn { .. })),
+        "no restart while stopping"
+    );
+}
