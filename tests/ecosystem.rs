@@ -498,3 +498,24 @@ fn filesystem_shared_auto_speaks_2026() {
 fn filesystem_shared_legacy() {
     cell(Server::Filesystem, &["--shared"], "legacy", "2025-11-25");
 }
+
+#[test]
+fn everything_shared_ts_v1() {
+    run_cell(
+        Server::Everything,
+        &["--shared"],
+        Client::Ts("v1", "http"),
+        "2025-11-25",
+    );
+}
+
+#[test]
+fn everything_per_session_ts_v2_auto_with_eras_speaks_2026() {
+    let all = "--eras=2026-07-28,2025-11-25,2025-06-18,2025-03-26,2024-11-05";
+    run_cell(
+        Server::Everything,
+        &[all],
+        Client::Ts("v2", "http"),
+        "2026-07-28",
+    );
+}

@@ -20,12 +20,26 @@ const check = (ok, what) => {
 };
 const load = (spec) => import(pathToFileURL(path.join(modules, spec)).href);
 
+// What the client answers when the server asks (server-everything's trigger tools).
+const capabilities = { sampling: {}, elicitation: {}, roots: { listChanged: true } };
+const sampled = async (request) => ({
+  model: "test-model",
+  role: "assistant",
+  content: { type: "text", text: `sampled: ${request.params.messages.at(-1).content.text}` },
+});
+const elicited = async () => ({ action: "accept", content: { color: "blue" } });
+const rooted = async () => ({ roots: [{ uri: "file:///tmp/mcpd-ts-root", name: "root" }] });
+
 async function connect() {
   if (sdk === "v1") {
     const { Client } = await load("@modelcontextprotocol/sdk/dist/esm/client/index.js");
+    const types = await load("@modelcontextprotocol/sdk/dist/esm/types.js");
     const { StreamableHTTPClientTransport } = await load("@modelcontextprotocol/sdk/dist/esm/client/streamableHttp.js");
     const { SSEClientTransport } = await load("@modelcontextprotocol/sdk/dist/esm/client/sse.js");
-    const client = new Client({ name: "mcpd-ts-v1", version: "1.0.0" });
+    const client = new Client({ name: "mcpd-ts-v1", version: "1.0.0" }, { capabilities });
+    client.setRequestHandler(types.CreateMessageRequestSchema, sampled);
+    client.setRequestHandler(types.ElicitRequestSchema, elicited);
+    client.setRequestHandler(types.ListRootsRequestSchema, rooted);
     const transport = transportKind === "sse"
       ? new SSEClientTransport(new URL(url))
       : new StreamableHTTPClientTransport(new URL(url));
@@ -36,8 +50,11 @@ async function connect() {
   const mod = await load("@modelcontextprotocol/client/dist/index.mjs");
   const client = new mod.Client(
     { name: "mcpd-ts-v2", version: "2.0.0" },
-    { versionNegotiation: { mode: "auto" } },
+    { capabilities, versionNegotiation: { mode: "auto" } },
   );
+  client.setRequestHandler("sampling/createMessage", sampled);
+  client.setRequestHandler("elicitation/create", elicited);
+  client.setRequestHandler("roots/list", rooted);
   const transport = transportKind === "sse"
     ? new mod.SSEClientTransport(new URL(url))
     : new mod.StreamableHTTPClientTransport(new URL(url));
@@ -68,6 +85,14 @@ async function run() {
     check(JSON.stringify(sum) === '["The sum of 2 and 3 is 5."]', `get-sum: exact text (got ${sum})`);
     const prompts = (await client.listPrompts()).prompts.map((p) => p.name);
     check(prompts.includes("simple-prompt"), `listPrompts: simple-prompt (got ${prompts})`);
+    // Server-to-client requests in the handshake era, input_required round trips when mcpd
+    // translates for 2026-07-28.
+    const sampling = texts(await client.callTool({ name: "trigger-sampling-request", arguments: { prompt: "ts", maxTokens: 5 } }));
+    check(sampling.length === 1 && sampling[0].includes('"text": "sampled: Resource trigger-sampling-request context: ts"'), `trigger-sampling-request: the sampled text (got ${sampling})`);
+    const roots = texts(await client.callTool({ name: "get-roots-list", arguments: {} }));
+    check(roots.length === 1 && roots[0].includes("URI: file:///tmp/mcpd-ts-root"), `get-roots-list: the client's root (got ${roots})`);
+    const elicit = texts(await client.callTool({ name: "trigger-elicitation-request", arguments: {} }));
+    check(elicit.some((t) => t.includes("Favorite Color: blue")), `trigger-elicitation-request: the answer (got ${elicit})`);
   } else {
     check(names.includes("echo"), `listTools: echo (got ${names})`);
     const echo = texts(await client.callTool({ name: "echo", arguments: { message: "from ts" } }));
