@@ -1565,3 +1565,75 @@ fn shutdown_stops_the_handshake_child_for_good_too() {
         "no restart while stopping"
     );
 }
+
+#[test]
+fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
+    let (mut rig, child) = translating_rig();
+    let caps = json!({"sampling": {}, "elicitation": {}});
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(&mut rig, 100, "tools/call", call.clone(), caps.clone());
+    let original = rig.stdin(child)[0]["id"].clone();
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage", "params": {}}),
+    );
+    let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
+    rig.call(None, |b, _| b.session_closed(SessionKey(100)));
+    for n in 0..=translate::MAX_QUEUED {
+        rig.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": format!("e{n}"), "method": "elicitation/create", "params": {"n": n}}),
+        );
+    }
+    let refused = rig.stdin(child);
+    assert_eq!(refused.len(), 1, "only the one past the bound: {refused:?}");
+    assert_eq!(refused[0]["id"], format!("e{}", translate::MAX_QUEUED));
+    let mut retry = call.clone();
+    retry["requestState"] = state;
+    retry["inputResponses"] = json!({"sampling": {"role": "assistant", "model": "m",
+        "content": {"type": "text", "text": "s"}}});
+    rig.views.insert(
+        SessionKey(101),
+        SessionView {
+            protocol_version: "2026-07-28".into(),
+            client_capabilities: caps.clone(),
+            ..SessionView::default()
+        },
+    );
+    let (second, now) = rig.request(101, "tools/call", retry);
+    assert_eq!(rig.stdin(child)[0]["id"], "q1", "the first round answered");
+    let next = match now.as_slice() {
+        [Command::Respond {
+            request,
+            outcome: Ok(result),
+        }] => {
+            assert_eq!(*request, second);
+            result.clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(next["resultType"], "input_required");
+    let keys: Vec<&String> = next["inputRequests"].as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), translate::MAX_QUEUED, "{keys:?}");
+    assert_eq!(next["inputRequests"]["elicitation"]["params"]["n"], 0);
+    // The second round's retry resumes the call; the child's answer reaches it.
+    let mut last = call;
+    last["requestState"] = next["requestState"].clone();
+    last["inputResponses"] = json!({"elicitation": {"action": "decline"}});
+    let third = stateless_with(&mut rig, 102, "tools/call", last, caps);
+    let answered = rig.stdin(child);
+    assert_eq!(answered.len(), translate::MAX_QUEUED);
+    assert_eq!(answered[0]["result"]["action"], "decline");
+    assert_eq!(
+        answered[1]["error"]["code"], -32602,
+        "no answer under its key"
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": original, "result": {"content": []}}),
+    );
+    assert_eq!(
+        respond_of(&rig.commands()),
+        vec![(third, Ok(json!({"content": []})))]
+    );
+}

@@ -36,6 +36,8 @@ pub const TTL: Duration = Duration::from_secs(600);
 pub const MAX_CONTINUATIONS: usize = 256;
 /// Bytes of request params and queued questions held across continuations.
 pub const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
+/// Questions a child may ask while its request is parked (they go out with the retry).
+pub const MAX_QUEUED: usize = 16;
 /// Resource URIs mcpd subscribes to on the child for listen streams.
 pub const MAX_SUBSCRIPTIONS: usize = 1024;
 /// `_meta` keys of the 2026 envelope, which a handshake-only child does not know.
@@ -326,21 +328,27 @@ impl Bridge {
         };
         let Some((session, request)) = target else {
             // Asked while its request is parked: it goes out with the retry.
-            let mut parked = self
-                .translator
-                .states
-                .values_mut()
-                .filter(|c| c.child == id);
-            return match (parked.next(), parked.next()) {
-                (Some(state), None) => {
-                    let size = question.params.to_string().len();
-                    state.bytes += size;
-                    state.queued.push(question);
-                    self.translator.bytes += size;
-                    true
-                }
-                _ => false,
+            let mut parked = self.translator.states.iter().filter(|(_, c)| c.child == id);
+            let (Some((handle, state)), None) = (parked.next(), parked.next()) else {
+                return false;
             };
+            let handle = handle.clone();
+            let size = question.params.to_string().len();
+            let room = self.translator.bytes + size <= MAX_HELD_BYTES;
+            if !room || state.queued.len() >= MAX_QUEUED {
+                let error = ErrorObject::new(
+                    jsonrpc::INTERNAL_ERROR,
+                    "mcpd holds too many questions for this request's client",
+                );
+                self.write_control(id, &route::response_line(rid.clone(), Err(error)));
+                return true;
+            }
+            if let Some(state) = self.translator.states.get_mut(&handle) {
+                state.bytes += size;
+                state.queued.push(question);
+                self.translator.bytes += size;
+            }
+            return true;
         };
         let Some((_, capabilities, bound)) = self.translator.clients.get(&session).cloned() else {
             return false;
