@@ -82,7 +82,22 @@ async def everything_steps(client):
     check(progress == [1, 2, 3], f"progress 1, 2, 3 (got {progress})")
 
     uri = str(resources[0].uri)
-    if client.protocol_version >= "2026-07-28":
+    if client.protocol_version < "2026-07-28":
+        # Handshake era: resources/subscribe, then the update on the standalone stream; and
+        # logging/setLevel, then log messages.
+        await client.subscribe_resource(uri)
+        await client.call_tool("toggle-subscriber-updates", {})
+        with anyio.fail_after(15):
+            await UPDATED.wait()
+        check(True, f"subscribe: an update of {uri} arrived")
+        await client.set_logging_level("debug")
+        LOGS.clear()
+        await client.call_tool("toggle-simulated-logging", {})
+        with anyio.fail_after(25):
+            while not LOGS:
+                await anyio.sleep(0.1)
+        check(bool(LOGS[0].level), f"logging: a log message arrived (got {LOGS[0]})")
+    else:
         # subscriptions/listen: mcpd subscribes on the handshake-only child; updates arrive.
         async with client.listen(resource_subscriptions=[uri]) as sub:
             check(list(sub.honored.resource_subscriptions or []) == [uri], f"listen: {uri} honored")
@@ -91,6 +106,20 @@ async def everything_steps(client):
                 async for event in sub:
                     check(getattr(event, "uri", None) == uri, f"listen: an update of {uri} (got {event})")
                     break
+
+
+UPDATED = None  # an anyio.Event, made inside the event loop
+LOGS = []
+
+
+async def on_message(message):
+    root = getattr(message, "root", message)
+    if type(root).__name__ == "ResourceUpdatedNotification" and UPDATED is not None:
+        UPDATED.set()
+
+
+async def on_log(params):
+    LOGS.append(params)
 
 
 async def sampling(ctx, params):
@@ -135,10 +164,18 @@ async def builtin_steps(client):
 
 
 async def run(url, mode, server, era):
+    global UPDATED
+    UPDATED = anyio.Event()
     # Only server-everything is asked to use them: server-filesystem would take the client's
     # roots as its allowed directories.
     callbacks = (
-        dict(sampling_callback=sampling, elicitation_callback=elicitation, list_roots_callback=roots)
+        dict(
+            sampling_callback=sampling,
+            elicitation_callback=elicitation,
+            list_roots_callback=roots,
+            message_handler=on_message,
+            logging_callback=on_log,
+        )
         if server == "everything"
         else {}
     )
