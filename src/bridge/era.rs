@@ -29,7 +29,12 @@ use crate::mcp::jsonrpc::ErrorObject;
 use crate::mcp::streamable::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
 use crate::mcp::version;
 use serde_json::{json, Value};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How long a fresh child gets to answer `server/discover` before mcpd takes it for a
+/// handshake-only one and sends `initialize`: some stdio servers ignore requests they do not
+/// know before the handshake (the TS SDK 2.x client's stdio probe falls back on silence too).
+pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the child mcpd holds itself speaks.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -97,6 +102,21 @@ impl Bridge {
             Some(probe_params()),
         );
         self.write_control(id, &line);
+        if !refresh {
+            self.set_timer(PROBE_TIMEOUT, Due::Probe(id));
+        }
+    }
+
+    /// The probe of child `id` got no answer in time: a handshake-only child (a late answer is
+    /// ignored).
+    pub(super) fn probe_due(&mut self, id: ChildId) {
+        if self.stateless_child() == Some(id) && self.era == Era::Probing {
+            let why = format!(
+                "it did not answer server/discover within {}s",
+                PROBE_TIMEOUT.as_secs()
+            );
+            self.handshake_verdict(id, &why);
+        }
     }
 
     /// mcpd's own `initialize` of child `id` (a handshake-only child, or the handshake child).
@@ -123,6 +143,20 @@ impl Bridge {
         outcome: Result<Value, ErrorObject>,
         now: Instant,
     ) {
+        if !refresh && self.era != Era::Probing {
+            // Late: the probe timed out (a slow start) and the child was taken for
+            // handshake-only. If it speaks 2026 after all, its `initialize` will be refused:
+            // that refusal then makes it modern; a per-session refusal is undone.
+            if let Ok(discover) = verdict(outcome) {
+                log::info(format_args!("{id} answered server/discover late"));
+                self.late_discover = Some((id, discover));
+                if self.modern_refused {
+                    self.modern_refused = false;
+                    self.era = Era::Probing;
+                }
+            }
+            return;
+        }
         if self.stateless_child() != Some(id) {
             return;
         }
@@ -131,48 +165,68 @@ impl Bridge {
             (Err(why), true) => {
                 log::warn(format_args!("{id}: server/discover refresh failed: {why}"))
             }
-            (Ok(discover), false) => {
-                log::info(format_args!(
-                    "{id}: the MCP server speaks 2026-07-28 (it answered server/discover): \
-                     2026-07-28 requests go to it as they are"
-                ));
-                self.era = Era::Modern {
-                    discover: discover.clone(),
-                };
-                // Ready without `initialize`: its `--init-timeout` is over.
-                self.awaiting_init.remove(&id);
-                self.init_failing = false;
-                if let Some(sup) = &mut self.supervisor {
-                    sup.ready(id, discover, now);
-                }
-                if self.shared && self.handshake.is_none() {
-                    self.start_handshake_child(now);
-                }
-                self.stateless_ready(id);
+            (Ok(discover), false) => self.modern_verdict(id, discover, now),
+            (Err(why), false) => self.handshake_verdict(id, &why),
+        }
+    }
+
+    /// Child `id` answered the probe: it speaks 2026-07-28 (see the module doc).
+    fn modern_verdict(&mut self, id: ChildId, discover: Value, now: Instant) {
+        log::info(format_args!(
+            "{id}: the MCP server speaks 2026-07-28 (it answered server/discover): 2026-07-28 \
+             requests go to it as they are"
+        ));
+        self.era = Era::Modern {
+            discover: discover.clone(),
+        };
+        // Ready without `initialize`: its `--init-timeout` is over.
+        self.awaiting_init.remove(&id);
+        self.init_failing = false;
+        if let Some(sup) = &mut self.supervisor {
+            sup.ready(id, discover, now);
+        }
+        if self.shared && self.handshake.is_none() {
+            self.start_handshake_child(now);
+        }
+        self.stateless_ready(id);
+    }
+
+    /// Child `id` speaks the handshake only (`why`): per-session mode without `--eras` naming
+    /// 2026-07-28 lets it go and refuses 2026 requests; otherwise mcpd initializes it and
+    /// translates.
+    fn handshake_verdict(&mut self, id: ChildId, why: &str) {
+        self.era = Era::Handshake;
+        if !self.shared && !self.eras.explicit() {
+            log::info(format_args!(
+                "{id}: the MCP server speaks the initialize handshake only ({why}); \
+                 2026-07-28 is not offered for it in per-session mode (2026 clients would \
+                 share one child; --eras can ask for it)"
+            ));
+            self.modern_refused = true;
+            if let Some(error) = self.modern_refusal(version::MODERN) {
+                self.refuse_held(&error);
             }
-            (Err(why), false) if !self.shared && !self.eras.explicit() => {
-                log::info(format_args!(
-                    "{id}: the MCP server speaks the initialize handshake only ({why}); \
-                     2026-07-28 is not offered for it in per-session mode (2026 clients would \
-                     share one child; --eras can ask for it)"
-                ));
-                self.era = Era::Handshake;
-                self.modern_refused = true;
-                if let Some(error) = self.modern_refusal(version::MODERN) {
-                    self.refuse_held(&error);
-                }
-                self.awaiting_init.remove(&id);
-                self.stop_child(id, "2026-07-28 is not offered for it", false);
-                self.supervisor = None;
+            self.awaiting_init.remove(&id);
+            self.stop_child(id, "2026-07-28 is not offered for it", false);
+            self.supervisor = None;
+            return;
+        }
+        log::info(format_args!(
+            "{id}: the MCP server speaks the initialize handshake only ({why}); 2026-07-28 \
+             requests are translated"
+        ));
+        self.send_initialize(id);
+    }
+
+    /// Child `id` refused mcpd's `initialize`: `true` if that is because it answered the probe
+    /// late and speaks 2026-07-28 (a dual-era server refuses `initialize` then); it is modern.
+    pub(super) fn refused_initialize_late(&mut self, id: ChildId, now: Instant) -> bool {
+        match self.late_discover.take() {
+            Some((late, discover)) if late == id && self.stateless_child() == Some(id) => {
+                self.modern_verdict(id, discover, now);
+                true
             }
-            (Err(why), false) => {
-                log::info(format_args!(
-                    "{id}: the MCP server speaks the initialize handshake only ({why}); \
-                     2026-07-28 requests are translated"
-                ));
-                self.era = Era::Handshake;
-                self.send_initialize(id);
-            }
+            _ => false,
         }
     }
 

@@ -123,6 +123,7 @@ impl Handler for Bridge {
                 }
             }
             Some(Due::Init(id)) => self.init_due(id),
+            Some(Due::Probe(id)) => self.probe_due(id),
             Some(Due::Request(request)) => self.request_due(request, now),
             None => {}
         }

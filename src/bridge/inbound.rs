@@ -99,6 +99,7 @@ impl Bridge {
                         self.stateless_ready(id);
                     }
                 }
+                Err(_) if self.refused_initialize_late(id, now) => {}
                 Err(error) => {
                     let why = format!("it refused initialize: {}", error.message);
                     log::warn(format_args!("{id}: {why}"));

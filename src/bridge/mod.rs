@@ -165,6 +165,8 @@ enum Due {
     Request(RequestHandle),
     RestartHandshake,
     Sweep,
+    /// A child's era probe is due (see [`era::PROBE_TIMEOUT`]).
+    Probe(ChildId),
 }
 
 /// A client request in a child, with the time it is due by (`--request-timeout`).
@@ -207,6 +209,8 @@ pub struct Bridge {
     /// Per-session mode learnt its child speaks only the handshake, and 2026-07-28 was not
     /// asked for: 2026 requests are refused without starting a child.
     modern_refused: bool,
+    /// A child's `server/discover` answer that came after the probe timed out.
+    late_discover: Option<(ChildId, Value)>,
     /// 2026-07-28 clients of a handshake-only child (see [`translate`]).
     translator: translate::Translator,
     stateless: stateless::Stateless,
@@ -264,6 +268,7 @@ impl Bridge {
             handshake: None,
             eras: crate::mcp::version::Eras::from_list(&config.eras),
             modern_refused: false,
+            late_discover: None,
             translator: translate::Translator::default(),
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),

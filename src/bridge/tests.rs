@@ -1637,3 +1637,79 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
         vec![(third, Ok(json!({"content": []})))]
     );
 }
+
+#[test]
+fn a_child_silent_on_the_probe_is_taken_for_handshake_only() {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    let probe = rig.stdin(child).remove(0);
+    assert_eq!(probe["method"], "server/discover");
+    rig.advance(era::PROBE_TIMEOUT - Duration::from_millis(1));
+    assert!(rig.stdin(child).is_empty(), "not yet");
+    rig.advance(Duration::from_millis(1));
+    let init = rig.stdin(child).remove(0);
+    assert_eq!(init["method"], "initialize");
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    // A late answer changes nothing.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result("late")}),
+    );
+    assert!(rig.stdin(child).is_empty());
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-11-25"}}),
+    );
+    assert_eq!(rig.stdin(child)[0]["method"], "notifications/initialized");
+    assert_eq!(rig.bridge.health().unwrap()["shared_child"], "ready");
+}
+
+#[test]
+fn a_slow_dual_era_child_refusing_the_late_initialize_is_modern_after_all() {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    let probe = rig.stdin(child).remove(0);
+    rig.advance(era::PROBE_TIMEOUT);
+    let init = rig.stdin(child).remove(0);
+    assert_eq!(init["method"], "initialize");
+    // It read the probe first (cold start): its connection is 2026 now.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result("slow")}),
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": init["id"], "error": {"code": -32022, "message": "connection is serving the 2026-07-28 protocol"}}),
+    );
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(health["child_era"], "2026-07-28");
+    assert_eq!(health["shared_child"], "ready", "not ended: {health}");
+    assert!(
+        rig.actions()
+            .iter()
+            .any(|a| matches!(a, ProcessAction::Spawn { .. })),
+        "the handshake child starts"
+    );
+}
+
+#[test]
+fn per_session_mode_takes_back_a_refusal_when_the_probe_answer_comes_late() {
+    let mut rig = Rig::new(false);
+    let (first, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
+    let child = spawned(&rig.actions());
+    let probe = rig.stdin(child).remove(0);
+    rig.advance(era::PROBE_TIMEOUT);
+    let refused = respond_of(&rig.commands());
+    assert_eq!(refused[0].0, first);
+    assert_eq!(refused[0].1.clone().unwrap_err().code, -32022);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result("slow")}),
+    );
+    // The next 2026 request starts a child again, to be probed.
+    rig.stateless(51, "server/discover", json!({"_meta": meta()}), &[]);
+    let again = spawned(&rig.actions());
+    assert_ne!(again, child);
+    assert_eq!(rig.stdin(again)[0]["method"], "server/discover");
+}
