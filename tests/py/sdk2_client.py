@@ -60,6 +60,15 @@ async def everything_steps(client):
     check("simple-prompt" in prompts, f"list_prompts: simple-prompt listed (got {prompts})")
     resources = (await client.list_resources()).resources
     check(len(resources) > 0, f"list_resources: some listed (got {len(resources)})")
+    doc = "demo://resource/static/document/architecture.md"
+    read = (await client.read_resource(doc)).contents
+    check(
+        len(read) == 1 and str(read[0].uri) == doc and read[0].text.startswith("# Everything Server – Architecture"),
+        f"read_resource {doc}: its markdown (got {str(read)[:200]})",
+    )
+    prompt = (await client.get_prompt("args-prompt", {"city": "Paris", "state": "TX"})).messages
+    got = [m.content.text for m in prompt]
+    check(got == ["What's weather in Paris, TX?"], f"get_prompt args-prompt: exact text (got {got})")
 
     # What the server asks of the client while serving a call: server-to-client requests in the
     # handshake era, input_required round trips in 2026-07-28 (mcpd translates for this server).
