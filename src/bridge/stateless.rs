@@ -1,22 +1,24 @@
 //! Stateless (MCP 2026-07-28) requests through the bridge.
 //!
-//! Every such request goes to one child initialized by mcpd itself: the `--shared` child, or in
+//! Every such request goes to one child mcpd holds itself: the `--shared` child, or in
 //! per-session mode a "stateless" child started with the first such request and supervised the
 //! same way (restarted with backoff, shown in `/health`). Requests that arrive while it starts
 //! are held (bounded) until it is ready and its tools are listed.
 //!
 //! - `server/discover` is answered here: a modern child's own answer (see [`super::era`]), else
 //!   one made from the child's cached `initialize` result.
-//! - Other requests are forwarded with their `_meta` intact: a modern child serves them as 2026
-//!   requests, a handshake-only child ignores `_meta`; the transport adds `resultType` and the
-//!   caching hints either way.
+//! - Other requests go to a modern child as they are; for a handshake-only child they are
+//!   translated (see [`super::translate`]); the transport adds `resultType` and the caching
+//!   hints when the child leaves them out.
 //! - `tools/call` is first checked against the `Mcp-Param-*` headers (see
 //!   [`crate::mcp::param_headers`]) with the schema from the child's `tools/list`, which mcpd
 //!   asks for (with the 2026 `_meta`, so a dual-era child lists its 2026 tools) once the child
 //!   is ready and again on `notifications/tools/list_changed`. Unknown tools are forwarded.
-//! - The child's progress goes on the request's stream; list changes go to the listen streams
-//!   (through the transport's fan-out); its requests to the client are refused with -32601,
-//!   since 2026-07-28 has no server-to-client requests.
+//! - The child's progress goes on the request's stream; list changes and resource updates go
+//!   to the listen streams (through the transport's fan-out, with or without a request in
+//!   flight); its requests to a client become `input_required` results (see
+//!   [`super::translate`]), or are refused with -32601 where that cannot be (2026-07-28 has no
+//!   server-to-client requests).
 
 use super::child::ChildId;
 use super::route::Origin;
