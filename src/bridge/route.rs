@@ -36,7 +36,7 @@ pub enum Origin {
         refresh: bool,
     },
     /// A client request whose 2026 answer was `input_required`: it waits in the child for the
-    /// client's retry (see [`super::translate`]), which [`Routes::resume`] binds it to.
+    /// client's retry (see the bridge's `translate.rs`), which [`Routes::resume`] binds it to.
     Parked,
     /// mcpd's own request whose answer nobody needs (`logging/setLevel`,
     /// `resources/subscribe`).
