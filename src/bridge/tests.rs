@@ -1713,3 +1713,14 @@ fn per_session_mode_takes_back_a_refusal_when_the_probe_answer_comes_late() {
     assert_ne!(again, child);
     assert_eq!(rig.stdin(again)[0]["method"], "server/discover");
 }
+
+#[test]
+fn without_2026_in_eras_there_is_no_probe() {
+    let mut config = config(true);
+    config.eras = vec!["2025-11-25".into()];
+    let mut rig = Rig::with(config);
+    let child = spawned(&rig.actions());
+    let first = rig.stdin(child).remove(0);
+    assert_eq!(first["method"], "initialize", "straight to the handshake");
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+}
