@@ -363,7 +363,9 @@ fn everything_shared_request_state_is_checked() {
     let state = result["requestState"].as_str().unwrap().to_string();
     let answer = serde_json::json!({"sampling": {"role": "assistant", "model": "m",
         "content": {"type": "text", "text": "from the wire"}}});
-    let tampered = format!("{}0", &state[..state.len() - 1]);
+    // One hex digit changed (never to itself).
+    let last = if state.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{last}", &state[..state.len() - 1]);
     let (status, refused) =
         call(serde_json::json!({"requestState": tampered, "inputResponses": answer}));
     assert_eq!(status, 400, "{refused}");
