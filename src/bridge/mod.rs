@@ -269,7 +269,7 @@ impl Bridge {
             eras: crate::mcp::version::Eras::from_list(&config.eras),
             modern_refused: false,
             late_discover: None,
-            translator: translate::Translator::default(),
+            translator: translate::Translator::for_instance(&config.instance_id),
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,

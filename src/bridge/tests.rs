@@ -1724,3 +1724,23 @@ fn without_2026_in_eras_there_is_no_probe() {
     assert_eq!(first["method"], "initialize", "straight to the handshake");
     assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
 }
+
+#[test]
+fn request_state_handles_name_the_instance() {
+    let mut config = config(true);
+    config.instance_id = "node-b".into();
+    let mut rig = Rig::with(config);
+    let child = spawned(&rig.actions());
+    rig.stateless_child_ready(child);
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(&mut rig, 110, "tools/call", call, json!({"sampling": {}}));
+    rig.stdin(child);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "sampling/createMessage", "params": {}}),
+    );
+    let result = respond_of(&rig.commands())[0].1.clone().unwrap();
+    let state = result["requestState"].as_str().unwrap();
+    assert!(state.starts_with("node-b-"), "{state}");
+    assert_eq!(state.len(), "node-b-".len() + 36);
+}

@@ -10,7 +10,7 @@
 //!   such a request answers that request with `{resultType: "input_required", inputRequests:
 //!   {key: {method, params}}, requestState}`, while the child's original request stays parked
 //!   in its route table ([`super::route::Routes::park`]). `requestState` is a random UUID v4
-//!   naming a continuation held here: unguessable, bound to the method and params of the
+//!   (after `--instance-id` and `-`, as session ids) naming a continuation held here: unguessable, bound to the method and params of the
 //!   request that started it, consumed by its retry, bounded in count ([`MAX_CONTINUATIONS`])
 //!   and bytes ([`MAX_HELD_BYTES`]), and expiring after [`TTL`] (the child's questions then get
 //!   an error and its request is cancelled).
@@ -144,9 +144,24 @@ pub(super) struct Translator {
     wanted: Vec<String>,
     /// Those the child was sent `resources/subscribe` for.
     subscribed: BTreeSet<String>,
+    /// `--instance-id` and `-`, or empty: a handle names its instance, like a session id, so a
+    /// balancer can route the retry back here.
+    prefix: String,
 }
 
 impl Translator {
+    /// A translator whose handles start with `instance_id` (`--instance-id`) and `-`.
+    pub(super) fn for_instance(instance_id: &str) -> Translator {
+        let prefix = match instance_id {
+            "" => String::new(),
+            id => format!("{id}-"),
+        };
+        Translator {
+            prefix,
+            ..Translator::default()
+        }
+    }
+
     fn remove(&mut self, handle: &str) -> Option<Continuation> {
         let state = self.states.remove(handle)?;
         self.order.retain(|h| h != handle);
@@ -423,7 +438,7 @@ impl Bridge {
             requests.insert(key.clone(), json!({"method": q.method, "params": q.params}));
             asked.push((key, q.rid));
         }
-        let handle = uuid::Uuid::new_v4().to_string();
+        let handle = format!("{}{}", self.translator.prefix, uuid::Uuid::new_v4());
         let state = Continuation {
             child: id,
             parked,
