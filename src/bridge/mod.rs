@@ -51,6 +51,7 @@ mod handler;
 mod inbound;
 mod limits;
 pub mod route;
+mod sessions;
 mod stateless;
 pub mod supervisor;
 mod translate;
@@ -60,13 +61,13 @@ pub use child::{ChildId, ExitKind};
 use crate::config::{Config, DEFAULT_MAX_CHILDREN};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
-use crate::mcp::{Command, Context, RequestHandle, SessionKey};
+use crate::mcp::{Command, RequestHandle, SessionKey};
 use child::{Child, State};
 use route::Origin;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
-use supervisor::{Phase, Supervisor, WaitingInit};
+use supervisor::Supervisor;
 
 /// A signal for a child's process group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -712,116 +713,6 @@ impl Bridge {
                 Due::Restart
             };
             self.set_timer(after, due);
-        }
-    }
-
-    /// The child serving `session` and able to take work now; `Err` says why not, and whether
-    /// that is a temporary overload (shared child restarting).
-    fn child_for(&self, session: SessionKey) -> Result<ChildId, (bool, String)> {
-        if self.shared {
-            let sup = self.handshake.as_ref().or(self.supervisor.as_ref());
-            let sup = sup.filter(|_| self.serves_sessions());
-            return match sup.and_then(|s| s.is_ready().then(|| s.child()).flatten()) {
-                Some(id) if self.children.get(&id).is_some_and(Child::accepts_work) => Ok(id),
-                _ => Err((true, "the shared MCP server is restarting".into())),
-            };
-        }
-        let member = self.members.get(&session);
-        match member.map(|m| m.child.and_then(|id| self.children.get(&id))) {
-            Some(Some(child)) if child.accepts_work() => Ok(child.id),
-            Some(Some(child)) => Err((
-                false,
-                format!(
-                    "the MCP server process is ending: {}",
-                    child.failure.as_deref().unwrap_or("stopped")
-                ),
-            )),
-            Some(None) => Err((false, "the MCP server process has ended".into())),
-            None => Err((
-                false,
-                "no MCP server process serves this request: per-session mode starts one at \
-                 initialize"
-                    .into(),
-            )),
-        }
-    }
-
-    fn initialize(
-        &mut self,
-        ctx: &mut Context<'_>,
-        session: SessionKey,
-        request: RequestHandle,
-        params: Option<Value>,
-    ) {
-        let view = ctx.session_view();
-        let member = Member {
-            child: None,
-            label: view.map(|v| v.id.clone()).unwrap_or_default(),
-            capabilities: view
-                .map(|v| v.client_capabilities.clone())
-                .unwrap_or(Value::Null),
-            next_outgoing: 0,
-        };
-        if self.shared {
-            self.members.insert(session, member);
-            let requested = params
-                .as_ref()
-                .and_then(|p| p.get("protocolVersion"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let Some(sup) = self.session_supervisor() else {
-                return;
-            };
-            match sup.phase {
-                Phase::Ready { .. } => {
-                    let outcome = sup.initialize_result(requested.as_deref()).ok_or_else(|| {
-                        ErrorObject::new(jsonrpc::INTERNAL_ERROR, "no initialize result")
-                    });
-                    ctx.respond(request, outcome);
-                }
-                Phase::Starting(_) => sup.waiting.push(WaitingInit {
-                    session,
-                    request,
-                    requested,
-                }),
-                Phase::Down { .. } | Phase::Stopped => {
-                    ctx.overloaded(request, "the shared MCP server is restarting")
-                }
-            }
-            return;
-        }
-        if self.working_children() >= self.max_children && !self.evict(ctx.least_active_idle()) {
-            log::warn(format_args!(
-                "child limit ({}) reached and no session is idle; initialize refused",
-                self.max_children
-            ));
-            ctx.overloaded(
-                request,
-                format!(
-                    "the child process limit ({}) is reached; raise --max-children or retry later",
-                    self.max_children
-                ),
-            );
-            return;
-        }
-        let label = format!("session {}", member.label);
-        let id = self.new_child(Some(session), label, ctx.now());
-        self.members.insert(
-            session,
-            Member {
-                child: Some(id),
-                ..member
-            },
-        );
-        if let Some(child) = self.children.get_mut(&id) {
-            let origin = Origin::Client { session, request };
-            let line = child.routes.request(origin, "initialize", params);
-            let _ = self.write(id, &line);
-        }
-        self.await_init(id, Some(request));
-        if let Some(after) = self.child_idle_timeout {
-            self.commands
-                .push_back((Some(session), Command::IdleTimeout { after }));
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The bridge against fake children and a fake clock: bytes in, stdin lines and commands out.
 
 use super::*;
+use crate::mcp::Context;
 use crate::mcp::Handler;
 use crate::mcp::SessionView;
 use serde_json::json;
