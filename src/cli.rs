@@ -391,6 +391,17 @@ const FLAGS: &[Flag] = &[
         kind: Kind::Mode(|s| &mut s.config.response_mode),
     },
     Flag {
+        name: "eras",
+        value: "LIST",
+        about: "Protocol revisions offered and accepted, built-in and bridged (default: all; \
+                per-session mode then offers no 2026-07-28 for a handshake-only child).",
+        kind: Kind::List {
+            form: "revisions from 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28",
+            valid: |v| crate::mcp::version::ALL.contains(&v),
+            field: |s| &mut s.config.eras,
+        },
+    },
+    Flag {
         name: "log-level",
         value: "LEVEL",
         about: "Most verbose stderr log level written (lines carry RFC 3339 UTC times unless \
@@ -963,6 +974,9 @@ mod tests {
         }),
         ("child-idle-timeout", "0", |s| {
             s.config.bridge.child_idle_timeout = None
+        }),
+        ("eras", "2026-07-28,2025-11-25", |s| {
+            s.config.eras = vec!["2026-07-28".into(), "2025-11-25".into()]
         }),
     ];
 

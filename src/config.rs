@@ -154,6 +154,9 @@ pub struct Config {
     pub instance_id: String,
     /// Stop (gracefully) when the process that started mcpd dies.
     pub exit_with_parent: bool,
+    /// Protocol revisions offered and accepted (`--eras`); empty means every one mcpd speaks,
+    /// except that per-session mode offers no 2026-07-28 for a handshake-only child.
+    pub eras: Vec<String>,
     /// Every bound.
     pub limits: Limits,
     /// The stdio bridge; its command is empty when the built-in server answers.
@@ -180,6 +183,7 @@ impl Default for Config {
             public_health: false,
             instance_id: String::new(),
             exit_with_parent: false,
+            eras: Vec::new(),
             limits: Limits::default(),
             bridge: BridgeConfig::default(),
         }

@@ -536,3 +536,132 @@ fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
         "both listen streams stay open: {health}"
     );
 }
+
+/// Issue 11, failure 4: an HTTP+SSE session carries the capabilities its `initialize` declares
+/// (the session exists from the GET; the declaration comes later), so a client that declares
+/// sampling gets a `sampling/createMessage` request, built-in and through both bridge modes.
+#[test]
+fn http_sse_session_carries_the_capabilities_of_its_initialize() {
+    let bin = common::mcpd_bin();
+    let setups: [(&str, Vec<&str>); 3] = [
+        ("built-in", vec![]),
+        ("bridge", vec!["--", bin, "--stdio"]),
+        ("shared bridge", vec!["--shared", "--", bin, "--stdio"]),
+    ];
+    for (label, args) in setups {
+        let server = spawn_mcpd(&args);
+        let mut sse = SseStream::open(server.port);
+        let endpoint = sse.endpoint();
+        let post = |message: Value| {
+            let r = request(
+                server.port,
+                "POST",
+                &endpoint,
+                &[JSON],
+                message.to_string().as_bytes(),
+                WAIT,
+            );
+            assert_eq!(r.status, 202, "{label}: {}", r.text());
+        };
+        post(
+            json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion":"2024-11-05","capabilities":{"sampling":{}},
+            "clientInfo":{"name":"t","version":"1"}}}),
+        );
+        sse.wait_for("\"protocolVersion\":\"2024-11-05\"");
+        post(json!({"jsonrpc":"2.0","method":"notifications/initialized"}));
+        post(json!({"jsonrpc":"2.0","id":2,"method":"tools/call",
+            "params":{"name":"test_sampling","arguments":{"prompt":"over sse"}}}));
+        let text = sse.wait_for("sampling/createMessage");
+        assert!(!text.contains("did not declare"), "{label}: {text}");
+        let asked = text
+            .split("data: ")
+            .filter_map(|d| serde_json::from_str::<Value>(d.lines().next()?).ok())
+            .find(|m| m["method"] == "sampling/createMessage")
+            .unwrap_or_else(|| panic!("{label}: no sampling request in {text}"));
+        assert_eq!(
+            asked["params"]["messages"][0]["content"]["text"], "over sse",
+            "{label}"
+        );
+        post(json!({"jsonrpc":"2.0","id":asked["id"].clone(),"result":{
+            "role":"assistant","content":{"type":"text","text":"sampled"},"model":"m"}}));
+        sse.wait_for("sampled\"");
+    }
+}
+
+/// `--eras` sets exactly what is offered and accepted: without 2026-07-28 a 2026 request gets
+/// -32022 listing the offered revisions (clients fall back to `initialize`), `initialize`
+/// negotiates within the list, other headers and the HTTP+SSE transport are refused.
+#[test]
+fn eras_restrict_every_transport() {
+    let server = spawn_mcpd(&["--eras", "2025-11-25,2025-06-18"]);
+    let r = stateless(server.port, "tools/list", json!({}), &[]);
+    assert_eq!(r.status, 400, "{}", r.text());
+    let body = r.json();
+    assert_eq!(body["error"]["code"], -32022);
+    assert_eq!(body["id"], 41);
+    assert_eq!(
+        body["error"]["data"],
+        json!({"supported": ["2025-06-18", "2025-11-25"], "requested": "2026-07-28"})
+    );
+    let init = |version: &str| {
+        let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+            "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
+        request(
+            server.port,
+            "POST",
+            "/mcp",
+            &[ACCEPT, JSON],
+            body.to_string().as_bytes(),
+            WAIT,
+        )
+    };
+    let answered = |r: Response| {
+        let text = r.text();
+        let data = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data: "))
+            .unwrap_or(&text)
+            .to_string();
+        serde_json::from_str::<Value>(&data).unwrap()["result"]["protocolVersion"].clone()
+    };
+    assert_eq!(answered(init("2025-06-18")), "2025-06-18");
+    assert_eq!(answered(init("2024-11-05")), "2025-11-25", "not offered");
+    let ping = json!({"jsonrpc":"2.0","id":2,"method":"ping"}).to_string();
+    let old = request(
+        server.port,
+        "POST",
+        "/mcp",
+        &[ACCEPT, JSON, ("MCP-Protocol-Version", "2025-03-26")],
+        ping.as_bytes(),
+        WAIT,
+    );
+    assert_eq!(old.status, 400, "{}", old.text());
+    let sse = request(
+        server.port,
+        "GET",
+        "/sse",
+        &[("Accept", "text/event-stream")],
+        b"",
+        WAIT,
+    );
+    assert_eq!(sse.status, 404);
+    let modern_only = spawn_mcpd(&["--eras", "2026-07-28"]);
+    let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
+        "protocolVersion": "2025-11-25", "capabilities": {}}});
+    let r = request(
+        modern_only.port,
+        "POST",
+        "/mcp",
+        &[ACCEPT, JSON],
+        body.to_string().as_bytes(),
+        WAIT,
+    );
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.json()["error"]["data"]["supported"],
+        json!(["2026-07-28"])
+    );
+    let ok = stateless(modern_only.port, "tools/list", json!({}), &[]);
+    assert_eq!(ok.status, 200, "{}", ok.text());
+}

@@ -7,10 +7,7 @@
 
 mod common;
 
-use common::{
-    fresh_dir, mcpd_bin, require_tool, run_bounded, spawn_mcpd, tail, target_dir, tool_missing,
-};
-use std::fs::File;
+use common::{fresh_dir, mcpd_bin, run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -229,73 +226,7 @@ fn failure_lines(stdout: &str) -> String {
     }
 }
 
-/// The venv's python with `mcp==MCP_VERSION`, made on first use (under a file lock, as test
-/// threads and processes may race). None when python3, venv or PyPI is unavailable outside CI.
+/// The venv's python with `mcp==MCP_VERSION` (see [`common::pyenv`]).
 fn venv_python() -> Option<PathBuf> {
-    let venv = target_dir().join("py-venv");
-    let python = venv.join("bin/python");
-    std::fs::create_dir_all(target_dir()).expect("create the target dir");
-    let lock = File::create(target_dir().join("py-venv.lock")).expect("create py-venv.lock");
-    // Released when `lock` is dropped at the end of this function.
-    lock.lock().expect("lock py-venv.lock");
-    if has_sdk(&python) {
-        return Some(python);
-    }
-    if !require_tool(
-        "python3 with venv",
-        &["python3", "-c", "import venv, ensurepip"],
-    ) {
-        return None;
-    }
-    eprintln!("creating {} with mcp=={MCP_VERSION} (once)", venv.display());
-    let _ = std::fs::remove_dir_all(&venv);
-    let mut cmd = Command::new("python3");
-    cmd.args(["-m", "venv"]).arg(&venv);
-    let out = run_bounded(cmd, Duration::from_secs(120)).expect("start python3");
-    if !out.status.success() {
-        tool_missing(
-            "python3 -m venv",
-            &format!("{}\n{}{}", out.status, out.stdout, out.stderr),
-        );
-        return None;
-    }
-    let mut cmd = Command::new(&python);
-    cmd.args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--no-input",
-        "--quiet",
-    ])
-    .arg(format!("mcp=={MCP_VERSION}"));
-    let out = run_bounded(cmd, Duration::from_secs(600)).expect("start the venv's python");
-    if !out.status.success() || !has_sdk(&python) {
-        let problem = format!(
-            "pip install mcp=={MCP_VERSION}: {}{}\n{}{}",
-            out.status,
-            if out.timed_out { " (timed out)" } else { "" },
-            tail(&out.stdout, 2000),
-            tail(&out.stderr, 3000)
-        );
-        let _ = std::fs::remove_dir_all(&venv);
-        tool_missing("pip (PyPI)", &problem);
-        return None;
-    }
-    Some(python)
-}
-
-/// True if `python` runs and has exactly `mcp==MCP_VERSION`.
-fn has_sdk(python: &Path) -> bool {
-    if !python.exists() {
-        return false;
-    }
-    let mut cmd = Command::new(python);
-    cmd.args([
-        "-c",
-        "import sys, importlib.metadata as m, mcp.client.streamable_http, mcp.client.stdio; \
-         sys.exit(m.version('mcp') != sys.argv[1])",
-    ])
-    .arg(MCP_VERSION);
-    matches!(run_bounded(cmd, Duration::from_secs(60)), Ok(out) if out.status.success())
+    common::pyenv::venv_python("py-venv", &[("mcp", MCP_VERSION)])
 }

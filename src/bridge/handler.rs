@@ -114,6 +114,8 @@ impl Handler for Bridge {
                     sup.starting(id);
                 }
             }
+            Some(Due::RestartHandshake) => self.restart_handshake_child(now),
+            Some(Due::Sweep) => self.sweep(now),
             Some(Due::Restart) => {
                 if let Some(Phase::Down { retry_at }) = self.supervisor.as_ref().map(|s| s.phase) {
                     // Early: look again when it is due.
@@ -121,6 +123,7 @@ impl Handler for Bridge {
                 }
             }
             Some(Due::Init(id)) => self.init_due(id),
+            Some(Due::Probe(id)) => self.probe_due(id),
             Some(Due::Request(request)) => self.request_due(request, now),
             None => {}
         }
@@ -159,7 +162,8 @@ impl Handler for Bridge {
         match member.child {
             Some(id) => self.stop_child(id, super::SESSION_ENDED, true),
             None => {
-                let Some(id) = self.supervisor.as_ref().and_then(Supervisor::child) else {
+                let sup = self.handshake.as_ref().or(self.supervisor.as_ref());
+                let Some(id) = sup.and_then(Supervisor::child) else {
                     return;
                 };
                 let lines = self
@@ -170,11 +174,18 @@ impl Handler for Bridge {
                 for line in lines {
                     self.write_control(id, &line);
                 }
-                if let Some(sup) = &mut self.supervisor {
+                for sup in [&mut self.supervisor, &mut self.handshake]
+                    .into_iter()
+                    .flatten()
+                {
                     sup.waiting.retain(|w| w.session != session);
                 }
             }
         }
+    }
+
+    fn listened_uris(&mut self, uris: &[String]) {
+        self.listened(uris);
     }
 
     fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
@@ -205,18 +216,22 @@ impl Handler for Bridge {
             fields["status"] = Value::from("degraded");
         }
         if let Some(sup) = &self.supervisor {
-            let state = match sup.phase {
-                Phase::Ready { .. } => "ready",
-                Phase::Starting(_) => "starting",
-                Phase::Down { .. } => "down",
-                Phase::Stopped => "stopped",
-            };
+            let state = phase_label(sup.phase);
             let name = if self.shared {
                 "shared_child"
             } else {
                 "stateless_child"
             };
             fields[name] = Value::from(state);
+            if !sup.is_ready() {
+                fields["status"] = Value::from("degraded");
+            }
+        }
+        if self.supervisor.is_some() || self.modern_refused {
+            fields["child_era"] = Value::from(self.era.label());
+        }
+        if let Some(sup) = &self.handshake {
+            fields["handshake_child"] = Value::from(phase_label(sup.phase));
             if !sup.is_ready() {
                 fields["status"] = Value::from("degraded");
             }
@@ -228,4 +243,14 @@ impl Handler for Bridge {
 /// A timeout as seconds for `/health`; 0 for none.
 fn secs(timeout: Option<Duration>) -> f64 {
     timeout.map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// A child's phase as `/health` shows it.
+fn phase_label(phase: Phase) -> &'static str {
+    match phase {
+        Phase::Ready { .. } => "ready",
+        Phase::Starting(_) => "starting",
+        Phase::Down { .. } => "down",
+        Phase::Stopped => "stopped",
+    }
 }

@@ -82,11 +82,24 @@ impl Bridge {
                     .push_back((Some(session), Command::Respond { request, outcome }));
             }
             Some(Origin::ListTools) => self.tools_listed(id, outcome),
+            Some(Origin::Probe { refresh }) => self.probed(id, refresh, outcome, now),
+            Some(Origin::Parked) => self.parked_answered(id, rid, outcome),
+            Some(Origin::Internal) => {
+                if let Err(error) = outcome {
+                    log::debug(format_args!(
+                        "{id} refused a request of mcpd's: {}",
+                        error.message
+                    ));
+                }
+            }
             Some(Origin::Initialize) => match outcome {
                 Ok(result) => {
                     self.shared_ready(id, result, now);
-                    self.stateless_ready(id);
+                    if !self.is_handshake_child(id) {
+                        self.stateless_ready(id);
+                    }
                 }
+                Err(_) if self.refused_initialize_late(id, now) => {}
                 Err(error) => {
                     let why = format!("it refused initialize: {}", error.message);
                     log::warn(format_args!("{id}: {why}"));
@@ -100,7 +113,12 @@ impl Bridge {
     fn shared_ready(&mut self, id: ChildId, result: Value, now: Instant) {
         let line = route::notification_line("notifications/initialized", None);
         self.write_control(id, &line);
-        let Some(sup) = &mut self.supervisor else {
+        let sup = if self.is_handshake_child(id) {
+            self.handshake.as_mut()
+        } else {
+            self.supervisor.as_mut()
+        };
+        let Some(sup) = sup else {
             return;
         };
         sup.ready(id, result, now);
@@ -161,6 +179,23 @@ impl Bridge {
             let line = route::response_line(rid.clone(), Err(ErrorObject::new(code, message)));
             this.write_control(id, &line);
         };
+        let translating = self.era == super::era::Era::Handshake
+            && self.stateless_child() == Some(id)
+            && super::translate::is_input_request(&method);
+        if translating {
+            let target = match self.addressee(id) {
+                Ok((session, Some(request))) if self.stateless.sessions.contains(&session) => {
+                    Some(Some((session, request)))
+                }
+                Ok((_, Some(_))) => None,
+                _ => Some(None),
+            };
+            if let Some(target) = target {
+                if self.translate_ask(id, &rid, &method, &params, target) {
+                    return;
+                }
+            }
+        }
         if self.only_stateless(id) {
             return self.refuse_for_stateless(id, rid, &method);
         }
@@ -264,6 +299,7 @@ impl Bridge {
             if method == "notifications/tools/list_changed" {
                 self.tools_changed(id);
             }
+            self.discover_changed(id, &method);
             if news {
                 self.fan_out_stateless(&method, &params);
             }

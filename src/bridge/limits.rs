@@ -66,7 +66,8 @@ impl Bridge {
         let request = match origin {
             Origin::Client { request, .. } => Some(request),
             Origin::Initialize => None,
-            Origin::ListTools => return,
+            // The era probe: `probed` ends the timeout when no `initialize` follows.
+            _ => return,
         };
         if self.awaiting_init.get(&id) == Some(&request) {
             self.awaiting_init.remove(&id);
@@ -162,7 +163,10 @@ impl Bridge {
                 commands.push(answer(session, request));
             }
             _ => {
-                if let Some(sup) = &mut self.supervisor {
+                for sup in [&mut self.supervisor, &mut self.handshake]
+                    .into_iter()
+                    .flatten()
+                {
                     for w in std::mem::take(&mut sup.waiting) {
                         commands.push(answer(w.session, w.request));
                     }

@@ -20,8 +20,11 @@
 //! result is the answer; DELETE, expiry and shutdown end it. `--shared`: one child for every
 //! session, spawned at start and initialized by mcpd itself (see [`supervisor`] for the
 //! revision later clients get), restarted with backoff when it dies. Stateless (2026-07-28)
-//! requests go to a child mcpd initializes itself: the shared one, or in per-session mode one
-//! started for them (see `stateless.rs`).
+//! requests go to a child mcpd holds itself: the shared one, or in per-session mode one
+//! started for them (see `stateless.rs`). A child mcpd holds is first asked `server/discover`
+//! to learn its era (see [`era`]): a modern one gets 2026 requests as they are and is never
+//! initialized (with `--shared`, a second child serves the handshake sessions); a
+//! handshake-only one is initialized by mcpd.
 //!
 //! Routing from a child (ids and progress tokens are always rewritten, see [`route`]):
 //! responses by id; `notifications/progress` by token; any other notification, and the
@@ -43,25 +46,28 @@
 //! `{"exit": ..., "stderr": [last lines]}`; in per-session mode its session then ends (404).
 
 pub mod child;
+pub mod era;
 mod handler;
 mod inbound;
 mod limits;
 pub mod route;
+mod sessions;
 mod stateless;
 pub mod supervisor;
+mod translate;
 
 pub use child::{ChildId, ExitKind};
 
 use crate::config::{Config, DEFAULT_MAX_CHILDREN};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
-use crate::mcp::{Command, Context, RequestHandle, SessionKey};
+use crate::mcp::{Command, RequestHandle, SessionKey};
 use child::{Child, State};
 use route::Origin;
-use serde_json::{json, Value};
+use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
-use supervisor::{Phase, Supervisor, WaitingInit};
+use supervisor::Supervisor;
 
 /// A signal for a child's process group.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +164,10 @@ enum Due {
     Init(ChildId),
     /// `--request-timeout` of a client request (its deadline is in `Bridge::deadlines`).
     Request(RequestHandle),
+    RestartHandshake,
+    Sweep,
+    /// A child's era probe is due (see [`era::PROBE_TIMEOUT`]).
+    Probe(ChildId),
 }
 
 /// A client request in a child, with the time it is due by (`--request-timeout`).
@@ -191,6 +201,19 @@ pub struct Bridge {
     members: HashMap<SessionKey, Member>,
     /// The `--shared` child, or in per-session mode the stateless child once started.
     supervisor: Option<Supervisor>,
+    /// What the `supervisor`'s child speaks (see [`era`]).
+    era: era::Era,
+    /// `--shared` with a modern child: the child serving handshake sessions.
+    handshake: Option<Supervisor>,
+    /// Revisions offered (`--eras`).
+    eras: crate::mcp::version::Eras,
+    /// Per-session mode learnt its child speaks only the handshake, and 2026-07-28 was not
+    /// asked for: 2026 requests are refused without starting a child.
+    modern_refused: bool,
+    /// A child's `server/discover` answer that came after the probe timed out.
+    late_discover: Option<(ChildId, Value)>,
+    /// 2026-07-28 clients of a handshake-only child (see [`translate`]).
+    translator: translate::Translator,
     stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
@@ -242,6 +265,12 @@ impl Bridge {
             next_child: 1,
             members: HashMap::new(),
             supervisor: None,
+            era: era::Era::Probing,
+            handshake: None,
+            eras: crate::mcp::version::Eras::from_list(&config.eras),
+            modern_refused: false,
+            late_discover: None,
+            translator: translate::Translator::for_instance(&config.instance_id),
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,
@@ -446,7 +475,10 @@ impl Bridge {
     pub fn shutdown(&mut self, now: Instant) {
         self.now = now;
         self.stopping = true;
-        if let Some(sup) = &mut self.supervisor {
+        for sup in [&mut self.supervisor, &mut self.handshake]
+            .into_iter()
+            .flatten()
+        {
             sup.stop();
         }
         let mut ids: Vec<ChildId> = self.children.keys().copied().collect();
@@ -478,19 +510,15 @@ impl Bridge {
         id
     }
 
-    /// Spawns a shared (or stateless) child and queues mcpd's own `initialize` for it.
+    /// Spawns a shared (or stateless) child and queues the probe of its era (see [`era`]).
     fn start_shared(&mut self, label: &str, now: Instant) -> ChildId {
         let id = self.new_child(None, label.into(), now);
-        let params = json!({
-            "protocolVersion": crate::mcp::version::LATEST_LEGACY,
-            "capabilities": {"roots": {"listChanged": true}, "sampling": {}, "elicitation": {}},
-            "clientInfo": {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")},
-        });
-        if let Some(child) = self.children.get_mut(&id) {
-            let line = child
-                .routes
-                .request(Origin::Initialize, "initialize", Some(params));
-            let _ = self.write(id, &line);
+        if self.eras.modern() {
+            self.era = era::Era::Probing;
+            self.probe(id, false);
+        } else {
+            self.era = era::Era::Handshake;
+            self.send_initialize(id);
         }
         self.await_init(id, None);
         id
@@ -539,6 +567,12 @@ impl Bridge {
             ));
             return Err("the MCP server process is not reading its input; retry later");
         }
+        self.start_deadline(id, session, request);
+        Ok(())
+    }
+
+    /// Starts the `--request-timeout` of client `request` in child `id`.
+    fn start_deadline(&mut self, id: ChildId, session: SessionKey, request: RequestHandle) {
         if let Some(after) = self.request_timeout {
             let due = self.now + after;
             self.deadlines.insert(
@@ -551,7 +585,6 @@ impl Bridge {
             );
             self.set_timer(after, Due::Request(request));
         }
-        Ok(())
     }
 
     /// Queues a notification or response for a child; dropped (and logged) when its stdin
@@ -643,7 +676,14 @@ impl Bridge {
 
     /// The shared child is gone: waiting `initialize` calls fail, a restart is scheduled.
     fn shared_child_gone(&mut self, id: ChildId, why: &str, child: &Child, now: Instant) {
-        let Some(sup) = &mut self.supervisor else {
+        self.translations_gone(id);
+        let handshake = self.is_handshake_child(id);
+        let sup = if handshake {
+            self.handshake.as_mut()
+        } else {
+            self.supervisor.as_mut()
+        };
+        let Some(sup) = sup else {
             return;
         };
         let retry_at = sup.exited(id, now);
@@ -667,116 +707,12 @@ impl Bridge {
                 "the shared MCP server is down; restarting it in {:.1}s",
                 after.as_secs_f64()
             ));
-            self.set_timer(after, Due::Restart);
-        }
-    }
-
-    /// The child serving `session` and able to take work now; `Err` says why not, and whether
-    /// that is a temporary overload (shared child restarting).
-    fn child_for(&self, session: SessionKey) -> Result<ChildId, (bool, String)> {
-        if self.shared {
-            let sup = self.supervisor.as_ref();
-            return match sup.and_then(|s| s.is_ready().then(|| s.child()).flatten()) {
-                Some(id) if self.children.get(&id).is_some_and(Child::accepts_work) => Ok(id),
-                _ => Err((true, "the shared MCP server is restarting".into())),
+            let due = if handshake {
+                Due::RestartHandshake
+            } else {
+                Due::Restart
             };
-        }
-        let member = self.members.get(&session);
-        match member.map(|m| m.child.and_then(|id| self.children.get(&id))) {
-            Some(Some(child)) if child.accepts_work() => Ok(child.id),
-            Some(Some(child)) => Err((
-                false,
-                format!(
-                    "the MCP server process is ending: {}",
-                    child.failure.as_deref().unwrap_or("stopped")
-                ),
-            )),
-            Some(None) => Err((false, "the MCP server process has ended".into())),
-            None => Err((
-                false,
-                "no MCP server process serves this request: per-session mode starts one at \
-                 initialize"
-                    .into(),
-            )),
-        }
-    }
-
-    fn initialize(
-        &mut self,
-        ctx: &mut Context<'_>,
-        session: SessionKey,
-        request: RequestHandle,
-        params: Option<Value>,
-    ) {
-        let view = ctx.session_view();
-        let member = Member {
-            child: None,
-            label: view.map(|v| v.id.clone()).unwrap_or_default(),
-            capabilities: view
-                .map(|v| v.client_capabilities.clone())
-                .unwrap_or(Value::Null),
-            next_outgoing: 0,
-        };
-        if self.shared {
-            self.members.insert(session, member);
-            let requested = params
-                .as_ref()
-                .and_then(|p| p.get("protocolVersion"))
-                .and_then(Value::as_str)
-                .map(str::to_string);
-            let Some(sup) = &mut self.supervisor else {
-                return;
-            };
-            match sup.phase {
-                Phase::Ready { .. } => {
-                    let outcome = sup.initialize_result(requested.as_deref()).ok_or_else(|| {
-                        ErrorObject::new(jsonrpc::INTERNAL_ERROR, "no initialize result")
-                    });
-                    ctx.respond(request, outcome);
-                }
-                Phase::Starting(_) => sup.waiting.push(WaitingInit {
-                    session,
-                    request,
-                    requested,
-                }),
-                Phase::Down { .. } | Phase::Stopped => {
-                    ctx.overloaded(request, "the shared MCP server is restarting")
-                }
-            }
-            return;
-        }
-        if self.working_children() >= self.max_children && !self.evict(ctx.least_active_idle()) {
-            log::warn(format_args!(
-                "child limit ({}) reached and no session is idle; initialize refused",
-                self.max_children
-            ));
-            ctx.overloaded(
-                request,
-                format!(
-                    "the child process limit ({}) is reached; raise --max-children or retry later",
-                    self.max_children
-                ),
-            );
-            return;
-        }
-        let label = format!("session {}", member.label);
-        let id = self.new_child(Some(session), label, ctx.now());
-        self.members.insert(
-            session,
-            Member {
-                child: Some(id),
-                ..member
-            },
-        );
-        if let Some(child) = self.children.get_mut(&id) {
-            let origin = Origin::Client { session, request };
-            let line = child.routes.request(origin, "initialize", params);
-            let _ = self.write(id, &line);
-        }
-        self.await_init(id, Some(request));
-        if let Some(after) = self.child_idle_timeout {
-            self.commands
-                .push_back((Some(session), Command::IdleTimeout { after }));
+            self.set_timer(after, due);
         }
     }
 }

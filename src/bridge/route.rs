@@ -29,6 +29,18 @@ pub enum Origin {
     Initialize,
     /// mcpd's own `tools/list` of that child (for the `Mcp-Param-*` check).
     ListTools,
+    /// mcpd's own `server/discover` of that child (see [`super::era`]); `refresh`: the era is
+    /// known and only the cached answer is renewed.
+    Probe {
+        /// Whether this renews a known answer.
+        refresh: bool,
+    },
+    /// A client request whose 2026 answer was `input_required`: it waits in the child for the
+    /// client's retry (see the bridge's `translate.rs`), which [`Routes::resume`] binds it to.
+    Parked,
+    /// mcpd's own request whose answer nobody needs (`logging/setLevel`,
+    /// `resources/subscribe`).
+    Internal,
 }
 
 #[derive(Clone, Debug)]
@@ -111,11 +123,61 @@ impl Routes {
         Some(cancelled_line(id, reason))
     }
 
+    /// Client `request` waits for its client's retry: its route is kept, bound to no request.
+    /// Returns the child-side id (`None`: not in flight).
+    pub fn park(&mut self, request: RequestHandle) -> Option<u64> {
+        let id = self.by_request.remove(&request)?;
+        let pending = self.pending.get_mut(&id)?;
+        pending.origin = Origin::Parked;
+        Some(id)
+    }
+
+    /// The retry `request` of `session` takes over parked child-side request `id`: its answer
+    /// and progress go to the retry (progress under `token`, the retry's own, if it has one).
+    pub fn resume(
+        &mut self,
+        id: u64,
+        session: SessionKey,
+        request: RequestHandle,
+        token: Option<Value>,
+    ) -> bool {
+        let Some(pending) = self.pending.get_mut(&id) else {
+            return false;
+        };
+        if pending.origin != Origin::Parked {
+            return false;
+        }
+        pending.origin = Origin::Client { session, request };
+        self.by_request.insert(request, id);
+        if let Some(ours) = pending.token {
+            match token {
+                Some(original) => {
+                    self.tokens.insert(ours, (session, request, original));
+                }
+                None => {
+                    self.tokens.remove(&ours);
+                    pending.token = None;
+                }
+            }
+        }
+        true
+    }
+
+    /// Forgets parked request `id` (its client never retried): the line that cancels it.
+    pub fn drop_parked(&mut self, id: u64) -> Option<Vec<u8>> {
+        if self.pending.get(&id)?.origin != Origin::Parked {
+            return None;
+        }
+        let pending = self.pending.remove(&id)?;
+        self.forget(&pending);
+        Some(cancelled_line(id, "the client did not retry in time"))
+    }
+
     /// Client requests in flight, in no particular order.
     pub fn in_flight(&self) -> impl Iterator<Item = (SessionKey, RequestHandle)> + '_ {
         self.pending.values().filter_map(|p| match p.origin {
             Origin::Client { session, request } => Some((session, request)),
-            Origin::Initialize | Origin::ListTools => None,
+            _ => None,
         })
     }
 
@@ -318,5 +380,38 @@ mod tests {
         assert_eq!(lines[1]["id"], "s");
         assert!(lines[1]["error"].is_object());
         assert_eq!(routes.in_flight().count(), 0);
+    }
+
+    #[test]
+    fn a_parked_request_is_answered_to_the_retry_that_resumes_it() {
+        let mut routes = Routes::default();
+        let line = parse(&routes.request(
+            client(1, 10),
+            "tools/call",
+            Some(json!({"_meta": {"progressToken": "a"}})),
+        ));
+        let id = routes.park(RequestHandle(10)).unwrap();
+        assert_eq!(Some(Value::from(id)), Some(line["id"].clone()));
+        assert_eq!(routes.in_flight().count(), 0, "bound to no request");
+        assert!(
+            routes.session_ended(SessionKey(1)).is_empty(),
+            "survives its session"
+        );
+        assert!(routes.resume(id, SessionKey(2), RequestHandle(20), Some(json!("b"))));
+        assert!(
+            !routes.resume(id, SessionKey(3), RequestHandle(30), None),
+            "once"
+        );
+        let mut progress = json!({"progressToken": line["params"]["_meta"]["progressToken"]});
+        assert_eq!(
+            routes.progress(&mut progress),
+            Some((SessionKey(2), RequestHandle(20)))
+        );
+        assert_eq!(progress["progressToken"], "b");
+        assert_eq!(routes.answer(&Id::from(id)), Some(client(2, 20)));
+        routes.request(client(1, 11), "tools/call", None);
+        let other = routes.park(RequestHandle(11)).unwrap();
+        assert!(routes.drop_parked(other).is_some());
+        assert_eq!(routes.answer(&Id::from(other)), None);
     }
 }

@@ -1,25 +1,29 @@
 //! Stateless (MCP 2026-07-28) requests through the bridge.
 //!
-//! Every such request goes to one child initialized by mcpd itself: the `--shared` child, or in
+//! Every such request goes to one child mcpd holds itself: the `--shared` child, or in
 //! per-session mode a "stateless" child started with the first such request and supervised the
 //! same way (restarted with backoff, shown in `/health`). Requests that arrive while it starts
 //! are held (bounded) until it is ready and its tools are listed.
 //!
-//! - `server/discover` is answered here from the child's cached `initialize` result.
-//! - Other requests are forwarded with their `_meta` intact: a dual-era child (`mcpd --stdio`)
-//!   serves them as 2026 requests, a handshake-only child ignores `_meta`; the transport adds
-//!   `resultType` and the caching hints either way.
+//! - `server/discover` is answered here: a modern child's own answer (see [`super::era`]), else
+//!   one made from the child's cached `initialize` result.
+//! - Other requests go to a modern child as they are; for a handshake-only child they are
+//!   translated (see [`super::translate`]); the transport adds `resultType` and the caching
+//!   hints when the child leaves them out.
 //! - `tools/call` is first checked against the `Mcp-Param-*` headers (see
 //!   [`crate::mcp::param_headers`]) with the schema from the child's `tools/list`, which mcpd
 //!   asks for (with the 2026 `_meta`, so a dual-era child lists its 2026 tools) once the child
 //!   is ready and again on `notifications/tools/list_changed`. Unknown tools are forwarded.
-//! - The child's progress goes on the request's stream; list changes go to the listen streams
-//!   (through the transport's fan-out); its requests to the client are refused with -32601,
-//!   since 2026-07-28 has no server-to-client requests.
+//! - The child's progress goes on the request's stream; list changes and resource updates go
+//!   to the listen streams (through the transport's fan-out, with or without a request in
+//!   flight); its requests to a client become `input_required` results (see
+//!   [`super::translate`]), or are refused with -32601 where that cannot be (2026-07-28 has no
+//!   server-to-client requests).
 
 use super::child::ChildId;
 use super::route::Origin;
 use super::supervisor::{Phase, Supervisor};
+use super::translate::Outcome;
 use super::Bridge;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
@@ -118,6 +122,9 @@ impl Bridge {
         params: Option<Value>,
     ) {
         let view = ctx.session_view().cloned().unwrap_or_default();
+        if let Some(error) = self.modern_refusal(&view.protocol_version) {
+            return ctx.respond(request, Err(error));
+        }
         self.stateless.sessions.insert(session);
         if self.supervisor.is_none() {
             let child = self.start_shared("stateless", ctx.now());
@@ -159,7 +166,7 @@ impl Bridge {
 
     /// Whether `id` serves only stateless clients (the per-session mode's stateless child).
     pub(super) fn only_stateless(&self, id: ChildId) -> bool {
-        !self.shared && self.stateless_child() == Some(id)
+        (!self.shared || self.handshake.is_some()) && self.stateless_child() == Some(id)
     }
 
     /// Discover, the header check, or forwarding.
@@ -190,6 +197,14 @@ impl Bridge {
                 "the MCP server for stateless requests is restarting".into(),
             );
         };
+        if self.era == super::era::Era::Handshake {
+            let capabilities = &view.client_capabilities;
+            return match self.serve_translated(id, session, request, method, params, capabilities) {
+                Outcome::Forwarded => Served::Forwarded,
+                Outcome::Answer(outcome) => Served::Answer(outcome),
+                Outcome::Overloaded(why) => Served::Overloaded(why.into()),
+            };
+        }
         match self.forward(id, session, request, method, params) {
             Ok(()) => Served::Forwarded,
             Err(why) => Served::Overloaded(why.into()),
@@ -199,6 +214,9 @@ impl Bridge {
     /// `server/discover` (MCP 2026-07-28 versioning, "Discovery") from the child's `initialize`
     /// result; the transport adds `resultType` and the caching hints.
     fn discover(&self) -> Result<Value, ErrorObject> {
+        if let super::era::Era::Modern { discover } = &self.era {
+            return Ok(discover.clone());
+        }
         let init = self
             .supervisor
             .as_ref()
@@ -218,6 +236,7 @@ impl Bridge {
     /// The child answered mcpd's `initialize`: list its tools if it has any, else serve.
     pub(super) fn stateless_ready(&mut self, id: ChildId) {
         self.stateless.tools.clear();
+        self.resubscribe();
         let has_tools = self
             .supervisor
             .as_ref()
@@ -327,6 +346,18 @@ impl Bridge {
         }
     }
 
+    /// The held requests are answered with `error` (2026-07-28 is not offered after all).
+    pub(super) fn refuse_held(&mut self, error: &ErrorObject) {
+        for held in std::mem::take(&mut self.stateless.held) {
+            let outcome = Err(error.clone());
+            let command = Command::Respond {
+                request: held.request,
+                outcome,
+            };
+            self.commands.push_back((Some(held.session), command));
+        }
+    }
+
     /// The child is gone before it served the held requests: they fail with `message`.
     pub(super) fn fail_held(&mut self, message: &str, data: &Value) {
         self.stateless.listing = Listing::Idle;
@@ -363,6 +394,7 @@ impl Bridge {
         if !self.stateless.sessions.remove(&session) {
             return false;
         }
+        self.translation_closed(session);
         self.stateless.held.retain(|h| h.session != session);
         if let Some(id) = self.stateless_child() {
             let lines = self
@@ -409,17 +441,11 @@ impl Bridge {
         )
     }
 
-    /// Hands server-wide news of the stateless child to the listen streams: the transport fans
-    /// a notification of a one-request session out to them when it belongs to no request.
+    /// Hands server-wide news of the stateless child to the listen streams (a notification
+    /// of no session: the transport fans it out), whether or not a request is in flight.
     pub(super) fn fan_out_stateless(&mut self, method: &str, params: &Value) {
-        let Some(&session) = self.stateless.sessions.iter().min() else {
-            log::debug(format_args!(
-                "{method} with no stateless request in flight; dropped"
-            ));
-            return;
-        };
         self.commands.push_back((
-            Some(session),
+            None,
             Command::Notify {
                 related: None,
                 method: method.to_string(),

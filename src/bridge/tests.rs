@@ -1,8 +1,10 @@
 //! The bridge against fake children and a fake clock: bytes in, stdin lines and commands out.
 
 use super::*;
+use crate::mcp::Context;
 use crate::mcp::Handler;
 use crate::mcp::SessionView;
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// A bridge, the sessions the transport would have, and a clock.
@@ -22,6 +24,14 @@ fn config(shared: bool) -> Config {
     config.bridge.shared = shared;
     config.limits.max_body_bytes = 1000;
     config.limits.max_sessions = 3;
+    config
+}
+
+/// `--eras` naming every revision: per-session mode then offers 2026-07-28 for a
+/// handshake-only child too.
+fn every_era(shared: bool) -> Config {
+    let mut config = config(shared);
+    config.eras = crate::mcp::version::ALL.map(String::from).to_vec();
     config
 }
 
@@ -163,9 +173,25 @@ impl Rig {
         child
     }
 
+    /// A fresh child mcpd holds gets the era probe first; this one refuses it, as a
+    /// handshake-only server does.
+    fn refuse_probe(&mut self, child: ChildId) {
+        let probe = self.stdin(child).remove(0);
+        assert_eq!(probe["method"], "server/discover");
+        assert_eq!(
+            probe["params"]["_meta"]["io.modelcontextprotocol/protocolVersion"],
+            "2026-07-28"
+        );
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": probe["id"], "error": {"code": -32601, "message": "Method not found"}}),
+        );
+    }
+
     /// The shared child, initialized by mcpd.
     fn shared_ready(&mut self) -> ChildId {
         let child = spawned(&self.actions());
+        self.refuse_probe(child);
         let init = self.stdin(child).remove(0);
         assert_eq!(init["method"], "initialize");
         assert_eq!(init["params"]["clientInfo"]["name"], "mcpd");
@@ -348,7 +374,11 @@ fn shared_notifications_without_a_single_request_go_to_every_session() {
     );
     let mut sessions: Vec<_> = rig.commands().into_iter().map(|(s, _)| s).collect();
     sessions.sort();
-    assert_eq!(sessions, vec![Some(SessionKey(1)), Some(SessionKey(2))]);
+    assert_eq!(
+        sessions,
+        vec![None, Some(SessionKey(1)), Some(SessionKey(2))],
+        "the listen streams (no session) and every session's standalone stream"
+    );
     // A request from the child is refused (ping answered) when no one session is busy.
     rig.stdout(
         child,
@@ -711,6 +741,7 @@ impl Rig {
     /// Answers mcpd's `initialize` (declaring tools) and `tools/list` of a fresh stateless
     /// child; returns the lines it got after them.
     fn stateless_child_ready(&mut self, child: ChildId) -> Vec<Value> {
+        self.refuse_probe(child);
         let init = self.stdin(child).remove(0);
         assert_eq!(init["method"], "initialize");
         self.stdout(
@@ -744,7 +775,7 @@ impl Rig {
 
 #[test]
 fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_init() {
-    let mut rig = Rig::new(false);
+    let mut rig = Rig::with(every_era(false));
     assert!(
         rig.actions().is_empty(),
         "nothing before the first stateless request"
@@ -781,7 +812,11 @@ fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_ini
         .all(|a| !matches!(a, ProcessAction::Spawn { .. })));
     let sent = rig.stdin(child);
     assert_eq!(sent[0]["method"], "tools/list");
-    assert_eq!(sent[0]["params"], params);
+    assert_eq!(
+        sent[0]["params"],
+        json!({"cursor": "c"}),
+        "a handshake-only child gets no 2026 envelope"
+    );
     rig.stdout(
         child,
         json!({"jsonrpc": "2.0", "id": sent[0]["id"], "result": {"tools": []}}),
@@ -818,7 +853,11 @@ fn stateless_tools_call_is_checked_against_the_cached_schema() {
     rig.stateless(63, "tools/call", unknown.clone(), &[]);
     let sent = rig.stdin(child);
     assert_eq!(sent.len(), 2);
-    assert_eq!(sent[1]["params"], unknown, "unknown tools go unchecked");
+    assert_eq!(
+        sent[1]["params"],
+        json!({"name": "other", "arguments": {"region": "x"}}),
+        "unknown tools go unchecked"
+    );
     // A changed tool list is fetched again; meanwhile requests are served with the old one.
     rig.stdout(
         child,
@@ -837,7 +876,7 @@ fn stateless_tools_call_is_checked_against_the_cached_schema() {
 #[test]
 fn child_requests_and_notifications_during_a_stateless_request() {
     for shared in [false, true] {
-        let mut rig = Rig::new(shared);
+        let mut rig = Rig::with(every_era(shared));
         if shared {
             let child = spawned(&rig.actions());
             rig.stateless_child_ready(child);
@@ -882,11 +921,7 @@ fn child_requests_and_notifications_during_a_stateless_request() {
             notes,
             vec![
                 (Some(SessionKey(70)), Some(handle), "notifications/progress"),
-                (
-                    Some(SessionKey(70)),
-                    None,
-                    "notifications/prompts/list_changed"
-                ),
+                (None, None, "notifications/prompts/list_changed"),
             ],
             "progress on the request; list changes for the listen streams (shared {shared})"
         );
@@ -1112,4 +1147,601 @@ fn per_session_children_ask_for_the_idle_timeout_and_health_shows_the_limits() {
     assert_eq!(health["max_children"], crate::config::DEFAULT_MAX_CHILDREN);
     assert_eq!(health["child_idle_timeout_seconds"], 600.0);
     assert_eq!(health["request_timeout_seconds"], 300.0);
+}
+
+/// A modern (2026-07-28) child's answer to the era probe.
+fn discover_result(name: &str) -> Value {
+    json!({
+        "supportedVersions": ["2026-07-28"],
+        "capabilities": {"tools": {"listChanged": true}},
+        "resultType": "complete",
+        "_meta": {"io.modelcontextprotocol/serverInfo": {"name": name, "version": "2"}},
+    })
+}
+
+impl Rig {
+    /// Answers the era probe of `child` as a dual-era server does, then its tools listing.
+    fn modern_child_ready(&mut self, child: ChildId, name: &str) {
+        let probe = self.stdin(child).remove(0);
+        assert_eq!(probe["method"], "server/discover");
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result(name)}),
+        );
+        let list = self
+            .stdin(child)
+            .into_iter()
+            .find(|l| l["method"] == "tools/list")
+            .expect("mcpd lists the tools");
+        self.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": list["id"], "result": {"tools": []}}),
+        );
+    }
+}
+
+#[test]
+fn a_modern_stateless_child_is_never_initialized_and_answers_discover_itself() {
+    let mut rig = Rig::new(false);
+    let (discover, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
+    let child = spawned(&rig.actions());
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "probing");
+    rig.modern_child_ready(child, "dual");
+    assert_eq!(
+        respond_of(&rig.commands()),
+        vec![(discover, Ok(discover_result("dual")))],
+        "the child's own server/discover answer"
+    );
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(health["child_era"], "2026-07-28");
+    assert_eq!(health["stateless_child"], "ready");
+    let params = json!({"_meta": meta(), "name": "get_time", "arguments": {"tz": "UTC"}});
+    rig.stateless(51, "tools/call", params.clone(), &[]);
+    let sent = rig.stdin(child);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["method"], "tools/call", "no initialize, ever");
+    assert_eq!(sent[0]["params"], params, "the 2026 envelope as it was");
+    // A list change renews the cached discover answer.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/tools/list_changed"}),
+    );
+    let again = rig.stdin(child);
+    assert!(
+        again.iter().any(|l| l["method"] == "server/discover"),
+        "{again:?}"
+    );
+}
+
+#[test]
+fn shared_modern_child_gets_a_handshake_child_for_the_sessions() {
+    let mut rig = Rig::new(true);
+    let modern = spawned(&rig.actions());
+    // A handshake client arriving during the probe waits for the child that will serve it.
+    let (init, early) = rig.request(1, "initialize", json!({"protocolVersion": "2025-06-18"}));
+    assert!(early.is_empty(), "{early:?}");
+    rig.modern_child_ready(modern, "dual");
+    let handshake = spawned(&rig.actions());
+    assert_ne!(handshake, modern);
+    let line = rig.stdin(handshake).remove(0);
+    assert_eq!(
+        line["method"], "initialize",
+        "no probe for the handshake child"
+    );
+    rig.stdout(
+        handshake,
+        json!({"jsonrpc": "2.0", "id": line["id"], "result": {"protocolVersion": "2025-11-25", "serverInfo": {"name": "dual"}}}),
+    );
+    assert_eq!(
+        rig.stdin(handshake)[0]["method"],
+        "notifications/initialized"
+    );
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1, "{answers:?}");
+    assert_eq!(answers[0].0, init);
+    let result = answers[0].1.clone().unwrap();
+    assert_eq!(result["protocolVersion"], "2025-06-18");
+    assert_eq!(result["serverInfo"]["name"], "dual");
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(
+        (&health["child_era"], &health["handshake_child"]),
+        (&json!("2026-07-28"), &json!("ready"))
+    );
+    // Handshake sessions go to the handshake child, 2026 requests to the modern one.
+    rig.request(1, "tools/list", json!({}));
+    assert_eq!(rig.stdin(handshake)[0]["method"], "tools/list");
+    assert!(rig.stdin(modern).is_empty());
+    rig.stateless(70, "tools/list", json!({"_meta": meta()}), &[]);
+    assert_eq!(rig.stdin(modern)[0]["method"], "tools/list");
+    assert!(rig.stdin(handshake).is_empty());
+}
+
+#[test]
+fn per_session_mode_offers_no_2026_for_a_handshake_only_child_unless_asked() {
+    let mut rig = Rig::new(false);
+    let (discover, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
+    let child = spawned(&rig.actions());
+    rig.refuse_probe(child);
+    assert!(
+        rig.stdin(child).is_empty(),
+        "no initialize: the child is not kept"
+    );
+    let refusal = |outcome: &Result<Value, ErrorObject>| {
+        let error = outcome.clone().unwrap_err();
+        assert_eq!(error.code, -32022);
+        assert_eq!(
+            error.data.unwrap()["supported"],
+            json!(["2024-11-05", "2025-03-26", "2025-06-18", "2025-11-25"]),
+            "handshake revisions only: clients fall back to initialize"
+        );
+    };
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, discover);
+    refusal(&answers[0].1);
+    assert!(rig
+        .actions()
+        .iter()
+        .any(|a| matches!(a, ProcessAction::Signal { child: c, .. } if *c == child)));
+    rig.bridge.handle_exit(child, ExitKind::Code(0), rig.now);
+    assert!(rig.commands().is_empty(), "no restart");
+    // Later 2026 requests are refused at once, without a child.
+    let (_, now) = rig.stateless(51, "tools/list", json!({"_meta": meta()}), &[]);
+    match now.as_slice() {
+        [Command::Respond { outcome, .. }] => refusal(outcome),
+        other => panic!("{other:?}"),
+    }
+    assert!(rig.actions().is_empty());
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+}
+
+/// A stateless request of a client that declared `capabilities`.
+fn stateless_with(
+    rig: &mut Rig,
+    session: u64,
+    method: &str,
+    params: Value,
+    capabilities: Value,
+) -> RequestHandle {
+    rig.views.insert(
+        SessionKey(session),
+        SessionView {
+            protocol_version: "2026-07-28".into(),
+            client_capabilities: capabilities,
+            param_headers: Some(Vec::new()),
+            ..SessionView::default()
+        },
+    );
+    let (handle, commands) = rig.request(session, method, params);
+    assert!(commands.is_empty(), "{commands:?}");
+    handle
+}
+
+/// `--shared` with a handshake-only child, ready, tools listed.
+fn translating_rig() -> (Rig, ChildId) {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    rig.stateless_child_ready(child);
+    rig.commands();
+    (rig, child)
+}
+
+#[test]
+fn a_childs_sampling_becomes_input_required_and_the_retry_answers_it() {
+    let (mut rig, child) = translating_rig();
+    let call = json!({"name": "ask", "arguments": {"q": 1}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"sampling": {}},
+        "io.modelcontextprotocol/logLevel": "debug",
+        "progressToken": "p1"}});
+    let first = stateless_with(
+        &mut rig,
+        80,
+        "tools/call",
+        call.clone(),
+        json!({"sampling": {}}),
+    );
+    let sent = rig.stdin(child);
+    assert_eq!(sent[0]["method"], "logging/setLevel");
+    assert_eq!(sent[0]["params"], json!({"level": "debug"}));
+    assert_eq!(sent[1]["method"], "tools/call");
+    let original = sent[1]["id"].clone();
+    let token = sent[1]["params"]["_meta"]["progressToken"].clone();
+    assert_eq!(sent[1]["params"]["arguments"], json!({"q": 1}));
+    assert!(
+        sent[1]["params"]["_meta"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .all(|k| k == "progressToken"),
+        "envelope stripped: {}",
+        sent[1]
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage", "params": {"maxTokens": 5}}),
+    );
+    let answers = respond_of(&rig.commands());
+    assert_eq!(answers.len(), 1);
+    assert_eq!(answers[0].0, first);
+    let result = answers[0].1.clone().unwrap();
+    assert_eq!(result["resultType"], "input_required");
+    assert_eq!(
+        result["inputRequests"],
+        json!({"sampling": {"method": "sampling/createMessage", "params": {"maxTokens": 5}}})
+    );
+    let state = result["requestState"].as_str().unwrap().to_string();
+    assert_eq!(state.len(), 36, "a UUID");
+    // The first request's session ends; the child's request is not cancelled.
+    rig.call(None, |b, _| b.session_closed(SessionKey(80)));
+    assert!(rig.stdin(child).is_empty());
+    // Tampered, foreign-request retries are refused; the state survives them.
+    let mut retry = call.clone();
+    retry["requestState"] = json!(format!("{state}x"));
+    retry["inputResponses"] = json!({"sampling": {"role": "assistant", "content": {"type": "text", "text": "hi"}, "model": "m"}});
+    let refusal = |rig: &mut Rig, session: u64, params: Value| {
+        rig.views
+            .insert(SessionKey(session), rig.views[&SessionKey(80)].clone());
+        let (_, commands) = rig.request(session, "tools/call", params);
+        match commands.as_slice() {
+            [Command::Respond {
+                outcome: Err(e), ..
+            }] => {
+                assert_eq!(e.code, -32602);
+                e.message.clone()
+            }
+            other => panic!("{other:?}"),
+        }
+    };
+    assert!(refusal(&mut rig, 81, retry.clone()).contains("unknown"));
+    retry["requestState"] = json!(state);
+    let mut other = retry.clone();
+    other["arguments"] = json!({"q": 2});
+    assert!(refusal(&mut rig, 82, other).contains("another request"));
+    // The retry answers the child's question and takes over the call.
+    retry["_meta"]["progressToken"] = json!("p2");
+    let second = stateless_with(
+        &mut rig,
+        83,
+        "tools/call",
+        retry.clone(),
+        json!({"sampling": {}}),
+    );
+    let sent = rig.stdin(child);
+    assert_eq!(sent.len(), 1, "{sent:?}");
+    assert_eq!(sent[0]["id"], "q1");
+    assert_eq!(sent[0]["result"]["content"]["text"], "hi");
+    rig.stdout(child, json!({"jsonrpc": "2.0", "method": "notifications/progress", "params": {"progressToken": token, "progress": 1}}));
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": original, "result": {"content": [{"type": "text", "text": "done"}]}}),
+    );
+    let commands = rig.commands();
+    match &commands[0].1 {
+        Command::Notify {
+            related, params, ..
+        } => {
+            assert_eq!(*related, Some(second));
+            assert_eq!(params["progressToken"], "p2", "the retry's own token");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(
+        respond_of(&commands),
+        vec![(
+            second,
+            Ok(json!({"content": [{"type": "text", "text": "done"}]}))
+        )]
+    );
+    // Used once.
+    assert!(refusal(&mut rig, 84, retry).contains("already used"));
+}
+
+#[test]
+fn an_unanswered_round_expires_and_releases_the_child() {
+    let (mut rig, child) = translating_rig();
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(
+        &mut rig,
+        90,
+        "tools/call",
+        call.clone(),
+        json!({"elicitation": {}}),
+    );
+    let original = rig.stdin(child)[0]["id"].clone();
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": 7, "method": "elicitation/create", "params": {}}),
+    );
+    let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
+    rig.call(None, |b, _| b.session_closed(SessionKey(90)));
+    rig.advance(translate::TTL);
+    let sent = rig.stdin(child);
+    assert_eq!(sent[0]["id"], 7);
+    assert!(sent[0]["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("did not answer"));
+    assert_eq!(sent[1]["method"], "notifications/cancelled");
+    assert_eq!(sent[1]["params"]["requestId"], original);
+    let mut retry = call;
+    retry["requestState"] = state;
+    retry["inputResponses"] = json!({"elicitation": {"action": "cancel"}});
+    rig.views.insert(
+        SessionKey(91),
+        SessionView {
+            protocol_version: "2026-07-28".into(),
+            ..SessionView::default()
+        },
+    );
+    let (_, commands) = rig.request(91, "tools/call", retry);
+    match commands.as_slice() {
+        [Command::Respond {
+            outcome: Err(e), ..
+        }] => {
+            assert_eq!(e.code, -32602);
+            assert!(e.message.contains("expire"), "{}", e.message);
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn a_child_asking_an_undeclared_capability_is_refused() {
+    let (mut rig, child) = translating_rig();
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(&mut rig, 95, "tools/call", call, json!({}));
+    rig.stdin(child);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": 8, "method": "roots/list", "params": {}}),
+    );
+    let back = rig.stdin(child).remove(0);
+    assert_eq!(back["error"]["code"], -32601);
+    assert!(back["error"]["message"].as_str().unwrap().contains("roots"));
+    assert!(rig.commands().is_empty(), "the call goes on");
+}
+
+#[test]
+fn listened_resources_are_subscribed_on_a_handshake_only_child() {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    rig.refuse_probe(child);
+    let init = rig.stdin(child).remove(0);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-11-25",
+            "capabilities": {"resources": {"subscribe": true}}}}),
+    );
+    rig.stdin(child);
+    let uris = |list: &[&str]| list.iter().map(|u| u.to_string()).collect::<Vec<_>>();
+    rig.bridge.listened_uris(&uris(&["a://1", "a://2"]));
+    let sent: Vec<(Value, Value)> = rig
+        .stdin(child)
+        .into_iter()
+        .map(|l| (l["method"].clone(), l["params"]["uri"].clone()))
+        .collect();
+    assert_eq!(
+        sent,
+        vec![
+            (json!("resources/subscribe"), json!("a://1")),
+            (json!("resources/subscribe"), json!("a://2"))
+        ]
+    );
+    rig.bridge.listened_uris(&uris(&["a://2"]));
+    let sent = rig.stdin(child);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0]["method"], "resources/unsubscribe");
+    assert_eq!(sent[0]["params"]["uri"], "a://1");
+    // Its updates reach the listen streams with no request in flight.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/resources/updated", "params": {"uri": "a://2"}}),
+    );
+    let commands = rig.commands();
+    assert!(
+        commands
+            .iter()
+            .any(|(s, c)| s.is_none() && matches!(c, Command::Notify { method, .. } if method == "notifications/resources/updated")),
+        "{commands:?}"
+    );
+}
+
+#[test]
+fn shutdown_stops_the_handshake_child_for_good_too() {
+    let mut rig = Rig::new(true);
+    let modern = spawned(&rig.actions());
+    rig.modern_child_ready(modern, "dual");
+    let handshake = spawned(&rig.actions());
+    rig.bridge.shutdown(rig.now);
+    rig.actions();
+    for child in [modern, handshake] {
+        rig.bridge.handle_exit(child, ExitKind::Code(0), rig.now);
+    }
+    rig.advance(Duration::from_secs(60));
+    assert!(
+        rig.actions()
+            .iter()
+            .all(|a| !matches!(a, ProcessAction::Spawn { .. })),
+        "no restart while stopping"
+    );
+}
+
+#[test]
+fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
+    let (mut rig, child) = translating_rig();
+    let caps = json!({"sampling": {}, "elicitation": {}});
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(&mut rig, 100, "tools/call", call.clone(), caps.clone());
+    let original = rig.stdin(child)[0]["id"].clone();
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage", "params": {}}),
+    );
+    let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
+    rig.call(None, |b, _| b.session_closed(SessionKey(100)));
+    for n in 0..=translate::MAX_QUEUED {
+        rig.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": format!("e{n}"), "method": "elicitation/create", "params": {"n": n}}),
+        );
+    }
+    let refused = rig.stdin(child);
+    assert_eq!(refused.len(), 1, "only the one past the bound: {refused:?}");
+    assert_eq!(refused[0]["id"], format!("e{}", translate::MAX_QUEUED));
+    let mut retry = call.clone();
+    retry["requestState"] = state;
+    retry["inputResponses"] = json!({"sampling": {"role": "assistant", "model": "m",
+        "content": {"type": "text", "text": "s"}}});
+    rig.views.insert(
+        SessionKey(101),
+        SessionView {
+            protocol_version: "2026-07-28".into(),
+            client_capabilities: caps.clone(),
+            ..SessionView::default()
+        },
+    );
+    let (second, now) = rig.request(101, "tools/call", retry);
+    assert_eq!(rig.stdin(child)[0]["id"], "q1", "the first round answered");
+    let next = match now.as_slice() {
+        [Command::Respond {
+            request,
+            outcome: Ok(result),
+        }] => {
+            assert_eq!(*request, second);
+            result.clone()
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(next["resultType"], "input_required");
+    let keys: Vec<&String> = next["inputRequests"].as_object().unwrap().keys().collect();
+    assert_eq!(keys.len(), translate::MAX_QUEUED, "{keys:?}");
+    assert_eq!(next["inputRequests"]["elicitation"]["params"]["n"], 0);
+    // The second round's retry resumes the call; the child's answer reaches it.
+    let mut last = call;
+    last["requestState"] = next["requestState"].clone();
+    last["inputResponses"] = json!({"elicitation": {"action": "decline"}});
+    let third = stateless_with(&mut rig, 102, "tools/call", last, caps);
+    let answered = rig.stdin(child);
+    assert_eq!(answered.len(), translate::MAX_QUEUED);
+    assert_eq!(answered[0]["result"]["action"], "decline");
+    assert_eq!(
+        answered[1]["error"]["code"], -32602,
+        "no answer under its key"
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": original, "result": {"content": []}}),
+    );
+    assert_eq!(
+        respond_of(&rig.commands()),
+        vec![(third, Ok(json!({"content": []})))]
+    );
+}
+
+#[test]
+fn a_child_silent_on_the_probe_is_taken_for_handshake_only() {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    let probe = rig.stdin(child).remove(0);
+    assert_eq!(probe["method"], "server/discover");
+    rig.advance(era::PROBE_TIMEOUT - Duration::from_millis(1));
+    assert!(rig.stdin(child).is_empty(), "not yet");
+    rig.advance(Duration::from_millis(1));
+    let init = rig.stdin(child).remove(0);
+    assert_eq!(init["method"], "initialize");
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    // A late answer changes nothing.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result("late")}),
+    );
+    assert!(rig.stdin(child).is_empty());
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-11-25"}}),
+    );
+    assert_eq!(rig.stdin(child)[0]["method"], "notifications/initialized");
+    assert_eq!(rig.bridge.health().unwrap()["shared_child"], "ready");
+}
+
+#[test]
+fn a_slow_dual_era_child_refusing_the_late_initialize_is_modern_after_all() {
+    let mut rig = Rig::new(true);
+    let child = spawned(&rig.actions());
+    let probe = rig.stdin(child).remove(0);
+    rig.advance(era::PROBE_TIMEOUT);
+    let init = rig.stdin(child).remove(0);
+    assert_eq!(init["method"], "initialize");
+    // It read the probe first (cold start): its connection is 2026 now.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result("slow")}),
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": init["id"], "error": {"code": -32022, "message": "connection is serving the 2026-07-28 protocol"}}),
+    );
+    let health = rig.bridge.health().unwrap();
+    assert_eq!(health["child_era"], "2026-07-28");
+    assert_eq!(health["shared_child"], "ready", "not ended: {health}");
+    assert!(
+        rig.actions()
+            .iter()
+            .any(|a| matches!(a, ProcessAction::Spawn { .. })),
+        "the handshake child starts"
+    );
+}
+
+#[test]
+fn per_session_mode_takes_back_a_refusal_when_the_probe_answer_comes_late() {
+    let mut rig = Rig::new(false);
+    let (first, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
+    let child = spawned(&rig.actions());
+    let probe = rig.stdin(child).remove(0);
+    rig.advance(era::PROBE_TIMEOUT);
+    let refused = respond_of(&rig.commands());
+    assert_eq!(refused[0].0, first);
+    assert_eq!(refused[0].1.clone().unwrap_err().code, -32022);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result("slow")}),
+    );
+    // The next 2026 request starts a child again, to be probed.
+    rig.stateless(51, "server/discover", json!({"_meta": meta()}), &[]);
+    let again = spawned(&rig.actions());
+    assert_ne!(again, child);
+    assert_eq!(rig.stdin(again)[0]["method"], "server/discover");
+}
+
+#[test]
+fn without_2026_in_eras_there_is_no_probe() {
+    let mut config = config(true);
+    config.eras = vec!["2025-11-25".into()];
+    let mut rig = Rig::with(config);
+    let child = spawned(&rig.actions());
+    let first = rig.stdin(child).remove(0);
+    assert_eq!(first["method"], "initialize", "straight to the handshake");
+    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+}
+
+#[test]
+fn request_state_handles_name_the_instance() {
+    let mut config = config(true);
+    config.instance_id = "node-b".into();
+    let mut rig = Rig::with(config);
+    let child = spawned(&rig.actions());
+    rig.stateless_child_ready(child);
+    let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
+    stateless_with(&mut rig, 110, "tools/call", call, json!({"sampling": {}}));
+    rig.stdin(child);
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "sampling/createMessage", "params": {}}),
+    );
+    let result = respond_of(&rig.commands())[0].1.clone().unwrap();
+    let state = result["requestState"].as_str().unwrap();
+    assert!(state.starts_with("node-b-"), "{state}");
+    assert_eq!(state.len(), "node-b-".len() + 36);
 }

@@ -277,6 +277,11 @@ pub trait Handler {
     /// The session ended (DELETE, expiry, shutdown): forget its state.
     fn session_closed(&mut self, _session: SessionKey) {}
 
+    /// The resource URIs the open `subscriptions/listen` streams follow changed: `uris` is
+    /// their union, sorted. A backend that must subscribe upstream (a bridged handshake-era
+    /// server's `resources/subscribe`) does it here.
+    fn listened_uris(&mut self, _uris: &[String]) {}
+
     /// Work the handler produced outside a callback (a child process answered, a worker
     /// finished), with the session it belongs to (`None`: no session). The transport drains this
     /// after every input it hands the handler and whenever the event loop says the backend has
@@ -326,6 +331,10 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 
     fn session_closed(&mut self, session: SessionKey) {
         (**self).session_closed(session)
+    }
+
+    fn listened_uris(&mut self, uris: &[String]) {
+        (**self).listened_uris(uris)
     }
 
     fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {

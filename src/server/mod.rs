@@ -139,6 +139,7 @@ impl<H: Handler> Server<H> {
             session_timeout: config.limits.session_timeout,
             max_sessions: config.limits.max_sessions,
             instance_id: config.instance_id.clone(),
+            eras: crate::mcp::version::Eras::from_list(&config.eras),
         };
         Server {
             listen_ips,

@@ -7,6 +7,8 @@
 #![allow(dead_code)] // Each test binary uses its own subset.
 
 pub mod http;
+pub mod npm;
+pub mod pyenv;
 pub mod wire;
 
 use std::io::{BufRead, BufReader, Read};

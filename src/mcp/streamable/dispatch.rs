@@ -250,6 +250,17 @@ impl<H: Handler> Transport<H> {
                 (Command::IdleTimeout { after }, Some(key)) => {
                     self.shorten_idle_timeout(key, after)
                 }
+                (
+                    Command::Notify {
+                        related: None,
+                        method,
+                        params,
+                    },
+                    None,
+                ) => {
+                    // Server-wide news outside any session: the listen streams that asked.
+                    self.fan_out(&method, &params);
+                }
                 (command, None) => {
                     log::debug(format_args!("dropping {command:?}: it needs a session"));
                 }
@@ -330,9 +341,19 @@ impl<H: Handler> Transport<H> {
             }
         }
         if initialize {
-            if let Ok(result) = &outcome {
-                if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
-                    session.view.protocol_version = v.to_string();
+            if let Ok(result) = &mut outcome {
+                // The handler's revision stands if it is offered (`--eras`); else the one the
+                // transport negotiated, which is.
+                match result.get("protocolVersion").and_then(Value::as_str) {
+                    Some(v) if self.settings.eras.offers(v) => {
+                        session.view.protocol_version = v.to_string()
+                    }
+                    _ => {
+                        let negotiated = Value::from(session.view.protocol_version.clone());
+                        if let Some(fields) = result.as_object_mut() {
+                            fields.insert("protocolVersion".into(), negotiated);
+                        }
+                    }
                 }
                 session.initialized = true;
             }

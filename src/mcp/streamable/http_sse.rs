@@ -23,6 +23,9 @@ impl<H: Handler> Transport<H> {
         messages_path: &str,
         now: Instant,
     ) -> Reply {
+        if let Some(reply) = super::eras::refuse_http_sse(&self.settings.eras) {
+            return reply;
+        }
         if !accepts(head, Accept::Sse) {
             return Reply::error(
                 406,
@@ -60,6 +63,9 @@ impl<H: Handler> Transport<H> {
 
     /// POST on the messages path: 202, and the answers go out on the session's stream.
     pub fn post_http_sse(&mut self, head: &RequestHead, body: &[u8], now: Instant) -> Reply {
+        if let Some(reply) = super::eras::refuse_http_sse(&self.settings.eras) {
+            return reply;
+        }
         let Some(id) = session_id_param(head.query()) else {
             return Reply::error(
                 400,
@@ -117,6 +123,9 @@ impl<H: Handler> Transport<H> {
                     let handle = RequestHandle(self.next_handle);
                     self.next_handle += 1;
                     if let Some(session) = self.sessions.get_mut(&key) {
+                        if method == "initialize" {
+                            fill_view(&mut session.view, params.as_ref());
+                        }
                         let pending = Pending {
                             client_id: id,
                             method: method.clone(),
@@ -142,6 +151,21 @@ impl<H: Handler> Transport<H> {
             headers: Vec::new(),
             body: ReplyBody::Empty,
         }
+    }
+}
+
+/// The session's view from its `initialize` params: the session exists from the GET, but what
+/// the client declares (capabilities, clientInfo, revision) arrives only now, and the handler
+/// (sampling, elicitation, roots; the bridge's members) reads it from the view.
+fn fill_view(view: &mut SessionView, params: Option<&serde_json::Value>) {
+    let Some(params) = params else {
+        return;
+    };
+    if let Some(capabilities) = params.get("capabilities") {
+        view.client_capabilities = capabilities.clone();
+    }
+    if let Some(info) = params.get("clientInfo") {
+        view.client_info = info.clone();
     }
 }
 

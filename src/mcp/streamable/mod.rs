@@ -28,6 +28,7 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
 mod dispatch;
+pub mod eras;
 use dispatch::json_reply;
 mod http_sse;
 pub mod stateless;
@@ -52,6 +53,8 @@ pub struct Settings {
     pub max_sessions: usize,
     /// Prefix of session ids (`--instance-id`), empty for none.
     pub instance_id: String,
+    /// Revisions offered and accepted (`--eras`).
+    pub eras: version::Eras,
 }
 
 /// The body of a reply to one HTTP request.
@@ -293,7 +296,7 @@ impl<H: Handler> Transport<H> {
         if stateless::is_stateless(head, single) {
             return self.post_stateless(conn, head, body, now);
         }
-        if let Some(reply) = check_protocol_header(head) {
+        if let Some(reply) = eras::check_protocol_header(head, &self.settings.eras) {
             return reply;
         }
         if let Body::Single(Ok(Message::Request { method, .. })) = &body {
@@ -346,8 +349,16 @@ impl<H: Handler> Transport<H> {
             _ => Value::Null,
         };
         let requested = params.get("protocolVersion").and_then(Value::as_str);
+        let request_id = match &message {
+            Message::Request { id, .. } => Some(id.clone()),
+            _ => None,
+        };
+        if let Some(reply) = eras::refuse_initialize(&self.settings.eras, request_id, requested) {
+            return reply;
+        }
+        let negotiated = self.settings.eras.negotiate(requested);
         let view = SessionView {
-            protocol_version: version::negotiate(requested).to_string(),
+            protocol_version: negotiated.unwrap_or(version::LATEST_LEGACY).to_string(),
             client_capabilities: params.get("capabilities").cloned().unwrap_or(Value::Null),
             client_info: params.get("clientInfo").cloned().unwrap_or(Value::Null),
             ..SessionView::default()
@@ -589,7 +600,7 @@ impl<H: Handler> Transport<H> {
         if let Some(reply) = refuse_stateless(head) {
             return reply;
         }
-        if let Some(reply) = check_protocol_header(head) {
+        if let Some(reply) = eras::check_protocol_header(head, &self.settings.eras) {
             return reply;
         }
         let key = match self.session_of(head, path_session) {
@@ -716,7 +727,6 @@ impl<H: Handler> Transport<H> {
             for handle in handles {
                 self.cancel(key, handle, now);
             }
-            self.listeners.remove(&key);
             self.end_session(key, "stream closed by the client");
             return;
         }
@@ -793,7 +803,7 @@ impl<H: Handler> Transport<H> {
         for handle in session.pending.keys() {
             self.owners.remove(handle);
         }
-        self.listeners.remove(&key);
+        let listened = self.listeners.remove(&key).is_some();
         if session.ephemeral {
             log::debug(format_args!("stateless request {}: {why}", key.0));
         } else {
@@ -801,6 +811,9 @@ impl<H: Handler> Transport<H> {
         }
         let now = session.last_activity;
         let _ = self.invoke(None, now, |h, _| h.session_closed(key));
+        if listened {
+            self.listened_changed(now);
+        }
     }
 
     /// The session a request names: header, or the id in a compatibility path.
@@ -890,24 +903,6 @@ fn refuse_stateless(head: &RequestHead) -> Option<Reply> {
         format!("Method Not Allowed: protocol version {version} has no GET stream and no sessions"),
     );
     Some(reply.with_header("Allow", "POST".to_string()))
-}
-
-/// A present `MCP-Protocol-Version` must name a revision we support; absent means 2025-03-26.
-fn check_protocol_header(head: &RequestHead) -> Option<Reply> {
-    let value = head.header("mcp-protocol-version")?;
-    let text = std::str::from_utf8(value).unwrap_or("").trim();
-    if version::is_supported(text) {
-        return None;
-    }
-    Some(Reply::error(
-        400,
-        None,
-        jsonrpc::SERVER_ERROR,
-        format!(
-            "Bad Request: unsupported MCP-Protocol-Version {text:?}; supported: {}",
-            version::LEGACY.join(", ")
-        ),
-    ))
 }
 
 #[cfg(test)]

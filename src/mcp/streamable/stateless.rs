@@ -460,6 +460,12 @@ impl<H: Handler> Transport<H> {
                 )
             }
         };
+        let requested = meta_str(params.as_ref(), META_VERSION).unwrap_or(version::MODERN);
+        if let Some(reply) =
+            super::eras::refuse_modern(&self.settings.eras, Some(id.clone()), requested)
+        {
+            return reply;
+        }
         let view = match validate(head, &method, params.as_ref()) {
             Ok(view) => view,
             Err(rejection) => return Reply::rejection(rejection.status, Some(id), rejection.error),
@@ -470,7 +476,9 @@ impl<H: Handler> Transport<H> {
         }
         let key = self.open_ephemeral(view, now);
         if method == "subscriptions/listen" {
-            return self.listen(conn, key, id, params.as_ref());
+            let reply = self.listen(conn, key, id, params.as_ref());
+            self.listened_changed(now);
+            return reply;
         }
         let reply = self.exchange(
             conn,
@@ -577,6 +585,18 @@ impl<H: Handler> Transport<H> {
             };
             self.actions.push_back(Action::Reply { conn, reply });
         }
+    }
+
+    /// Tells the handler the union of the resource URIs the listen streams follow.
+    pub(super) fn listened_changed(&mut self, now: Instant) {
+        let mut uris: Vec<String> = self
+            .listeners
+            .values()
+            .flat_map(|l| l.filter.resource_uris.iter().cloned())
+            .collect();
+        uris.sort_unstable();
+        uris.dedup();
+        let _ = self.invoke(None, now, |h, _| h.listened_uris(&uris));
     }
 
     /// Sends a server-wide notification to every listen stream that asked for it.

@@ -87,6 +87,7 @@ impl<H: Handler> Rig<H> {
             session_timeout: Duration::from_secs(60),
             max_sessions: 100,
             instance_id: String::new(),
+            eras: crate::mcp::version::Eras::default(),
         };
         f(&mut settings);
         Rig {
@@ -844,8 +845,8 @@ fn c(n: u32) -> ConnId {
 }
 
 /// Headers and `_meta` of a stateless (2026-07-28) request for `method`.
-fn stateless_post(
-    rig: &mut Rig<Builtin>,
+fn stateless_post<H: Handler>(
+    rig: &mut Rig<H>,
     conn: u32,
     id: u64,
     method: &str,
@@ -1141,4 +1142,76 @@ fn initialize_is_offered_the_least_recently_active_idle_session() {
         Some(SessionKey(2)),
         "a session with an open stream is not idle"
     );
+}
+
+/// Builtin, recording what `listened_uris` was told.
+struct Listening(Builtin, Vec<Vec<String>>);
+
+impl Handler for Listening {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        self.0.handle_request(ctx, request, method, params)
+    }
+
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+        self.0.handle_notification(ctx, method, params)
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        self.0.handle_response(ctx, id, outcome)
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        self.0.handle_timer(ctx, token)
+    }
+
+    fn listened_uris(&mut self, uris: &[String]) {
+        self.1.push(uris.to_vec());
+    }
+}
+
+#[test]
+fn the_handler_learns_which_resources_the_listen_streams_follow() {
+    let mut rig = Rig::with(
+        Listening(Builtin::new(), Vec::new()),
+        ResponseMode::Auto,
+        |_| {},
+    );
+    let follow = |uris: &[&str]| json!({"notifications": {"resourceSubscriptions": uris}});
+    stateless_post(
+        &mut rig,
+        1,
+        70,
+        "subscriptions/listen",
+        follow(&["b://2", "a://1"]),
+        None,
+    );
+    stateless_post(
+        &mut rig,
+        2,
+        71,
+        "subscriptions/listen",
+        follow(&["a://1"]),
+        None,
+    );
+    rig.close(1);
+    rig.close(2);
+    let told: Vec<Vec<String>> = rig.t.handler().1.clone();
+    let want: Vec<Vec<String>> = vec![
+        vec!["a://1".into(), "b://2".into()],
+        vec!["a://1".into(), "b://2".into()],
+        vec!["a://1".into()],
+        vec![],
+    ];
+    assert_eq!(told, want, "the sorted union after every change");
 }

@@ -1,0 +1,104 @@
+//! `--eras`: which protocol revisions the transport offers and accepts, checked where a request
+//! picks its era (MCP versioning; 2026-07-28 `UnsupportedProtocolVersion`).
+//!
+//! - a handshake-era `MCP-Protocol-Version` header not offered: 400;
+//! - `initialize` when no handshake revision is offered: 400 with -32022 listing the offered
+//!   ones (what 2026-07-28 asks of a modern-only server); otherwise it is answered with the
+//!   offered revision [`Eras::negotiate`] picks, even when the handler named another;
+//! - a 2026-07-28 request when 2026-07-28 is not offered: 400 with -32022 listing the offered
+//!   revisions. Today's clients in auto mode read that as "fall back to `initialize`" (Python
+//!   SDK 2.x `mcp/client/_probe.py`: every error falls back except -32022 whose list holds only
+//!   modern revisions; TS SDK 2.x `classifyRpcError`: the same);
+//! - the 2024-11-05 HTTP+SSE transport when 2024-11-05 is not offered: 404.
+
+use super::Reply;
+use crate::http::RequestHead;
+use crate::mcp::jsonrpc::{self, ErrorObject, Id};
+use crate::mcp::version::{self, Eras};
+use serde_json::json;
+
+/// -32022 naming what is offered, for a `requested` revision that is not.
+pub fn unsupported(eras: &Eras, requested: &str) -> ErrorObject {
+    ErrorObject::new(
+        super::stateless::UNSUPPORTED_VERSION,
+        format!(
+            "Unsupported protocol version {requested:?}; this server offers {}",
+            eras.offered().join(", ")
+        ),
+    )
+    .with_data(json!({"supported": eras.offered(), "requested": requested}))
+}
+
+/// A present `MCP-Protocol-Version` must name an offered handshake revision; absent means
+/// 2025-03-26 (checked at `initialize` time instead).
+pub fn check_protocol_header(head: &RequestHead, eras: &Eras) -> Option<Reply> {
+    let value = head.header("mcp-protocol-version")?;
+    let text = std::str::from_utf8(value).unwrap_or("").trim();
+    if version::is_supported(text) && eras.offers(text) {
+        return None;
+    }
+    Some(Reply::error(
+        400,
+        None,
+        jsonrpc::SERVER_ERROR,
+        format!(
+            "Bad Request: unsupported MCP-Protocol-Version {text:?}; supported: {}",
+            eras.handshake().join(", ")
+        ),
+    ))
+}
+
+/// The refusal of an `initialize` (request `id`) when no handshake revision is offered.
+pub fn refuse_initialize(eras: &Eras, id: Option<Id>, requested: Option<&str>) -> Option<Reply> {
+    if !eras.handshake().is_empty() {
+        return None;
+    }
+    let error = unsupported(eras, requested.unwrap_or(""));
+    Some(Reply::rejection(400, id, error))
+}
+
+/// The refusal of a 2026-07-28 request (`id`, asking for `requested`) when that is not offered.
+pub fn refuse_modern(eras: &Eras, id: Option<Id>, requested: &str) -> Option<Reply> {
+    if eras.modern() {
+        return None;
+    }
+    Some(Reply::rejection(400, id, unsupported(eras, requested)))
+}
+
+/// The refusal of the HTTP+SSE transport when 2024-11-05 is not offered.
+pub fn refuse_http_sse(eras: &Eras) -> Option<Reply> {
+    if eras.offers("2024-11-05") {
+        return None;
+    }
+    Some(Reply::error(
+        404,
+        None,
+        jsonrpc::SERVER_ERROR,
+        "Not Found: the 2024-11-05 HTTP+SSE transport is not offered (--eras)",
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refusal_of_2026_lists_what_is_offered() {
+        let eras = Eras::from_list(&["2025-11-25".to_string()]);
+        let error = unsupported(&eras, "2026-07-28");
+        assert_eq!(error.code, -32022);
+        assert_eq!(
+            error.data,
+            Some(json!({"supported": ["2025-11-25"], "requested": "2026-07-28"}))
+        );
+        assert!(refuse_modern(&eras, None, "2026-07-28").is_some());
+        assert!(refuse_modern(&Eras::default(), None, "2026-07-28").is_none());
+        assert!(refuse_http_sse(&eras).is_some());
+        assert!(refuse_initialize(&eras, None, None).is_none());
+        let modern_only = Eras::from_list(&["2026-07-28".to_string()]);
+        assert_eq!(
+            refuse_initialize(&modern_only, None, None).unwrap().status,
+            400
+        );
+    }
+}

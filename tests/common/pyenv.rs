@@ -1,0 +1,89 @@
+//! Python virtual environments for the real-client tests: one per pinned package set, made
+//! once under `target/` (under a file lock, as test threads and processes may race) and reused
+//! while it holds exactly those versions.
+
+use super::{require_tool, run_bounded, tail, target_dir, tool_missing};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+/// The python of `target/<name>` with every `package==version` of `pins` installed, made on
+/// first use. None when python3, venv or PyPI is unavailable outside CI (under CI: a panic).
+pub fn venv_python(name: &str, pins: &[(&str, &str)]) -> Option<PathBuf> {
+    let venv = target_dir().join(name);
+    let python = venv.join("bin/python");
+    std::fs::create_dir_all(target_dir()).expect("create the target dir");
+    let lock = File::create(target_dir().join(format!("{name}.lock"))).expect("create the lock");
+    // Released when `lock` is dropped at the end of this function.
+    lock.lock().expect("lock the venv");
+    if has_pins(&python, pins) {
+        return Some(python);
+    }
+    if !require_tool(
+        "python3 with venv",
+        &["python3", "-c", "import venv, ensurepip"],
+    ) {
+        return None;
+    }
+    let wanted: Vec<String> = pins.iter().map(|(p, v)| format!("{p}=={v}")).collect();
+    eprintln!(
+        "creating {} with {} (once)",
+        venv.display(),
+        wanted.join(" ")
+    );
+    let _ = std::fs::remove_dir_all(&venv);
+    let mut cmd = Command::new("python3");
+    cmd.args(["-m", "venv"]).arg(&venv);
+    let out = run_bounded(cmd, Duration::from_secs(120)).expect("start python3");
+    if !out.status.success() {
+        tool_missing(
+            "python3 -m venv",
+            &format!("{}\n{}{}", out.status, out.stdout, out.stderr),
+        );
+        return None;
+    }
+    let mut cmd = Command::new(&python);
+    cmd.args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--quiet",
+    ])
+    .args(&wanted);
+    let out = run_bounded(cmd, Duration::from_secs(600)).expect("start the venv's python");
+    if !out.status.success() || !has_pins(&python, pins) {
+        let problem = format!(
+            "pip install {}: {}{}\n{}{}",
+            wanted.join(" "),
+            out.status,
+            if out.timed_out { " (timed out)" } else { "" },
+            tail(&out.stdout, 2000),
+            tail(&out.stderr, 3000)
+        );
+        let _ = std::fs::remove_dir_all(&venv);
+        tool_missing("pip (PyPI)", &problem);
+        return None;
+    }
+    Some(python)
+}
+
+/// True if `python` runs and has exactly the pinned versions.
+fn has_pins(python: &Path, pins: &[(&str, &str)]) -> bool {
+    if !python.exists() {
+        return false;
+    }
+    let mut cmd = Command::new(python);
+    cmd.args([
+        "-c",
+        "import sys, importlib.metadata as m\n\
+         pins = sys.argv[1:]\n\
+         sys.exit(any(m.version(p) != v for p, v in zip(pins[::2], pins[1::2])))",
+    ]);
+    for (package, version) in pins {
+        cmd.arg(package).arg(version);
+    }
+    matches!(run_bounded(cmd, Duration::from_secs(60)), Ok(out) if out.status.success())
+}
