@@ -85,6 +85,7 @@ async function connect() {
       client,
       version: () => negotiated,
       era: () => "legacy",
+      rounds: () => 0,
       call: async (name, args, onprogress) => {
         lateProgress.length = 0;
         const result = await client.callTool({ name, arguments: args }, types.CallToolResultSchema, {
@@ -110,22 +111,37 @@ async function connect() {
   // call's onprogress (`runInputRequiredDriver`: {progress: round, message: "Fulfilling input
   // required by ..."}): keep those apart from the server's.
   const ours = (p) => typeof p.message === "string" && p.message.startsWith("Fulfilling input required");
+  let rounds = 0;
   return {
     client,
     version: () => client.getNegotiatedProtocolVersion(),
     era: () => client.getProtocolEra(),
-    call: (name, args, onprogress) =>
-      client.callTool(
+    /** input_required rounds the last call went through. */
+    rounds: () => rounds,
+    call: (name, args, onprogress) => {
+      rounds = 0;
+      return client.callTool(
         { name, arguments: args },
         {
           timeout: 20000,
           onprogress: (p) => {
-            if (ours(p)) console.log(`note: ${name}: the SDK fulfilled an input_required round: ${show(p)}`);
-            else onprogress?.(p);
+            if (ours(p)) {
+              rounds += 1;
+              console.log(`note: ${name}: the SDK fulfilled an input_required round: ${show(p)}`);
+            } else {
+              onprogress?.(p);
+            }
           },
         },
-      ),
+      );
+    },
   };
+}
+
+/** The server's question reached the client by an input_required round iff it speaks 2026. */
+function checkRounds(c, name, asked) {
+  const expected = asked && c.era() === "modern" ? 1 : 0;
+  check(c.rounds() === expected, `${name}: ${expected} input_required round(s) (got ${c.rounds()})`);
 }
 
 async function builtinSteps(c) {
@@ -164,12 +180,14 @@ async function builtinSteps(c) {
   got = texts(await c.call("test_tool_with_progress", {}, (p) => progress.push(p.progress)));
   check(show(got) === show(["Progress test completed"]), `progress tool: result (got ${show(got)})`);
   check(show(progress) === show([0, 50, 100]), `progress 0, 50, 100 (got ${show(progress)})`);
+  checkRounds(c, "test_tool_with_progress", false);
 
   got = texts(await c.call("test_sampling", { prompt: "hi" }));
   check(
     show(got) === show(["LLM response: sampled: hi"]),
     `test_sampling: the client's sampled text comes back (got ${show(got)})`,
   );
+  checkRounds(c, "test_sampling", true);
 }
 
 async function everythingSteps(c) {
@@ -210,6 +228,7 @@ async function everythingSteps(c) {
     `long-running operation: result (got ${show(got)})`,
   );
   check(show(progress) === show([[1, 3], [2, 3], [3, 3]]), `progress 1/3, 2/3, 3/3 (got ${show(progress)})`);
+  checkRounds(c, "trigger-long-running-operation", false);
 
   // A server-to-client request in the handshake era, an input_required round trip in
   // 2026-07-28 (mcpd translates for this handshake-only server).
@@ -219,6 +238,7 @@ async function everythingSteps(c) {
       got[0].includes('"text": "sampled: Resource trigger-sampling-request context: hi"'),
     `trigger-sampling-request: the client's sampled text comes back (got ${show(got)})`,
   );
+  checkRounds(c, "trigger-sampling-request", true);
 }
 
 async function timeSteps(c) {
@@ -274,6 +294,7 @@ async function askSteps(c) {
     show(progress) === show([[1, 3], [2, 3], [3, 3]]),
     `progress 1/3, 2/3 (sent while the client answered), 3/3 (got ${show(progress)})`,
   );
+  checkRounds(c, "ask_while_working", true);
 }
 
 async function main() {
