@@ -51,6 +51,7 @@ pub mod mcp;
 pub mod server;
 pub mod sse;
 mod sys;
+pub mod testing;
 pub mod timer;
 mod units;
 
