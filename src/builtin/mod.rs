@@ -44,7 +44,8 @@ mod stateless;
 mod tools;
 
 use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
-use crate::mcp::{version, Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::lifecycle::ServerInfo;
+use crate::mcp::{Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
 use calls::Pending;
 use logging::{Level, LogFilter};
 use request_state::RequestStates;
@@ -145,9 +146,9 @@ impl Handler for Builtin {
         let bucket = ctx.session();
         let modern = is_modern(ctx);
         let outcome = match method {
-            "initialize" => initialize(&params),
-            "server/discover" if modern => Ok(discover()),
+            "initialize" => server_info().initialize(Some(&params)),
             "ping" => Ok(json!({})),
+            "server/discover" if modern => Ok(server_info().discover()),
             "logging/setLevel" => self.set_level(bucket, &params),
             "tools/list" => one_page(&params, || tools::list(modern)),
             "tools/call" => return self.call_tool(ctx, request, &params),
@@ -227,36 +228,13 @@ fn capabilities() -> Value {
     })
 }
 
-/// The `initialize` result (MCP lifecycle, "Initialization").
-fn initialize(params: &Value) -> Result<Value, ErrorObject> {
-    let requested = str_param(params, "protocolVersion")?;
-    Ok(json!({
-        "protocolVersion": version::negotiate(Some(requested)),
-        "capabilities": capabilities(),
-        "serverInfo": {
-            "name": "mcpd",
-            "title": "mcpd reference server",
-            "version": env!("CARGO_PKG_VERSION"),
-        },
-        "instructions": INSTRUCTIONS,
-    }))
-}
-
-/// The `server/discover` result (MCP 2026-07-28 versioning, "Discovery"): cacheable, and
-/// naming the server in `_meta` as every 2026 result may.
-fn discover() -> Value {
-    json!({
-        "supportedVersions": version::MODERN_SUPPORTED,
-        "capabilities": capabilities(),
-        "instructions": INSTRUCTIONS,
-        "resultType": "complete",
-        "ttlMs": 0,
-        "cacheScope": "private",
-        "_meta": {"io.modelcontextprotocol/serverInfo": {
-            "name": "mcpd",
-            "version": env!("CARGO_PKG_VERSION"),
-        }},
-    })
+/// Who the built-in server is, for `initialize` and `server/discover`.
+fn server_info() -> ServerInfo {
+    ServerInfo {
+        title: Some("mcpd reference server".into()),
+        instructions: Some(INSTRUCTIONS.into()),
+        ..ServerInfo::new("mcpd", env!("CARGO_PKG_VERSION"), capabilities())
+    }
 }
 
 /// The `prompts/get` result.
@@ -328,7 +306,7 @@ mod tests {
         let got = h
             .call("initialize", json!({"protocolVersion": "1999-01-01"}))
             .unwrap();
-        assert_eq!(got["protocolVersion"], version::LATEST_LEGACY);
+        assert_eq!(got["protocolVersion"], crate::mcp::version::LATEST_LEGACY);
     }
 
     #[test]
@@ -543,9 +521,6 @@ mod tests {
                 "capabilities": {"tools":{"listChanged":true},"prompts":{"listChanged":true},
                     "resources":{"listChanged":true,"subscribe":true},"completions":{},"logging":{}},
                 "instructions": INSTRUCTIONS,
-                "resultType": "complete",
-                "ttlMs": 0,
-                "cacheScope": "private",
                 "_meta": {"io.modelcontextprotocol/serverInfo":
                     {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")}},
             })
