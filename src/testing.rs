@@ -302,3 +302,107 @@ impl<H: Handler> Harness<H> {
         self.log.clear();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Answers `later` after the delay in its params, reporting progress once on the way;
+    /// hands `bg` work out through [`Handler::poll_command`].
+    #[derive(Default)]
+    struct Later {
+        waiting: Vec<(u64, RequestHandle)>,
+        background: Vec<(Option<SessionKey>, Command)>,
+        closed: Vec<SessionKey>,
+    }
+
+    impl Handler for Later {
+        fn handle_request(
+            &mut self,
+            ctx: &mut Context<'_>,
+            request: RequestHandle,
+            method: &str,
+            params: Option<Value>,
+        ) {
+            let ms = params.as_ref().and_then(|p| p["ms"].as_u64()).unwrap_or(0);
+            match method {
+                "later" => {
+                    let token = self.waiting.len() as u64;
+                    self.waiting.push((token, request));
+                    ctx.notify(Some(request), "notifications/progress", json!({"ms": ms}));
+                    ctx.set_timer(Duration::from_millis(ms), token);
+                }
+                _ => self.background.push((
+                    ctx.session(),
+                    Command::Respond {
+                        request,
+                        outcome: Ok(json!("from poll_command")),
+                    },
+                )),
+            }
+        }
+        fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
+        fn handle_response(
+            &mut self,
+            _: &mut Context<'_>,
+            _: OutgoingId,
+            _: Result<Value, ErrorObject>,
+        ) {
+        }
+        fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+            if let Some(i) = self.waiting.iter().position(|(t, _)| *t == token) {
+                let (_, request) = self.waiting.remove(i);
+                ctx.respond(request, Ok(json!(token)));
+            }
+        }
+        fn session_closed(&mut self, session: SessionKey) {
+            self.closed.push(session);
+        }
+        fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
+            self.background.pop()
+        }
+    }
+
+    #[test]
+    fn timers_fire_in_due_order_on_the_fake_clock() {
+        let mut h = Harness::new(Later::default());
+        let slow = h.request("later", json!({"ms": 500}));
+        let fast = h.request("later", json!({"ms": 100}));
+        assert_eq!(h.pending_timers(), 2);
+        assert_eq!(h.notifications("notifications/progress").len(), 2);
+        let start = h.now();
+        h.advance(Duration::from_millis(99));
+        assert_eq!((h.response(fast), h.response(slow)), (None, None));
+        h.advance(Duration::from_millis(1));
+        assert!(h.response(fast).is_some() && h.response(slow).is_none());
+        h.run_timers();
+        assert!(h.response(slow).is_some());
+        assert_eq!(h.now() - start, Duration::from_millis(500));
+        assert_eq!(h.pending_timers(), 0);
+    }
+
+    #[test]
+    fn commands_from_poll_command_are_recorded_like_queued_ones() {
+        let mut h = Harness::new(Later::default());
+        assert_eq!(h.call("bg", json!({})), Ok(json!("from poll_command")));
+        h.clear();
+        assert!(h.commands().is_empty());
+    }
+
+    #[test]
+    fn sessions_close_when_replaced_and_stateless_requests_when_answered() {
+        let mut h = Harness::new(Later::default());
+        let first = h.session.unwrap();
+        let second = h.start_session(SessionView::default());
+        assert_ne!(first, second);
+        assert_eq!(h.handler.closed, [first]);
+
+        let mut h = Harness::stateless(Later::default());
+        assert!(h.view.as_ref().is_some_and(SessionView::is_modern));
+        let call = h.request("later", json!({"ms": 10}));
+        assert!(h.handler.closed.is_empty());
+        h.run_timers();
+        assert_eq!(h.responses(call), 1);
+        assert_eq!(h.handler.closed.len(), 1);
+    }
+}
