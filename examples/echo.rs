@@ -78,7 +78,9 @@ fn call(params: &Value) -> Result<Value, ErrorObject> {
 /// SIGTERM or SIGINT.
 fn main() -> std::io::Result<()> {
     let port = std::env::args().skip_while(|a| a != "--port").nth(1);
-    let port = port.map_or(Ok(8000), |p| p.parse().map_err(std::io::Error::other))?;
+    let Ok(port) = port.as_deref().unwrap_or("8000").parse() else {
+        return Err(std::io::Error::other("usage: echo [--port N]"));
+    };
     mcpd::log::init(None);
     let config = Config {
         port,

@@ -62,13 +62,19 @@ fn echo_handler_answers_through_the_harness() {
 
 /// One POST to `/mcp` with `body`, in session `session` when given.
 fn post(port: u16, session: Option<&str>, body: &Value) -> Response {
+    match session {
+        Some(id) => post_with(port, &[("Mcp-Session-Id", id)], body),
+        None => post_with(port, &[], body),
+    }
+}
+
+/// One POST to `/mcp` with `body` and the `extra` headers.
+fn post_with(port: u16, extra: &[(&str, &str)], body: &Value) -> Response {
     let mut headers = vec![
         ("Accept", "application/json, text/event-stream"),
         ("Content-Type", "application/json"),
     ];
-    if let Some(id) = session {
-        headers.push(("Mcp-Session-Id", id));
-    }
+    headers.extend_from_slice(extra);
     let body = body.to_string();
     request(
         port,
@@ -81,7 +87,7 @@ fn post(port: u16, session: Option<&str>, body: &Value) -> Response {
 }
 
 #[test]
-fn echo_example_serves_initialize_and_tools_call_over_loopback() {
+fn echo_example_serves_sessions_and_stateless_calls_over_loopback() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().expect("local address").port();
     // The loop serves until the test process ends (it stops on SIGTERM or SIGINT only).
@@ -110,5 +116,24 @@ fn echo_example_serves_initialize_and_tools_call_over_loopback() {
     assert_eq!(
         reply.json(),
         json!({"jsonrpc": "2.0", "id": 2, "result": text("hello over loopback", false)})
+    );
+
+    // The stateless era (2026-07-28) needs nothing more from the handler.
+    let stateless = json!({"jsonrpc": "2.0", "id": 3, "method": "tools/call", "params": {
+        "name": "echo", "arguments": {"message": "no session"}, "_meta": {
+            "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+            "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let headers = [
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", "tools/call"),
+        ("Mcp-Name", "echo"),
+    ];
+    let reply = post_with(port, &headers, &stateless);
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let mut result = text("no session", false);
+    result["resultType"] = json!("complete");
+    assert_eq!(
+        reply.json(),
+        json!({"jsonrpc": "2.0", "id": 3, "result": result})
     );
 }
