@@ -15,6 +15,7 @@
 //! | backends | [`builtin`], [`bridge`] | the [`mcp::Handler`] contract |
 //! | building blocks | [`http`], [`sse`], [`timer`], [`lines`] | bytes only |
 //! | settings | [`config`], [`cli`], [`log`] | |
+//! | test support | [`testing`] | the [`mcp::Handler`] contract |
 //!
 //! Lower layers never name higher ones: [`http`] knows nothing of MCP.
 //!
@@ -29,8 +30,15 @@
 //! deadline (request heads, keep-alive, heartbeats, session expiry, handler timers, child kill
 //! grace) lives on one [`timer::TimerWheel`], whose next deadline is the poll timeout.
 //!
-//! As a library: implement [`mcp::Handler`] and call [`event_loop::run`] with a
-//! [`config::Config`].
+//! # As a library
+//!
+//! Implement [`mcp::Handler`] and call [`event_loop::run`] with a [`config::Config`]; every
+//! transport above serves it. Answer the lifecycle requests (`initialize` with version
+//! negotiation, `ping`, `server/discover`) with [`mcp::ServerInfo::answer`] and the rest
+//! yourself. `examples/echo.rs` is a complete server with one tool in under 100 lines
+//! (`cargo run --example echo -- --port 8000`). Test a handler without sockets or real time
+//! with [`testing::Harness`], as `tests/example_echo.rs` tests the example and the built-in
+//! server's tests test [`builtin::Builtin`].
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -51,6 +59,7 @@ pub mod mcp;
 pub mod server;
 pub mod sse;
 mod sys;
+pub mod testing;
 pub mod timer;
 mod units;
 

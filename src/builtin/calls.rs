@@ -258,7 +258,7 @@ impl Builtin {
 
 #[cfg(test)]
 mod tests {
-    use super::super::harness::Harness;
+    use super::super::harness::builtin_session;
     use super::*;
     use crate::mcp::handler::Command;
     use crate::mcp::Handler;
@@ -274,7 +274,7 @@ mod tests {
 
     #[test]
     fn logging_tool_sends_three_info_messages_50ms_apart_then_answers() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let call = h.request(
             "tools/call",
             json!({"name": "test_tool_with_logging", "arguments": {}}),
@@ -308,9 +308,9 @@ mod tests {
 
     #[test]
     fn set_level_filters_tool_log_messages() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         for (level, want) in [("warning", 0), ("info", 3), ("debug", 3), ("emergency", 0)] {
-            h.log.clear();
+            h.clear();
             h.call("logging/setLevel", json!({ "level": level }))
                 .unwrap();
             h.call_tool("test_tool_with_logging", json!({})).unwrap();
@@ -325,7 +325,7 @@ mod tests {
     #[test]
     fn progress_token_keeps_its_type_and_progress_rises() {
         for token in [json!(1), json!("progress-test-1")] {
-            let mut h = Harness::new();
+            let mut h = builtin_session();
             let call = h.request(
                 "tools/call",
                 json!({"name": "test_tool_with_progress", "arguments": {},
@@ -352,7 +352,7 @@ mod tests {
 
     #[test]
     fn progress_token_that_is_not_a_string_or_integer_counts_as_none() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let got = h.call(
             "tools/call",
             json!({"name": "test_tool_with_progress", "_meta": {"progressToken": null}}),
@@ -363,7 +363,7 @@ mod tests {
 
     #[test]
     fn sampling_round_trips_through_the_client() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let call = h.request(
             "tools/call",
             json!({"name": "test_sampling", "arguments": {"prompt": "Test prompt for sampling"}}),
@@ -398,7 +398,7 @@ mod tests {
 
     #[test]
     fn elicitation_round_trips_through_the_client() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let call = h.request(
             "tools/call",
             json!({"name": "test_elicitation",
@@ -421,7 +421,7 @@ mod tests {
 
     #[test]
     fn client_error_answer_becomes_an_error_result() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let call = h.request(
             "tools/call",
             json!({"name": "test_elicitation_sep1034_defaults"}),
@@ -438,7 +438,7 @@ mod tests {
 
     #[test]
     fn roots_are_listed_only_when_the_client_declared_them() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         assert_eq!(
             h.call_tool("list_roots", json!({})).unwrap()["isError"],
             true
@@ -460,12 +460,12 @@ mod tests {
 
     #[test]
     fn reconnection_closes_the_stream_then_answers_after_100ms() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let call = h.request(
             "tools/call",
             json!({"name": "test_reconnection", "arguments": {}}),
         );
-        assert_eq!(h.log, vec![Command::CloseStream { request: call }]);
+        assert_eq!(h.commands(), [Command::CloseStream { request: call }]);
         h.advance(ms(99));
         assert_eq!(h.response(call), None);
         h.advance(ms(1));
@@ -477,7 +477,7 @@ mod tests {
 
     #[test]
     fn cancel_stops_further_messages_and_the_answer() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let logging = h.request("tools/call", json!({"name": "test_tool_with_logging"}));
         let sampling = h.request(
             "tools/call",
@@ -491,12 +491,12 @@ mod tests {
         h.answer(id, Ok(json!({"content": {"type": "text", "text": "late"}})));
         assert_eq!(h.notifications("notifications/message").len(), 1);
         assert_eq!((h.responses(logging), h.responses(sampling)), (0, 0));
-        assert!(h.builtin.timers.is_empty() && h.builtin.asked.is_empty());
+        assert!(h.handler.timers.is_empty() && h.handler.asked.is_empty());
     }
 
     #[test]
     fn session_closed_drops_its_state_and_pending_calls() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         h.call("logging/setLevel", json!({"level": "error"}))
             .unwrap();
         h.call(
@@ -512,30 +512,30 @@ mod tests {
             "tools/call",
             json!({"name": "test_sampling", "arguments": {"prompt": "p"}}),
         );
-        h.builtin.session_closed(SessionKey(1));
-        assert!(h.builtin.sessions.is_empty());
-        assert!(h.builtin.timers.is_empty() && h.builtin.asked.is_empty());
+        h.handler.session_closed(SessionKey(1));
+        assert!(h.handler.sessions.is_empty());
+        assert!(h.handler.timers.is_empty() && h.handler.asked.is_empty());
         h.run_timers();
         let (_, id, ..) = h.client_requests()[0].clone();
         h.answer(id, Ok(json!({"content": {"type": "text", "text": "late"}})));
         assert_eq!(h.notifications("notifications/progress").len(), 1);
         assert_eq!(h.responses(progress), 0);
-        assert!(h.builtin.sessions.is_empty());
+        assert!(h.handler.sessions.is_empty());
     }
 
     #[test]
     fn stray_timers_and_unknown_answers_do_nothing() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         h.fire_stray_timer(12345);
         h.answer(OutgoingId(999), Ok(json!({})));
         h.cancel(RequestHandle(999));
-        h.builtin.session_closed(SessionKey(42));
-        assert!(h.log.is_empty());
+        h.handler.session_closed(SessionKey(42));
+        assert!(h.commands().is_empty());
     }
 
     #[test]
     fn pending_calls_are_bounded_per_session() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let sample = json!({"name": "test_sampling", "arguments": {"prompt": "p"}});
         for _ in 0..MAX_PENDING_CALLS {
             h.request("tools/call", sample.clone());
@@ -555,7 +555,7 @@ mod tests {
 
     #[test]
     fn stateless_requests_work_without_a_session() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         h.session = None;
         h.view = None;
         assert_eq!(
@@ -573,7 +573,7 @@ mod tests {
             Ok(json!({}))
         );
         assert!(h
-            .builtin
+            .handler
             .sessions
             .get(&None)
             .is_none_or(|s| s.subscriptions.is_empty()));

@@ -305,7 +305,10 @@ fn saved_state(
 
 #[cfg(test)]
 mod tests {
-    use super::super::harness::{accept, answer_all, asked_methods, complete_text, retry, Harness};
+    use super::super::harness::{
+        accept, answer_all, asked_methods, builtin_session, builtin_stateless, complete_text,
+        retry, Harness,
+    };
     use super::super::request_state::TTL;
     use super::*;
     use std::time::Duration;
@@ -324,7 +327,7 @@ mod tests {
 
     #[test]
     fn elicitation_asks_without_state_and_completes_from_responses_alone() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let asked = call(&mut h, ELICITATION, json!({})).unwrap();
         assert_eq!(
             asked,
@@ -338,7 +341,7 @@ mod tests {
             complete_text(&call(&mut h, ELICITATION, answer).unwrap()),
             "Hello, Alice!"
         );
-        let mut fresh = Harness::modern();
+        let mut fresh = builtin_stateless();
         let answer = json!({"inputResponses": {"user_name": accept(json!({"name": "Bob"}))}});
         assert_eq!(
             complete_text(&call(&mut fresh, ELICITATION, answer).unwrap()),
@@ -348,7 +351,7 @@ mod tests {
 
     #[test]
     fn elicitation_reasks_on_a_wrong_key_and_ignores_extra_keys() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let wrong = json!({"inputResponses": {"wrong_key": accept(json!({"name": "Alice"}))}});
         let got = call(&mut h, ELICITATION, wrong).unwrap();
         assert_eq!(got["resultType"], "input_required");
@@ -366,7 +369,7 @@ mod tests {
 
     #[test]
     fn elicitation_validates_what_it_reads() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         for bad in [
             json!({"inputResponses": {"user_name": 12345}}),
             json!({"inputResponses": {"user_name": "Alice"}}),
@@ -389,7 +392,7 @@ mod tests {
 
     #[test]
     fn sampling_and_roots_fixtures_round_trip() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let cases = [
             (
                 "test_input_required_result_sampling",
@@ -421,7 +424,7 @@ mod tests {
 
     #[test]
     fn request_state_is_required_and_checked() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let tool = "test_input_required_result_request_state";
         let asked = call(&mut h, tool, json!({})).unwrap();
         assert_eq!(
@@ -440,7 +443,7 @@ mod tests {
 
     #[test]
     fn tampered_foreign_or_expired_state_is_invalid_params() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let tool = "test_input_required_result_tampered_state";
         let asked = call(&mut h, tool, json!({})).unwrap();
         let state = asked["requestState"].as_str().unwrap().to_string();
@@ -475,7 +478,7 @@ mod tests {
 
     #[test]
     fn multiple_inputs_ask_all_three_and_complete_with_all_answers() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let tool = "test_input_required_result_multiple_inputs";
         let asked = call(&mut h, tool, json!({})).unwrap();
         assert_eq!(
@@ -504,7 +507,7 @@ mod tests {
 
     #[test]
     fn multi_round_carries_the_name_in_a_new_state_each_round() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let tool = "test_input_required_result_multi_round";
         let round1 = call(&mut h, tool, json!({})).unwrap();
         assert_eq!(
@@ -539,7 +542,7 @@ mod tests {
 
     #[test]
     fn capabilities_fixture_asks_only_for_declared_capabilities() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let tool = "test_input_required_result_capabilities";
         let cases = [
             (json!({"sampling": {}}), vec!["sample"]),
@@ -564,7 +567,7 @@ mod tests {
 
     #[test]
     fn fixtures_needing_an_undeclared_capability_fail_with_32021() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         h.declare(json!({"sampling": {}}));
         let e = call(&mut h, ELICITATION, json!({})).unwrap_err();
         assert_eq!(e.code, -32021);
@@ -590,7 +593,7 @@ mod tests {
 
     #[test]
     fn streaming_elicitation_answers_at_once_with_one_question() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let call_handle = h.request(
             "tools/call",
             json!({"name": "test_streaming_elicitation", "arguments": {}}),
@@ -606,7 +609,7 @@ mod tests {
 
     #[test]
     fn prompt_asks_for_context_then_uses_it() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let listed = h.call("prompts/list", json!({})).unwrap();
         assert!(listed["prompts"]
             .as_array()
@@ -629,7 +632,7 @@ mod tests {
             json!({"messages": [{"role": "user", "content": {"type": "text",
                 "text": "Use the following context: test context"}}]})
         );
-        let mut legacy = Harness::new();
+        let mut legacy = builtin_session();
         let e = legacy
             .call("prompts/get", json!({"name": PROMPT.0}))
             .unwrap_err();

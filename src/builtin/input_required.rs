@@ -169,13 +169,15 @@ pub(super) fn declined(action: &str) -> Value {
 
 #[cfg(test)]
 mod tests {
-    use super::super::harness::{answer_all, asked_methods, complete_text, retry, Harness};
+    use super::super::harness::{
+        answer_all, asked_methods, builtin_stateless, complete_text, retry,
+    };
     use super::*;
     use crate::mcp::handler::Command;
 
     #[test]
     fn handshake_era_asking_tools_answer_input_required_at_2026() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let cases = [
             (
                 "test_sampling",
@@ -225,18 +227,18 @@ mod tests {
 
     #[test]
     fn reconnection_at_2026_answers_without_closing_its_stream() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let got = h.call_tool("test_reconnection", json!({})).unwrap();
         assert_eq!(complete_text(&got), "Reconnection test completed");
         assert!(!h
-            .log
+            .commands()
             .iter()
             .any(|c| matches!(c, Command::CloseStream { .. })));
     }
 
     #[test]
     fn no_tool_sends_the_client_a_request_at_2026() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let list = h.call("tools/list", json!({})).unwrap();
         let args = json!({"message": "m", "prompt": "p"});
         for tool in list["tools"].as_array().unwrap() {
@@ -258,10 +260,10 @@ mod tests {
         }
         assert!(h.client_requests().is_empty());
         assert!(!h
-            .log
+            .commands()
             .iter()
             .any(|c| matches!(c, Command::CloseStream { .. })));
-        assert!(h.builtin.sessions.is_empty());
-        assert!(h.builtin.timers.is_empty() && h.builtin.asked.is_empty());
+        assert!(h.handler.sessions.is_empty());
+        assert!(h.handler.timers.is_empty() && h.handler.asked.is_empty());
     }
 }

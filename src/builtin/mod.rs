@@ -44,7 +44,8 @@ mod stateless;
 mod tools;
 
 use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
-use crate::mcp::{version, Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::lifecycle::ServerInfo;
+use crate::mcp::{Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
 use calls::Pending;
 use logging::{Level, LogFilter};
 use request_state::RequestStates;
@@ -145,9 +146,9 @@ impl Handler for Builtin {
         let bucket = ctx.session();
         let modern = is_modern(ctx);
         let outcome = match method {
-            "initialize" => initialize(&params),
-            "server/discover" if modern => Ok(discover()),
+            "initialize" => server_info().initialize(Some(&params)),
             "ping" => Ok(json!({})),
+            "server/discover" if modern => Ok(server_info().discover()),
             "logging/setLevel" => self.set_level(bucket, &params),
             "tools/list" => one_page(&params, || tools::list(modern)),
             "tools/call" => return self.call_tool(ctx, request, &params),
@@ -227,36 +228,13 @@ fn capabilities() -> Value {
     })
 }
 
-/// The `initialize` result (MCP lifecycle, "Initialization").
-fn initialize(params: &Value) -> Result<Value, ErrorObject> {
-    let requested = str_param(params, "protocolVersion")?;
-    Ok(json!({
-        "protocolVersion": version::negotiate(Some(requested)),
-        "capabilities": capabilities(),
-        "serverInfo": {
-            "name": "mcpd",
-            "title": "mcpd reference server",
-            "version": env!("CARGO_PKG_VERSION"),
-        },
-        "instructions": INSTRUCTIONS,
-    }))
-}
-
-/// The `server/discover` result (MCP 2026-07-28 versioning, "Discovery"): cacheable, and
-/// naming the server in `_meta` as every 2026 result may.
-fn discover() -> Value {
-    json!({
-        "supportedVersions": version::MODERN_SUPPORTED,
-        "capabilities": capabilities(),
-        "instructions": INSTRUCTIONS,
-        "resultType": "complete",
-        "ttlMs": 0,
-        "cacheScope": "private",
-        "_meta": {"io.modelcontextprotocol/serverInfo": {
-            "name": "mcpd",
-            "version": env!("CARGO_PKG_VERSION"),
-        }},
-    })
+/// Who the built-in server is, for `initialize` and `server/discover`.
+fn server_info() -> ServerInfo {
+    ServerInfo {
+        title: Some("mcpd reference server".into()),
+        instructions: Some(INSTRUCTIONS.into()),
+        ..ServerInfo::new("mcpd", env!("CARGO_PKG_VERSION"), capabilities())
+    }
 }
 
 /// The `prompts/get` result.
@@ -298,7 +276,7 @@ fn invalid_params(message: impl Into<String>) -> ErrorObject {
 
 #[cfg(test)]
 mod tests {
-    use super::harness::Harness;
+    use super::harness::{builtin_session, builtin_stateless, Harness};
     use super::*;
 
     fn code(outcome: Result<Value, ErrorObject>) -> i64 {
@@ -307,7 +285,7 @@ mod tests {
 
     #[test]
     fn initialize_negotiates_the_revision_and_declares_capabilities() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let got = h
             .call(
                 "initialize",
@@ -328,12 +306,12 @@ mod tests {
         let got = h
             .call("initialize", json!({"protocolVersion": "1999-01-01"}))
             .unwrap();
-        assert_eq!(got["protocolVersion"], version::LATEST_LEGACY);
+        assert_eq!(got["protocolVersion"], crate::mcp::version::LATEST_LEGACY);
     }
 
     #[test]
     fn initialize_without_a_string_protocol_version_is_invalid_params() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         assert_eq!(code(h.call("initialize", json!({}))), -32602);
         assert_eq!(
             code(h.call("initialize", json!({"protocolVersion": 20250618}))),
@@ -343,7 +321,7 @@ mod tests {
 
     #[test]
     fn ping_and_set_level_answer_empty_objects() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         assert_eq!(h.call("ping", json!({})), Ok(json!({})));
         for level in [
             "debug",
@@ -364,7 +342,7 @@ mod tests {
 
     #[test]
     fn set_level_rejects_unknown_levels() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         for params in [json!({"level": "verbose"}), json!({"level": 3}), json!({})] {
             assert_eq!(
                 code(h.call("logging/setLevel", params.clone())),
@@ -376,7 +354,7 @@ mod tests {
 
     #[test]
     fn unknown_method_is_method_not_found_naming_it() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let e = h.call("tools/frobnicate", json!({})).unwrap_err();
         assert_eq!(e.code, -32601);
         assert_eq!(e.message, "Method not found: tools/frobnicate");
@@ -384,7 +362,7 @@ mod tests {
 
     #[test]
     fn unknown_tool_prompt_and_resource_have_their_codes() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let e = h.call_tool("no_such_tool", json!({})).unwrap_err();
         assert_eq!(
             (e.code, e.message.as_str()),
@@ -406,7 +384,7 @@ mod tests {
 
     #[test]
     fn malformed_call_params_are_invalid_params() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         assert_eq!(code(h.call("tools/call", json!({}))), -32602);
         assert_eq!(
             code(h.call("tools/call", json!({"name": "echo", "arguments": [1]}))),
@@ -425,7 +403,7 @@ mod tests {
 
     #[test]
     fn simple_text_is_callable_without_an_arguments_key() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let got = h
             .call("tools/call", json!({"name": "test_simple_text"}))
             .unwrap();
@@ -437,7 +415,7 @@ mod tests {
 
     #[test]
     fn lists_are_served_with_non_empty_descriptions() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let tools = h.call("tools/list", json!({})).unwrap();
         let prompts = h.call("prompts/list", json!({})).unwrap();
         let resources = h.call("resources/list", json!({})).unwrap();
@@ -459,7 +437,7 @@ mod tests {
 
     #[test]
     fn resources_prompts_and_completion_are_routed() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let got = h
             .call("resources/read", json!({"uri": "test://template/123/data"}))
             .unwrap();
@@ -484,7 +462,7 @@ mod tests {
 
     #[test]
     fn subscribe_and_unsubscribe_answer_empty_objects() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         let watched = json!({"uri": "test://watched-resource"});
         assert_eq!(
             h.call("resources/subscribe", watched.clone()),
@@ -511,7 +489,7 @@ mod tests {
 
     #[test]
     fn subscriptions_are_bounded_per_session() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         for i in 0..MAX_SUBSCRIPTIONS {
             let uri = format!("test://template/{i}/data");
             assert_eq!(
@@ -534,7 +512,7 @@ mod tests {
 
     #[test]
     fn discover_at_2026_names_versions_capabilities_and_server() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let got = h.call("server/discover", json!({})).unwrap();
         assert_eq!(
             got,
@@ -543,21 +521,18 @@ mod tests {
                 "capabilities": {"tools":{"listChanged":true},"prompts":{"listChanged":true},
                     "resources":{"listChanged":true,"subscribe":true},"completions":{},"logging":{}},
                 "instructions": INSTRUCTIONS,
-                "resultType": "complete",
-                "ttlMs": 0,
-                "cacheScope": "private",
                 "_meta": {"io.modelcontextprotocol/serverInfo":
                     {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")}},
             })
         );
-        assert!(h.builtin.sessions.is_empty());
+        assert!(h.handler.sessions.is_empty());
         h.declare(json!({}));
         assert_eq!(h.call("server/discover", json!({})), Ok(got));
     }
 
     #[test]
     fn discover_is_unknown_to_handshake_sessions() {
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         assert_eq!(code(h.call("server/discover", json!({}))), -32601);
         h.view = None;
         assert_eq!(code(h.call("server/discover", json!({}))), -32601);
@@ -566,7 +541,7 @@ mod tests {
     #[test]
     fn resource_not_found_code_follows_the_era() {
         let uri = json!({"uri": "test://nonexistent-resource-for-conformance-testing"});
-        for (mut h, want) in [(Harness::new(), -32002), (Harness::modern(), -32602)] {
+        for (mut h, want) in [(builtin_session(), -32002), (builtin_stateless(), -32602)] {
             let e = h.call("resources/read", uri.clone()).unwrap_err();
             assert_eq!(e.code, want);
             assert_eq!(e.data.as_ref(), Some(&uri));
@@ -575,7 +550,7 @@ mod tests {
 
     #[test]
     fn first_listed_tool_succeeds_without_arguments_in_both_eras() {
-        for mut h in [Harness::new(), Harness::modern()] {
+        for mut h in [builtin_session(), builtin_stateless()] {
             let tools = h.call("tools/list", json!({})).unwrap();
             let first = tools["tools"][0]["name"].as_str().unwrap().to_string();
             assert_eq!(first, "test_simple_text");
@@ -586,7 +561,7 @@ mod tests {
 
     #[test]
     fn tool_names_are_well_formed_unique_and_stable_in_both_eras() {
-        for mut h in [Harness::new(), Harness::modern()] {
+        for mut h in [builtin_session(), builtin_stateless()] {
             let list = h.call("tools/list", json!({})).unwrap();
             let names: Vec<&str> = list["tools"]
                 .as_array()
@@ -608,7 +583,7 @@ mod tests {
 
     #[test]
     fn modern_lists_are_served_with_non_empty_descriptions() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let tools = h.call("tools/list", json!({})).unwrap();
         let prompts = h.call("prompts/list", json!({})).unwrap();
         for item in tools["tools"]
@@ -633,14 +608,14 @@ mod tests {
                 .collect()
         };
         let modern_only = |list, key| {
-            let legacy = names(Harness::new(), list, key);
-            let modern = names(Harness::modern(), list, key);
+            let legacy = names(builtin_session(), list, key);
+            let modern = names(builtin_stateless(), list, key);
             assert!(legacy.is_subset(&modern));
             modern.difference(&legacy).cloned().collect::<Vec<_>>()
         };
         let tools = modern_only("tools/list", "tools");
         assert_eq!(tools.len(), 14);
-        let mut h = Harness::new();
+        let mut h = builtin_session();
         for name in &tools {
             let e = h.call_tool(name, json!({})).unwrap_err();
             assert_eq!(e.message, format!("Unknown tool: {name}"));

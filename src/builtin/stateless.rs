@@ -139,7 +139,7 @@ fn region(args: &Map<String, Value>, view: &SessionView) -> Result<Value, ErrorO
 
 #[cfg(test)]
 mod tests {
-    use super::super::harness::Harness;
+    use super::super::harness::{builtin_stateless, Harness};
     use super::*;
 
     fn with_header(h: &mut Harness, value: Option<&str>) {
@@ -155,7 +155,7 @@ mod tests {
 
     #[test]
     fn missing_sampling_is_32021_naming_it_as_an_object() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         h.declare(json!({"elicitation": {}}));
         let e = h
             .call_tool("test_missing_capability", json!({}))
@@ -180,7 +180,7 @@ mod tests {
             (json!({LOG_LEVEL: "warning"}), 0),
         ];
         for (meta, want) in cases {
-            let mut h = Harness::modern();
+            let mut h = builtin_stateless();
             let call = h.request(
                 "tools/call",
                 json!({"name": "test_logging_tool", "arguments": {}, "_meta": meta}),
@@ -189,13 +189,13 @@ mod tests {
             assert_eq!(logs.len(), want, "{meta}");
             assert!(logs.iter().all(|(related, _)| *related == Some(call)));
             assert!(h.response(call).unwrap().is_ok());
-            assert!(h.builtin.sessions.is_empty());
+            assert!(h.handler.sessions.is_empty());
         }
     }
 
     #[test]
     fn unknown_log_level_in_meta_is_invalid_params() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let got = h.call(
             "tools/call",
             json!({"name": "test_logging_tool", "_meta": {LOG_LEVEL: "loud"}}),
@@ -205,7 +205,7 @@ mod tests {
 
     #[test]
     fn legacy_logging_tool_is_silent_at_2026_without_a_level() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         h.call_tool("test_tool_with_logging", json!({})).unwrap();
         assert!(h.notifications("notifications/message").is_empty());
         h.call(
@@ -218,7 +218,7 @@ mod tests {
 
     #[test]
     fn triggers_send_list_changed_to_no_request_in_particular() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         for (tool, method) in [
             (
                 "test_trigger_tool_change",
@@ -237,7 +237,7 @@ mod tests {
 
     #[test]
     fn x_mcp_header_must_match_its_argument() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let cases = [
             (
                 Some("Hello"),
@@ -270,7 +270,7 @@ mod tests {
 
     #[test]
     fn only_test_x_mcp_header_carries_the_annotation() {
-        let mut h = Harness::modern();
+        let mut h = builtin_stateless();
         let list = h.call("tools/list", json!({})).unwrap();
         let annotated: Vec<&Value> = list["tools"]
             .as_array()

@@ -2,6 +2,7 @@
 
 pub mod handler;
 pub mod jsonrpc;
+pub mod lifecycle;
 pub mod param_headers;
 pub mod session;
 pub mod stdio;
@@ -10,3 +11,4 @@ pub mod version;
 
 pub use handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
 pub use jsonrpc::{ErrorObject, Id, Message};
+pub use lifecycle::ServerInfo;

@@ -1,0 +1,90 @@
+//! A small MCP server on mcpd's event loop with one tool, `echo`, which returns its `message`.
+//!
+//! Run `cargo run --example echo -- --port 8000` and point an MCP client at
+//! `http://127.0.0.1:8000/mcp` (Streamable HTTP; the HTTP+SSE and stateless eras come free).
+//! [`ServerInfo`] answers `initialize` (version negotiation included), `ping` and
+//! `server/discover`; the handler answers the rest. `tests/example_echo.rs` includes this file
+//! and drives [`Echo`] both through `mcpd::testing::Harness` and over loopback.
+
+use mcpd::config::Config;
+use mcpd::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
+use mcpd::mcp::{Context, ErrorObject, Handler, OutgoingId, RequestHandle, ServerInfo};
+use serde_json::{json, Value};
+
+/// The echo server: who it is; it keeps no state per session.
+pub struct Echo(ServerInfo);
+
+impl Default for Echo {
+    fn default() -> Echo {
+        Echo(ServerInfo::new("echo", "1.0.0", json!({"tools": {}})))
+    }
+}
+
+impl Handler for Echo {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        let outcome = match (self.0.answer(method, params.as_ref()), method) {
+            (Some(lifecycle), _) => lifecycle,
+            (None, "tools/list") => Ok(json!({"tools": [{
+                "name": "echo",
+                "description": "Returns its message.",
+                "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}},
+                    "required": ["message"]},
+            }]})),
+            (None, "tools/call") => call(&params.unwrap_or(Value::Null)),
+            (None, _) => Err(ErrorObject::new(
+                METHOD_NOT_FOUND,
+                format!("Method not found: {method}"),
+            )),
+        };
+        ctx.respond(request, outcome);
+    }
+
+    // Nothing here sends requests to the client or sets timers.
+    fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
+    fn handle_response(
+        &mut self,
+        _: &mut Context<'_>,
+        _: OutgoingId,
+        _: Result<Value, ErrorObject>,
+    ) {
+    }
+    fn handle_timer(&mut self, _: &mut Context<'_>, _: u64) {}
+}
+
+/// `tools/call`: an unknown tool is a protocol error, a bad argument a tool error the model sees.
+fn call(params: &Value) -> Result<Value, ErrorObject> {
+    let result =
+        |text: &str, error| json!({"content": [{"type": "text", "text": text}], "isError": error});
+    match (
+        params["name"].as_str(),
+        params["arguments"]["message"].as_str(),
+    ) {
+        (Some("echo"), Some(message)) => Ok(result(message, false)),
+        (Some("echo"), None) => Ok(result("arguments.message must be a string", true)),
+        _ => Err(ErrorObject::new(
+            INVALID_PARAMS,
+            format!("Unknown tool: {}", params["name"]),
+        )),
+    }
+}
+
+/// `echo [--port N]`: serves on 127.0.0.1 (port 8000 by default; 0 picks a free one) until
+/// SIGTERM or SIGINT.
+fn main() -> std::io::Result<()> {
+    let port = std::env::args().skip_while(|a| a != "--port").nth(1);
+    let Ok(port) = port.as_deref().unwrap_or("8000").parse() else {
+        return Err(std::io::Error::other("usage: echo [--port N]"));
+    };
+    mcpd::log::init(None);
+    let config = Config {
+        port,
+        ..Config::default()
+    };
+    mcpd::event_loop::run(config, Echo::default())
+}
