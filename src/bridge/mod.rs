@@ -1,8 +1,8 @@
 //! The stdio bridge (DESIGN 3.3): any stdio MCP server (MCP transports, "stdio") served over
 //! Streamable HTTP, supervised.
 //!
-//! [`Bridge`] is a [`Handler`]: the transport hands it client messages, and it answers through
-//! [`Handler::poll_command`] once a child has spoken. Towards the event loop it is sans-IO, in
+//! [`Bridge`] is a [`Handler`](crate::mcp::Handler): the transport hands it client messages, and it answers through
+//! [`Handler::poll_command`](crate::mcp::Handler::poll_command) once a child has spoken. Towards the event loop it is sans-IO, in
 //! the quinn-proto style:
 //!
 //! - inputs, each with `now`: [`Bridge::handle_spawned`] / [`Bridge::handle_spawn_failed`]
