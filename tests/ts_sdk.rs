@@ -4,9 +4,11 @@
 //! `versionNegotiation: { mode: "auto" }` (probes `server/discover`, falls back to
 //! `initialize`), each against mcpd's built-in server and against mcpd bridging npm
 //! `@modelcontextprotocol/server-everything` (handshake only) and PyPI `mcp-server-time`
-//! (dual-era), per-session and `--shared`. One test per cell; every step of
-//! `tests/ts/client.mjs` has an exact expected result, and the era the 2.x client negotiated is
-//! asserted per cell. `tests/ts/ask_while_working.py` (Python SDK 1.x, handshake only) checks
+//! (dual-era), per-session and `--shared`. One test per cell (the only TS cells: the Python
+//! ones are in `tests/ecosystem.rs`); every step of `tests/ts/client.mjs` (tools, resources,
+//! prompts, progress, and with server-everything sampling, elicitation and roots with their
+//! `input_required` round counts) has an exact expected result, and the era the client
+//! negotiated is asserted per cell. `tests/ts/ask_while_working.py` (Python SDK 1.x, handshake only) checks
 //! that progress a server sends while its client answers its question still arrives.
 //!
 //! Needs node (≥ 20) with npm and its registry, and python3 with venv and PyPI; installs the
