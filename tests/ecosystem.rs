@@ -2,7 +2,8 @@
 //! SDK 2.x `Client` in auto mode (probes `server/discover`, falls back to `initialize`) and in
 //! legacy mode, against PyPI `mcp-server-time` (Python SDK 2.x: dual-era) and npm
 //! `@modelcontextprotocol/server-everything` (TS SDK 1.x: handshake only), per-session and
-//! `--shared`. Each cell of README's compatibility matrix is one test here.
+//! `--shared`. Each Python cell of README's compatibility matrix is one test here (the TS SDK
+//! clients' cells are in `tests/ts_sdk.rs`).
 //!
 //! Needs python3 with venv and PyPI, and npm with its registry; installs the pinned versions
 //! under `target/` once (see `common::pyenv`, `common::npm`). Without them a test skips
@@ -26,10 +27,6 @@ const SERVER_EVERYTHING: &str = "2026.8.31";
 const SERVER_GIT: &str = "2026.10.19";
 /// npm `@modelcontextprotocol/server-filesystem` (handshake only).
 const SERVER_FILESYSTEM: &str = "2026.8.31";
-/// The TypeScript SDK 1.x (handshake only).
-const TS_SDK: &str = "1.32.2";
-/// The TypeScript SDK 2.x client package (`versionNegotiation: {mode: "auto"}`).
-const TS_CLIENT: &str = "2.3.1";
 /// One client run, start-up included (the script gives up after 45 s itself).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 
@@ -121,42 +118,14 @@ fn server_command(server: Server, python: &Path, dir: &Path) -> Option<Vec<Strin
     }
 }
 
-/// One matrix cell: `mcpd OPTIONS -- server`, the Python SDK client in `mode`, which must end
-/// up speaking `era`, through every step of `tests/py/sdk2_client.py` for that server.
-fn cell(server: Server, options: &[&str], mode: &'static str, era: &str) {
-    run_cell(server, options, Client::Python(mode), era);
-}
-
-/// Which client drives a cell.
-#[derive(Clone, Copy, Debug)]
-enum Client {
-    /// `tests/py/sdk2_client.py` in this mode (`auto`, `legacy`, `sse`).
-    Python(&'static str),
-    /// `tests/js/ts_client.mjs` with this SDK (`v1`, `v2`) over this transport (`http`, `sse`).
-    Ts(&'static str, &'static str),
-}
-
-fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
+/// One matrix cell: `mcpd OPTIONS -- server`, the Python SDK client in `mode` (`auto`,
+/// `legacy`, `sse`), which must end up speaking `era`, through every step of
+/// `tests/py/sdk2_client.py` for that server.
+fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
     let Some(python) = python() else {
         return;
     };
-    let modules = match client {
-        Client::Python(_) => None,
-        Client::Ts(..) => {
-            let pins = [
-                ("@modelcontextprotocol/sdk", TS_SDK),
-                ("@modelcontextprotocol/client", TS_CLIENT),
-            ];
-            match common::npm::npm_packages("ts-clients", &pins) {
-                Some(modules) => Some(modules),
-                None => return,
-            }
-        }
-    };
-    let (mode, sse) = match client {
-        Client::Python(mode) => (mode, mode == "sse"),
-        Client::Ts(sdk, transport) => (sdk, transport == "sse"),
-    };
+    let sse = mode == "sse";
     let kind = match server {
         Server::Time => "time",
         Server::Everything => "everything",
@@ -179,21 +148,9 @@ fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
         false => mcpd.url(),
     };
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut cmd = match (client, &modules) {
-        (Client::Ts(sdk, transport), Some(modules)) => {
-            let mut cmd = Command::new("node");
-            cmd.arg(root.join("tests/js/ts_client.mjs"))
-                .arg(modules)
-                .args([sdk, transport]);
-            cmd
-        }
-        _ => {
-            let mut cmd = Command::new(&python);
-            cmd.arg(root.join("tests/py/sdk2_client.py")).arg(mode);
-            cmd
-        }
-    };
-    cmd.args([url.as_str(), kind, era])
+    let mut cmd = Command::new(&python);
+    cmd.arg(root.join("tests/py/sdk2_client.py"))
+        .args([mode, url.as_str(), kind, era])
         .env("MCPD_TEST_DIR", &work)
         .env("PYTHONUNBUFFERED", "1")
         .env("PYTHONDONTWRITEBYTECODE", "1");
@@ -205,10 +162,7 @@ fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
     } else {
         shown.join("-")
     };
-    let label = match client {
-        Client::Python(mode) => format!("{kind}-{bridge}-py-{mode}"),
-        Client::Ts(sdk, transport) => format!("{kind}-{bridge}-ts{sdk}-{transport}"),
-    };
+    let label = format!("{kind}-{bridge}-py-{mode}");
     let dir = fresh_dir("ecosystem", &label);
     let _ = std::fs::write(dir.join("mcpd.log"), &log);
     let _ = std::fs::write(
@@ -218,7 +172,7 @@ fn run_cell(server: Server, options: &[&str], client: Client, era: &str) {
     let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
     assert!(
         ok,
-        "[{label}] {client:?} through mcpd {options:?} failed ({}{}):\n{}\n\
+        "[{label}] Python SDK {mode} through mcpd {options:?} failed ({}{}):\n{}\n\
          stderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
         if out.timed_out { ", timed out" } else { "" },
@@ -407,69 +361,6 @@ fn everything_shared_sse() {
     cell(Server::Everything, &["--shared"], "sse", "2025-11-25");
 }
 
-/// The TypeScript SDK clients: 1.x over Streamable HTTP and SSE, 2.x in auto mode.
-#[test]
-fn time_shared_ts_v1() {
-    run_cell(
-        Server::Time,
-        &["--shared"],
-        Client::Ts("v1", "http"),
-        "2025-11-25",
-    );
-}
-
-#[test]
-fn time_shared_ts_v2_auto_speaks_2026() {
-    run_cell(
-        Server::Time,
-        &["--shared"],
-        Client::Ts("v2", "http"),
-        "2026-07-28",
-    );
-}
-
-#[test]
-fn time_per_session_ts_v2_auto_speaks_2026() {
-    run_cell(Server::Time, &[], Client::Ts("v2", "http"), "2026-07-28");
-}
-
-#[test]
-fn everything_per_session_ts_v1_sse() {
-    run_cell(Server::Everything, &[], Client::Ts("v1", "sse"), "-");
-}
-
-/// TS SDK 2.x auto mode reads the -32022 of per-session mode as "fall back to initialize"
-/// (its `classifyRpcError`: a supported list without modern revisions).
-#[test]
-fn everything_per_session_ts_v2_auto_falls_back() {
-    run_cell(
-        Server::Everything,
-        &[],
-        Client::Ts("v2", "http"),
-        "2025-11-25",
-    );
-}
-
-#[test]
-fn everything_shared_ts_v2_auto_speaks_2026() {
-    run_cell(
-        Server::Everything,
-        &["--shared"],
-        Client::Ts("v2", "http"),
-        "2026-07-28",
-    );
-}
-
-#[test]
-fn builtin_ts_v2_auto_speaks_2026() {
-    run_cell(Server::Builtin, &[], Client::Ts("v2", "http"), "2026-07-28");
-}
-
-#[test]
-fn builtin_ts_v1() {
-    run_cell(Server::Builtin, &[], Client::Ts("v1", "http"), "2025-11-25");
-}
-
 /// More servers people install: mcp-server-git (dual-era) and server-filesystem (handshake).
 #[test]
 fn git_per_session_auto_speaks_2026() {
@@ -499,25 +390,4 @@ fn filesystem_shared_auto_speaks_2026() {
 #[test]
 fn filesystem_shared_legacy() {
     cell(Server::Filesystem, &["--shared"], "legacy", "2025-11-25");
-}
-
-#[test]
-fn everything_shared_ts_v1() {
-    run_cell(
-        Server::Everything,
-        &["--shared"],
-        Client::Ts("v1", "http"),
-        "2025-11-25",
-    );
-}
-
-#[test]
-fn everything_per_session_ts_v2_auto_with_eras_speaks_2026() {
-    let all = "--eras=2026-07-28,2025-11-25,2025-06-18,2025-03-26,2024-11-05";
-    run_cell(
-        Server::Everything,
-        &[all],
-        Client::Ts("v2", "http"),
-        "2026-07-28",
-    );
 }

@@ -4,9 +4,11 @@
 //! `versionNegotiation: { mode: "auto" }` (probes `server/discover`, falls back to
 //! `initialize`), each against mcpd's built-in server and against mcpd bridging npm
 //! `@modelcontextprotocol/server-everything` (handshake only) and PyPI `mcp-server-time`
-//! (dual-era), per-session and `--shared`. One test per cell; every step of
-//! `tests/ts/client.mjs` has an exact expected result, and the era the 2.x client negotiated is
-//! asserted per cell. `tests/ts/ask_while_working.py` (Python SDK 1.x, handshake only) checks
+//! (dual-era), per-session and `--shared`. One test per cell (the only TS cells: the Python
+//! ones are in `tests/ecosystem.rs`); every step of `tests/ts/client.mjs` (tools, resources,
+//! prompts, progress, and with server-everything sampling, elicitation and roots with their
+//! `input_required` round counts) has an exact expected result, and the era the client
+//! negotiated is asserted per cell. `tests/ts/ask_while_working.py` (Python SDK 1.x, handshake only) checks
 //! that progress a server sends while its client answers its question still arrives.
 //!
 //! Needs node (≥ 20) with npm and its registry, and python3 with venv and PyPI; installs the
@@ -241,8 +243,7 @@ fn cell(client: Client, server: Server, options: &[&str], era: &str) {
 /// `server/index.js`). A child started with mcpd (`--shared`, or the shared child of translated
 /// 2026 clients) has no client then, unless the test's first calls are already in flight: mcpd
 /// hands such a request to the one request in flight, which for a 2026 client turns an
-/// unrelated call into an `input_required` round (and progress the child sends before the
-/// retry is lost: `ts_sdk_progress_survives_an_input_required_round`). Each cell waits
+/// unrelated call into an `input_required` round. Each cell waits
 /// (bounded) until that start-up request has been refused, so it always sees the same thing.
 fn settle_everything(mcpd: &common::Mcpd, label: &str) {
     // The shared child of per-session 2026 clients starts on the first 2026 request.
@@ -416,12 +417,8 @@ fn sdk2_auto_progress_while_answering_per_session() {
 
 /// The same server translated for a 2026 client (`--shared`): the question becomes an
 /// `input_required` result that ends the first response, and progress 2/3, sent before the
-/// client's retry arrives, must reach the retry.
+/// client's retry arrives, must reach the retry (the bridge holds it for the retry's stream).
 #[test]
-#[ignore = "mcpd bug (src/bridge): progress a handshake-only child sends while its request is \
-            parked for an input_required round is dropped (route.rs park() keeps the token \
-            mapped to the answered request; progress() hands it to it; nothing holds it for \
-            the retry)"]
 fn sdk2_auto_progress_while_answering_shared() {
     cell(Client::Sdk2Auto, Server::Ask, &["--shared"], "2026-07-28");
 }

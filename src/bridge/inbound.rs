@@ -264,7 +264,8 @@ impl Bridge {
         };
         if method == "notifications/progress" {
             match child.routes.progress(&mut params) {
-                Some((session, request)) => {
+                Some(route::ProgressTo::Parked(parked)) => self.parked_progress(id, parked, params),
+                Some(route::ProgressTo::Request(session, request)) => {
                     self.progress_seen(request);
                     self.commands.push_back((
                         Some(session),

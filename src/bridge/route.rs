@@ -43,6 +43,27 @@ pub enum Origin {
     Internal,
 }
 
+/// Where a `notifications/progress` of the child goes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProgressTo {
+    /// To this request of this session (its client's token restored).
+    Request(SessionKey, RequestHandle),
+    /// The request is parked (child-side id): no client request to carry it until the retry
+    /// comes, so the translator holds it (the token is left as the child sent it).
+    Parked(u64),
+}
+
+/// A progress token mcpd gave the child.
+#[derive(Clone, Debug)]
+struct TokenRoute {
+    /// The request it reports on; `None` while parked.
+    to: Option<(SessionKey, RequestHandle)>,
+    /// The client's own token.
+    original: Value,
+    /// The child-side id of the request.
+    id: u64,
+}
+
 #[derive(Clone, Debug)]
 struct Pending {
     origin: Origin,
@@ -56,7 +77,7 @@ pub struct Routes {
     pending: HashMap<u64, Pending>,
     by_request: HashMap<RequestHandle, u64>,
     next_token: u64,
-    tokens: HashMap<u64, (SessionKey, RequestHandle, Value)>,
+    tokens: HashMap<u64, TokenRoute>,
     asked: HashMap<(SessionKey, OutgoingId), Id>,
 }
 
@@ -78,7 +99,12 @@ impl Routes {
                 if let Some(meta) = meta {
                     meta.insert("progressToken".into(), Value::from(ours));
                 }
-                self.tokens.insert(ours, (session, request, original));
+                let route = TokenRoute {
+                    to: Some((session, request)),
+                    original,
+                    id,
+                };
+                self.tokens.insert(ours, route);
                 token = Some(ours);
             }
         }
@@ -99,13 +125,16 @@ impl Routes {
         Some(pending.origin)
     }
 
-    /// A `notifications/progress` from the child: restores the client's token in `params` and
-    /// names the request it reports on.
-    pub fn progress(&self, params: &mut Value) -> Option<(SessionKey, RequestHandle)> {
+    /// A `notifications/progress` from the child: where it goes; for a request, the client's
+    /// token is restored in `params`.
+    pub fn progress(&self, params: &mut Value) -> Option<ProgressTo> {
         let ours = params.get("progressToken")?.as_u64()?;
-        let (session, request, original) = self.tokens.get(&ours)?;
-        params["progressToken"] = original.clone();
-        Some((*session, *request))
+        let route = self.tokens.get(&ours)?;
+        let Some((session, request)) = route.to else {
+            return Some(ProgressTo::Parked(route.id));
+        };
+        params["progressToken"] = route.original.clone();
+        Some(ProgressTo::Request(session, request))
     }
 
     /// The client cancelled `request`: the `notifications/cancelled` line for the child, if the
@@ -123,12 +152,16 @@ impl Routes {
         Some(cancelled_line(id, reason))
     }
 
-    /// Client `request` waits for its client's retry: its route is kept, bound to no request.
-    /// Returns the child-side id (`None`: not in flight).
+    /// Client `request` waits for its client's retry: its route is kept, bound to no request
+    /// (its progress is [`ProgressTo::Parked`] until [`Routes::resume`]). Returns the
+    /// child-side id (`None`: not in flight).
     pub fn park(&mut self, request: RequestHandle) -> Option<u64> {
         let id = self.by_request.remove(&request)?;
         let pending = self.pending.get_mut(&id)?;
         pending.origin = Origin::Parked;
+        if let Some(route) = pending.token.and_then(|t| self.tokens.get_mut(&t)) {
+            route.to = None;
+        }
         Some(id)
     }
 
@@ -152,7 +185,12 @@ impl Routes {
         if let Some(ours) = pending.token {
             match token {
                 Some(original) => {
-                    self.tokens.insert(ours, (session, request, original));
+                    let route = TokenRoute {
+                        to: Some((session, request)),
+                        original,
+                        id,
+                    };
+                    self.tokens.insert(ours, route);
                 }
                 None => {
                     self.tokens.remove(&ours);
@@ -334,7 +372,7 @@ mod tests {
         let mut note = json!({"progressToken": tb, "progress": 1});
         assert_eq!(
             routes.progress(&mut note),
-            Some((SessionKey(2), RequestHandle(2)))
+            Some(ProgressTo::Request(SessionKey(2), RequestHandle(2)))
         );
         assert_eq!(note["progressToken"], "p");
         routes.answer(&Id::from_value(&b["id"]).unwrap());
@@ -397,6 +435,12 @@ mod tests {
             routes.session_ended(SessionKey(1)).is_empty(),
             "survives its session"
         );
+        let mut parked = json!({"progressToken": line["params"]["_meta"]["progressToken"]});
+        assert_eq!(
+            routes.progress(&mut parked),
+            Some(ProgressTo::Parked(id)),
+            "held, not sent to the answered request"
+        );
         assert!(routes.resume(id, SessionKey(2), RequestHandle(20), Some(json!("b"))));
         assert!(
             !routes.resume(id, SessionKey(3), RequestHandle(30), None),
@@ -405,7 +449,7 @@ mod tests {
         let mut progress = json!({"progressToken": line["params"]["_meta"]["progressToken"]});
         assert_eq!(
             routes.progress(&mut progress),
-            Some((SessionKey(2), RequestHandle(20)))
+            Some(ProgressTo::Request(SessionKey(2), RequestHandle(20)))
         );
         assert_eq!(progress["progressToken"], "b");
         assert_eq!(routes.answer(&Id::from(id)), Some(client(2, 20)));

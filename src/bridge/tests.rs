@@ -1745,3 +1745,134 @@ fn request_state_handles_name_the_instance() {
     assert!(state.starts_with("node-b-"), "{state}");
     assert_eq!(state.len(), "node-b-".len() + 36);
 }
+
+/// The `notifications/progress` commands among `commands`: (request, token, progress).
+fn progress_of(commands: &[(Option<SessionKey>, Command)]) -> Vec<(RequestHandle, Value, Value)> {
+    commands
+        .iter()
+        .filter_map(|(_, c)| match c {
+            Command::Notify {
+                related: Some(request),
+                method,
+                params,
+            } if method == "notifications/progress" => Some((
+                *request,
+                params["progressToken"].clone(),
+                params["progress"].clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A translated call with token `p1` that the child parks with a sampling question: the
+/// call's params, the child-side id and token, and the `requestState`.
+fn parked_call(rig: &mut Rig, child: ChildId, session: u64) -> (Value, Value, Value, Value) {
+    let call = json!({"name": "ask", "arguments": {}, "_meta": {
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "progressToken": "p1"}});
+    let first = stateless_with(
+        rig,
+        session,
+        "tools/call",
+        call.clone(),
+        json!({"sampling": {}}),
+    );
+    let sent = rig.stdin(child);
+    let (original, token) = (
+        sent[0]["id"].clone(),
+        sent[0]["params"]["_meta"]["progressToken"].clone(),
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/progress",
+        "params": {"progressToken": token, "progress": 1, "total": 3}}),
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": "q1", "method": "sampling/createMessage", "params": {}}),
+    );
+    let commands = rig.commands();
+    assert_eq!(progress_of(&commands), vec![(first, json!("p1"), json!(1))]);
+    let state = respond_of(&commands)[0].1.clone().unwrap()["requestState"].clone();
+    rig.call(None, |b, _| b.session_closed(SessionKey(session)));
+    (call, original, token, state)
+}
+
+#[test]
+fn progress_while_parked_reaches_the_retry_in_order_under_its_token() {
+    let (mut rig, child) = translating_rig();
+    let (call, original, token, state) = parked_call(&mut rig, child, 110);
+    // Reported while no client request is open: held, not sent to the finished first call.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/progress",
+        "params": {"progressToken": token, "progress": 2, "total": 3}}),
+    );
+    assert_eq!(rig.commands(), vec![]);
+    let mut retry = call;
+    retry["requestState"] = state;
+    retry["inputResponses"] = json!({"sampling": {"role": "assistant", "model": "m",
+        "content": {"type": "text", "text": "s"}}});
+    retry["_meta"]["progressToken"] = json!("p2");
+    let second = stateless_with(&mut rig, 111, "tools/call", retry, json!({"sampling": {}}));
+    assert_eq!(rig.stdin(child)[0]["id"], "q1");
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "method": "notifications/progress",
+        "params": {"progressToken": token, "progress": 3, "total": 3}}),
+    );
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": original, "result": {"content": []}}),
+    );
+    let commands = rig.commands();
+    assert_eq!(
+        progress_of(&commands),
+        vec![
+            (second, json!("p2"), json!(2)),
+            (second, json!("p2"), json!(3))
+        ]
+    );
+    assert_eq!(
+        respond_of(&commands),
+        vec![(second, Ok(json!({"content": []})))]
+    );
+}
+
+#[test]
+fn progress_held_while_parked_is_bounded_and_precedes_an_early_answer() {
+    let (mut rig, child) = translating_rig();
+    let (call, original, token, state) = parked_call(&mut rig, child, 120);
+    let extra = 5;
+    for n in 0..translate::MAX_PARKED_PROGRESS + extra {
+        rig.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "method": "notifications/progress",
+            "params": {"progressToken": token, "progress": 10 + n}}),
+        );
+    }
+    // The child finishes before the retry comes.
+    rig.stdout(
+        child,
+        json!({"jsonrpc": "2.0", "id": original, "result": {"content": []}}),
+    );
+    assert_eq!(rig.commands(), vec![]);
+    let mut retry = call;
+    retry["requestState"] = state;
+    retry["inputResponses"] = json!({"sampling": {"role": "assistant", "model": "m",
+        "content": {"type": "text", "text": "s"}}});
+    retry["_meta"]["progressToken"] = json!(9);
+    let second = stateless_with(&mut rig, 121, "tools/call", retry, json!({"sampling": {}}));
+    let commands = rig.commands();
+    let progress = progress_of(&commands);
+    let expected: Vec<(RequestHandle, Value, Value)> = (extra
+        ..translate::MAX_PARKED_PROGRESS + extra)
+        .map(|n| (second, json!(9), json!(10 + n)))
+        .collect();
+    assert_eq!(progress, expected, "the latest, in order");
+    assert!(
+        matches!(commands.last(), Some((_, Command::Respond { request, outcome: Ok(_) })) if *request == second),
+        "the answer after its progress: {commands:?}"
+    );
+}

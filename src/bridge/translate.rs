@@ -17,6 +17,11 @@
 //! - The retry (same method and params plus `inputResponses` and `requestState`) answers the
 //!   child's waiting requests, one per key, and takes over the parked request: its progress and
 //!   answer go to the retry. Questions the child asked meanwhile open the next round at once.
+//! - Progress the child reports while its request is parked has no stream to go on (the round's
+//!   stream ended with `input_required`; MCP 2026-07-28 sends progress only on the stream of
+//!   the request it reports on). The latest [`MAX_PARKED_PROGRESS`] of them are held (their
+//!   bytes count in [`MAX_HELD_BYTES`]) and go out first on the retry's stream, under the
+//!   retry's progress token (none: dropped), so the client sees every step in order.
 //! - An unknown, expired, reused or foreign `requestState` is -32602 (HTTP 400) saying so.
 
 use super::child::ChildId;
@@ -38,6 +43,8 @@ pub const MAX_CONTINUATIONS: usize = 256;
 pub const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
 /// Questions a child may ask while its request is parked (they go out with the retry).
 pub const MAX_QUEUED: usize = 16;
+/// Progress notifications held per parked request (the oldest give way to newer ones).
+pub const MAX_PARKED_PROGRESS: usize = 32;
 /// Resource URIs mcpd subscribes to on the child for listen streams.
 pub const MAX_SUBSCRIPTIONS: usize = 1024;
 /// `_meta` keys of the 2026 envelope, which a handshake-only child does not know.
@@ -123,6 +130,8 @@ struct Continuation {
     queued: Vec<Question>,
     /// The child answered the parked request before the retry came.
     finished: Option<Result<Value, ErrorObject>>,
+    /// Progress params (and their sizes) reported while parked, oldest first.
+    progress: VecDeque<(Value, usize)>,
     issued: Instant,
     bytes: usize,
 }
@@ -295,10 +304,11 @@ impl Bridge {
             };
             self.write_control(id, &route::response_line(rid.clone(), outcome));
         }
-        if let Some(finished) = state.finished {
-            return Outcome::Answer(finished);
-        }
         let (_, _, token) = strip_envelope(params);
+        let held = self.release_progress(session, request, token.as_ref(), state.progress);
+        if let Some(finished) = state.finished {
+            return self.answer_after(held, session, request, finished);
+        }
         let resumed = self
             .children
             .get_mut(&id)
@@ -318,9 +328,82 @@ impl Bridge {
             return Outcome::Forwarded;
         }
         match self.open_round(id, session, request, state.queued, bound) {
-            Some(result) => Outcome::Answer(Ok(result)),
+            Some(result) => self.answer_after(held, session, request, Ok(result)),
             None => Outcome::Forwarded,
         }
+    }
+
+    /// The progress held for a parked request goes on the stream of its retry `request`,
+    /// under the retry's `token`. Returns whether any went.
+    fn release_progress(
+        &mut self,
+        session: SessionKey,
+        request: RequestHandle,
+        token: Option<&Value>,
+        held: VecDeque<(Value, usize)>,
+    ) -> bool {
+        let Some(token) = token else {
+            return false;
+        };
+        let any = !held.is_empty();
+        for (mut params, _) in held {
+            params["progressToken"] = token.clone();
+            let command = Command::Notify {
+                related: Some(request),
+                method: "notifications/progress".into(),
+                params,
+            };
+            self.commands.push_back((Some(session), command));
+        }
+        any
+    }
+
+    /// A retry answered at once: after the progress just queued for it (`held`), so the
+    /// answer is queued behind it rather than given to the transport first.
+    fn answer_after(
+        &mut self,
+        held: bool,
+        session: SessionKey,
+        request: RequestHandle,
+        outcome: Result<Value, ErrorObject>,
+    ) -> Outcome {
+        if !held {
+            return Outcome::Answer(outcome);
+        }
+        let command = Command::Respond { request, outcome };
+        self.commands.push_back((Some(session), command));
+        Outcome::Forwarded
+    }
+
+    /// Child `id` reported progress on its parked request `parked`: held for the retry
+    /// (bounded: the latest [`MAX_PARKED_PROGRESS`], within [`MAX_HELD_BYTES`]).
+    pub(super) fn parked_progress(&mut self, id: ChildId, parked: u64, params: Value) {
+        let size = params.to_string().len();
+        let t = &mut self.translator;
+        let Some(state) = t
+            .states
+            .values_mut()
+            .find(|c| c.child == id && c.parked == parked)
+        else {
+            log::debug(format_args!("{id}: progress for a parked request; dropped"));
+            return;
+        };
+        if state.progress.len() >= MAX_PARKED_PROGRESS {
+            if let Some((_, old)) = state.progress.pop_front() {
+                state.bytes = state.bytes.saturating_sub(old);
+                t.bytes = t.bytes.saturating_sub(old);
+            }
+        }
+        if t.bytes + size > MAX_HELD_BYTES {
+            log::debug(format_args!(
+                "{id}: progress for a parked request dropped: {} bytes held",
+                t.bytes
+            ));
+            return;
+        }
+        state.progress.push_back((params, size));
+        state.bytes += size;
+        t.bytes += size;
     }
 
     /// A request of child `id` (`rid`, `method`, `params`) that a translated 2026 request may
@@ -446,6 +529,7 @@ impl Bridge {
             asked,
             queued: Vec::new(),
             finished: None,
+            progress: VecDeque::new(),
             issued: self.now,
             bytes,
         };

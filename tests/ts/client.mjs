@@ -239,6 +239,18 @@ async function everythingSteps(c) {
     `trigger-sampling-request: the client's sampled text comes back (got ${show(got)})`,
   );
   checkRounds(c, "trigger-sampling-request", true);
+  got = texts(await c.call("trigger-elicitation-request", {}));
+  check(
+    got.some((t) => t.includes("Favorite Color: blue")),
+    `trigger-elicitation-request: the client's answer comes back (got ${show(got)})`,
+  );
+  checkRounds(c, "trigger-elicitation-request", true);
+  got = texts(await c.call("get-roots-list", {}));
+  check(
+    got.length === 1 && got[0].includes("URI: file:///tmp/mcpd-root"),
+    `get-roots-list: the client's root (got ${show(got)})`,
+  );
+  checkRounds(c, "get-roots-list", true);
 }
 
 async function timeSteps(c) {
