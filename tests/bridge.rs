@@ -597,7 +597,8 @@ fn stateless_requests_are_served_through_the_bridge() {
 
 #[test]
 fn child_that_never_answers_initialize_gets_504_with_its_stderr_and_health_degraded() {
-    let mcpd = spawn_bridge(&["--init-timeout", "1"], &fault_child("mute"));
+    // 5 s: the child's first stderr line must be in before the timeout, on a loaded machine too.
+    let mcpd = spawn_bridge(&["--init-timeout", "5"], &fault_child("mute"));
     let answer = initialize(mcpd.port);
     assert_eq!(answer.status, 504, "{answer:?}");
     assert_eq!(answer.session, None, "no session for a failed initialize");
