@@ -209,7 +209,7 @@ impl Children {
         }
     }
 
-    /// Reads one pipe of `slot` until it blocks or ends.
+    /// Reads one pipe of `slot` until it blocks or ends, at most `reads` times.
     fn drain(
         &mut self,
         bridge: &mut Bridge,
