@@ -10,7 +10,8 @@ use super::input_required::{
     asking, declined, elicit, elicited, needs, roots, sample, sampled, text_of, Responses,
 };
 use super::request_state::RequestStates;
-use super::tools::{declared, no_arguments, text_result, ToolDef};
+use super::tool_list::{no_arguments, ToolDef};
+use super::tools::{declared, text_result};
 use super::{invalid_params, str_param, Builtin};
 use crate::mcp::{ErrorObject, SessionView};
 use serde_json::{json, Value};

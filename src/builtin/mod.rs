@@ -41,6 +41,7 @@ mod prompts;
 mod request_state;
 mod resources;
 mod stateless;
+mod tool_list;
 mod tools;
 
 use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
@@ -150,7 +151,7 @@ impl Handler for Builtin {
             "ping" => Ok(json!({})),
             "server/discover" if modern => Ok(server_info().discover()),
             "logging/setLevel" => self.set_level(bucket, &params),
-            "tools/list" => one_page(&params, || tools::list(modern)),
+            "tools/list" => one_page(&params, || tool_list::list(modern)),
             "tools/call" => return self.call_tool(ctx, request, &params),
             "resources/list" => one_page(&params, resources::list),
             "resources/templates/list" => one_page(&params, resources::templates),

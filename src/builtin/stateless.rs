@@ -9,7 +9,8 @@
 
 use super::invalid_params;
 use super::logging::{Level, LogFilter};
-use super::tools::{declared, no_arguments, text_result, Plan, Step, ToolDef};
+use super::tool_list::{no_arguments, ToolDef};
+use super::tools::{declared, text_result, Plan, Step};
 use crate::mcp::{param_headers, ErrorObject, SessionView};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;

@@ -1,4 +1,4 @@
-//! The tools: what `tools/list` shows and what each `tools/call` does.
+//! What each `tools/call` does; the table `tools/list` shows is `tool_list.rs`.
 //!
 //! A call becomes a [`Plan`]: an answer now, a short script of notifications and pauses run by
 //! the handler on timers, or a request to the client whose answer [`finish`] turns into the tool
@@ -11,7 +11,6 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
-use super::{input_fixtures, stateless};
 use crate::mcp::ErrorObject;
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
@@ -86,128 +85,11 @@ fn error_result(text: &str) -> Value {
     json!({"isError": true, "content": [{"type": "text", "text": text}]})
 }
 
-/// One `tools/list` entry: name, description, input schema.
-pub(super) type ToolDef = (&'static str, &'static str, Value);
-
 /// Whether the client declared `capability` (present and not null).
 pub(super) fn declared(capabilities: Option<&Value>, capability: &str) -> bool {
     capabilities
         .and_then(|c| c.get(capability))
         .is_some_and(|v| !v.is_null())
-}
-
-/// An input schema for a tool without arguments.
-pub(super) fn no_arguments() -> Value {
-    json!({"type": "object", "properties": {}})
-}
-
-/// An input schema with one required string argument.
-fn one_string(name: &str, description: &str) -> Value {
-    json!({
-        "type": "object",
-        "properties": {name: {"type": "string", "description": description}},
-        "required": [name],
-    })
-}
-
-/// The `json_schema_2020_12_tool` input schema, exactly as conformance 0.2.0 lists it (SEP-1613,
-/// SEP-2106: composition, conditionals and anchors must reach the client unchanged).
-fn json_schema_2020_12() -> Value {
-    json!({
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "type": "object",
-        "$defs": {
-            "address": {
-                "$anchor": "addressDef",
-                "type": "object",
-                "properties": {"street": {"type": "string"}, "city": {"type": "string"}},
-            },
-        },
-        "properties": {
-            "name": {"type": "string"},
-            "address": {"$ref": "#/$defs/address"},
-            "contactMethod": {"type": "string", "enum": ["phone", "email"]},
-            "phone": {"type": "string"},
-            "email": {"type": "string"},
-        },
-        "allOf": [{"anyOf": [{"required": ["phone"]}, {"required": ["email"]}]}],
-        "if": {"properties": {"contactMethod": {"const": "phone"}}, "required": ["contactMethod"]},
-        "then": {"required": ["phone"]},
-        "else": {"required": ["email"]},
-        "additionalProperties": false,
-    })
-}
-
-/// The `tools/list` result: every tool with a name, a description and an object input schema,
-/// in a fixed order. `test_simple_text` comes first: conformance calls `tools[0]` with `{}`.
-/// The 2026-07-28 fixtures are listed only to stateless requests.
-pub(super) fn list(modern: bool) -> Value {
-    let tools: Vec<Value> = [
-        ("test_simple_text", "Returns a simple text response.", no_arguments()),
-        ("echo", "Returns the given message unchanged.", one_string("message", "Text to echo back")),
-        ("test_image_content", "Returns a 1x1 PNG image.", no_arguments()),
-        ("test_audio_content", "Returns a short WAV audio clip.", no_arguments()),
-        ("test_embedded_resource", "Returns an embedded text resource.", no_arguments()),
-        (
-            "test_multiple_content_types",
-            "Returns text, an image and an embedded resource together.",
-            no_arguments(),
-        ),
-        (
-            "test_tool_with_logging",
-            "Sends three log messages 50 ms apart, then returns.",
-            no_arguments(),
-        ),
-        (
-            "test_error_handling",
-            "Always returns a tool result flagged as an error.",
-            no_arguments(),
-        ),
-        (
-            "test_tool_with_progress",
-            "Reports progress 0, 50 and 100 of 100, 50 ms apart, when given a progress token.",
-            no_arguments(),
-        ),
-        (
-            "test_sampling",
-            "Asks the client's LLM to answer the prompt (sampling/createMessage).",
-            one_string("prompt", "Prompt to send to the client's LLM"),
-        ),
-        (
-            "test_elicitation",
-            "Asks the user for a username and an email (elicitation/create).",
-            one_string("message", "Message shown to the user"),
-        ),
-        (
-            "test_elicitation_sep1034_defaults",
-            "Elicits a form whose fields carry default values (SEP-1034).",
-            no_arguments(),
-        ),
-        (
-            "test_elicitation_sep1330_enums",
-            "Elicits a form using every enum schema variant (SEP-1330).",
-            no_arguments(),
-        ),
-        (
-            "json_schema_2020_12_tool",
-            "Accepts arguments described by a JSON Schema 2020-12 input schema (SEP-1613).",
-            json_schema_2020_12(),
-        ),
-        (
-            "test_reconnection",
-            "Closes its response stream, then answers after 100 ms for the client to resume.",
-            no_arguments(),
-        ),
-        ("list_roots", "Lists the client's roots (roots/list).", no_arguments()),
-    ]
-    .into_iter()
-    .chain(modern.then(stateless::tools).into_iter().flatten())
-    .chain(modern.then(input_fixtures::tools).into_iter().flatten())
-    .map(|(name, description, schema)| {
-        json!({"name": name, "description": description, "inputSchema": schema})
-    })
-    .collect();
-    json!({ "tools": tools })
 }
 
 /// Plans the call of tool `name` with `args`. `progress_token` is `params._meta.progressToken`;
@@ -472,8 +354,9 @@ fn required_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str,
     }
 }
 
-/// Checks arguments against [`json_schema_2020_12`]: property types, `additionalProperties:
-/// false`, a phone or an email (`allOf`/`anyOf`), and the one `contactMethod` names (`if`).
+/// Checks arguments against `json_schema_2020_12` (in `tool_list.rs`): property types,
+/// `additionalProperties: false`, a phone or an email (`allOf`/`anyOf`), and the one
+/// `contactMethod` names (`if`).
 fn check_person(args: &Map<String, Value>) -> Result<(), ErrorObject> {
     for (key, value) in args {
         let ok = match key.as_str() {
@@ -505,6 +388,7 @@ fn check_person(args: &Map<String, Value>) -> Result<(), ErrorObject> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::builtin::tool_list::list;
 
     fn call(name: &str, args: Value) -> Plan {
         let caps = json!({"sampling": {}, "elicitation": {}, "roots": {}});
@@ -603,30 +487,6 @@ mod tests {
             if let Plan::Answer(Err(e)) = call(name, args) {
                 assert_ne!(e.message, format!("Unknown tool: {name}"));
             }
-        }
-    }
-
-    #[test]
-    fn json_schema_tool_lists_its_2020_12_schema_exactly() {
-        let want: Value = serde_json::from_str(
-            r##"{"$schema":"https://json-schema.org/draft/2020-12/schema","type":"object",
- "$defs":{"address":{"$anchor":"addressDef","type":"object","properties":{"street":{"type":"string"},"city":{"type":"string"}}}},
- "properties":{"name":{"type":"string"},"address":{"$ref":"#/$defs/address"},
-               "contactMethod":{"type":"string","enum":["phone","email"]},"phone":{"type":"string"},"email":{"type":"string"}},
- "allOf":[{"anyOf":[{"required":["phone"]},{"required":["email"]}]}],
- "if":{"properties":{"contactMethod":{"const":"phone"}},"required":["contactMethod"]},
- "then":{"required":["phone"]},"else":{"required":["email"]},"additionalProperties":false}"##,
-        )
-        .unwrap();
-        for modern in [false, true] {
-            let list = list(modern);
-            let tool = list["tools"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .find(|t| t["name"] == "json_schema_2020_12_tool")
-                .unwrap();
-            assert_eq!(tool["inputSchema"], want);
         }
     }
 

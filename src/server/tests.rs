@@ -5,6 +5,7 @@ use crate::builtin::Builtin;
 use crate::config::ResponseMode;
 use crate::mcp::jsonrpc::ErrorObject;
 use crate::mcp::{Context, OutgoingId, RequestHandle};
+use crate::sse;
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 

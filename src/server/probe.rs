@@ -1,0 +1,60 @@
+//! Probes: the `/health` JSON (503 "draining" from shutdown on, so a balancer takes the
+//! instance out of rotation) and the `/metrics` text exposition, each merged with what the
+//! handler reports. Routing and authorization are decided before these are called.
+
+use super::{Gauges, Server};
+use crate::mcp::streamable::{Reply, ReplyBody};
+use crate::mcp::Handler;
+use std::time::Instant;
+
+impl<H: Handler> Server<H> {
+    pub(super) fn metrics_reply(&self, now: Instant) -> Reply {
+        let stats = self.transport.stats();
+        let gauges = Gauges {
+            connections: self.counters.connections,
+            sessions: stats.active_sessions,
+            sessions_total: stats.total_sessions,
+            streams: stats.open_streams,
+            uptime_secs: now.saturating_duration_since(self.started).as_secs_f64(),
+        };
+        let text = self
+            .metrics
+            .render(gauges, self.transport.handler().health().as_ref());
+        Reply {
+            status: 200,
+            headers: vec![(
+                "Content-Type",
+                "text/plain; version=0.0.4; charset=utf-8".into(),
+            )],
+            body: ReplyBody::Text(text),
+        }
+    }
+
+    pub(super) fn health(&self, now: Instant) -> Reply {
+        let stats = self.transport.stats();
+        let mut body = serde_json::json!({
+            "status": "ok",
+            "transport": "streamable-http",
+            "active_sessions": stats.active_sessions,
+            "total_sessions": stats.total_sessions,
+            "streams": stats.open_streams,
+            "connections": self.counters.connections,
+            "uptime": now.saturating_duration_since(self.started).as_secs_f64(),
+        });
+        if let (Some(serde_json::Value::Object(extra)), Some(fields)) =
+            (self.transport.handler().health(), body.as_object_mut())
+        {
+            fields.extend(extra);
+        }
+        if self.draining {
+            // From SIGTERM on: a balancer's health check takes this instance out of rotation.
+            body["status"] = "draining".into();
+        }
+        let healthy = body["status"] == "ok";
+        Reply {
+            status: if healthy { 200 } else { 503 },
+            headers: Vec::new(),
+            body: ReplyBody::Json(body.to_string()),
+        }
+    }
+}
