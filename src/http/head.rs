@@ -267,10 +267,18 @@ fn version_error(buf: &[u8]) -> Error {
 /// port is answered 400 at once instead of waiting for the head timeout. Decides on the bytes
 /// seen so far, so the outcome does not depend on how they were split.
 pub(crate) fn check_request_start(buf: &[u8]) -> Result<(), Error> {
-    let start = buf
-        .iter()
-        .position(|&b| b != b'\r' && b != b'\n')
-        .unwrap_or(buf.len());
+    // Empty lines before the request line are allowed (RFC 9112 2.2), as httparse allows them:
+    // CRLF or a bare LF, never a CR followed by anything else. Judged here too, so the verdict
+    // always comes from the first offending byte, however the bytes were split.
+    let mut start = 0;
+    while let Some(&b) = buf.get(start) {
+        match (b, buf.get(start + 1)) {
+            (b'\n', _) | (b'\r', Some(b'\n')) => start += if b == b'\n' { 1 } else { 2 },
+            (b'\r', None) => return Ok(()),
+            (b'\r', Some(_)) => return Err(Error::BadRequest("invalid line ending")),
+            _ => break,
+        }
+    }
     let line = buf.get(start..).unwrap_or_default();
     if line.first() == Some(&0x16) {
         return Err(Error::BadRequest(

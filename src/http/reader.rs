@@ -646,6 +646,14 @@ mod tests {
             }
             assert_split_invariant(limits(), bytes);
         }
+        // Found by fuzz/http_request_stream: a bad empty line before a bad method gave httparse's
+        // error when the method had not arrived yet and the method's error when it had.
+        let bad_empty_line: &[u8] = b"\r\r\nTransfer-Enco~ing: x\nHost: a\r\n\r\n";
+        assert_eq!(
+            RequestReader::new(limits()).read(bad_empty_line),
+            Err(Error::BadRequest("invalid line ending"))
+        );
+        assert_split_invariant(limits(), bad_empty_line);
         let tls = RequestReader::new(limits()).read(&client_hello[..1]);
         assert!(matches!(tls, Err(Error::BadRequest(why)) if why.contains("TLS")));
         // Partial but plausible starts still wait for more bytes.
