@@ -114,7 +114,7 @@ pub fn parse_all(mut bytes: &[u8]) -> Vec<Response> {
                     break;
                 }
             }
-        } else if status != 204 && status != 304 {
+        } else if status >= 200 && status != 204 && status != 304 {
             resp.body = bytes.to_vec();
             bytes = &[];
         }
@@ -148,15 +148,49 @@ pub fn request(
     parse(&raw).unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&raw)))
 }
 
-/// Reads until the peer closes or `limit` passes.
+/// Reads until the peer closes or `limit` passes (what came, however far it got).
 pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
+    read_until(stream, limit, |_| false).bytes
+}
+
+/// What one bounded read loop saw.
+pub struct Received {
+    /// Every byte read.
+    pub bytes: Vec<u8>,
+    /// Whether the peer closed (end-of-file or a reset) before `done` held.
+    pub closed: bool,
+    /// Whether `done` held (false: closed or out of time first).
+    pub done: bool,
+}
+
+/// The one read loop of the tests: reads until `done` holds for the bytes so far, the peer
+/// closes, or `limit` passes. The stream needs a short read timeout to poll the limit.
+pub fn read_until(
+    stream: &mut TcpStream,
+    limit: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> Received {
     let start = Instant::now();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16384];
-    while start.elapsed() < limit {
+    let mut bytes = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        if done(&bytes) {
+            return Received {
+                bytes,
+                closed: false,
+                done: true,
+            };
+        }
+        if start.elapsed() >= limit {
+            return Received {
+                bytes,
+                closed: false,
+                done: false,
+            };
+        }
         match stream.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -165,7 +199,12 @@ pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
             Err(_) => break,
         }
     }
-    raw
+    let done = done(&bytes);
+    Received {
+        bytes,
+        closed: !done,
+        done,
+    }
 }
 
 /// The first response in `raw`.
