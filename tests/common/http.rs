@@ -163,30 +163,38 @@ pub struct Received {
     pub done: bool,
 }
 
-/// The one read loop of the tests: reads until `done` holds for the bytes so far, the peer
-/// closes, or `limit` passes. The stream needs a short read timeout to poll the limit.
+/// Reads until `done` holds for the bytes so far, the peer closes, or `limit` passes.
 pub fn read_until(
     stream: &mut TcpStream,
     limit: Duration,
     done: impl Fn(&[u8]) -> bool,
 ) -> Received {
-    let start = Instant::now();
     let mut bytes = Vec::new();
+    let (closed, done) = read_more(stream, &mut bytes, limit, done);
+    Received {
+        bytes,
+        closed,
+        done,
+    }
+}
+
+/// The one read loop of the tests: appends to `bytes` until `done` holds for them, the peer
+/// closes, or `limit` passes; returns (closed, done). The stream needs a short read timeout
+/// (tens of ms) to poll the limit.
+pub fn read_more(
+    stream: &mut impl Read,
+    bytes: &mut Vec<u8>,
+    limit: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> (bool, bool) {
+    let start = Instant::now();
     let mut buf = [0u8; 65536];
     loop {
-        if done(&bytes) {
-            return Received {
-                bytes,
-                closed: false,
-                done: true,
-            };
+        if done(bytes) {
+            return (false, true);
         }
         if start.elapsed() >= limit {
-            return Received {
-                bytes,
-                closed: false,
-                done: false,
-            };
+            return (false, false);
         }
         match stream.read(&mut buf) {
             Ok(0) => break,
@@ -199,12 +207,8 @@ pub fn read_until(
             Err(_) => break,
         }
     }
-    let done = done(&bytes);
-    Received {
-        bytes,
-        closed: !done,
-        done,
-    }
+    let done = done(bytes);
+    (!done, done)
 }
 
 /// The first response in `raw`.
