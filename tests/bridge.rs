@@ -381,7 +381,15 @@ fn child_that_ignores_sigterm_and_never_answers_is_killed_after_the_grace() {
         let answer = call(port, &id, 2, "work");
         (answer, started.elapsed())
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The call has reached the child once the child says so (its stderr is in mcpd's log).
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while !mcpd.stderr().contains("holding tools/call") {
+        assert!(
+            Instant::now() < deadline,
+            "the call never reached the child"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(children_of(pid).len(), 1);
     assert_eq!(
         exchange(mcpd.port, "DELETE", Some(&session), "").status,
