@@ -1,5 +1,7 @@
 //! A small blocking HTTP/1.1 client for integration tests: one request per connection,
-//! responses framed by Content-Length, chunked encoding or close, every read bounded.
+//! responses framed by Content-Length, chunked encoding or close, every read bounded. The one
+//! response parser (`parse_all`) and the one socket read loop (`read_more`) of the tests;
+//! `wire.rs` builds its raw-bytes exchanges on them.
 
 use mcpd::sse::{EventReader, ParsedEvent};
 use serde_json::Value;
@@ -123,7 +125,8 @@ pub fn parse_all(mut bytes: &[u8]) -> Vec<Response> {
     out
 }
 
-/// Sends one request with `Connection: close` and reads the whole answer (at most `limit`).
+/// Sends one request with `Connection: close` and reads the whole answer, up to the close
+/// (at most `limit`); the caller checks `complete` when the framing matters.
 pub fn request(
     port: u16,
     method: &str,
@@ -144,6 +147,8 @@ pub fn request(
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
+    // Connection: close was asked for, so the close (a positive event) ends the answer; a
+    // test that counts the server's descriptors or connections next sees this one gone.
     let raw = read_until_closed(&mut stream, limit);
     parse(&raw).unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&raw)))
 }

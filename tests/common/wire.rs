@@ -24,6 +24,7 @@ pub struct Outcome {
 }
 
 impl Outcome {
+    /// The bytes as text, for assertion messages.
     pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.bytes).into_owned()
     }
@@ -42,6 +43,7 @@ impl Outcome {
     }
 }
 
+/// A loopback connection with a short read timeout, so every read loop can poll its deadline.
 pub fn connect(server: &Mcpd) -> TcpStream {
     let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     stream
