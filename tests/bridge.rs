@@ -1,6 +1,7 @@
 //! The stdio bridge end to end: the real `mcpd` binary bridging `mcpd --stdio` and misbehaving
-//! children (`tests/children/fault_server.py`), driven over loopback HTTP/1.0 (one request per
-//! connection, so every body ends at EOF). Process hygiene is read from `/proc`.
+//! children (`tests/children/fault_server.py`), driven over loopback HTTP/1.1, one request per
+//! connection (`common::http::request`: framed answers, then the close it asked for). Process
+//! hygiene is read from `/proc`.
 
 mod common;
 
@@ -42,51 +43,33 @@ fn exchange_with(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect to mcpd");
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let mut request = format!(
-        "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
-         Accept: application/json, text/event-stream\r\nContent-Length: {}\r\n",
-        body.len()
+    let mut all = vec![
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+    ];
+    all.extend_from_slice(headers);
+    let response = common::http::request(port, method, path, &all, body.as_bytes(), IO_TIMEOUT);
+    assert!(
+        response.complete,
+        "{method} {body}: no complete answer: {}",
+        response.text()
     );
-    for (name, value) in headers {
-        request.push_str(&format!("{name}: {value}\r\n"));
-    }
-    request.push_str("\r\n");
-    request.push_str(body);
-    stream.write_all(request.as_bytes()).unwrap();
-    let mut raw = Vec::new();
-    stream
-        .read_to_end(&mut raw)
-        .unwrap_or_else(|e| panic!("{method} {body}: no complete answer: {e}"));
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let field = |wanted: &str| {
-        head.lines().find_map(|l| {
-            let (name, value) = l.split_once(':')?;
-            name.eq_ignore_ascii_case(wanted)
-                .then(|| value.trim().to_string())
-        })
-    };
-    let session = field("mcp-session-id");
-    let retry_after = field("retry-after");
-    let messages = if head.to_ascii_lowercase().contains("text/event-stream") {
-        body.lines()
-            .filter_map(|l| l.strip_prefix("data: "))
-            .filter_map(|d| serde_json::from_str(d).ok())
+    let messages = if response
+        .header("content-type")
+        .is_some_and(|t| t.contains("text/event-stream"))
+    {
+        response
+            .events()
+            .iter()
+            .filter_map(|e| serde_json::from_str(&e.data).ok())
             .collect()
     } else {
-        serde_json::from_str(body).into_iter().collect()
+        serde_json::from_slice(&response.body).into_iter().collect()
     };
     Answer {
-        status,
-        session,
-        retry_after,
+        status: response.status,
+        session: response.header("mcp-session-id").map(str::to_string),
+        retry_after: response.header("retry-after").map(str::to_string),
         messages,
     }
 }
@@ -398,7 +381,15 @@ fn child_that_ignores_sigterm_and_never_answers_is_killed_after_the_grace() {
         let answer = call(port, &id, 2, "work");
         (answer, started.elapsed())
     });
-    std::thread::sleep(Duration::from_millis(300));
+    // The call has reached the child once the child says so (its stderr is in mcpd's log).
+    let deadline = Instant::now() + IO_TIMEOUT;
+    while !mcpd.stderr().contains("holding tools/call") {
+        assert!(
+            Instant::now() < deadline,
+            "the call never reached the child"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
     assert_eq!(children_of(pid).len(), 1);
     assert_eq!(
         exchange(mcpd.port, "DELETE", Some(&session), "").status,
@@ -759,15 +750,7 @@ fn idle_child_session_ends_after_the_child_idle_timeout() {
     });
     assert_eq!(h["active_sessions"], 0, "{h}");
     assert_eq!(call(mcpd.port, &session, 2, "echo").status, 404);
-    let mut stream = TcpStream::connect(("127.0.0.1", mcpd.port)).unwrap();
-    stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
-    let get = format!(
-        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1:{}\r\n\r\n",
-        mcpd.port
-    );
-    stream.write_all(get.as_bytes()).unwrap();
-    let mut metrics = String::new();
-    stream.read_to_string(&mut metrics).unwrap();
+    let metrics = common::http::request(mcpd.port, "GET", "/metrics", &[], b"", IO_TIMEOUT).text();
     assert!(
         metrics.contains("\nmcpd_backend_max_children 32\n"),
         "{metrics}"

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::http::{parse, request, Response};
+use common::http::{parse, read_more, request, Response};
 use common::spawn_mcpd;
 use serde_json::{json, Value};
 use std::io::{Read, Write};
@@ -260,18 +260,14 @@ impl SseStream {
 
     /// Reads until `needle` has appeared (bounded).
     fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + WAIT;
-        let mut buf = [0u8; 8192];
-        while !String::from_utf8_lossy(&self.seen).contains(needle) {
-            assert!(
-                Instant::now() < deadline,
-                "{needle:?} never came: {}",
-                String::from_utf8_lossy(&self.seen)
-            );
-            if let Ok(n) = self.stream.read(&mut buf) {
-                self.seen.extend_from_slice(&buf[..n]);
-            }
-        }
+        let (_, found) = read_more(&mut self.stream, &mut self.seen, WAIT, |seen| {
+            String::from_utf8_lossy(seen).contains(needle)
+        });
+        assert!(
+            found,
+            "{needle:?} never came: {}",
+            String::from_utf8_lossy(&self.seen)
+        );
         String::from_utf8_lossy(&self.seen).into_owned()
     }
 
@@ -517,14 +513,16 @@ fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
         .find(|l| l.contains("tools/list_changed"))
         .unwrap();
     assert!(line.contains("subscriptionId\":77"), "tagged: {line}");
-    std::thread::sleep(Duration::from_millis(200));
-    let mut buf = [0u8; 4096];
-    while let Ok(n) = prompts.stream.read(&mut buf) {
-        if n == 0 {
-            break;
-        }
-        prompts.seen.extend_from_slice(&buf[..n]);
-    }
+    // Order proves the absence: a prompt change triggered after the tool change reaches the
+    // prompts stream, so a tools/list_changed sent to it would have come first.
+    let r = stateless(
+        server.port,
+        "tools/call",
+        json!({"name": "test_trigger_prompt_change", "arguments": {}}),
+        &[("Mcp-Name", "test_trigger_prompt_change")],
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    prompts.wait_for("notifications/prompts/list_changed");
     let text = String::from_utf8_lossy(&prompts.seen);
     assert!(
         !text.contains("tools/list_changed"),

@@ -4,10 +4,10 @@
 
 mod common;
 
-use common::http::{parse_all as parse, Response};
+use common::http::{parse_all as parse, read_more, Response};
 use common::{spawn_mcpd, Mcpd};
 use serde_json::{json, Value};
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
@@ -39,15 +39,11 @@ impl Client {
 
     /// Reads until `done` holds for what came so far, the peer closes, or `max` passes.
     fn read_until(&mut self, max: Duration, done: impl Fn(&[Response]) -> bool) -> Vec<Response> {
-        let start = Instant::now();
-        let mut buf = [0u8; 65536];
-        while !self.closed && !done(&parse(&self.got)) && start.elapsed() < max {
-            match self.stream.read(&mut buf) {
-                Ok(0) => self.closed = true,
-                Ok(n) => self.got.extend_from_slice(&buf[..n]),
-                Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-                Err(_) => self.closed = true,
-            }
+        if !self.closed {
+            let (closed, _) = read_more(&mut self.stream, &mut self.got, max, |got| {
+                done(&parse(got))
+            });
+            self.closed = closed;
         }
         parse(&self.got)
     }

@@ -6,7 +6,7 @@ It answers `initialize`, `ping` and `tools/list` like a server would; MODE says 
   crash-on-initialize writes an ImportError to stderr and exits 1 on initialize
   garbage             writes a non-JSON line before every answer
   long-line           answers tools/call with a 2 MiB line
-  ignore-term         ignores SIGTERM and stdin's end, never answers tools/call
+  ignore-term         ignores SIGTERM and stdin's end, never answers tools/call (logs "holding tools/call")
   well                behaves (tools/call echoes its arguments)
   mute                never answers anything (not even initialize)
   silent-calls        never answers tools/call; logs each notifications/cancelled to stderr
@@ -76,6 +76,9 @@ def main():
             if MODE == "long-line":
                 send({"jsonrpc": "2.0", "id": message["id"], "result": {"x": "y" * (2 << 20)}})
             elif MODE in ("ignore-term", "silent-calls"):
+                if MODE == "ignore-term":
+                    # A positive signal for the test: the call has reached the child.
+                    print("holding tools/call", file=sys.stderr, flush=True)
                 continue
             else:
                 text = json.dumps(message["params"].get("arguments", {}))

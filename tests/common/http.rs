@@ -1,5 +1,7 @@
 //! A small blocking HTTP/1.1 client for integration tests: one request per connection,
-//! responses framed by Content-Length, chunked encoding or close, every read bounded.
+//! responses framed by Content-Length, chunked encoding or close, every read bounded. The one
+//! response parser (`parse_all`) and the one socket read loop (`read_more`) of the tests;
+//! `wire.rs` builds its raw-bytes exchanges on them.
 
 use mcpd::sse::{EventReader, ParsedEvent};
 use serde_json::Value;
@@ -114,7 +116,7 @@ pub fn parse_all(mut bytes: &[u8]) -> Vec<Response> {
                     break;
                 }
             }
-        } else if status != 204 && status != 304 {
+        } else if status >= 200 && status != 204 && status != 304 {
             resp.body = bytes.to_vec();
             bytes = &[];
         }
@@ -123,7 +125,8 @@ pub fn parse_all(mut bytes: &[u8]) -> Vec<Response> {
     out
 }
 
-/// Sends one request with `Connection: close` and reads the whole answer (at most `limit`).
+/// Sends one request with `Connection: close` and reads the whole answer, up to the close
+/// (at most `limit`); the caller checks `complete` when the framing matters.
 pub fn request(
     port: u16,
     method: &str,
@@ -144,19 +147,63 @@ pub fn request(
     head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
     stream.write_all(head.as_bytes()).unwrap();
     stream.write_all(body).unwrap();
+    // Connection: close was asked for, so the close (a positive event) ends the answer; a
+    // test that counts the server's descriptors or connections next sees this one gone.
     let raw = read_until_closed(&mut stream, limit);
     parse(&raw).unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&raw)))
 }
 
-/// Reads until the peer closes or `limit` passes.
+/// Reads until the peer closes or `limit` passes (what came, however far it got).
 pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
+    read_until(stream, limit, |_| false).bytes
+}
+
+/// What one bounded read loop saw.
+pub struct Received {
+    /// Every byte read.
+    pub bytes: Vec<u8>,
+    /// Whether the peer closed (end-of-file or a reset) before `done` held.
+    pub closed: bool,
+    /// Whether `done` held (false: closed or out of time first).
+    pub done: bool,
+}
+
+/// Reads until `done` holds for the bytes so far, the peer closes, or `limit` passes.
+pub fn read_until(
+    stream: &mut TcpStream,
+    limit: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> Received {
+    let mut bytes = Vec::new();
+    let (closed, done) = read_more(stream, &mut bytes, limit, done);
+    Received {
+        bytes,
+        closed,
+        done,
+    }
+}
+
+/// The one read loop of the tests: appends to `bytes` until `done` holds for them, the peer
+/// closes, or `limit` passes; returns (closed, done). The stream needs a short read timeout
+/// (tens of ms) to poll the limit.
+pub fn read_more(
+    stream: &mut impl Read,
+    bytes: &mut Vec<u8>,
+    limit: Duration,
+    done: impl Fn(&[u8]) -> bool,
+) -> (bool, bool) {
     let start = Instant::now();
-    let mut raw = Vec::new();
-    let mut buf = [0u8; 16384];
-    while start.elapsed() < limit {
+    let mut buf = [0u8; 65536];
+    loop {
+        if done(bytes) {
+            return (false, true);
+        }
+        if start.elapsed() >= limit {
+            return (false, false);
+        }
         match stream.read(&mut buf) {
             Ok(0) => break,
-            Ok(n) => raw.extend_from_slice(&buf[..n]),
+            Ok(n) => bytes.extend_from_slice(&buf[..n]),
             Err(e)
                 if matches!(
                     e.kind(),
@@ -165,7 +212,8 @@ pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
             Err(_) => break,
         }
     }
-    raw
+    let done = done(bytes);
+    (!done, done)
 }
 
 /// The first response in `raw`.
