@@ -74,6 +74,8 @@ pub enum Error {
     },
     /// The session already has its cap of requests in flight.
     TooManyRequests(usize),
+    /// The backend (a bridged child) cannot take the request now; the text says why.
+    BackendUnavailable(String),
     /// This instance is stopping and accepts no new sessions.
     Draining,
     /// `--auth-token` is set and the request lacks it; the text is the `WWW-Authenticate` value.
@@ -102,9 +104,10 @@ impl Error {
             Error::StreamConflict => (409, jsonrpc::SERVER_ERROR),
             Error::UnsupportedMediaType => (415, jsonrpc::SERVER_ERROR),
             Error::Internal(_) => (500, jsonrpc::INTERNAL_ERROR),
-            Error::TooManySessions { .. } | Error::TooManyRequests(_) | Error::Draining => {
-                (503, jsonrpc::SERVER_ERROR)
-            }
+            Error::TooManySessions { .. }
+            | Error::TooManyRequests(_)
+            | Error::BackendUnavailable(_)
+            | Error::Draining => (503, jsonrpc::SERVER_ERROR),
         }
     }
 
@@ -179,6 +182,7 @@ impl fmt::Display for Error {
                 f,
                 "Service Unavailable: {cap} requests are already in flight in this session"
             ),
+            Error::BackendUnavailable(why) => write!(f, "Service Unavailable: {why}"),
             Error::Draining => f.write_str(
                 "Service Unavailable: this mcpd instance is stopping (draining); retry",
             ),
@@ -238,6 +242,7 @@ mod tests {
                 -32000,
             ),
             (Error::TooManyRequests(1), 503, -32000),
+            (Error::BackendUnavailable("x".into()), 503, -32000),
             (Error::Draining, 503, -32000),
             (Error::Unauthorized("Bearer"), 401, -32000),
             (Error::Forbidden("x".into()), 403, -32000),
