@@ -108,21 +108,6 @@ impl Reply {
         }
     }
 
-    /// An HTTP error whose body is a JSON-RPC error (id omitted when unknown: MCP 2025-11-25
-    /// schema, "except in error cases where the ID could not be read").
-    pub fn error(status: u16, id: Option<Id>, code: i64, message: impl Into<String>) -> Reply {
-        let body = Message::Error {
-            id,
-            error: ErrorObject::new(code, message),
-        }
-        .to_json();
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Json(body),
-        }
-    }
-
     /// An event stream beginning with `initial`; `end` when nothing more follows.
     pub fn stream(initial: Vec<u8>, end: bool) -> Reply {
         Reply {
