@@ -1,5 +1,6 @@
 //! The Model Context Protocol layer: JSON-RPC messages, revisions, the handler contract.
 
+pub mod error;
 pub mod handler;
 pub mod jsonrpc;
 pub mod lifecycle;

@@ -4,7 +4,7 @@
 use super::Server;
 use crate::http::{Method, RequestHead};
 use crate::log;
-use crate::mcp::jsonrpc;
+use crate::mcp::error::Error;
 use crate::mcp::streamable::Reply;
 use crate::mcp::Handler;
 use std::net::IpAddr;
@@ -42,20 +42,9 @@ impl<H: Handler> Server<H> {
         let names_session = head.header_str("mcp-session-id").is_some()
             || path != self.config.path && path != self.config.sse_path;
         Some(if names_session {
-            Reply::error(
-                404,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Not Found: session ended (this mcpd instance is stopping); re-initialize",
-            )
+            Error::SessionEndedByShutdown.reply(None)
         } else {
-            Reply::error(
-                503,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Service Unavailable: this mcpd instance is stopping (draining); retry",
-            )
-            .with_header("Retry-After", "1".into())
+            Error::Draining.reply(None)
         })
     }
 }

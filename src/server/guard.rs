@@ -4,6 +4,7 @@
 
 use super::Server;
 use crate::http::RequestHead;
+use crate::mcp::error::Error;
 use crate::mcp::streamable::{Reply, ReplyBody};
 use crate::mcp::Handler;
 
@@ -25,26 +26,13 @@ impl<H: Handler> Server<H> {
             Some(_) => "Bearer realm=\"mcpd\", error=\"invalid_token\"",
             None => "Bearer realm=\"mcpd\"",
         };
-        let reply = Reply::error(
-            401,
-            None,
-            crate::mcp::jsonrpc::SERVER_ERROR,
-            "Unauthorized: send Authorization: Bearer <token> (mcpd runs with --auth-token)",
-        );
-        Err(reply.with_header("WWW-Authenticate", challenge.to_string()))
+        Err(Error::Unauthorized(challenge).reply(None))
     }
 
     /// DNS-rebinding guard (MCP transports, "Security Warning"): `Host` and a present `Origin`
     /// must be ours. Returns the origin to answer with CORS headers, if any.
     pub(super) fn guard(&self, head: &RequestHead) -> Result<Option<String>, Reply> {
-        let forbidden = |what: String| {
-            Reply::error(
-                403,
-                None,
-                crate::mcp::jsonrpc::SERVER_ERROR,
-                format!("Forbidden: {what}"),
-            )
-        };
+        let forbidden = |what: String| Error::Forbidden(what).reply(None);
         // RFC 9112 3.2.2: an absolute-form target's authority is the host, not the Host field.
         if let Some(host) = head.host() {
             if !self.host_allowed(host) {
@@ -116,12 +104,11 @@ impl<H: Handler> Server<H> {
                 ],
                 body: ReplyBody::Empty,
             },
-            _ => Reply::error(
-                403,
-                None,
-                crate::mcp::jsonrpc::SERVER_ERROR,
-                "Forbidden: CORS is not enabled for this origin; add it with --cors-origin (MCPD_CORS_ORIGIN)",
-            ),
+            _ => Error::Forbidden(
+                "CORS is not enabled for this origin; add it with --cors-origin (MCPD_CORS_ORIGIN)"
+                    .to_string(),
+            )
+            .reply(None),
         }
     }
 }

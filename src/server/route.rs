@@ -9,7 +9,7 @@
 use super::{ConnId, Exchange, Server};
 use crate::http::{Method, Request, RequestHead};
 use crate::log;
-use crate::mcp::jsonrpc;
+use crate::mcp::error::Error;
 use crate::mcp::streamable::Reply;
 use crate::mcp::Handler;
 use std::time::Instant;
@@ -77,12 +77,7 @@ impl<H: Handler> Server<H> {
                 }
             }
         } else {
-            Reply::error(
-                404,
-                None,
-                jsonrpc::SERVER_ERROR,
-                format!("Not Found: no route for {path}"),
-            )
+            Error::NoRoute(path.to_string()).reply(None)
         };
         log::debug(format_args!(
             "{} {} -> {}",
@@ -156,16 +151,11 @@ impl<H: Handler> Server<H> {
                 _ => method_not_allowed("DELETE, OPTIONS"),
             };
         }
-        Reply::error(
-            404,
-            None,
-            jsonrpc::SERVER_ERROR,
-            format!("Not Found: no route for {path}"),
-        )
+        Error::NoRoute(path.to_string()).reply(None)
     }
 }
 
-fn method_not_allowed(allow: &str) -> Reply {
-    Reply::error(405, None, jsonrpc::SERVER_ERROR, "Method Not Allowed")
-        .with_header("Allow", allow.to_string())
+fn method_not_allowed(allow: &'static str) -> Reply {
+    let message = "Method Not Allowed".to_string();
+    Error::WrongMethod { message, allow }.reply(None)
 }

@@ -9,6 +9,7 @@ use super::{
 };
 use crate::config::ResponseMode;
 use crate::log;
+use crate::mcp::error::Error;
 use crate::mcp::handler::{
     run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey,
 };
@@ -305,16 +306,14 @@ impl<H: Handler> Transport<H> {
             let no = session.pending.get(&request)?.stream;
             session.streams.get_mut(&no)
         });
+        let refusal = Error::BackendUnavailable(message);
+        let (status, code) = refusal.wire();
         if let Some(stream) = stream {
             if stream.delivery != Delivery::Sse {
-                stream.http_status = 503;
+                stream.http_status = status;
             }
         }
-        let error = ErrorObject::new(
-            jsonrpc::SERVER_ERROR,
-            format!("Service Unavailable: {message}"),
-        );
-        self.respond(request, Err(error));
+        self.respond(request, Err(ErrorObject::new(code, refusal.to_string())));
     }
 
     pub(super) fn respond(

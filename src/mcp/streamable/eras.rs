@@ -13,7 +13,8 @@
 
 use super::Reply;
 use crate::http::RequestHead;
-use crate::mcp::jsonrpc::{self, ErrorObject, Id};
+use crate::mcp::error::Error;
+use crate::mcp::jsonrpc::{ErrorObject, Id};
 use crate::mcp::version::{self, Eras};
 use serde_json::json;
 
@@ -37,15 +38,11 @@ pub fn check_protocol_header(head: &RequestHead, eras: &Eras) -> Option<Reply> {
     if version::is_supported(text) && eras.offers(text) {
         return None;
     }
-    Some(Reply::error(
-        400,
-        None,
-        jsonrpc::SERVER_ERROR,
-        format!(
-            "Bad Request: unsupported MCP-Protocol-Version {text:?}; supported: {}",
-            eras.handshake().join(", ")
-        ),
-    ))
+    let error = Error::UnsupportedProtocolVersion {
+        requested: text.to_string(),
+        supported: eras.handshake(),
+    };
+    Some(error.reply(None))
 }
 
 /// The refusal of an `initialize` (request `id`) when no handshake revision is offered.
@@ -70,12 +67,7 @@ pub fn refuse_http_sse(eras: &Eras) -> Option<Reply> {
     if eras.offers("2024-11-05") {
         return None;
     }
-    Some(Reply::error(
-        404,
-        None,
-        jsonrpc::SERVER_ERROR,
-        "Not Found: the 2024-11-05 HTTP+SSE transport is not offered (--eras)",
-    ))
+    Some(Error::TransportNotOffered.reply(None))
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@
 
 use super::{accepts, json_body, Accept, Reply, ReplyBody, Transport};
 use crate::http::RequestHead;
+use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, RequestHandle, SessionView};
 use crate::mcp::jsonrpc::{self, Body, Message};
 use crate::mcp::session::{ConnId, Pending, STANDALONE};
@@ -27,12 +28,7 @@ impl<H: Handler> Transport<H> {
             return reply;
         }
         if !accepts(head, Accept::Sse) {
-            return Reply::error(
-                406,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Not Acceptable: Accept must list text/event-stream",
-            );
+            return Error::NotAcceptable("text/event-stream").reply(None);
         }
         let view = SessionView {
             protocol_version: "2024-11-05".into(),
@@ -67,35 +63,16 @@ impl<H: Handler> Transport<H> {
             return reply;
         }
         let Some(id) = session_id_param(head.query()) else {
-            return Reply::error(
-                400,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Bad Request: the sessionId query parameter is required",
-            );
+            return Error::SessionIdRequired("the sessionId query parameter").reply(None);
         };
         let key = match self.by_id.get(id).copied() {
             Some(key) if self.sessions.get(&key).is_some_and(|s| s.http_sse) => key,
-            _ => {
-                return Reply::error(
-                    404,
-                    None,
-                    jsonrpc::SERVER_ERROR,
-                    "Not Found: session does not exist or has ended",
-                )
-            }
+            _ => return Error::UnknownSession.reply(None),
         };
         let items = match json_body(head, body) {
             Ok(Body::Single(item)) => vec![item],
             Ok(Body::Batch(items)) if !items.is_empty() => items,
-            Ok(Body::Batch(_)) => {
-                return Reply::error(
-                    400,
-                    None,
-                    jsonrpc::INVALID_REQUEST,
-                    "Invalid Request: empty batch",
-                )
-            }
+            Ok(Body::Batch(_)) => return Error::InvalidRequest("empty batch").reply(None),
             Err(reply) => return reply,
         };
         if let Some(session) = self.sessions.get_mut(&key) {

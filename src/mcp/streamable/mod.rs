@@ -15,6 +15,7 @@
 //! missing, 404 when unknown); a present `MCP-Protocol-Version` must be one we support (400);
 //! notifications and responses get 202; batches only for sessions on 2025-03-26.
 
+use super::error::Error;
 use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
 use super::session::{self, ConnId, Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
@@ -31,6 +32,8 @@ mod dispatch;
 pub mod eras;
 use dispatch::json_reply;
 mod http_sse;
+mod reply;
+pub use reply::{Reply, ReplyBody};
 pub mod stateless;
 
 /// Client requests in flight per session; beyond it a request is refused with 503.
@@ -55,92 +58,6 @@ pub struct Settings {
     pub instance_id: String,
     /// Revisions offered and accepted (`--eras`).
     pub eras: version::Eras,
-}
-
-/// The body of a reply to one HTTP request.
-#[derive(Debug, PartialEq)]
-pub enum ReplyBody {
-    /// No body (202, DELETE).
-    Empty,
-    /// `application/json`.
-    Json(String),
-    /// Any other body; its `Content-Type` is among the reply's headers.
-    Text(String),
-    /// `text/event-stream`: the first bytes, and whether the stream already ended.
-    Stream {
-        /// Events to send right after the head.
-        initial: Vec<u8>,
-        /// The stream is complete: end the response after `initial`.
-        end: bool,
-    },
-    /// JSON that comes later as [`Action::Reply`] (response mode `json`, answer not ready).
-    Deferred,
-}
-
-/// The answer to one HTTP request.
-#[derive(Debug, PartialEq)]
-pub struct Reply {
-    /// HTTP status.
-    pub status: u16,
-    /// Extra headers (`Mcp-Session-Id`, `Retry-After`, `Allow`).
-    pub headers: Vec<(&'static str, String)>,
-    /// The body.
-    pub body: ReplyBody,
-}
-
-impl Reply {
-    /// A JSON-RPC error answer with a given HTTP status.
-    pub fn rejection(status: u16, id: Option<Id>, error: ErrorObject) -> Reply {
-        let body = Message::Error { id, error }.to_json();
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Json(body),
-        }
-    }
-
-    fn empty(status: u16) -> Reply {
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Empty,
-        }
-    }
-
-    /// An HTTP error whose body is a JSON-RPC error (id omitted when unknown: MCP 2025-11-25
-    /// schema, "except in error cases where the ID could not be read").
-    pub fn error(status: u16, id: Option<Id>, code: i64, message: impl Into<String>) -> Reply {
-        let body = Message::Error {
-            id,
-            error: ErrorObject::new(code, message),
-        }
-        .to_json();
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Json(body),
-        }
-    }
-
-    /// An event stream beginning with `initial`; `end` when nothing more follows.
-    pub fn stream(initial: Vec<u8>, end: bool) -> Reply {
-        Reply {
-            status: 200,
-            headers: Vec::new(),
-            body: ReplyBody::Stream { initial, end },
-        }
-    }
-
-    /// 400 with the -32600 error of a message that is not JSON-RPC, keeping its id if readable.
-    pub fn invalid(invalid: &jsonrpc::Invalid) -> Reply {
-        Reply::rejection(400, invalid.id.clone(), invalid.to_error())
-    }
-
-    /// The same reply with one more header.
-    pub fn with_header(mut self, name: &'static str, value: String) -> Reply {
-        self.headers.push((name, value));
-        self
-    }
 }
 
 /// Work for connections other than the one whose request is being answered.
@@ -278,12 +195,7 @@ impl<H: Handler> Transport<H> {
     /// POST on the MCP endpoint.
     pub fn post(&mut self, conn: ConnId, head: &RequestHead, body: &[u8], now: Instant) -> Reply {
         if !accepts(head, Accept::Json) || !accepts(head, Accept::Sse) {
-            return Reply::error(
-                406,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Not Acceptable: Accept must list application/json and text/event-stream",
-            );
+            return Error::NotAcceptable("application/json and text/event-stream").reply(None);
         }
         let body = match json_body(head, body) {
             Ok(body) => body,
@@ -318,20 +230,13 @@ impl<H: Handler> Transport<H> {
                     .get(&key)
                     .is_some_and(|s| version::allows_batches(&s.view.protocol_version));
                 if !allowed {
-                    return Reply::error(
-                        400,
-                        None,
-                        jsonrpc::INVALID_REQUEST,
-                        "Invalid Request: JSON-RPC batches are only accepted on protocol version 2025-03-26",
-                    );
+                    return Error::InvalidRequest(
+                        "JSON-RPC batches are only accepted on protocol version 2025-03-26",
+                    )
+                    .reply(None);
                 }
                 if items.is_empty() {
-                    return Reply::error(
-                        400,
-                        None,
-                        jsonrpc::INVALID_REQUEST,
-                        "Invalid Request: empty batch",
-                    );
+                    return Error::InvalidRequest("empty batch").reply(None);
                 }
                 items
             }
@@ -342,7 +247,7 @@ impl<H: Handler> Transport<H> {
     /// `initialize`: a new session, then the request like any other.
     fn initialize(&mut self, conn: ConnId, body: Body, now: Instant) -> Reply {
         let Body::Single(Ok(message)) = body else {
-            return Reply::error(400, None, jsonrpc::INVALID_REQUEST, "Invalid Request");
+            return Error::InvalidRequest("initialize must be a single request").reply(None);
         };
         let params = match &message {
             Message::Request { params, .. } => params.clone().unwrap_or(Value::Null),
@@ -384,9 +289,11 @@ impl<H: Handler> Transport<H> {
         let max = self.settings.max_sessions;
         if self.legacy_sessions() >= max {
             log::warn(format_args!("session limit of {max} reached"));
-            let message = format!("Service Unavailable: the session limit ({max}) is reached; raise --max-sessions or retry later");
-            let reply = Reply::error(503, request, jsonrpc::SERVER_ERROR, message);
-            return Err(reply.with_header("Retry-After", RETRY_AFTER_SECS.to_string()));
+            let error = Error::TooManySessions {
+                max,
+                retry_after: RETRY_AFTER_SECS,
+            };
+            return Err(error.reply(request));
         }
         let key = SessionKey(self.next_session);
         self.next_session += 1;
@@ -418,7 +325,7 @@ impl<H: Handler> Transport<H> {
         now: Instant,
     ) -> Reply {
         let Some(session) = self.sessions.get_mut(&key) else {
-            return Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: session ended");
+            return Error::UnknownSession.reply(None);
         };
         session.last_activity = now;
         let mut requests = Vec::new();
@@ -450,13 +357,7 @@ impl<H: Handler> Transport<H> {
             }
         }
         if session.pending.len() + requests.len() > MAX_PENDING_PER_SESSION {
-            return Reply::error(
-                503,
-                None,
-                jsonrpc::SERVER_ERROR,
-                format!("Service Unavailable: {MAX_PENDING_PER_SESSION} requests are already in flight in this session"),
-            )
-            .with_header("Retry-After", "1".to_string());
+            return Error::TooManyRequests(MAX_PENDING_PER_SESSION).reply(None);
         }
         for message in others {
             self.dispatch_other(key, message, now);
@@ -465,7 +366,7 @@ impl<H: Handler> Transport<H> {
             return Reply::empty(202);
         }
         let Some(session) = self.sessions.get_mut(&key) else {
-            return Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: session ended");
+            return Error::UnknownSession.reply(None);
         };
         let no = session.next_stream;
         session.next_stream += 1;
@@ -515,7 +416,7 @@ impl<H: Handler> Transport<H> {
             .and_then(|s| s.streams.get_mut(&no))
         else {
             // The session ended while the handler ran (for example a failed initialize).
-            return Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: session ended");
+            return Error::UnknownSession.reply(None);
         };
         if stream.delivery == Delivery::Undecided {
             if stream.outstanding == 0 {
@@ -540,10 +441,10 @@ impl<H: Handler> Transport<H> {
             self.open_sse(key, no);
         }
         let Some(session) = self.sessions.get_mut(&key) else {
-            return Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: session ended");
+            return Error::UnknownSession.reply(None);
         };
         let Some(stream) = session.streams.get_mut(&no) else {
-            return Reply::error(404, None, jsonrpc::SERVER_ERROR, "Not Found: stream ended");
+            return Error::StreamEnded.reply(None);
         };
         let initial = stream.opening.take().unwrap_or_default();
         let end = stream.is_finished(no) || stream.conn.is_none();
@@ -590,12 +491,7 @@ impl<H: Handler> Transport<H> {
         now: Instant,
     ) -> Reply {
         if !accepts(head, Accept::Sse) {
-            return Reply::error(
-                406,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Not Acceptable: Accept must list text/event-stream",
-            );
+            return Error::NotAcceptable("text/event-stream").reply(None);
         }
         if let Some(reply) = refuse_stateless(head) {
             return reply;
@@ -609,12 +505,7 @@ impl<H: Handler> Transport<H> {
         };
         let last_event = head.header_str("last-event-id").map(str::to_string);
         let Some(session) = self.sessions.get_mut(&key) else {
-            return Reply::error(
-                404,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Not Found: unknown session",
-            );
+            return Error::UnknownSession.reply(None);
         };
         session.last_activity = now;
         let polling = version::has_sse_polling(&session.view.protocol_version);
@@ -622,28 +513,20 @@ impl<H: Handler> Transport<H> {
         let no = match last_event {
             Some(value) => {
                 let Some((no, seq)) = session::parse_event_id(&value) else {
-                    return Reply::error(
-                        400,
-                        None,
-                        jsonrpc::SERVER_ERROR,
-                        "Bad Request: Last-Event-ID was not issued by this server",
-                    );
+                    return Error::CannotResume("Last-Event-ID was not issued by this server")
+                        .reply(None);
                 };
                 let Some(stream) = session.streams.get_mut(&no) else {
-                    return Reply::error(
-                        400,
-                        None,
-                        jsonrpc::SERVER_ERROR,
-                        "Bad Request: the stream of Last-Event-ID can no longer be resumed",
-                    );
+                    return Error::CannotResume(
+                        "the stream of Last-Event-ID can no longer be resumed",
+                    )
+                    .reply(None);
                 };
                 if stream.replay_after(no, seq, &mut initial).is_err() {
-                    return Reply::error(
-                        400,
-                        None,
-                        jsonrpc::SERVER_ERROR,
-                        "Bad Request: events after Last-Event-ID are no longer buffered",
-                    );
+                    return Error::CannotResume(
+                        "events after Last-Event-ID are no longer buffered",
+                    )
+                    .reply(None);
                 }
                 if let Some(previous) = stream.conn.replace(conn) {
                     self.attached.remove(&previous);
@@ -653,20 +536,10 @@ impl<H: Handler> Transport<H> {
             }
             None => {
                 let Some(stream) = session.streams.get_mut(&STANDALONE) else {
-                    return Reply::error(
-                        500,
-                        None,
-                        jsonrpc::INTERNAL_ERROR,
-                        "standalone stream missing",
-                    );
+                    return Error::Internal("standalone stream missing").reply(None);
                 };
                 if stream.conn.is_some() {
-                    return Reply::error(
-                        409,
-                        None,
-                        jsonrpc::SERVER_ERROR,
-                        "Conflict: this session already has a standalone stream open",
-                    );
+                    return Error::StreamConflict.reply(None);
                 }
                 if polling {
                     Stream::priming(STANDALONE, &mut initial);
@@ -823,21 +696,12 @@ impl<H: Handler> Transport<H> {
         path_session: Option<&str>,
     ) -> Result<SessionKey, Reply> {
         let Some(id) = path_session.or_else(|| head.header_str("mcp-session-id")) else {
-            return Err(Reply::error(
-                400,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Bad Request: Mcp-Session-Id header is required",
-            ));
+            return Err(Error::SessionIdRequired("Mcp-Session-Id header").reply(None));
         };
-        self.by_id.get(id).copied().ok_or_else(|| {
-            Reply::error(
-                404,
-                None,
-                jsonrpc::SERVER_ERROR,
-                "Not Found: session does not exist or has ended",
-            )
-        })
+        self.by_id
+            .get(id)
+            .copied()
+            .ok_or_else(|| Error::UnknownSession.reply(None))
     }
 }
 
@@ -871,11 +735,9 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
 /// for bytes that are not JSON.
 fn json_body(head: &RequestHead, body: &[u8]) -> Result<Body, Reply> {
     if !is_json_content(head) {
-        let message = "Unsupported Media Type: Content-Type must be application/json";
-        return Err(Reply::error(415, None, jsonrpc::SERVER_ERROR, message));
+        return Err(Error::UnsupportedMediaType.reply(None));
     }
-    jsonrpc::parse_body(body)
-        .map_err(|e| Reply::error(400, None, jsonrpc::PARSE_ERROR, format!("Parse error: {e}")))
+    jsonrpc::parse_body(body).map_err(|e| Error::BodyNotJson(e.to_string()).reply(None))
 }
 
 fn is_json_content(head: &RequestHead) -> bool {
@@ -896,13 +758,15 @@ fn refuse_stateless(head: &RequestHead) -> Option<Reply> {
     if !version::is_modern(version) {
         return None;
     }
-    let reply = Reply::error(
-        405,
-        None,
-        jsonrpc::SERVER_ERROR,
-        format!("Method Not Allowed: protocol version {version} has no GET stream and no sessions"),
-    );
-    Some(reply.with_header("Allow", "POST".to_string()))
+    let message =
+        format!("Method Not Allowed: protocol version {version} has no GET stream and no sessions");
+    Some(
+        Error::WrongMethod {
+            message,
+            allow: "POST",
+        }
+        .reply(None),
+    )
 }
 
 #[cfg(test)]

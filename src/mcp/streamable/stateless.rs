@@ -21,6 +21,7 @@
 
 use super::{Action, Reply, ReplyBody, ResponseMode, Transport};
 use crate::http::RequestHead;
+use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
 use crate::mcp::session::{ConnId, Delivery, Session, Stream, StreamNo};
@@ -437,12 +438,7 @@ impl<H: Handler> Transport<H> {
     ) -> Reply {
         let message = match body {
             Body::Batch(_) => {
-                return Reply::error(
-                    400,
-                    None,
-                    jsonrpc::INVALID_REQUEST,
-                    "Invalid Request: 2026-07-28 has no batches",
-                )
+                return Error::InvalidRequest("2026-07-28 has no batches").reply(None)
             }
             Body::Single(Err(invalid)) => return Reply::invalid(&invalid),
             Body::Single(Ok(message)) => message,
@@ -452,12 +448,7 @@ impl<H: Handler> Transport<H> {
             // 2026-07-28 defines no client notifications over HTTP; accepting is harmless.
             Message::Notification { .. } => return Reply::empty(202),
             _ => {
-                return Reply::error(
-                    400,
-                    None,
-                    jsonrpc::INVALID_REQUEST,
-                    "Invalid Request: clients send no responses in 2026-07-28",
-                )
+                return Error::InvalidRequest("clients send no responses in 2026-07-28").reply(None)
             }
         };
         let requested = meta_str(params.as_ref(), META_VERSION).unwrap_or(version::MODERN);
@@ -472,7 +463,7 @@ impl<H: Handler> Transport<H> {
         };
         if REMOVED_METHODS.contains(&method.as_str()) {
             let message = format!("Method not found: {method} is not part of 2026-07-28");
-            return Reply::error(404, Some(id), jsonrpc::METHOD_NOT_FOUND, message);
+            return Error::MethodNotFound(message).reply(Some(id));
         }
         let key = self.open_ephemeral(view, now);
         if method == "subscriptions/listen" {
@@ -506,12 +497,7 @@ impl<H: Handler> Transport<H> {
     fn listen(&mut self, conn: ConnId, key: SessionKey, id: Id, params: Option<&Value>) -> Reply {
         let filter = Filter::from_params(params);
         let Some(session) = self.sessions.get_mut(&key) else {
-            return Reply::error(
-                500,
-                Some(id),
-                jsonrpc::INTERNAL_ERROR,
-                "listen session vanished",
-            );
+            return Error::Internal("listen session vanished").reply(Some(id));
         };
         let no = session.next_stream;
         session.next_stream += 1;

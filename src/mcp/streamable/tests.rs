@@ -247,7 +247,13 @@ fn missing_session_is_400_and_unknown_is_404() {
     );
     assert_eq!(reply.status, 400);
     assert_eq!(error_of(&reply), (None, jsonrpc::SERVER_ERROR));
-    assert_eq!(rig.post(1, "no-such-session", &ping).status, 404);
+    let unknown = rig.post(1, "no-such-session", &ping);
+    assert_eq!(unknown.status, 404);
+    // The reference TypeScript SDK's "Session not found" code (mcp::Error::UnknownSession).
+    assert_eq!(
+        error_of(&unknown),
+        (None, crate::mcp::error::UNKNOWN_SESSION)
+    );
     assert_eq!(rig.get(1, "no-such-session", None).status, 404);
     assert_eq!(rig.delete("no-such-session").status, 404);
     let get = rig.t.get(
@@ -426,6 +432,28 @@ fn initialize_in_a_batch_is_an_error_element() {
     assert_eq!(by_id(json!("x"))["error"]["code"], jsonrpc::INVALID_REQUEST);
     assert_eq!(by_id(json!(6))["result"], json!({}));
     assert_eq!(rig.t.stats().total_sessions, 1);
+}
+
+#[test]
+fn protocol_header_outside_eras_is_32022_with_data() {
+    let eras = ["2025-11-25".to_string()];
+    let mut rig = Rig::with(Builtin::new(), ResponseMode::Auto, |s| {
+        s.eras = crate::mcp::version::Eras::from_list(&eras);
+    });
+    let id = rig.session("2025-11-25");
+    let headers = [
+        ("Accept", BOTH),
+        ("Content-Type", "application/json"),
+        ("Mcp-Session-Id", id.as_str()),
+        ("MCP-Protocol-Version", "2025-03-26"),
+    ];
+    let reply = rig.post_with(1, &headers, &request(2, "ping", json!({})));
+    assert_eq!(reply.status, 400);
+    // mcp::Error::UnsupportedProtocolVersion: -32022 naming what was asked and what is offered.
+    let body = body_json(&reply);
+    assert_eq!(body["error"]["code"], -32022, "{body}");
+    assert_eq!(body["error"]["data"]["requested"], "2025-03-26");
+    assert_eq!(body["error"]["data"]["supported"], json!(["2025-11-25"]));
 }
 
 #[test]
