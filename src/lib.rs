@@ -13,8 +13,8 @@
 //! | connections | [`server`] | HTTP framing, routes, the DNS-rebinding guard, auth, timers |
 //! | MCP transports | [`mcp`] | sessions, SSE streams, the stateless and HTTP+SSE eras, stdio |
 //! | backends | [`builtin`], [`bridge`] | the [`mcp::Handler`] contract |
-//! | building blocks | [`http`], [`sse`], [`timer`], [`lines`] | bytes only |
-//! | settings | [`config`], [`cli`], [`log`] | |
+//! | building blocks | [`http`], [`sse`], [`timer`], [`lines`], [`id`], [`idmap`] | bytes and numbers only |
+//! | settings | [`config`], [`cli`], [`log`], [`exec`] | |
 //! | test support | [`testing`] | the [`mcp::Handler`] contract |
 //!
 //! Lower layers never name higher ones: [`http`] knows nothing of MCP.

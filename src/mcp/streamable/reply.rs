@@ -18,7 +18,7 @@ pub enum ReplyBody {
         /// The stream is complete: end the response after `initial`.
         end: bool,
     },
-    /// JSON that comes later as [`Action::Reply`] (response mode `json`, answer not ready).
+    /// JSON that comes later as [`Action::Reply`](super::Action::Reply) (response mode `json`, answer not ready).
     Deferred,
 }
 
