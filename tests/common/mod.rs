@@ -36,15 +36,19 @@ pub fn target_dir() -> PathBuf {
     tmp.parent().unwrap_or(tmp).to_path_buf()
 }
 
-/// A fresh, empty directory `target/<area>/<label>-<unix secs>-<pid>`.
+/// A fresh, empty directory `target/<area>/<label>-<unix secs>-<pid>-<n>`.
 pub fn fresh_dir(area: &str, label: &str) -> PathBuf {
+    // Tests of one binary run in parallel threads: the counter keeps two calls with the same
+    // label in the same second apart (they once shared, and removed, one git repository).
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let secs = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
     let dir = target_dir()
         .join(area)
-        .join(format!("{label}-{secs}-{}", std::process::id()));
+        .join(format!("{label}-{secs}-{}-{n}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).unwrap_or_else(|e| panic!("create {}: {e}", dir.display()));
     dir
