@@ -8,7 +8,7 @@
 
 use mcpd::config::Config;
 use mcpd::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
-use mcpd::mcp::{Context, ErrorObject, Handler, OutgoingId, RequestHandle, ServerInfo};
+use mcpd::mcp::{Context, ErrorObject, Handler, RequestHandle, ServerInfo};
 use serde_json::{json, Value};
 
 /// The echo server: who it is; it keeps no state per session.
@@ -44,17 +44,6 @@ impl Handler for Echo {
         };
         ctx.respond(request, outcome);
     }
-
-    // Nothing here sends requests to the client or sets timers.
-    fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
-    fn handle_response(
-        &mut self,
-        _: &mut Context<'_>,
-        _: OutgoingId,
-        _: Result<Value, ErrorObject>,
-    ) {
-    }
-    fn handle_timer(&mut self, _: &mut Context<'_>, _: u64) {}
 }
 
 /// `tools/call`: an unknown tool is a protocol error, a bad argument a tool error the model sees.

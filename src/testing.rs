@@ -8,7 +8,7 @@
 //! instead of turning it into a JSON-RPC internal error.
 //!
 //! ```
-//! use mcpd::mcp::{Context, Handler, OutgoingId, RequestHandle, ErrorObject};
+//! use mcpd::mcp::{Context, Handler, RequestHandle};
 //! use mcpd::testing::Harness;
 //! use serde_json::{json, Value};
 //!
@@ -17,9 +17,6 @@
 //!     fn handle_request(&mut self, ctx: &mut Context<'_>, r: RequestHandle, _: &str, _: Option<Value>) {
 //!         ctx.respond(r, Ok(json!({"hello": "world"})));
 //!     }
-//!     fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
-//!     fn handle_response(&mut self, _: &mut Context<'_>, _: OutgoingId, _: Result<Value, ErrorObject>) {}
-//!     fn handle_timer(&mut self, _: &mut Context<'_>, _: u64) {}
 //! }
 //!
 //! let mut h = Harness::new(Hello);
@@ -340,14 +337,6 @@ mod tests {
                     },
                 )),
             }
-        }
-        fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
-        fn handle_response(
-            &mut self,
-            _: &mut Context<'_>,
-            _: OutgoingId,
-            _: Result<Value, ErrorObject>,
-        ) {
         }
         fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
             if let Some(i) = self.waiting.iter().position(|(t, _)| *t == token) {

@@ -257,18 +257,27 @@ pub trait Handler {
     );
 
     /// A client notification (`notifications/initialized`, `notifications/cancelled`, ...).
-    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>);
+    /// Ignored unless a handler needs them.
+    fn handle_notification(
+        &mut self,
+        _ctx: &mut Context<'_>,
+        _method: &str,
+        _params: Option<Value>,
+    ) {
+    }
 
-    /// The client's answer to a request sent with [`Context::request`].
+    /// The client's answer to a request sent with [`Context::request`]; a handler that sends
+    /// none gets none.
     fn handle_response(
         &mut self,
-        ctx: &mut Context<'_>,
-        id: OutgoingId,
-        outcome: Result<Value, ErrorObject>,
-    );
+        _ctx: &mut Context<'_>,
+        _id: OutgoingId,
+        _outcome: Result<Value, ErrorObject>,
+    ) {
+    }
 
-    /// A timer set with [`Context::set_timer`] fired.
-    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64);
+    /// A timer set with [`Context::set_timer`] fired; a handler that sets none gets none.
+    fn handle_timer(&mut self, _ctx: &mut Context<'_>, _token: u64) {}
 
     /// The client cancelled `request` (`notifications/cancelled`, or a modern stream closed).
     /// No answer is expected any more; one sent anyway is dropped.

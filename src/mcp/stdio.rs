@@ -733,15 +733,6 @@ mod tests {
                 ctx.respond(request, Ok(json!({})));
             }
         }
-        fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
-        fn handle_response(
-            &mut self,
-            _: &mut Context<'_>,
-            _: OutgoingId,
-            _: Result<Value, ErrorObject>,
-        ) {
-        }
-        fn handle_timer(&mut self, _: &mut Context<'_>, _: u64) {}
         fn session_closed(&mut self, session: SessionKey) {
             self.0.borrow_mut().push(format!("closed {}", session.0));
         }

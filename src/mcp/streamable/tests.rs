@@ -1015,18 +1015,6 @@ impl Handler for Gate {
         }
     }
 
-    fn handle_notification(&mut self, _: &mut Context<'_>, _: &str, _: Option<Value>) {}
-
-    fn handle_response(
-        &mut self,
-        _: &mut Context<'_>,
-        _: OutgoingId,
-        _: Result<Value, ErrorObject>,
-    ) {
-    }
-
-    fn handle_timer(&mut self, _: &mut Context<'_>, _: u64) {}
-
     fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
         self.queue.pop_front()
     }
