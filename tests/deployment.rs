@@ -5,6 +5,8 @@ mod common;
 
 use common::http::request;
 use common::{mcpd_bin, spawn_mcpd};
+use std::io::{Read, Write};
+use std::net::TcpStream;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -95,12 +97,10 @@ fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
     assert!(still, "mcpd stopped without --exit-with-parent");
 }
 
-#[test]
-fn sigterm_lets_an_answer_in_flight_finish_then_exits_0() {
-    use std::io::{Read, Write};
-    let mut server = spawn_mcpd(&[]);
+/// A 2026 `tools/call` whose answer takes a while, its event stream open, then SIGTERM to mcpd.
+fn sigterm_during_a_progress_call(server: &common::Mcpd) -> TcpStream {
     let body = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
@@ -118,12 +118,17 @@ fn sigterm_lets_an_answer_in_flight_finish_then_exits_0() {
         .status()
         .unwrap()
         .success());
+    stream
+}
+
+/// Reads the rest of the call's stream (its answer must be there), then waits for exit 0.
+fn answer_finishes_and_mcpd_exits_0(server: &mut common::Mcpd, mut stream: TcpStream) {
     let mut rest = Vec::new();
     let _ = stream.read_to_end(&mut rest);
     let text = String::from_utf8_lossy(&rest);
     assert!(
         text.contains("\"id\":3") && text.contains("Progress test completed"),
-        "the answer finished: {text}"
+        "the answer in flight finished: {text}"
     );
     let deadline = Instant::now() + Duration::from_secs(8);
     let status = loop {
@@ -137,28 +142,16 @@ fn sigterm_lets_an_answer_in_flight_finish_then_exits_0() {
 }
 
 #[test]
-fn health_says_draining_from_sigterm_while_an_answer_finishes() {
-    use std::io::{Read, Write};
+fn sigterm_lets_an_answer_in_flight_finish_then_exits_0() {
     let mut server = spawn_mcpd(&[]);
-    let body = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
-    let mut stream = std::net::TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut first = [0u8; 512];
-    let n = stream.read(&mut first).unwrap();
-    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
-    let pid = server.child.id().to_string();
-    assert!(Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap()
-        .success());
+    let stream = sigterm_during_a_progress_call(&server);
+    answer_finishes_and_mcpd_exits_0(&mut server, stream);
+}
+
+#[test]
+fn health_says_draining_from_sigterm_while_an_answer_finishes() {
+    let mut server = spawn_mcpd(&[]);
+    let stream = sigterm_during_a_progress_call(&server);
     // The signal is handled asynchronously: wait for the log line, then probe.
     let deadline = Instant::now() + Duration::from_secs(5);
     while !server.stderr().contains("stopping") {
@@ -189,20 +182,5 @@ fn health_says_draining_from_sigterm_while_an_answer_finishes() {
     );
     assert_eq!(refused.status, 503, "new sessions go elsewhere");
     assert_eq!(refused.header("retry-after"), Some("1"));
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
-    let text = String::from_utf8_lossy(&rest);
-    assert!(
-        text.contains("\"id\":3") && text.contains("Progress test completed"),
-        "the answer in flight finished: {text}"
-    );
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "mcpd did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert_eq!(status.code(), Some(0));
+    answer_finishes_and_mcpd_exits_0(&mut server, stream);
 }
