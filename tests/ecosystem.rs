@@ -11,7 +11,6 @@
 
 mod common;
 
-use common::http::request;
 use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -287,18 +286,10 @@ fn everything_shared_request_state_is_checked() {
             p.extend(e.clone());
         }
         let body = serde_json::json!({"jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": params});
-        let reply = request(
+        let reply = common::http::stateless(
             mcpd.port,
-            "POST",
-            "/mcp",
-            &[
-                ("Accept", "application/json, text/event-stream"),
-                ("Content-Type", "application/json"),
-                ("MCP-Protocol-Version", "2026-07-28"),
-                ("Mcp-Method", "tools/call"),
-                ("Mcp-Name", "trigger-sampling-request"),
-            ],
-            body.to_string().as_bytes(),
+            &body,
+            &[("Mcp-Name", "trigger-sampling-request")],
             Duration::from_secs(20),
         );
         let message = if reply.header("content-type") == Some("text/event-stream") {

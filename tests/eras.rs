@@ -28,21 +28,7 @@ fn stateless(port: u16, method: &str, mut params: Value, extra: &[(&str, &str)])
         params["_meta"] = meta();
     }
     let body = json!({"jsonrpc": "2.0", "id": 41, "method": method, "params": params});
-    let mut headers = vec![
-        ACCEPT,
-        JSON,
-        ("MCP-Protocol-Version", "2026-07-28"),
-        ("Mcp-Method", method),
-    ];
-    headers.extend_from_slice(extra);
-    request(
-        port,
-        "POST",
-        "/mcp",
-        &headers,
-        body.to_string().as_bytes(),
-        WAIT,
-    )
+    common::http::stateless(port, &body, extra, WAIT)
 }
 
 #[test]

@@ -251,19 +251,7 @@ fn settle_everything(mcpd: &common::Mcpd, label: &str) {
         "params": {"_meta": {"io.modelcontextprotocol/protocolVersion": "2026-07-28",
             "io.modelcontextprotocol/clientInfo": {"name": "ts_sdk.rs", "version": "1"},
             "io.modelcontextprotocol/clientCapabilities": {}}}});
-    let reply = common::http::request(
-        mcpd.port,
-        "POST",
-        "/mcp",
-        &[
-            ("Accept", "application/json, text/event-stream"),
-            ("Content-Type", "application/json"),
-            ("MCP-Protocol-Version", "2026-07-28"),
-            ("Mcp-Method", "server/discover"),
-        ],
-        discover.to_string().as_bytes(),
-        Duration::from_secs(20),
-    );
+    let reply = common::http::stateless(mcpd.port, &discover, &[], Duration::from_secs(20));
     assert_eq!(
         reply.status,
         200,

@@ -153,6 +153,22 @@ pub fn request(
     parse(&raw).unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&raw)))
 }
 
+/// POSTs a stateless (2026-07-28) JSON-RPC `message` to `/mcp` with the headers that revision
+/// requires: `MCP-Protocol-Version` and `Mcp-Method` from the message, then `extra` (`Mcp-Name`
+/// is the caller's, so a test can send a wrong one). The `_meta` envelope is the caller's too.
+pub fn stateless(port: u16, message: &Value, extra: &[(&str, &str)], limit: Duration) -> Response {
+    let method = message["method"].as_str().expect("a request has a method");
+    let mut headers = vec![
+        ("Accept", "application/json, text/event-stream"),
+        ("Content-Type", "application/json"),
+        ("MCP-Protocol-Version", "2026-07-28"),
+        ("Mcp-Method", method),
+    ];
+    headers.extend_from_slice(extra);
+    let body = message.to_string();
+    request(port, "POST", "/mcp", &headers, body.as_bytes(), limit)
+}
+
 /// Reads until the peer closes or `limit` passes (what came, however far it got).
 pub fn read_until_closed(stream: &mut TcpStream, limit: Duration) -> Vec<u8> {
     read_until(stream, limit, |_| false).bytes
