@@ -28,36 +28,21 @@ impl<H: Handler> Server<H> {
         }
         let keep_alive = exchange.keep_alive;
         let next = match reply.body {
-            ReplyBody::Empty => {
+            plain @ (ReplyBody::Empty | ReplyBody::Text(_) | ReplyBody::Json(_)) => {
+                let body = match &plain {
+                    ReplyBody::Text(body) => body.as_bytes(),
+                    ReplyBody::Json(body) => {
+                        headers.push(("Content-Type", "application/json"));
+                        body.as_bytes()
+                    }
+                    _ => b"",
+                };
                 http::write_response(
                     &mut out,
                     exchange.version,
                     reply.status,
                     &headers,
-                    b"",
-                    keep_alive,
-                );
-                None
-            }
-            ReplyBody::Text(body) => {
-                http::write_response(
-                    &mut out,
-                    exchange.version,
-                    reply.status,
-                    &headers,
-                    body.as_bytes(),
-                    keep_alive,
-                );
-                None
-            }
-            ReplyBody::Json(body) => {
-                headers.push(("Content-Type", "application/json"));
-                http::write_response(
-                    &mut out,
-                    exchange.version,
-                    reply.status,
-                    &headers,
-                    body.as_bytes(),
+                    body,
                     keep_alive,
                 );
                 None
