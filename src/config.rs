@@ -3,6 +3,7 @@
 //! Parsing of flags and `MCPD_*` environment variables lives in [`crate::cli`]; this module only
 //! names the values, so the library API can build a `Config` in code.
 
+use crate::http::ReaderLimits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -33,6 +34,23 @@ pub struct Limits {
     pub session_timeout: Duration,
     /// Interval of SSE comment heartbeats on every open stream.
     pub heartbeat: Duration,
+    /// Inbound bytes a connection may buffer beyond `max_head_bytes` (the start of a body or
+    /// of a pipelined request) before reading pauses; 16 KiB keeps one read of a typical
+    /// request whole without letting a client park much memory.
+    pub input_slack_bytes: usize,
+    /// Time answers in flight get to finish after SIGTERM (HTTP) or the end of stdin
+    /// (`--stdio`) before mcpd stops anyway; 5 s covers a normal tool call without keeping a
+    /// rolling deploy waiting.
+    pub shutdown_grace: Duration,
+    /// Bytes of log lines held while stderr is not taking them; beyond it lines are dropped and
+    /// counted. 256 KiB rides out a slow journald without growing with a flood.
+    pub log_buffer_bytes: usize,
+    /// Bytes of one log line kept; the rest is cut with a marker, so a huge client value
+    /// cannot fill the log buffer in one line.
+    pub log_line_bytes: usize,
+    /// Resource URIs one 2026-07-28 `subscriptions/listen` stream may follow; URIs past it are
+    /// ignored. 256 covers a client watching a project's files; each costs a string per stream.
+    pub max_listen_uris: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +67,108 @@ impl Default for Limits {
             keep_alive_timeout: Duration::from_secs(60),
             session_timeout: Duration::from_secs(3600),
             heartbeat: Duration::from_secs(15),
+            input_slack_bytes: 16 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+            log_buffer_bytes: 256 * 1024,
+            log_line_bytes: 4096,
+            max_listen_uris: 256,
+        }
+    }
+}
+
+impl Limits {
+    /// The HTTP request reader's bounds: the head, header and body limits above.
+    pub fn reader(&self) -> ReaderLimits {
+        ReaderLimits {
+            max_head_bytes: self.max_head_bytes,
+            max_headers: self.max_headers,
+            max_body_bytes: self.max_body_bytes,
+        }
+    }
+}
+
+/// Bounds of the stdio bridge (DESIGN 3.3): what one child, its stderr and the 2026-07-28
+/// translation may hold. None has a flag; a library user sets them in code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BridgeLimits {
+    /// Last stderr lines of a child kept for the error a client gets when it fails; 20 lines
+    /// hold a typical stack trace's head.
+    pub stderr_tail_lines: usize,
+    /// Bytes of one child stderr line kept (logged and in the tail); the rest is cut.
+    pub stderr_line_bytes: usize,
+    /// Child stderr lines per second that reach mcpd's log; the rest are counted, so a chatty
+    /// child cannot drown the log or the disk behind it.
+    pub stderr_lines_per_sec: u64,
+    /// Child stderr lines logged in one burst above `stderr_lines_per_sec` (start-up banners).
+    pub stderr_burst_lines: u64,
+    /// Bytes waiting for a child's stdin (at least one `--max-body-bytes` message more); a
+    /// child that stops reading gets no more requests instead of growing mcpd.
+    pub stdin_buffer_bytes: usize,
+    /// Reads of one child pipe per loop turn, so a child writing without pause cannot keep the
+    /// loop from clients, timers and other children.
+    pub reads_per_turn: usize,
+    /// Reads of an exited child's pipes while reaping it; a descendant that left its process
+    /// group could keep one open and writing, so reaping stops there.
+    pub reads_at_reap: usize,
+    /// Bytes of a non-JSON-RPC stdout line shown in the log.
+    pub log_preview_bytes: usize,
+    /// Restart delay after a supervised child's first exit; it doubles with each exit.
+    pub backoff_start: Duration,
+    /// Longest restart delay; 30 s retries a broken command twice a minute, not in a loop.
+    pub backoff_max: Duration,
+    /// Run time after which a child counts as healthy again and the delay starts over.
+    pub healthy_after: Duration,
+    /// Time a fresh child gets to answer `server/discover` before mcpd takes it for a
+    /// handshake-only one and sends `initialize`: some stdio servers ignore requests they do
+    /// not know before the handshake (the TS SDK 2.x client's stdio probe falls back on silence
+    /// too).
+    pub probe_timeout: Duration,
+    /// 2026-07-28 requests held while the stateless child starts; past it they get 503.
+    pub max_held: usize,
+    /// Tool schemas cached from the stateless child for the `Mcp-Param-*` check; further tools
+    /// are forwarded unchecked.
+    pub max_cached_tools: usize,
+    /// `tools/list` pages fetched from a child to fill that cache.
+    pub max_tool_pages: usize,
+    /// Time a translated request's continuation (`requestState`) stays valid; 10 minutes
+    /// covers a person answering an elicitation.
+    pub continuation_ttl: Duration,
+    /// Continuations held at once; past it new ones are refused instead of growing memory.
+    pub max_continuations: usize,
+    /// Bytes all held continuations (and their parked messages) may take.
+    pub max_held_bytes: usize,
+    /// Child requests queued behind one continuation.
+    pub max_queued: usize,
+    /// Progress notifications parked per continuation (the latest are kept).
+    pub max_parked_progress: usize,
+    /// Resource URIs the translated listen streams subscribe the child to.
+    pub max_subscriptions: usize,
+}
+
+impl Default for BridgeLimits {
+    fn default() -> Self {
+        BridgeLimits {
+            stderr_tail_lines: 20,
+            stderr_line_bytes: 512,
+            stderr_lines_per_sec: 50,
+            stderr_burst_lines: 200,
+            stdin_buffer_bytes: 1024 * 1024,
+            reads_per_turn: 4,
+            reads_at_reap: 64,
+            log_preview_bytes: 200,
+            backoff_start: Duration::from_millis(500),
+            backoff_max: Duration::from_secs(30),
+            healthy_after: Duration::from_secs(60),
+            probe_timeout: Duration::from_secs(5),
+            max_held: 256,
+            max_cached_tools: 1024,
+            max_tool_pages: 16,
+            continuation_ttl: Duration::from_secs(600),
+            max_continuations: 256,
+            max_held_bytes: 4 * 1024 * 1024,
+            max_queued: 16,
+            max_parked_progress: 32,
+            max_subscriptions: 1024,
         }
     }
 }
@@ -250,6 +370,8 @@ pub struct BridgeConfig {
     /// child ends, freeing the child; `None`: only `--session-timeout`. 10 minutes: clients
     /// that never DELETE should not keep a process for the whole hour of a session.
     pub child_idle_timeout: Option<Duration>,
+    /// Bounds of each child and of the translation.
+    pub limits: BridgeLimits,
 }
 
 /// `--max-children` when not given: sized for a small host. A typical bridged server (Node via
@@ -271,6 +393,7 @@ impl Default for BridgeConfig {
             request_timeout: Some(Duration::from_secs(300)),
             init_timeout: Duration::from_secs(30),
             child_idle_timeout: Some(Duration::from_secs(600)),
+            limits: BridgeLimits::default(),
         }
     }
 }
@@ -278,6 +401,80 @@ impl Default for BridgeConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_default_bound_is_above_zero() {
+        let l = Limits::default();
+        let sizes = [
+            l.max_head_bytes,
+            l.max_headers,
+            l.max_body_bytes,
+            l.max_connections,
+            l.max_sessions,
+            l.max_outbound_bytes,
+            l.replay_buffer_bytes,
+            l.input_slack_bytes,
+            l.log_buffer_bytes,
+            l.log_line_bytes,
+            l.max_listen_uris,
+        ];
+        let times = [
+            l.head_timeout,
+            l.keep_alive_timeout,
+            l.session_timeout,
+            l.heartbeat,
+            l.shutdown_grace,
+        ];
+        let b = BridgeLimits::default();
+        let bridge_sizes = [
+            b.stderr_tail_lines,
+            b.stderr_line_bytes,
+            b.stdin_buffer_bytes,
+            b.reads_per_turn,
+            b.reads_at_reap,
+            b.log_preview_bytes,
+            b.max_held,
+            b.max_cached_tools,
+            b.max_tool_pages,
+            b.max_continuations,
+            b.max_held_bytes,
+            b.max_queued,
+            b.max_parked_progress,
+            b.max_subscriptions,
+        ];
+        let bridge_rates = [b.stderr_lines_per_sec, b.stderr_burst_lines];
+        let bridge_times = [
+            b.backoff_start,
+            b.backoff_max,
+            b.healthy_after,
+            b.probe_timeout,
+            b.continuation_ttl,
+        ];
+        assert!(sizes.iter().chain(&bridge_sizes).all(|n| *n > 0));
+        assert!(bridge_rates.iter().all(|n| *n > 0));
+        assert!(times.iter().chain(&bridge_times).all(|t| !t.is_zero()));
+        assert!(b.backoff_start <= b.backoff_max);
+    }
+
+    #[test]
+    fn the_reader_limits_are_the_configured_ones() {
+        let limits = Limits {
+            max_head_bytes: 2000,
+            max_headers: 7,
+            max_body_bytes: 99,
+            ..Limits::default()
+        };
+        let reader = limits.reader();
+        assert_eq!(
+            (
+                reader.max_head_bytes,
+                reader.max_headers,
+                reader.max_body_bytes
+            ),
+            (2000, 7, 99)
+        );
+        assert_eq!(Limits::default().reader(), ReaderLimits::default());
+    }
 
     #[test]
     fn listen_addresses_parse_in_three_forms() {

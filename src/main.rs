@@ -36,6 +36,10 @@ fn main() -> ExitCode {
     if let Err(e) = mcpd::cloexec_inherited() {
         log::warn(format_args!("cannot list inherited descriptors: {e}"));
     }
+    if let Command::Serve(config) | Command::Stdio(config) = &command {
+        log::set_level(config.log_level);
+        log::set_limits(config.limits.log_buffer_bytes, config.limits.log_line_bytes);
+    }
     let outcome = match command {
         Command::Help => {
             print!("{}", cli::help_text());
@@ -46,18 +50,13 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Serve(config) if !config.bridge.command.is_empty() => {
-            log::set_level(config.log_level);
             event_loop::run_bridge(config)
         }
         Command::Serve(config) => {
-            log::set_level(config.log_level);
             let builtin = Builtin::for_instance(&config.instance_id);
             event_loop::run(config, Box::new(builtin))
         }
-        Command::Stdio(config) => {
-            log::set_level(config.log_level);
-            event_loop::stdio::run(config, Box::new(Builtin::new()))
-        }
+        Command::Stdio(config) => event_loop::stdio::run(config, Box::new(Builtin::new())),
     };
     let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,

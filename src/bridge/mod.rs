@@ -166,7 +166,7 @@ enum Due {
     Request(RequestHandle),
     RestartHandshake,
     Sweep,
-    /// A child's era probe is due (see [`era::PROBE_TIMEOUT`]).
+    /// A child's era probe is due (see [`crate::config::BridgeLimits::probe_timeout`]).
     Probe(ChildId),
 }
 
@@ -196,6 +196,8 @@ pub struct Bridge {
     /// The last `initialize` a child owed ran out of time (and none answered since).
     init_failing: bool,
     max_message: usize,
+    /// Bounds of children, their stderr and the translation.
+    limits: crate::config::BridgeLimits,
     children: HashMap<ChildId, Child>,
     next_child: u64,
     members: HashMap<SessionKey, Member>,
@@ -261,6 +263,7 @@ impl Bridge {
             awaiting_init: HashMap::new(),
             init_failing: false,
             max_message: config.limits.max_body_bytes,
+            limits: b.limits.clone(),
             children: HashMap::new(),
             next_child: 1,
             members: HashMap::new(),
@@ -282,7 +285,7 @@ impl Bridge {
         };
         if bridge.shared {
             let child = bridge.start_shared("shared", now);
-            bridge.supervisor = Some(Supervisor::new(child));
+            bridge.supervisor = Some(Supervisor::new(child, &bridge.limits));
         }
         bridge
     }
@@ -503,7 +506,7 @@ impl Bridge {
     fn new_child(&mut self, owner: Option<SessionKey>, label: String, now: Instant) -> ChildId {
         let id = ChildId(self.next_child);
         self.next_child += 1;
-        let mut child = Child::new(id, owner, self.max_message, now);
+        let mut child = Child::new(id, owner, self.max_message, &self.limits, now);
         child.label = label;
         self.children.insert(id, child);
         self.actions.push_back(ProcessAction::Spawn { child: id });

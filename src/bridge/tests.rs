@@ -586,7 +586,10 @@ fn full_stdin_buffer_refuses_requests_with_overloaded() {
     }
     // 1 MiB holds about 1100 such lines; the rest are refused, and memory stays bounded.
     assert!(refused > 500 && refused < 1000, "{refused}");
-    assert!(rig.bridge.stdin_pending(_child).len() <= child::STDIN_BUFFER_BYTES);
+    assert!(
+        rig.bridge.stdin_pending(_child).len()
+            <= crate::config::BridgeLimits::default().stdin_buffer_bytes
+    );
 }
 
 #[test]
@@ -1455,7 +1458,7 @@ fn an_unanswered_round_expires_and_releases_the_child() {
     );
     let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
     rig.call(None, |b, _| b.session_closed(SessionKey(90)));
-    rig.advance(translate::TTL);
+    rig.advance(crate::config::BridgeLimits::default().continuation_ttl);
     let sent = rig.stdin(child);
     assert_eq!(sent[0]["id"], 7);
     assert!(sent[0]["error"]["message"]
@@ -1580,7 +1583,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     );
     let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
     rig.call(None, |b, _| b.session_closed(SessionKey(100)));
-    for n in 0..=translate::MAX_QUEUED {
+    for n in 0..=crate::config::BridgeLimits::default().max_queued {
         rig.stdout(
             child,
             json!({"jsonrpc": "2.0", "id": format!("e{n}"), "method": "elicitation/create", "params": {"n": n}}),
@@ -1588,7 +1591,10 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     }
     let refused = rig.stdin(child);
     assert_eq!(refused.len(), 1, "only the one past the bound: {refused:?}");
-    assert_eq!(refused[0]["id"], format!("e{}", translate::MAX_QUEUED));
+    assert_eq!(
+        refused[0]["id"],
+        format!("e{}", crate::config::BridgeLimits::default().max_queued)
+    );
     let mut retry = call.clone();
     retry["requestState"] = state;
     retry["inputResponses"] = json!({"sampling": {"role": "assistant", "model": "m",
@@ -1615,7 +1621,11 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     };
     assert_eq!(next["resultType"], "input_required");
     let keys: Vec<&String> = next["inputRequests"].as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), translate::MAX_QUEUED, "{keys:?}");
+    assert_eq!(
+        keys.len(),
+        crate::config::BridgeLimits::default().max_queued,
+        "{keys:?}"
+    );
     assert_eq!(next["inputRequests"]["elicitation"]["params"]["n"], 0);
     // The second round's retry resumes the call; the child's answer reaches it.
     let mut last = call;
@@ -1623,7 +1633,10 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     last["inputResponses"] = json!({"elicitation": {"action": "decline"}});
     let third = stateless_with(&mut rig, 102, "tools/call", last, caps);
     let answered = rig.stdin(child);
-    assert_eq!(answered.len(), translate::MAX_QUEUED);
+    assert_eq!(
+        answered.len(),
+        crate::config::BridgeLimits::default().max_queued
+    );
     assert_eq!(answered[0]["result"]["action"], "decline");
     assert_eq!(
         answered[1]["error"]["code"], -32602,
@@ -1645,7 +1658,7 @@ fn a_child_silent_on_the_probe_is_taken_for_handshake_only() {
     let child = spawned(&rig.actions());
     let probe = rig.stdin(child).remove(0);
     assert_eq!(probe["method"], "server/discover");
-    rig.advance(era::PROBE_TIMEOUT - Duration::from_millis(1));
+    rig.advance(crate::config::BridgeLimits::default().probe_timeout - Duration::from_millis(1));
     assert!(rig.stdin(child).is_empty(), "not yet");
     rig.advance(Duration::from_millis(1));
     let init = rig.stdin(child).remove(0);
@@ -1671,7 +1684,7 @@ fn a_slow_dual_era_child_refusing_the_late_initialize_is_modern_after_all() {
     let mut rig = Rig::new(true);
     let child = spawned(&rig.actions());
     let probe = rig.stdin(child).remove(0);
-    rig.advance(era::PROBE_TIMEOUT);
+    rig.advance(crate::config::BridgeLimits::default().probe_timeout);
     let init = rig.stdin(child).remove(0);
     assert_eq!(init["method"], "initialize");
     // It read the probe first (cold start): its connection is 2026 now.
@@ -1700,7 +1713,7 @@ fn per_session_mode_takes_back_a_refusal_when_the_probe_answer_comes_late() {
     let (first, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
     let child = spawned(&rig.actions());
     let probe = rig.stdin(child).remove(0);
-    rig.advance(era::PROBE_TIMEOUT);
+    rig.advance(crate::config::BridgeLimits::default().probe_timeout);
     let refused = respond_of(&rig.commands());
     assert_eq!(refused[0].0, first);
     assert_eq!(refused[0].1.clone().unwrap_err().code, -32022);
@@ -1845,7 +1858,7 @@ fn progress_held_while_parked_is_bounded_and_precedes_an_early_answer() {
     let (mut rig, child) = translating_rig();
     let (call, original, token, state) = parked_call(&mut rig, child, 120);
     let extra = 5;
-    for n in 0..translate::MAX_PARKED_PROGRESS + extra {
+    for n in 0..crate::config::BridgeLimits::default().max_parked_progress + extra {
         rig.stdout(
             child,
             json!({"jsonrpc": "2.0", "method": "notifications/progress",
@@ -1867,7 +1880,7 @@ fn progress_held_while_parked_is_bounded_and_precedes_an_early_answer() {
     let commands = rig.commands();
     let progress = progress_of(&commands);
     let expected: Vec<(RequestHandle, Value, Value)> = (extra
-        ..translate::MAX_PARKED_PROGRESS + extra)
+        ..crate::config::BridgeLimits::default().max_parked_progress + extra)
         .map(|n| (second, json!(9), json!(10 + n)))
         .collect();
     assert_eq!(progress, expected, "the latest, in order");

@@ -58,6 +58,8 @@ pub struct Settings {
     pub instance_id: String,
     /// Revisions offered and accepted (`--eras`).
     pub eras: version::Eras,
+    /// Resource URIs one `subscriptions/listen` stream may follow.
+    pub max_listen_uris: usize,
 }
 
 /// Work for connections other than the one whose request is being answered.

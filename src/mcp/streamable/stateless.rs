@@ -334,12 +334,10 @@ pub struct Filter {
     pub resource_uris: Vec<String>,
 }
 
-/// Resource URIs one listen stream may follow.
-pub const MAX_SUBSCRIBED_URIS: usize = 256;
-
 impl Filter {
-    /// Reads `params.notifications` of a listen request.
-    pub fn from_params(params: Option<&Value>) -> Filter {
+    /// Reads `params.notifications` of a listen request, keeping at most `max_uris` resource
+    /// URIs ([`crate::config::Limits::max_listen_uris`]).
+    pub fn from_params(params: Option<&Value>, max_uris: usize) -> Filter {
         let asked = params.and_then(|p| p.get("notifications"));
         let flag = |name| {
             asked
@@ -353,7 +351,7 @@ impl Filter {
             .map(|list| {
                 list.iter()
                     .filter_map(Value::as_str)
-                    .take(MAX_SUBSCRIBED_URIS)
+                    .take(max_uris)
                     .map(str::to_string)
                     .collect()
             })
@@ -495,7 +493,7 @@ impl<H: Handler> Transport<H> {
 
     /// `subscriptions/listen`: an event stream that stays open, acknowledged first.
     fn listen(&mut self, conn: ConnId, key: SessionKey, id: Id, params: Option<&Value>) -> Reply {
-        let filter = Filter::from_params(params);
+        let filter = Filter::from_params(params, self.settings.max_listen_uris);
         let Some(session) = self.sessions.get_mut(&key) else {
             return Error::Internal("listen session vanished").reply(Some(id));
         };
@@ -808,9 +806,12 @@ mod tests {
 
     #[test]
     fn listen_filter_accepts_only_what_was_asked() {
-        let f = Filter::from_params(Some(
-            &json!({"notifications": {"promptsListChanged": true, "resourceSubscriptions": ["a://x"]}}),
-        ));
+        let f = Filter::from_params(
+            Some(
+                &json!({"notifications": {"promptsListChanged": true, "resourceSubscriptions": ["a://x"]}}),
+            ),
+            256,
+        );
         assert!(f.wants("notifications/prompts/list_changed", &json!({})));
         assert!(!f.wants("notifications/tools/list_changed", &json!({})));
         assert!(f.wants("notifications/resources/updated", &json!({"uri": "a://x"})));
@@ -828,5 +829,13 @@ mod tests {
             text.contains("\"io.modelcontextprotocol/subscriptionId\":42"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn listen_filter_keeps_the_configured_number_of_uris() {
+        let params =
+            json!({"notifications": {"resourceSubscriptions": ["a://1", "a://2", "a://3"]}});
+        let f = Filter::from_params(Some(&params), 2);
+        assert_eq!(f.resource_uris, ["a://1", "a://2"]);
     }
 }

@@ -88,6 +88,7 @@ impl<H: Handler> Rig<H> {
             max_sessions: 100,
             instance_id: String::new(),
             eras: crate::mcp::version::Eras::default(),
+            max_listen_uris: 256,
         };
         f(&mut settings);
         Rig {
