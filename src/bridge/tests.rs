@@ -1322,7 +1322,11 @@ fn stateless_with(
 
 /// `--shared` with a handshake-only child, ready, tools listed.
 fn translating_rig() -> (Rig, ChildId) {
-    let mut rig = Rig::new(true);
+    translating_rig_with(config(true))
+}
+
+fn translating_rig_with(config: Config) -> (Rig, ChildId) {
+    let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     rig.stateless_child_ready(child);
     rig.commands();
@@ -1572,7 +1576,11 @@ fn shutdown_stops_the_handshake_child_for_good_too() {
 
 #[test]
 fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
-    let (mut rig, child) = translating_rig();
+    // A configured bound, not the default: the queue follows `BridgeLimits::max_queued`.
+    let max_queued = 5;
+    let mut config = config(true);
+    config.bridge.limits.max_queued = max_queued;
+    let (mut rig, child) = translating_rig_with(config);
     let caps = json!({"sampling": {}, "elicitation": {}});
     let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
     stateless_with(&mut rig, 100, "tools/call", call.clone(), caps.clone());
@@ -1583,7 +1591,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     );
     let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
     rig.call(None, |b, _| b.session_closed(SessionKey(100)));
-    for n in 0..=crate::config::BridgeLimits::default().max_queued {
+    for n in 0..=max_queued {
         rig.stdout(
             child,
             json!({"jsonrpc": "2.0", "id": format!("e{n}"), "method": "elicitation/create", "params": {"n": n}}),
@@ -1591,10 +1599,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     }
     let refused = rig.stdin(child);
     assert_eq!(refused.len(), 1, "only the one past the bound: {refused:?}");
-    assert_eq!(
-        refused[0]["id"],
-        format!("e{}", crate::config::BridgeLimits::default().max_queued)
-    );
+    assert_eq!(refused[0]["id"], format!("e{max_queued}"));
     let mut retry = call.clone();
     retry["requestState"] = state;
     retry["inputResponses"] = json!({"sampling": {"role": "assistant", "model": "m",
@@ -1621,11 +1626,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     };
     assert_eq!(next["resultType"], "input_required");
     let keys: Vec<&String> = next["inputRequests"].as_object().unwrap().keys().collect();
-    assert_eq!(
-        keys.len(),
-        crate::config::BridgeLimits::default().max_queued,
-        "{keys:?}"
-    );
+    assert_eq!(keys.len(), max_queued, "{keys:?}");
     assert_eq!(next["inputRequests"]["elicitation"]["params"]["n"], 0);
     // The second round's retry resumes the call; the child's answer reaches it.
     let mut last = call;
@@ -1633,10 +1634,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     last["inputResponses"] = json!({"elicitation": {"action": "decline"}});
     let third = stateless_with(&mut rig, 102, "tools/call", last, caps);
     let answered = rig.stdin(child);
-    assert_eq!(
-        answered.len(),
-        crate::config::BridgeLimits::default().max_queued
-    );
+    assert_eq!(answered.len(), max_queued);
     assert_eq!(answered[0]["result"]["action"], "decline");
     assert_eq!(
         answered[1]["error"]["code"], -32602,

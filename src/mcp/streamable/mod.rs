@@ -17,7 +17,7 @@
 
 use super::error::Error;
 use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
-use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use super::jsonrpc::{self, Body, Id, Message};
 use super::session::{self, ConnId, Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
 use super::version;
 use crate::config::ResponseMode;
@@ -339,10 +339,7 @@ impl<H: Handler> Transport<H> {
                     answers.push(
                         Message::Error {
                             id: Some(id),
-                            error: ErrorObject::new(
-                                jsonrpc::INVALID_REQUEST,
-                                "Invalid Request: initialize must not be batched",
-                            ),
+                            error: Error::InvalidRequest("initialize must not be batched").object(),
                         }
                         .to_json(),
                     )
