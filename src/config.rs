@@ -4,7 +4,8 @@
 //! names the values, so the library API can build a `Config` in code.
 
 use crate::http::ReaderLimits;
-use std::net::SocketAddr;
+use core::fmt;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -237,15 +238,15 @@ impl LogLevel {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Config {
     /// Address to listen on; loopback by default so nothing is exposed by accident.
-    pub host: String,
+    pub host: IpAddr,
     /// TCP port; 0 asks the OS for a free one (tests).
     pub port: u16,
-    /// `--listen` addresses ([`ListenAddr::parse`] forms); when any is given (or systemd passed
-    /// sockets), `host` and `port` are not bound.
-    pub listen: Vec<String>,
-    /// Permission bits (octal text such as `0660`) of the `unix:` sockets mcpd creates: who
-    /// may connect is who may write the socket file.
-    pub socket_mode: String,
+    /// `--listen` addresses; when any is given (or systemd passed sockets), `host` and `port`
+    /// are not bound.
+    pub listen: Vec<ListenAddr>,
+    /// Permission bits (`0o660`) of the `unix:` sockets mcpd creates: who may connect is who
+    /// may write the socket file.
+    pub socket_mode: u32,
     /// Path of the MCP endpoint.
     pub path: String,
     /// Path of the 2024-11-05 HTTP+SSE stream.
@@ -262,21 +263,23 @@ pub struct Config {
     pub response_mode: ResponseMode,
     /// Stderr log verbosity.
     pub log_level: LogLevel,
-    /// Bearer token every MCP request must carry (`Authorization: Bearer ...`); empty means
+    /// Bearer token every MCP request must carry (`Authorization: Bearer ...`); `None` means
     /// no authentication, which is only sensible on loopback.
-    pub auth_token: String,
-    /// File holding the bearer token (first line), so it stays out of `ps` and the environment.
-    pub auth_token_file: String,
+    pub auth_token: Option<String>,
+    /// File holding the bearer token (first line), so it stays out of `ps` and the environment;
+    /// the binary reads it into `auth_token` before serving.
+    pub auth_token_file: Option<PathBuf>,
     /// Let `/health` answer without the token (for probes that cannot hold a secret).
     pub public_health: bool,
     /// Prefix of every session id, so a load balancer can route a session back to this
-    /// instance (nginx `map` on `Mcp-Session-Id`); empty for none.
-    pub instance_id: String,
+    /// instance (nginx `map` on `Mcp-Session-Id`).
+    pub instance_id: Option<String>,
     /// Stop (gracefully) when the process that started mcpd dies.
     pub exit_with_parent: bool,
-    /// Protocol revisions offered and accepted (`--eras`); empty means every one mcpd speaks,
-    /// except that per-session mode offers no 2026-07-28 for a handshake-only child.
-    pub eras: Vec<String>,
+    /// Protocol revisions offered and accepted (`--eras`, entries of
+    /// [`crate::mcp::version::ALL`]); empty means every one mcpd speaks, except that
+    /// per-session mode offers no 2026-07-28 for a handshake-only child.
+    pub eras: Vec<&'static str>,
     /// Every bound.
     pub limits: Limits,
     /// The stdio bridge; its command is empty when the built-in server answers.
@@ -286,10 +289,10 @@ pub struct Config {
 impl Default for Config {
     fn default() -> Self {
         Config {
-            host: "127.0.0.1".to_string(),
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port: 8000,
             listen: Vec::new(),
-            socket_mode: "0660".to_string(),
+            socket_mode: 0o660,
             path: "/mcp".to_string(),
             sse_path: "/sse".to_string(),
             messages_path: "/messages".to_string(),
@@ -298,10 +301,10 @@ impl Default for Config {
             cors_origins: Vec::new(),
             response_mode: ResponseMode::Auto,
             log_level: LogLevel::Info,
-            auth_token: String::new(),
-            auth_token_file: String::new(),
+            auth_token: None,
+            auth_token_file: None,
             public_health: false,
-            instance_id: String::new(),
+            instance_id: None,
             exit_with_parent: false,
             eras: Vec::new(),
             limits: Limits::default(),
@@ -331,6 +334,16 @@ impl ListenAddr {
     }
 }
 
+impl fmt::Display for ListenAddr {
+    /// The form [`ListenAddr::parse`] takes back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ListenAddr::Tcp(addr) => write!(f, "{addr}"),
+            ListenAddr::Unix(path) => write!(f, "unix:{}", path.display()),
+        }
+    }
+}
+
 /// Parses `--socket-mode`: 3 or 4 octal digits, at most `0777`.
 pub fn parse_socket_mode(text: &str) -> Option<u32> {
     let octal = (3..=4).contains(&text.len()) && text.bytes().all(|b| (b'0'..=b'7').contains(&b));
@@ -348,16 +361,16 @@ pub struct BridgeConfig {
     pub command: Vec<String>,
     /// Run the command as `sh -c "<words joined by spaces>"` instead of directly.
     pub shell: bool,
-    /// `KEY=VALUE` pairs added to the environment mcpd passes on.
-    pub env: Vec<String>,
-    /// Working directory of the children; empty keeps mcpd's.
-    pub cwd: String,
+    /// Variables (name, value) added to the environment mcpd passes on.
+    pub env: Vec<(String, String)>,
+    /// Working directory of the children; `None` keeps mcpd's.
+    pub cwd: Option<PathBuf>,
     /// One child for every session instead of one per session.
     pub shared: bool,
     /// Time a child gets between SIGTERM and SIGKILL; 5 s lets a server flush and exit.
     pub kill_grace: Duration,
-    /// Live children at most ([`DEFAULT_MAX_CHILDREN`] by default; `None` means the same).
-    pub max_children: Option<usize>,
+    /// Live children at most ([`DEFAULT_MAX_CHILDREN`] by default).
+    pub max_children: usize,
     /// Time a child gets to answer one request, restarted by each progress notification for it;
     /// then the child is sent `notifications/cancelled` and the client an error. `None`: no
     /// limit. 5 minutes covers slow tools (a build, a crawl) and still bounds a child that
@@ -386,10 +399,10 @@ impl Default for BridgeConfig {
             command: Vec::new(),
             shell: false,
             env: Vec::new(),
-            cwd: String::new(),
+            cwd: None,
             shared: false,
             kill_grace: Duration::from_secs(5),
-            max_children: Some(DEFAULT_MAX_CHILDREN),
+            max_children: DEFAULT_MAX_CHILDREN,
             request_timeout: Some(Duration::from_secs(300)),
             init_timeout: Duration::from_secs(30),
             child_idle_timeout: Some(Duration::from_secs(600)),
@@ -490,6 +503,10 @@ mod tests {
             ListenAddr::parse("unix:/run/mcpd/mcpd.sock"),
             Some(ListenAddr::Unix("/run/mcpd/mcpd.sock".into()))
         );
+        for good in ["127.0.0.1:8000", "[::1]:0", "unix:/run/mcpd/mcpd.sock"] {
+            let parsed = ListenAddr::parse(good).unwrap();
+            assert_eq!(parsed.to_string(), good, "shown as parsed");
+        }
         for bad in [
             "localhost:80",
             "::1:80",

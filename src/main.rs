@@ -53,7 +53,7 @@ fn main() -> ExitCode {
             event_loop::run_bridge(config)
         }
         Command::Serve(config) => {
-            let builtin = Builtin::for_instance(&config.instance_id);
+            let builtin = Builtin::for_instance(config.instance_id.as_deref().unwrap_or_default());
             event_loop::run(config, Box::new(builtin))
         }
         Command::Stdio(config) => event_loop::stdio::run(config, Box::new(Builtin::new())),
@@ -73,13 +73,12 @@ fn main() -> ExitCode {
 /// Reads `--auth-token-file` into the config; a missing, empty or ambiguous token is a usage
 /// error (exit 2), never a silently open server.
 fn load_token(mut config: Config) -> Result<Config, String> {
-    if config.auth_token_file.is_empty() {
+    let Some(path) = &config.auth_token_file else {
         return Ok(config);
-    }
-    if !config.auth_token.is_empty() {
+    };
+    if config.auth_token.is_some() {
         return Err("give --auth-token or --auth-token-file, not both".into());
     }
-    let path = &config.auth_token_file;
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read --auth-token-file {path:?}: {e}"))?;
     let token = text.lines().next().unwrap_or("").trim();
@@ -88,7 +87,7 @@ fn load_token(mut config: Config) -> Result<Config, String> {
             "--auth-token-file {path:?}: the first line must be at least 8 visible ASCII characters without spaces"
         ));
     }
-    config.auth_token = token.to_string();
+    config.auth_token = Some(token.to_string());
     Ok(config)
 }
 

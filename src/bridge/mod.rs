@@ -58,7 +58,7 @@ mod translate;
 
 pub use child::{ChildId, ExitKind};
 
-use crate::config::{Config, DEFAULT_MAX_CHILDREN};
+use crate::config::Config;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, RequestHandle, SessionKey};
@@ -119,7 +119,7 @@ pub struct SpawnSpec {
     /// Variables added to the inherited environment.
     pub env: Vec<(String, String)>,
     /// Working directory, if not mcpd's.
-    pub cwd: Option<String>,
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 /// Children counters for `/health` and the log.
@@ -240,22 +240,16 @@ impl Bridge {
             let mut words = b.command.iter().cloned();
             (words.next().unwrap_or_default(), words.collect())
         };
-        let env = b
-            .env
-            .iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         let mut bridge = Bridge {
             spec: SpawnSpec {
                 program,
                 args,
-                env,
-                cwd: (!b.cwd.is_empty()).then(|| b.cwd.clone()),
+                env: b.env.clone(),
+                cwd: b.cwd.clone(),
             },
             shared: b.shared,
             kill_grace: b.kill_grace,
-            max_children: b.max_children.unwrap_or(DEFAULT_MAX_CHILDREN),
+            max_children: b.max_children,
             request_timeout: b.request_timeout,
             init_timeout: b.init_timeout,
             child_idle_timeout: b.child_idle_timeout,
@@ -273,7 +267,7 @@ impl Bridge {
             eras: crate::mcp::version::Eras::from_list(&config.eras),
             modern_refused: false,
             late_discover: None,
-            translator: translate::Translator::for_instance(&config.instance_id),
+            translator: translate::Translator::for_instance(config.instance_id.as_deref()),
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,

@@ -31,7 +31,7 @@ fn config(shared: bool) -> Config {
 /// handshake-only child too.
 fn every_era(shared: bool) -> Config {
     let mut config = config(shared);
-    config.eras = crate::mcp::version::ALL.map(String::from).to_vec();
+    config.eras = crate::mcp::version::ALL.to_vec();
     config
 }
 
@@ -638,7 +638,7 @@ fn exit_within_the_grace_sends_no_kill() {
 #[test]
 fn max_children_refuses_initialize_with_overloaded() {
     let mut config = config(false);
-    config.bridge.max_children = Some(2);
+    config.bridge.max_children = 2;
     let mut rig = Rig::with(config);
     rig.session(1);
     rig.session(2);
@@ -1106,7 +1106,7 @@ fn shared_init_timeout_answers_waiting_clients_and_restarts() {
 #[test]
 fn max_children_ends_the_least_active_idle_session_to_make_room() {
     let mut config = config(false);
-    config.bridge.max_children = Some(2);
+    config.bridge.max_children = 2;
     let mut rig = Rig::with(config);
     let first = rig.session(1);
     rig.session(2);
@@ -1729,7 +1729,7 @@ fn per_session_mode_takes_back_a_refusal_when_the_probe_answer_comes_late() {
 #[test]
 fn without_2026_in_eras_there_is_no_probe() {
     let mut config = config(true);
-    config.eras = vec!["2025-11-25".into()];
+    config.eras = vec!["2025-11-25"];
     let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     let first = rig.stdin(child).remove(0);
@@ -1740,7 +1740,7 @@ fn without_2026_in_eras_there_is_no_probe() {
 #[test]
 fn request_state_handles_name_the_instance() {
     let mut config = config(true);
-    config.instance_id = "node-b".into();
+    config.instance_id = Some("node-b".into());
     let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     rig.stateless_child_ready(child);

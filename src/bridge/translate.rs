@@ -148,10 +148,10 @@ pub(super) struct Translator {
 
 impl Translator {
     /// A translator whose handles start with `instance_id` (`--instance-id`) and `-`.
-    pub(super) fn for_instance(instance_id: &str) -> Translator {
+    pub(super) fn for_instance(instance_id: Option<&str>) -> Translator {
         let prefix = match instance_id {
-            "" => String::new(),
-            id => format!("{id}-"),
+            None => String::new(),
+            Some(id) => format!("{id}-"),
         };
         Translator {
             prefix,

@@ -183,7 +183,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     }
     for listener in &listeners {
         match listener.tcp_addr() {
-            Some(local) if !local.ip().is_loopback() && config.auth_token.is_empty() => {
+            Some(local) if !local.ip().is_loopback() && config.auth_token.is_none() => {
                 log::warn(format_args!(
                     "listening on a non-loopback address {} without --auth-token: anyone who can reach it can use this server",
                     local.ip()

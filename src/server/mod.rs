@@ -132,7 +132,7 @@ pub struct Server<H: Handler> {
 impl<H: Handler> Server<H> {
     /// A server for `config` with `handler` answering MCP requests.
     pub fn new(config: Config, handler: H, now: Instant) -> Server<H> {
-        let listen_ips = config.host.parse().into_iter().collect();
+        let listen_ips = vec![config.host];
         let settings = Settings {
             response_mode: config.response_mode,
             replay_bytes: config.limits.replay_buffer_bytes,

@@ -54,8 +54,8 @@ pub struct Settings {
     pub session_timeout: Duration,
     /// Live sessions at most.
     pub max_sessions: usize,
-    /// Prefix of session ids (`--instance-id`), empty for none.
-    pub instance_id: String,
+    /// Prefix of session ids (`--instance-id`).
+    pub instance_id: Option<String>,
     /// Revisions offered and accepted (`--eras`).
     pub eras: version::Eras,
     /// Resource URIs one `subscriptions/listen` stream may follow.
@@ -301,9 +301,9 @@ impl<H: Handler> Transport<H> {
         self.next_session += 1;
         self.total_sessions += 1;
         let uuid = uuid::Uuid::new_v4();
-        let id = match self.settings.instance_id.as_str() {
-            "" => uuid.to_string(),
-            prefix => format!("{prefix}-{uuid}"),
+        let id = match &self.settings.instance_id {
+            None => uuid.to_string(),
+            Some(prefix) => format!("{prefix}-{uuid}"),
         };
         view.id = id.clone();
         self.sessions.insert(

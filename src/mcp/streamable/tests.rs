@@ -87,7 +87,7 @@ impl<H: Handler> Rig<H> {
             replay_bytes: 64 * 1024,
             session_timeout: Duration::from_secs(60),
             max_sessions: 100,
-            instance_id: String::new(),
+            instance_id: None,
             eras: crate::mcp::version::Eras::default(),
             max_listen_uris: 256,
         };
