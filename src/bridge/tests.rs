@@ -1446,7 +1446,10 @@ fn a_childs_sampling_becomes_input_required_and_the_retry_answers_it() {
 
 #[test]
 fn an_unanswered_round_expires_and_releases_the_child() {
-    let (mut rig, child) = translating_rig();
+    // A configured lifetime, not the default: expiry follows `BridgeLimits::continuation_ttl`.
+    let mut config = config(true);
+    config.bridge.limits.continuation_ttl = Duration::from_secs(30);
+    let (mut rig, child) = translating_rig_with(config);
     let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
     stateless_with(
         &mut rig,
@@ -1462,13 +1465,15 @@ fn an_unanswered_round_expires_and_releases_the_child() {
     );
     let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
     rig.call(None, |b, _| b.session_closed(SessionKey(90)));
-    rig.advance(crate::config::BridgeLimits::default().continuation_ttl);
+    rig.advance(Duration::from_secs(29));
+    assert!(rig.stdin(child).is_empty(), "not yet");
+    rig.advance(Duration::from_secs(1));
     let sent = rig.stdin(child);
     assert_eq!(sent[0]["id"], 7);
     assert!(sent[0]["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("did not answer"));
+        .contains("did not answer within 30 s"));
     assert_eq!(sent[1]["method"], "notifications/cancelled");
     assert_eq!(sent[1]["params"]["requestId"], original);
     let mut retry = call;
@@ -1652,11 +1657,14 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
 
 #[test]
 fn a_child_silent_on_the_probe_is_taken_for_handshake_only() {
-    let mut rig = Rig::new(true);
+    // A configured probe time, not the default: the wait follows `BridgeLimits::probe_timeout`.
+    let mut config = config(true);
+    config.bridge.limits.probe_timeout = Duration::from_secs(2);
+    let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     let probe = rig.stdin(child).remove(0);
     assert_eq!(probe["method"], "server/discover");
-    rig.advance(crate::config::BridgeLimits::default().probe_timeout - Duration::from_millis(1));
+    rig.advance(Duration::from_millis(1999));
     assert!(rig.stdin(child).is_empty(), "not yet");
     rig.advance(Duration::from_millis(1));
     let init = rig.stdin(child).remove(0);
