@@ -417,56 +417,91 @@ mod tests {
 
     #[test]
     fn every_default_bound_is_above_zero() {
-        let l = Limits::default();
-        let sizes = [
-            l.max_head_bytes,
-            l.max_headers,
-            l.max_body_bytes,
-            l.max_connections,
-            l.max_sessions,
-            l.max_outbound_bytes,
-            l.replay_buffer_bytes,
-            l.input_slack_bytes,
-            l.log_buffer_bytes,
-            l.log_line_bytes,
-            l.max_listen_uris,
+        // Destructured without `..`: a new field does not compile until it is checked here.
+        let Limits {
+            max_head_bytes,
+            max_headers,
+            max_body_bytes,
+            max_connections,
+            max_sessions,
+            max_outbound_bytes,
+            replay_buffer_bytes,
+            head_timeout,
+            keep_alive_timeout,
+            session_timeout,
+            heartbeat,
+            input_slack_bytes,
+            shutdown_grace,
+            log_buffer_bytes,
+            log_line_bytes,
+            max_listen_uris,
+        } = Limits::default();
+        let BridgeLimits {
+            stderr_tail_lines,
+            stderr_line_bytes,
+            stderr_lines_per_sec,
+            stderr_burst_lines,
+            stdin_buffer_bytes,
+            reads_per_turn,
+            reads_at_reap,
+            log_preview_bytes,
+            backoff_start,
+            backoff_max,
+            healthy_after,
+            probe_timeout,
+            max_held,
+            max_cached_tools,
+            max_tool_pages,
+            continuation_ttl,
+            max_continuations,
+            max_held_bytes,
+            max_queued,
+            max_parked_progress,
+            max_subscriptions,
+        } = BridgeLimits::default();
+        let counts = [
+            max_head_bytes,
+            max_headers,
+            max_body_bytes,
+            max_connections,
+            max_sessions,
+            max_outbound_bytes,
+            replay_buffer_bytes,
+            input_slack_bytes,
+            log_buffer_bytes,
+            log_line_bytes,
+            max_listen_uris,
+            stderr_tail_lines,
+            stderr_line_bytes,
+            stdin_buffer_bytes,
+            reads_per_turn,
+            reads_at_reap,
+            log_preview_bytes,
+            max_held,
+            max_cached_tools,
+            max_tool_pages,
+            max_continuations,
+            max_held_bytes,
+            max_queued,
+            max_parked_progress,
+            max_subscriptions,
         ];
         let times = [
-            l.head_timeout,
-            l.keep_alive_timeout,
-            l.session_timeout,
-            l.heartbeat,
-            l.shutdown_grace,
+            head_timeout,
+            keep_alive_timeout,
+            session_timeout,
+            heartbeat,
+            shutdown_grace,
+            backoff_start,
+            backoff_max,
+            healthy_after,
+            probe_timeout,
+            continuation_ttl,
         ];
-        let b = BridgeLimits::default();
-        let bridge_sizes = [
-            b.stderr_tail_lines,
-            b.stderr_line_bytes,
-            b.stdin_buffer_bytes,
-            b.reads_per_turn,
-            b.reads_at_reap,
-            b.log_preview_bytes,
-            b.max_held,
-            b.max_cached_tools,
-            b.max_tool_pages,
-            b.max_continuations,
-            b.max_held_bytes,
-            b.max_queued,
-            b.max_parked_progress,
-            b.max_subscriptions,
-        ];
-        let bridge_rates = [b.stderr_lines_per_sec, b.stderr_burst_lines];
-        let bridge_times = [
-            b.backoff_start,
-            b.backoff_max,
-            b.healthy_after,
-            b.probe_timeout,
-            b.continuation_ttl,
-        ];
-        assert!(sizes.iter().chain(&bridge_sizes).all(|n| *n > 0));
-        assert!(bridge_rates.iter().all(|n| *n > 0));
-        assert!(times.iter().chain(&bridge_times).all(|t| !t.is_zero()));
-        assert!(b.backoff_start <= b.backoff_max);
+        assert!(counts.iter().all(|n| *n > 0));
+        assert!(stderr_lines_per_sec > 0 && stderr_burst_lines > 0);
+        assert!(times.iter().all(|t| !t.is_zero()));
+        assert!(backoff_start <= backoff_max);
     }
 
     #[test]
