@@ -43,7 +43,7 @@ pub(super) fn join<T: fmt::Display>(items: &[T], sep: &str) -> String {
     shown.join(sep)
 }
 
-/// An optional path as `--help` and [`Kind::Text`] show it: empty for none.
+/// An optional path as `--help` and `Kind::Text` show it: empty for none.
 pub(super) fn shown_path(path: &Option<PathBuf>) -> String {
     path.as_ref()
         .map(|p| p.display().to_string())
