@@ -9,11 +9,17 @@
 //! then. Not here: reading the real process arguments and environment (the caller passes them,
 //! so tests need no global state), printing, exit codes.
 
-use crate::config::{Config, LogLevel, ResponseMode};
+use crate::config::{parse_socket_mode, Config, ListenAddr, LogLevel, ResponseMode};
 use crate::units::{digits, parse_duration, parse_size, show_size};
 use std::fmt::{self, Write as _};
-use std::net::{IpAddr, Ipv6Addr};
+use std::net::IpAddr;
 use std::time::Duration;
+
+mod forms;
+use forms::{
+    choose, endpoint, file_path, is_origin, join, one_of, push, put, shown_path, token, visible,
+    PATH_FORM,
+};
 
 /// The crate version, printed by `--version`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -246,24 +252,25 @@ struct Flag {
 
 /// A flag's value form, how it is checked, and which setting it fills.
 enum Kind {
-    /// A single string checked by `valid`.
+    /// A single value: `set` parses and stores it (false: not of the form), `show` gives the
+    /// current one in a form `set` takes back (empty for none).
     Text {
         form: &'static str,
-        valid: fn(&str) -> bool,
-        field: Field<String>,
+        set: fn(&mut Settings, &str) -> bool,
+        show: fn(&mut Settings) -> String,
     },
-    /// Comma-separated strings, each checked by `valid`, appended.
+    /// Comma-separated items, each parsed and appended by `add`; `show` joins them with commas.
     List {
         form: &'static str,
-        valid: fn(&str) -> bool,
-        field: Field<Vec<String>>,
+        add: fn(&mut Settings, &str) -> bool,
+        show: fn(&mut Settings) -> String,
     },
-    /// One string per occurrence (commas are data), checked by `valid`, appended; the variable
-    /// holds one per line.
+    /// One item per occurrence (commas are data), parsed and appended by `add`; the variable
+    /// holds one per line, and `show` joins them with newlines.
     Each {
         form: &'static str,
-        valid: fn(&str) -> bool,
-        field: Field<Vec<String>>,
+        add: fn(&mut Settings, &str) -> bool,
+        show: fn(&mut Settings) -> String,
     },
     /// A TCP port; 0 asks the OS for one.
     Port(Field<u16>),
@@ -275,8 +282,6 @@ enum Kind {
     Size { min: usize, field: Field<usize> },
     /// A count from 1 to `max`.
     Count { max: usize, field: Field<usize> },
-    /// A count of at least 1, or unset to follow another setting.
-    Cap(Field<Option<usize>>),
     /// A duration above 0 and at most [`crate::units::MAX_DURATION`] (a year).
     Seconds(Field<Duration>),
     /// A duration as for `Seconds`, or `0` for none.
@@ -294,8 +299,8 @@ const FLAGS: &[Flag] = &[
         kind: Kind::Text {
             form: "an IPv4 or IPv6 address literal such as 127.0.0.1, 0.0.0.0 or ::1 \
                    (not a name such as localhost)",
-            valid: |v| v.parse::<IpAddr>().is_ok(),
-            field: |s| &mut s.config.host,
+            set: |s, v| put(&mut s.config.host, v.parse::<IpAddr>().ok()),
+            show: |s| s.config.host.to_string(),
         },
     },
     Flag {
@@ -310,8 +315,8 @@ const FLAGS: &[Flag] = &[
         about: "Address to serve on instead of --host/--port: HOST:PORT, [V6]:PORT or unix:PATH.",
         kind: Kind::Each {
             form: "HOST:PORT or [V6]:PORT with an IP literal, or unix:PATH (a path under 108 bytes)",
-            valid: |v| crate::config::ListenAddr::parse(v).is_some(),
-            field: |s| &mut s.config.listen,
+            add: |s, v| push(&mut s.config.listen, ListenAddr::parse(v)),
+            show: |s| join(&s.config.listen, "\n"),
         },
     },
     Flag {
@@ -320,8 +325,8 @@ const FLAGS: &[Flag] = &[
         about: "Permission bits of the unix: sockets mcpd creates (who may connect).",
         kind: Kind::Text {
             form: "3 or 4 octal digits such as 0660, at most 0777",
-            valid: |v| crate::config::parse_socket_mode(v).is_some(),
-            field: |s| &mut s.config.socket_mode,
+            set: |s, v| put(&mut s.config.socket_mode, parse_socket_mode(v)),
+            show: |s| format!("{:04o}", s.config.socket_mode),
         },
     },
     Flag {
@@ -329,9 +334,9 @@ const FLAGS: &[Flag] = &[
         value: "/PATH",
         about: "Path of the MCP endpoint.",
         kind: Kind::Text {
-            form: "a path starting with '/' without '?', '#', spaces or control characters",
-            valid: |v| v.starts_with('/') && v.chars().all(|c| !"?#".contains(c) && visible(c)),
-            field: |s| &mut s.config.path,
+            form: PATH_FORM,
+            set: |s, v| put(&mut s.config.path, endpoint(v)),
+            show: |s| s.config.path.clone(),
         },
     },
     Flag {
@@ -339,9 +344,9 @@ const FLAGS: &[Flag] = &[
         value: "/PATH",
         about: "Path of the 2024-11-05 HTTP+SSE stream (GET); each stream is one session.",
         kind: Kind::Text {
-            form: "a path starting with '/' without '?', '#', spaces or control characters",
-            valid: |v| v.starts_with('/') && v.chars().all(|c| !"?#".contains(c) && visible(c)),
-            field: |s| &mut s.config.sse_path,
+            form: PATH_FORM,
+            set: |s, v| put(&mut s.config.sse_path, endpoint(v)),
+            show: |s| s.config.sse_path.clone(),
         },
     },
     Flag {
@@ -349,9 +354,9 @@ const FLAGS: &[Flag] = &[
         value: "/PATH",
         about: "Path the 2024-11-05 HTTP+SSE clients POST their messages to.",
         kind: Kind::Text {
-            form: "a path starting with '/' without '?', '#', spaces or control characters",
-            valid: |v| v.starts_with('/') && v.chars().all(|c| !"?#".contains(c) && visible(c)),
-            field: |s| &mut s.config.messages_path,
+            form: PATH_FORM,
+            set: |s, v| put(&mut s.config.messages_path, endpoint(v)),
+            show: |s| s.config.messages_path.clone(),
         },
     },
     Flag {
@@ -360,8 +365,11 @@ const FLAGS: &[Flag] = &[
         about: "Host header value accepted besides the loopback names (DNS-rebinding guard).",
         kind: Kind::List {
             form: "a host or host:port without spaces or control characters",
-            valid: |v| v.chars().all(visible),
-            field: |s| &mut s.config.allow_hosts,
+            add: |s, v| {
+                let host = v.chars().all(visible).then(|| v.to_string());
+                push(&mut s.config.allow_hosts, host)
+            },
+            show: |s| s.config.allow_hosts.join(","),
         },
     },
     Flag {
@@ -370,8 +378,8 @@ const FLAGS: &[Flag] = &[
         about: "Origin header value accepted besides the loopback origins (DNS-rebinding guard).",
         kind: Kind::List {
             form: "an origin scheme://host[:port] without a path, such as https://app.example.com",
-            valid: is_origin,
-            field: |s| &mut s.config.allow_origins,
+            add: |s, v| push(&mut s.config.allow_origins, is_origin(v).then(|| v.to_string())),
+            show: |s| s.config.allow_origins.join(","),
         },
     },
     Flag {
@@ -380,8 +388,11 @@ const FLAGS: &[Flag] = &[
         about: "Origin answered with CORS headers; CORS is off unless one is given.",
         kind: Kind::List {
             form: "an origin scheme://host[:port] without a path, or *",
-            valid: |v| v == "*" || is_origin(v),
-            field: |s| &mut s.config.cors_origins,
+            add: |s, v| {
+                let origin = (v == "*" || is_origin(v)).then(|| v.to_string());
+                push(&mut s.config.cors_origins, origin)
+            },
+            show: |s| s.config.cors_origins.join(","),
         },
     },
     Flag {
@@ -397,8 +408,11 @@ const FLAGS: &[Flag] = &[
                 per-session mode then offers no 2026-07-28 for a handshake-only child).",
         kind: Kind::List {
             form: "revisions from 2024-11-05, 2025-03-26, 2025-06-18, 2025-11-25, 2026-07-28",
-            valid: |v| crate::mcp::version::ALL.contains(&v),
-            field: |s| &mut s.config.eras,
+            add: |s, v| {
+                let era = crate::mcp::version::ALL.iter().find(|e| **e == v);
+                push(&mut s.config.eras, era.copied())
+            },
+            show: |s| s.config.eras.join(","),
         },
     },
     Flag {
@@ -501,8 +515,8 @@ const FLAGS: &[Flag] = &[
         about: "Bearer token every MCP request must carry (Authorization: Bearer TOKEN); off when empty.",
         kind: Kind::Text {
             form: "at least 8 visible ASCII characters without spaces",
-            valid: |v| v.len() >= 8 && v.bytes().all(|b| b.is_ascii_graphic()),
-            field: |s| &mut s.config.auth_token,
+            set: |s, v| put(&mut s.config.auth_token, token(v).map(Some)),
+            show: |s| s.config.auth_token.clone().unwrap_or_default(),
         },
     },
     Flag {
@@ -511,8 +525,8 @@ const FLAGS: &[Flag] = &[
         about: "File whose first line is the bearer token (keeps it out of ps and the environment).",
         kind: Kind::Text {
             form: "a file path without control characters",
-            valid: |v| !v.is_empty() && !v.chars().any(char::is_control),
-            field: |s| &mut s.config.auth_token_file,
+            set: |s, v| put(&mut s.config.auth_token_file, file_path(v).map(Some)),
+            show: |s| shown_path(&s.config.auth_token_file),
         },
     },
     Flag {
@@ -527,8 +541,12 @@ const FLAGS: &[Flag] = &[
         about: "Prefix of every session id (ID-uuid), so a load balancer can route sessions back here.",
         kind: Kind::Text {
             form: "1 to 64 letters, digits, '.', '_' or '-'",
-            valid: |v| (1..=64).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)),
-            field: |s| &mut s.config.instance_id,
+            set: |s, v| {
+                let ok = (1..=64).contains(&v.len())
+                    && v.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+                put(&mut s.config.instance_id, ok.then(|| Some(v.to_string())))
+            },
+            show: |s| s.config.instance_id.clone().unwrap_or_default(),
         },
     },
     Flag {
@@ -556,8 +574,17 @@ const FLAGS: &[Flag] = &[
                 (mcpd's own MCPD_* variables are never passed on).",
         kind: Kind::Each {
             form: "KEY=VALUE with a non-empty KEY without '=' or NUL",
-            valid: |v| v.split_once('=').is_some_and(|(k, _)| !k.is_empty()) && !v.contains('\0'),
-            field: |s| &mut s.config.bridge.env,
+            add: |s, v| {
+                let pair = v
+                    .split_once('=')
+                    .filter(|(k, _)| !k.is_empty() && !v.contains('\0'))
+                    .map(|(k, v)| (k.to_string(), v.to_string()));
+                push(&mut s.config.bridge.env, pair)
+            },
+            show: |s| {
+                let pairs = s.config.bridge.env.iter().map(|(k, v)| format!("{k}={v}"));
+                pairs.collect::<Vec<_>>().join("\n")
+            },
         },
     },
     Flag {
@@ -566,8 +593,8 @@ const FLAGS: &[Flag] = &[
         about: "Bridge: working directory of the children; mcpd's own when not given.",
         kind: Kind::Text {
             form: "a directory path without control characters",
-            valid: |v| !v.is_empty() && !v.chars().any(char::is_control),
-            field: |s| &mut s.config.bridge.cwd,
+            set: |s, v| put(&mut s.config.bridge.cwd, file_path(v).map(Some)),
+            show: |s| shown_path(&s.config.bridge.cwd),
         },
     },
     Flag {
@@ -587,7 +614,10 @@ const FLAGS: &[Flag] = &[
         value: "N",
         about: "Bridge: live children at most; at the limit the least recently active idle \
                 session ends to make room, else initialize gets 503.",
-        kind: Kind::Cap(|s| &mut s.config.bridge.max_children),
+        kind: Kind::Count {
+            max: usize::MAX,
+            field: |s| &mut s.config.bridge.max_children,
+        },
     },
     Flag {
         name: "request-timeout",
@@ -646,7 +676,6 @@ impl Kind {
                 max: usize::MAX, ..
             } => "an integer of at least 1".to_string(),
             Kind::Count { max, .. } => format!("an integer from 1 to {max}"),
-            Kind::Cap(_) => "an integer of at least 1".to_string(),
             Kind::Seconds(_) => "seconds above 0 and at most one year, such as 10 or 0.5, or a \
                                  number with a suffix ms, s, m or h, such as 250ms or 5m"
                 .to_string(),
@@ -661,23 +690,22 @@ impl Kind {
     fn apply(&self, settings: &mut Settings, value: &str) -> Result<(), String> {
         let bad = || value.to_string();
         match self {
-            Kind::Text { valid, field, .. } if valid(value) => *field(settings) = value.to_string(),
-            Kind::List { valid, field, .. } => {
-                for item in value.split(',').map(str::trim) {
-                    if item.is_empty() || !valid(item) {
-                        return Err(item.to_string());
-                    }
-                    field(settings).push(item.to_string());
-                }
-            }
-            Kind::Each { valid, field, .. } => {
-                if !valid(value) {
+            Kind::Text { set, .. } => {
+                if !set(settings, value) {
                     return Err(bad());
                 }
-                field(settings).push(value.to_string());
             }
-            Kind::Cap(field) => {
-                *field(settings) = Some(digits(value).filter(|n| *n >= 1).ok_or_else(bad)?)
+            Kind::List { add, .. } => {
+                for item in value.split(',').map(str::trim) {
+                    if item.is_empty() || !add(settings, item) {
+                        return Err(item.to_string());
+                    }
+                }
+            }
+            Kind::Each { add, .. } => {
+                if !add(settings, value) {
+                    return Err(bad());
+                }
             }
             Kind::Port(field) => *field(settings) = digits(value).ok_or_else(bad)?,
             Kind::Mode(field) => {
@@ -706,18 +734,16 @@ impl Kind {
                     _ => return Err(bad()),
                 }
             }
-            Kind::Text { .. } => return Err(bad()),
         }
         Ok(())
     }
 
-    /// The current value in a form [`Kind::apply`] accepts; empty for an empty list.
+    /// The current value in a form [`Kind::apply`] accepts; empty for none or an empty list.
     fn show(&self, settings: &mut Settings) -> String {
         match self {
-            Kind::Text { field, .. } => field(settings).clone(),
-            Kind::List { field, .. } => field(settings).join(","),
-            Kind::Each { field, .. } => field(settings).join("\n"),
-            Kind::Cap(field) => field(settings).map(|n| n.to_string()).unwrap_or_default(),
+            Kind::Text { show, .. } | Kind::List { show, .. } | Kind::Each { show, .. } => {
+                show(settings)
+            }
             Kind::Port(field) => field(settings).to_string(),
             Kind::Mode(field) => field(settings).as_str().to_string(),
             Kind::Level(field) => field(settings).as_str().to_string(),
@@ -735,50 +761,6 @@ impl Kind {
 
 fn fail(message: String) -> CliError {
     CliError { message }
-}
-
-/// Whether `c` may appear in a path, host or origin: not whitespace, not a control character.
-fn visible(c: char) -> bool {
-    !c.is_whitespace() && !c.is_control()
-}
-
-/// `scheme://host[:port]` as browsers serialize an `Origin` (RFC 6454 6.1): no path, no userinfo.
-fn is_origin(v: &str) -> bool {
-    let Some((scheme, authority)) = v.split_once("://") else {
-        return false;
-    };
-    let scheme_ok = scheme.starts_with(|c: char| c.is_ascii_alphabetic())
-        && scheme
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c));
-    let (host_ok, port) = match authority.strip_prefix('[') {
-        Some(bracketed) => match bracketed.split_once(']') {
-            Some((ip, rest)) => (ip.parse::<Ipv6Addr>().is_ok(), rest),
-            None => return false,
-        },
-        None => {
-            let end = authority.find(':').unwrap_or(authority.len());
-            let host = &authority[..end];
-            let host_ok = !host.is_empty()
-                && host
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c));
-            (host_ok, &authority[end..])
-        }
-    };
-    let port_ok = port.is_empty() || port.strip_prefix(':').and_then(digits::<u16>).is_some();
-    scheme_ok && host_ok && port_ok
-}
-
-/// The entry of `all` whose name is `v`, ignoring ASCII case.
-fn choose<T: Copy>(all: &[T], name: fn(T) -> &'static str, v: &str) -> Option<T> {
-    all.iter()
-        .copied()
-        .find(|&t| name(t).eq_ignore_ascii_case(v))
-}
-
-fn one_of<const N: usize>(names: [&str; N]) -> String {
-    format!("one of {}", names.join(", "))
 }
 
 #[cfg(test)]
@@ -810,6 +792,14 @@ mod tests {
         }
     }
 
+    fn addr(text: &str) -> ListenAddr {
+        ListenAddr::parse(text).unwrap()
+    }
+
+    fn pair(key: &str, value: &str) -> (String, String) {
+        (key.to_string(), value.to_string())
+    }
+
     fn message(args: &[&str], env: &[(&str, &str)]) -> String {
         match run(args, env) {
             Err(e) => e.message,
@@ -819,20 +809,20 @@ mod tests {
 
     /// One valid value per flag and the settings it gives; covers every entry of [`FLAGS`].
     const GOOD: &[(&str, &str, Change)] = &[
-        ("host", "0.0.0.0", |s| s.config.host = "0.0.0.0".into()),
-        ("host", "::1", |s| s.config.host = "::1".into()),
+        ("host", "0.0.0.0", |s| s.config.host = [0, 0, 0, 0].into()),
+        ("host", "::1", |s| {
+            s.config.host = std::net::Ipv6Addr::LOCALHOST.into()
+        }),
         ("port", "9000", |s| s.config.port = 9000),
         ("port", "0", |s| s.config.port = 0),
         ("port", "65535", |s| s.config.port = 65535),
         ("listen", "[::1]:8001", |s| {
-            s.config.listen = vec!["[::1]:8001".into()]
+            s.config.listen = vec![addr("[::1]:8001")]
         }),
         ("listen", "unix:/run/mcpd,a.sock", |s| {
-            s.config.listen = vec!["unix:/run/mcpd,a.sock".into()]
+            s.config.listen = vec![addr("unix:/run/mcpd,a.sock")]
         }),
-        ("socket-mode", "0600", |s| {
-            s.config.socket_mode = "0600".into()
-        }),
+        ("socket-mode", "0600", |s| s.config.socket_mode = 0o600),
         ("path", "/", |s| s.config.path = "/".into()),
         ("path", "/api/mcp", |s| s.config.path = "/api/mcp".into()),
         ("sse-path", "/events", |s| {
@@ -928,14 +918,14 @@ mod tests {
             s.config.limits.heartbeat = Duration::from_nanos(1)
         }),
         ("auth-token", "s3cret-token", |s| {
-            s.config.auth_token = "s3cret-token".into()
+            s.config.auth_token = Some("s3cret-token".into())
         }),
         ("auth-token-file", "/run/mcpd/token", |s| {
-            s.config.auth_token_file = "/run/mcpd/token".into()
+            s.config.auth_token_file = Some("/run/mcpd/token".into())
         }),
         ("public-health", "1", |s| s.config.public_health = true),
         ("instance-id", "node-a", |s| {
-            s.config.instance_id = "node-a".into()
+            s.config.instance_id = Some("node-a".into())
         }),
         ("exit-with-parent", "1", |s| {
             s.config.exit_with_parent = true
@@ -945,21 +935,19 @@ mod tests {
         ("stdio", "false", |s| s.stdio = false),
         ("shell", "1", |s| s.config.bridge.shell = true),
         ("env", "A=1,2", |s| {
-            s.config.bridge.env = vec!["A=1,2".into()]
+            s.config.bridge.env = vec![pair("A", "1,2")]
         }),
         ("env", "EMPTY=", |s| {
-            s.config.bridge.env = vec!["EMPTY=".into()]
+            s.config.bridge.env = vec![pair("EMPTY", "")]
         }),
         ("cwd", "/tmp/a dir", |s| {
-            s.config.bridge.cwd = "/tmp/a dir".into()
+            s.config.bridge.cwd = Some("/tmp/a dir".into())
         }),
         ("shared", "true", |s| s.config.bridge.shared = true),
         ("kill-grace", "250ms", |s| {
             s.config.bridge.kill_grace = Duration::from_millis(250)
         }),
-        ("max-children", "3", |s| {
-            s.config.bridge.max_children = Some(3)
-        }),
+        ("max-children", "3", |s| s.config.bridge.max_children = 3),
         ("request-timeout", "90s", |s| {
             s.config.bridge.request_timeout = Some(Duration::from_secs(90))
         }),
@@ -976,7 +964,7 @@ mod tests {
             s.config.bridge.child_idle_timeout = None
         }),
         ("eras", "2026-07-28,2025-11-25", |s| {
-            s.config.eras = vec!["2026-07-28".into(), "2025-11-25".into()]
+            s.config.eras = vec!["2026-07-28", "2025-11-25"]
         }),
     ];
 
@@ -1047,13 +1035,13 @@ mod tests {
             ),
             want(&["npx", "-y", "x"], |s| {
                 s.config.bridge.shared = true;
-                s.config.bridge.env = vec!["A=1".into(), "B=2".into()];
+                s.config.bridge.env = vec![pair("A", "1"), pair("B", "2")];
             })
         );
         assert_eq!(
             run(&["--", "s"], &[("MCPD_ENV", "C=3\n\nD=4")]),
             want(&["s"], |s| s.config.bridge.env =
-                vec!["C=3".into(), "D=4".into()])
+                vec![pair("C", "3"), pair("D", "4")])
         );
         assert_eq!(
             message(&["--env", "=1", "--", "s"], &[]),
@@ -1110,7 +1098,7 @@ mod tests {
                 &["--port", "7"],
                 &[("MCPD_HOST", "::"), ("MCPD_PORT", "1")],
                 |s| {
-                    s.config.host = "::".into();
+                    s.config.host = std::net::Ipv6Addr::UNSPECIFIED.into();
                     s.config.port = 7;
                 },
             ),
@@ -1139,7 +1127,7 @@ mod tests {
     #[test]
     fn listen_repeats_one_address_each() {
         let want = Ok(settings(|s| {
-            s.config.listen = vec!["127.0.0.1:1".into(), "unix:/tmp/m.sock".into()]
+            s.config.listen = vec![addr("127.0.0.1:1"), addr("unix:/tmp/m.sock")]
         }));
         assert_eq!(
             run(

@@ -38,7 +38,10 @@ pub fn resolve(bridge: &BridgeConfig, path_var: Option<&str>) -> Result<Option<P
     let shown = program.escape_debug();
     if program.contains('/') {
         let path = match Path::new(program) {
-            p if p.is_relative() && !bridge.cwd.is_empty() => Path::new(&bridge.cwd).join(p),
+            p if p.is_relative() => match &bridge.cwd {
+                Some(cwd) => cwd.join(p),
+                None => p.to_path_buf(),
+            },
             p => p.to_path_buf(),
         };
         return match executable(&path) {
@@ -49,9 +52,8 @@ pub fn resolve(bridge: &BridgeConfig, path_var: Option<&str>) -> Result<Option<P
     let override_path = bridge
         .env
         .iter()
-        .filter_map(|kv| kv.split_once('='))
-        .filter(|(k, _)| *k == "PATH")
-        .map(|(_, v)| v)
+        .filter(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.as_str())
         .next_back();
     let search = override_path
         .or(path_var)
@@ -132,13 +134,13 @@ mod tests {
             "a shell line is not checked"
         );
         let mut with_path = bridge(&["sh"]);
-        with_path.env = vec!["PATH=/nonexistent".into()];
+        with_path.env = vec![("PATH".into(), "/nonexistent".into())];
         assert!(
             resolve(&with_path, Some("/bin")).is_err(),
             "--env PATH wins"
         );
         let mut relative = bridge(&["./sh"]);
-        relative.cwd = "/bin".into();
+        relative.cwd = Some("/bin".into());
         assert!(resolve(&relative, None).is_ok(), "relative to --cwd");
     }
 }

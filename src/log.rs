@@ -4,10 +4,12 @@
 //! The level is one atomic, so any module may log without carrying a handle. Call as
 //! `log::info(format_args!("listening on {addr}"))`; the message is only formatted when its level
 //! is enabled. Line breaks and other control characters in a message are escaped, so text from a
-//! client cannot split or forge a line (DESIGN 7); a line is cut at [`MAX_LINE_BYTES`].
+//! client cannot split or forge a line (DESIGN 7); a line is cut at `--`
+//! [`Limits::log_line_bytes`](crate::config::Limits::log_line_bytes).
 //!
 //! Logging never blocks the one thread once [`init`] has run (the binary calls it first):
-//! lines go to a bounded in-memory buffer ([`BUFFER_BYTES`]) that the event loop writes to
+//! lines go to a bounded in-memory buffer
+//! ([`Limits::log_buffer_bytes`](crate::config::Limits::log_buffer_bytes)) that the event loop writes to
 //! stderr without blocking ([`flush`] each turn; [`writable_fd`] to poll for room). When the
 //! buffer is full (stderr is a pipe nobody drains), lines are dropped and counted, and one
 //! `N log lines dropped` line says so once there is room again. A chatty child's stderr is
@@ -21,14 +23,13 @@ use std::fs::File;
 use std::io::Write as _;
 use std::os::fd::{AsRawFd, RawFd};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
-use std::sync::atomic::{AtomicBool, AtomicU8, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-/// Bytes of log lines held while stderr is not taking them; beyond it lines are dropped.
-pub const BUFFER_BYTES: usize = 256 * 1024;
-/// Bytes of one line kept (before its newline); the rest is cut with a marker.
-pub const MAX_LINE_BYTES: usize = 4096;
+/// Bytes of one line kept (before its newline); the rest is cut with a marker. The default of
+/// `Limits::log_line_bytes` until [`set_limits`] is called.
+static LINE_BYTES: AtomicUsize = AtomicUsize::new(4096);
 
 /// The most verbose level written, as `LogLevel as u8`; `info` until [`set_level`] is called.
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
@@ -40,6 +41,13 @@ static SINK: Mutex<Sink> = Mutex::new(Sink::new());
 /// Sets the most verbose level written, once at startup from `--log-level`.
 pub fn set_level(level: LogLevel) {
     LEVEL.store(level as u8, Ordering::Relaxed);
+}
+
+/// Sets the buffer and line bounds, once at startup from
+/// [`Limits`](crate::config::Limits) (`log_buffer_bytes`, `log_line_bytes`).
+pub fn set_limits(buffer_bytes: usize, line_bytes: usize) {
+    sink().cap = buffer_bytes;
+    LINE_BYTES.store(line_bytes, Ordering::Relaxed);
 }
 
 /// Whether a message of `level` would be written, so callers can skip costly preparation.
@@ -155,8 +163,9 @@ fn push_line(line: &mut String, level: LogLevel, args: fmt::Arguments<'_>) {
     let mut escaper = Escaper(line);
     // Writing into a String only fails if a Display impl in `args` fails; keep what was written.
     let _ = escaper.write_fmt(args);
-    if line.len() - start > MAX_LINE_BYTES {
-        let mut cut = start + MAX_LINE_BYTES;
+    let max = LINE_BYTES.load(Ordering::Relaxed);
+    if line.len() - start > max {
+        let mut cut = start + max;
         while !line.is_char_boundary(cut) {
             cut -= 1;
         }
@@ -218,7 +227,8 @@ impl Sink {
         Sink {
             writer: Writer::Direct,
             pending: VecDeque::new(),
-            cap: BUFFER_BYTES,
+            // The default of `Limits::log_buffer_bytes` until `set_limits`.
+            cap: 256 * 1024,
             dropped: 0,
         }
     }
@@ -440,16 +450,15 @@ mod tests {
 
     #[test]
     fn long_lines_are_cut() {
-        let long = "x".repeat(MAX_LINE_BYTES * 2);
+        // The default bound: no test changes the process-wide one.
+        let max = crate::config::Limits::default().log_line_bytes;
+        let long = "x".repeat(max * 2);
         let line = format_line(LogLevel::Info, format_args!("{long}"));
-        assert_eq!(line.len(), MAX_LINE_BYTES + " [cut]".len());
+        assert_eq!(line.len(), max + " [cut]".len());
         assert!(line.ends_with("x [cut]"));
-        let wide = "é".repeat(MAX_LINE_BYTES);
+        let wide = "é".repeat(max);
         let line = format_line(LogLevel::Info, format_args!("{wide}"));
-        assert!(
-            line.len() <= MAX_LINE_BYTES + " [cut]".len(),
-            "cut on a char boundary"
-        );
+        assert!(line.len() <= max + " [cut]".len(), "cut on a char boundary");
     }
 
     #[test]
@@ -516,7 +525,7 @@ mod tests {
 
     #[test]
     fn a_stalled_reader_never_blocks_a_push_or_a_flush() {
-        let (mut sink, _reader) = pipe_sink(BUFFER_BYTES);
+        let (mut sink, _reader) = pipe_sink(crate::config::Limits::default().log_buffer_bytes);
         // Far more than the socket buffer and the log buffer together; nobody reads.
         for i in 0..100_000 {
             sink.push(format!("line {i} {}", "y".repeat(100)));
@@ -525,7 +534,7 @@ mod tests {
             }
         }
         assert!(sink.flush(), "lines still wait");
-        assert!(sink.pending.len() <= BUFFER_BYTES);
+        assert!(sink.pending.len() <= sink.cap);
         assert!(sink.dropped > 0);
     }
 

@@ -36,6 +36,10 @@ fn main() -> ExitCode {
     if let Err(e) = mcpd::cloexec_inherited() {
         log::warn(format_args!("cannot list inherited descriptors: {e}"));
     }
+    if let Command::Serve(config) | Command::Stdio(config) = &command {
+        log::set_level(config.log_level);
+        log::set_limits(config.limits.log_buffer_bytes, config.limits.log_line_bytes);
+    }
     let outcome = match command {
         Command::Help => {
             print!("{}", cli::help_text());
@@ -46,18 +50,13 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Serve(config) if !config.bridge.command.is_empty() => {
-            log::set_level(config.log_level);
             event_loop::run_bridge(config)
         }
         Command::Serve(config) => {
-            log::set_level(config.log_level);
-            let builtin = Builtin::for_instance(&config.instance_id);
+            let builtin = Builtin::for_instance(config.instance_id.as_deref().unwrap_or_default());
             event_loop::run(config, Box::new(builtin))
         }
-        Command::Stdio(config) => {
-            log::set_level(config.log_level);
-            event_loop::stdio::run(config, Box::new(Builtin::new()))
-        }
+        Command::Stdio(config) => event_loop::stdio::run(config, Box::new(Builtin::new())),
     };
     let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -74,13 +73,12 @@ fn main() -> ExitCode {
 /// Reads `--auth-token-file` into the config; a missing, empty or ambiguous token is a usage
 /// error (exit 2), never a silently open server.
 fn load_token(mut config: Config) -> Result<Config, String> {
-    if config.auth_token_file.is_empty() {
+    let Some(path) = &config.auth_token_file else {
         return Ok(config);
-    }
-    if !config.auth_token.is_empty() {
+    };
+    if config.auth_token.is_some() {
         return Err("give --auth-token or --auth-token-file, not both".into());
     }
-    let path = &config.auth_token_file;
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read --auth-token-file {path:?}: {e}"))?;
     let token = text.lines().next().unwrap_or("").trim();
@@ -89,7 +87,7 @@ fn load_token(mut config: Config) -> Result<Config, String> {
             "--auth-token-file {path:?}: the first line must be at least 8 visible ASCII characters without spaces"
         ));
     }
-    config.auth_token = token.to_string();
+    config.auth_token = Some(token.to_string());
     Ok(config)
 }
 

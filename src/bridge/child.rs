@@ -12,25 +12,13 @@
 //! Not here: deciding when to stop a child (the [`super::Bridge`] does), I/O (the event loop).
 
 use super::route::Routes;
+use crate::config::BridgeLimits;
 use crate::lines::LineFramer;
 use crate::mcp::SessionKey;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::fmt;
 use std::time::Instant;
-
-/// Lines of a child's stderr kept for error messages.
-pub const STDERR_TAIL_LINES: usize = 20;
-/// Bytes of one stderr line kept (logged and in the tail); the rest of the line is dropped.
-pub const STDERR_LINE_BYTES: usize = 512;
-/// Stderr lines per second a child may put in mcpd's log once its burst is spent; the rest are
-/// counted (they still enter the tail kept for errors).
-pub const STDERR_LINES_PER_SEC: u64 = 50;
-/// Stderr lines a child may log at once (a startup banner, a traceback).
-pub const STDERR_BURST_LINES: u64 = 200;
-/// Smallest stdin buffer per child; one whole message always fits besides (see
-/// [`Child::new`]).
-pub const STDIN_BUFFER_BYTES: usize = 1024 * 1024;
 
 /// Names one child for as long as mcpd runs; never reused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -130,12 +118,23 @@ pub struct Child {
     stdout: LineFramer,
     stderr: LineFramer,
     tail: VecDeque<String>,
+    /// Stderr lines kept in `tail` ([`BridgeLimits::stderr_tail_lines`]).
+    tail_lines: usize,
+    /// Stderr lines per second logged, for the report of the rest.
+    stderr_per_sec: u64,
 }
 
 impl Child {
-    /// A child about to be spawned. Its stdin buffer holds `max(1 MiB, max_message + 1)` bytes,
-    /// so an empty buffer always takes one message of the size clients may send.
-    pub fn new(id: ChildId, owner: Option<SessionKey>, max_message: usize, now: Instant) -> Child {
+    /// A child about to be spawned, within `limits`. Its stdin buffer holds
+    /// `max(limits.stdin_buffer_bytes, max_message + 1)` bytes, so an empty buffer always takes
+    /// one message of the size clients may send.
+    pub fn new(
+        id: ChildId,
+        owner: Option<SessionKey>,
+        max_message: usize,
+        limits: &BridgeLimits,
+        now: Instant,
+    ) -> Child {
         Child {
             id,
             owner,
@@ -146,13 +145,18 @@ impl Child {
             routes: Routes::default(),
             held: Vec::new(),
             dropped_lines: 0,
-            stderr_limit: crate::log::RateLimit::new(STDERR_LINES_PER_SEC, STDERR_BURST_LINES),
+            stderr_limit: crate::log::RateLimit::new(
+                limits.stderr_lines_per_sec,
+                limits.stderr_burst_lines,
+            ),
             stdin: Vec::new(),
-            stdin_cap: STDIN_BUFFER_BYTES.max(max_message.saturating_add(1)),
+            stdin_cap: limits.stdin_buffer_bytes.max(max_message.saturating_add(1)),
             stdin_closed: false,
             stdout: LineFramer::new(max_message),
-            stderr: LineFramer::truncating(STDERR_LINE_BYTES),
+            stderr: LineFramer::truncating(limits.stderr_line_bytes),
             tail: VecDeque::new(),
+            tail_lines: limits.stderr_tail_lines,
+            stderr_per_sec: limits.stderr_lines_per_sec,
         }
     }
 
@@ -220,14 +224,15 @@ impl Child {
         self.stdout.next_line()
     }
 
-    /// Feeds stderr bytes; returns the complete lines (cut at [`STDERR_LINE_BYTES`]) for the
-    /// log, and keeps the last [`STDERR_TAIL_LINES`].
+    /// Feeds stderr bytes; returns the complete lines (cut at
+    /// [`BridgeLimits::stderr_line_bytes`]) for the log, and keeps the last
+    /// [`BridgeLimits::stderr_tail_lines`].
     pub fn push_stderr(&mut self, bytes: &[u8]) -> Vec<String> {
         self.stderr.push(bytes);
         let mut lines = Vec::new();
         while let Some(Ok(line)) = self.stderr.next_line() {
             let line = String::from_utf8_lossy(&line).into_owned();
-            if self.tail.len() == STDERR_TAIL_LINES {
+            if self.tail.len() >= self.tail_lines {
                 self.tail.pop_front();
             }
             self.tail.push_back(line.clone());
@@ -241,9 +246,10 @@ impl Child {
         let n = self.stderr_limit.take_suppressed();
         if n > 0 {
             crate::log::warn(format_args!(
-                "{} ({}) stderr: {n} lines not logged (over {STDERR_LINES_PER_SEC} lines/s; {} in all)",
+                "{} ({}) stderr: {n} lines not logged (over {} lines/s; {} in all)",
                 self.id,
                 self.label,
+                self.stderr_per_sec,
                 self.stderr_limit.total_suppressed()
             ));
         }
@@ -330,7 +336,11 @@ mod tests {
     use std::time::Duration;
 
     fn child() -> Child {
-        Child::new(ChildId(1), None, 16, Instant::now())
+        child_with(&BridgeLimits::default())
+    }
+
+    fn child_with(limits: &BridgeLimits) -> Child {
+        Child::new(ChildId(1), None, 16, limits, Instant::now())
     }
 
     #[test]
@@ -360,8 +370,12 @@ mod tests {
 
     #[test]
     fn stdin_is_bounded_and_drains() {
-        let mut c = child();
-        let big = vec![b'x'; STDIN_BUFFER_BYTES / 2];
+        let limits = BridgeLimits {
+            stdin_buffer_bytes: 1000,
+            ..BridgeLimits::default()
+        };
+        let mut c = child_with(&limits);
+        let big = vec![b'x'; 500];
         assert_eq!(c.send(&big), Ok(true));
         assert_eq!(c.send(&big), Err(StdinFull));
         assert_eq!(c.send(b"{}"), Ok(false));
@@ -373,15 +387,23 @@ mod tests {
 
     #[test]
     fn stderr_tail_keeps_the_last_lines_cut_short() {
-        let mut c = child();
-        let long = "e".repeat(STDERR_LINE_BYTES + 100);
-        let logged = c.push_stderr(format!("{long}\n").as_bytes());
-        assert_eq!(logged, vec!["e".repeat(STDERR_LINE_BYTES)]);
-        for i in 0..STDERR_TAIL_LINES + 5 {
-            c.push_stderr(format!("line {i}\n").as_bytes());
+        for (line_bytes, tail_lines) in [(512, 20), (40, 3)] {
+            let limits = BridgeLimits {
+                stderr_line_bytes: line_bytes,
+                stderr_tail_lines: tail_lines,
+                ..BridgeLimits::default()
+            };
+            let mut c = child_with(&limits);
+            let long = "e".repeat(line_bytes + 100);
+            let logged = c.push_stderr(format!("{long}\n").as_bytes());
+            assert_eq!(logged, vec!["e".repeat(line_bytes)]);
+            for i in 0..tail_lines + 5 {
+                c.push_stderr(format!("line {i}\n").as_bytes());
+            }
+            let tail = c.stderr_tail();
+            assert_eq!(tail.len(), tail_lines);
+            let last = format!("line {}", tail_lines + 4);
+            assert_eq!(tail.last(), Some(&last));
         }
-        let tail = c.stderr_tail();
-        assert_eq!(tail.len(), STDERR_TAIL_LINES);
-        assert_eq!(tail.last().map(String::as_str), Some("line 24"));
     }
 }

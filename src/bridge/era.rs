@@ -29,12 +29,7 @@ use crate::mcp::jsonrpc::ErrorObject;
 use crate::mcp::streamable::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
 use crate::mcp::version;
 use serde_json::{json, Value};
-use std::time::{Duration, Instant};
-
-/// How long a fresh child gets to answer `server/discover` before mcpd takes it for a
-/// handshake-only one and sends `initialize`: some stdio servers ignore requests they do not
-/// know before the handshake (the TS SDK 2.x client's stdio probe falls back on silence too).
-pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+use std::time::Instant;
 
 /// What the child mcpd holds itself speaks.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -103,7 +98,7 @@ impl Bridge {
         );
         self.write_control(id, &line);
         if !refresh {
-            self.set_timer(PROBE_TIMEOUT, Due::Probe(id));
+            self.set_timer(self.limits.probe_timeout, Due::Probe(id));
         }
     }
 
@@ -113,7 +108,7 @@ impl Bridge {
         if self.stateless_child() == Some(id) && self.era == Era::Probing {
             let why = format!(
                 "it did not answer server/discover within {}s",
-                PROBE_TIMEOUT.as_secs()
+                self.limits.probe_timeout.as_secs()
             );
             self.handshake_verdict(id, &why);
         }
@@ -263,7 +258,7 @@ impl Bridge {
             .unwrap_or_default();
         match &mut self.handshake {
             Some(sup) => sup.starting(id),
-            None => self.handshake = Some(Supervisor::new(id)),
+            None => self.handshake = Some(Supervisor::new(id, &self.limits)),
         }
         if let Some(sup) = &mut self.handshake {
             sup.waiting.extend(waiting);

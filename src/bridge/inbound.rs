@@ -11,9 +11,6 @@ use crate::mcp::{Command, OutgoingId, RequestHandle, SessionKey};
 use serde_json::{json, Value};
 use std::time::Instant;
 
-/// Bytes of a dropped stdout line quoted in the log.
-const LOG_PREVIEW_BYTES: usize = 200;
-
 impl Bridge {
     /// One line from a child's stdout.
     pub(super) fn child_line(&mut self, id: ChildId, line: &[u8], now: Instant) {
@@ -30,7 +27,7 @@ impl Bridge {
                 // A child spewing junk must not flood the log too: the first few lines, then
                 // one at each power of two, with the running count.
                 if dropped <= 8 || dropped.is_power_of_two() {
-                    let cut = &line[..line.len().min(LOG_PREVIEW_BYTES)];
+                    let cut = &line[..line.len().min(self.limits.log_preview_bytes)];
                     log::warn(format_args!(
                         "{id} wrote a stdout line that is not JSON-RPC ({why}); dropped ({dropped} so far): {}",
                         String::from_utf8_lossy(cut)

@@ -58,7 +58,7 @@ mod translate;
 
 pub use child::{ChildId, ExitKind};
 
-use crate::config::{Config, DEFAULT_MAX_CHILDREN};
+use crate::config::Config;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, RequestHandle, SessionKey};
@@ -119,7 +119,7 @@ pub struct SpawnSpec {
     /// Variables added to the inherited environment.
     pub env: Vec<(String, String)>,
     /// Working directory, if not mcpd's.
-    pub cwd: Option<String>,
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 /// Children counters for `/health` and the log.
@@ -166,7 +166,7 @@ enum Due {
     Request(RequestHandle),
     RestartHandshake,
     Sweep,
-    /// A child's era probe is due (see [`era::PROBE_TIMEOUT`]).
+    /// A child's era probe is due (see [`crate::config::BridgeLimits::probe_timeout`]).
     Probe(ChildId),
 }
 
@@ -196,6 +196,8 @@ pub struct Bridge {
     /// The last `initialize` a child owed ran out of time (and none answered since).
     init_failing: bool,
     max_message: usize,
+    /// Bounds of children, their stderr and the translation.
+    limits: crate::config::BridgeLimits,
     children: HashMap<ChildId, Child>,
     next_child: u64,
     members: HashMap<SessionKey, Member>,
@@ -238,22 +240,16 @@ impl Bridge {
             let mut words = b.command.iter().cloned();
             (words.next().unwrap_or_default(), words.collect())
         };
-        let env = b
-            .env
-            .iter()
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
         let mut bridge = Bridge {
             spec: SpawnSpec {
                 program,
                 args,
-                env,
-                cwd: (!b.cwd.is_empty()).then(|| b.cwd.clone()),
+                env: b.env.clone(),
+                cwd: b.cwd.clone(),
             },
             shared: b.shared,
             kill_grace: b.kill_grace,
-            max_children: b.max_children.unwrap_or(DEFAULT_MAX_CHILDREN),
+            max_children: b.max_children,
             request_timeout: b.request_timeout,
             init_timeout: b.init_timeout,
             child_idle_timeout: b.child_idle_timeout,
@@ -261,6 +257,7 @@ impl Bridge {
             awaiting_init: HashMap::new(),
             init_failing: false,
             max_message: config.limits.max_body_bytes,
+            limits: b.limits.clone(),
             children: HashMap::new(),
             next_child: 1,
             members: HashMap::new(),
@@ -270,7 +267,7 @@ impl Bridge {
             eras: crate::mcp::version::Eras::from_list(&config.eras),
             modern_refused: false,
             late_discover: None,
-            translator: translate::Translator::for_instance(&config.instance_id),
+            translator: translate::Translator::for_instance(config.instance_id.as_deref()),
             stateless: stateless::Stateless::default(),
             timers: HashMap::new(),
             next_timer: 1,
@@ -282,7 +279,7 @@ impl Bridge {
         };
         if bridge.shared {
             let child = bridge.start_shared("shared", now);
-            bridge.supervisor = Some(Supervisor::new(child));
+            bridge.supervisor = Some(Supervisor::new(child, &bridge.limits));
         }
         bridge
     }
@@ -503,7 +500,7 @@ impl Bridge {
     fn new_child(&mut self, owner: Option<SessionKey>, label: String, now: Instant) -> ChildId {
         let id = ChildId(self.next_child);
         self.next_child += 1;
-        let mut child = Child::new(id, owner, self.max_message, now);
+        let mut child = Child::new(id, owner, self.max_message, &self.limits, now);
         child.label = label;
         self.children.insert(id, child);
         self.actions.push_back(ProcessAction::Spawn { child: id });

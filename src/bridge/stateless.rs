@@ -34,13 +34,6 @@ use crate::mcp::{
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 
-/// Stateless requests held while the child starts; more get 503.
-pub const MAX_HELD: usize = 256;
-/// Tool schemas cached for the `Mcp-Param-*` check; further tools are forwarded unchecked.
-pub const MAX_CACHED_TOOLS: usize = 1024;
-/// `tools/list` pages mcpd follows when it lists the child's tools.
-pub const MAX_TOOL_PAGES: usize = 16;
-
 /// A stateless request waiting for the child.
 #[derive(Debug)]
 struct Held {
@@ -128,7 +121,7 @@ impl Bridge {
         self.stateless.sessions.insert(session);
         if self.supervisor.is_none() {
             let child = self.start_shared("stateless", ctx.now());
-            self.supervisor = Some(Supervisor::new(child));
+            self.supervisor = Some(Supervisor::new(child, &self.limits));
         }
         let phase = self.supervisor.as_ref().map(|s| s.phase);
         let served = match phase {
@@ -136,7 +129,7 @@ impl Bridge {
                 self.serve(session, request, method, params, &view)
             }
             Some(Phase::Ready { .. } | Phase::Starting(_))
-                if self.stateless.held.len() < MAX_HELD =>
+                if self.stateless.held.len() < self.limits.max_held =>
             {
                 self.stateless.held.push(Held {
                     session,
@@ -148,7 +141,8 @@ impl Bridge {
                 Served::Forwarded
             }
             Some(Phase::Ready { .. } | Phase::Starting(_)) => Served::Overloaded(format!(
-                "{MAX_HELD} stateless requests already wait for the MCP server to start"
+                "{} stateless requests already wait for the MCP server to start",
+                self.limits.max_held
             )),
             _ => Served::Overloaded("the MCP server for stateless requests is restarting".into()),
         };
@@ -291,7 +285,7 @@ impl Bridge {
         };
         let listed = result.get("tools").and_then(Value::as_array);
         for tool in listed.into_iter().flatten() {
-            if self.stateless.tools.len() >= MAX_CACHED_TOOLS {
+            if self.stateless.tools.len() >= self.limits.max_cached_tools {
                 break;
             }
             let (Some(name), Some(schema)) = (tool["name"].as_str(), tool.get("inputSchema"))
@@ -305,7 +299,8 @@ impl Bridge {
         let next = result.get("nextCursor").filter(|c| !c.is_null()).cloned();
         match next {
             Some(cursor)
-                if page < MAX_TOOL_PAGES && self.stateless.tools.len() < MAX_CACHED_TOOLS =>
+                if page < self.limits.max_tool_pages
+                    && self.stateless.tools.len() < self.limits.max_cached_tools =>
             {
                 self.list_tools(id, Some(cursor), page + 1, refresh)
             }

@@ -9,8 +9,9 @@
 //! any phase ── shutdown ──► Stopped (no more restarts)
 //! ```
 //!
-//! Backoff: 0.5 s after the first failure, doubling up to 30 s; a child that was ready for 60 s
-//! before it died counts as healthy, and the next delay starts at 0.5 s again.
+//! Backoff ([`BridgeLimits`] `backoff_start`, `backoff_max`, `healthy_after`; by default): 0.5 s
+//! after the first failure, doubling up to 30 s; a child that was ready for 60 s before it died
+//! counts as healthy, and the next delay starts at 0.5 s again.
 //!
 //! Version negotiation for later clients (MCP lifecycle, "Version Negotiation"): the child
 //! speaks the revision it answered mcpd with (V). A client that asks for a revision mcpd knows
@@ -20,16 +21,10 @@
 //! the same shapes with extra fields.
 
 use super::child::ChildId;
+use crate::config::BridgeLimits;
 use crate::mcp::{version, RequestHandle, SessionKey};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-/// Delay before the first restart.
-pub const BACKOFF_START: Duration = Duration::from_millis(500);
-/// Longest delay between restarts.
-pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
-/// Time ready after which a child's death no longer counts towards the backoff.
-pub const HEALTHY_AFTER: Duration = Duration::from_secs(60);
 
 /// Where the shared child is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -71,16 +66,26 @@ pub struct Supervisor {
     /// Client `initialize` calls held until the child is ready.
     pub waiting: Vec<WaitingInit>,
     next_delay: Duration,
+    /// Delay before the first restart.
+    backoff_start: Duration,
+    /// Longest delay between restarts.
+    backoff_max: Duration,
+    /// Time ready after which a child's death no longer counts towards the backoff.
+    healthy_after: Duration,
     init: Option<Value>,
 }
 
 impl Supervisor {
-    /// A supervisor whose first child `child` is being spawned.
-    pub fn new(child: ChildId) -> Supervisor {
+    /// A supervisor whose first child `child` is being spawned, restarting with the backoff of
+    /// `limits`.
+    pub fn new(child: ChildId, limits: &BridgeLimits) -> Supervisor {
         Supervisor {
             phase: Phase::Starting(child),
             waiting: Vec::new(),
-            next_delay: BACKOFF_START,
+            next_delay: limits.backoff_start,
+            backoff_start: limits.backoff_start,
+            backoff_max: limits.backoff_max,
+            healthy_after: limits.healthy_after,
             init: None,
         }
     }
@@ -112,15 +117,15 @@ impl Supervisor {
         let healthy = match self.phase {
             Phase::Starting(c) if c == child => false,
             Phase::Ready { child: c, since } if c == child => {
-                now.saturating_duration_since(since) >= HEALTHY_AFTER
+                now.saturating_duration_since(since) >= self.healthy_after
             }
             _ => return None,
         };
         if healthy {
-            self.next_delay = BACKOFF_START;
+            self.next_delay = self.backoff_start;
         }
         let retry_at = now + self.next_delay;
-        self.next_delay = (self.next_delay * 2).min(BACKOFF_MAX);
+        self.next_delay = (self.next_delay * 2).min(self.backoff_max);
         self.phase = Phase::Down { retry_at };
         Some(retry_at)
     }
@@ -166,7 +171,7 @@ mod tests {
     #[test]
     fn backoff_doubles_to_the_cap_and_resets_after_a_healthy_run() {
         let t0 = Instant::now();
-        let mut sup = Supervisor::new(ChildId(1));
+        let mut sup = Supervisor::new(ChildId(1), &BridgeLimits::default());
         let mut now = t0;
         let mut delays = Vec::new();
         for n in 1..=9 {
@@ -183,14 +188,44 @@ mod tests {
             [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
         );
         sup.ready(ChildId(10), json!({}), now);
-        let at = sup.exited(ChildId(10), now + HEALTHY_AFTER).unwrap();
-        assert_eq!(at - (now + HEALTHY_AFTER), BACKOFF_START);
+        let healthy_after = BridgeLimits::default().healthy_after;
+        let at = sup.exited(ChildId(10), now + healthy_after).unwrap();
+        assert_eq!(at - (now + healthy_after), Duration::from_millis(500));
+    }
+
+    #[test]
+    fn backoff_follows_the_configured_limits() {
+        let limits = BridgeLimits {
+            backoff_start: Duration::from_millis(100),
+            backoff_max: Duration::from_millis(250),
+            healthy_after: Duration::from_secs(1),
+            ..BridgeLimits::default()
+        };
+        let t0 = Instant::now();
+        let mut sup = Supervisor::new(ChildId(1), &limits);
+        let mut now = t0;
+        let mut delays = Vec::new();
+        for n in 1..=3 {
+            let at = sup.exited(ChildId(n), now).unwrap();
+            delays.push((at - now).as_millis());
+            sup.starting(ChildId(n + 1));
+            now = at;
+        }
+        assert_eq!(delays, [100, 200, 250]);
+        sup.ready(ChildId(4), json!({}), now);
+        let at = sup
+            .exited(ChildId(4), now + Duration::from_secs(1))
+            .unwrap();
+        assert_eq!(
+            at - (now + Duration::from_secs(1)),
+            Duration::from_millis(100)
+        );
     }
 
     #[test]
     fn only_the_current_child_counts_and_stop_is_final() {
         let now = Instant::now();
-        let mut sup = Supervisor::new(ChildId(1));
+        let mut sup = Supervisor::new(ChildId(1), &BridgeLimits::default());
         assert_eq!(sup.exited(ChildId(7), now), None);
         sup.stop();
         assert_eq!(sup.exited(ChildId(1), now), None);
@@ -200,7 +235,7 @@ mod tests {
 
     #[test]
     fn later_clients_get_the_cached_result_with_a_sensible_revision() {
-        let mut sup = Supervisor::new(ChildId(1));
+        let mut sup = Supervisor::new(ChildId(1), &BridgeLimits::default());
         assert_eq!(sup.initialize_result(Some("2025-06-18")), None);
         let result = json!({"protocolVersion": "2025-06-18", "serverInfo": {"name": "s"}});
         sup.ready(ChildId(1), result, Instant::now());

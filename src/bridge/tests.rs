@@ -31,7 +31,7 @@ fn config(shared: bool) -> Config {
 /// handshake-only child too.
 fn every_era(shared: bool) -> Config {
     let mut config = config(shared);
-    config.eras = crate::mcp::version::ALL.map(String::from).to_vec();
+    config.eras = crate::mcp::version::ALL.to_vec();
     config
 }
 
@@ -586,7 +586,10 @@ fn full_stdin_buffer_refuses_requests_with_overloaded() {
     }
     // 1 MiB holds about 1100 such lines; the rest are refused, and memory stays bounded.
     assert!(refused > 500 && refused < 1000, "{refused}");
-    assert!(rig.bridge.stdin_pending(_child).len() <= child::STDIN_BUFFER_BYTES);
+    assert!(
+        rig.bridge.stdin_pending(_child).len()
+            <= crate::config::BridgeLimits::default().stdin_buffer_bytes
+    );
 }
 
 #[test]
@@ -635,7 +638,7 @@ fn exit_within_the_grace_sends_no_kill() {
 #[test]
 fn max_children_refuses_initialize_with_overloaded() {
     let mut config = config(false);
-    config.bridge.max_children = Some(2);
+    config.bridge.max_children = 2;
     let mut rig = Rig::with(config);
     rig.session(1);
     rig.session(2);
@@ -1103,7 +1106,7 @@ fn shared_init_timeout_answers_waiting_clients_and_restarts() {
 #[test]
 fn max_children_ends_the_least_active_idle_session_to_make_room() {
     let mut config = config(false);
-    config.bridge.max_children = Some(2);
+    config.bridge.max_children = 2;
     let mut rig = Rig::with(config);
     let first = rig.session(1);
     rig.session(2);
@@ -1319,7 +1322,11 @@ fn stateless_with(
 
 /// `--shared` with a handshake-only child, ready, tools listed.
 fn translating_rig() -> (Rig, ChildId) {
-    let mut rig = Rig::new(true);
+    translating_rig_with(config(true))
+}
+
+fn translating_rig_with(config: Config) -> (Rig, ChildId) {
+    let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     rig.stateless_child_ready(child);
     rig.commands();
@@ -1439,7 +1446,10 @@ fn a_childs_sampling_becomes_input_required_and_the_retry_answers_it() {
 
 #[test]
 fn an_unanswered_round_expires_and_releases_the_child() {
-    let (mut rig, child) = translating_rig();
+    // A configured lifetime, not the default: expiry follows `BridgeLimits::continuation_ttl`.
+    let mut config = config(true);
+    config.bridge.limits.continuation_ttl = Duration::from_secs(30);
+    let (mut rig, child) = translating_rig_with(config);
     let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
     stateless_with(
         &mut rig,
@@ -1455,13 +1465,15 @@ fn an_unanswered_round_expires_and_releases_the_child() {
     );
     let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
     rig.call(None, |b, _| b.session_closed(SessionKey(90)));
-    rig.advance(translate::TTL);
+    rig.advance(Duration::from_secs(29));
+    assert!(rig.stdin(child).is_empty(), "not yet");
+    rig.advance(Duration::from_secs(1));
     let sent = rig.stdin(child);
     assert_eq!(sent[0]["id"], 7);
     assert!(sent[0]["error"]["message"]
         .as_str()
         .unwrap()
-        .contains("did not answer"));
+        .contains("did not answer within 30 s"));
     assert_eq!(sent[1]["method"], "notifications/cancelled");
     assert_eq!(sent[1]["params"]["requestId"], original);
     let mut retry = call;
@@ -1569,7 +1581,11 @@ fn shutdown_stops_the_handshake_child_for_good_too() {
 
 #[test]
 fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
-    let (mut rig, child) = translating_rig();
+    // A configured bound, not the default: the queue follows `BridgeLimits::max_queued`.
+    let max_queued = 5;
+    let mut config = config(true);
+    config.bridge.limits.max_queued = max_queued;
+    let (mut rig, child) = translating_rig_with(config);
     let caps = json!({"sampling": {}, "elicitation": {}});
     let call = json!({"name": "ask", "arguments": {}, "_meta": meta()});
     stateless_with(&mut rig, 100, "tools/call", call.clone(), caps.clone());
@@ -1580,7 +1596,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     );
     let state = respond_of(&rig.commands())[0].1.clone().unwrap()["requestState"].clone();
     rig.call(None, |b, _| b.session_closed(SessionKey(100)));
-    for n in 0..=translate::MAX_QUEUED {
+    for n in 0..=max_queued {
         rig.stdout(
             child,
             json!({"jsonrpc": "2.0", "id": format!("e{n}"), "method": "elicitation/create", "params": {"n": n}}),
@@ -1588,7 +1604,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     }
     let refused = rig.stdin(child);
     assert_eq!(refused.len(), 1, "only the one past the bound: {refused:?}");
-    assert_eq!(refused[0]["id"], format!("e{}", translate::MAX_QUEUED));
+    assert_eq!(refused[0]["id"], format!("e{max_queued}"));
     let mut retry = call.clone();
     retry["requestState"] = state;
     retry["inputResponses"] = json!({"sampling": {"role": "assistant", "model": "m",
@@ -1615,7 +1631,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     };
     assert_eq!(next["resultType"], "input_required");
     let keys: Vec<&String> = next["inputRequests"].as_object().unwrap().keys().collect();
-    assert_eq!(keys.len(), translate::MAX_QUEUED, "{keys:?}");
+    assert_eq!(keys.len(), max_queued, "{keys:?}");
     assert_eq!(next["inputRequests"]["elicitation"]["params"]["n"], 0);
     // The second round's retry resumes the call; the child's answer reaches it.
     let mut last = call;
@@ -1623,7 +1639,7 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
     last["inputResponses"] = json!({"elicitation": {"action": "decline"}});
     let third = stateless_with(&mut rig, 102, "tools/call", last, caps);
     let answered = rig.stdin(child);
-    assert_eq!(answered.len(), translate::MAX_QUEUED);
+    assert_eq!(answered.len(), max_queued);
     assert_eq!(answered[0]["result"]["action"], "decline");
     assert_eq!(
         answered[1]["error"]["code"], -32602,
@@ -1641,11 +1657,14 @@ fn questions_asked_while_parked_open_the_next_round_and_are_bounded() {
 
 #[test]
 fn a_child_silent_on_the_probe_is_taken_for_handshake_only() {
-    let mut rig = Rig::new(true);
+    // A configured probe time, not the default: the wait follows `BridgeLimits::probe_timeout`.
+    let mut config = config(true);
+    config.bridge.limits.probe_timeout = Duration::from_secs(2);
+    let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     let probe = rig.stdin(child).remove(0);
     assert_eq!(probe["method"], "server/discover");
-    rig.advance(era::PROBE_TIMEOUT - Duration::from_millis(1));
+    rig.advance(Duration::from_millis(1999));
     assert!(rig.stdin(child).is_empty(), "not yet");
     rig.advance(Duration::from_millis(1));
     let init = rig.stdin(child).remove(0);
@@ -1671,7 +1690,7 @@ fn a_slow_dual_era_child_refusing_the_late_initialize_is_modern_after_all() {
     let mut rig = Rig::new(true);
     let child = spawned(&rig.actions());
     let probe = rig.stdin(child).remove(0);
-    rig.advance(era::PROBE_TIMEOUT);
+    rig.advance(crate::config::BridgeLimits::default().probe_timeout);
     let init = rig.stdin(child).remove(0);
     assert_eq!(init["method"], "initialize");
     // It read the probe first (cold start): its connection is 2026 now.
@@ -1700,7 +1719,7 @@ fn per_session_mode_takes_back_a_refusal_when_the_probe_answer_comes_late() {
     let (first, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
     let child = spawned(&rig.actions());
     let probe = rig.stdin(child).remove(0);
-    rig.advance(era::PROBE_TIMEOUT);
+    rig.advance(crate::config::BridgeLimits::default().probe_timeout);
     let refused = respond_of(&rig.commands());
     assert_eq!(refused[0].0, first);
     assert_eq!(refused[0].1.clone().unwrap_err().code, -32022);
@@ -1718,7 +1737,7 @@ fn per_session_mode_takes_back_a_refusal_when_the_probe_answer_comes_late() {
 #[test]
 fn without_2026_in_eras_there_is_no_probe() {
     let mut config = config(true);
-    config.eras = vec!["2025-11-25".into()];
+    config.eras = vec!["2025-11-25"];
     let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     let first = rig.stdin(child).remove(0);
@@ -1729,7 +1748,7 @@ fn without_2026_in_eras_there_is_no_probe() {
 #[test]
 fn request_state_handles_name_the_instance() {
     let mut config = config(true);
-    config.instance_id = "node-b".into();
+    config.instance_id = Some("node-b".into());
     let mut rig = Rig::with(config);
     let child = spawned(&rig.actions());
     rig.stateless_child_ready(child);
@@ -1845,7 +1864,7 @@ fn progress_held_while_parked_is_bounded_and_precedes_an_early_answer() {
     let (mut rig, child) = translating_rig();
     let (call, original, token, state) = parked_call(&mut rig, child, 120);
     let extra = 5;
-    for n in 0..translate::MAX_PARKED_PROGRESS + extra {
+    for n in 0..crate::config::BridgeLimits::default().max_parked_progress + extra {
         rig.stdout(
             child,
             json!({"jsonrpc": "2.0", "method": "notifications/progress",
@@ -1867,7 +1886,7 @@ fn progress_held_while_parked_is_bounded_and_precedes_an_early_answer() {
     let commands = rig.commands();
     let progress = progress_of(&commands);
     let expected: Vec<(RequestHandle, Value, Value)> = (extra
-        ..translate::MAX_PARKED_PROGRESS + extra)
+        ..crate::config::BridgeLimits::default().max_parked_progress + extra)
         .map(|n| (second, json!(9), json!(10 + n)))
         .collect();
     assert_eq!(progress, expected, "the latest, in order");

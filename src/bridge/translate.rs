@@ -11,16 +11,17 @@
 //!   {key: {method, params}}, requestState}`, while the child's original request stays parked
 //!   in its route table ([`super::route::Routes::park`]). `requestState` is a random UUID v4
 //!   (after `--instance-id` and `-`, as session ids) naming a continuation held here: unguessable, bound to the method and params of the
-//!   request that started it, consumed by its retry, bounded in count ([`MAX_CONTINUATIONS`])
-//!   and bytes ([`MAX_HELD_BYTES`]), and expiring after [`TTL`] (the child's questions then get
+//!   request that started it, consumed by its retry, bounded in count and bytes
+//!   ([`BridgeLimits`](crate::config::BridgeLimits) `max_continuations`, `max_held_bytes`), and expiring after
+//!   `continuation_ttl` (the child's questions then get
 //!   an error and its request is cancelled).
 //! - The retry (same method and params plus `inputResponses` and `requestState`) answers the
 //!   child's waiting requests, one per key, and takes over the parked request: its progress and
 //!   answer go to the retry. Questions the child asked meanwhile open the next round at once.
 //! - Progress the child reports while its request is parked has no stream to go on (the round's
 //!   stream ended with `input_required`; MCP 2026-07-28 sends progress only on the stream of
-//!   the request it reports on). The latest [`MAX_PARKED_PROGRESS`] of them are held (their
-//!   bytes count in [`MAX_HELD_BYTES`]) and go out first on the retry's stream, under the
+//!   the request it reports on). The latest `max_parked_progress` of them are held (their
+//!   bytes count in `max_held_bytes`) and go out first on the retry's stream, under the
 //!   retry's progress token (none: dropped), so the client sees every step in order.
 //! - An unknown, expired, reused or foreign `requestState` is -32602 (HTTP 400) saying so.
 
@@ -34,19 +35,6 @@ use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-/// How long a continuation waits for its retry: a person answering an elicitation takes
-/// minutes, not hours (the same as the built-in server's `requestState`).
-pub const TTL: Duration = Duration::from_secs(600);
-/// Continuations held at once; beyond it the child's question is refused.
-pub const MAX_CONTINUATIONS: usize = 256;
-/// Bytes of request params and queued questions held across continuations.
-pub const MAX_HELD_BYTES: usize = 4 * 1024 * 1024;
-/// Questions a child may ask while its request is parked (they go out with the retry).
-pub const MAX_QUEUED: usize = 16;
-/// Progress notifications held per parked request (the oldest give way to newer ones).
-pub const MAX_PARKED_PROGRESS: usize = 32;
-/// Resource URIs mcpd subscribes to on the child for listen streams.
-pub const MAX_SUBSCRIPTIONS: usize = 1024;
 /// `_meta` keys of the 2026 envelope, which a handshake-only child does not know.
 const ENVELOPE_PREFIX: &str = "io.modelcontextprotocol/";
 /// The per-request log level (MCP 2026-07-28 logging).
@@ -149,7 +137,7 @@ pub(super) struct Translator {
     log_level: Option<String>,
     /// A sweep timer is set.
     sweeping: bool,
-    /// Resource URIs the listen streams follow (at most [`MAX_SUBSCRIPTIONS`]).
+    /// Resource URIs the listen streams follow (at most [`crate::config::BridgeLimits::max_subscriptions`]).
     wanted: Vec<String>,
     /// Those the child was sent `resources/subscribe` for.
     subscribed: BTreeSet<String>,
@@ -160,10 +148,10 @@ pub(super) struct Translator {
 
 impl Translator {
     /// A translator whose handles start with `instance_id` (`--instance-id`) and `-`.
-    pub(super) fn for_instance(instance_id: &str) -> Translator {
+    pub(super) fn for_instance(instance_id: Option<&str>) -> Translator {
         let prefix = match instance_id {
-            "" => String::new(),
-            id => format!("{id}-"),
+            None => String::new(),
+            Some(id) => format!("{id}-"),
         };
         Translator {
             prefix,
@@ -179,14 +167,14 @@ impl Translator {
     }
 }
 
-/// The -32602 for a `requestState` that names nothing (now).
-fn stale(detail: &str) -> ErrorObject {
+/// The -32602 for a `requestState` that names nothing (now); continuations live `ttl`.
+fn stale(detail: &str, ttl: Duration) -> ErrorObject {
     ErrorObject::new(
         jsonrpc::INVALID_PARAMS,
         format!(
             "requestState {detail}; input requests expire after {} s and each is answered once: \
              send the request again without requestState",
-            TTL.as_secs()
+            ttl.as_secs()
         ),
     )
 }
@@ -212,6 +200,8 @@ impl Bridge {
         params: Option<Value>,
         capabilities: &Value,
     ) -> Outcome {
+        let ttl = self.limits.continuation_ttl;
+        let stale = move |detail: &str| stale(detail, ttl);
         let state = params
             .as_ref()
             .and_then(|p| p.get("requestState"))
@@ -264,11 +254,13 @@ impl Bridge {
         capabilities: &Value,
     ) -> Outcome {
         let now = self.now;
+        let ttl = self.limits.continuation_ttl;
+        let stale = move |detail: &str| stale(detail, ttl);
         let live = self
             .translator
             .states
             .get(handle)
-            .map(|c| (now.saturating_duration_since(c.issued) < TTL, c.child == id));
+            .map(|c| (now.saturating_duration_since(c.issued) < ttl, c.child == id));
         match live {
             None => return Outcome::Answer(Err(stale("is unknown, expired or already used"))),
             Some((false, _)) => {
@@ -376,7 +368,8 @@ impl Bridge {
     }
 
     /// Child `id` reported progress on its parked request `parked`: held for the retry
-    /// (bounded: the latest [`MAX_PARKED_PROGRESS`], within [`MAX_HELD_BYTES`]).
+    /// (bounded: the latest [`crate::config::BridgeLimits::max_parked_progress`], within
+    /// [`crate::config::BridgeLimits::max_held_bytes`]).
     pub(super) fn parked_progress(&mut self, id: ChildId, parked: u64, params: Value) {
         let size = params.to_string().len();
         let t = &mut self.translator;
@@ -388,13 +381,13 @@ impl Bridge {
             log::debug(format_args!("{id}: progress for a parked request; dropped"));
             return;
         };
-        if state.progress.len() >= MAX_PARKED_PROGRESS {
+        if state.progress.len() >= self.limits.max_parked_progress {
             if let Some((_, old)) = state.progress.pop_front() {
                 state.bytes = state.bytes.saturating_sub(old);
                 t.bytes = t.bytes.saturating_sub(old);
             }
         }
-        if t.bytes + size > MAX_HELD_BYTES {
+        if t.bytes + size > self.limits.max_held_bytes {
             log::debug(format_args!(
                 "{id}: progress for a parked request dropped: {} bytes held",
                 t.bytes
@@ -432,8 +425,8 @@ impl Bridge {
             };
             let handle = handle.clone();
             let size = question.params.to_string().len();
-            let room = self.translator.bytes + size <= MAX_HELD_BYTES;
-            if !room || state.queued.len() >= MAX_QUEUED {
+            let room = self.translator.bytes + size <= self.limits.max_held_bytes;
+            if !room || state.queued.len() >= self.limits.max_queued {
                 let error = ErrorObject::new(
                     jsonrpc::INTERNAL_ERROR,
                     "mcpd holds too many questions for this request's client",
@@ -486,7 +479,8 @@ impl Bridge {
                 .map(|q| q.params.to_string().len())
                 .sum::<usize>();
         let t = &self.translator;
-        let full = t.states.len() >= MAX_CONTINUATIONS || t.bytes + bytes > MAX_HELD_BYTES;
+        let full = t.states.len() >= self.limits.max_continuations
+            || t.bytes + bytes > self.limits.max_held_bytes;
         let parked = if full {
             None
         } else {
@@ -539,7 +533,7 @@ impl Bridge {
         self.translator.clients.remove(&session);
         if !self.translator.sweeping {
             self.translator.sweeping = true;
-            self.set_timer(TTL, Due::Sweep);
+            self.set_timer(self.limits.continuation_ttl, Due::Sweep);
         }
         Some(json!({
             "resultType": "input_required",
@@ -580,7 +574,10 @@ impl Bridge {
         for rid in rids {
             let error = ErrorObject::new(
                 jsonrpc::INTERNAL_ERROR,
-                format!("the client did not answer within {} s", TTL.as_secs()),
+                format!(
+                    "the client did not answer within {} s",
+                    self.limits.continuation_ttl.as_secs()
+                ),
             );
             self.write_control(id, &route::response_line(rid, Err(error)));
         }
@@ -600,9 +597,9 @@ impl Bridge {
         while let Some(oldest) = self.translator.order.front().cloned() {
             let issued = self.translator.states.get(&oldest).map(|c| c.issued);
             match issued {
-                Some(at) if now.saturating_duration_since(at) < TTL => {
+                Some(at) if now.saturating_duration_since(at) < self.limits.continuation_ttl => {
                     self.translator.sweeping = true;
-                    let after = TTL - now.saturating_duration_since(at);
+                    let after = self.limits.continuation_ttl - now.saturating_duration_since(at);
                     self.set_timer(after, Due::Sweep);
                     return;
                 }
@@ -633,7 +630,11 @@ impl Bridge {
     /// The listen streams now follow `uris`: `resources/subscribe` (and `unsubscribe`) on a
     /// handshake-only child that can, so its updates reach them.
     pub(super) fn listened(&mut self, uris: &[String]) {
-        self.translator.wanted = uris.iter().take(MAX_SUBSCRIPTIONS).cloned().collect();
+        self.translator.wanted = uris
+            .iter()
+            .take(self.limits.max_subscriptions)
+            .cloned()
+            .collect();
         self.resubscribe();
     }
 

@@ -13,6 +13,7 @@
 
 use super::Sources;
 use crate::bridge::{Bridge, ChildId, ExitKind, ProcessAction, Signal};
+use crate::config::BridgeConfig;
 use crate::exec;
 use crate::log;
 use crate::server::Server;
@@ -30,13 +31,6 @@ use std::time::{Duration, Instant};
 const CHILD_TOKENS: usize = usize::MAX / 2;
 /// Bytes read from a child pipe per call.
 const READ_CHUNK: usize = 64 * 1024;
-/// Reads from one pipe per loop turn. A pipe with more waits for the next turn (the backlog),
-/// so a child writing without pause cannot keep the loop from clients, timers and other
-/// children.
-const READS_PER_TURN: usize = 4;
-/// Reads of an exited child's pipes while reaping it. They end once its group is gone; a
-/// descendant that left the group could keep one open and writing, so reaping stops there.
-const READS_AT_REAP: usize = 64;
 
 /// How a bounded read of a pipe ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -74,6 +68,11 @@ pub(super) struct Children {
     backlog: Vec<(ChildId, Pipe)>,
     buf: Vec<u8>,
     grace: Duration,
+    /// Reads from one pipe per loop turn ([`crate::config::BridgeLimits::reads_per_turn`]); a
+    /// pipe with more waits for the next turn (the backlog).
+    reads_per_turn: usize,
+    /// Reads of an exited child's pipes while reaping it.
+    reads_at_reap: usize,
 }
 
 fn token(slot: usize, pipe: Pipe) -> Token {
@@ -81,14 +80,17 @@ fn token(slot: usize, pipe: Pipe) -> Token {
 }
 
 impl Children {
-    pub(super) fn new(kill_grace: Duration) -> Children {
+    /// The children of a bridge run with `config` (`--kill-grace` and its read bounds).
+    pub(super) fn new(config: &BridgeConfig) -> Children {
         Children {
             slots: Vec::new(),
             free: Vec::new(),
             by_id: HashMap::new(),
             backlog: Vec::new(),
             buf: vec![0; READ_CHUNK],
-            grace: kill_grace,
+            grace: config.kill_grace,
+            reads_per_turn: config.limits.reads_per_turn,
+            reads_at_reap: config.limits.reads_at_reap,
         }
     }
 
@@ -265,7 +267,7 @@ impl Children {
         registry: &Registry,
         now: Instant,
     ) {
-        let drained = self.drain(bridge, slot, pipe, registry, now, READS_PER_TURN);
+        let drained = self.drain(bridge, slot, pipe, registry, now, self.reads_per_turn);
         let Some(id) = self.slots.get(slot).and_then(Option::as_ref).map(|p| p.id) else {
             return;
         };
@@ -282,8 +284,22 @@ impl Children {
         };
         // The leader is a zombie: the group id is still ours. Whatever it left behind goes.
         let _ = sys::signal_group(pid, true);
-        self.drain(bridge, slot, Pipe::Stdout, registry, now, READS_AT_REAP);
-        self.drain(bridge, slot, Pipe::Stderr, registry, now, READS_AT_REAP);
+        self.drain(
+            bridge,
+            slot,
+            Pipe::Stdout,
+            registry,
+            now,
+            self.reads_at_reap,
+        );
+        self.drain(
+            bridge,
+            slot,
+            Pipe::Stderr,
+            registry,
+            now,
+            self.reads_at_reap,
+        );
         let Some(mut proc) = self.slots[slot].take() else {
             return;
         };

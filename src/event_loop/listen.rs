@@ -2,7 +2,7 @@
 //! unix:PATH`) and those systemd passes (socket activation), and the accepted streams of either
 //! kind behind one type, so the rest of the loop does not care which it serves.
 
-use crate::config::{self, Config, ListenAddr};
+use crate::config::{Config, ListenAddr};
 use crate::sys;
 use mio::event::Source;
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
@@ -117,19 +117,14 @@ pub(super) fn bind_all(config: &Config) -> io::Result<Vec<Listener>> {
     for fd in sys::take_listen_fds()? {
         listeners.push(adopt(fd)?);
     }
-    for text in &config.listen {
-        let addr = ListenAddr::parse(text).ok_or_else(|| invalid(format!("--listen {text:?}")))?;
+    for addr in &config.listen {
         listeners.push(match addr {
-            ListenAddr::Tcp(addr) => bind_tcp(addr)?,
-            ListenAddr::Unix(path) => bind_unix(&path, &config.socket_mode)?,
+            ListenAddr::Tcp(addr) => bind_tcp(*addr)?,
+            ListenAddr::Unix(path) => bind_unix(path, config.socket_mode)?,
         });
     }
     if listeners.is_empty() {
-        let ip: IpAddr = config
-            .host
-            .parse()
-            .map_err(|_| invalid(format!("--host {:?}", config.host)))?;
-        listeners.push(bind_tcp(SocketAddr::new(ip, config.port))?);
+        listeners.push(bind_tcp(SocketAddr::new(config.host, config.port))?);
     }
     Ok(listeners)
 }
@@ -138,10 +133,6 @@ pub(super) fn bind_all(config: &Config) -> io::Result<Vec<Listener>> {
 pub(super) fn from_std(listener: std::net::TcpListener) -> io::Result<Listener> {
     listener.set_nonblocking(true)?;
     Ok(Listener::Tcp(TcpListener::from_std(listener)))
-}
-
-fn invalid(what: String) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidInput, format!("invalid {what}"))
 }
 
 fn bind_tcp(addr: SocketAddr) -> io::Result<Listener> {
@@ -163,9 +154,7 @@ fn bind_tcp(addr: SocketAddr) -> io::Result<Listener> {
 
 /// Binds `unix:PATH` with `mode`. A socket file left by a process that is gone (connecting is
 /// refused) is replaced; a live one, or any other file, is an error, never overwritten.
-fn bind_unix(path: &Path, mode: &str) -> io::Result<Listener> {
-    let mode = config::parse_socket_mode(mode)
-        .ok_or_else(|| invalid(format!("--socket-mode {mode:?}")))?;
+fn bind_unix(path: &Path, mode: u32) -> io::Result<Listener> {
     let shown = path.display();
     if let Ok(meta) = std::fs::symlink_metadata(path) {
         if !meta.file_type().is_socket() {

@@ -43,9 +43,6 @@ const STDERR: Token = Token(usize::MAX - 8);
 /// Bytes read from a socket per call.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// Time in-flight answers get to finish after SIGTERM before the process exits.
-const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
 /// Binds every address `config` names (sockets systemd passed, `--listen`, or
 /// `config.host:config.port`) and serves until SIGTERM or SIGINT.
 pub fn run<H: Handler>(config: Config, handler: H) -> io::Result<()> {
@@ -67,7 +64,7 @@ pub fn serve_bridge(listener: std::net::TcpListener, config: Config) -> io::Resu
 
 fn bridge_on(listeners: Vec<Listener>, config: Config) -> io::Result<()> {
     let bridge = Bridge::new(&config, Instant::now());
-    let children = children::Children::new(config.bridge.kill_grace);
+    let children = children::Children::new(&config.bridge);
     serve_with(listeners, config, bridge, children)
 }
 
@@ -186,7 +183,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     }
     for listener in &listeners {
         match listener.tcp_addr() {
-            Some(local) if !local.ip().is_loopback() && config.auth_token.is_empty() => {
+            Some(local) if !local.ip().is_loopback() && config.auth_token.is_none() => {
                 log::warn(format_args!(
                     "listening on a non-loopback address {} without --auth-token: anyone who can reach it can use this server",
                     local.ip()
@@ -289,7 +286,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
                         // can say "draining" and new work gets a 503 a balancer retries.
                         log::info(format_args!("stopping: finishing answers in flight"));
                         let now = Instant::now();
-                        let drained_by = now + SHUTDOWN_GRACE;
+                        let drained_by = now + shell.server.config().limits.shutdown_grace;
                         let deadline = drained_by + shell.sources.grace();
                         stopping = Some(Stopping {
                             drained_by,

@@ -18,7 +18,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::fs::FileTypeExt;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 const STDIN: Token = Token(0);
 const SIGNALS: Token = Token(1);
@@ -64,9 +64,6 @@ impl Output {
     }
 }
 
-/// Time requests in flight get to finish once stdin has ended.
-const DRAIN_GRACE: Duration = Duration::from_secs(5);
-
 /// Serves `handler` over stdin and stdout until stdin ends or a stop signal.
 pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let mut input = pipe::Receiver::from(io::stdin().as_fd().try_clone_to_owned()?);
@@ -78,6 +75,8 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
     poll.registry()
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
+    // Time requests in flight get to finish once stdin has ended.
+    let drain_grace = config.limits.shutdown_grace;
     let mut transport = StdioTransport::new(Box::new(handler), config.limits.max_body_bytes);
     transport.set_output_limit(config.limits.max_outbound_bytes);
     let mut output = Output::open(&poll)?;
@@ -93,7 +92,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
         let now = Instant::now();
         if let Some(at) = eof_at {
             let done = transport.pending_requests() == 0 && transport.pending_output().is_empty();
-            if done || now >= at + DRAIN_GRACE {
+            if done || now >= at + drain_grace {
                 return Ok(());
             }
         }
@@ -101,7 +100,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
             .next_deadline()
             .map(|d: Instant| d.saturating_duration_since(now));
         if let Some(at) = eof_at {
-            let left = (at + DRAIN_GRACE).saturating_duration_since(now);
+            let left = (at + drain_grace).saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
         stderr.flush(poll.registry());

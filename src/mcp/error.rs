@@ -2,20 +2,27 @@
 //! maps each to its HTTP status, JSON-RPC code and message ([`Error::wire`], [`Error::reply`]).
 //!
 //! Codes follow the spec where it names one: -32700 (body not JSON), -32600 (not a valid
-//! request), -32601 (method not found; 2026-07-28 answers it with 404), -32603 (internal),
-//! -32022 (unsupported protocol version, with `data.supported` and `data.requested`), and
-//! -32001 for an unknown or ended session (what the reference TypeScript SDK answers with its
-//! 404 "Session not found", so clients already know it). The spec gives no code for the other
+//! request), -32602 (2026-07-28 `_meta` incomplete), -32601 (method not found; 2026-07-28
+//! answers it with 404), -32603 (internal), -32020 (2026-07-28 `HeaderMismatch`), -32022
+//! (unsupported protocol version, with `data.supported` and `data.requested`), and -32001 for
+//! an unknown or ended session (what the reference TypeScript SDK answers with its 404
+//! "Session not found", so clients already know it). The spec gives no code for the other
 //! HTTP-level refusals (406, 415, 409, 405, 401, 403, 503 limits): they keep -32000, the
 //! implementation-defined "server error" the reference SDKs use for them.
+//!
+//! Where only a code is known (a handler's error answered on the 2026-07-28 stateless path, a
+//! failed `initialize`), [`status_for_code`] gives its status; [`Error::wire`] uses the same
+//! function for every variant whose code decides its status, so the two cannot disagree.
 
 use core::fmt;
 
 use serde_json::json;
 
-use super::jsonrpc::{self, ErrorObject, Id};
-use super::streamable::stateless::UNSUPPORTED_VERSION as UNSUPPORTED_PROTOCOL_VERSION;
-use super::streamable::Reply;
+use super::jsonrpc::{self, ErrorObject, Id, Message};
+use super::streamable::stateless::{
+    HEADER_MISMATCH, MISSING_CAPABILITY, UNSUPPORTED_VERSION as UNSUPPORTED_PROTOCOL_VERSION,
+};
+use super::streamable::{Reply, ReplyBody};
 
 /// -32001: the session named by `Mcp-Session-Id` (or `sessionId`) does not exist or has ended.
 pub const UNKNOWN_SESSION: i64 = -32001;
@@ -31,6 +38,11 @@ pub enum Error {
     BodyNotJson(String),
     /// JSON that is not an acceptable JSON-RPC message here; the text says why.
     InvalidRequest(&'static str),
+    /// A 2026-07-28 request whose `_meta` lacks the request metadata; the text says what.
+    InvalidParams(String),
+    /// A 2026-07-28 header (`MCP-Protocol-Version`, `Mcp-Method`, `Mcp-Name`, `Mcp-Param-*`)
+    /// missing or disagreeing with the body; the text says which.
+    HeaderMismatch(String),
     /// The session id (header or query parameter, named by the text) is missing.
     SessionIdRequired(&'static str),
     /// The session does not exist or has ended.
@@ -54,12 +66,14 @@ pub enum Error {
     NoRoute(String),
     /// The 2024-11-05 HTTP+SSE transport is not offered (`--eras`).
     TransportNotOffered,
-    /// An `MCP-Protocol-Version` header naming a revision that is not offered.
+    /// A protocol revision that is not offered or not implemented.
     UnsupportedProtocolVersion {
         /// The revision the client asked for.
         requested: String,
         /// The revisions that would have been accepted.
         supported: Vec<&'static str>,
+        /// Where the client named it (the message says so).
+        asked_in: AskedIn,
     },
     /// The method does not exist (2026-07-28: answered with 404); the text names it.
     MethodNotFound(String),
@@ -84,18 +98,54 @@ pub enum Error {
     Forbidden(String),
 }
 
+/// Where an unsupported protocol revision was named.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AskedIn {
+    /// The `MCP-Protocol-Version` header of a handshake-era request.
+    Header,
+    /// `_meta` of a 2026-07-28 request, naming a revision mcpd does not implement.
+    Meta,
+    /// `initialize` or a 2026-07-28 request when `--eras` does not offer that era.
+    NotOffered,
+}
+
+/// The HTTP status of a JSON answer whose JSON-RPC error has `code`, when the code alone
+/// decides (2026-07-28 stateless answers, SH0728: protocol errors 400, unknown method 404,
+/// internal 500). Other codes (a tool's own errors, -32000, -32001) travel in a 200.
+pub fn status_for_code(code: i64) -> u16 {
+    match code {
+        jsonrpc::METHOD_NOT_FOUND => 404,
+        jsonrpc::PARSE_ERROR
+        | jsonrpc::INVALID_REQUEST
+        | jsonrpc::INVALID_PARAMS
+        | HEADER_MISMATCH
+        | MISSING_CAPABILITY
+        | UNSUPPORTED_PROTOCOL_VERSION => 400,
+        jsonrpc::INTERNAL_ERROR => 500,
+        _ => 200,
+    }
+}
+
+/// A variant whose code decides its status: `(status_for_code(code), code)`.
+fn coded(code: i64) -> (u16, i64) {
+    (status_for_code(code), code)
+}
+
 impl Error {
     /// The wire mapping: HTTP status and JSON-RPC code (the message is [`fmt::Display`]).
     pub fn wire(&self) -> (u16, i64) {
         match self {
-            Error::BodyNotJson(_) => (400, jsonrpc::PARSE_ERROR),
-            Error::InvalidRequest(_) => (400, jsonrpc::INVALID_REQUEST),
-            Error::UnsupportedProtocolVersion { .. } => (400, UNSUPPORTED_PROTOCOL_VERSION),
+            Error::BodyNotJson(_) => coded(jsonrpc::PARSE_ERROR),
+            Error::InvalidRequest(_) => coded(jsonrpc::INVALID_REQUEST),
+            Error::InvalidParams(_) => coded(jsonrpc::INVALID_PARAMS),
+            Error::HeaderMismatch(_) => coded(HEADER_MISMATCH),
+            Error::UnsupportedProtocolVersion { .. } => coded(UNSUPPORTED_PROTOCOL_VERSION),
+            Error::MethodNotFound(_) => coded(jsonrpc::METHOD_NOT_FOUND),
+            Error::Internal(_) => coded(jsonrpc::INTERNAL_ERROR),
             Error::SessionIdRequired(_) | Error::CannotResume(_) => (400, jsonrpc::SERVER_ERROR),
             Error::Unauthorized(_) => (401, jsonrpc::SERVER_ERROR),
             Error::Forbidden(_) => (403, jsonrpc::SERVER_ERROR),
             Error::UnknownSession | Error::SessionEndedByShutdown => (404, UNKNOWN_SESSION),
-            Error::MethodNotFound(_) => (404, jsonrpc::METHOD_NOT_FOUND),
             Error::StreamEnded | Error::NoRoute(_) | Error::TransportNotOffered => {
                 (404, jsonrpc::SERVER_ERROR)
             }
@@ -103,7 +153,6 @@ impl Error {
             Error::NotAcceptable(_) => (406, jsonrpc::SERVER_ERROR),
             Error::StreamConflict => (409, jsonrpc::SERVER_ERROR),
             Error::UnsupportedMediaType => (415, jsonrpc::SERVER_ERROR),
-            Error::Internal(_) => (500, jsonrpc::INTERNAL_ERROR),
             Error::TooManySessions { .. }
             | Error::TooManyRequests(_)
             | Error::BackendUnavailable(_)
@@ -111,19 +160,29 @@ impl Error {
         }
     }
 
+    /// The JSON-RPC error object: code, message and data (the supported revisions of -32022),
+    /// for transports without HTTP (stdio) and for errors inside a batch or stream.
+    pub fn object(&self) -> ErrorObject {
+        let error = ErrorObject::new(self.wire().1, self.to_string());
+        match self {
+            Error::UnsupportedProtocolVersion {
+                requested,
+                supported,
+                ..
+            } => error.with_data(json!({"supported": supported, "requested": requested})),
+            _ => error,
+        }
+    }
+
     /// The HTTP answer: status, JSON-RPC error body (with `id` when known) and the headers the
     /// status calls for (`Retry-After`, `Allow`, `WWW-Authenticate`).
     pub fn reply(&self, id: Option<Id>) -> Reply {
-        let (status, code) = self.wire();
-        let mut error = ErrorObject::new(code, self.to_string());
-        if let Error::UnsupportedProtocolVersion {
-            requested,
-            supported,
-        } = self
-        {
-            error = error.with_data(json!({"supported": supported, "requested": requested}));
-        }
-        let reply = Reply::rejection(status, id, error);
+        let error = self.object();
+        let reply = Reply {
+            status: self.wire().0,
+            headers: Vec::new(),
+            body: ReplyBody::Json(Message::Error { id, error }.to_json()),
+        };
         match self {
             Error::TooManySessions { retry_after, .. } => {
                 reply.with_header("Retry-After", retry_after.to_string())
@@ -149,6 +208,8 @@ impl fmt::Display for Error {
             }
             Error::BodyNotJson(e) => write!(f, "Parse error: {e}"),
             Error::InvalidRequest(what) => write!(f, "Invalid Request: {what}"),
+            Error::InvalidParams(what) => write!(f, "Invalid params: {what}"),
+            Error::HeaderMismatch(what) => write!(f, "Header mismatch: {what}"),
             Error::SessionIdRequired(what) => write!(f, "Bad Request: {what} is required"),
             Error::UnknownSession => f.write_str("Not Found: session does not exist or has ended"),
             Error::SessionEndedByShutdown => f.write_str(
@@ -167,11 +228,20 @@ impl fmt::Display for Error {
             Error::UnsupportedProtocolVersion {
                 requested,
                 supported,
-            } => write!(
-                f,
-                "Bad Request: unsupported MCP-Protocol-Version {requested:?}; supported: {}",
-                supported.join(", ")
-            ),
+                asked_in,
+            } => match asked_in {
+                AskedIn::Header => write!(
+                    f,
+                    "Bad Request: unsupported MCP-Protocol-Version {requested:?}; supported: {}",
+                    supported.join(", ")
+                ),
+                AskedIn::Meta => write!(f, "Unsupported protocol version {requested:?}"),
+                AskedIn::NotOffered => write!(
+                    f,
+                    "Unsupported protocol version {requested:?}; this server offers {}",
+                    supported.join(", ")
+                ),
+            },
             Error::MethodNotFound(message) => f.write_str(message),
             Error::Internal(what) => f.write_str(what),
             Error::TooManySessions { max, .. } => write!(
@@ -207,6 +277,8 @@ mod tests {
             (Error::UnsupportedMediaType, 415, -32000),
             (Error::BodyNotJson("x".into()), 400, -32700),
             (Error::InvalidRequest("x"), 400, -32600),
+            (Error::InvalidParams("x".into()), 400, -32602),
+            (Error::HeaderMismatch("x".into()), 400, -32020),
             (Error::SessionIdRequired("x"), 400, -32000),
             (Error::UnknownSession, 404, -32001),
             (Error::SessionEndedByShutdown, 404, -32001),
@@ -227,6 +299,7 @@ mod tests {
                 Error::UnsupportedProtocolVersion {
                     requested: "v".into(),
                     supported: vec![],
+                    asked_in: AskedIn::Meta,
                 },
                 400,
                 -32022,
@@ -251,7 +324,56 @@ mod tests {
             assert_eq!(error.wire(), (*status, *code), "{error:?}");
             let reply = error.reply(Some(Id::Number(7.into())));
             assert_eq!(reply.status, *status, "{error:?}");
+            assert_eq!(error.object().code, *code, "{error:?}");
+            assert_eq!(error.object().message, error.to_string());
+            // A code the handler may return too gets the same status from the code alone.
+            if status_for_code(*code) != 200 {
+                assert_eq!(status_for_code(*code), *status, "{error:?}");
+            }
         }
+    }
+
+    #[test]
+    fn handler_codes_map_to_the_stateless_statuses() {
+        for (code, status) in [
+            (-32700, 400),
+            (-32600, 400),
+            (-32602, 400),
+            (-32020, 400),
+            (-32021, 400),
+            (-32022, 400),
+            (-32601, 404),
+            (-32603, 500),
+            (-32000, 200),
+            (-32001, 200),
+            (-32002, 200),
+            (1, 200),
+        ] {
+            assert_eq!(status_for_code(code), status, "{code}");
+        }
+    }
+
+    #[test]
+    fn unsupported_versions_say_where_they_were_asked() {
+        let error = |asked_in| Error::UnsupportedProtocolVersion {
+            requested: "1999-01-01".into(),
+            supported: vec!["2025-06-18", "2025-11-25"],
+            asked_in,
+        };
+        assert_eq!(
+            error(AskedIn::Header).to_string(),
+            "Bad Request: unsupported MCP-Protocol-Version \"1999-01-01\"; supported: \
+             2025-06-18, 2025-11-25"
+        );
+        assert_eq!(
+            error(AskedIn::Meta).to_string(),
+            "Unsupported protocol version \"1999-01-01\""
+        );
+        assert_eq!(
+            error(AskedIn::NotOffered).to_string(),
+            "Unsupported protocol version \"1999-01-01\"; this server offers 2025-06-18, \
+             2025-11-25"
+        );
     }
 
     #[test]
@@ -275,6 +397,7 @@ mod tests {
         let version = Error::UnsupportedProtocolVersion {
             requested: "1999-01-01".into(),
             supported: vec!["2025-06-18"],
+            asked_in: AskedIn::Header,
         };
         let super::super::streamable::ReplyBody::Json(body) = version.reply(None).body else {
             panic!("not JSON");

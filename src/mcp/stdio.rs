@@ -275,7 +275,7 @@ impl StdioTransport {
             Err(rejection) => {
                 return self.write(&Message::Error {
                     id: Some(id),
-                    error: rejection.error,
+                    error: rejection.object(),
                 })
             }
         };

@@ -75,11 +75,11 @@ impl Default for Eras {
 impl Eras {
     /// From `--eras` values; unknown names are dropped (the CLI refuses them first), and an
     /// empty list means every revision, as chosen by default rather than by the operator.
-    pub fn from_list(list: &[String]) -> Eras {
+    pub fn from_list<S: AsRef<str>>(list: &[S]) -> Eras {
         let offered: Vec<&'static str> = ALL
             .iter()
             .copied()
-            .filter(|v| list.iter().any(|l| l == v))
+            .filter(|v| list.iter().any(|l| l.as_ref() == *v))
             .collect();
         if offered.is_empty() {
             return Eras::default();

@@ -12,10 +12,10 @@ impl<H: Handler> Server<H> {
     /// `--auth-token`: the request must carry `Authorization: Bearer <token>` (RFC 6750),
     /// compared in constant time; otherwise 401 with `WWW-Authenticate`.
     pub(super) fn authorize(&self, head: &RequestHead) -> Result<(), Reply> {
-        let expected = self.config.auth_token.as_bytes();
-        if expected.is_empty() {
+        let Some(expected) = &self.config.auth_token else {
             return Ok(());
-        }
+        };
+        let expected = expected.as_bytes();
         let presented = head
             .header_str("authorization")
             .and_then(|v| v.split_once(' '))

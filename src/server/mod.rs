@@ -29,7 +29,7 @@
 //! exhaustion, shutdown refusals), `metrics` (the counters behind `/metrics`).
 
 use crate::config::Config;
-use crate::http::{self, ReadEvent, ReaderLimits, RequestReader, Version};
+use crate::http::{self, ReadEvent, RequestReader, Version};
 use crate::id::Slots;
 use crate::log;
 use crate::mcp::handler::Handler;
@@ -42,9 +42,6 @@ use std::net::IpAddr;
 use std::time::Instant;
 
 pub use crate::mcp::session::ConnId;
-
-/// Bytes of pipelined input kept beyond a full request head while a connection is busy.
-const INPUT_SLACK: usize = 16 * 1024;
 
 /// What the event loop must do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -135,7 +132,7 @@ pub struct Server<H: Handler> {
 impl<H: Handler> Server<H> {
     /// A server for `config` with `handler` answering MCP requests.
     pub fn new(config: Config, handler: H, now: Instant) -> Server<H> {
-        let listen_ips = config.host.parse().into_iter().collect();
+        let listen_ips = vec![config.host];
         let settings = Settings {
             response_mode: config.response_mode,
             replay_bytes: config.limits.replay_buffer_bytes,
@@ -143,6 +140,7 @@ impl<H: Handler> Server<H> {
             max_sessions: config.limits.max_sessions,
             instance_id: config.instance_id.clone(),
             eras: crate::mcp::version::Eras::from_list(&config.eras),
+            max_listen_uris: config.limits.max_listen_uris,
         };
         Server {
             listen_ips,
@@ -185,13 +183,9 @@ impl<H: Handler> Server<H> {
         let limits = &self.config.limits;
         let conn = Conn {
             input: Vec::new(),
-            reader: RequestReader::new(ReaderLimits {
-                max_head_bytes: limits.max_head_bytes,
-                max_headers: limits.max_headers,
-                max_body_bytes: limits.max_body_bytes,
-            }),
+            reader: RequestReader::new(limits.reader()),
             out: OutboundBuffer::new(
-                limits.max_outbound_bytes + limits.max_body_bytes + INPUT_SLACK,
+                limits.max_outbound_bytes + limits.max_body_bytes + limits.input_slack_bytes,
             ),
             phase: Phase::Reading,
             deadline: None,
@@ -209,7 +203,7 @@ impl<H: Handler> Server<H> {
 
     /// How many bytes `conn` can take now; 0 means stop reading until [`Output::ResumeRead`].
     pub fn input_room(&mut self, conn: ConnId) -> usize {
-        let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
+        let cap = self.config.limits.max_head_bytes + self.config.limits.input_slack_bytes;
         let Some(c) = self.conn_mut(conn) else {
             return 0;
         };
@@ -260,7 +254,7 @@ impl<H: Handler> Server<H> {
 
     /// The socket of `conn` took `n` bytes of [`Server::pending_output`].
     pub fn handle_sent(&mut self, conn: ConnId, n: usize, _now: Instant) {
-        let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
+        let cap = self.config.limits.max_head_bytes + self.config.limits.input_slack_bytes;
         self.metrics.bytes_out += n as u64;
         let Some(c) = self.conn_mut(conn) else { return };
         c.out.consume(n);
@@ -457,7 +451,7 @@ impl<H: Handler> Server<H> {
     }
 
     fn resume_if_paused(&mut self, conn: ConnId) {
-        let cap = self.config.limits.max_head_bytes + INPUT_SLACK;
+        let cap = self.config.limits.max_head_bytes + self.config.limits.input_slack_bytes;
         let Some(c) = self.conn_mut(conn) else { return };
         if c.paused && c.input.len() < cap {
             c.paused = false;

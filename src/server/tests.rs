@@ -467,8 +467,9 @@ fn slow_sse_reader_is_closed_past_outbound_cap() {
 
 #[test]
 fn input_room_is_bounded_while_streaming() {
-    let mut net = Net::new(Config::default());
-    let cap = Config::default().limits.max_head_bytes + INPUT_SLACK;
+    // A configured slack, not the default: the room follows `Limits::input_slack_bytes`.
+    let mut net = Net::with(|c| c.limits.input_slack_bytes = 5000);
+    let cap = Config::default().limits.max_head_bytes + 5000;
     let id = net.session("2025-06-18");
     let c = net.connect();
     net.send(c, &post(Some(&id), &progress_call(2)));

@@ -13,21 +13,17 @@
 
 use super::Reply;
 use crate::http::RequestHead;
-use crate::mcp::error::Error;
-use crate::mcp::jsonrpc::{ErrorObject, Id};
+use crate::mcp::error::{AskedIn, Error};
+use crate::mcp::jsonrpc::Id;
 use crate::mcp::version::{self, Eras};
-use serde_json::json;
 
 /// -32022 naming what is offered, for a `requested` revision that is not.
-pub fn unsupported(eras: &Eras, requested: &str) -> ErrorObject {
-    ErrorObject::new(
-        super::stateless::UNSUPPORTED_VERSION,
-        format!(
-            "Unsupported protocol version {requested:?}; this server offers {}",
-            eras.offered().join(", ")
-        ),
-    )
-    .with_data(json!({"supported": eras.offered(), "requested": requested}))
+pub fn unsupported(eras: &Eras, requested: &str) -> Error {
+    Error::UnsupportedProtocolVersion {
+        requested: requested.to_string(),
+        supported: eras.offered().to_vec(),
+        asked_in: AskedIn::NotOffered,
+    }
 }
 
 /// A present `MCP-Protocol-Version` must name an offered handshake revision; absent means
@@ -41,6 +37,7 @@ pub fn check_protocol_header(head: &RequestHead, eras: &Eras) -> Option<Reply> {
     let error = Error::UnsupportedProtocolVersion {
         requested: text.to_string(),
         supported: eras.handshake(),
+        asked_in: AskedIn::Header,
     };
     Some(error.reply(None))
 }
@@ -50,8 +47,7 @@ pub fn refuse_initialize(eras: &Eras, id: Option<Id>, requested: Option<&str>) -
     if !eras.handshake().is_empty() {
         return None;
     }
-    let error = unsupported(eras, requested.unwrap_or(""));
-    Some(Reply::rejection(400, id, error))
+    Some(unsupported(eras, requested.unwrap_or("")).reply(id))
 }
 
 /// The refusal of a 2026-07-28 request (`id`, asking for `requested`) when that is not offered.
@@ -59,7 +55,7 @@ pub fn refuse_modern(eras: &Eras, id: Option<Id>, requested: &str) -> Option<Rep
     if eras.modern() {
         return None;
     }
-    Some(Reply::rejection(400, id, unsupported(eras, requested)))
+    Some(unsupported(eras, requested).reply(id))
 }
 
 /// The refusal of the HTTP+SSE transport when 2024-11-05 is not offered.
@@ -73,11 +69,12 @@ pub fn refuse_http_sse(eras: &Eras) -> Option<Reply> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn the_refusal_of_2026_lists_what_is_offered() {
         let eras = Eras::from_list(&["2025-11-25".to_string()]);
-        let error = unsupported(&eras, "2026-07-28");
+        let error = unsupported(&eras, "2026-07-28").object();
         assert_eq!(error.code, -32022);
         assert_eq!(
             error.data,

@@ -17,7 +17,7 @@
 
 use super::error::Error;
 use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
-use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use super::jsonrpc::{self, Body, Id, Message};
 use super::session::{self, ConnId, Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
 use super::version;
 use crate::config::ResponseMode;
@@ -54,10 +54,12 @@ pub struct Settings {
     pub session_timeout: Duration,
     /// Live sessions at most.
     pub max_sessions: usize,
-    /// Prefix of session ids (`--instance-id`), empty for none.
-    pub instance_id: String,
+    /// Prefix of session ids (`--instance-id`).
+    pub instance_id: Option<String>,
     /// Revisions offered and accepted (`--eras`).
     pub eras: version::Eras,
+    /// Resource URIs one `subscriptions/listen` stream may follow.
+    pub max_listen_uris: usize,
 }
 
 /// Work for connections other than the one whose request is being answered.
@@ -299,9 +301,9 @@ impl<H: Handler> Transport<H> {
         self.next_session += 1;
         self.total_sessions += 1;
         let uuid = uuid::Uuid::new_v4();
-        let id = match self.settings.instance_id.as_str() {
-            "" => uuid.to_string(),
-            prefix => format!("{prefix}-{uuid}"),
+        let id = match &self.settings.instance_id {
+            None => uuid.to_string(),
+            Some(prefix) => format!("{prefix}-{uuid}"),
         };
         view.id = id.clone();
         self.sessions.insert(
@@ -337,10 +339,7 @@ impl<H: Handler> Transport<H> {
                     answers.push(
                         Message::Error {
                             id: Some(id),
-                            error: ErrorObject::new(
-                                jsonrpc::INVALID_REQUEST,
-                                "Invalid Request: initialize must not be batched",
-                            ),
+                            error: Error::InvalidRequest("initialize must not be batched").object(),
                         }
                         .to_json(),
                     )

@@ -1,6 +1,7 @@
 //! The answer to one HTTP request, as the transport hands it to the connection layer.
 
-use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
+use crate::mcp::error::Error;
+use crate::mcp::jsonrpc;
 
 /// The body of a reply to one HTTP request.
 #[derive(Debug, PartialEq)]
@@ -34,16 +35,6 @@ pub struct Reply {
 }
 
 impl Reply {
-    /// A JSON-RPC error answer with a given HTTP status.
-    pub fn rejection(status: u16, id: Option<Id>, error: ErrorObject) -> Reply {
-        let body = Message::Error { id, error }.to_json();
-        Reply {
-            status,
-            headers: Vec::new(),
-            body: ReplyBody::Json(body),
-        }
-    }
-
     pub(super) fn empty(status: u16) -> Reply {
         Reply {
             status,
@@ -63,7 +54,7 @@ impl Reply {
 
     /// 400 with the -32600 error of a message that is not JSON-RPC, keeping its id if readable.
     pub fn invalid(invalid: &jsonrpc::Invalid) -> Reply {
-        Reply::rejection(400, invalid.id.clone(), invalid.to_error())
+        Error::InvalidRequest(invalid.reason).reply(invalid.id.clone())
     }
 
     /// The same reply with one more header.

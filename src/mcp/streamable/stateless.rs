@@ -21,9 +21,9 @@
 
 use super::{Action, Reply, ReplyBody, ResponseMode, Transport};
 use crate::http::RequestHead;
-use crate::mcp::error::Error;
+use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
-use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{Body, Id, Message};
 use crate::mcp::session::{ConnId, Delivery, Session, Stream, StreamNo};
 use crate::mcp::version;
 use serde_json::{json, Map, Value};
@@ -64,24 +64,6 @@ const CACHEABLE: [&str; 6] = [
     "resources/read",
 ];
 
-/// A rejected request: HTTP status and the JSON-RPC error.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Rejection {
-    /// HTTP status (400, or 404 for unknown methods).
-    pub status: u16,
-    /// The error to send with the request's id.
-    pub error: ErrorObject,
-}
-
-impl Rejection {
-    fn new(status: u16, code: i64, message: impl Into<String>) -> Rejection {
-        Rejection {
-            status,
-            error: ErrorObject::new(code, message),
-        }
-    }
-}
-
 /// Whether a POST takes the stateless path.
 pub fn is_stateless(head: &RequestHead, message: Option<&Message>) -> bool {
     if let Some(v) = head.header_str("mcp-protocol-version") {
@@ -106,16 +88,10 @@ pub fn validate(
     head: &RequestHead,
     method: &str,
     params: Option<&Value>,
-) -> Result<SessionView, Rejection> {
+) -> Result<SessionView, Error> {
     let meta = request_meta(params)?;
     let requested = meta.version;
-    let mismatch = |what: String| {
-        Err(Rejection::new(
-            400,
-            HEADER_MISMATCH,
-            format!("Header mismatch: {what}"),
-        ))
-    };
+    let mismatch = |what: String| Err(Error::HeaderMismatch(what));
     match head.header_str("mcp-protocol-version") {
         Some(v) if v == requested => {}
         Some(v) => {
@@ -172,7 +148,7 @@ pub fn validate(
 
 /// The ladder for a transport without headers (stdio): `_meta` complete (-32602), revision
 /// supported (-32022). The view has no `Mcp-Param-*` headers to check.
-pub fn validate_meta(params: Option<&Value>) -> Result<SessionView, Rejection> {
+pub fn validate_meta(params: Option<&Value>) -> Result<SessionView, Error> {
     let meta = request_meta(params)?;
     check_supported(meta.version)?;
     Ok(meta.view())
@@ -197,30 +173,24 @@ impl RequestMeta<'_> {
 }
 
 /// Ladder steps 1 to 3: `_meta` with the protocol version and the client capabilities.
-fn request_meta(params: Option<&Value>) -> Result<RequestMeta<'_>, Rejection> {
+fn request_meta(params: Option<&Value>) -> Result<RequestMeta<'_>, Error> {
     let meta = params
         .and_then(|p| p.get("_meta"))
         .and_then(Value::as_object);
     let Some(meta) = meta else {
-        return Err(Rejection::new(
-            400,
-            jsonrpc::INVALID_PARAMS,
-            "Invalid params: _meta with the request metadata is required",
+        return Err(Error::InvalidParams(
+            "_meta with the request metadata is required".into(),
         ));
     };
     let Some(version) = meta.get(META_VERSION).and_then(Value::as_str) else {
-        return Err(Rejection::new(
-            400,
-            jsonrpc::INVALID_PARAMS,
-            format!("Invalid params: _meta[\"{META_VERSION}\"] is required"),
-        ));
+        return Err(Error::InvalidParams(format!(
+            "_meta[\"{META_VERSION}\"] is required"
+        )));
     };
     let Some(capabilities) = meta.get(META_CAPABILITIES).filter(|c| c.is_object()) else {
-        return Err(Rejection::new(
-            400,
-            jsonrpc::INVALID_PARAMS,
-            format!("Invalid params: _meta[\"{META_CAPABILITIES}\"] is required"),
-        ));
+        return Err(Error::InvalidParams(format!(
+            "_meta[\"{META_CAPABILITIES}\"] is required"
+        )));
     };
     Ok(RequestMeta {
         version,
@@ -230,18 +200,15 @@ fn request_meta(params: Option<&Value>) -> Result<RequestMeta<'_>, Rejection> {
 }
 
 /// -32022 with the supported list unless this server implements `requested`.
-fn check_supported(requested: &str) -> Result<(), Rejection> {
+fn check_supported(requested: &str) -> Result<(), Error> {
     if version::MODERN_SUPPORTED.contains(&requested) {
         return Ok(());
     }
-    let mut rejection = Rejection::new(
-        400,
-        UNSUPPORTED_VERSION,
-        format!("Unsupported protocol version {requested:?}"),
-    );
-    rejection.error.data =
-        Some(json!({"supported": version::MODERN_SUPPORTED, "requested": requested}));
-    Err(rejection)
+    Err(Error::UnsupportedProtocolVersion {
+        requested: requested.to_string(),
+        supported: version::MODERN_SUPPORTED.to_vec(),
+        asked_in: AskedIn::Meta,
+    })
 }
 
 /// A header value: `=?base64?...?=` decoded (strict, padded), anything else literal.
@@ -305,21 +272,9 @@ pub fn decorate_result(method: &str, result: &mut Value) {
     }
 }
 
-/// HTTP status of a stateless JSON answer carrying `code` (SH0728: unknown method is 404,
-/// protocol errors 400).
-pub fn status_for(code: i64) -> u16 {
-    match code {
-        jsonrpc::METHOD_NOT_FOUND => 404,
-        jsonrpc::PARSE_ERROR
-        | jsonrpc::INVALID_REQUEST
-        | jsonrpc::INVALID_PARAMS
-        | HEADER_MISMATCH
-        | MISSING_CAPABILITY
-        | UNSUPPORTED_VERSION => 400,
-        jsonrpc::INTERNAL_ERROR => 500,
-        _ => 200,
-    }
-}
+/// HTTP status of a stateless JSON answer carrying `code`: the one mapping in
+/// [`crate::mcp::error`].
+pub use crate::mcp::error::status_for_code as status_for;
 
 /// What a `subscriptions/listen` stream asked for, cut to what this server can send.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -334,12 +289,10 @@ pub struct Filter {
     pub resource_uris: Vec<String>,
 }
 
-/// Resource URIs one listen stream may follow.
-pub const MAX_SUBSCRIBED_URIS: usize = 256;
-
 impl Filter {
-    /// Reads `params.notifications` of a listen request.
-    pub fn from_params(params: Option<&Value>) -> Filter {
+    /// Reads `params.notifications` of a listen request, keeping at most `max_uris` resource
+    /// URIs ([`crate::config::Limits::max_listen_uris`]).
+    pub fn from_params(params: Option<&Value>, max_uris: usize) -> Filter {
         let asked = params.and_then(|p| p.get("notifications"));
         let flag = |name| {
             asked
@@ -353,7 +306,7 @@ impl Filter {
             .map(|list| {
                 list.iter()
                     .filter_map(Value::as_str)
-                    .take(MAX_SUBSCRIBED_URIS)
+                    .take(max_uris)
                     .map(str::to_string)
                     .collect()
             })
@@ -459,7 +412,7 @@ impl<H: Handler> Transport<H> {
         }
         let view = match validate(head, &method, params.as_ref()) {
             Ok(view) => view,
-            Err(rejection) => return Reply::rejection(rejection.status, Some(id), rejection.error),
+            Err(error) => return error.reply(Some(id)),
         };
         if REMOVED_METHODS.contains(&method.as_str()) {
             let message = format!("Method not found: {method} is not part of 2026-07-28");
@@ -495,7 +448,7 @@ impl<H: Handler> Transport<H> {
 
     /// `subscriptions/listen`: an event stream that stays open, acknowledged first.
     fn listen(&mut self, conn: ConnId, key: SessionKey, id: Id, params: Option<&Value>) -> Reply {
-        let filter = Filter::from_params(params);
+        let filter = Filter::from_params(params, self.settings.max_listen_uris);
         let Some(session) = self.sessions.get_mut(&key) else {
             return Error::Internal("listen session vanished").reply(Some(id));
         };
@@ -615,6 +568,7 @@ fn meta_str<'a>(params: Option<&'a Value>, key: &str) -> Option<&'a str> {
 mod tests {
     use super::*;
     use crate::http::{ReadEvent, ReaderLimits, RequestReader};
+    use crate::mcp::jsonrpc;
 
     fn head(extra: &str) -> RequestHead {
         let raw =
@@ -675,11 +629,7 @@ mod tests {
         ];
         for (headers, params, code) in cases {
             let err = validate(&head(headers), "tools/list", Some(&params)).unwrap_err();
-            assert_eq!(
-                (err.status, err.error.code),
-                (400, code),
-                "{headers:?} {params}"
-            );
+            assert_eq!(err.wire(), (400, code), "{headers:?} {params}");
         }
         let err = validate(
             &head("MCP-Protocol-Version: v999.0.0\r\nMcp-Method: tools/list\r\n"),
@@ -688,7 +638,7 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(
-            err.error.data,
+            err.object().data,
             Some(json!({"supported": ["2026-07-28"], "requested": "v999.0.0"}))
         );
         let view = validate(
@@ -722,9 +672,9 @@ mod tests {
             Some(&params),
         )
         .unwrap_err();
-        assert_eq!(err.error.code, HEADER_MISMATCH);
+        assert_eq!(err.wire().1, HEADER_MISMATCH);
         let err = validate(&head(base), "tools/call", Some(&params)).unwrap_err();
-        assert_eq!(err.error.code, HEADER_MISMATCH);
+        assert_eq!(err.wire().1, HEADER_MISMATCH);
     }
 
     #[test]
@@ -747,7 +697,7 @@ mod tests {
                 Some(value) => {
                     assert_eq!(got.unwrap().param_header("REGION"), Some(value), "{raw}")
                 }
-                None => assert_eq!(got.unwrap_err().error.code, HEADER_MISMATCH, "{raw}"),
+                None => assert_eq!(got.unwrap_err().wire().1, HEADER_MISMATCH, "{raw}"),
             }
         }
     }
@@ -808,9 +758,12 @@ mod tests {
 
     #[test]
     fn listen_filter_accepts_only_what_was_asked() {
-        let f = Filter::from_params(Some(
-            &json!({"notifications": {"promptsListChanged": true, "resourceSubscriptions": ["a://x"]}}),
-        ));
+        let f = Filter::from_params(
+            Some(
+                &json!({"notifications": {"promptsListChanged": true, "resourceSubscriptions": ["a://x"]}}),
+            ),
+            256,
+        );
         assert!(f.wants("notifications/prompts/list_changed", &json!({})));
         assert!(!f.wants("notifications/tools/list_changed", &json!({})));
         assert!(f.wants("notifications/resources/updated", &json!({"uri": "a://x"})));
@@ -828,5 +781,13 @@ mod tests {
             text.contains("\"io.modelcontextprotocol/subscriptionId\":42"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn listen_filter_keeps_the_configured_number_of_uris() {
+        let params =
+            json!({"notifications": {"resourceSubscriptions": ["a://1", "a://2", "a://3"]}});
+        let f = Filter::from_params(Some(&params), 2);
+        assert_eq!(f.resource_uris, ["a://1", "a://2"]);
     }
 }

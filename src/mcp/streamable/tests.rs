@@ -4,6 +4,7 @@ use super::*;
 use crate::builtin::Builtin;
 use crate::http::{Header, Method, Version};
 use crate::mcp::handler::{Command, Context, OutgoingId};
+use crate::mcp::jsonrpc::ErrorObject;
 use crate::sse::{EventReader, ParsedEvent};
 use serde_json::json;
 
@@ -86,8 +87,9 @@ impl<H: Handler> Rig<H> {
             replay_bytes: 64 * 1024,
             session_timeout: Duration::from_secs(60),
             max_sessions: 100,
-            instance_id: String::new(),
+            instance_id: None,
             eras: crate::mcp::version::Eras::default(),
+            max_listen_uris: 256,
         };
         f(&mut settings);
         Rig {
