@@ -4,11 +4,11 @@
 mod common;
 
 use common::http::request;
-use common::{mcpd_bin, spawn_mcpd};
+use common::{eventually, fresh_dir, mcpd_bin, parse_listening, spawn_mcpd, wait_exit, WAIT};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn instance_id_prefixes_every_session_id() {
@@ -58,10 +58,31 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-/// Starts mcpd (with `flags`) in the background from a shell that then exits; mcpd's pid.
-fn orphaned_mcpd(flags: &str) -> u32 {
+/// An mcpd whose launcher has exited; killed (by its PID) when dropped, if still alive.
+struct Orphan {
+    pid: u32,
+    port: u16,
+}
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if alive(self.pid) {
+            let _ = Command::new("kill")
+                .args(["-9", &self.pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// Starts mcpd (with `flags`) in the background from a shell that exits as soon as mcpd's
+/// listening line is in its log (so whatever mcpd does at start-up, `--exit-with-parent`
+/// included, is done); returns once that shell is gone.
+fn orphaned_mcpd(flags: &str) -> Orphan {
+    let log = fresh_dir("deployment", "orphan").join("stderr.log");
+    let log = log.display();
     let script = format!(
-        "'{}' {flags} --port 0 >/dev/null 2>&1 & echo $!; sleep 0.3",
+        "'{}' {flags} --host 127.0.0.1 --port 0 >/dev/null 2>'{log}' & echo $!; i=0; \
+         until grep -q 'listening on' '{log}' || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done",
         mcpd_bin()
     );
     let out = Command::new("sh")
@@ -69,32 +90,40 @@ fn orphaned_mcpd(flags: &str) -> u32 {
         .arg(&script)
         .output()
         .expect("run sh");
-    String::from_utf8_lossy(&out.stdout)
+    let pid = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
-        .expect("mcpd pid")
+        .expect("mcpd pid");
+    let text = std::fs::read_to_string(log.to_string()).unwrap_or_default();
+    let port = text.lines().find_map(parse_listening).map(|(port, _)| port);
+    let orphan = Orphan {
+        pid,
+        port: port.unwrap_or(0),
+    };
+    assert!(port.is_some(), "mcpd {flags} did not start: {text}");
+    orphan
 }
 
 #[test]
 fn exit_with_parent_stops_when_the_launcher_dies() {
-    let pid = orphaned_mcpd("--exit-with-parent");
-    let deadline = Instant::now() + Duration::from_secs(8);
-    while alive(pid) {
-        if Instant::now() > deadline {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("mcpd {pid} outlived its parent");
+    let orphan = orphaned_mcpd("--exit-with-parent");
+    eventually("mcpd to exit after its launcher", WAIT, || {
+        if alive(orphan.pid) {
+            Err(format!("{} alive", orphan.pid))
+        } else {
+            Ok(())
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
 }
 
 #[test]
 fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
-    let pid = orphaned_mcpd("");
-    std::thread::sleep(Duration::from_millis(500));
-    let still = alive(pid);
-    let _ = Command::new("kill").arg(pid.to_string()).status();
-    assert!(still, "mcpd stopped without --exit-with-parent");
+    let orphan = orphaned_mcpd("");
+    // The launcher is gone (reaped); a health check answered "ok" (not "draining") now shows
+    // no stop signal came with its death.
+    let health = request(orphan.port, "GET", "/health", &[], b"", WAIT);
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert_eq!(health.json()["status"], "ok");
 }
 
 /// A 2026 `tools/call` whose answer takes a while, its event stream open, then SIGTERM to mcpd.
@@ -130,14 +159,7 @@ fn answer_finishes_and_mcpd_exits_0(server: &mut common::Mcpd, mut stream: TcpSt
         text.contains("\"id\":3") && text.contains("Progress test completed"),
         "the answer in flight finished: {text}"
     );
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "mcpd did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut server.child, WAIT).expect("mcpd exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -153,11 +175,7 @@ fn health_says_draining_from_sigterm_while_an_answer_finishes() {
     let mut server = spawn_mcpd(&[]);
     let stream = sigterm_during_a_progress_call(&server);
     // The signal is handled asynchronously: wait for the log line, then probe.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !server.stderr().contains("stopping") {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    server.wait_log("stopping", WAIT);
     let health = request(
         server.port,
         "GET",

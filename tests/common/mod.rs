@@ -77,6 +77,18 @@ impl Mcpd {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Waits (at most `within`) until its stderr contains `needle`; returns the stderr then.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> String {
+        eventually(&format!("{needle:?} in mcpd's stderr"), within, || {
+            let log = self.stderr();
+            if log.contains(needle) {
+                Ok(log)
+            } else {
+                Err(tail(&log, 3000).to_string())
+            }
+        })
+    }
+
     /// Stops it as dropping does, and returns everything it wrote to stderr.
     pub fn stop(mut self) -> String {
         self.shutdown();
@@ -90,17 +102,11 @@ impl Mcpd {
                 // SAFETY: kill(2) with a PID we own (our unreaped child) and a valid signal.
                 unsafe { libc::kill(pid, libc::SIGTERM) };
             }
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while let Ok(None) = self.child.try_wait() {
-                if Instant::now() >= deadline {
-                    eprintln!(
-                        "mcpd (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}: killing it",
-                        self.child.id()
-                    );
-                    let _ = self.child.kill();
-                    break;
-                }
-                thread::sleep(Duration::from_millis(20));
+            if wait_exit(&mut self.child, STOP_TIMEOUT).is_none() {
+                eprintln!(
+                    "mcpd (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}: killed it",
+                    self.child.id()
+                );
             }
         }
         let _ = self.child.wait();
@@ -253,7 +259,7 @@ pub fn spawn_mcpd_undrained(args: &[&str]) -> (Mcpd, std::process::ChildStderr) 
 }
 
 /// `(port, path)` from a line containing `listening on http://HOST:PORT/PATH`.
-fn parse_listening(line: &str) -> Option<(u16, String)> {
+pub fn parse_listening(line: &str) -> Option<(u16, String)> {
     let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
     let rest = rest.split_whitespace().next()?;
     let slash = rest.find('/').unwrap_or(rest.len());
@@ -410,6 +416,47 @@ impl Drain {
         let bytes = self.buffer.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
+}
+
+/// How long [`eventually`] and the log and exit waits give a condition by default before the
+/// test fails (a loaded machine is slow).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Checks `check` every 20 ms until it gives `Some`, and returns that; panics naming `what`
+/// (and the last state `check` reported through `Err`) once `within` has passed. The one
+/// polling loop of the tests: a wait for an event with a deadline, never "nothing happened
+/// within N ms".
+pub fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                Instant::now() < deadline,
+                "{what}: not within {within:?}; last seen: {last}"
+            ),
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (at most `within`) for `child` to exit; kills and reaps it and returns `None` when it
+/// does not.
+pub fn wait_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait on our own child") {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
 }
 
 /// The last `max` characters of `text`, for panic messages.

@@ -1231,3 +1231,33 @@ fn the_handler_learns_which_resources_the_listen_streams_follow() {
     ];
     assert_eq!(told, want, "the sorted union after every change");
 }
+
+#[test]
+fn reconnection_tool_answer_follows_a_get_resumed_before_it_is_ready() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-11-25");
+    let call = request(
+        2,
+        "tools/call",
+        json!({"name": "test_reconnection", "arguments": {}}),
+    );
+    let (primed, end) = stream_events(&rig.post(1, &id, &call));
+    assert!(end, "the POST stream ends after priming");
+    rig.close(1);
+    // The client reconnects at once, before the tool's pause is over.
+    let reply = rig.get(2, &id, primed[0].id.as_deref());
+    assert_eq!(reply.status, 200);
+    let (early, end) = stream_events(&reply);
+    assert!(!end && early.iter().all(|e| e.data.is_empty()), "{early:?}");
+    rig.advance(Duration::from_millis(200));
+    let (events, end) = rig.sent_to(2);
+    assert!(end, "the resumed stream ends with the answer");
+    let answers: Vec<Value> = events
+        .iter()
+        .filter(|e| !e.data.is_empty())
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 1, "{events:?}");
+    assert_eq!(answers[0]["id"], 2);
+    assert!(answers[0]["result"].is_object());
+}
