@@ -4,11 +4,11 @@
 mod common;
 
 use common::http::{parse, read_more, request, Response};
-use common::spawn_mcpd;
+use common::{eventually, spawn_mcpd};
 use serde_json::{json, Value};
 use std::io::{Read, Write};
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(3);
 const ACCEPT: (&str, &str) = ("Accept", "application/json, text/event-stream");
@@ -211,15 +211,14 @@ fn closing_a_stateless_stream_cancels_the_request_and_frees_everything() {
     let n = stream.read(&mut first).unwrap();
     assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
     drop(stream);
-    let deadline = Instant::now() + WAIT;
-    loop {
+    eventually("the closed stream released", WAIT, || {
         let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
         if health["streams"] == 0 && health["connections"] == 1 {
-            break;
+            Ok(())
+        } else {
+            Err(health.to_string())
         }
-        assert!(Instant::now() < deadline, "stream not released: {health}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
 }
 
 /// An open HTTP+SSE stream: the connection and what has been read so far.
@@ -317,8 +316,7 @@ fn http_sse_session_ends_with_its_stream() {
     let endpoint = sse.endpoint();
     drop(sse);
     let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
-    let deadline = Instant::now() + WAIT;
-    loop {
+    eventually("the session to end with its stream", WAIT, || {
         let r = request(
             server.port,
             "POST",
@@ -327,16 +325,11 @@ fn http_sse_session_ends_with_its_stream() {
             ping.as_bytes(),
             WAIT,
         );
-        if r.status == 404 {
-            break;
+        match r.status {
+            404 => Ok(()),
+            status => Err(status.to_string()),
         }
-        assert!(
-            Instant::now() < deadline,
-            "session outlived its stream: {}",
-            r.status
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
 }
 
 #[test]

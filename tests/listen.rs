@@ -5,14 +5,14 @@
 mod common;
 
 use common::http::{parse, request, Response};
-use common::{fresh_dir, mcpd_bin, spawn_mcpd, spawn_mcpd_command};
+use common::{eventually, fresh_dir, mcpd_bin, spawn_mcpd, spawn_mcpd_command, WAIT};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"listen-test","version":"1"}}}"#;
 const ECHO: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"over unix"}}}"#;
@@ -61,12 +61,7 @@ fn listen_serves_tcp_and_a_unix_socket_at_once() {
         "--socket-mode",
         "0600",
     ]);
-    let want = format!("listening on {listen_unix} (endpoint /mcp)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.stderr().contains(&want) {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_log(&format!("listening on {listen_unix} (endpoint /mcp)"), WAIT);
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "--socket-mode applies to the socket file");
 
@@ -154,15 +149,7 @@ fn listen_takes_an_ipv6_literal_in_brackets() {
         return;
     }
     let server = spawn_mcpd(&["--listen", "127.0.0.1:0", "--listen", "[::1]:0"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let stderr = loop {
-        let stderr = server.stderr();
-        if stderr.contains("listening on http://[::1]:") {
-            break stderr;
-        }
-        assert!(Instant::now() < deadline, "{stderr}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let stderr = server.wait_log("listening on http://[::1]:", WAIT);
     let line = stderr
         .lines()
         .find(|l| l.contains("listening on http://[::1]:"))
@@ -242,14 +229,12 @@ fn socket_activation_serves_the_passed_socket_and_hides_the_variables() {
         Duration::from_secs(10),
     );
     assert_eq!(init.status, 200, "{}", init.text());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let env = loop {
+    let env = eventually("the bridged child to write its environment", WAIT, || {
         match std::fs::read_to_string(&env_file) {
-            Ok(text) if text.contains("PATH=") => break text,
-            _ if Instant::now() > deadline => panic!("the bridged child never started"),
-            _ => std::thread::sleep(Duration::from_millis(20)),
+            Ok(text) if text.contains("PATH=") => Ok(text),
+            other => Err(format!("{other:?}")),
         }
-    };
+    });
     assert!(!env.contains("LISTEN_"), "children see no LISTEN_*: {env}");
 }
 
@@ -306,15 +291,7 @@ fn accept_survives_running_out_of_file_descriptors() {
         }
     }
     // Let mcpd run into the limit (it accepts until EMFILE), then close every client.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.stderr().contains("accept failed") {
-        assert!(
-            Instant::now() < deadline,
-            "mcpd never hit the limit: {}",
-            server.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_log("accept failed", WAIT);
     drop(clients);
     let health = request(
         server.port,

@@ -258,21 +258,11 @@ fn settle_everything(mcpd: &common::Mcpd, label: &str) {
         "[{label}] server/discover: {}",
         reply.text()
     );
-    const REFUSED: &str = "Failed to request roots from client";
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let log = mcpd.stderr();
-        if log.contains(REFUSED) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "[{label}] server-everything's start-up roots request was not refused within 20 s; \
-             mcpd stderr:\n{}",
-            tail(&log, 3000)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    // server-everything's start-up roots request is refused (mcpd's log says so).
+    mcpd.wait_log(
+        "Failed to request roots from client",
+        Duration::from_secs(20),
+    );
 }
 
 /// The `FAIL:` lines of the script's stdout, or its tail when it has none.
