@@ -148,15 +148,26 @@ fn lossy(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// Leaves `conn` with its answer computed but not written and `Connection: close` asked for,
-/// as when the socket's send buffer was full: the writable event that finishes it is then
-/// the one that frees its slot.
-fn answer_pending_then_close(rig: &mut Rig, conn: ConnId) {
+/// A first connection in slot 0 with its answer computed but not written and `Connection:
+/// close` asked for, as when the socket's send buffer was full: the writable event that
+/// finishes it is then the one that frees its slot.
+fn closing_first_connection(rig: &mut Rig) -> (TcpStream, ConnId) {
+    let client = rig.connect();
+    rig.shell.dispatch(Ready::Accept(0));
+    let conn = rig.conn_at(0).expect("first connection in slot 0");
     let request = rig.health(true);
     rig.shell
         .server
         .handle_input(conn, &request, Instant::now());
     assert!(!rig.shell.server.pending_output(conn).is_empty());
+    (client, conn)
+}
+
+/// Asserts `client` got its whole answer (200) and then the server's close.
+fn assert_answered_then_closed(client: &mut TcpStream) {
+    let (status, body) = read_response(client);
+    assert_eq!(status, 200, "{}", lossy(&body));
+    assert_closed(client);
 }
 
 /// Asserts the connection of `client` in `slot` is the live one: it answers a request.
@@ -186,10 +197,7 @@ fn a_stale_close_leaves_the_new_socket_of_a_reused_slot_alone() {
 #[test]
 fn a_connection_accepted_after_a_write_freed_its_slot_in_the_same_batch_survives() {
     let mut rig = Rig::new();
-    let mut first = rig.connect();
-    rig.shell.dispatch(Ready::Accept(0));
-    let old = rig.conn_at(0).expect("first connection in slot 0");
-    answer_pending_then_close(&mut rig, old);
+    let (mut first, old) = closing_first_connection(&mut rig);
     let mut second = rig.connect();
 
     // One batch: the write that finishes the closing connection, then the accept that
@@ -200,9 +208,7 @@ fn a_connection_accepted_after_a_write_freed_its_slot_in_the_same_batch_survives
     let new = rig.conn_at(0).expect("second connection in slot 0");
     assert_ne!(new, old);
     assert_eq!(rig.shell.server.connection_count(), 1);
-    let (status, _) = read_response(&mut first);
-    assert_eq!(status, 200);
-    assert_closed(&mut first);
+    assert_answered_then_closed(&mut first);
     assert_serves(&mut rig, &mut second, 0);
     assert_eq!(rig.conn_at(0), Some(new));
     assert_eq!(rig.shell.server.connection_count(), 1);
@@ -222,9 +228,7 @@ fn a_request_and_hang_up_in_one_event_are_answered_and_the_slot_is_freed() {
     // Readable and read-closed arrive as one event; the answer still goes out.
     rig.shell.dispatch(readable(0));
 
-    let (status, _) = read_response(&mut client);
-    assert_eq!(status, 200);
-    assert_closed(&mut client);
+    assert_answered_then_closed(&mut client);
     assert_eq!(rig.conn_at(0), None);
     assert_eq!(rig.shell.server.connection_count(), 0);
     // A writable event for the freed slot later in the batch finds nothing, and the next
@@ -240,10 +244,7 @@ fn a_request_and_hang_up_in_one_event_are_answered_and_the_slot_is_freed() {
 #[test]
 fn a_slot_reused_twice_in_one_batch_keeps_only_its_newest_connection() {
     let mut rig = Rig::new();
-    let mut first = rig.connect();
-    rig.shell.dispatch(Ready::Accept(0));
-    let a = rig.conn_at(0).expect("first");
-    answer_pending_then_close(&mut rig, a);
+    let (mut first, a) = closing_first_connection(&mut rig);
     let mut second = rig.connect();
     let mut third = rig.connect();
     // The second connection sends a `Connection: close` request before it is even accepted.
@@ -272,11 +273,8 @@ fn a_slot_reused_twice_in_one_batch_keeps_only_its_newest_connection() {
     assert!(ids.iter().all(|id| id.slot() == 0));
     assert!(a.generation() < b.generation() && b.generation() < d.generation());
     assert_eq!(rig.shell.server.connection_count(), 2);
-    for client in [&mut first, &mut second] {
-        let (status, _) = read_response(client);
-        assert_eq!(status, 200);
-        assert_closed(client);
-    }
+    assert_answered_then_closed(&mut first);
+    assert_answered_then_closed(&mut second);
     assert_serves(&mut rig, &mut fourth, 0);
     assert_serves(&mut rig, &mut third, 1);
     assert_eq!(rig.conn_at(0), Some(d));
