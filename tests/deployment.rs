@@ -3,9 +3,9 @@
 
 mod common;
 
-use common::http::request;
+use common::http::{open_stateless, read_until_closed, request};
 use common::{eventually, fresh_dir, mcpd_bin, parse_listening, spawn_mcpd, wait_exit, WAIT};
-use std::io::{Read, Write};
+use serde_json::json;
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
@@ -126,35 +126,33 @@ fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
     assert_eq!(health.json()["status"], "ok");
 }
 
-/// A 2026 `tools/call` whose answer takes a while, its event stream open, then SIGTERM to mcpd.
-fn sigterm_during_a_progress_call(server: &common::Mcpd) -> TcpStream {
-    let body = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+/// A 2026 `tools/call` whose answer takes a while, its event stream open, then SIGTERM to mcpd;
+/// the stream and what it brought so far.
+fn sigterm_during_a_progress_call(server: &common::Mcpd) -> (TcpStream, Vec<u8>) {
+    let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
+        "name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1,
+        "io.modelcontextprotocol/protocolVersion":"2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities":{}}}});
+    let (stream, seen) = open_stateless(
+        server.port,
+        &call,
+        &[("Mcp-Name", "test_tool_with_progress")],
     );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut first = [0u8; 512];
-    let n = stream.read(&mut first).unwrap();
-    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
+    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
     let pid = server.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
-    stream
+    (stream, seen)
 }
 
 /// Reads the rest of the call's stream (its answer must be there), then waits for exit 0.
-fn answer_finishes_and_mcpd_exits_0(server: &mut common::Mcpd, mut stream: TcpStream) {
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
-    let text = String::from_utf8_lossy(&rest);
+fn answer_finishes_and_mcpd_exits_0(server: &mut common::Mcpd, call: (TcpStream, Vec<u8>)) {
+    let (mut stream, mut seen) = call;
+    seen.extend(read_until_closed(&mut stream, WAIT));
+    let text = String::from_utf8_lossy(&seen);
     assert!(
         text.contains("\"id\":3") && text.contains("Progress test completed"),
         "the answer in flight finished: {text}"

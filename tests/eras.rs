@@ -3,10 +3,10 @@
 
 mod common;
 
-use common::http::{parse, read_more, request, Response};
+use common::http::{connect, open_stateless, parse, read_more, request, Response};
 use common::{eventually, spawn_mcpd};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
@@ -199,17 +199,13 @@ fn closing_a_stateless_stream_cancels_the_request_and_frees_everything() {
         "progressToken": 1, "io.modelcontextprotocol/protocolVersion": "2026-07-28",
         "io.modelcontextprotocol/clientCapabilities": {}
     }});
-    let body =
-        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}).to_string();
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
+    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params});
+    let (stream, seen) = open_stateless(
+        server.port,
+        &call,
+        &[("Mcp-Name", "test_tool_with_progress")],
     );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut first = [0u8; 256];
-    let n = stream.read(&mut first).unwrap();
-    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
+    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
     drop(stream);
     eventually("the closed stream released", WAIT, || {
         let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
@@ -229,10 +225,7 @@ struct SseStream {
 
 impl SseStream {
     fn open(port: u16) -> SseStream {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
+        let mut stream = connect(port);
         let request = format!(
             "GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
         );
@@ -453,22 +446,10 @@ fn all_eras_share_one_server_at_once() {
 fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
     let server = spawn_mcpd(&[]);
     let open = |filter: Value| {
-        let body = json!({"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen",
-                          "params": {"notifications": filter, "_meta": meta()}})
-        .to_string();
-        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let head = format!(
-            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).unwrap();
-        SseStream {
-            stream,
-            seen: Vec::new(),
-        }
+        let listen = json!({"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen",
+                          "params": {"notifications": filter, "_meta": meta()}});
+        let (stream, seen) = open_stateless(server.port, &listen, &[]);
+        SseStream { stream, seen }
     };
     let mut tools = open(json!({"toolsListChanged": true}));
     let mut prompts = open(json!({"promptsListChanged": true}));

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{parse_all as parse, read_more, Response};
+use common::http::{connect, parse_all as parse, read_more, Response};
 use common::{eventually, spawn_mcpd, Mcpd, WAIT};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -22,12 +22,8 @@ struct Client {
 
 impl Client {
     fn new(server: &Mcpd) -> Client {
-        let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-        stream
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
         Client {
-            stream,
+            stream: connect(server.port),
             got: Vec::new(),
             closed: false,
         }
