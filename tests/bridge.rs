@@ -43,10 +43,7 @@ fn exchange_with(
     headers: &[(&str, &str)],
     body: &str,
 ) -> Answer {
-    let mut all = vec![
-        ("Content-Type", "application/json"),
-        ("Accept", "application/json, text/event-stream"),
-    ];
+    let mut all = common::http::MCP_POST.to_vec();
     all.extend_from_slice(headers);
     let response = common::http::request(port, method, path, &all, body.as_bytes(), IO_TIMEOUT);
     assert!(

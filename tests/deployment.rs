@@ -3,9 +3,8 @@
 
 mod common;
 
-use common::http::{open_stateless, read_until_closed, request};
+use common::http::{open_progress_call, post, read_until_closed, request, INITIALIZE};
 use common::{eventually, fresh_dir, mcpd_bin, parse_listening, spawn_mcpd, wait_exit, WAIT};
-use serde_json::json;
 use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
@@ -13,17 +12,11 @@ use std::time::Duration;
 #[test]
 fn instance_id_prefixes_every_session_id() {
     let server = spawn_mcpd(&["--instance-id", "node-7"]);
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
-    let headers = [
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
-    ];
-    let r = request(
+    let r = post(
         server.port,
-        "POST",
         "/mcp",
-        &headers,
-        body.as_bytes(),
+        &[],
+        INITIALIZE.as_bytes(),
         Duration::from_secs(3),
     );
     let id = r.header("mcp-session-id").expect("session id").to_string();
@@ -36,12 +29,10 @@ fn instance_id_prefixes_every_session_id() {
         "visible ASCII only: {id}"
     );
     let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
-    let headers = [headers[0], headers[1], ("Mcp-Session-Id", id.as_str())];
-    let r = request(
+    let r = post(
         server.port,
-        "POST",
         "/mcp",
-        &headers,
+        &[("Mcp-Session-Id", id.as_str())],
         ping.as_bytes(),
         Duration::from_secs(3),
     );
@@ -129,16 +120,7 @@ fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
 /// A 2026 `tools/call` whose answer takes a while, its event stream open, then SIGTERM to mcpd;
 /// the stream and what it brought so far.
 fn sigterm_during_a_progress_call(server: &common::Mcpd) -> (TcpStream, Vec<u8>) {
-    let call = json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{
-        "name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1,
-        "io.modelcontextprotocol/protocolVersion":"2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities":{}}}});
-    let (stream, seen) = open_stateless(
-        server.port,
-        &call,
-        &[("Mcp-Name", "test_tool_with_progress")],
-    );
-    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
+    let (stream, seen) = open_progress_call(server.port, 3);
     let pid = server.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
@@ -184,16 +166,11 @@ fn health_says_draining_from_sigterm_while_an_answer_finishes() {
     );
     assert_eq!(health.status, 503, "{}", health.text());
     assert_eq!(health.json()["status"], "draining");
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
-    let refused = request(
+    let refused = post(
         server.port,
-        "POST",
         "/mcp",
-        &[
-            ("Accept", "application/json, text/event-stream"),
-            ("Content-Type", "application/json"),
-        ],
-        init.as_bytes(),
+        &[],
+        INITIALIZE.as_bytes(),
         Duration::from_secs(3),
     );
     assert_eq!(refused.status, 503, "new sessions go elsewhere");

@@ -11,17 +11,13 @@
 
 mod common;
 
+use common::npm::SERVER_EVERYTHING;
+use common::pyenv::{MCP2, SERVER_TIME};
 use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The Python SDK whose `Client(url)` probes `server/discover` by default.
-const MCP: &str = "2.3.0";
-/// PyPI `mcp-server-time`, built on the Python SDK 2.x (dual-era).
-const SERVER_TIME: &str = "2026.10.19";
-/// npm `@modelcontextprotocol/server-everything`, built on the TS SDK 1.x (handshake only).
-const SERVER_EVERYTHING: &str = "2026.8.31";
 /// PyPI `mcp-server-git` (Python SDK 2.x: dual-era).
 const SERVER_GIT: &str = "2026.10.19";
 /// npm `@modelcontextprotocol/server-filesystem` (handshake only).
@@ -47,7 +43,7 @@ fn python() -> Option<PathBuf> {
     common::pyenv::venv_python(
         "py2-venv",
         &[
-            ("mcp", MCP),
+            ("mcp", MCP2),
             ("mcp-server-time", SERVER_TIME),
             ("mcp-server-git", SERVER_GIT),
         ],

@@ -3,7 +3,9 @@
 
 mod common;
 
-use common::http::{connect, open_stateless, parse, read_more, request, Response};
+use common::http::{
+    connect, open_progress_call, open_stateless, parse, read_more, request, Response,
+};
 use common::{eventually, spawn_mcpd};
 use serde_json::{json, Value};
 use std::io::Write;
@@ -195,17 +197,7 @@ fn stateless_progress_streams_without_priming_or_resumption() {
 #[test]
 fn closing_a_stateless_stream_cancels_the_request_and_frees_everything() {
     let server = spawn_mcpd(&[]);
-    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {
-        "progressToken": 1, "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {}
-    }});
-    let call = json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params});
-    let (stream, seen) = open_stateless(
-        server.port,
-        &call,
-        &[("Mcp-Name", "test_tool_with_progress")],
-    );
-    assert!(String::from_utf8_lossy(&seen).contains("text/event-stream"));
+    let (stream, _) = open_progress_call(server.port, 9);
     drop(stream);
     eventually("the closed stream released", WAIT, || {
         let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{parse, request, Response};
+use common::http::{parse, post, request, Response};
 use common::{eventually, fresh_dir, mcpd_bin, spawn_mcpd, spawn_mcpd_command, WAIT};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -41,13 +41,6 @@ fn unix_request(path: &Path, host: &str, session: Option<&str>, body: &str) -> R
     parse(&raw).unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&raw)))
 }
 
-fn json_headers() -> [(&'static str, &'static str); 2] {
-    [
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
-    ]
-}
-
 #[test]
 fn listen_serves_tcp_and_a_unix_socket_at_once() {
     let dir = fresh_dir("listen", "both");
@@ -65,11 +58,10 @@ fn listen_serves_tcp_and_a_unix_socket_at_once() {
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "--socket-mode applies to the socket file");
 
-    let tcp = request(
+    let tcp = post(
         server.port,
-        "POST",
         "/mcp",
-        &json_headers(),
+        &[],
         INIT.as_bytes(),
         Duration::from_secs(5),
     );
@@ -220,14 +212,7 @@ fn socket_activation_serves_the_passed_socket_and_hides_the_variables() {
     let server = spawn_mcpd_command(command, &args);
     drop(listener);
     assert_eq!(server.port, port, "mcpd serves the passed socket");
-    let init = request(
-        port,
-        "POST",
-        "/mcp",
-        &json_headers(),
-        INIT.as_bytes(),
-        Duration::from_secs(10),
-    );
+    let init = post(port, "/mcp", &[], INIT.as_bytes(), Duration::from_secs(10));
     assert_eq!(init.status, 200, "{}", init.text());
     let env = eventually("the bridged child to write its environment", WAIT, || {
         match std::fs::read_to_string(&env_file) {

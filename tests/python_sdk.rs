@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The newest 1.x release: 2.x changed the client API these scripts use.
-const MCP_VERSION: &str = "1.30.0";
 /// One script run, SDK start-up included (the scripts give up after 45 s themselves).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -42,7 +40,7 @@ fn python_sdk_streamable_http() {
         out.ok,
         "Python SDK over Streamable HTTP failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
-        failure_lines(&out.stdout),
+        common::failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
         tail(&log, 3000)
     );
@@ -89,7 +87,7 @@ fn run_sse(label: &str, server_args: &[&str]) {
         out.ok,
         "[{label}] Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
-        failure_lines(&out.stdout),
+        common::failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
         tail(&log, 3000)
     );
@@ -121,7 +119,7 @@ fn python_sdk_stdio() {
         out.ok,
         "Python SDK over stdio failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
-        failure_lines(&out.stdout),
+        common::failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
         tail(&log, 3000)
     );
@@ -174,7 +172,7 @@ fn run_bridged(label: &str, options: &[&str], sessions: usize, calls: usize) {
         "Python SDK through the bridge ({options:?}) failed ({}):\n{}\nstderr tail:\n{}\nmcpd \
          stderr tail:\n{}",
         out.status,
-        failure_lines(&out.stdout),
+        common::failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
         tail(&log, 3000)
     );
@@ -216,17 +214,7 @@ fn run_script(mut cmd: Command) -> ScriptRun {
     }
 }
 
-/// The `FAIL:` lines of a script's stdout, or all of it when it has none.
-fn failure_lines(stdout: &str) -> String {
-    let fails: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
-    if fails.is_empty() {
-        tail(stdout, 4000).to_string()
-    } else {
-        fails.join("\n")
-    }
-}
-
-/// The venv's python with `mcp==MCP_VERSION` (see [`common::pyenv`]).
+/// The venv's python with `mcp==MCP1` (see [`common::pyenv`]).
 fn venv_python() -> Option<PathBuf> {
-    common::pyenv::venv_python("py-venv", &[("mcp", MCP_VERSION)])
+    common::pyenv::venv_python("py-venv", &[("mcp", common::pyenv::MCP1)])
 }

@@ -178,6 +178,29 @@ pub fn request(
     parse(&raw).unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&raw)))
 }
 
+/// The two headers every MCP POST carries: an `Accept` of both answer kinds and a JSON body.
+pub const MCP_POST: [(&str, &str); 2] = [
+    ("Accept", "application/json, text/event-stream"),
+    ("Content-Type", "application/json"),
+];
+
+/// A 2025-11-25 `initialize` (id 1, no capabilities), the opening of a session.
+pub const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
+
+/// POSTs `body` to `path` with [`MCP_POST`] and then `extra`, and reads the whole answer
+/// (`Connection: close`, at most `limit`).
+pub fn post(
+    port: u16,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+    limit: Duration,
+) -> Response {
+    let mut headers = MCP_POST.to_vec();
+    headers.extend_from_slice(extra);
+    request(port, "POST", path, &headers, body, limit)
+}
+
 /// The headers a stateless (2026-07-28) POST of `message` needs: `MCP-Protocol-Version` and
 /// `Mcp-Method` from the message, then `extra` (`Mcp-Name` is the caller's, so a test can send
 /// a wrong one).
@@ -186,12 +209,11 @@ fn stateless_headers<'a>(
     extra: &[(&'a str, &'a str)],
 ) -> Vec<(&'a str, &'a str)> {
     let method = message["method"].as_str().expect("a request has a method");
-    let mut headers = vec![
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
+    let mut headers = MCP_POST.to_vec();
+    headers.extend([
         ("MCP-Protocol-Version", "2026-07-28"),
         ("Mcp-Method", method),
-    ];
+    ]);
     headers.extend_from_slice(extra);
     headers
 }
@@ -228,6 +250,23 @@ pub fn open_stateless(port: u16, message: &Value, extra: &[(&str, &str)]) -> (Tc
     });
     assert!(head, "no answer head: {:?}", String::from_utf8_lossy(&seen));
     (stream, seen)
+}
+
+/// Opens a stateless `tools/call` of the built-in `test_tool_with_progress` (id `id`): an answer
+/// that takes a while (the tool paces its progress), its event stream open; the stream and the
+/// bytes read so far.
+pub fn open_progress_call(port: u16, id: u64) -> (TcpStream, Vec<u8>) {
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": 1,
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let opened = open_stateless(port, &call, &[("Mcp-Name", "test_tool_with_progress")]);
+    assert!(
+        String::from_utf8_lossy(&opened.1).contains("text/event-stream"),
+        "{:?}",
+        String::from_utf8_lossy(&opened.1)
+    );
+    opened
 }
 
 /// Reads until the peer closes or `limit` passes (what came, however far it got).

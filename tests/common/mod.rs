@@ -459,6 +459,29 @@ pub fn wait_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
     None
 }
 
+/// The `FAIL:` lines of a client script's stdout, or its tail when it has none.
+pub fn failure_lines(stdout: &str) -> String {
+    let fails: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    if fails.is_empty() {
+        tail(stdout, 4000).to_string()
+    } else {
+        fails.join("\n")
+    }
+}
+
+/// What a failed package install (`what`: "npm install", "pip install") of `wanted` printed,
+/// for the skip notice or the CI failure.
+pub fn install_problem(what: &str, wanted: &[String], out: &Output) -> String {
+    format!(
+        "{what} {}: {}{}\n{}{}",
+        wanted.join(" "),
+        out.status,
+        if out.timed_out { " (timed out)" } else { "" },
+        tail(&out.stdout, 2000),
+        tail(&out.stderr, 3000)
+    )
+}
+
 /// The last `max` characters of `text`, for panic messages.
 pub fn tail(text: &str, max: usize) -> &str {
     match text.char_indices().rev().nth(max) {
