@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::http::{post, request, INITIALIZE};
+use common::http::{get, post, request, INITIALIZE};
 use common::{fresh_dir, mcpd_bin, spawn_mcpd};
 use std::process::Command;
 use std::time::Duration;
@@ -57,11 +57,7 @@ fn mcp_routes_need_the_bearer_token() {
         );
     }
     for probe in ["/health", "/metrics"] {
-        assert_eq!(
-            request(server.port, "GET", probe, &[], b"", WAIT).status,
-            401,
-            "{probe}"
-        );
+        assert_eq!(get(server.port, probe, WAIT).status, 401, "{probe}");
     }
     let auth = format!("Bearer {TOKEN}");
     assert_eq!(
@@ -92,11 +88,7 @@ fn public_health_and_preflight_need_no_token() {
         "http://app.example",
     ]);
     for probe in ["/health", "/metrics"] {
-        assert_eq!(
-            request(server.port, "GET", probe, &[], b"", WAIT).status,
-            200,
-            "{probe}"
-        );
+        assert_eq!(get(server.port, probe, WAIT).status, 200, "{probe}");
     }
     assert_eq!(
         request(server.port, "POST", "/metrics", &[], b"", WAIT).status,

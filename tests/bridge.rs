@@ -732,7 +732,7 @@ fn idle_child_session_ends_after_the_child_idle_timeout() {
     });
     assert_eq!(h["active_sessions"], 0, "{h}");
     assert_eq!(call(mcpd.port, &session, 2, "echo").status, 404);
-    let metrics = common::http::request(mcpd.port, "GET", "/metrics", &[], b"", IO_TIMEOUT).text();
+    let metrics = common::http::get(mcpd.port, "/metrics", IO_TIMEOUT).text();
     assert!(
         metrics.contains("\nmcpd_backend_max_children 32\n"),
         "{metrics}"

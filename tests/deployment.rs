@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::http::{open_progress_call, post, read_until_closed, request, INITIALIZE};
+use common::http::{get, open_progress_call, post, read_until_closed, INITIALIZE};
 use common::{eventually, fresh_dir, mcpd_bin, parse_listening, spawn_mcpd, wait_exit, WAIT};
 use std::net::TcpStream;
 use std::process::Command;
@@ -112,7 +112,7 @@ fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
     let orphan = orphaned_mcpd("");
     // The launcher is gone (reaped); a health check answered "ok" (not "draining") now shows
     // no stop signal came with its death.
-    let health = request(orphan.port, "GET", "/health", &[], b"", WAIT);
+    let health = get(orphan.port, "/health", WAIT);
     assert_eq!(health.status, 200, "{}", health.text());
     assert_eq!(health.json()["status"], "ok");
 }
@@ -156,14 +156,7 @@ fn health_says_draining_from_sigterm_while_an_answer_finishes() {
     let stream = sigterm_during_a_progress_call(&server);
     // The signal is handled asynchronously: wait for the log line, then probe.
     server.wait_log("stopping", WAIT);
-    let health = request(
-        server.port,
-        "GET",
-        "/health",
-        &[],
-        b"",
-        Duration::from_secs(3),
-    );
+    let health = get(server.port, "/health", Duration::from_secs(3));
     assert_eq!(health.status, 503, "{}", health.text());
     assert_eq!(health.json()["status"], "draining");
     let refused = post(

@@ -11,7 +11,6 @@
 
 mod common;
 
-use common::npm::SERVER_EVERYTHING;
 use common::pyenv::{MCP2, SERVER_TIME};
 use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
@@ -101,12 +100,7 @@ fn server_command(server: Server, python: &Path, dir: &Path) -> Option<Vec<Strin
             ])
         }
         Server::Everything => {
-            let bin = common::npm::npm_bin(
-                "server-everything",
-                "@modelcontextprotocol/server-everything",
-                SERVER_EVERYTHING,
-                "mcp-server-everything",
-            )?;
+            let bin = common::npm::server_everything()?;
             Some(vec![bin.display().to_string(), "stdio".into()])
         }
         Server::Builtin => Some(Vec::new()),

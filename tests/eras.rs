@@ -4,7 +4,7 @@
 mod common;
 
 use common::http::{
-    connect, open_progress_call, open_stateless, parse, read_more, request, Response,
+    connect, get, open_progress_call, open_stateless, parse, read_more, request, Response,
 };
 use common::{eventually, spawn_mcpd};
 use serde_json::{json, Value};
@@ -157,7 +157,7 @@ fn stateless_results_carry_result_type_and_cache_hints() {
         r.header("mcp-session-id").is_none(),
         "no session on the stateless path"
     );
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(
         health["active_sessions"], 0,
         "stateless requests leave no session behind"
@@ -200,7 +200,7 @@ fn closing_a_stateless_stream_cancels_the_request_and_frees_everything() {
     let (stream, _) = open_progress_call(server.port, 9);
     drop(stream);
     eventually("the closed stream released", WAIT, || {
-        let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+        let health = get(server.port, "/health", WAIT).json();
         if health["streams"] == 0 && health["connections"] == 1 {
             Ok(())
         } else {
@@ -290,7 +290,7 @@ fn http_sse_announces_the_endpoint_then_answers_as_message_events() {
         202
     );
     sse.wait_for("ping-pong");
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(health["active_sessions"], 1);
 }
 
@@ -364,10 +364,7 @@ fn http_sse_posts_need_a_known_session_and_json() {
         (r.status, r.json()["error"]["code"].clone()),
         (400, json!(-32700))
     );
-    assert_eq!(
-        request(server.port, "GET", "/messages", &[], b"", WAIT).status,
-        405
-    );
+    assert_eq!(get(server.port, "/messages", WAIT).status, 405);
 }
 
 #[test]
@@ -430,7 +427,7 @@ fn all_eras_share_one_server_at_once() {
         202
     );
     sse.wait_for("sse-era");
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(health["active_sessions"], 2, "{health}");
 }
 
@@ -480,7 +477,7 @@ fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
         !text.contains("tools/list_changed"),
         "filter not honoured: {text}"
     );
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(
         health["streams"], 2,
         "both listen streams stay open: {health}"

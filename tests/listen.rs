@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::http::{parse, post, request, Response};
+use common::http::{get, parse, post, Response};
 use common::{eventually, fresh_dir, mcpd_bin, spawn_mcpd, spawn_mcpd_command, WAIT};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
@@ -234,14 +234,7 @@ fn socket_activation_for_another_pid_is_ignored() {
         },
         &["LISTEN_PID=1"],
     );
-    let r = request(
-        server.port,
-        "GET",
-        "/health",
-        &[],
-        b"",
-        Duration::from_secs(5),
-    );
+    let r = get(server.port, "/health", Duration::from_secs(5));
     assert_eq!(r.status, 200, "served on --host/--port instead");
 }
 
@@ -278,23 +271,9 @@ fn accept_survives_running_out_of_file_descriptors() {
     // Let mcpd run into the limit (it accepts until EMFILE), then close every client.
     server.wait_log("accept failed", WAIT);
     drop(clients);
-    let health = request(
-        server.port,
-        "GET",
-        "/health",
-        &[],
-        b"",
-        Duration::from_secs(10),
-    );
+    let health = get(server.port, "/health", Duration::from_secs(10));
     assert_eq!(health.status, 200, "{}", health.text());
-    let metrics = request(
-        server.port,
-        "GET",
-        "/metrics",
-        &[],
-        b"",
-        Duration::from_secs(10),
-    );
+    let metrics = get(server.port, "/metrics", Duration::from_secs(10));
     let text = metrics.text();
     let exhausted = text
         .lines()

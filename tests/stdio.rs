@@ -80,23 +80,28 @@ fn pipe_full(fd: BorrowedFd) -> Result<(), String> {
     }
 }
 
-/// Waits until mcpd holds back: its stdout pipe is full (nobody reads it) and so is its stdin
-/// pipe (it stopped reading the calls instead of buffering their answers).
-fn wait_held_back(stdin: BorrowedFd, stdout: BorrowedFd) {
+/// `mcpd --stdio` with the calls being written to it and nothing read yet, once it holds back:
+/// its stdout pipe is full (nobody reads it) and so is its stdin pipe (it stopped reading the
+/// calls instead of buffering their answers). The child and the writer thread.
+fn held_back_stdio() -> (Child, thread::JoinHandle<()>) {
+    let mut child = spawn_stdio();
+    let stdin = child.stdin.take().unwrap();
+    // A second descriptor for the same pipe, to look at it while the writer owns the first;
+    // dropped before returning, so the writer's close is still mcpd's end-of-file.
+    let watch = stdin.as_fd().try_clone_to_owned().unwrap();
+    let writer = send_calls(stdin);
+    let stdout = child.stdout.as_ref().unwrap().as_fd();
     eventually("mcpd's stdout full and its stdin left unread", WAIT, || {
         pipe_full(stdout).map_err(|e| format!("stdout: {e}"))?;
-        pipe_full(stdin).map_err(|e| format!("stdin: {e}"))
+        pipe_full(watch.as_fd()).map_err(|e| format!("stdin: {e}"))
     });
+    drop(watch);
+    (child, writer)
 }
 
 #[test]
 fn a_stalled_reader_bounds_memory_and_a_stop_signal_still_ends_mcpd() {
-    let mut child = spawn_stdio();
-    let stdin = child.stdin.take().unwrap();
-    let stdin_fd = stdin.as_fd().try_clone_to_owned().unwrap();
-    let writer = send_calls(stdin);
-    wait_held_back(stdin_fd.as_fd(), child.stdout.as_ref().unwrap().as_fd());
-    drop(stdin_fd);
+    let (mut child, writer) = held_back_stdio();
     let rss = rss_kib(child.id());
     assert!(rss < 24 * 1024, "RSS {rss} KiB with a stalled reader");
     Command::new("kill")
@@ -114,13 +119,8 @@ fn a_stalled_reader_bounds_memory_and_a_stop_signal_still_ends_mcpd() {
 
 #[test]
 fn a_slow_reader_gets_every_answer_in_order() {
-    let mut child = spawn_stdio();
-    let stdin = child.stdin.take().unwrap();
-    let stdin_fd = stdin.as_fd().try_clone_to_owned().unwrap();
-    let writer = send_calls(stdin);
     // The reader starts only once mcpd has had to hold back.
-    wait_held_back(stdin_fd.as_fd(), child.stdout.as_ref().unwrap().as_fd());
-    drop(stdin_fd);
+    let (mut child, writer) = held_back_stdio();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     for id in 0..=CALLS {
         let mut line = String::new();

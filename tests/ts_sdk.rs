@@ -17,7 +17,6 @@
 
 mod common;
 
-use common::npm::SERVER_EVERYTHING;
 use common::pyenv::{MCP1, MCP2, SERVER_TIME};
 use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
@@ -83,12 +82,7 @@ fn server_command(server: Server) -> Option<Backend> {
             env: Vec::new(),
         }),
         Server::Everything => {
-            let bin = common::npm::npm_bin(
-                "server-everything",
-                "@modelcontextprotocol/server-everything",
-                SERVER_EVERYTHING,
-                "mcp-server-everything",
-            )?;
+            let bin = common::npm::server_everything()?;
             // node_modules/.bin/<bin> -> node_modules/<package>/dist/docs
             let modules = bin.parent().and_then(Path::parent)?;
             let docs = modules.join("@modelcontextprotocol/server-everything/dist/docs");

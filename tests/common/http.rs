@@ -158,6 +158,13 @@ pub fn connect(port: u16) -> TcpStream {
     stream
 }
 
+/// A new connection (see [`connect`]) with `bytes` written on it.
+fn send_request(port: u16, bytes: &[u8]) -> TcpStream {
+    let mut stream = connect(port);
+    stream.write_all(bytes).expect("write the request");
+    stream
+}
+
 /// Sends one request with `Connection: close` and reads the whole answer, up to the close
 /// (at most `limit`); the caller checks `complete` when the framing matters.
 pub fn request(
@@ -168,14 +175,19 @@ pub fn request(
     body: &[u8],
     limit: Duration,
 ) -> Response {
-    let mut stream = connect(port);
-    stream
-        .write_all(&request_bytes(port, method, path, headers, body, true))
-        .unwrap();
+    let mut stream = send_request(
+        port,
+        &request_bytes(port, method, path, headers, body, true),
+    );
     // Connection: close was asked for, so the close (a positive event) ends the answer; a
     // test that counts the server's descriptors or connections next sees this one gone.
     let raw = read_until_closed(&mut stream, limit);
     parse(&raw).unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&raw)))
+}
+
+/// A plain `GET path` (no headers beyond `Host`), its whole answer (at most `limit`).
+pub fn get(port: u16, path: &str, limit: Duration) -> Response {
+    request(port, "GET", path, &[], b"", limit)
 }
 
 /// The two headers every MCP POST carries: an `Accept` of both answer kinds and a JSON body.
@@ -233,17 +245,8 @@ pub fn stateless(port: u16, message: &Value, extra: &[(&str, &str)], limit: Dura
 pub fn open_stateless(port: u16, message: &Value, extra: &[(&str, &str)]) -> (TcpStream, Vec<u8>) {
     let headers = stateless_headers(message, extra);
     let body = message.to_string();
-    let mut stream = connect(port);
-    stream
-        .write_all(&request_bytes(
-            port,
-            "POST",
-            "/mcp",
-            &headers,
-            body.as_bytes(),
-            false,
-        ))
-        .unwrap();
+    let request = request_bytes(port, "POST", "/mcp", &headers, body.as_bytes(), false);
+    let mut stream = send_request(port, &request);
     let mut seen = Vec::new();
     let (_, head) = read_more(&mut stream, &mut seen, Duration::from_secs(10), |b| {
         find(b, b"\r\n\r\n").is_some()

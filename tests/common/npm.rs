@@ -69,6 +69,17 @@ pub fn npm_bin(name: &str, package: &str, version: &str, bin: &str) -> Option<Pa
     None
 }
 
+/// The `mcp-server-everything` binary of `@modelcontextprotocol/server-everything@`
+/// [`SERVER_EVERYTHING`], installed on first use (see [`npm_bin`]).
+pub fn server_everything() -> Option<PathBuf> {
+    npm_bin(
+        "server-everything",
+        "@modelcontextprotocol/server-everything",
+        SERVER_EVERYTHING,
+        "mcp-server-everything",
+    )
+}
+
 /// Whether `modules/<package>/package.json` names exactly `version`.
 fn installed(modules: &Path, package: &str, version: &str) -> bool {
     std::fs::read_to_string(modules.join(package).join("package.json"))
