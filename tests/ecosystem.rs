@@ -152,13 +152,8 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
         shown.join("-")
     };
     let label = format!("{kind}-{bridge}-py-{mode}");
-    let dir = fresh_dir("ecosystem", &label);
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
-    let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
+    common::keep_logs("ecosystem", &label, &log, &out.stdout, &out.stderr);
+    let ok = out.all_ok();
     assert!(
         ok,
         "[{label}] Python SDK {mode} through mcpd {options:?} failed ({}{}):\n{}\n\

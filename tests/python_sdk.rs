@@ -26,12 +26,7 @@ fn python_sdk_streamable_http() {
     cmd.arg(script("sdk_http.py")).arg(&url);
     let out = run_script(cmd);
     let log = server.stop();
-    let dir = fresh_dir("python-sdk", "http");
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
+    common::keep_logs("python-sdk", "http", &log, &out.stdout, &out.stderr);
     eprintln!(
         "--- sdk_http.py {url}: {}\n--- stdout:\n{}--- stderr:\n{}",
         out.status, out.stdout, out.stderr
@@ -77,12 +72,7 @@ fn run_sse(label: &str, server_args: &[&str]) {
     cmd.arg(script("sdk_sse.py")).arg(&url);
     let out = run_script(cmd);
     let log = server.stop();
-    let dir = fresh_dir("python-sdk", label);
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
+    common::keep_logs("python-sdk", label, &log, &out.stdout, &out.stderr);
     assert!(
         out.ok,
         "[{label}] Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
@@ -156,12 +146,7 @@ fn run_bridged(label: &str, options: &[&str], sessions: usize, calls: usize) {
         .arg(calls.to_string());
     let out = run_script(cmd);
     let log = server.stop();
-    let dir = fresh_dir("python-sdk", label);
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
+    common::keep_logs("python-sdk", label, &log, &out.stdout, &out.stderr);
     eprintln!(
         "--- sdk_bridge.py {url} {sessions} {calls} (mcpd {options:?} -- python stdio_server.py): \
          {}\n--- stdout:\n{}--- stderr:\n{}",
@@ -205,7 +190,7 @@ fn run_script(mut cmd: Command) -> ScriptRun {
     } else {
         format!("{} after {:.1?}", out.status, out.elapsed)
     };
-    let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
+    let ok = out.all_ok();
     ScriptRun {
         stdout: out.stdout,
         stderr: out.stderr,

@@ -18,7 +18,7 @@
 mod common;
 
 use common::pyenv::{MCP1, MCP2, SERVER_TIME};
-use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
+use common::{run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -185,12 +185,7 @@ fn cell(client: Client, server: Server, options: &[&str], era: &str) {
     }
     let out = run_bounded(cmd, SCRIPT_TIMEOUT).expect("start node");
     let log = mcpd.stop();
-    let logs = fresh_dir("ts-sdk", &label);
-    let _ = std::fs::write(logs.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        logs.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
+    common::keep_logs("ts-sdk", &label, &log, &out.stdout, &out.stderr);
     let negotiated = out
         .stdout
         .lines()
@@ -201,7 +196,7 @@ fn cell(client: Client, server: Server, options: &[&str], era: &str) {
         .lines()
         .filter(|l| l.contains("late progress notification"))
         .count();
-    let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
+    let ok = out.all_ok();
     eprintln!(
         "MATRIX | {client:?} | {kind} | {mode}{}{} | {negotiated} | {} | progress the SDK saw \
          late: {late}",

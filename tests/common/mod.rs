@@ -318,6 +318,22 @@ pub struct Output {
     pub elapsed: Duration,
 }
 
+impl Output {
+    /// Exited 0 in time and printed the line `ALL OK`, as every client script does last.
+    pub fn all_ok(&self) -> bool {
+        self.status.success() && !self.timed_out && self.stdout.lines().any(|l| l == "ALL OK")
+    }
+}
+
+/// Keeps one client run's output (`client.log`) and mcpd's stderr (`mcpd.log`) in a fresh
+/// `target/<area>/<label>-…` directory, for reading after a failure; that directory.
+pub fn keep_logs(area: &str, label: &str, mcpd_log: &str, stdout: &str, stderr: &str) -> PathBuf {
+    let dir = fresh_dir(area, label);
+    let _ = std::fs::write(dir.join("mcpd.log"), mcpd_log);
+    let _ = std::fs::write(dir.join("client.log"), format!("{stdout}{stderr}"));
+    dir
+}
+
 /// "exit status 1", "killed by signal 9" and so on.
 pub fn describe(out: &Output) -> String {
     out.status.to_string()
