@@ -127,22 +127,32 @@ impl Drop for Mcpd {
 /// `listening on http://127.0.0.1:PORT/PATH` line on stderr. Panics with the stderr seen if it
 /// exits first or takes too long. A thread keeps draining stderr into a buffer afterwards.
 pub fn spawn_mcpd(args: &[&str]) -> Mcpd {
+    spawn_mcpd_command(loopback_mcpd(args), args)
+}
+
+/// `mcpd --host 127.0.0.1 --port 0 ARGS...`, not started yet.
+fn loopback_mcpd(args: &[&str]) -> Command {
     let mut command = Command::new(mcpd_bin());
     command
         .args(["--host", "127.0.0.1", "--port", "0"])
         .args(args);
-    spawn_mcpd_command(command, args)
+    command
 }
 
-/// Like [`spawn_mcpd`] for a prepared `command` that ends up running `mcpd` in its own process
-/// (e.g. a shell that sets up descriptors and then `exec`s it); `args` only label errors.
-pub fn spawn_mcpd_command(mut command: Command, args: &[&str]) -> Mcpd {
-    let mut child = command
+/// Starts `command` (an `mcpd`) with stdin and stdout on /dev/null and stderr on a pipe.
+fn start_with_stderr_piped(mut command: Command) -> Child {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()));
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()))
+}
+
+/// Like [`spawn_mcpd`] for a prepared `command` that ends up running `mcpd` in its own process
+/// (e.g. a shell that sets up descriptors and then `exec`s it); `args` only label errors.
+pub fn spawn_mcpd_command(command: Command, args: &[&str]) -> Mcpd {
+    let mut child = start_with_stderr_piped(command);
     let stderr = child.stderr.take().expect("piped stderr");
     let buffer = Arc::new(Mutex::new(String::new()));
     let (tx, rx) = mpsc::channel::<String>();
@@ -212,14 +222,7 @@ pub fn spawn_mcpd_command(mut command: Command, args: &[&str]) -> Mcpd {
 /// stays open and fills up, as with a stalled logger, for as long as the returned reader lives.
 /// Bounded: at most 10 s for the listening line.
 pub fn spawn_mcpd_undrained(args: &[&str]) -> (Mcpd, std::process::ChildStderr) {
-    let mut child = Command::new(mcpd_bin())
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()));
+    let mut child = start_with_stderr_piped(loopback_mcpd(args));
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     // Reads byte by byte up to the listening line's end, so nothing past it is consumed.
