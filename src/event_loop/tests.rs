@@ -25,6 +25,10 @@ struct Rig {
 
 impl Rig {
     fn new() -> Rig {
+        Rig::with(Config::default())
+    }
+
+    fn with(config: Config) -> Rig {
         let std_listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind port 0");
         let addr = std_listener.local_addr().expect("local address");
         let mut listener = listen::from_std(std_listener).expect("non-blocking listener");
@@ -32,7 +36,7 @@ impl Rig {
         listener
             .register(poll.registry(), Token(LISTENERS))
             .expect("register the listener");
-        let mut server = Server::new(Config::default(), Builtin::new(), Instant::now());
+        let mut server = Server::new(config, Builtin::new(), Instant::now());
         server.listening_on(vec![addr.ip()]);
         Rig {
             shell: Shell::new(poll, server, vec![listener], ()),
@@ -290,4 +294,18 @@ fn an_event_for_a_slot_with_no_socket_is_a_spurious_wake_up() {
     let mut client = rig.connect();
     rig.shell.dispatch(Ready::Accept(0));
     assert_serves(&mut rig, &mut client, 0);
+}
+
+#[test]
+fn a_connection_past_the_cap_is_closed_at_accept_and_takes_no_slot() {
+    let mut config = Config::default();
+    config.limits.max_connections = 1;
+    let mut rig = Rig::with(config);
+    let mut kept = rig.connect();
+    let mut refused = rig.connect();
+    rig.shell.dispatch(Ready::Accept(0));
+    assert_closed(&mut refused);
+    assert_eq!(rig.shell.server.connection_count(), 1);
+    assert_eq!(rig.conn_at(1), None);
+    assert_serves(&mut rig, &mut kept, 0);
 }
