@@ -31,14 +31,7 @@ fn python_sdk_streamable_http() {
         "--- sdk_http.py {url}: {}\n--- stdout:\n{}--- stderr:\n{}",
         out.status, out.stdout, out.stderr
     );
-    assert!(
-        out.ok,
-        "Python SDK over Streamable HTTP failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
-        out.status,
-        common::failure_lines(&out.stdout),
-        tail(&out.stderr, 4000),
-        tail(&log, 3000)
-    );
+    assert_passed("Python SDK over Streamable HTTP", &out, &log);
 }
 
 #[test]
@@ -73,14 +66,7 @@ fn run_sse(label: &str, server_args: &[&str]) {
     let out = run_script(cmd);
     let log = server.stop();
     common::keep_logs("python-sdk", label, &log, &out.stdout, &out.stderr);
-    assert!(
-        out.ok,
-        "[{label}] Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
-        out.status,
-        common::failure_lines(&out.stdout),
-        tail(&out.stderr, 4000),
-        tail(&log, 3000)
-    );
+    assert_passed(&format!("[{label}] Python SDK over HTTP+SSE"), &out, &log);
 }
 
 #[test]
@@ -105,14 +91,7 @@ fn python_sdk_stdio() {
         out.stdout,
         out.stderr
     );
-    assert!(
-        out.ok,
-        "Python SDK over stdio failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
-        out.status,
-        common::failure_lines(&out.stdout),
-        tail(&out.stderr, 4000),
-        tail(&log, 3000)
-    );
+    assert_passed("Python SDK over stdio", &out, &log);
 }
 
 /// A Python SDK (FastMCP) stdio server behind `mcpd -- python stdio_server.py`, one child per
@@ -152,14 +131,22 @@ fn run_bridged(label: &str, options: &[&str], sessions: usize, calls: usize) {
          {}\n--- stdout:\n{}--- stderr:\n{}",
         out.status, out.stdout, out.stderr
     );
+    assert_passed(
+        &format!("Python SDK through the bridge ({options:?})"),
+        &out,
+        &log,
+    );
+}
+
+/// Fails the test with the script's `FAIL:` lines and both stderr tails unless it passed.
+fn assert_passed(what: &str, out: &ScriptRun, mcpd_log: &str) {
     assert!(
         out.ok,
-        "Python SDK through the bridge ({options:?}) failed ({}):\n{}\nstderr tail:\n{}\nmcpd \
-         stderr tail:\n{}",
+        "{what} failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
         common::failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
-        tail(&log, 3000)
+        tail(mcpd_log, 3000)
     );
 }
 
