@@ -4,7 +4,7 @@
 mod common;
 
 use common::http::{
-    connect, get, open_progress_call, open_stateless, parse, read_more, request, Response,
+    connect, get, open_progress_call, open_stateless, parse, post, read_more, request, Response,
 };
 use common::{eventually, spawn_mcpd};
 use serde_json::{json, Value};
@@ -13,7 +13,6 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(3);
-const ACCEPT: (&str, &str) = ("Accept", "application/json, text/event-stream");
 const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 fn meta() -> Value {
@@ -59,19 +58,12 @@ fn stateless_rejections_have_their_status_code_and_the_request_id() {
     for (what, params, extra, status, code) in cases {
         // `extra` replaces the default Mcp-Method when it names one.
         let body = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/list", "params": params});
-        let mut headers = vec![ACCEPT, JSON, ("MCP-Protocol-Version", "2026-07-28")];
+        let mut headers = vec![("MCP-Protocol-Version", "2026-07-28")];
         if extra.is_empty() {
             headers.push(("Mcp-Method", "tools/list"));
         }
         headers.extend(extra);
-        let r = request(
-            port,
-            "POST",
-            "/mcp",
-            &headers,
-            body.to_string().as_bytes(),
-            WAIT,
-        );
+        let r = post(port, "/mcp", &headers, body.to_string().as_bytes(), WAIT);
         assert_eq!(r.status, status, "{what}: {}", r.text());
         assert_eq!(r.json()["error"]["code"], code, "{what}");
         assert_eq!(r.json()["id"], 41, "{what}: the id is echoed");
@@ -79,19 +71,10 @@ fn stateless_rejections_have_their_status_code_and_the_request_id() {
     let body =
         json!({"jsonrpc": "2.0", "id": 42, "method": "server/discover", "params": {"_meta": v999}});
     let headers = [
-        ACCEPT,
-        JSON,
         ("MCP-Protocol-Version", "v999.0.0"),
         ("Mcp-Method", "server/discover"),
     ];
-    let r = request(
-        port,
-        "POST",
-        "/mcp",
-        &headers,
-        body.to_string().as_bytes(),
-        WAIT,
-    );
+    let r = post(port, "/mcp", &headers, body.to_string().as_bytes(), WAIT);
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["code"], -32022);
     assert_eq!(
@@ -373,28 +356,18 @@ fn all_eras_share_one_server_at_once() {
     let mut sse = SseStream::open(server.port);
     let endpoint = sse.endpoint();
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}});
-    let r = request(
-        server.port,
-        "POST",
-        "/mcp",
-        &[ACCEPT, JSON],
-        init.to_string().as_bytes(),
-        WAIT,
-    );
+    let r = post(server.port, "/mcp", &[], init.to_string().as_bytes(), WAIT);
     let session = r
         .header("mcp-session-id")
         .expect("legacy session id")
         .to_string();
     let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"streamable"}}});
     let headers = [
-        ACCEPT,
-        JSON,
         ("Mcp-Session-Id", session.as_str()),
         ("MCP-Protocol-Version", "2025-11-25"),
     ];
-    let r = request(
+    let r = post(
         server.port,
-        "POST",
         "/mcp",
         &headers,
         call.to_string().as_bytes(),
@@ -554,14 +527,7 @@ fn eras_restrict_every_transport() {
     let init = |version: &str| {
         let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
             "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-        request(
-            server.port,
-            "POST",
-            "/mcp",
-            &[ACCEPT, JSON],
-            body.to_string().as_bytes(),
-            WAIT,
-        )
+        post(server.port, "/mcp", &[], body.to_string().as_bytes(), WAIT)
     };
     let answered = |r: Response| {
         let text = r.text();
@@ -575,11 +541,10 @@ fn eras_restrict_every_transport() {
     assert_eq!(answered(init("2025-06-18")), "2025-06-18");
     assert_eq!(answered(init("2024-11-05")), "2025-11-25", "not offered");
     let ping = json!({"jsonrpc":"2.0","id":2,"method":"ping"}).to_string();
-    let old = request(
+    let old = post(
         server.port,
-        "POST",
         "/mcp",
-        &[ACCEPT, JSON, ("MCP-Protocol-Version", "2025-03-26")],
+        &[("MCP-Protocol-Version", "2025-03-26")],
         ping.as_bytes(),
         WAIT,
     );
@@ -596,11 +561,10 @@ fn eras_restrict_every_transport() {
     let modern_only = spawn_mcpd(&["--eras", "2026-07-28"]);
     let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
         "protocolVersion": "2025-11-25", "capabilities": {}}});
-    let r = request(
+    let r = post(
         modern_only.port,
-        "POST",
         "/mcp",
-        &[ACCEPT, JSON],
+        &[],
         body.to_string().as_bytes(),
         WAIT,
     );
