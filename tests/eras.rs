@@ -13,7 +13,6 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(3);
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 fn meta() -> Value {
     json!({
@@ -21,6 +20,13 @@ fn meta() -> Value {
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": {"name": "eras-test", "version": "1"}
     })
+}
+
+/// A POST of `body` to an HTTP+SSE (2024-11-05) message `endpoint`; its answer goes to the
+/// session's stream, so this reply is only the 202 (or the refusal).
+fn post_message(port: u16, endpoint: &str, body: &[u8]) -> Response {
+    let json = [("Content-Type", "application/json")];
+    request(port, "POST", endpoint, &json, body, WAIT)
 }
 
 /// A stateless POST with the standard headers plus `extra`.
@@ -247,29 +253,14 @@ fn http_sse_announces_the_endpoint_then_answers_as_message_events() {
     let endpoint = sse.endpoint();
     assert!(endpoint.starts_with("/messages?sessionId="), "{endpoint}");
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
-    let r = request(
-        server.port,
-        "POST",
-        &endpoint,
-        &[JSON],
-        init.to_string().as_bytes(),
-        WAIT,
-    );
+    let r = post_message(server.port, &endpoint, init.to_string().as_bytes());
     assert_eq!(r.status, 202);
     assert!(r.body.is_empty());
     let text = sse.wait_for("\"protocolVersion\":\"2024-11-05\"");
     assert!(text.contains("event: message\n"), "{text}");
     let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"ping-pong"}}});
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            &endpoint,
-            &[JSON],
-            call.to_string().as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, &endpoint, call.to_string().as_bytes()).status,
         202
     );
     sse.wait_for("ping-pong");
@@ -285,14 +276,7 @@ fn http_sse_session_ends_with_its_stream() {
     drop(sse);
     let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
     eventually("the session to end with its stream", WAIT, || {
-        let r = request(
-            server.port,
-            "POST",
-            &endpoint,
-            &[JSON],
-            ping.as_bytes(),
-            WAIT,
-        );
+        let r = post_message(server.port, &endpoint, ping.as_bytes());
         match r.status {
             404 => Ok(()),
             status => Err(status.to_string()),
@@ -305,27 +289,11 @@ fn http_sse_posts_need_a_known_session_and_json() {
     let server = spawn_mcpd(&[]);
     let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            "/messages",
-            &[JSON],
-            ping.as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, "/messages", ping.as_bytes()).status,
         400
     );
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            "/messages?sessionId=nope",
-            &[JSON],
-            ping.as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, "/messages?sessionId=nope", ping.as_bytes()).status,
         404
     );
     let mut sse = SseStream::open(server.port);
@@ -342,7 +310,7 @@ fn http_sse_posts_need_a_known_session_and_json() {
         .status,
         415
     );
-    let r = request(server.port, "POST", &endpoint, &[JSON], b"{oops", WAIT);
+    let r = post_message(server.port, &endpoint, b"{oops");
     assert_eq!(
         (r.status, r.json()["error"]["code"].clone()),
         (400, json!(-32700))
@@ -388,15 +356,7 @@ fn all_eras_share_one_server_at_once() {
     );
     let legacy = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"sse-era"}}});
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            &endpoint,
-            &[JSON],
-            legacy.to_string().as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, &endpoint, legacy.to_string().as_bytes()).status,
         202
     );
     sse.wait_for("sse-era");
@@ -473,14 +433,7 @@ fn http_sse_session_carries_the_capabilities_of_its_initialize() {
         let mut sse = SseStream::open(server.port);
         let endpoint = sse.endpoint();
         let post = |message: Value| {
-            let r = request(
-                server.port,
-                "POST",
-                &endpoint,
-                &[JSON],
-                message.to_string().as_bytes(),
-                WAIT,
-            );
+            let r = post_message(server.port, &endpoint, message.to_string().as_bytes());
             assert_eq!(r.status, 202, "{label}: {}", r.text());
         };
         post(
