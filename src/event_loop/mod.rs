@@ -5,7 +5,9 @@
 //! `WouldBlock`, writable interest only while bytes are pending, tokens index the server's
 //! connection slab, and the poll timeout is the server's next deadline, so an idle server
 //! sleeps. After every call into the server its outputs are drained at once, so a connection
-//! number the server has freed is never confused with a new socket.
+//! number the server has freed is never confused with a new socket. Each listener or socket
+//! event goes through `Shell::dispatch` as a `Ready` value, so the tests (`tests.rs`) feed
+//! batches in an order they choose instead of the kernel's.
 //!
 //! The same loop serves the built-in server and the stdio bridge: a bridge adds its child
 //! processes as `Sources` (`children`), whose pipes sit in the same `Poll` under tokens of
