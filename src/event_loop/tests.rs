@@ -219,7 +219,7 @@ fn a_connection_accepted_after_a_write_freed_its_slot_in_the_same_batch_survives
 }
 
 #[test]
-fn a_request_and_hang_up_in_one_event_are_answered_and_the_slot_is_freed() {
+fn a_request_hang_up_and_writable_in_one_event_are_answered_and_the_slot_is_freed() {
     let mut rig = Rig::new();
     let mut client = rig.connect();
     rig.shell.dispatch(Ready::Accept(0));
@@ -229,8 +229,13 @@ fn a_request_and_hang_up_in_one_event_are_answered_and_the_slot_is_freed() {
     client.shutdown(Shutdown::Write).expect("half-close");
     rig.wait(Token(0));
 
-    // Readable and read-closed arrive as one event; the answer still goes out.
-    rig.shell.dispatch(readable(0));
+    // Readable, read-closed and writable arrive as one event: the read answers and closes,
+    // and the write half of the same event then finds the connection gone (a no-op).
+    rig.shell.dispatch(Ready::Socket {
+        slot: 0,
+        read: true,
+        write: true,
+    });
 
     assert_answered_then_closed(&mut client);
     assert_eq!(rig.conn_at(0), None);
