@@ -112,7 +112,8 @@ fn writable(slot: usize) -> Ready {
     }
 }
 
-/// Reads one response framed by its Content-Length: (status, body).
+/// Reads one response framed by its Content-Length (the head parsed by httparse, the crate the
+/// server reads requests with): (status, body).
 fn read_response(client: &mut TcpStream) -> (u16, Vec<u8>) {
     let mut got = Vec::new();
     let mut byte = [0u8; 1];
@@ -122,20 +123,22 @@ fn read_response(client: &mut TcpStream) -> (u16, Vec<u8>) {
             other => panic!("head cut short ({other:?}) after {:?}", lossy(&got)),
         }
     }
-    let head = lossy(&got);
-    let status = head
-        .get(9..12)
-        .and_then(|s| s.parse().ok())
-        .expect("status");
-    let length: usize = head
-        .lines()
-        .filter_map(|l| l.split_once(':'))
-        .find(|(name, _)| name.eq_ignore_ascii_case("content-length"))
-        .and_then(|(_, v)| v.trim().parse().ok())
+    let mut headers = [httparse::EMPTY_HEADER; 32];
+    let mut head = httparse::Response::new(&mut headers);
+    assert!(
+        head.parse(&got).is_ok_and(|s| s.is_complete()),
+        "{}",
+        lossy(&got)
+    );
+    let length = head
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case("content-length"))
+        .and_then(|h| std::str::from_utf8(h.value).ok()?.parse().ok())
         .expect("Content-Length");
     let mut body = vec![0; length];
     client.read_exact(&mut body).expect("body");
-    (status, body)
+    (head.code.expect("status"), body)
 }
 
 /// Asserts the server closed `client`'s connection: the next read is EOF (or a reset).
