@@ -3,7 +3,8 @@
 # deploy/haproxy/mcpd.cfg) in front of three mcpd instances, all on free loopback ports.
 #
 # Installs Debian's nginx-light or haproxy when missing (apt-get update first), makes (or reuses)
-# the Python SDK venv of tests/python_sdk.rs (target/py-venv, same pinned version), starts
+# the Python SDK venv of tests/python_sdk.rs (target/py-venv, the pin MCP1 of
+# tests/common/pyenv.rs), starts
 # mcpd --instance-id i1|i2|i3 and the balancer, then checks through the balancer:
 #   1. the conformance suite 0.2.0-alpha.12, --spec-version 2025-11-25 and 2026-07-28: 0 failures
 #   2. 30 Python SDK clients (half legacy HTTP+SSE, half Streamable HTTP): all pass, and the
@@ -86,8 +87,8 @@ if [ -z "${MCPD:-}" ]; then
 fi
 [ -x "$MCPD" ] || fail "no mcpd binary at $MCPD"
 
-sdk_version=$(sed -n 's/^const MCP_VERSION: &str = "\(.*\)";.*/\1/p' tests/python_sdk.rs)
-[ -n "$sdk_version" ] || fail "no MCP_VERSION in tests/python_sdk.rs"
+sdk_version=$(sed -n 's/^pub const MCP1: &str = "\(.*\)";.*/\1/p' tests/common/pyenv.rs)
+[ -n "$sdk_version" ] || fail "no MCP1 in tests/common/pyenv.rs"
 venv=$root/target/py-venv
 python=$venv/bin/python
 has_sdk() {

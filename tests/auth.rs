@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::http::request;
+use common::http::{get, post, request, INITIALIZE};
 use common::{fresh_dir, mcpd_bin, spawn_mcpd};
 use std::process::Command;
 use std::time::Duration;
@@ -12,15 +12,8 @@ const WAIT: Duration = Duration::from_secs(3);
 const TOKEN: &str = "test-token-0123456789";
 
 fn initialize(port: u16, auth: Option<&str>) -> common::http::Response {
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
-    let mut headers = vec![
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
-    ];
-    if let Some(auth) = auth {
-        headers.push(("Authorization", auth));
-    }
-    request(port, "POST", "/mcp", &headers, body.as_bytes(), WAIT)
+    let auth: Vec<(&str, &str)> = auth.map(|a| ("Authorization", a)).into_iter().collect();
+    post(port, "/mcp", &auth, INITIALIZE.as_bytes(), WAIT)
 }
 
 #[test]
@@ -64,11 +57,7 @@ fn mcp_routes_need_the_bearer_token() {
         );
     }
     for probe in ["/health", "/metrics"] {
-        assert_eq!(
-            request(server.port, "GET", probe, &[], b"", WAIT).status,
-            401,
-            "{probe}"
-        );
+        assert_eq!(get(server.port, probe, WAIT).status, 401, "{probe}");
     }
     let auth = format!("Bearer {TOKEN}");
     assert_eq!(
@@ -99,11 +88,7 @@ fn public_health_and_preflight_need_no_token() {
         "http://app.example",
     ]);
     for probe in ["/health", "/metrics"] {
-        assert_eq!(
-            request(server.port, "GET", probe, &[], b"", WAIT).status,
-            200,
-            "{probe}"
-        );
+        assert_eq!(get(server.port, probe, WAIT).status, 200, "{probe}");
     }
     assert_eq!(
         request(server.port, "POST", "/metrics", &[], b"", WAIT).status,

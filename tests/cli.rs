@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{mcpd_bin, run_bounded, Output};
+use common::{mcpd_bin, run_bounded, wait_exit, Output};
 use std::process::Command;
 use std::time::Duration;
 
@@ -124,15 +124,10 @@ fn error_line_on_own_pipe(journal: bool) -> String {
     }
     let mut child = cmd.spawn().expect("start mcpd");
     drop(cmd); // our copy of the write end: EOF comes when mcpd exits
-    let deadline = std::time::Instant::now() + LIMIT;
-    while child.try_wait().unwrap().is_none() {
-        if std::time::Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("mcpd did not exit on a taken port");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    assert!(
+        wait_exit(&mut child, LIMIT).is_some(),
+        "mcpd did not exit on a taken port"
+    );
     let mut text = String::new();
     reader.read_to_string(&mut text).unwrap();
     text

@@ -3,27 +3,20 @@
 
 mod common;
 
-use common::http::request;
-use common::{mcpd_bin, spawn_mcpd};
-use std::io::{Read, Write};
+use common::http::{get, open_progress_call, post, read_until_closed, INITIALIZE};
+use common::{eventually, fresh_dir, mcpd_bin, parse_listening, spawn_mcpd, wait_exit, WAIT};
 use std::net::TcpStream;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 #[test]
 fn instance_id_prefixes_every_session_id() {
     let server = spawn_mcpd(&["--instance-id", "node-7"]);
-    let body = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
-    let headers = [
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
-    ];
-    let r = request(
+    let r = post(
         server.port,
-        "POST",
         "/mcp",
-        &headers,
-        body.as_bytes(),
+        &[],
+        INITIALIZE.as_bytes(),
         Duration::from_secs(3),
     );
     let id = r.header("mcp-session-id").expect("session id").to_string();
@@ -36,12 +29,10 @@ fn instance_id_prefixes_every_session_id() {
         "visible ASCII only: {id}"
     );
     let ping = r#"{"jsonrpc":"2.0","id":2,"method":"ping"}"#;
-    let headers = [headers[0], headers[1], ("Mcp-Session-Id", id.as_str())];
-    let r = request(
+    let r = post(
         server.port,
-        "POST",
         "/mcp",
-        &headers,
+        &[("Mcp-Session-Id", id.as_str())],
         ping.as_bytes(),
         Duration::from_secs(3),
     );
@@ -58,10 +49,31 @@ fn alive(pid: u32) -> bool {
     }
 }
 
-/// Starts mcpd (with `flags`) in the background from a shell that then exits; mcpd's pid.
-fn orphaned_mcpd(flags: &str) -> u32 {
+/// An mcpd whose launcher has exited; killed (by its PID) when dropped, if still alive.
+struct Orphan {
+    pid: u32,
+    port: u16,
+}
+
+impl Drop for Orphan {
+    fn drop(&mut self) {
+        if alive(self.pid) {
+            let _ = Command::new("kill")
+                .args(["-9", &self.pid.to_string()])
+                .status();
+        }
+    }
+}
+
+/// Starts mcpd (with `flags`) in the background from a shell that exits as soon as mcpd's
+/// listening line is in its log (so whatever mcpd does at start-up, `--exit-with-parent`
+/// included, is done); returns once that shell is gone.
+fn orphaned_mcpd(flags: &str) -> Orphan {
+    let log = fresh_dir("deployment", "orphan").join("stderr.log");
+    let log = log.display();
     let script = format!(
-        "'{}' {flags} --port 0 >/dev/null 2>&1 & echo $!; sleep 0.3",
+        "'{}' {flags} --host 127.0.0.1 --port 0 >/dev/null 2>'{log}' & echo $!; i=0; \
+         until grep -q 'listening on' '{log}' || [ $i -ge 200 ]; do sleep 0.05; i=$((i+1)); done",
         mcpd_bin()
     );
     let out = Command::new("sh")
@@ -69,75 +81,65 @@ fn orphaned_mcpd(flags: &str) -> u32 {
         .arg(&script)
         .output()
         .expect("run sh");
-    String::from_utf8_lossy(&out.stdout)
+    let pid = String::from_utf8_lossy(&out.stdout)
         .trim()
         .parse()
-        .expect("mcpd pid")
+        .expect("mcpd pid");
+    let text = std::fs::read_to_string(log.to_string()).unwrap_or_default();
+    let port = text.lines().find_map(parse_listening).map(|(port, _)| port);
+    let orphan = Orphan {
+        pid,
+        port: port.unwrap_or(0),
+    };
+    assert!(port.is_some(), "mcpd {flags} did not start: {text}");
+    orphan
 }
 
 #[test]
 fn exit_with_parent_stops_when_the_launcher_dies() {
-    let pid = orphaned_mcpd("--exit-with-parent");
-    let deadline = Instant::now() + Duration::from_secs(8);
-    while alive(pid) {
-        if Instant::now() > deadline {
-            let _ = Command::new("kill").arg("-9").arg(pid.to_string()).status();
-            panic!("mcpd {pid} outlived its parent");
+    let orphan = orphaned_mcpd("--exit-with-parent");
+    eventually("mcpd to exit after its launcher", WAIT, || {
+        if alive(orphan.pid) {
+            Err(format!("{} alive", orphan.pid))
+        } else {
+            Ok(())
         }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    });
 }
 
 #[test]
 fn without_the_flag_mcpd_keeps_serving_after_its_launcher_exits() {
-    let pid = orphaned_mcpd("");
-    std::thread::sleep(Duration::from_millis(500));
-    let still = alive(pid);
-    let _ = Command::new("kill").arg(pid.to_string()).status();
-    assert!(still, "mcpd stopped without --exit-with-parent");
+    let orphan = orphaned_mcpd("");
+    // The launcher is gone (reaped); a health check answered "ok" (not "draining") now shows
+    // no stop signal came with its death.
+    let health = get(orphan.port, "/health", WAIT);
+    assert_eq!(health.status, 200, "{}", health.text());
+    assert_eq!(health.json()["status"], "ok");
 }
 
-/// A 2026 `tools/call` whose answer takes a while, its event stream open, then SIGTERM to mcpd.
-fn sigterm_during_a_progress_call(server: &common::Mcpd) -> TcpStream {
-    let body = r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"test_tool_with_progress","arguments":{},"_meta":{"progressToken":1,"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientCapabilities":{}}}}"#;
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut first = [0u8; 512];
-    let n = stream.read(&mut first).unwrap();
-    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
+/// A 2026 `tools/call` whose answer takes a while, its event stream open, then SIGTERM to mcpd;
+/// the stream and what it brought so far.
+fn sigterm_during_a_progress_call(server: &common::Mcpd) -> (TcpStream, Vec<u8>) {
+    let (stream, seen) = open_progress_call(server.port, 3);
     let pid = server.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .unwrap()
         .success());
-    stream
+    (stream, seen)
 }
 
 /// Reads the rest of the call's stream (its answer must be there), then waits for exit 0.
-fn answer_finishes_and_mcpd_exits_0(server: &mut common::Mcpd, mut stream: TcpStream) {
-    let mut rest = Vec::new();
-    let _ = stream.read_to_end(&mut rest);
-    let text = String::from_utf8_lossy(&rest);
+fn answer_finishes_and_mcpd_exits_0(server: &mut common::Mcpd, call: (TcpStream, Vec<u8>)) {
+    let (mut stream, mut seen) = call;
+    seen.extend(read_until_closed(&mut stream, WAIT));
+    let text = String::from_utf8_lossy(&seen);
     assert!(
         text.contains("\"id\":3") && text.contains("Progress test completed"),
         "the answer in flight finished: {text}"
     );
-    let deadline = Instant::now() + Duration::from_secs(8);
-    let status = loop {
-        if let Some(status) = server.child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "mcpd did not exit after SIGTERM");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let status = wait_exit(&mut server.child, WAIT).expect("mcpd exits after SIGTERM");
     assert_eq!(status.code(), Some(0));
 }
 
@@ -153,31 +155,15 @@ fn health_says_draining_from_sigterm_while_an_answer_finishes() {
     let mut server = spawn_mcpd(&[]);
     let stream = sigterm_during_a_progress_call(&server);
     // The signal is handled asynchronously: wait for the log line, then probe.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while !server.stderr().contains("stopping") {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    let health = request(
-        server.port,
-        "GET",
-        "/health",
-        &[],
-        b"",
-        Duration::from_secs(3),
-    );
+    server.wait_log("stopping", WAIT);
+    let health = get(server.port, "/health", Duration::from_secs(3));
     assert_eq!(health.status, 503, "{}", health.text());
     assert_eq!(health.json()["status"], "draining");
-    let init = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
-    let refused = request(
+    let refused = post(
         server.port,
-        "POST",
         "/mcp",
-        &[
-            ("Accept", "application/json, text/event-stream"),
-            ("Content-Type", "application/json"),
-        ],
-        init.as_bytes(),
+        &[],
+        INITIALIZE.as_bytes(),
         Duration::from_secs(3),
     );
     assert_eq!(refused.status, 503, "new sessions go elsewhere");

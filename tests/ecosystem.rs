@@ -11,17 +11,12 @@
 
 mod common;
 
+use common::pyenv::{MCP2, SERVER_TIME};
 use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The Python SDK whose `Client(url)` probes `server/discover` by default.
-const MCP: &str = "2.3.0";
-/// PyPI `mcp-server-time`, built on the Python SDK 2.x (dual-era).
-const SERVER_TIME: &str = "2026.10.19";
-/// npm `@modelcontextprotocol/server-everything`, built on the TS SDK 1.x (handshake only).
-const SERVER_EVERYTHING: &str = "2026.8.31";
 /// PyPI `mcp-server-git` (Python SDK 2.x: dual-era).
 const SERVER_GIT: &str = "2026.10.19";
 /// npm `@modelcontextprotocol/server-filesystem` (handshake only).
@@ -47,7 +42,7 @@ fn python() -> Option<PathBuf> {
     common::pyenv::venv_python(
         "py2-venv",
         &[
-            ("mcp", MCP),
+            ("mcp", MCP2),
             ("mcp-server-time", SERVER_TIME),
             ("mcp-server-git", SERVER_GIT),
         ],
@@ -105,12 +100,7 @@ fn server_command(server: Server, python: &Path, dir: &Path) -> Option<Vec<Strin
             ])
         }
         Server::Everything => {
-            let bin = common::npm::npm_bin(
-                "server-everything",
-                "@modelcontextprotocol/server-everything",
-                SERVER_EVERYTHING,
-                "mcp-server-everything",
-            )?;
+            let bin = common::npm::server_everything()?;
             Some(vec![bin.display().to_string(), "stdio".into()])
         }
         Server::Builtin => Some(Vec::new()),
@@ -162,13 +152,8 @@ fn cell(server: Server, options: &[&str], mode: &str, era: &str) {
         shown.join("-")
     };
     let label = format!("{kind}-{bridge}-py-{mode}");
-    let dir = fresh_dir("ecosystem", &label);
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
-    let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
+    common::keep_logs("ecosystem", &label, &log, &out.stdout, &out.stderr);
+    let ok = out.all_ok();
     assert!(
         ok,
         "[{label}] Python SDK {mode} through mcpd {options:?} failed ({}{}):\n{}\n\

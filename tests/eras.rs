@@ -3,16 +3,16 @@
 
 mod common;
 
-use common::http::{parse, read_more, request, Response};
-use common::spawn_mcpd;
+use common::http::{
+    connect, get, open_progress_call, open_stateless, parse, post, read_more, request, Response,
+};
+use common::{eventually, spawn_mcpd};
 use serde_json::{json, Value};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const WAIT: Duration = Duration::from_secs(3);
-const ACCEPT: (&str, &str) = ("Accept", "application/json, text/event-stream");
-const JSON: (&str, &str) = ("Content-Type", "application/json");
 
 fn meta() -> Value {
     json!({
@@ -20,6 +20,13 @@ fn meta() -> Value {
         "io.modelcontextprotocol/clientCapabilities": {},
         "io.modelcontextprotocol/clientInfo": {"name": "eras-test", "version": "1"}
     })
+}
+
+/// A POST of `body` to an HTTP+SSE (2024-11-05) message `endpoint`; its answer goes to the
+/// session's stream, so this reply is only the 202 (or the refusal).
+fn post_message(port: u16, endpoint: &str, body: &[u8]) -> Response {
+    let json = [("Content-Type", "application/json")];
+    request(port, "POST", endpoint, &json, body, WAIT)
 }
 
 /// A stateless POST with the standard headers plus `extra`.
@@ -57,19 +64,12 @@ fn stateless_rejections_have_their_status_code_and_the_request_id() {
     for (what, params, extra, status, code) in cases {
         // `extra` replaces the default Mcp-Method when it names one.
         let body = json!({"jsonrpc": "2.0", "id": 41, "method": "tools/list", "params": params});
-        let mut headers = vec![ACCEPT, JSON, ("MCP-Protocol-Version", "2026-07-28")];
+        let mut headers = vec![("MCP-Protocol-Version", "2026-07-28")];
         if extra.is_empty() {
             headers.push(("Mcp-Method", "tools/list"));
         }
         headers.extend(extra);
-        let r = request(
-            port,
-            "POST",
-            "/mcp",
-            &headers,
-            body.to_string().as_bytes(),
-            WAIT,
-        );
+        let r = post(port, "/mcp", &headers, body.to_string().as_bytes(), WAIT);
         assert_eq!(r.status, status, "{what}: {}", r.text());
         assert_eq!(r.json()["error"]["code"], code, "{what}");
         assert_eq!(r.json()["id"], 41, "{what}: the id is echoed");
@@ -77,19 +77,10 @@ fn stateless_rejections_have_their_status_code_and_the_request_id() {
     let body =
         json!({"jsonrpc": "2.0", "id": 42, "method": "server/discover", "params": {"_meta": v999}});
     let headers = [
-        ACCEPT,
-        JSON,
         ("MCP-Protocol-Version", "v999.0.0"),
         ("Mcp-Method", "server/discover"),
     ];
-    let r = request(
-        port,
-        "POST",
-        "/mcp",
-        &headers,
-        body.to_string().as_bytes(),
-        WAIT,
-    );
+    let r = post(port, "/mcp", &headers, body.to_string().as_bytes(), WAIT);
     assert_eq!(r.status, 400);
     assert_eq!(r.json()["error"]["code"], -32022);
     assert_eq!(
@@ -155,7 +146,7 @@ fn stateless_results_carry_result_type_and_cache_hints() {
         r.header("mcp-session-id").is_none(),
         "no session on the stateless path"
     );
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(
         health["active_sessions"], 0,
         "stateless requests leave no session behind"
@@ -195,31 +186,16 @@ fn stateless_progress_streams_without_priming_or_resumption() {
 #[test]
 fn closing_a_stateless_stream_cancels_the_request_and_frees_everything() {
     let server = spawn_mcpd(&[]);
-    let params = json!({"name": "test_tool_with_progress", "arguments": {}, "_meta": {
-        "progressToken": 1, "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {}
-    }});
-    let body =
-        json!({"jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": params}).to_string();
-    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-    let head = format!(
-        "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: tools/call\r\nMcp-Name: test_tool_with_progress\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    stream.write_all(head.as_bytes()).unwrap();
-    let mut first = [0u8; 256];
-    let n = stream.read(&mut first).unwrap();
-    assert!(String::from_utf8_lossy(&first[..n]).contains("text/event-stream"));
+    let (stream, _) = open_progress_call(server.port, 9);
     drop(stream);
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    eventually("the closed stream released", WAIT, || {
+        let health = get(server.port, "/health", WAIT).json();
         if health["streams"] == 0 && health["connections"] == 1 {
-            break;
+            Ok(())
+        } else {
+            Err(health.to_string())
         }
-        assert!(Instant::now() < deadline, "stream not released: {health}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
 }
 
 /// An open HTTP+SSE stream: the connection and what has been read so far.
@@ -230,10 +206,7 @@ struct SseStream {
 
 impl SseStream {
     fn open(port: u16) -> SseStream {
-        let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
+        let mut stream = connect(port);
         let request = format!(
             "GET /sse HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAccept: text/event-stream\r\n\r\n"
         );
@@ -280,33 +253,18 @@ fn http_sse_announces_the_endpoint_then_answers_as_message_events() {
     let endpoint = sse.endpoint();
     assert!(endpoint.starts_with("/messages?sessionId="), "{endpoint}");
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2024-11-05","capabilities":{},"clientInfo":{"name":"t","version":"1"}}});
-    let r = request(
-        server.port,
-        "POST",
-        &endpoint,
-        &[JSON],
-        init.to_string().as_bytes(),
-        WAIT,
-    );
+    let r = post_message(server.port, &endpoint, init.to_string().as_bytes());
     assert_eq!(r.status, 202);
     assert!(r.body.is_empty());
     let text = sse.wait_for("\"protocolVersion\":\"2024-11-05\"");
     assert!(text.contains("event: message\n"), "{text}");
     let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"ping-pong"}}});
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            &endpoint,
-            &[JSON],
-            call.to_string().as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, &endpoint, call.to_string().as_bytes()).status,
         202
     );
     sse.wait_for("ping-pong");
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(health["active_sessions"], 1);
 }
 
@@ -317,26 +275,13 @@ fn http_sse_session_ends_with_its_stream() {
     let endpoint = sse.endpoint();
     drop(sse);
     let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let r = request(
-            server.port,
-            "POST",
-            &endpoint,
-            &[JSON],
-            ping.as_bytes(),
-            WAIT,
-        );
-        if r.status == 404 {
-            break;
+    eventually("the session to end with its stream", WAIT, || {
+        let r = post_message(server.port, &endpoint, ping.as_bytes());
+        match r.status {
+            404 => Ok(()),
+            status => Err(status.to_string()),
         }
-        assert!(
-            Instant::now() < deadline,
-            "session outlived its stream: {}",
-            r.status
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    });
 }
 
 #[test]
@@ -344,27 +289,11 @@ fn http_sse_posts_need_a_known_session_and_json() {
     let server = spawn_mcpd(&[]);
     let ping = json!({"jsonrpc":"2.0","id":3,"method":"ping"}).to_string();
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            "/messages",
-            &[JSON],
-            ping.as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, "/messages", ping.as_bytes()).status,
         400
     );
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            "/messages?sessionId=nope",
-            &[JSON],
-            ping.as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, "/messages?sessionId=nope", ping.as_bytes()).status,
         404
     );
     let mut sse = SseStream::open(server.port);
@@ -381,15 +310,12 @@ fn http_sse_posts_need_a_known_session_and_json() {
         .status,
         415
     );
-    let r = request(server.port, "POST", &endpoint, &[JSON], b"{oops", WAIT);
+    let r = post_message(server.port, &endpoint, b"{oops");
     assert_eq!(
         (r.status, r.json()["error"]["code"].clone()),
         (400, json!(-32700))
     );
-    assert_eq!(
-        request(server.port, "GET", "/messages", &[], b"", WAIT).status,
-        405
-    );
+    assert_eq!(get(server.port, "/messages", WAIT).status, 405);
 }
 
 #[test]
@@ -398,28 +324,18 @@ fn all_eras_share_one_server_at_once() {
     let mut sse = SseStream::open(server.port);
     let endpoint = sse.endpoint();
     let init = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}});
-    let r = request(
-        server.port,
-        "POST",
-        "/mcp",
-        &[ACCEPT, JSON],
-        init.to_string().as_bytes(),
-        WAIT,
-    );
+    let r = post(server.port, "/mcp", &[], init.to_string().as_bytes(), WAIT);
     let session = r
         .header("mcp-session-id")
         .expect("legacy session id")
         .to_string();
     let call = json!({"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"streamable"}}});
     let headers = [
-        ACCEPT,
-        JSON,
         ("Mcp-Session-Id", session.as_str()),
         ("MCP-Protocol-Version", "2025-11-25"),
     ];
-    let r = request(
+    let r = post(
         server.port,
-        "POST",
         "/mcp",
         &headers,
         call.to_string().as_bytes(),
@@ -440,19 +356,11 @@ fn all_eras_share_one_server_at_once() {
     );
     let legacy = json!({"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"echo","arguments":{"message":"sse-era"}}});
     assert_eq!(
-        request(
-            server.port,
-            "POST",
-            &endpoint,
-            &[JSON],
-            legacy.to_string().as_bytes(),
-            WAIT
-        )
-        .status,
+        post_message(server.port, &endpoint, legacy.to_string().as_bytes()).status,
         202
     );
     sse.wait_for("sse-era");
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(health["active_sessions"], 2, "{health}");
 }
 
@@ -460,22 +368,10 @@ fn all_eras_share_one_server_at_once() {
 fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
     let server = spawn_mcpd(&[]);
     let open = |filter: Value| {
-        let body = json!({"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen",
-                          "params": {"notifications": filter, "_meta": meta()}})
-        .to_string();
-        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
-        stream
-            .set_read_timeout(Some(Duration::from_millis(50)))
-            .unwrap();
-        let head = format!(
-            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\nContent-Type: application/json\r\nMCP-Protocol-Version: 2026-07-28\r\nMcp-Method: subscriptions/listen\r\nContent-Length: {}\r\n\r\n{body}",
-            body.len()
-        );
-        stream.write_all(head.as_bytes()).unwrap();
-        SseStream {
-            stream,
-            seen: Vec::new(),
-        }
+        let listen = json!({"jsonrpc": "2.0", "id": 77, "method": "subscriptions/listen",
+                          "params": {"notifications": filter, "_meta": meta()}});
+        let (stream, seen) = open_stateless(server.port, &listen, &[]);
+        SseStream { stream, seen }
     };
     let mut tools = open(json!({"toolsListChanged": true}));
     let mut prompts = open(json!({"promptsListChanged": true}));
@@ -514,7 +410,7 @@ fn listen_acknowledges_then_carries_only_the_notifications_it_asked_for() {
         !text.contains("tools/list_changed"),
         "filter not honoured: {text}"
     );
-    let health = request(server.port, "GET", "/health", &[], b"", WAIT).json();
+    let health = get(server.port, "/health", WAIT).json();
     assert_eq!(
         health["streams"], 2,
         "both listen streams stay open: {health}"
@@ -537,14 +433,7 @@ fn http_sse_session_carries_the_capabilities_of_its_initialize() {
         let mut sse = SseStream::open(server.port);
         let endpoint = sse.endpoint();
         let post = |message: Value| {
-            let r = request(
-                server.port,
-                "POST",
-                &endpoint,
-                &[JSON],
-                message.to_string().as_bytes(),
-                WAIT,
-            );
+            let r = post_message(server.port, &endpoint, message.to_string().as_bytes());
             assert_eq!(r.status, 202, "{label}: {}", r.text());
         };
         post(
@@ -591,14 +480,7 @@ fn eras_restrict_every_transport() {
     let init = |version: &str| {
         let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
             "protocolVersion": version, "capabilities": {}, "clientInfo": {"name": "t", "version": "1"}}});
-        request(
-            server.port,
-            "POST",
-            "/mcp",
-            &[ACCEPT, JSON],
-            body.to_string().as_bytes(),
-            WAIT,
-        )
+        post(server.port, "/mcp", &[], body.to_string().as_bytes(), WAIT)
     };
     let answered = |r: Response| {
         let text = r.text();
@@ -612,11 +494,10 @@ fn eras_restrict_every_transport() {
     assert_eq!(answered(init("2025-06-18")), "2025-06-18");
     assert_eq!(answered(init("2024-11-05")), "2025-11-25", "not offered");
     let ping = json!({"jsonrpc":"2.0","id":2,"method":"ping"}).to_string();
-    let old = request(
+    let old = post(
         server.port,
-        "POST",
         "/mcp",
-        &[ACCEPT, JSON, ("MCP-Protocol-Version", "2025-03-26")],
+        &[("MCP-Protocol-Version", "2025-03-26")],
         ping.as_bytes(),
         WAIT,
     );
@@ -633,11 +514,10 @@ fn eras_restrict_every_transport() {
     let modern_only = spawn_mcpd(&["--eras", "2026-07-28"]);
     let body = json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{
         "protocolVersion": "2025-11-25", "capabilities": {}}});
-    let r = request(
+    let r = post(
         modern_only.port,
-        "POST",
         "/mcp",
-        &[ACCEPT, JSON],
+        &[],
         body.to_string().as_bytes(),
         WAIT,
     );

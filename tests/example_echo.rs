@@ -8,7 +8,7 @@ mod common;
 #[allow(dead_code)] // The example's `main` is not called here; `serve` replaces it.
 mod echo;
 
-use common::http::{request, Response};
+use common::http::{self, Response};
 use echo::Echo;
 use mcpd::config::Config;
 use mcpd::testing::Harness;
@@ -70,18 +70,11 @@ fn post(port: u16, session: Option<&str>, body: &Value) -> Response {
 
 /// One POST to `/mcp` with `body` and the `extra` headers.
 fn post_with(port: u16, extra: &[(&str, &str)], body: &Value) -> Response {
-    let mut headers = vec![
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
-    ];
-    headers.extend_from_slice(extra);
-    let body = body.to_string();
-    request(
+    http::post(
         port,
-        "POST",
         "/mcp",
-        &headers,
-        body.as_bytes(),
+        extra,
+        body.to_string().as_bytes(),
         ANSWER_LIMIT,
     )
 }

@@ -9,12 +9,12 @@ use common::http::parse_all;
 use common::wire::{
     connect, exchange, read_responses, read_until, read_until_closed, send, Outcome,
 };
-use common::{spawn_mcpd, Mcpd};
+use common::{eventually, spawn_mcpd, Mcpd};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const HEALTH: &[u8] = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
 const MCP_HEADERS: &str = "Host: 127.0.0.1\r\nAccept: application/json, text/event-stream\r\n\
@@ -122,19 +122,14 @@ fn health(server: &Mcpd) -> Value {
 
 /// Polls `/health` until only its own connection is left; panics after `within`.
 fn assert_connections_return_to_baseline(server: &Mcpd, within: Duration) {
-    let start = Instant::now();
-    loop {
+    eventually("connections back to 1 (the probe)", within, || {
         let json = health(server);
         if json["connections"] == 1 {
-            return;
+            Ok(())
+        } else {
+            Err(json.to_string())
         }
-        assert!(
-            start.elapsed() < within,
-            "connections stayed at {} (want 1, the probe): {json}",
-            json["connections"]
-        );
-        thread::sleep(Duration::from_millis(50));
-    }
+    });
 }
 
 /// The server's resident set in KiB, from `/proc/<pid>/status`.
@@ -456,7 +451,7 @@ fn absolute_form_authority_is_what_the_host_guard_checks() {
 
 #[test]
 fn slowloris_connections_get_408_while_a_normal_client_is_served() {
-    let server = spawn_mcpd(&["--head-timeout", "1"]);
+    let server = spawn_mcpd(&["--head-timeout", "2"]);
     let head = b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
     // The first byte goes with the connect: the head timer runs from the accept, and a test
     // thread starved between the two would otherwise see a quiet close instead of 408.
@@ -467,26 +462,27 @@ fn slowloris_connections_get_408_while_a_normal_client_is_served() {
             stream
         })
         .collect();
-    // One byte per connection per round, 100 ms apart, for 0.5 s: the head never completes.
-    // Writing stops well before the 1 s timeout: mcpd closes right after the 408 (no lingering
-    // close, RFC 9112 9.6), so a byte it had not read yet would reset the 408 away.
-    let mut served_in = None;
+    // One byte per connection per round, 100 ms apart, for 0.5 s: the head never completes
+    // (that trickling bytes do not move the head deadline is proven with fake time in
+    // src/server/tests.rs). Writing stops well before the 2 s timeout: mcpd closes right after
+    // the 408 (no lingering close, RFC 9112 9.6), so a byte it had not read yet would reset the
+    // 408 away.
+    let mut served = None;
     for round in 0..5 {
         for stream in slow.iter_mut() {
             let _ = stream.write_all(&head[1 + round..][..1]);
         }
         if round == 2 {
-            let asked = Instant::now();
-            let outcome = ask(&server, HEALTH);
-            assert_eq!(outcome.statuses(), vec![200], "{}", outcome.text());
-            served_in = Some(asked.elapsed());
+            served = Some(health(&server));
         }
         thread::sleep(Duration::from_millis(100));
     }
-    let served_in = served_in.expect("asked");
+    // The normal client was answered while every slow connection was still held open (each
+    // gets its 408 below): they did not starve it.
+    let served = served.expect("asked");
     assert!(
-        served_in < Duration::from_secs(2),
-        "normal client took {served_in:?}"
+        served["connections"].as_u64().is_some_and(|n| n > 200),
+        "{served}"
     );
     let mut timed_out = 0;
     for stream in slow.iter_mut() {
@@ -695,19 +691,19 @@ fn sse_readers_that_never_read_are_closed_and_memory_stays_bounded() {
     // Without reading anything, wait for the server to work through the calls (a debug build
     // takes seconds for 12 MB of JSON) and close the two flooded streams: 20 streams, 12
     // callers and the probe itself make 33 connections before.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        peak = peak.max(rss_kib(&server));
-        let json = health(&server);
-        if json["connections"].as_u64().is_some_and(|n| n <= 31) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "flooded streams still open: {json}"
-        );
-        thread::sleep(Duration::from_millis(200));
-    }
+    eventually(
+        "the flooded streams closed",
+        Duration::from_secs(60),
+        || {
+            peak = peak.max(rss_kib(&server));
+            let json = health(&server);
+            if json["connections"].as_u64().is_some_and(|n| n <= 31) {
+                Ok(())
+            } else {
+                Err(json.to_string())
+            }
+        },
+    );
     // Reading now finds what the server had sent before closing, then EOF.
     for (i, stream) in streams[..2].iter_mut().enumerate() {
         let outcome = read_until_closed(stream);

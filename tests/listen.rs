@@ -4,15 +4,15 @@
 
 mod common;
 
-use common::http::{parse, request, Response};
-use common::{fresh_dir, mcpd_bin, spawn_mcpd, spawn_mcpd_command};
+use common::http::{get, parse, post, Response};
+use common::{eventually, fresh_dir, mcpd_bin, spawn_mcpd, spawn_mcpd_command, WAIT};
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const INIT: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"listen-test","version":"1"}}}"#;
 const ECHO: &str = r#"{"jsonrpc":"2.0","id":2,"method":"tools/call","params":{"name":"echo","arguments":{"message":"over unix"}}}"#;
@@ -41,13 +41,6 @@ fn unix_request(path: &Path, host: &str, session: Option<&str>, body: &str) -> R
     parse(&raw).unwrap_or_else(|| panic!("no answer: {:?}", String::from_utf8_lossy(&raw)))
 }
 
-fn json_headers() -> [(&'static str, &'static str); 2] {
-    [
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
-    ]
-}
-
 #[test]
 fn listen_serves_tcp_and_a_unix_socket_at_once() {
     let dir = fresh_dir("listen", "both");
@@ -61,20 +54,14 @@ fn listen_serves_tcp_and_a_unix_socket_at_once() {
         "--socket-mode",
         "0600",
     ]);
-    let want = format!("listening on {listen_unix} (endpoint /mcp)");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.stderr().contains(&want) {
-        assert!(Instant::now() < deadline, "{}", server.stderr());
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_log(&format!("listening on {listen_unix} (endpoint /mcp)"), WAIT);
     let mode = std::fs::metadata(&sock).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600, "--socket-mode applies to the socket file");
 
-    let tcp = request(
+    let tcp = post(
         server.port,
-        "POST",
         "/mcp",
-        &json_headers(),
+        &[],
         INIT.as_bytes(),
         Duration::from_secs(5),
     );
@@ -154,15 +141,7 @@ fn listen_takes_an_ipv6_literal_in_brackets() {
         return;
     }
     let server = spawn_mcpd(&["--listen", "127.0.0.1:0", "--listen", "[::1]:0"]);
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let stderr = loop {
-        let stderr = server.stderr();
-        if stderr.contains("listening on http://[::1]:") {
-            break stderr;
-        }
-        assert!(Instant::now() < deadline, "{stderr}");
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let stderr = server.wait_log("listening on http://[::1]:", WAIT);
     let line = stderr
         .lines()
         .find(|l| l.contains("listening on http://[::1]:"))
@@ -233,23 +212,14 @@ fn socket_activation_serves_the_passed_socket_and_hides_the_variables() {
     let server = spawn_mcpd_command(command, &args);
     drop(listener);
     assert_eq!(server.port, port, "mcpd serves the passed socket");
-    let init = request(
-        port,
-        "POST",
-        "/mcp",
-        &json_headers(),
-        INIT.as_bytes(),
-        Duration::from_secs(10),
-    );
+    let init = post(port, "/mcp", &[], INIT.as_bytes(), Duration::from_secs(10));
     assert_eq!(init.status, 200, "{}", init.text());
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let env = loop {
+    let env = eventually("the bridged child to write its environment", WAIT, || {
         match std::fs::read_to_string(&env_file) {
-            Ok(text) if text.contains("PATH=") => break text,
-            _ if Instant::now() > deadline => panic!("the bridged child never started"),
-            _ => std::thread::sleep(Duration::from_millis(20)),
+            Ok(text) if text.contains("PATH=") => Ok(text),
+            other => Err(format!("{other:?}")),
         }
-    };
+    });
     assert!(!env.contains("LISTEN_"), "children see no LISTEN_*: {env}");
 }
 
@@ -264,14 +234,7 @@ fn socket_activation_for_another_pid_is_ignored() {
         },
         &["LISTEN_PID=1"],
     );
-    let r = request(
-        server.port,
-        "GET",
-        "/health",
-        &[],
-        b"",
-        Duration::from_secs(5),
-    );
+    let r = get(server.port, "/health", Duration::from_secs(5));
     assert_eq!(r.status, 200, "served on --host/--port instead");
 }
 
@@ -306,33 +269,11 @@ fn accept_survives_running_out_of_file_descriptors() {
         }
     }
     // Let mcpd run into the limit (it accepts until EMFILE), then close every client.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.stderr().contains("accept failed") {
-        assert!(
-            Instant::now() < deadline,
-            "mcpd never hit the limit: {}",
-            server.stderr()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    server.wait_log("accept failed", WAIT);
     drop(clients);
-    let health = request(
-        server.port,
-        "GET",
-        "/health",
-        &[],
-        b"",
-        Duration::from_secs(10),
-    );
+    let health = get(server.port, "/health", Duration::from_secs(10));
     assert_eq!(health.status, 200, "{}", health.text());
-    let metrics = request(
-        server.port,
-        "GET",
-        "/metrics",
-        &[],
-        b"",
-        Duration::from_secs(10),
-    );
+    let metrics = get(server.port, "/metrics", Duration::from_secs(10));
     let text = metrics.text();
     let exhausted = text
         .lines()

@@ -12,8 +12,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-/// The newest 1.x release: 2.x changed the client API these scripts use.
-const MCP_VERSION: &str = "1.30.0";
 /// One script run, SDK start-up included (the scripts give up after 45 s themselves).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -28,24 +26,12 @@ fn python_sdk_streamable_http() {
     cmd.arg(script("sdk_http.py")).arg(&url);
     let out = run_script(cmd);
     let log = server.stop();
-    let dir = fresh_dir("python-sdk", "http");
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
+    common::keep_logs("python-sdk", "http", &log, &out.stdout, &out.stderr);
     eprintln!(
         "--- sdk_http.py {url}: {}\n--- stdout:\n{}--- stderr:\n{}",
         out.status, out.stdout, out.stderr
     );
-    assert!(
-        out.ok,
-        "Python SDK over Streamable HTTP failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
-        out.status,
-        failure_lines(&out.stdout),
-        tail(&out.stderr, 4000),
-        tail(&log, 3000)
-    );
+    assert_passed("Python SDK over Streamable HTTP", &out, &log);
 }
 
 #[test]
@@ -79,20 +65,8 @@ fn run_sse(label: &str, server_args: &[&str]) {
     cmd.arg(script("sdk_sse.py")).arg(&url);
     let out = run_script(cmd);
     let log = server.stop();
-    let dir = fresh_dir("python-sdk", label);
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
-    assert!(
-        out.ok,
-        "[{label}] Python SDK over HTTP+SSE failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
-        out.status,
-        failure_lines(&out.stdout),
-        tail(&out.stderr, 4000),
-        tail(&log, 3000)
-    );
+    common::keep_logs("python-sdk", label, &log, &out.stdout, &out.stderr);
+    assert_passed(&format!("[{label}] Python SDK over HTTP+SSE"), &out, &log);
 }
 
 #[test]
@@ -117,14 +91,7 @@ fn python_sdk_stdio() {
         out.stdout,
         out.stderr
     );
-    assert!(
-        out.ok,
-        "Python SDK over stdio failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
-        out.status,
-        failure_lines(&out.stdout),
-        tail(&out.stderr, 4000),
-        tail(&log, 3000)
-    );
+    assert_passed("Python SDK over stdio", &out, &log);
 }
 
 /// A Python SDK (FastMCP) stdio server behind `mcpd -- python stdio_server.py`, one child per
@@ -158,25 +125,28 @@ fn run_bridged(label: &str, options: &[&str], sessions: usize, calls: usize) {
         .arg(calls.to_string());
     let out = run_script(cmd);
     let log = server.stop();
-    let dir = fresh_dir("python-sdk", label);
-    let _ = std::fs::write(dir.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        dir.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
+    common::keep_logs("python-sdk", label, &log, &out.stdout, &out.stderr);
     eprintln!(
         "--- sdk_bridge.py {url} {sessions} {calls} (mcpd {options:?} -- python stdio_server.py): \
          {}\n--- stdout:\n{}--- stderr:\n{}",
         out.status, out.stdout, out.stderr
     );
+    assert_passed(
+        &format!("Python SDK through the bridge ({options:?})"),
+        &out,
+        &log,
+    );
+}
+
+/// Fails the test with the script's `FAIL:` lines and both stderr tails unless it passed.
+fn assert_passed(what: &str, out: &ScriptRun, mcpd_log: &str) {
     assert!(
         out.ok,
-        "Python SDK through the bridge ({options:?}) failed ({}):\n{}\nstderr tail:\n{}\nmcpd \
-         stderr tail:\n{}",
+        "{what} failed ({}):\n{}\nstderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
-        failure_lines(&out.stdout),
+        common::failure_lines(&out.stdout),
         tail(&out.stderr, 4000),
-        tail(&log, 3000)
+        tail(mcpd_log, 3000)
     );
 }
 
@@ -207,7 +177,7 @@ fn run_script(mut cmd: Command) -> ScriptRun {
     } else {
         format!("{} after {:.1?}", out.status, out.elapsed)
     };
-    let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
+    let ok = out.all_ok();
     ScriptRun {
         stdout: out.stdout,
         stderr: out.stderr,
@@ -216,17 +186,7 @@ fn run_script(mut cmd: Command) -> ScriptRun {
     }
 }
 
-/// The `FAIL:` lines of a script's stdout, or all of it when it has none.
-fn failure_lines(stdout: &str) -> String {
-    let fails: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
-    if fails.is_empty() {
-        tail(stdout, 4000).to_string()
-    } else {
-        fails.join("\n")
-    }
-}
-
-/// The venv's python with `mcp==MCP_VERSION` (see [`common::pyenv`]).
+/// The venv's python with `mcp==MCP1` (see [`common::pyenv`]).
 fn venv_python() -> Option<PathBuf> {
-    common::pyenv::venv_python("py-venv", &[("mcp", MCP_VERSION)])
+    common::pyenv::venv_python("py-venv", &[("mcp", common::pyenv::MCP1)])
 }

@@ -4,12 +4,12 @@
 
 mod common;
 
-use common::mcpd_bin;
+use common::{eventually, mcpd_bin, wait_exit, WAIT};
 use serde_json::{json, Value};
 use std::io::{BufRead, BufReader, Write};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::thread;
-use std::time::{Duration, Instant};
 
 /// Echo calls sent without reading an answer; their answers (4 MiB) are far more than a pipe
 /// and mcpd's 1 MiB output bound hold.
@@ -54,32 +54,61 @@ fn rss_kib(pid: u32) -> u64 {
     line.split_whitespace().nth(1).unwrap().parse().unwrap()
 }
 
-fn wait_exit(child: &mut Child, limit: Duration) -> Option<std::process::ExitStatus> {
-    let until = Instant::now() + limit;
-    while Instant::now() < until {
-        if let Some(status) = child.try_wait().unwrap() {
-            return Some(status);
-        }
-        thread::sleep(Duration::from_millis(20));
+/// Bytes waiting in the pipe behind `fd` (either end) and the pipe's capacity.
+fn pipe_fill(fd: BorrowedFd) -> (usize, usize) {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: FIONREAD on a pipe descriptor we hold, into a c_int we own.
+    let rc = unsafe { libc::ioctl(fd.as_raw_fd(), libc::FIONREAD, &mut queued) };
+    assert_eq!(rc, 0, "FIONREAD: {}", std::io::Error::last_os_error());
+    // SAFETY: F_GETPIPE_SZ on a pipe descriptor we hold; no pointer involved.
+    let capacity = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_GETPIPE_SZ) };
+    assert!(
+        capacity > 0,
+        "F_GETPIPE_SZ: {}",
+        std::io::Error::last_os_error()
+    );
+    (queued as usize, capacity as usize)
+}
+
+/// Whether the pipe behind `fd` is full, give or take the page its reader is part-way through.
+fn pipe_full(fd: BorrowedFd) -> Result<(), String> {
+    let (queued, capacity) = pipe_fill(fd);
+    if queued + 4096 >= capacity {
+        Ok(())
+    } else {
+        Err(format!("{queued} of {capacity} bytes queued"))
     }
-    let _ = child.kill();
-    let _ = child.wait();
-    None
+}
+
+/// `mcpd --stdio` with the calls being written to it and nothing read yet, once it holds back:
+/// its stdout pipe is full (nobody reads it) and so is its stdin pipe (it stopped reading the
+/// calls instead of buffering their answers). The child and the writer thread.
+fn held_back_stdio() -> (Child, thread::JoinHandle<()>) {
+    let mut child = spawn_stdio();
+    let stdin = child.stdin.take().unwrap();
+    // A second descriptor for the same pipe, to look at it while the writer owns the first;
+    // dropped before returning, so the writer's close is still mcpd's end-of-file.
+    let watch = stdin.as_fd().try_clone_to_owned().unwrap();
+    let writer = send_calls(stdin);
+    let stdout = child.stdout.as_ref().unwrap().as_fd();
+    eventually("mcpd's stdout full and its stdin left unread", WAIT, || {
+        pipe_full(stdout).map_err(|e| format!("stdout: {e}"))?;
+        pipe_full(watch.as_fd()).map_err(|e| format!("stdin: {e}"))
+    });
+    drop(watch);
+    (child, writer)
 }
 
 #[test]
 fn a_stalled_reader_bounds_memory_and_a_stop_signal_still_ends_mcpd() {
-    let mut child = spawn_stdio();
-    let writer = send_calls(child.stdin.take().unwrap());
-    // Give mcpd time to read what it will and fill its output; nothing reads stdout.
-    thread::sleep(Duration::from_millis(1500));
+    let (mut child, writer) = held_back_stdio();
     let rss = rss_kib(child.id());
     assert!(rss < 24 * 1024, "RSS {rss} KiB with a stalled reader");
     Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
         .unwrap();
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let status = wait_exit(&mut child, WAIT);
     assert!(
         status.is_some_and(|s| s.success()),
         "mcpd did not stop while stdout was full: {status:?}"
@@ -90,9 +119,8 @@ fn a_stalled_reader_bounds_memory_and_a_stop_signal_still_ends_mcpd() {
 
 #[test]
 fn a_slow_reader_gets_every_answer_in_order() {
-    let mut child = spawn_stdio();
-    let writer = send_calls(child.stdin.take().unwrap());
-    thread::sleep(Duration::from_millis(500));
+    // The reader starts only once mcpd has had to hold back.
+    let (mut child, writer) = held_back_stdio();
     let mut reader = BufReader::new(child.stdout.take().unwrap());
     for id in 0..=CALLS {
         let mut line = String::new();
@@ -109,6 +137,6 @@ fn a_slow_reader_gets_every_answer_in_order() {
     }
     writer.join().unwrap();
     // The writer is done and its end of stdin is closed: mcpd ends by itself.
-    let status = wait_exit(&mut child, Duration::from_secs(10));
+    let status = wait_exit(&mut child, WAIT);
     assert!(status.is_some_and(|s| s.success()), "{status:?}");
 }

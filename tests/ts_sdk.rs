@@ -17,7 +17,8 @@
 
 mod common;
 
-use common::{fresh_dir, run_bounded, spawn_mcpd, tail};
+use common::pyenv::{MCP1, MCP2, SERVER_TIME};
+use common::{run_bounded, spawn_mcpd, tail};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -26,15 +27,6 @@ use std::time::Duration;
 const SDK1: &str = "1.32.2";
 /// The TS SDK 2.x client package; its engines field asks for Node ≥ 20.
 const SDK2: &str = "2.3.1";
-/// npm `@modelcontextprotocol/server-everything`, built on the TS SDK 1.x (handshake only).
-const SERVER_EVERYTHING: &str = "2026.8.31";
-/// The Python SDK the `mcp-server-time` venv is pinned with.
-const MCP: &str = "2.3.0";
-/// PyPI `mcp-server-time`, built on the Python SDK 2.x (dual-era).
-const SERVER_TIME: &str = "2026.10.19";
-/// The Python SDK of `tests/ts/ask_while_working.py`: 1.x serves the handshake era only (the
-/// venv `tests/python_sdk.rs` makes).
-const MCP1: &str = "1.30.0";
 /// One client run, node start-up included (the script gives up after 45 s itself).
 const SCRIPT_TIMEOUT: Duration = Duration::from_secs(90);
 /// Every revision mcpd knows, for `--eras`.
@@ -90,12 +82,7 @@ fn server_command(server: Server) -> Option<Backend> {
             env: Vec::new(),
         }),
         Server::Everything => {
-            let bin = common::npm::npm_bin(
-                "server-everything",
-                "@modelcontextprotocol/server-everything",
-                SERVER_EVERYTHING,
-                "mcp-server-everything",
-            )?;
+            let bin = common::npm::server_everything()?;
             // node_modules/.bin/<bin> -> node_modules/<package>/dist/docs
             let modules = bin.parent().and_then(Path::parent)?;
             let docs = modules.join("@modelcontextprotocol/server-everything/dist/docs");
@@ -108,7 +95,7 @@ fn server_command(server: Server) -> Option<Backend> {
             // A venv of its own: another test's pin set never replaces it under this one.
             let python = common::pyenv::venv_python(
                 "py2-time-venv",
-                &[("mcp", MCP), ("mcp-server-time", SERVER_TIME)],
+                &[("mcp", MCP2), ("mcp-server-time", SERVER_TIME)],
             )?;
             let bin = python.with_file_name("mcp-server-time");
             Some(Backend {
@@ -198,12 +185,7 @@ fn cell(client: Client, server: Server, options: &[&str], era: &str) {
     }
     let out = run_bounded(cmd, SCRIPT_TIMEOUT).expect("start node");
     let log = mcpd.stop();
-    let logs = fresh_dir("ts-sdk", &label);
-    let _ = std::fs::write(logs.join("mcpd.log"), &log);
-    let _ = std::fs::write(
-        logs.join("client.log"),
-        format!("{}{}", out.stdout, out.stderr),
-    );
+    common::keep_logs("ts-sdk", &label, &log, &out.stdout, &out.stderr);
     let negotiated = out
         .stdout
         .lines()
@@ -214,7 +196,7 @@ fn cell(client: Client, server: Server, options: &[&str], era: &str) {
         .lines()
         .filter(|l| l.contains("late progress notification"))
         .count();
-    let ok = out.status.success() && !out.timed_out && out.stdout.lines().any(|l| l == "ALL OK");
+    let ok = out.all_ok();
     eprintln!(
         "MATRIX | {client:?} | {kind} | {mode}{}{} | {negotiated} | {} | progress the SDK saw \
          late: {late}",
@@ -228,7 +210,7 @@ fn cell(client: Client, server: Server, options: &[&str], era: &str) {
          stderr tail:\n{}\nmcpd stderr tail:\n{}",
         out.status,
         if out.timed_out { ", timed out" } else { "" },
-        failures(&out.stdout),
+        common::failure_lines(&out.stdout),
         tail(&out.stderr, 3000),
         tail(&log, 3000)
     );
@@ -258,31 +240,11 @@ fn settle_everything(mcpd: &common::Mcpd, label: &str) {
         "[{label}] server/discover: {}",
         reply.text()
     );
-    const REFUSED: &str = "Failed to request roots from client";
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        let log = mcpd.stderr();
-        if log.contains(REFUSED) {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "[{label}] server-everything's start-up roots request was not refused within 20 s; \
-             mcpd stderr:\n{}",
-            tail(&log, 3000)
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// The `FAIL:` lines of the script's stdout, or its tail when it has none.
-fn failures(stdout: &str) -> String {
-    let fails: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
-    if fails.is_empty() {
-        tail(stdout, 4000).to_string()
-    } else {
-        fails.join("\n")
-    }
+    // server-everything's start-up roots request is refused (mcpd's log says so).
+    mcpd.wait_log(
+        "Failed to request roots from client",
+        Duration::from_secs(20),
+    );
 }
 
 // --- TS SDK 1.32.2, Streamable HTTP: the 2025-11-25 handshake everywhere.

@@ -5,7 +5,9 @@
 //! `WouldBlock`, writable interest only while bytes are pending, tokens index the server's
 //! connection slab, and the poll timeout is the server's next deadline, so an idle server
 //! sleeps. After every call into the server its outputs are drained at once, so a connection
-//! number the server has freed is never confused with a new socket.
+//! number the server has freed is never confused with a new socket. Each listener or socket
+//! event goes through `Shell::dispatch` as a `Ready` value, so the tests (`tests.rs`) feed
+//! batches in an order they choose instead of the kernel's.
 //!
 //! The same loop serves the built-in server and the stdio bridge: a bridge adds its child
 //! processes as `Sources` (`children`), whose pipes sit in the same `Poll` under tokens of
@@ -198,16 +200,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     }
     let mut server = Server::new(config, handler, Instant::now());
     server.listening_on(listen::tcp_ips(&listeners));
-    let mut shell = Shell {
-        poll,
-        server,
-        sockets: SocketTable::default(),
-        buf: vec![0; READ_CHUNK],
-        sources,
-        listeners,
-        accept_retry: None,
-        fd_freed: false,
-    };
+    let mut shell = Shell::new(poll, server, listeners, sources);
     shell.pump();
     let mut events = Events::with_capacity(1024);
     let mut stopping: Option<Stopping> = None;
@@ -272,7 +265,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
             match event.token() {
                 STDERR => {}
                 Token(t) if (LISTENERS..LISTENERS + shell.listeners.len()).contains(&t) => {
-                    shell.accept(t - LISTENERS);
+                    shell.dispatch(Ready::Accept(t - LISTENERS));
                 }
                 SIGNALS => {
                     let mut drain = [0u8; 64];
@@ -303,22 +296,11 @@ fn serve_with<H: Handler, S: Sources<H>>(
                 {
                     shell.pump();
                 }
-                Token(slot) => {
-                    // A socket event names a slot; the table says which connection holds it now
-                    // (an event left over from a closed one is a harmless spurious wake-up).
-                    let Some(conn) = shell.sockets.id_at(slot) else {
-                        continue;
-                    };
-                    if event.is_readable() || event.is_read_closed() || event.is_error() {
-                        shell.read(conn);
-                    }
-                    if event.is_writable() {
-                        shell.write(conn);
-                        // Writing can finish a closing connection and free its number: carry
-                        // out that close now, before a later event in this batch reuses it.
-                        shell.pump();
-                    }
-                }
+                Token(slot) => shell.dispatch(Ready::Socket {
+                    slot,
+                    read: event.is_readable() || event.is_read_closed() || event.is_error(),
+                    write: event.is_writable(),
+                }),
             }
         }
         shell.server.handle_timeout(Instant::now());
@@ -401,7 +383,61 @@ struct Socket {
     writable: bool,
 }
 
+/// One readiness event on a listener or a client socket, as [`Shell::dispatch`] carries it out.
+/// mio's `Event` cannot be built by hand; this can, so a test orders a batch itself.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ready {
+    /// Listener `index` has connections queued.
+    Accept(usize),
+    /// The socket registered under `slot` can be read (data, hang-up or error: a read finds out
+    /// which) and/or written.
+    Socket {
+        /// The token: a slot of the server's connection table.
+        slot: usize,
+        /// Readable, read-closed or failed.
+        read: bool,
+        /// Writable.
+        write: bool,
+    },
+}
+
 impl<H: Handler, S: Sources<H>> Shell<H, S> {
+    fn new(poll: Poll, server: Server<H>, listeners: Vec<Listener>, sources: S) -> Shell<H, S> {
+        Shell {
+            poll,
+            server,
+            sockets: SocketTable::default(),
+            buf: vec![0; READ_CHUNK],
+            sources,
+            listeners,
+            accept_retry: None,
+            fd_freed: false,
+        }
+    }
+
+    /// Carries out one readiness event, outputs drained after every call into the server.
+    fn dispatch(&mut self, ready: Ready) {
+        match ready {
+            Ready::Accept(index) => self.accept(index),
+            Ready::Socket { slot, read, write } => {
+                // A socket event names a slot; the table says which connection holds it now
+                // (an event left over from a closed one is a harmless spurious wake-up).
+                let Some(conn) = self.sockets.id_at(slot) else {
+                    return;
+                };
+                if read {
+                    self.read(conn);
+                }
+                if write {
+                    self.write(conn);
+                    // Writing can finish a closing connection and free its number: carry
+                    // out that close now, before a later event in this batch reuses it.
+                    self.pump();
+                }
+            }
+        }
+    }
+
     /// Accepts from listener `index` until its queue is empty. Out of descriptors, the rest
     /// wait in the kernel queue and [`Shell::retry_accept`] comes back for them.
     fn accept(&mut self, index: usize) {
@@ -591,22 +627,4 @@ fn out_of_descriptors(e: &io::Error) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::SocketTable;
-    use crate::id::ConnId;
-
-    #[test]
-    fn a_stale_close_leaves_the_new_socket_of_a_reused_slot_alone() {
-        let mut table = SocketTable::default();
-        let old = ConnId::new(0, 0);
-        let new = ConnId::new(0, 1);
-        table.insert(old, "old socket");
-        // The old connection's close is still queued when the slot is reused.
-        table.insert(new, "new socket");
-        assert_eq!(table.take(old), None);
-        assert_eq!(table.id_at(0), Some(new));
-        assert_eq!(table.get_mut(new), Some(&mut "new socket"));
-        assert_eq!(table.take(new), Some("new socket"));
-        assert_eq!(table.id_at(0), None);
-    }
-}
+mod tests;

@@ -125,6 +125,46 @@ pub fn parse_all(mut bytes: &[u8]) -> Vec<Response> {
     out
 }
 
+/// The bytes of one request: head (`Host`, `Connection: close` when `close`, `headers`,
+/// `Content-Length`) and body.
+fn request_bytes(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    close: bool,
+) -> Vec<u8> {
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n");
+    if close {
+        head.push_str("Connection: close\r\n");
+    }
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
+    let mut bytes = head.into_bytes();
+    bytes.extend_from_slice(body);
+    bytes
+}
+
+/// A loopback connection to `port` with a short read timeout (50 ms), so every read loop
+/// ([`read_more`]) can poll its deadline.
+pub fn connect(port: u16) -> TcpStream {
+    let stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_millis(50)))
+        .unwrap();
+    stream
+}
+
+/// A new connection (see [`connect`]) with `bytes` written on it.
+fn send_request(port: u16, bytes: &[u8]) -> TcpStream {
+    let mut stream = connect(port);
+    stream.write_all(bytes).expect("write the request");
+    stream
+}
+
 /// Sends one request with `Connection: close` and reads the whole answer, up to the close
 /// (at most `limit`); the caller checks `complete` when the framing matters.
 pub fn request(
@@ -135,38 +175,101 @@ pub fn request(
     body: &[u8],
     limit: Duration,
 ) -> Response {
-    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    let mut head =
-        format!("{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n");
-    for (name, value) in headers {
-        head.push_str(&format!("{name}: {value}\r\n"));
-    }
-    head.push_str(&format!("Content-Length: {}\r\n\r\n", body.len()));
-    stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(body).unwrap();
+    let mut stream = send_request(
+        port,
+        &request_bytes(port, method, path, headers, body, true),
+    );
     // Connection: close was asked for, so the close (a positive event) ends the answer; a
     // test that counts the server's descriptors or connections next sees this one gone.
     let raw = read_until_closed(&mut stream, limit);
     parse(&raw).unwrap_or_else(|| panic!("no HTTP response in {:?}", String::from_utf8_lossy(&raw)))
 }
 
-/// POSTs a stateless (2026-07-28) JSON-RPC `message` to `/mcp` with the headers that revision
-/// requires: `MCP-Protocol-Version` and `Mcp-Method` from the message, then `extra` (`Mcp-Name`
-/// is the caller's, so a test can send a wrong one). The `_meta` envelope is the caller's too.
-pub fn stateless(port: u16, message: &Value, extra: &[(&str, &str)], limit: Duration) -> Response {
+/// A plain `GET path` (no headers beyond `Host`), its whole answer (at most `limit`).
+pub fn get(port: u16, path: &str, limit: Duration) -> Response {
+    request(port, "GET", path, &[], b"", limit)
+}
+
+/// The two headers every MCP POST carries: an `Accept` of both answer kinds and a JSON body.
+pub const MCP_POST: [(&str, &str); 2] = [
+    ("Accept", "application/json, text/event-stream"),
+    ("Content-Type", "application/json"),
+];
+
+/// A 2025-11-25 `initialize` (id 1, no capabilities), the opening of a session.
+pub const INITIALIZE: &str = r#"{"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}"#;
+
+/// POSTs `body` to `path` with [`MCP_POST`] and then `extra`, and reads the whole answer
+/// (`Connection: close`, at most `limit`).
+pub fn post(
+    port: u16,
+    path: &str,
+    extra: &[(&str, &str)],
+    body: &[u8],
+    limit: Duration,
+) -> Response {
+    let mut headers = MCP_POST.to_vec();
+    headers.extend_from_slice(extra);
+    request(port, "POST", path, &headers, body, limit)
+}
+
+/// The headers a stateless (2026-07-28) POST of `message` needs: `MCP-Protocol-Version` and
+/// `Mcp-Method` from the message, then `extra` (`Mcp-Name` is the caller's, so a test can send
+/// a wrong one).
+fn stateless_headers<'a>(
+    message: &'a Value,
+    extra: &[(&'a str, &'a str)],
+) -> Vec<(&'a str, &'a str)> {
     let method = message["method"].as_str().expect("a request has a method");
-    let mut headers = vec![
-        ("Accept", "application/json, text/event-stream"),
-        ("Content-Type", "application/json"),
+    let mut headers = MCP_POST.to_vec();
+    headers.extend([
         ("MCP-Protocol-Version", "2026-07-28"),
         ("Mcp-Method", method),
-    ];
+    ]);
     headers.extend_from_slice(extra);
+    headers
+}
+
+/// POSTs a stateless (2026-07-28) JSON-RPC `message` to `/mcp` with the headers that revision
+/// requires (see `stateless_headers`) and reads the whole answer. The `_meta` envelope is the
+/// caller's.
+pub fn stateless(port: u16, message: &Value, extra: &[(&str, &str)], limit: Duration) -> Response {
+    let headers = stateless_headers(message, extra);
     let body = message.to_string();
     request(port, "POST", "/mcp", &headers, body.as_bytes(), limit)
+}
+
+/// Sends the stateless POST [`stateless`] sends on a kept-alive connection and returns the
+/// connection once the answer's head is in, with the bytes read so far: for a test that reads
+/// the event stream itself (or drops it mid-way).
+pub fn open_stateless(port: u16, message: &Value, extra: &[(&str, &str)]) -> (TcpStream, Vec<u8>) {
+    let headers = stateless_headers(message, extra);
+    let body = message.to_string();
+    let request = request_bytes(port, "POST", "/mcp", &headers, body.as_bytes(), false);
+    let mut stream = send_request(port, &request);
+    let mut seen = Vec::new();
+    let (_, head) = read_more(&mut stream, &mut seen, Duration::from_secs(10), |b| {
+        find(b, b"\r\n\r\n").is_some()
+    });
+    assert!(head, "no answer head: {:?}", String::from_utf8_lossy(&seen));
+    (stream, seen)
+}
+
+/// Opens a stateless `tools/call` of the built-in `test_tool_with_progress` (id `id`): an answer
+/// that takes a while (the tool paces its progress), its event stream open; the stream and the
+/// bytes read so far.
+pub fn open_progress_call(port: u16, id: u64) -> (TcpStream, Vec<u8>) {
+    let call = serde_json::json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {
+        "name": "test_tool_with_progress", "arguments": {}, "_meta": {"progressToken": 1,
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {}}}});
+    let opened = open_stateless(port, &call, &[("Mcp-Name", "test_tool_with_progress")]);
+    assert!(
+        String::from_utf8_lossy(&opened.1).contains("text/event-stream"),
+        "{:?}",
+        String::from_utf8_lossy(&opened.1)
+    );
+    opened
 }
 
 /// Reads until the peer closes or `limit` passes (what came, however far it got).

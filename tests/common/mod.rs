@@ -77,6 +77,18 @@ impl Mcpd {
         self.stderr.lock().map(|s| s.clone()).unwrap_or_default()
     }
 
+    /// Waits (at most `within`) until its stderr contains `needle`; returns the stderr then.
+    pub fn wait_log(&self, needle: &str, within: Duration) -> String {
+        eventually(&format!("{needle:?} in mcpd's stderr"), within, || {
+            let log = self.stderr();
+            if log.contains(needle) {
+                Ok(log)
+            } else {
+                Err(tail(&log, 3000).to_string())
+            }
+        })
+    }
+
     /// Stops it as dropping does, and returns everything it wrote to stderr.
     pub fn stop(mut self) -> String {
         self.shutdown();
@@ -90,17 +102,11 @@ impl Mcpd {
                 // SAFETY: kill(2) with a PID we own (our unreaped child) and a valid signal.
                 unsafe { libc::kill(pid, libc::SIGTERM) };
             }
-            let deadline = Instant::now() + STOP_TIMEOUT;
-            while let Ok(None) = self.child.try_wait() {
-                if Instant::now() >= deadline {
-                    eprintln!(
-                        "mcpd (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}: killing it",
-                        self.child.id()
-                    );
-                    let _ = self.child.kill();
-                    break;
-                }
-                thread::sleep(Duration::from_millis(20));
+            if wait_exit(&mut self.child, STOP_TIMEOUT).is_none() {
+                eprintln!(
+                    "mcpd (pid {}) ignored SIGTERM for {STOP_TIMEOUT:?}: killed it",
+                    self.child.id()
+                );
             }
         }
         let _ = self.child.wait();
@@ -121,22 +127,32 @@ impl Drop for Mcpd {
 /// `listening on http://127.0.0.1:PORT/PATH` line on stderr. Panics with the stderr seen if it
 /// exits first or takes too long. A thread keeps draining stderr into a buffer afterwards.
 pub fn spawn_mcpd(args: &[&str]) -> Mcpd {
+    spawn_mcpd_command(loopback_mcpd(args), args)
+}
+
+/// `mcpd --host 127.0.0.1 --port 0 ARGS...`, not started yet.
+fn loopback_mcpd(args: &[&str]) -> Command {
     let mut command = Command::new(mcpd_bin());
     command
         .args(["--host", "127.0.0.1", "--port", "0"])
         .args(args);
-    spawn_mcpd_command(command, args)
+    command
 }
 
-/// Like [`spawn_mcpd`] for a prepared `command` that ends up running `mcpd` in its own process
-/// (e.g. a shell that sets up descriptors and then `exec`s it); `args` only label errors.
-pub fn spawn_mcpd_command(mut command: Command, args: &[&str]) -> Mcpd {
-    let mut child = command
+/// Starts `command` (an `mcpd`) with stdin and stdout on /dev/null and stderr on a pipe.
+fn start_with_stderr_piped(mut command: Command) -> Child {
+    command
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()));
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()))
+}
+
+/// Like [`spawn_mcpd`] for a prepared `command` that ends up running `mcpd` in its own process
+/// (e.g. a shell that sets up descriptors and then `exec`s it); `args` only label errors.
+pub fn spawn_mcpd_command(command: Command, args: &[&str]) -> Mcpd {
+    let mut child = start_with_stderr_piped(command);
     let stderr = child.stderr.take().expect("piped stderr");
     let buffer = Arc::new(Mutex::new(String::new()));
     let (tx, rx) = mpsc::channel::<String>();
@@ -206,14 +222,7 @@ pub fn spawn_mcpd_command(mut command: Command, args: &[&str]) -> Mcpd {
 /// stays open and fills up, as with a stalled logger, for as long as the returned reader lives.
 /// Bounded: at most 10 s for the listening line.
 pub fn spawn_mcpd_undrained(args: &[&str]) -> (Mcpd, std::process::ChildStderr) {
-    let mut child = Command::new(mcpd_bin())
-        .args(["--host", "127.0.0.1", "--port", "0"])
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", mcpd_bin()));
+    let mut child = start_with_stderr_piped(loopback_mcpd(args));
     let stderr = child.stderr.take().expect("piped stderr");
     let (tx, rx) = mpsc::channel();
     // Reads byte by byte up to the listening line's end, so nothing past it is consumed.
@@ -253,7 +262,7 @@ pub fn spawn_mcpd_undrained(args: &[&str]) -> (Mcpd, std::process::ChildStderr) 
 }
 
 /// `(port, path)` from a line containing `listening on http://HOST:PORT/PATH`.
-fn parse_listening(line: &str) -> Option<(u16, String)> {
+pub fn parse_listening(line: &str) -> Option<(u16, String)> {
     let rest = &line[line.find("listening on http://")? + "listening on http://".len()..];
     let rest = rest.split_whitespace().next()?;
     let slash = rest.find('/').unwrap_or(rest.len());
@@ -310,6 +319,22 @@ pub struct Output {
     /// The deadline passed and the process group was killed.
     pub timed_out: bool,
     pub elapsed: Duration,
+}
+
+impl Output {
+    /// Exited 0 in time and printed the line `ALL OK`, as every client script does last.
+    pub fn all_ok(&self) -> bool {
+        self.status.success() && !self.timed_out && self.stdout.lines().any(|l| l == "ALL OK")
+    }
+}
+
+/// Keeps one client run's output (`client.log`) and mcpd's stderr (`mcpd.log`) in a fresh
+/// `target/<area>/<label>-…` directory, for reading after a failure; that directory.
+pub fn keep_logs(area: &str, label: &str, mcpd_log: &str, stdout: &str, stderr: &str) -> PathBuf {
+    let dir = fresh_dir(area, label);
+    let _ = std::fs::write(dir.join("mcpd.log"), mcpd_log);
+    let _ = std::fs::write(dir.join("client.log"), format!("{stdout}{stderr}"));
+    dir
 }
 
 /// "exit status 1", "killed by signal 9" and so on.
@@ -410,6 +435,70 @@ impl Drain {
         let bytes = self.buffer.lock().map(|b| b.clone()).unwrap_or_default();
         String::from_utf8_lossy(&bytes).into_owned()
     }
+}
+
+/// How long [`eventually`] and the log and exit waits give a condition by default before the
+/// test fails (a loaded machine is slow).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// Checks `check` every 20 ms until it gives `Some`, and returns that; panics naming `what`
+/// (and the last state `check` reported through `Err`) once `within` has passed. The one
+/// polling loop of the tests: a wait for an event with a deadline, never "nothing happened
+/// within N ms".
+pub fn eventually<T>(
+    what: &str,
+    within: Duration,
+    mut check: impl FnMut() -> Result<T, String>,
+) -> T {
+    let deadline = Instant::now() + within;
+    loop {
+        match check() {
+            Ok(value) => return value,
+            Err(last) => assert!(
+                Instant::now() < deadline,
+                "{what}: not within {within:?}; last seen: {last}"
+            ),
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits (at most `within`) for `child` to exit; kills and reaps it and returns `None` when it
+/// does not.
+pub fn wait_exit(child: &mut Child, within: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if let Some(status) = child.try_wait().expect("try_wait on our own child") {
+            return Some(status);
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// The `FAIL:` lines of a client script's stdout, or its tail when it has none.
+pub fn failure_lines(stdout: &str) -> String {
+    let fails: Vec<&str> = stdout.lines().filter(|l| l.starts_with("FAIL")).collect();
+    if fails.is_empty() {
+        tail(stdout, 4000).to_string()
+    } else {
+        fails.join("\n")
+    }
+}
+
+/// What a failed package install (`what`: "npm install", "pip install") of `wanted` printed,
+/// for the skip notice or the CI failure.
+pub fn install_problem(what: &str, wanted: &[String], out: &Output) -> String {
+    format!(
+        "{what} {}: {}{}\n{}{}",
+        wanted.join(" "),
+        out.status,
+        if out.timed_out { " (timed out)" } else { "" },
+        tail(&out.stdout, 2000),
+        tail(&out.stderr, 3000)
+    )
 }
 
 /// The last `max` characters of `text`, for panic messages.

@@ -1,11 +1,14 @@
 //! npm packages for the real-client and real-server tests: installed once, pinned, into
 //! `target/npm/<name>` (under a file lock), and run from there with the machine's node.
 
-use super::{require_tool, run_bounded, tail, target_dir, tool_missing};
+use super::{install_problem, require_tool, run_bounded, target_dir, tool_missing};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+/// npm `@modelcontextprotocol/server-everything`, built on the TS SDK 1.x (handshake only).
+pub const SERVER_EVERYTHING: &str = "2026.8.31";
 
 /// The `node_modules` directory of `target/npm/<name>` holding every `package@version` of
 /// `pins`, installed on first use. None when npm or the registry is unavailable outside CI
@@ -42,15 +45,10 @@ pub fn npm_packages(name: &str, pins: &[(&str, &str)]) -> Option<PathBuf> {
     .env("npm_config_update_notifier", "false");
     let out = run_bounded(cmd, Duration::from_secs(600)).expect("start npm");
     if !out.status.success() || !pins.iter().all(|(p, v)| installed(&modules, p, v)) {
-        let problem = format!(
-            "npm install {}: {}{}\n{}{}",
-            wanted.join(" "),
-            out.status,
-            if out.timed_out { " (timed out)" } else { "" },
-            tail(&out.stdout, 2000),
-            tail(&out.stderr, 3000)
+        tool_missing(
+            "npm (registry)",
+            &install_problem("npm install", &wanted, &out),
         );
-        tool_missing("npm (registry)", &problem);
         return None;
     }
     Some(modules)
@@ -69,6 +67,17 @@ pub fn npm_bin(name: &str, package: &str, version: &str, bin: &str) -> Option<Pa
         &format!("{package}@{version} has no {}", path.display()),
     );
     None
+}
+
+/// The `mcp-server-everything` binary of `@modelcontextprotocol/server-everything@`
+/// [`SERVER_EVERYTHING`], installed on first use (see [`npm_bin`]).
+pub fn server_everything() -> Option<PathBuf> {
+    npm_bin(
+        "server-everything",
+        "@modelcontextprotocol/server-everything",
+        SERVER_EVERYTHING,
+        "mcp-server-everything",
+    )
 }
 
 /// Whether `modules/<package>/package.json` names exactly `version`.

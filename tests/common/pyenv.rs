@@ -2,11 +2,19 @@
 //! once under `target/` (under a file lock, as test threads and processes may race) and reused
 //! while it holds exactly those versions.
 
-use super::{require_tool, run_bounded, tail, target_dir, tool_missing};
+use super::{install_problem, require_tool, run_bounded, target_dir, tool_missing};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
+
+/// The Python SDK 1.x (the newest 1.x release): its client API is the one `tests/py` scripts
+/// use, and it serves the handshake era only.
+pub const MCP1: &str = "1.30.0";
+/// The Python SDK 2.x, whose `Client(url)` probes `server/discover` by default.
+pub const MCP2: &str = "2.3.0";
+/// PyPI `mcp-server-time`, built on the Python SDK 2.x (dual-era).
+pub const SERVER_TIME: &str = "2026.10.19";
 
 /// The python of `target/<name>` with every `package==version` of `pins` installed, made on
 /// first use. None when python3, venv or PyPI is unavailable outside CI (under CI: a panic).
@@ -55,16 +63,8 @@ pub fn venv_python(name: &str, pins: &[(&str, &str)]) -> Option<PathBuf> {
     .args(&wanted);
     let out = run_bounded(cmd, Duration::from_secs(600)).expect("start the venv's python");
     if !out.status.success() || !has_pins(&python, pins) {
-        let problem = format!(
-            "pip install {}: {}{}\n{}{}",
-            wanted.join(" "),
-            out.status,
-            if out.timed_out { " (timed out)" } else { "" },
-            tail(&out.stdout, 2000),
-            tail(&out.stderr, 3000)
-        );
         let _ = std::fs::remove_dir_all(&venv);
-        tool_missing("pip (PyPI)", &problem);
+        tool_missing("pip (PyPI)", &install_problem("pip install", &wanted, &out));
         return None;
     }
     Some(python)

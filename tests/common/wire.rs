@@ -45,11 +45,7 @@ impl Outcome {
 
 /// A loopback connection with a short read timeout, so every read loop can poll its deadline.
 pub fn connect(server: &Mcpd) -> TcpStream {
-    let stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
-    stream
-        .set_read_timeout(Some(Duration::from_millis(50)))
-        .unwrap();
-    stream
+    super::http::connect(server.port)
 }
 
 /// Whether the last of `bytes`' complete responses announces the connection's end.

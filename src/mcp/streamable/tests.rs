@@ -639,16 +639,7 @@ fn resumption_replays_exactly_that_stream() {
 #[test]
 fn reconnection_tool_answer_arrives_on_resumed_get() {
     let mut rig = Rig::new(ResponseMode::Auto);
-    let id = rig.session("2025-11-25");
-    let call = request(
-        2,
-        "tools/call",
-        json!({"name": "test_reconnection", "arguments": {}}),
-    );
-    let (primed, end) = stream_events(&rig.post(1, &id, &call));
-    assert!(end, "the POST stream ends after priming");
-    assert_eq!(primed.len(), 1);
-    assert!(primed[0].data.is_empty());
+    let (id, primed) = start_reconnection_call(&mut rig);
     rig.advance(Duration::from_millis(200));
     let reply = rig.get(2, &id, primed[0].id.as_deref());
     let (events, end) = stream_events(&reply);
@@ -1232,4 +1223,43 @@ fn the_handler_learns_which_resources_the_listen_streams_follow() {
         vec![],
     ];
     assert_eq!(told, want, "the sorted union after every change");
+}
+
+#[test]
+fn reconnection_tool_answer_follows_a_get_resumed_before_it_is_ready() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let (id, primed) = start_reconnection_call(&mut rig);
+    rig.close(1);
+    // The client reconnects at once, before the tool's pause is over.
+    let reply = rig.get(2, &id, primed[0].id.as_deref());
+    assert_eq!(reply.status, 200);
+    let (early, end) = stream_events(&reply);
+    assert!(!end && early.iter().all(|e| e.data.is_empty()), "{early:?}");
+    rig.advance(Duration::from_millis(200));
+    let (events, end) = rig.sent_to(2);
+    assert!(end, "the resumed stream ends with the answer");
+    let answers: Vec<Value> = events
+        .iter()
+        .filter(|e| !e.data.is_empty())
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(answers.len(), 1, "{events:?}");
+    assert_eq!(answers[0]["id"], 2);
+    assert!(answers[0]["result"].is_object());
+}
+
+/// A 2025-11-25 session whose `test_reconnection` call (id 2, on connection 1) has sent its
+/// priming event and ended its POST stream; the session id and that one event.
+fn start_reconnection_call(rig: &mut Rig<Builtin>) -> (String, Vec<ParsedEvent>) {
+    let id = rig.session("2025-11-25");
+    let call = request(
+        2,
+        "tools/call",
+        json!({"name": "test_reconnection", "arguments": {}}),
+    );
+    let (primed, end) = stream_events(&rig.post(1, &id, &call));
+    assert!(end, "the POST stream ends after priming");
+    assert_eq!(primed.len(), 1);
+    assert!(primed[0].data.is_empty());
+    (id, primed)
 }
