@@ -122,7 +122,8 @@ pub struct BridgeLimits {
     /// Time a fresh child gets to answer `server/discover` before mcpd takes it for a
     /// handshake-only one and sends `initialize`: some stdio servers ignore requests they do
     /// not know before the handshake (the TS SDK 2.x client's stdio probe falls back on silence
-    /// too).
+    /// too). 10 s, because the clock starts at spawn: a Python server's imports alone took
+    /// over 5 s on a loaded two-core machine, and a silent server costs this once per child.
     pub probe_timeout: Duration,
     /// 2026-07-28 requests held while the stateless child starts; past it they get 503.
     pub max_held: usize,
@@ -160,7 +161,7 @@ impl Default for BridgeLimits {
             backoff_start: Duration::from_millis(500),
             backoff_max: Duration::from_secs(30),
             healthy_after: Duration::from_secs(60),
-            probe_timeout: Duration::from_secs(5),
+            probe_timeout: Duration::from_secs(10),
             max_held: 256,
             max_cached_tools: 1024,
             max_tool_pages: 16,
