@@ -33,6 +33,11 @@ pub struct Limits {
     pub session_timeout: Duration,
     /// Interval of SSE comment heartbeats on every open stream.
     pub heartbeat: Duration,
+    /// Client requests in flight in one session (a stdio stream is one session, its stateless
+    /// requests included); beyond it a request is refused (HTTP 503 / -32000). 256 is far above
+    /// what an interactive client keeps in flight, and bounds the request table a single
+    /// misbehaving client can fill before its own answers come back.
+    pub max_pending_per_session: usize,
 }
 
 impl Default for Limits {
@@ -49,6 +54,7 @@ impl Default for Limits {
             keep_alive_timeout: Duration::from_secs(60),
             session_timeout: Duration::from_secs(3600),
             heartbeat: Duration::from_secs(15),
+            max_pending_per_session: 256,
         }
     }
 }

@@ -5,7 +5,7 @@ use super::supervisor::{Phase, Supervisor};
 use super::{child, route, Bridge, Due, ProcessAction, Signal};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
-use crate::mcp::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::{Command, Context, Handler, Outbox, OutgoingId, RequestHandle, SessionKey};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -188,8 +188,47 @@ impl Handler for Bridge {
         self.listened(uris);
     }
 
-    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
-        self.commands.pop_front()
+    fn handle_wake(&mut self, out: &mut Outbox) {
+        while let Some((session, command)) = self.commands.pop_front() {
+            match (command, session) {
+                (Command::Respond { request, outcome }, _) => out.respond(request, outcome),
+                (
+                    Command::Notify {
+                        related,
+                        method,
+                        params,
+                    },
+                    session,
+                ) => out.notify(session, related, &method, params),
+                (
+                    Command::Request {
+                        related,
+                        method,
+                        params,
+                        ..
+                    },
+                    session,
+                ) => {
+                    let Some((child, child_id)) = self.asks.pop_front() else {
+                        continue;
+                    };
+                    let Some(session) = session else { continue };
+                    let ours = out.request(session, related, &method, params);
+                    if let Some(child) = self.children.get_mut(&child) {
+                        child.routes.asked(session, ours, child_id);
+                    }
+                }
+                (Command::Timer { after, token, .. }, session) => {
+                    out.set_timer(session, after, token);
+                }
+                (Command::CancelTimer { key }, _) => out.cancel_timer(key),
+                (Command::Overloaded { request, message }, _) => out.overloaded(request, message),
+                (Command::CloseStream { request }, _) => out.close_stream(request),
+                (Command::EndSession, Some(session)) => out.end_session(session),
+                (Command::IdleTimeout { after }, Some(session)) => out.idle_timeout(session, after),
+                (Command::EndSession | Command::IdleTimeout { .. }, None) => {}
+            }
+        }
     }
 
     fn health(&self) -> Option<Value> {

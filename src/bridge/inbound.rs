@@ -241,16 +241,13 @@ impl Bridge {
                 );
             }
         }
-        member.next_outgoing += 1;
-        let ours = OutgoingId(member.next_outgoing);
-        if let Some(child) = self.children.get_mut(&id) {
-            child.routes.asked(session, ours, rid);
-        }
+        // The outbox names the request in `handle_wake`, which records its route then.
+        self.asks.push_back((id, rid));
         self.commands.push_back((
             Some(session),
             Command::Request {
                 related,
-                id: ours,
+                id: OutgoingId(0),
                 method,
                 params: params.unwrap_or_else(|| json!({})),
             },

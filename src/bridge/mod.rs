@@ -2,7 +2,7 @@
 //! Streamable HTTP, supervised.
 //!
 //! [`Bridge`] is a [`Handler`](crate::mcp::Handler): the transport hands it client messages, and it answers through
-//! [`Handler::poll_command`](crate::mcp::Handler::poll_command) once a child has spoken. Towards the event loop it is sans-IO, in
+//! [`Handler::handle_wake`](crate::mcp::Handler::handle_wake) once a child has spoken. Towards the event loop it is sans-IO, in
 //! the quinn-proto style:
 //!
 //! - inputs, each with `now`: [`Bridge::handle_spawned`] / [`Bridge::handle_spawn_failed`]
@@ -152,8 +152,10 @@ struct Member {
     label: String,
     /// What its client declared at `initialize` (shared mode checks it before routing).
     capabilities: Value,
-    next_outgoing: u64,
 }
+
+/// The key of a queued timer until the outbox allocates its real one.
+const PLACEHOLDER_TIMER: crate::mcp::TimerKey = crate::mcp::TimerKey(0);
 
 /// What a handler timer of the bridge is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -217,7 +219,13 @@ pub struct Bridge {
     stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
+    /// Work for clients, handed to the dispatcher's outbox in `handle_wake`. Requests to a
+    /// client and timers are placeholders here (id and key 0): the outbox allocates the real
+    /// ones when it takes them, so ids never collide with the transport's.
     commands: VecDeque<(Option<SessionKey>, Command)>,
+    /// The child and its id of each queued request to a client, in queue order: its route is
+    /// recorded once the outbox has named it.
+    asks: VecDeque<(ChildId, crate::mcp::Id)>,
     actions: VecDeque<ProcessAction>,
     stats: Stats,
     stopping: bool,
@@ -275,6 +283,7 @@ impl Bridge {
             timers: HashMap::new(),
             next_timer: 1,
             commands: VecDeque::new(),
+            asks: VecDeque::new(),
             actions: VecDeque::new(),
             stats: Stats::default(),
             stopping: false,
@@ -602,8 +611,14 @@ impl Bridge {
         let token = self.next_timer;
         self.next_timer += 1;
         self.timers.insert(token, due);
-        self.commands
-            .push_back((None, Command::Timer { after, token }));
+        self.commands.push_back((
+            None,
+            Command::Timer {
+                key: PLACEHOLDER_TIMER,
+                after,
+                token,
+            },
+        ));
     }
 
     /// Ends a child: stdin closed, SIGTERM to its group now, SIGKILL after the grace. With

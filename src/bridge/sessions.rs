@@ -59,7 +59,6 @@ impl Bridge {
             capabilities: view
                 .map(|v| v.client_capabilities.clone())
                 .unwrap_or(Value::Null),
-            next_outgoing: 0,
         };
         if self.shared {
             self.members.insert(session, member);

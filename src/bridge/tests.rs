@@ -16,6 +16,12 @@ struct Rig {
     timers: BTreeMap<(Instant, u64), ()>,
     next_handle: u64,
     next_pid: u32,
+    /// The outbox the dispatcher would own: it allocates ids and timer keys.
+    out: crate::mcp::Outbox,
+    /// Work taken from the bridge's wakes that tests have not looked at yet.
+    held: VecDeque<(Option<SessionKey>, Command)>,
+    /// The session of every request handed to the bridge, as the dispatcher's table knows it.
+    owners: HashMap<RequestHandle, SessionKey>,
 }
 
 fn config(shared: bool) -> Config {
@@ -49,6 +55,9 @@ impl Rig {
             timers: BTreeMap::new(),
             next_handle: 100,
             next_pid: 1000,
+            out: crate::mcp::Outbox::new(),
+            held: VecDeque::new(),
+            owners: HashMap::new(),
         }
     }
 
@@ -58,12 +67,10 @@ impl Rig {
         session: Option<SessionKey>,
         f: impl FnOnce(&mut Bridge, &mut Context<'_>),
     ) -> Vec<Command> {
-        let mut commands = Vec::new();
-        let mut next_outgoing = 0;
         let view = session.and_then(|s| self.views.get(&s));
-        let mut ctx = Context::new(self.now, session, view, &mut commands, &mut next_outgoing);
+        let mut ctx = Context::new(self.now, session, view, &mut self.out);
         f(&mut self.bridge, &mut ctx);
-        commands
+        self.out.take().into_iter().map(|(_, c)| c).collect()
     }
 
     fn request(
@@ -74,6 +81,7 @@ impl Rig {
     ) -> (RequestHandle, Vec<Command>) {
         self.next_handle += 1;
         let handle = RequestHandle(self.next_handle);
+        self.owners.insert(handle, SessionKey(session));
         let key = SessionKey(session);
         self.views.entry(key).or_insert_with(|| SessionView {
             id: format!("s{session}"),
@@ -102,16 +110,8 @@ impl Rig {
 
     /// Commands the bridge produced outside callbacks; timers are kept for [`Rig::advance`].
     fn commands(&mut self) -> Vec<(Option<SessionKey>, Command)> {
-        let mut out = Vec::new();
-        while let Some((session, command)) = self.bridge.poll_command() {
-            match command {
-                Command::Timer { after, token } => {
-                    self.timers.insert((self.now + after, token), ());
-                }
-                other => out.push((session, other)),
-            }
-        }
-        out
+        self.commands_keep_timers();
+        self.held.drain(..).collect()
     }
 
     /// Moves the clock and fires due timers.
@@ -130,10 +130,26 @@ impl Rig {
         }
     }
 
+    /// Wakes the bridge: its timers are kept for [`Rig::advance`], the rest for
+    /// [`Rig::commands`].
     fn commands_keep_timers(&mut self) {
-        let rest = self.commands();
-        for (session, command) in rest.into_iter().rev() {
-            self.bridge.commands.push_front((session, command));
+        self.bridge.handle_wake(&mut self.out);
+        for (session, command) in self.out.take() {
+            match command {
+                Command::Timer { after, token, .. } => {
+                    self.timers.insert((self.now + after, token), ());
+                }
+                other => {
+                    // Answers name their request; its session is the request's.
+                    let session = match &other {
+                        Command::Respond { request, .. } | Command::Overloaded { request, .. } => {
+                            self.owners.get(request).copied().or(session)
+                        }
+                        _ => session,
+                    };
+                    self.held.push_back((session, other));
+                }
+            }
         }
     }
 

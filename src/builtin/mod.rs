@@ -526,7 +526,7 @@ mod tests {
                     {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")}},
             })
         );
-        assert!(h.handler.sessions.is_empty());
+        assert!(h.handler().sessions.is_empty());
         h.declare(json!({}));
         assert_eq!(h.call("server/discover", json!({})), Ok(got));
     }

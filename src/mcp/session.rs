@@ -11,8 +11,7 @@
 //! standalone stream that is not open yet wait there until it opens.
 
 use super::handler::{RequestHandle, SessionKey, SessionView};
-use super::jsonrpc::Id;
-use crate::idmap::{IdMap, IdSet};
+use crate::idmap::IdMap;
 use crate::sse::{self, ReplayBuffer, ReplayGap};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -172,13 +171,10 @@ pub fn parse_event_id(value: &str) -> Option<(StreamNo, u64)> {
     Some((no.parse().ok()?, seq.parse().ok()?))
 }
 
-/// A client request in flight.
+/// Where a client request in flight is answered (the dispatcher's table owns the rest of it:
+/// its session, JSON-RPC id and method).
 #[derive(Clone, Debug)]
 pub struct Pending {
-    /// The id the client gave it, echoed on the answer.
-    pub client_id: Id,
-    /// Its method (stateless results are completed per method).
-    pub method: String,
     /// The stream its answer and related messages travel on.
     pub stream: StreamNo,
 }
@@ -202,10 +198,6 @@ pub struct Session {
     pub detached: VecDeque<StreamNo>,
     /// Client requests in flight.
     pub pending: IdMap<RequestHandle, Pending>,
-    /// Ids of our requests to the client still awaiting an answer.
-    pub outgoing: IdSet<u64>,
-    /// Next id for our requests to the client.
-    pub next_outgoing: u64,
     /// When the session last saw a request or stream activity.
     pub last_activity: Instant,
     /// A stateless (2026-07-28) request's session: gone once the request is answered.
@@ -240,8 +232,6 @@ impl Session {
             next_stream: 1,
             detached: VecDeque::new(),
             pending: IdMap::default(),
-            outgoing: IdSet::default(),
-            next_outgoing: 0,
             last_activity: now,
             ephemeral: false,
             http_sse: false,

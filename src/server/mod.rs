@@ -143,6 +143,7 @@ impl<H: Handler> Server<H> {
             max_sessions: config.limits.max_sessions,
             instance_id: config.instance_id.clone(),
             eras: crate::mcp::version::Eras::from_list(&config.eras),
+            max_pending_per_session: config.limits.max_pending_per_session,
         };
         Server {
             listen_ips,

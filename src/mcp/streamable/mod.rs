@@ -15,6 +15,7 @@
 //! missing, 404 when unknown); a present `MCP-Protocol-Version` must be one we support (400);
 //! notifications and responses get 202; batches only for sessions on 2025-03-26.
 
+use super::dispatch::{Dispatcher, TimerKey};
 use super::error::Error;
 use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
@@ -36,10 +37,7 @@ mod reply;
 pub use reply::{Reply, ReplyBody};
 pub mod stateless;
 
-/// Client requests in flight per session; beyond it a request is refused with 503.
-pub const MAX_PENDING_PER_SESSION: usize = 256;
-/// Our requests to one client awaiting answers; beyond it the handler gets an error at once.
-pub const MAX_OUTGOING_PER_SESSION: usize = 256;
+pub use super::dispatch::MAX_OUTGOING_PER_SESSION;
 /// Seconds a client is told to wait when the session table is full.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
@@ -58,6 +56,9 @@ pub struct Settings {
     pub instance_id: String,
     /// Revisions offered and accepted (`--eras`).
     pub eras: version::Eras,
+    /// Client requests in flight per session
+    /// ([`crate::config::Limits::max_pending_per_session`]).
+    pub max_pending_per_session: usize,
 }
 
 /// Work for connections other than the one whose request is being answered.
@@ -101,13 +102,8 @@ pub enum Action {
 pub enum Timer {
     /// Check whether a session has been idle too long.
     SessionExpiry(SessionKey),
-    /// A handler timer.
-    Handler {
-        /// The session that set it (`None`: set outside any session).
-        session: Option<SessionKey>,
-        /// The handler's token.
-        token: u64,
-    },
+    /// A handler timer (cancelled ones are ignored when they fire).
+    Handler(TimerKey),
 }
 
 /// Counters for `/health`.
@@ -123,14 +119,12 @@ pub struct Stats {
 
 /// The session-era Streamable HTTP transport with its sessions and the handler behind it.
 pub struct Transport<H: Handler> {
-    handler: H,
+    dispatcher: Dispatcher<H>,
     settings: Settings,
     sessions: IdMap<SessionKey, Session>,
     by_id: HashMap<String, SessionKey>,
-    owners: IdMap<RequestHandle, SessionKey>,
     attached: IdMap<ConnId, (SessionKey, StreamNo)>,
     next_session: u64,
-    next_handle: u64,
     total_sessions: u64,
     actions: VecDeque<Action>,
     /// Open `subscriptions/listen` streams, by their stateless session.
@@ -148,14 +142,12 @@ impl<H: Handler> Transport<H> {
     /// A transport serving `handler`.
     pub fn new(handler: H, settings: Settings) -> Transport<H> {
         Transport {
-            handler,
+            dispatcher: Dispatcher::new(handler, settings.max_pending_per_session),
             settings,
             sessions: IdMap::default(),
             by_id: HashMap::new(),
-            owners: IdMap::default(),
             attached: IdMap::default(),
             next_session: 1,
-            next_handle: 1,
             total_sessions: 0,
             actions: VecDeque::new(),
             listeners: IdMap::default(),
@@ -356,8 +348,8 @@ impl<H: Handler> Transport<H> {
                 ),
             }
         }
-        if session.pending.len() + requests.len() > MAX_PENDING_PER_SESSION {
-            return Error::TooManyRequests(MAX_PENDING_PER_SESSION).reply(None);
+        if !self.dispatcher.has_room(key, requests.len()) {
+            return Error::TooManyRequests(self.dispatcher.max_pending()).reply(None);
         }
         for message in others {
             self.dispatch_other(key, message, now);
@@ -381,19 +373,10 @@ impl<H: Handler> Transport<H> {
         }
         let mut handles = Vec::new();
         for (id, method, params) in requests {
-            let handle = RequestHandle(self.next_handle);
-            self.next_handle += 1;
+            let handle = self.dispatcher.track(key, id, &method);
             if let Some(session) = self.sessions.get_mut(&key) {
-                session.pending.insert(
-                    handle,
-                    Pending {
-                        client_id: id,
-                        method: method.clone(),
-                        stream: no,
-                    },
-                );
+                session.pending.insert(handle, Pending { stream: no });
             }
-            self.owners.insert(handle, key);
             handles.push((handle, method, params));
         }
         for (handle, method, params) in handles {
@@ -636,10 +619,13 @@ impl<H: Handler> Transport<H> {
                     self.actions.push_back(Action::Arm { at, timer });
                 }
             }
-            Timer::Handler { session, token } => {
+            Timer::Handler(key) => {
+                let Some((session, token)) = self.dispatcher.fire_timer(key) else {
+                    return;
+                };
                 if session.is_none_or(|key| self.sessions.contains_key(&key)) {
-                    let commands = self.call(session, now, |h, ctx| h.handle_timer(ctx, token));
-                    self.apply_in(session, commands, now);
+                    let work = self.call(session, now, |h, ctx| h.handle_timer(ctx, token));
+                    self.apply(work, now);
                 }
             }
         }
@@ -673,19 +659,15 @@ impl<H: Handler> Transport<H> {
             self.attached.remove(&conn);
             self.actions.push_back(Action::Close { conn });
         }
-        for handle in session.pending.keys() {
-            self.owners.remove(handle);
-        }
         let listened = self.listeners.remove(&key).is_some();
         if session.ephemeral {
             log::debug(format_args!("stateless request {}: {why}", key.0));
         } else {
             log::info(format_args!("session {} ended: {why}", session.id));
         }
-        let now = session.last_activity;
-        let _ = self.invoke(None, now, |h, _| h.session_closed(key));
+        self.dispatcher.close_session(key);
         if listened {
-            self.listened_changed(now);
+            self.listened_changed();
         }
     }
 

@@ -88,6 +88,7 @@ impl<H: Handler> Rig<H> {
             max_sessions: 100,
             instance_id: String::new(),
             eras: crate::mcp::version::Eras::default(),
+            max_pending_per_session: 256,
         };
         f(&mut settings);
         Rig {
@@ -979,7 +980,7 @@ fn listen_streams_get_only_the_notifications_they_asked_for() {
 }
 
 /// A backend that decides each `initialize` by its `mode` param, the way a bridge does:
-/// `refuse` (overloaded), `later` (answered through `poll_command`), else at once; it also
+/// `refuse` (overloaded), `later` (answered through `handle_wake`), else at once; it also
 /// notes what `least_active_idle` offered and can ask for a shorter idle timeout.
 #[derive(Default)]
 struct Gate {
@@ -1015,8 +1016,14 @@ impl Handler for Gate {
         }
     }
 
-    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
-        self.queue.pop_front()
+    fn handle_wake(&mut self, out: &mut crate::mcp::Outbox) {
+        while let Some((key, command)) = self.queue.pop_front() {
+            match (command, key) {
+                (Command::Respond { request, outcome }, _) => out.respond(request, outcome),
+                (Command::IdleTimeout { after }, Some(key)) => out.idle_timeout(key, after),
+                (other, _) => panic!("Gate queues no {other:?}"),
+            }
+        }
     }
 }
 
