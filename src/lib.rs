@@ -56,6 +56,7 @@ pub mod idmap;
 pub mod lines;
 pub mod log;
 pub mod mcp;
+pub mod process;
 pub mod server;
 pub mod sse;
 mod sys;

@@ -64,7 +64,7 @@ impl<H: Handler> Harness<H> {
     pub fn new(handler: H) -> Harness<H> {
         let max_pending = crate::config::Limits::default().max_pending_per_session;
         Harness {
-            dispatcher: Dispatcher::new(handler, max_pending),
+            dispatcher: Dispatcher::new(Box::new(handler), max_pending),
             session: Some(SessionKey(1)),
             view: Some(SessionView {
                 protocol_version: version::LATEST_LEGACY.into(),

@@ -6,8 +6,9 @@ use super::{child, route, Bridge, Due, ProcessAction, Signal};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, Context, Handler, Outbox, OutgoingId, RequestHandle, SessionKey};
+use crate::process::{ChildId, ExitKind, ProcessHost, SpawnSpec};
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Handler for Bridge {
     fn handle_request(
@@ -231,6 +232,10 @@ impl Handler for Bridge {
         }
     }
 
+    fn processes(&mut self) -> Option<&mut dyn ProcessHost> {
+        Some(self)
+    }
+
     fn health(&self) -> Option<Value> {
         let s = self.stats();
         let mut fields = json!({
@@ -276,6 +281,44 @@ impl Handler for Bridge {
             }
         }
         Some(fields)
+    }
+}
+
+/// The event loop runs the bridge's children through this; each call is the inherent method of
+/// the same name.
+impl ProcessHost for Bridge {
+    fn poll_process_action(&mut self) -> Option<ProcessAction> {
+        Bridge::poll_process_action(self)
+    }
+    fn spawn_spec(&self) -> &SpawnSpec {
+        Bridge::spawn_spec(self)
+    }
+    fn handle_spawned(&mut self, id: ChildId, pid: u32, now: Instant) {
+        Bridge::handle_spawned(self, id, pid, now)
+    }
+    fn handle_spawn_failed(&mut self, id: ChildId, error: &str, now: Instant) {
+        Bridge::handle_spawn_failed(self, id, error, now)
+    }
+    fn stdin_pending(&self, id: ChildId) -> &[u8] {
+        Bridge::stdin_pending(self, id)
+    }
+    fn handle_stdin_written(&mut self, id: ChildId, n: usize) {
+        Bridge::handle_stdin_written(self, id, n)
+    }
+    fn handle_stdout(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        Bridge::handle_stdout(self, id, bytes, now)
+    }
+    fn handle_stdout_closed(&mut self, id: ChildId, now: Instant) {
+        Bridge::handle_stdout_closed(self, id, now)
+    }
+    fn handle_stderr(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        Bridge::handle_stderr(self, id, bytes, now)
+    }
+    fn handle_exit(&mut self, id: ChildId, kind: ExitKind, now: Instant) {
+        Bridge::handle_exit(self, id, kind, now)
+    }
+    fn shutdown(&mut self, now: Instant) {
+        Bridge::shutdown(self, now)
     }
 }
 

@@ -69,58 +69,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use supervisor::Supervisor;
 
-/// A signal for a child's process group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    /// Ask it to stop.
-    Term,
-    /// Stop it now.
-    Kill,
-}
-
-/// What the event loop must do for a child.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProcessAction {
-    /// Start it with [`Bridge::spawn_spec`]; report with [`Bridge::handle_spawned`] or
-    /// [`Bridge::handle_spawn_failed`].
-    Spawn {
-        /// The child.
-        child: ChildId,
-    },
-    /// Its stdin has bytes in [`Bridge::stdin_pending`].
-    Write {
-        /// The child.
-        child: ChildId,
-    },
-    /// Send `signal` to its process group (only while the child is not reaped yet).
-    Signal {
-        /// The child.
-        child: ChildId,
-        /// Which.
-        signal: Signal,
-    },
-    /// Close its stdin.
-    CloseStdin {
-        /// The child.
-        child: ChildId,
-    },
-}
+pub use crate::process::{ProcessAction, Signal, SpawnSpec};
 
 /// Why a per-session child is stopped when its session ends (DELETE, expiry, eviction).
 const SESSION_ENDED: &str = "its session ended";
-
-/// How to start a child: the command after `--`, already wrapped in `sh -c` for `--shell`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpawnSpec {
-    /// The program (looked up in `PATH`).
-    pub program: String,
-    /// Its arguments.
-    pub args: Vec<String>,
-    /// Variables added to the inherited environment.
-    pub env: Vec<(String, String)>,
-    /// Working directory, if not mcpd's.
-    pub cwd: Option<String>,
-}
 
 /// Children counters for `/health` and the log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

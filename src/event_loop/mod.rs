@@ -20,7 +20,6 @@ use crate::sys;
 mod children;
 mod listen;
 pub mod stdio;
-use crate::bridge::Bridge;
 use listen::{Listener, Stream};
 use mio::event::Event;
 use mio::unix::{pipe, SourceFd};
@@ -48,9 +47,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds every address `config` names (sockets systemd passed, `--listen`, or
 /// `config.host:config.port`) and serves until SIGTERM or SIGINT.
-pub fn run<H: Handler>(config: Config, handler: H) -> io::Result<()> {
+pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let listeners = listen::bind_all(&config)?;
-    serve_with(listeners, config, handler, ())
+    serve_with(listeners, config, Box::new(handler), ())
 }
 
 /// Binds like [`run`] and serves `config.bridge.command` through the stdio bridge until SIGTERM
@@ -66,28 +65,28 @@ pub fn serve_bridge(listener: std::net::TcpListener, config: Config) -> io::Resu
 }
 
 fn bridge_on(listeners: Vec<Listener>, config: Config) -> io::Result<()> {
-    let bridge = Bridge::new(&config, Instant::now());
+    let bridge = crate::bridge::Bridge::new(&config, Instant::now());
     let children = children::Children::new(config.bridge.kill_grace);
-    serve_with(listeners, config, bridge, children)
+    serve_with(listeners, config, Box::new(bridge), children)
 }
 
 /// Event sources besides sockets that one loop serves next to the server (the bridge's child
 /// processes); `()` is none.
-trait Sources<H: Handler> {
+trait Sources {
     /// Carries out what the backend asked for during the last server call; true when it called
     /// the server again (so its outputs need draining).
-    fn pump(&mut self, server: &mut Server<H>, registry: &Registry) -> bool;
+    fn pump(&mut self, server: &mut Server, registry: &Registry) -> bool;
     /// A readiness event; false when the token is not one of these sources'.
-    fn ready(&mut self, event: &Event, server: &mut Server<H>, registry: &Registry) -> bool;
+    fn ready(&mut self, event: &Event, server: &mut Server, registry: &Registry) -> bool;
     /// Whether input was left unread at the end of a turn, for fairness: the loop then polls
     /// without waiting and calls [`Sources::resume`].
     fn has_backlog(&self) -> bool;
     /// Reads on where the last turn stopped.
-    fn resume(&mut self, server: &mut Server<H>, registry: &Registry);
+    fn resume(&mut self, server: &mut Server, registry: &Registry);
     /// SIGCHLD arrived: reap.
-    fn reap(&mut self, server: &mut Server<H>, registry: &Registry);
+    fn reap(&mut self, server: &mut Server, registry: &Registry);
     /// Shutdown begins.
-    fn stop(&mut self, server: &mut Server<H>);
+    fn stop(&mut self, server: &mut Server);
     /// Something must still finish before the process may exit.
     fn busy(&self) -> bool;
     /// Longest time finishing may take.
@@ -96,19 +95,19 @@ trait Sources<H: Handler> {
     fn abort(&mut self);
 }
 
-impl<H: Handler> Sources<H> for () {
-    fn pump(&mut self, _: &mut Server<H>, _: &Registry) -> bool {
+impl Sources for () {
+    fn pump(&mut self, _: &mut Server, _: &Registry) -> bool {
         false
     }
-    fn ready(&mut self, _: &Event, _: &mut Server<H>, _: &Registry) -> bool {
+    fn ready(&mut self, _: &Event, _: &mut Server, _: &Registry) -> bool {
         false
     }
     fn has_backlog(&self) -> bool {
         false
     }
-    fn resume(&mut self, _: &mut Server<H>, _: &Registry) {}
-    fn reap(&mut self, _: &mut Server<H>, _: &Registry) {}
-    fn stop(&mut self, _: &mut Server<H>) {}
+    fn resume(&mut self, _: &mut Server, _: &Registry) {}
+    fn reap(&mut self, _: &mut Server, _: &Registry) {}
+    fn stop(&mut self, _: &mut Server) {}
     fn busy(&self) -> bool {
         false
     }
@@ -156,18 +155,23 @@ impl StderrWatch {
 }
 
 /// Serves on an already bound listener until SIGTERM or SIGINT.
-pub fn serve<H: Handler>(
+pub fn serve<H: Handler + 'static>(
     listener: std::net::TcpListener,
     config: Config,
     handler: H,
 ) -> io::Result<()> {
-    serve_with(vec![listen::from_std(listener)?], config, handler, ())
+    serve_with(
+        vec![listen::from_std(listener)?],
+        config,
+        Box::new(handler),
+        (),
+    )
 }
 
-fn serve_with<H: Handler, S: Sources<H>>(
+fn serve_with<S: Sources>(
     mut listeners: Vec<Listener>,
     config: Config,
-    handler: H,
+    handler: Box<dyn Handler>,
     sources: S,
 ) -> io::Result<()> {
     let poll = Poll::new()?;
@@ -340,9 +344,9 @@ struct Stopping {
     sources_stopped: bool,
 }
 
-struct Shell<H: Handler, S: Sources<H>> {
+struct Shell<S: Sources> {
     poll: Poll,
-    server: Server<H>,
+    server: Server,
     sockets: SocketTable<Socket>,
     buf: Vec<u8>,
     sources: S,
@@ -404,7 +408,7 @@ struct Socket {
     writable: bool,
 }
 
-impl<H: Handler, S: Sources<H>> Shell<H, S> {
+impl<S: Sources> Shell<S> {
     /// Accepts from listener `index` until its queue is empty. Out of descriptors, the rest
     /// wait in the kernel queue and [`Shell::retry_accept`] comes back for them.
     fn accept(&mut self, index: usize) {

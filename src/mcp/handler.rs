@@ -13,6 +13,7 @@
 
 use super::dispatch::{Outbox, TimerKey};
 use super::jsonrpc::ErrorObject;
+use crate::process::ProcessHost;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -306,6 +307,12 @@ pub trait Handler {
     fn health(&self) -> Option<Value> {
         None
     }
+
+    /// The child processes this backend hosts, for the event loop to run (the stdio bridge);
+    /// `None` for a handler without processes.
+    fn processes(&mut self) -> Option<&mut dyn ProcessHost> {
+        None
+    }
 }
 
 impl<H: Handler + ?Sized> Handler for Box<H> {
@@ -354,5 +361,9 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
 
     fn health(&self) -> Option<Value> {
         (**self).health()
+    }
+
+    fn processes(&mut self) -> Option<&mut dyn ProcessHost> {
+        (**self).processes()
     }
 }

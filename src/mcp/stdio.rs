@@ -38,7 +38,7 @@ const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 
 /// A handler served over newline-delimited JSON-RPC.
 pub struct StdioTransport {
-    dispatcher: Dispatcher<Box<dyn Handler>>,
+    dispatcher: Dispatcher<dyn Handler>,
     framer: LineFramer,
     view: SessionView,
     /// The view of each stateless (2026-07-28) request in flight, by its own session.

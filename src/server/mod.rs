@@ -116,7 +116,7 @@ pub struct Counters {
 }
 
 /// The whole server, minus sockets and clock.
-pub struct Server<H: Handler> {
+pub struct Server<H: Handler + ?Sized = dyn Handler> {
     config: Config,
     /// The IP addresses of the TCP listeners, for the Host guard (a Unix socket adds none).
     listen_ips: Vec<IpAddr>,
@@ -132,9 +132,9 @@ pub struct Server<H: Handler> {
     started: Instant,
 }
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     /// A server for `config` with `handler` answering MCP requests.
-    pub fn new(config: Config, handler: H, now: Instant) -> Server<H> {
+    pub fn new(config: Config, handler: Box<H>, now: Instant) -> Server<H> {
         let listen_ips = config.host.parse().into_iter().collect();
         let settings = Settings {
             response_mode: config.response_mode,

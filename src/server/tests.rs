@@ -165,7 +165,7 @@ impl<H: Handler> Net<H> {
     fn with_handler(config: Config, handler: H) -> Net<H> {
         let now = Instant::now();
         Net {
-            server: Server::new(config, handler, now),
+            server: Server::new(config, Box::new(handler), now),
             now,
             got: HashMap::new(),
             closed: HashSet::new(),

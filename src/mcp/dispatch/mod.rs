@@ -37,18 +37,20 @@ pub(crate) type Work = Vec<(Option<SessionKey>, Command)>;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Panicked;
 
-/// The handler and everything needed to call it safely.
-pub(crate) struct Dispatcher<H: Handler> {
-    handler: H,
+/// The handler and everything needed to call it safely. Transports use it as
+/// `Dispatcher<dyn Handler>`, one instantiation whatever the backend; [`crate::testing::Harness`]
+/// keeps the concrete type so tests can inspect the handler.
+pub(crate) struct Dispatcher<H: Handler + ?Sized> {
+    handler: Box<H>,
     out: Outbox,
     table: Table,
     /// Live handler timers: session that set it, handler's token.
     timers: IdMap<TimerKey, (Option<SessionKey>, u64)>,
 }
 
-impl<H: Handler> Dispatcher<H> {
+impl<H: Handler + ?Sized> Dispatcher<H> {
     /// A runtime for `handler` allowing `max_pending` client requests in flight per session.
-    pub(crate) fn new(handler: H, max_pending: usize) -> Dispatcher<H> {
+    pub(crate) fn new(handler: Box<H>, max_pending: usize) -> Dispatcher<H> {
         Dispatcher {
             handler,
             out: Outbox::new(),
@@ -130,7 +132,7 @@ impl<H: Handler> Dispatcher<H> {
         callback: impl FnOnce(&mut H, &mut Context<'_>),
     ) -> Result<Work, Panicked> {
         let mark = self.out.mark();
-        let handler = &mut self.handler;
+        let handler = &mut *self.handler;
         let out = &mut self.out;
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             let mut ctx = Context::new(now, session, view, out);
@@ -200,7 +202,7 @@ impl<H: Handler> Dispatcher<H> {
     /// The backend has news: what [`Handler::handle_wake`] queued.
     pub(crate) fn wake(&mut self) -> Work {
         let mark = self.out.mark();
-        let handler = &mut self.handler;
+        let handler = &mut *self.handler;
         let out = &mut self.out;
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             handler.handle_wake(out);
@@ -219,7 +221,7 @@ impl<H: Handler> Dispatcher<H> {
     pub(crate) fn close_session(&mut self, session: SessionKey) {
         self.table.close(session);
         self.timers.retain(|_, (s, _)| *s != Some(session));
-        let handler = &mut self.handler;
+        let handler = &mut *self.handler;
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             handler.session_closed(session);
         }));
@@ -231,7 +233,7 @@ impl<H: Handler> Dispatcher<H> {
 
     /// Runs a callback that takes no context (listened URIs), panics caught.
     pub(crate) fn notice(&mut self, f: impl FnOnce(&mut H)) {
-        let handler = &mut self.handler;
+        let handler = &mut *self.handler;
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(handler))).is_err() {
             log::error(format_args!("handler panicked"));
         }

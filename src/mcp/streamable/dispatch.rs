@@ -16,7 +16,7 @@ use crate::mcp::version;
 use serde_json::Value;
 use std::time::Instant;
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// Notifications and client responses of a POST.
     pub(super) fn dispatch_other(&mut self, key: SessionKey, message: Message, now: Instant) {
         match message {

@@ -15,7 +15,7 @@ use crate::mcp::session::{ConnId, Pending, STANDALONE};
 use crate::sse;
 use std::time::Instant;
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// GET on the SSE path: a new session and its stream, announced by the `endpoint` event.
     pub fn open_http_sse(
         &mut self,

@@ -118,7 +118,9 @@ pub struct Stats {
 }
 
 /// The session-era Streamable HTTP transport with its sessions and the handler behind it.
-pub struct Transport<H: Handler> {
+/// The server uses it as `Transport<dyn Handler>` (the default): one instantiation whatever
+/// the backend; tests may name a concrete handler to inspect it.
+pub struct Transport<H: Handler + ?Sized = dyn Handler> {
     dispatcher: Dispatcher<H>,
     settings: Settings,
     sessions: IdMap<SessionKey, Session>,
@@ -138,9 +140,9 @@ enum Accept {
     Sse,
 }
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// A transport serving `handler`.
-    pub fn new(handler: H, settings: Settings) -> Transport<H> {
+    pub fn new(handler: Box<H>, settings: Settings) -> Transport<H> {
         Transport {
             dispatcher: Dispatcher::new(handler, settings.max_pending_per_session),
             settings,

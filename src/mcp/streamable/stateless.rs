@@ -427,7 +427,7 @@ pub struct Listener {
     pub filter: Filter,
 }
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// POST on the stateless path.
     pub(super) fn post_stateless(
         &mut self,

@@ -92,7 +92,7 @@ impl<H: Handler> Rig<H> {
         };
         f(&mut settings);
         Rig {
-            t: Transport::new(handler, settings),
+            t: Transport::new(Box::new(handler), settings),
             now: Instant::now(),
             timers: Vec::new(),
             actions: Vec::new(),
