@@ -11,6 +11,22 @@ use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
 impl Handler for Bridge {
+    /// A session's `initialize` goes to its child (started for it in per-session mode); the
+    /// answer is the child's, once the child has answered.
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "initialize", params);
+    }
+
+    /// `ping` travels to the child like any request, so it says whether the backend answers.
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "ping", params);
+    }
+
+    /// `server/discover` is the child's answer (cached while it does not change).
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "server/discover", params);
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,

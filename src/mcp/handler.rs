@@ -13,6 +13,7 @@
 
 use super::dispatch::{Outbox, TimerKey};
 use super::jsonrpc::ErrorObject;
+use super::lifecycle::ServerInfo;
 use crate::process::ProcessHost;
 use serde_json::Value;
 use std::time::{Duration, Instant};
@@ -253,7 +254,37 @@ impl<'a> Context<'a> {
 /// Application code behind the transport. One instance serves every session; keep per-session
 /// state keyed by [`SessionKey`] and drop it in [`Handler::session_closed`].
 pub trait Handler {
-    /// A client request, `initialize` included. Answer now or later with [`Context::respond`].
+    /// Who the server is and what it offers: the default [`Handler::initialize`] and
+    /// [`Handler::discover`] answer from it, so a handler only describes itself.
+    fn server_info(&self) -> ServerInfo {
+        ServerInfo::new(
+            "mcpd",
+            env!("CARGO_PKG_VERSION"),
+            Value::Object(Default::default()),
+        )
+    }
+
+    /// `initialize` of a handshake-era session, after the transport checked the revision
+    /// against the configured eras and opened the session. The default answers from
+    /// [`Handler::server_info`] (the transport puts in the revision it negotiated); a backend
+    /// that must ask upstream first (the stdio bridge) overrides it and answers later.
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        ctx.respond(request, self.server_info().initialize(params.as_ref()));
+    }
+
+    /// `ping`: answered at once by default. A proxy may override it to ask its backend.
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Value>) {
+        ctx.respond(request, Ok(Value::Object(Default::default())));
+    }
+
+    /// `server/discover` of a stateless (2026-07-28) request: answered from
+    /// [`Handler::server_info`] by default. A proxy may override it to ask its backend.
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Value>) {
+        ctx.respond(request, Ok(self.server_info().discover()));
+    }
+
+    /// Every other client request (the lifecycle ones go to the methods above). Answer now or
+    /// later with [`Context::respond`].
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -316,6 +347,22 @@ pub trait Handler {
 }
 
 impl<H: Handler + ?Sized> Handler for Box<H> {
+    fn server_info(&self) -> ServerInfo {
+        (**self).server_info()
+    }
+
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        (**self).initialize(ctx, request, params)
+    }
+
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        (**self).ping(ctx, request, params)
+    }
+
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        (**self).discover(ctx, request, params)
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,

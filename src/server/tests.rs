@@ -653,6 +653,14 @@ fn deferred_initialize_answer_keeps_its_session_header() {
     // A backend that answers initialize later (the bridge) in --response-mode json.
     struct Later(Builtin, Option<RequestHandle>);
     impl Handler for Later {
+        fn initialize(
+            &mut self,
+            ctx: &mut Context<'_>,
+            request: RequestHandle,
+            params: Option<serde_json::Value>,
+        ) {
+            self.handle_request(ctx, request, "initialize", params);
+        }
         fn handle_request(
             &mut self,
             ctx: &mut Context<'_>,

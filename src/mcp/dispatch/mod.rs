@@ -161,9 +161,21 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
         now: Instant,
         least_active_idle: Option<SessionKey>,
     ) -> Work {
-        let called = self.call(session, view, now, least_active_idle, |h, ctx| {
-            h.handle_request(ctx, request, method, params)
-        });
+        // The lifecycle requests have hooks of their own with answers by default, so a
+        // handler implements only its own methods.
+        let modern = view.is_some_and(SessionView::is_modern);
+        let called = self.call(
+            session,
+            view,
+            now,
+            least_active_idle,
+            |h, ctx| match method {
+                "initialize" => h.initialize(ctx, request, params),
+                "ping" => h.ping(ctx, request, params),
+                "server/discover" if modern => h.discover(ctx, request, params),
+                _ => h.handle_request(ctx, request, method, params),
+            },
+        );
         called.unwrap_or_else(|Panicked| {
             let message = format!("Internal error: the handler failed on {method}");
             let outcome = Err(ErrorObject::new(jsonrpc::INTERNAL_ERROR, message));

@@ -764,6 +764,10 @@ fn session_cap_is_503_with_retry_after() {
 struct Explosive(Builtin);
 
 impl Handler for Explosive {
+    fn server_info(&self) -> crate::mcp::ServerInfo {
+        self.0.server_info()
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -991,6 +995,10 @@ struct Gate {
 }
 
 impl Handler for Gate {
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "initialize", params);
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
