@@ -4,11 +4,12 @@
 //! ([`crate::config::Limits::max_pending_per_session`]), the ids of requests sent to clients,
 //! handler timers with their keys, and panic isolation.
 //!
-//! A transport admits a request ([`Dispatcher::track`]), hands it over
-//! ([`Dispatcher::request`]) and gets back the work the handler queued in its [`Outbox`], with
-//! timers already registered; it turns that work into bytes for its wire. Answers from the
-//! client come back through [`Dispatcher::response`], due timers through
-//! [`Dispatcher::fire_timer`], news from the backend through [`Dispatcher::wake`].
+//! A transport admits a request (`Dispatcher::track`), hands it over (`Dispatcher::request`,
+//! which routes `initialize`, `ping` and `server/discover` to the handler's lifecycle hooks)
+//! and gets back the work the handler queued in its [`Outbox`], with timers already
+//! registered; it turns that work into bytes for its wire. Answers from the client come back
+//! through `Dispatcher::response`, due timers through `Dispatcher::fire_timer` (a cancelled
+//! one is a no-op), news from the backend through `Dispatcher::wake`.
 
 mod outbox;
 mod table;
