@@ -2,7 +2,7 @@
 //! client's answers, timers, cancellations, session ends) becomes lines for a child's stdin.
 
 use super::supervisor::{Phase, Supervisor};
-use super::{child, route, Bridge, Due, ProcessAction, Signal};
+use super::{child, route, Bridge, Due, ProcessAction, Queued, Signal};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::{Command, Context, Handler, Outbox, OutgoingId, RequestHandle, SessionKey};
@@ -206,7 +206,28 @@ impl Handler for Bridge {
     }
 
     fn handle_wake(&mut self, out: &mut Outbox) {
-        while let Some((session, command)) = self.commands.pop_front() {
+        while let Some(queued) = self.commands.pop_front() {
+            let (session, command) = match queued {
+                Queued::Send(session, command) => (session, command),
+                Queued::Ask {
+                    session,
+                    related,
+                    method,
+                    params,
+                    child,
+                    child_id,
+                } => {
+                    let ours = out.request(session, related, &method, params);
+                    if let Some(child) = self.children.get_mut(&child) {
+                        child.routes.asked(session, ours, child_id);
+                    }
+                    continue;
+                }
+                Queued::Timer { after, token } => {
+                    out.set_timer(None, after, token);
+                    continue;
+                }
+            };
             match (command, session) {
                 (Command::Respond { request, outcome }, _) => out.respond(request, outcome),
                 (
@@ -217,33 +238,13 @@ impl Handler for Bridge {
                     },
                     session,
                 ) => out.notify(session, related, &method, params),
-                (
-                    Command::Request {
-                        related,
-                        method,
-                        params,
-                        ..
-                    },
-                    session,
-                ) => {
-                    let Some((child, child_id)) = self.asks.pop_front() else {
-                        continue;
-                    };
-                    let Some(session) = session else { continue };
-                    let ours = out.request(session, related, &method, params);
-                    if let Some(child) = self.children.get_mut(&child) {
-                        child.routes.asked(session, ours, child_id);
-                    }
-                }
-                (Command::Timer { after, token, .. }, session) => {
-                    out.set_timer(session, after, token);
-                }
-                (Command::CancelTimer { key }, _) => out.cancel_timer(key),
                 (Command::Overloaded { request, message }, _) => out.overloaded(request, message),
                 (Command::CloseStream { request }, _) => out.close_stream(request),
                 (Command::EndSession, Some(session)) => out.end_session(session),
                 (Command::IdleTimeout { after }, Some(session)) => out.idle_timeout(session, after),
-                (Command::EndSession | Command::IdleTimeout { .. }, None) => {}
+                (command, _) => {
+                    log::debug(format_args!("bridge: nothing queues {command:?}"));
+                }
             }
         }
     }

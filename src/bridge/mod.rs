@@ -106,8 +106,27 @@ struct Member {
     capabilities: Value,
 }
 
-/// The key of a queued timer until the outbox allocates its real one.
-const PLACEHOLDER_TIMER: crate::mcp::TimerKey = crate::mcp::TimerKey(0);
+/// Work for clients, waiting for [`crate::mcp::Handler::handle_wake`] to hand it to the
+/// dispatcher's outbox, which allocates request ids and timer keys: the bridge never picks an
+/// id of its own, so none collides with the transport's.
+#[derive(Debug)]
+enum Queued {
+    /// Anything that needs no id (answers, notifications, session ends).
+    Send(Option<SessionKey>, Command),
+    /// A child's request to the client of `session`; its route is recorded once the outbox
+    /// has named it.
+    Ask {
+        session: SessionKey,
+        related: Option<RequestHandle>,
+        method: String,
+        params: Value,
+        /// The child that asked, and the id it used.
+        child: ChildId,
+        child_id: crate::mcp::Id,
+    },
+    /// A bridge timer ([`Due`] by token).
+    Timer { after: Duration, token: u64 },
+}
 
 /// What a handler timer of the bridge is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -171,13 +190,8 @@ pub struct Bridge {
     stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
-    /// Work for clients, handed to the dispatcher's outbox in `handle_wake`. Requests to a
-    /// client and timers are placeholders here (id and key 0): the outbox allocates the real
-    /// ones when it takes them, so ids never collide with the transport's.
-    commands: VecDeque<(Option<SessionKey>, Command)>,
-    /// The child and its id of each queued request to a client, in queue order: its route is
-    /// recorded once the outbox has named it.
-    asks: VecDeque<(ChildId, crate::mcp::Id)>,
+    /// Work for clients, handed to the dispatcher's outbox in `handle_wake`.
+    commands: VecDeque<Queued>,
     actions: VecDeque<ProcessAction>,
     stats: Stats,
     stopping: bool,
@@ -235,7 +249,6 @@ impl Bridge {
             timers: HashMap::new(),
             next_timer: 1,
             commands: VecDeque::new(),
-            asks: VecDeque::new(),
             actions: VecDeque::new(),
             stats: Stats::default(),
             stopping: false,
@@ -425,7 +438,7 @@ impl Bridge {
             Some(session) => {
                 if self.members.get(&session).and_then(|m| m.child) == Some(id) {
                     self.commands
-                        .push_back((Some(session), Command::EndSession));
+                        .push_back(Queued::Send(Some(session), Command::EndSession));
                 }
             }
             None => self.shared_child_gone(id, &why, &child, now),
@@ -563,14 +576,7 @@ impl Bridge {
         let token = self.next_timer;
         self.next_timer += 1;
         self.timers.insert(token, due);
-        self.commands.push_back((
-            None,
-            Command::Timer {
-                key: PLACEHOLDER_TIMER,
-                after,
-                token,
-            },
-        ));
+        self.commands.push_back(Queued::Timer { after, token });
     }
 
     /// Ends a child: stdin closed, SIGTERM to its group now, SIGKILL after the grace. With
@@ -617,7 +623,7 @@ impl Bridge {
         self.children.insert(id, child);
         if let Some(session) = owner {
             self.commands
-                .push_back((Some(session), Command::EndSession));
+                .push_back(Queued::Send(Some(session), Command::EndSession));
         }
     }
 
@@ -630,7 +636,7 @@ impl Bridge {
                 self.deadlines.remove(&request);
                 let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
                     .with_data(data.clone());
-                self.commands.push_back((
+                self.commands.push_back(Queued::Send(
                     Some(session),
                     Command::Respond {
                         request,
@@ -660,7 +666,7 @@ impl Bridge {
         for w in waiting {
             let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
                 .with_data(child.error_data());
-            self.commands.push_back((
+            self.commands.push_back(Queued::Send(
                 Some(w.session),
                 Command::Respond {
                     request: w.request,

@@ -5,6 +5,7 @@
 use super::child::{Child, ChildId};
 use super::route::Origin;
 use super::supervisor::{Phase, WaitingInit};
+use super::Queued;
 use super::{Bridge, Member};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
@@ -119,7 +120,7 @@ impl Bridge {
         self.await_init(id, Some(request));
         if let Some(after) = self.child_idle_timeout {
             self.commands
-                .push_back((Some(session), Command::IdleTimeout { after }));
+                .push_back(Queued::Send(Some(session), Command::IdleTimeout { after }));
         }
     }
 }
