@@ -723,4 +723,33 @@ mod tests {
             ]
         );
     }
+
+    #[test]
+    fn the_pending_cap_counts_the_whole_stream_stateless_requests_included() {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut t = StdioTransport::new(Box::new(Recorder(log)), 1 << 20);
+        t.set_max_pending(2);
+        send(&mut t, json!({"jsonrpc":"2.0","id":1,"method":"slow"}));
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":meta()}}),
+        );
+        let refused = send(&mut t, json!({"jsonrpc":"2.0","id":3,"method":"slow"}));
+        assert_eq!(
+            (&refused[0]["id"], &refused[0]["error"]["code"]),
+            (&json!(3), &json!(-32000))
+        );
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}),
+        );
+        assert_eq!(
+            t.pending_requests(),
+            1,
+            "a cancelled request frees its place"
+        );
+        assert!(
+            send(&mut t, json!({"jsonrpc":"2.0","id":4,"method":"b"}))[0]["result"].is_object()
+        );
+    }
 }

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub struct TimerKey(pub(crate) u64);
 
 /// Work a handler queued, per session, carried out by the transport once the callback returns.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Outbox {
     queued: Vec<(Option<SessionKey>, Command)>,
     next_outgoing: u64,
@@ -24,7 +24,11 @@ pub struct Outbox {
 impl Outbox {
     /// An empty outbox (the dispatcher owns one; tests build their own).
     pub(crate) fn new() -> Outbox {
-        Outbox::default()
+        Outbox {
+            queued: Vec::new(),
+            next_outgoing: 0,
+            next_timer: 0,
+        }
     }
 
     /// Answers `request` with a result or an error. A second answer to the same request is
