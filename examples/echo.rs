@@ -13,7 +13,6 @@ use mcpd::mcp::{Context, ErrorObject, Handler, RequestHandle, ServerInfo};
 use serde_json::{json, Value};
 
 /// The echo server; it keeps no state per session.
-#[derive(Default)]
 pub struct Echo;
 
 impl Handler for Echo {
