@@ -52,11 +52,11 @@ fn main() -> ExitCode {
         Command::Serve(config) => {
             log::set_level(config.log_level);
             let builtin = Builtin::for_instance(&config.instance_id);
-            event_loop::run(config, Box::new(builtin))
+            event_loop::run(config, builtin)
         }
         Command::Stdio(config) => {
             log::set_level(config.log_level);
-            event_loop::stdio::run(config, Box::new(Builtin::new()))
+            event_loop::stdio::run(config, Builtin::new())
         }
     };
     let code = match outcome {

@@ -34,6 +34,14 @@ pub const MAX_OUTGOING_PER_SESSION: usize = 256;
 /// out. Timers in it are registered already: arm them with [`Command::Timer`]'s key.
 pub(crate) type Work = Vec<(Option<SessionKey>, Command)>;
 
+/// What a callback's [`Context`] is built from: now, session, view, least active idle session.
+type CallContext<'a> = (
+    Instant,
+    Option<SessionKey>,
+    Option<&'a SessionView>,
+    Option<SessionKey>,
+);
+
 /// The handler panicked; what it queued was discarded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Panicked;
@@ -131,6 +139,23 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
         now: Instant,
         least_active_idle: Option<SessionKey>,
         callback: impl FnOnce(&mut H, &mut Context<'_>),
+    ) -> Result<Work, Panicked> {
+        // One unwinding frame for every callback: the generic part is this small adapter.
+        let mut callback = Some(callback);
+        let mut once = |h: &mut H, ctx: &mut Context<'_>| {
+            if let Some(callback) = callback.take() {
+                callback(h, ctx);
+            }
+        };
+        let context = (now, session, view, least_active_idle);
+        self.call_dyn(context, &mut once)
+    }
+
+    /// [`Dispatcher::call`] without generics, so the panic guard is compiled once.
+    fn call_dyn(
+        &mut self,
+        (now, session, view, least_active_idle): CallContext<'_>,
+        callback: &mut dyn FnMut(&mut H, &mut Context<'_>),
     ) -> Result<Work, Panicked> {
         let mark = self.out.mark();
         let handler = &mut *self.handler;
