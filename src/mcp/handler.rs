@@ -1,15 +1,20 @@
 //! The handler trait: how application code answers MCP messages, and the context it acts through.
 //!
-//! A handler never blocks and never touches I/O. Each callback gets a [`Context`] that records
-//! what the handler wants done (answer a request now or later, send a notification, send a
-//! request to the client, start a timer); the transport that called it carries those out after
-//! the callback returns. So one handler serves Streamable HTTP sessions, the stateless era and
-//! `--stdio` alike, and answers that need the client's input (sampling, elicitation) are just
-//! requests whose reply arrives in a later [`Handler::handle_response`] call.
+//! A handler never blocks and never touches I/O. It describes itself once
+//! ([`Handler::server_info`]: the dispatcher answers `initialize`, `ping` and `server/discover`
+//! from it) and answers its own methods. Each callback gets a [`Context`], a view of the
+//! dispatcher's [`Outbox`] scoped to the callback's session, that records what the handler
+//! wants done (answer a request now or later, send a notification, send a request to the
+//! client, set or cancel a timer); the transport that called it carries those out after the
+//! callback returns. Work that arrives outside any callback goes into the same outbox in
+//! [`Handler::handle_wake`], so every request id and timer key comes from one allocator. One
+//! handler serves Streamable HTTP sessions, the stateless era and `--stdio` alike, and answers
+//! that need the client's input (sampling, elicitation) are just requests whose reply arrives in
+//! a later [`Handler::handle_response`] call.
 //!
-//! A panic inside a callback is caught by the transport: the request being handled gets a
-//! JSON-RPC internal error and the server stays up. Whatever the callback queued before the
-//! panic is discarded.
+//! A panic inside a callback is caught by the dispatcher ([`super::dispatch`]): the request
+//! being handled gets a JSON-RPC internal error and the server stays up. Whatever the callback
+//! queued before the panic is discarded.
 
 use super::dispatch::{Outbox, TimerKey};
 use super::jsonrpc::ErrorObject;
