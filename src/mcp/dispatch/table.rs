@@ -25,7 +25,9 @@ struct PerSession {
     outgoing: IdSet<u64>,
 }
 
-/// Requests in flight both ways.
+/// Requests in flight both ways. A session's counts live from its first request until
+/// [`Table::close`], so the table is bounded by the live sessions (every transport closes the
+/// sessions it ends through the dispatcher).
 pub(super) struct Table {
     requests: IdMap<RequestHandle, InFlight>,
     sessions: IdMap<SessionKey, PerSession>,
@@ -88,11 +90,9 @@ impl Table {
 
     pub(super) fn finish(&mut self, request: RequestHandle) -> Option<InFlight> {
         let entry = self.requests.remove(&request)?;
+        // The counts stay until the session closes: no map churn per request.
         if let Some(counts) = self.sessions.get_mut(&entry.session) {
             counts.pending = counts.pending.saturating_sub(1);
-            if counts.pending == 0 && counts.outgoing.is_empty() {
-                self.sessions.remove(&entry.session);
-            }
         }
         Some(entry)
     }
@@ -122,9 +122,6 @@ impl Table {
         let counts = self.sessions.get_mut(&session)?;
         if !counts.outgoing.remove(&n) {
             return None;
-        }
-        if counts.pending == 0 && counts.outgoing.is_empty() {
-            self.sessions.remove(&session);
         }
         Some(OutgoingId(n))
     }
