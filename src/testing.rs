@@ -181,7 +181,7 @@ impl<H: Handler> Harness<H> {
         let id = Id::from(self.next_client_id);
         let handle = self
             .dispatcher
-            .track(session.unwrap_or(NO_SESSION), id, method);
+            .track(session.unwrap_or(NO_SESSION), id, method, 0);
         if let (Some(open), Some(key)) = (&mut self.open, session) {
             open.push((handle, key));
         }

@@ -81,7 +81,7 @@ impl Rig {
     fn track(&mut self, session: u64, method: &str) -> RequestHandle {
         self.next_client_id += 1;
         let id = crate::mcp::Id::from(self.next_client_id);
-        self.dispatcher.track(SessionKey(session), id, method)
+        self.dispatcher.track(SessionKey(session), id, method, 0)
     }
 
     fn request(

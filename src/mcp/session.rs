@@ -10,7 +10,7 @@
 //! client that lost the connection resumes with GET + `Last-Event-ID`, and messages for a
 //! standalone stream that is not open yet wait there until it opens.
 
-use super::handler::{RequestHandle, SessionKey, SessionView};
+use super::handler::{SessionKey, SessionView};
 use crate::idmap::IdMap;
 use crate::sse::{self, ReplayBuffer, ReplayGap};
 use std::collections::VecDeque;
@@ -171,14 +171,6 @@ pub fn parse_event_id(value: &str) -> Option<(StreamNo, u64)> {
     Some((no.parse().ok()?, seq.parse().ok()?))
 }
 
-/// Where a client request in flight is answered (the dispatcher's table owns the rest of it:
-/// its session, JSON-RPC id and method).
-#[derive(Clone, Debug)]
-pub struct Pending {
-    /// The stream its answer and related messages travel on.
-    pub stream: StreamNo,
-}
-
 /// One session: created by `initialize`, ended by DELETE or expiry.
 #[derive(Debug)]
 pub struct Session {
@@ -196,8 +188,6 @@ pub struct Session {
     pub next_stream: StreamNo,
     /// Finished streams without a connection, oldest first, for eviction.
     pub detached: VecDeque<StreamNo>,
-    /// Client requests in flight.
-    pub pending: IdMap<RequestHandle, Pending>,
     /// When the session last saw a request or stream activity.
     pub last_activity: Instant,
     /// A stateless (2026-07-28) request's session: gone once the request is answered.
@@ -231,7 +221,6 @@ impl Session {
             streams,
             next_stream: 1,
             detached: VecDeque::new(),
-            pending: IdMap::default(),
             last_activity: now,
             ephemeral: false,
             http_sse: false,
@@ -240,9 +229,10 @@ impl Session {
         }
     }
 
-    /// Idle = nothing in flight and no stream on a connection (DESIGN 5: session idle timeout).
-    pub fn is_idle(&self) -> bool {
-        self.pending.is_empty() && self.streams.values().all(|s| s.conn.is_none())
+    /// Idle = nothing in flight (`in_flight`: the dispatcher's count for this session) and no
+    /// stream on a connection (DESIGN 5: session idle timeout).
+    pub fn is_idle(&self, in_flight: usize) -> bool {
+        in_flight == 0 && self.streams.values().all(|s| s.conn.is_none())
     }
 
     /// Connections carrying this session's streams.

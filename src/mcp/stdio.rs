@@ -303,7 +303,7 @@ impl StdioTransport {
         params: Option<Value>,
         now: Instant,
     ) {
-        let handle = self.dispatcher.track(key, id, method);
+        let handle = self.dispatcher.track(key, id, method, 0);
         let view = view_in(&self.view, &self.stateless, key);
         let work = self
             .dispatcher

@@ -99,14 +99,31 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     }
 
     /// A handle for a client request, in flight until answered or cancelled (call
-    /// [`Dispatcher::has_room`] first).
+    /// [`Dispatcher::has_room`] first); `route` is the transport's note of where to answer it.
     pub(crate) fn track(
         &mut self,
         session: SessionKey,
         client_id: Id,
         method: &str,
+        route: u32,
     ) -> RequestHandle {
-        self.table.track(session, client_id, method)
+        self.table.track(session, client_id, method, route)
+    }
+
+    /// Requests in flight in `session`.
+    pub(crate) fn pending_in(&self, session: SessionKey) -> usize {
+        self.table.pending_in(session)
+    }
+
+    /// The requests in flight in `session`.
+    pub(crate) fn requests_of(&self, session: SessionKey) -> Vec<RequestHandle> {
+        self.table.of_session(session)
+    }
+
+    /// Where request `request` of `session` is answered, while it is in flight.
+    pub(crate) fn route_of(&self, session: SessionKey, request: RequestHandle) -> Option<u32> {
+        let entry = self.table.get(request)?;
+        (entry.session == session).then_some(entry.route)
     }
 
     /// A request in flight.

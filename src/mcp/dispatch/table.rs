@@ -16,6 +16,8 @@ pub(crate) struct InFlight {
     pub client_id: Id,
     /// Its method (stateless results are completed per method).
     pub method: String,
+    /// Where the transport answers it (Streamable HTTP: the stream number; stdio: 0).
+    pub route: u32,
 }
 
 /// Counts of one session.
@@ -70,6 +72,7 @@ impl Table {
         session: SessionKey,
         client_id: Id,
         method: &str,
+        route: u32,
     ) -> RequestHandle {
         let handle = RequestHandle(self.next_handle);
         self.next_handle += 1;
@@ -79,6 +82,7 @@ impl Table {
             session,
             client_id,
             method,
+            route,
         };
         self.requests.insert(handle, entry);
         handle
@@ -95,6 +99,11 @@ impl Table {
             counts.pending = counts.pending.saturating_sub(1);
         }
         Some(entry)
+    }
+
+    pub(super) fn of_session(&self, session: SessionKey) -> Vec<RequestHandle> {
+        let mine = self.requests.iter().filter(|(_, r)| r.session == session);
+        mine.map(|(h, _)| *h).collect()
     }
 
     pub(super) fn find(&self, session: SessionKey, id: &Id) -> Option<RequestHandle> {
@@ -140,8 +149,8 @@ mod tests {
     fn the_pending_cap_is_per_session_and_answers_free_room() {
         let mut t = Table::new(2);
         let (a, b) = (SessionKey(1), SessionKey(2));
-        let first = t.track(a, Id::from(1), "x");
-        t.track(a, Id::from(2), "x");
+        let first = t.track(a, Id::from(1), "x", 0);
+        t.track(a, Id::from(2), "x", 0);
         assert!(!t.has_room(a, 1));
         assert!(t.has_room(b, 2));
         assert!(t.find(a, &Id::from(2)).is_some());

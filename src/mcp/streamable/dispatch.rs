@@ -77,22 +77,24 @@ impl<H: Handler + ?Sized> Transport<H> {
 
     /// Forgets a pending request and counts its answer as done on its stream.
     pub(super) fn retire(&mut self, key: SessionKey, handle: RequestHandle) {
-        self.dispatcher.finish(handle);
-        self.retire_stream(key, handle);
+        if let Some(entry) = self.dispatcher.finish(handle) {
+            self.retire_stream(key, entry.route);
+        }
     }
 
-    /// Counts the answer of a request the dispatcher forgot as done on its stream.
-    fn retire_stream(&mut self, key: SessionKey, handle: RequestHandle) -> Option<()> {
-        let session = self.sessions.get_mut(&key)?;
-        let pending = session.pending.remove(&handle)?;
-        if let Some(stream) = session.streams.get_mut(&pending.stream) {
+    /// Counts the answer of a request the dispatcher forgot as done on its stream `no`.
+    fn retire_stream(&mut self, key: SessionKey, no: StreamNo) {
+        let pending = self.dispatcher.pending_in(key);
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if let Some(stream) = session.streams.get_mut(&no) {
             stream.outstanding = stream.outstanding.saturating_sub(1);
         }
-        if session.ephemeral && session.pending.is_empty() {
+        if session.ephemeral && pending == 0 {
             self.reap.push(key);
         }
-        self.finish_stream_if_done(key, pending.stream);
-        Some(())
+        self.finish_stream_if_done(key, no);
     }
 
     pub(super) fn call_request(
@@ -120,7 +122,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             .values()
             .filter(|&&key| key != except)
             .filter_map(|key| self.sessions.get(key))
-            .filter(|s| s.is_idle() && s.initialized)
+            .filter(|s| s.is_idle(self.dispatcher.pending_in(s.key)) && s.initialized)
             .min_by_key(|s| (s.last_activity, s.key))
             .map(|s| s.key)
     }
@@ -155,8 +157,8 @@ impl<H: Handler + ?Sized> Transport<H> {
                     Some(key),
                 ) => {
                     let session = self.sessions.get(&key);
-                    let on_request = related
-                        .is_some_and(|h| session.is_some_and(|s| s.pending.contains_key(&h)));
+                    let on_request =
+                        related.is_some_and(|h| self.dispatcher.route_of(key, h).is_some());
                     if session.is_some_and(|s| s.ephemeral) && !on_request {
                         // A stateless request has no standalone stream: server-wide news
                         // goes to the listen streams that asked for it.
@@ -250,9 +252,8 @@ impl<H: Handler + ?Sized> Transport<H> {
     pub(super) fn refuse(&mut self, request: RequestHandle, message: String) {
         let owner = self.dispatcher.get(request).map(|r| r.session);
         let stream = owner.and_then(|key| {
-            let session = self.sessions.get_mut(&key)?;
-            let no = session.pending.get(&request)?.stream;
-            session.streams.get_mut(&no)
+            let no = self.dispatcher.route_of(key, request)?;
+            self.sessions.get_mut(&key)?.streams.get_mut(&no)
         });
         let refusal = Error::BackendUnavailable(message);
         let (status, code) = refusal.wire();
@@ -275,12 +276,10 @@ impl<H: Handler + ?Sized> Transport<H> {
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
-        let Some(stream_no) = session.pending.get(&request).map(|p| p.stream) else {
-            return;
-        };
         let Some(entry) = self.dispatcher.finish(request) else {
             return;
         };
+        let stream_no = entry.route;
         let initialize = entry.method == "initialize" && !session.ephemeral;
         let failed_initialize = initialize && outcome.is_err();
         if let (true, Err(error)) = (failed_initialize, &outcome) {
@@ -337,7 +336,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             self.reap.push(key);
         }
         self.deliver(key, stream_no, message.to_json(), true);
-        self.retire_stream(key, request);
+        self.retire_stream(key, stream_no);
     }
 
     /// The reply to the POST of `initialize` with the new session's id, unless `initialize`
@@ -387,7 +386,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         is_response: bool,
     ) {
         let stream = related
-            .and_then(|h| self.sessions.get(&key)?.pending.get(&h).map(|p| p.stream))
+            .and_then(|h| self.dispatcher.route_of(key, h))
             .unwrap_or(STANDALONE);
         self.deliver(key, stream, json, is_response);
     }
@@ -480,7 +479,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         if !version::has_sse_polling(&session.view.protocol_version) {
             return;
         }
-        let Some(no) = session.pending.get(&request).map(|p| p.stream) else {
+        let Some(no) = self.dispatcher.route_of(key, request) else {
             return;
         };
         if self.settings.response_mode == ResponseMode::Json {

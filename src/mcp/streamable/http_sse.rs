@@ -11,7 +11,7 @@ use crate::http::RequestHead;
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, SessionView};
 use crate::mcp::jsonrpc::{self, Body, Message};
-use crate::mcp::session::{ConnId, Pending, STANDALONE};
+use crate::mcp::session::{ConnId, STANDALONE};
 use crate::sse;
 use std::time::Instant;
 
@@ -93,14 +93,11 @@ impl<H: Handler + ?Sized> Transport<H> {
                         self.deliver(key, STANDALONE, message.to_json(), false);
                         continue;
                     }
-                    let handle = self.dispatcher.track(key, id, &method);
+                    let handle = self.dispatcher.track(key, id, &method, STANDALONE);
                     if let Some(session) = self.sessions.get_mut(&key) {
                         if method == "initialize" {
                             fill_view(&mut session.view, params.as_ref());
                         }
-                        session
-                            .pending
-                            .insert(handle, Pending { stream: STANDALONE });
                     }
                     self.call_request(key, handle, &method, params, now);
                 }

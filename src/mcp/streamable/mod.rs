@@ -17,9 +17,9 @@
 
 use super::dispatch::{Dispatcher, TimerKey};
 use super::error::Error;
-use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
+use super::handler::{Handler, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
-use super::session::{self, ConnId, Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
+use super::session::{self, ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
 use super::version;
 use crate::config::ResponseMode;
 use crate::http::RequestHead;
@@ -165,7 +165,10 @@ impl<H: Handler + ?Sized> Transport<H> {
             };
             if s.init_failed {
                 self.end_session(key, "initialize failed");
-            } else if s.ephemeral && s.pending.is_empty() && !self.listeners.contains_key(&key) {
+            } else if s.ephemeral
+                && self.dispatcher.pending_in(key) == 0
+                && !self.listeners.contains_key(&key)
+            {
                 self.end_session(key, "answered");
             }
         }
@@ -375,10 +378,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         }
         let mut handles = Vec::new();
         for (id, method, params) in requests {
-            let handle = self.dispatcher.track(key, id, &method);
-            if let Some(session) = self.sessions.get_mut(&key) {
-                session.pending.insert(handle, Pending { stream: no });
-            }
+            let handle = self.dispatcher.track(key, id, &method, no);
             handles.push((handle, method, params));
         }
         for (handle, method, params) in handles {
@@ -580,8 +580,8 @@ impl<H: Handler + ?Sized> Transport<H> {
         stream.conn = None;
         if session.ephemeral {
             // 2026-07-28: closing the response stream cancels the request.
-            let handles: Vec<RequestHandle> = session.pending.keys().copied().collect();
             let now = session.last_activity;
+            let handles = self.dispatcher.requests_of(key);
             for handle in handles {
                 self.cancel(key, handle, now);
             }
@@ -609,15 +609,12 @@ impl<H: Handler + ?Sized> Transport<H> {
                     .idle_timeout
                     .unwrap_or(self.settings.session_timeout);
                 let due = session.last_activity + timeout;
-                if session.is_idle() && due <= now {
+                let idle = session.is_idle(self.dispatcher.pending_in(key));
+                if idle && due <= now {
                     log::info(format_args!("session {} expired", session.id));
                     self.end_session(key, "expired");
                 } else {
-                    let at = if session.is_idle() {
-                        due
-                    } else {
-                        now + timeout
-                    };
+                    let at = if idle { due } else { now + timeout };
                     self.actions.push_back(Action::Arm { at, timer });
                 }
             }

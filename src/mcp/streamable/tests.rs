@@ -3,7 +3,7 @@
 use super::*;
 use crate::builtin::Builtin;
 use crate::http::{Header, Method, Version};
-use crate::mcp::handler::{Command, Context, OutgoingId};
+use crate::mcp::handler::{Command, Context, OutgoingId, RequestHandle};
 use crate::sse::{EventReader, ParsedEvent};
 use serde_json::json;
 
