@@ -223,6 +223,9 @@ impl<H: Handler + ?Sized> Transport<H> {
                 }
             }
         }
+        if refused.is_empty() {
+            return; // The usual case: nothing to drop.
+        }
         for (key, id, error) in refused {
             let work = self.call(Some(key), now, |h, ctx| {
                 h.handle_response(ctx, id, Err(error))
