@@ -149,6 +149,7 @@ impl<H: Handler> Harness<H> {
     }
 
     fn record(&mut self, work: Work) {
+        let mut refused = Vec::new();
         for (session, command) in work {
             if let Command::Respond { request, .. } = &command {
                 self.dispatcher.finish(*request);
@@ -161,12 +162,25 @@ impl<H: Handler> Harness<H> {
             }
             match command {
                 Command::Timer { key, after, .. } => self.timers.push((self.now + after, key)),
+                // Like a transport: past the cap the handler hears of it at once.
                 Command::Request { id, .. } => {
-                    let _ = self.dispatcher.sent(session.unwrap_or(NO_SESSION), id);
-                    self.log.push(command);
+                    match self.dispatcher.sent(session.unwrap_or(NO_SESSION), id) {
+                        Ok(()) => self.log.push(command),
+                        Err(error) => refused.push((session, id, error)),
+                    }
                 }
                 other => self.log.push(other),
             }
+        }
+        for (session, id, error) in refused {
+            let view = self.view.as_ref();
+            let work = self
+                .dispatcher
+                .call(session, view, self.now, None, |h, ctx| {
+                    h.handle_response(ctx, id, Err(error))
+                })
+                .unwrap_or_default();
+            self.record(work);
         }
     }
 
@@ -457,6 +471,40 @@ mod tests {
         assert_eq!(h.pending_timers(), 0);
         h.advance(Duration::from_secs(10));
         assert_eq!(h.response(slow), None, "the cancelled timer never fired");
+    }
+
+    /// Asks the client once per request and records the error answers it gets.
+    #[derive(Default)]
+    struct Asker(Vec<i64>);
+    impl Handler for Asker {
+        fn handle_request(
+            &mut self,
+            ctx: &mut Context<'_>,
+            _: RequestHandle,
+            _: &str,
+            _: Option<Value>,
+        ) {
+            ctx.request(None, "ping", json!({}));
+        }
+        fn handle_response(
+            &mut self,
+            _: &mut Context<'_>,
+            _: OutgoingId,
+            outcome: Result<Value, ErrorObject>,
+        ) {
+            self.0.extend(outcome.err().map(|e| e.code));
+        }
+    }
+
+    #[test]
+    fn requests_to_the_client_past_the_cap_fail_at_once_as_on_the_wire() {
+        let mut h = Harness::new(Asker::default());
+        let cap = crate::mcp::dispatch::MAX_OUTGOING_PER_SESSION;
+        for _ in 0..cap + 1 {
+            h.request("ask", json!({}));
+        }
+        assert_eq!(h.client_requests().len(), cap);
+        assert_eq!(h.handler().0, [crate::mcp::jsonrpc::SERVER_ERROR]);
     }
 
     /// Panics on every request.
