@@ -47,7 +47,8 @@ fn main() -> ExitCode {
         }
         Command::Serve(config) if !config.bridge.command.is_empty() => {
             log::set_level(config.log_level);
-            event_loop::run_bridge(config)
+            let bridge = mcpd::bridge::Bridge::new(&config, std::time::Instant::now());
+            event_loop::run(config, bridge)
         }
         Command::Serve(config) => {
             log::set_level(config.log_level);

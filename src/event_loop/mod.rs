@@ -7,9 +7,10 @@
 //! sleeps. After every call into the server its outputs are drained at once, so a connection
 //! number the server has freed is never confused with a new socket.
 //!
-//! The same loop serves the built-in server and the stdio bridge: a bridge adds its child
-//! processes as `Sources` (`children`), whose pipes sit in the same `Poll` under tokens of
-//! their own and whose exits arrive as SIGCHLD on the signal pipe.
+//! The same loop serves every handler: one that hosts child processes (the stdio bridge,
+//! through [`crate::process::ProcessHost`]) has them added as `Sources` (`children`), whose
+//! pipes sit in the same `Poll` under tokens of their own and whose exits arrive as SIGCHLD on
+//! the signal pipe. The loop never names a concrete backend.
 
 use crate::config::Config;
 use crate::log;
@@ -47,27 +48,24 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Binds every address `config` names (sockets systemd passed, `--listen`, or
 /// `config.host:config.port`) and serves until SIGTERM or SIGINT.
+/// A handler that hosts child processes ([`Handler::processes`], the stdio bridge) has them run
+/// in the same loop; every child is ended and reaped before this returns.
 pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let listeners = listen::bind_all(&config)?;
-    serve_with(listeners, config, Box::new(handler), ())
+    serve_boxed(listeners, config, Box::new(handler))
 }
 
-/// Binds like [`run`] and serves `config.bridge.command` through the stdio bridge until SIGTERM
-/// or SIGINT; every child is ended and reaped before it returns.
-pub fn run_bridge(config: Config) -> io::Result<()> {
-    let listeners = listen::bind_all(&config)?;
-    bridge_on(listeners, config)
-}
-
-/// Serves the stdio bridge on an already bound listener until SIGTERM or SIGINT.
-pub fn serve_bridge(listener: std::net::TcpListener, config: Config) -> io::Result<()> {
-    bridge_on(vec![listen::from_std(listener)?], config)
-}
-
-fn bridge_on(listeners: Vec<Listener>, config: Config) -> io::Result<()> {
-    let bridge = crate::bridge::Bridge::new(&config, Instant::now());
-    let children = children::Children::new(config.bridge.kill_grace);
-    serve_with(listeners, config, Box::new(bridge), children)
+/// Serves `handler`, with its child processes as a source of events when it has any.
+fn serve_boxed(
+    listeners: Vec<Listener>,
+    config: Config,
+    mut handler: Box<dyn Handler>,
+) -> io::Result<()> {
+    if handler.processes().is_some() {
+        let children = children::Children::new(config.bridge.kill_grace);
+        return serve_with(listeners, config, handler, children, true);
+    }
+    serve_with(listeners, config, handler, (), false)
 }
 
 /// Event sources besides sockets that one loop serves next to the server (the bridge's child
@@ -160,12 +158,7 @@ pub fn serve<H: Handler + 'static>(
     config: Config,
     handler: H,
 ) -> io::Result<()> {
-    serve_with(
-        vec![listen::from_std(listener)?],
-        config,
-        Box::new(handler),
-        (),
-    )
+    serve_boxed(vec![listen::from_std(listener)?], config, Box::new(handler))
 }
 
 fn serve_with<S: Sources>(
@@ -173,6 +166,7 @@ fn serve_with<S: Sources>(
     config: Config,
     handler: Box<dyn Handler>,
     sources: S,
+    children: bool,
 ) -> io::Result<()> {
     let poll = Poll::new()?;
     for (i, listener) in listeners.iter_mut().enumerate() {
@@ -180,7 +174,7 @@ fn serve_with<S: Sources>(
     }
     let (signal_tx, mut signal_rx) = pipe::new()?;
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
-    if !config.bridge.command.is_empty() {
+    if children {
         sys::install_child_signal()?;
     }
     poll.registry()
