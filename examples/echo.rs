@@ -2,25 +2,24 @@
 //!
 //! Run `cargo run --example echo -- --port 8000` and point an MCP client at
 //! `http://127.0.0.1:8000/mcp` (Streamable HTTP; the HTTP+SSE and stateless eras come free).
-//! [`ServerInfo`] answers `initialize` (version negotiation included), `ping` and
-//! `server/discover`; the handler answers the rest. `tests/example_echo.rs` includes this file
-//! and drives [`Echo`] both through `mcpd::testing::Harness` and over loopback.
+//! The transport answers `initialize` (version negotiation included), `ping` and
+//! `server/discover` from [`Handler::server_info`]; the handler answers the rest.
+//! `tests/example_echo.rs` includes this file and drives [`Echo`] both through
+//! `mcpd::testing::Harness` and over loopback.
 
 use mcpd::config::Config;
 use mcpd::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
 use mcpd::mcp::{Context, ErrorObject, Handler, RequestHandle, ServerInfo};
 use serde_json::{json, Value};
 
-/// The echo server: who it is; it keeps no state per session.
-pub struct Echo(ServerInfo);
-
-impl Default for Echo {
-    fn default() -> Echo {
-        Echo(ServerInfo::new("echo", "1.0.0", json!({"tools": {}})))
-    }
-}
+/// The echo server; it keeps no state per session.
+pub struct Echo;
 
 impl Handler for Echo {
+    fn server_info(&self) -> ServerInfo {
+        ServerInfo::new("echo", "1.0.0", json!({"tools": {}}))
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -28,16 +27,15 @@ impl Handler for Echo {
         method: &str,
         params: Option<Value>,
     ) {
-        let outcome = match (self.0.answer(method, params.as_ref()), method) {
-            (Some(lifecycle), _) => lifecycle,
-            (None, "tools/list") => Ok(json!({"tools": [{
+        let outcome = match method {
+            "tools/list" => Ok(json!({"tools": [{
                 "name": "echo",
                 "description": "Returns its message.",
                 "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}},
                     "required": ["message"]},
             }]})),
-            (None, "tools/call") => call(&params.unwrap_or(Value::Null)),
-            (None, _) => Err(ErrorObject::new(
+            "tools/call" => call(&params.unwrap_or(Value::Null)),
+            _ => Err(ErrorObject::new(
                 METHOD_NOT_FOUND,
                 format!("Method not found: {method}"),
             )),
@@ -75,5 +73,5 @@ fn main() -> std::io::Result<()> {
         port,
         ..Config::default()
     };
-    mcpd::event_loop::run(config, Echo::default())
+    mcpd::event_loop::run(config, Echo)
 }

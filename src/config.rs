@@ -52,6 +52,11 @@ pub struct Limits {
     /// Resource URIs one 2026-07-28 `subscriptions/listen` stream may follow; URIs past it are
     /// ignored. 256 covers a client watching a project's files; each costs a string per stream.
     pub max_listen_uris: usize,
+    /// Client requests in flight in one session (a stdio stream is one session, its stateless
+    /// requests included); beyond it a request is refused (HTTP 503 / -32000). 256 is far above
+    /// what an interactive client keeps in flight, and bounds the request table a single
+    /// misbehaving client can fill before its own answers come back.
+    pub max_pending_per_session: usize,
 }
 
 impl Default for Limits {
@@ -73,6 +78,7 @@ impl Default for Limits {
             log_buffer_bytes: 256 * 1024,
             log_line_bytes: 4096,
             max_listen_uris: 256,
+            max_pending_per_session: 256,
         }
     }
 }
@@ -436,6 +442,7 @@ mod tests {
             log_buffer_bytes,
             log_line_bytes,
             max_listen_uris,
+            max_pending_per_session,
         } = Limits::default();
         let BridgeLimits {
             stderr_tail_lines,
@@ -472,6 +479,7 @@ mod tests {
             log_buffer_bytes,
             log_line_bytes,
             max_listen_uris,
+            max_pending_per_session,
             stderr_tail_lines,
             stderr_line_bytes,
             stdin_buffer_bytes,

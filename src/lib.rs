@@ -12,7 +12,7 @@
 //! | I/O shell | [`event_loop`] | mio, sockets, child pipes, signals, the clock |
 //! | connections | [`server`] | HTTP framing, routes, the DNS-rebinding guard, auth, timers |
 //! | MCP transports | [`mcp`] | sessions, SSE streams, the stateless and HTTP+SSE eras, stdio |
-//! | backends | [`builtin`], [`bridge`] | the [`mcp::Handler`] contract |
+//! | backends | [`builtin`], [`bridge`] | the [`mcp::Handler`] contract; the bridge's children through [`process::ProcessHost`] |
 //! | building blocks | [`http`], [`sse`], [`timer`], [`lines`], [`id`], [`idmap`] | bytes and numbers only |
 //! | settings | [`config`], [`cli`], [`log`], [`exec`] | |
 //! | test support | [`testing`] | the [`mcp::Handler`] contract |
@@ -23,8 +23,8 @@
 //!
 //! Bytes read from a socket enter [`server::Server::handle_input`]; [`http::RequestReader`]
 //! frames them into requests; the server routes each to a [`mcp::streamable::Transport`]
-//! method, which validates it for its era and calls the [`mcp::Handler`]. The handler answers
-//! through a [`mcp::Context`] (now or later, with notifications and requests to the client in
+//! method, which validates it for its era and hands it to the [`mcp::dispatch`] runtime, which
+//! calls the [`mcp::Handler`]. The handler answers through a [`mcp::Context`] (now or later, with notifications and requests to the client in
 //! between); the transport turns those commands into one JSON body or SSE events on exactly one
 //! stream, and the server frames them onto the connection, bounded by the outbound cap. Every
 //! deadline (request heads, keep-alive, heartbeats, session expiry, handler timers, child kill
@@ -33,12 +33,16 @@
 //! # As a library
 //!
 //! Implement [`mcp::Handler`] and call [`event_loop::run`] with a [`config::Config`]; every
-//! transport above serves it. Answer the lifecycle requests (`initialize` with version
-//! negotiation, `ping`, `server/discover`) with [`mcp::ServerInfo::answer`] and the rest
-//! yourself. `examples/echo.rs` is a complete server with one tool in under 100 lines
-//! (`cargo run --example echo -- --port 8000`). Test a handler without sockets or real time
-//! with [`testing::Harness`], as `tests/example_echo.rs` tests the example and the built-in
-//! server's tests test [`builtin::Builtin`].
+//! transport above serves it through one runtime, [`mcp::dispatch`]. A handler describes
+//! itself in [`mcp::Handler::server_info`] and answers its own methods in
+//! [`mcp::Handler::handle_request`]; the dispatcher answers `initialize` (version negotiation
+//! included), `ping` and `server/discover`, allocates the ids of requests to the client and
+//! the keys of timers ([`mcp::Outbox`]), and keeps a panic inside its request. Work from
+//! outside a callback goes out in [`mcp::Handler::handle_wake`]. `examples/echo.rs` is a
+//! complete server with one tool in under 100 lines (`cargo run --example echo -- --port
+//! 8000`). Test a handler without sockets or real time with [`testing::Harness`], as
+//! `tests/example_echo.rs` tests the example and the built-in server's tests test
+//! [`builtin::Builtin`].
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -56,6 +60,7 @@ pub mod idmap;
 pub mod lines;
 pub mod log;
 pub mod mcp;
+pub mod process;
 pub mod server;
 pub mod sse;
 mod sys;

@@ -50,13 +50,14 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         Command::Serve(config) if !config.bridge.command.is_empty() => {
-            event_loop::run_bridge(config)
+            let bridge = mcpd::bridge::Bridge::new(&config, std::time::Instant::now());
+            event_loop::run(config, bridge)
         }
         Command::Serve(config) => {
             let builtin = Builtin::for_instance(config.instance_id.as_deref().unwrap_or_default());
-            event_loop::run(config, Box::new(builtin))
+            event_loop::run(config, builtin)
         }
-        Command::Stdio(config) => event_loop::stdio::run(config, Box::new(Builtin::new())),
+        Command::Stdio(config) => event_loop::stdio::run(config, Builtin::new()),
     };
     let code = match outcome {
         Ok(()) => ExitCode::SUCCESS,

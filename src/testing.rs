@@ -1,11 +1,13 @@
 //! Drive a [`Handler`] without sockets: a fake transport for unit tests.
 //!
-//! A [`Harness`] plays the transport's part: it calls the handler's callbacks with a
-//! [`Context`], records every command the handler queues (answers, notifications, requests to
-//! the client) and fires its timers from a fake clock, so a test never sleeps and never opens a
-//! port. What it does not do is the transports' own work: it sends no `initialize` by itself
-//! (call it like any request), adds no `resultType`, and lets a handler's panic fail the test
-//! instead of turning it into a JSON-RPC internal error.
+//! A [`Harness`] plays the transport's part through the same dispatcher every transport uses:
+//! it hands the handler requests, notifications, client answers and cancellations, records
+//! every command the handler queues (answers, notifications, requests to the client), fires its
+//! timers from a fake clock (cancelled ones never fire) and calls [`Handler::handle_wake`] after
+//! every input, so a test never sleeps and never opens a port. Like a transport, it turns a
+//! handler's panic into a JSON-RPC internal error for the request being handled. What it does
+//! not do is the transports' wire work: it sends no `initialize` by itself (call it like any
+//! request) and adds no `resultType`.
 //!
 //! ```
 //! use mcpd::mcp::{Context, Handler, RequestHandle};
@@ -23,32 +25,33 @@
 //! assert_eq!(h.call("anything", json!({})), Ok(json!({"hello": "world"})));
 //! ```
 
+use crate::mcp::dispatch::{Dispatcher, TimerKey, Work};
 use crate::mcp::handler::Command;
 use crate::mcp::{
-    version, Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey, SessionView,
+    version, ErrorObject, Handler, Id, OutgoingId, RequestHandle, SessionKey, SessionView,
 };
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
-/// Most commands drained from [`Handler::poll_command`] after one callback, and most timers
-/// [`Harness::run_timers`] fires: a handler that never settles fails the test instead of
-/// hanging it.
+/// Most timers [`Harness::run_timers`] fires: a handler that never settles fails the test
+/// instead of hanging it.
 const MAX_STEPS: usize = 10_000;
+
+/// The key requests are tracked under while [`Harness::session`] is `None`.
+const NO_SESSION: SessionKey = SessionKey(0);
 
 /// One fake transport with one current session and a fake clock.
 pub struct Harness<H: Handler> {
-    /// The handler under test; inspect its state between calls.
-    pub handler: H,
+    dispatcher: Dispatcher<H>,
     /// The session the next callback belongs to; `None` outside any session.
     pub session: Option<SessionKey>,
     /// What the session agreed on at `initialize`, as callbacks see it.
     pub view: Option<SessionView>,
     now: Instant,
-    next_outgoing: u64,
-    next_handle: u64,
+    next_client_id: u64,
     next_session: u64,
-    /// Due time, token and session of every timer not fired yet.
-    timers: Vec<(Instant, u64, Option<SessionKey>)>,
+    /// Due time and key of every timer armed, fired or cancelled ones included.
+    timers: Vec<(Instant, TimerKey)>,
     /// Every command but timers, in order.
     log: Vec<Command>,
     /// Stateless mode: the request-scoped session of each unanswered request.
@@ -59,8 +62,9 @@ impl<H: Handler> Harness<H> {
     /// One handshake-era session (the latest revision, no client capabilities declared), as
     /// after `initialize` over Streamable HTTP or stdio.
     pub fn new(handler: H) -> Harness<H> {
+        let max_pending = crate::config::Limits::default().max_pending_per_session;
         Harness {
-            handler,
+            dispatcher: Dispatcher::new(Box::new(handler), max_pending),
             session: Some(SessionKey(1)),
             view: Some(SessionView {
                 protocol_version: version::LATEST_LEGACY.into(),
@@ -69,8 +73,7 @@ impl<H: Handler> Harness<H> {
                 ..SessionView::default()
             }),
             now: Instant::now(),
-            next_outgoing: 0,
-            next_handle: 0,
+            next_client_id: 0,
             next_session: 2,
             timers: Vec::new(),
             log: Vec::new(),
@@ -90,11 +93,21 @@ impl<H: Handler> Harness<H> {
         h
     }
 
+    /// The handler under test, to inspect its state between calls.
+    pub fn handler(&self) -> &H {
+        self.dispatcher.handler()
+    }
+
+    /// The handler under test, to change its state between calls.
+    pub fn handler_mut(&mut self) -> &mut H {
+        self.dispatcher.handler_mut()
+    }
+
     /// Ends the current session ([`Handler::session_closed`]) and starts a new one with `view`;
     /// returns its key.
     pub fn start_session(&mut self, view: SessionView) -> SessionKey {
         if let Some(old) = self.session.take() {
-            self.handler.session_closed(old);
+            self.dispatcher.close_session(old);
         }
         let key = SessionKey(self.next_session);
         self.next_session += 1;
@@ -115,52 +128,83 @@ impl<H: Handler> Harness<H> {
         self.now
     }
 
-    fn with_ctx(&mut self, session: Option<SessionKey>, f: impl FnOnce(&mut H, &mut Context<'_>)) {
-        let mut commands = Vec::new();
-        let mut ctx = Context::new(
-            self.now,
-            session,
-            self.view.as_ref(),
-            &mut commands,
-            &mut self.next_outgoing,
-        );
-        f(&mut self.handler, &mut ctx);
-        let queued = commands.into_iter().map(|c| (session, c));
-        let polled: Vec<_> = std::iter::from_fn(|| self.handler.poll_command())
-            .take(MAX_STEPS)
-            .collect();
-        for (session, command) in queued.chain(polled) {
-            self.record(session, command);
-        }
+    /// Runs one callback in `session`, then [`Handler::handle_wake`]; records what they queued.
+    fn with_ctx(
+        &mut self,
+        session: Option<SessionKey>,
+        f: impl FnOnce(&mut H, &mut crate::mcp::Context<'_>),
+    ) {
+        let work = self
+            .dispatcher
+            .call(session, self.view.as_ref(), self.now, None, f)
+            .unwrap_or_default();
+        self.record(work);
+        self.wake();
     }
 
-    fn record(&mut self, session: Option<SessionKey>, command: Command) {
-        if let (Command::Respond { request, .. }, Some(open)) = (&command, &mut self.open) {
-            if let Some(i) = open.iter().position(|(r, _)| r == request) {
-                let (_, key) = open.remove(i);
-                self.handler.session_closed(key);
+    /// Runs [`Handler::handle_wake`] and records what it queued.
+    fn wake(&mut self) {
+        let work = self.dispatcher.wake();
+        self.record(work);
+    }
+
+    fn record(&mut self, work: Work) {
+        let mut refused = Vec::new();
+        for (session, command) in work {
+            if let Command::Respond { request, .. } = &command {
+                self.dispatcher.finish(*request);
+                if let Some(open) = &mut self.open {
+                    if let Some(i) = open.iter().position(|(r, _)| r == request) {
+                        let (_, key) = open.remove(i);
+                        self.dispatcher.close_session(key);
+                    }
+                }
+            }
+            match command {
+                Command::Timer { key, after, .. } => self.timers.push((self.now + after, key)),
+                // Like a transport: past the cap the handler hears of it at once.
+                Command::Request { id, .. } => {
+                    match self.dispatcher.sent(session.unwrap_or(NO_SESSION), id) {
+                        Ok(()) => self.log.push(command),
+                        Err(error) => refused.push((session, id, error)),
+                    }
+                }
+                other => self.log.push(other),
             }
         }
-        match command {
-            Command::Timer { after, token } => self.timers.push((self.now + after, token, session)),
-            other => self.log.push(other),
+        for (session, id, error) in refused {
+            let view = self.view.as_ref();
+            let work = self
+                .dispatcher
+                .call(session, view, self.now, None, |h, ctx| {
+                    h.handle_response(ctx, id, Err(error))
+                })
+                .unwrap_or_default();
+            self.record(work);
         }
     }
 
     /// Sends a request; returns its handle. Timers are not fired.
     pub fn request(&mut self, method: &str, params: Value) -> RequestHandle {
-        let handle = RequestHandle(self.next_handle);
-        self.next_handle += 1;
         let mut session = self.session;
-        if let Some(open) = &mut self.open {
-            let key = SessionKey(self.next_session);
+        if self.open.is_some() {
+            session = Some(SessionKey(self.next_session));
             self.next_session += 1;
-            open.push((handle, key));
-            session = Some(key);
         }
-        self.with_ctx(session, |h, ctx| {
-            h.handle_request(ctx, handle, method, Some(params))
-        });
+        self.next_client_id += 1;
+        let id = Id::from(self.next_client_id);
+        let handle = self
+            .dispatcher
+            .track(session.unwrap_or(NO_SESSION), id, method, 0);
+        if let (Some(open), Some(key)) = (&mut self.open, session) {
+            open.push((handle, key));
+        }
+        let view = self.view.as_ref();
+        let work =
+            self.dispatcher
+                .request(session, view, handle, method, Some(params), self.now, None);
+        self.record(work);
+        self.wake();
         handle
     }
 
@@ -180,13 +224,16 @@ impl<H: Handler> Harness<H> {
         self.call("tools/call", json!({"name": name, "arguments": arguments}))
     }
 
-    /// Moves the clock forward by `by`, firing due timers in due order.
+    /// Moves the clock forward by `by`, firing due timers in due order (cancelled ones are
+    /// skipped).
     pub fn advance(&mut self, by: Duration) {
         let until = self.now + by;
         while let Some(i) = self.next_due().filter(|i| self.timers[*i].0 <= until) {
-            let (due, token, session) = self.timers.remove(i);
+            let (due, key) = self.timers.remove(i);
             self.now = due;
-            self.with_ctx(session, |h, ctx| h.handle_timer(ctx, token));
+            if let Some((session, token)) = self.dispatcher.fire_timer(key) {
+                self.with_ctx(session, |h, ctx| h.handle_timer(ctx, token));
+            }
         }
         self.now = until;
     }
@@ -204,13 +251,17 @@ impl<H: Handler> Harness<H> {
         panic!("timers never settle");
     }
 
-    fn next_due(&self) -> Option<usize> {
+    /// The earliest timer still due to fire; cancelled ones are dropped on the way.
+    fn next_due(&mut self) -> Option<usize> {
+        let live = &self.dispatcher;
+        self.timers.retain(|(_, key)| live.has_timer(*key));
         (0..self.timers.len()).min_by_key(|i| self.timers[*i].0)
     }
 
-    /// Timers set and not fired yet.
+    /// Timers set and neither fired nor cancelled yet.
     pub fn pending_timers(&self) -> usize {
-        self.timers.len()
+        let live = |t: &&(Instant, TimerKey)| self.dispatcher.has_timer(t.1);
+        self.timers.iter().filter(live).count()
     }
 
     /// Fires a timer the handler never set (or already saw), as a late timer would arrive.
@@ -228,6 +279,7 @@ impl<H: Handler> Harness<H> {
     /// The client cancels `request`.
     pub fn cancel(&mut self, request: RequestHandle) {
         let session = self.session;
+        self.dispatcher.finish(request);
         self.with_ctx(session, |h, ctx| h.handle_cancel(ctx, request));
     }
 
@@ -237,6 +289,11 @@ impl<H: Handler> Harness<H> {
         self.with_ctx(session, |h, ctx| {
             h.handle_notification(ctx, method, Some(params))
         });
+    }
+
+    /// The backend has news outside any callback: calls [`Handler::handle_wake`].
+    pub fn wake_backend(&mut self) {
+        self.wake();
     }
 
     /// The first answer to `request`, if any.
@@ -304,12 +361,16 @@ impl<H: Handler> Harness<H> {
 mod tests {
     use super::*;
 
+    use crate::mcp::{Context, Outbox};
+
     /// Answers `later` after the delay in its params, reporting progress once on the way;
-    /// hands `bg` work out through [`Handler::poll_command`].
+    /// `stop` cancels every such timer; `bg` is answered (after asking the client something)
+    /// from [`Handler::handle_wake`].
     #[derive(Default)]
     struct Later {
-        waiting: Vec<(u64, RequestHandle)>,
-        background: Vec<(Option<SessionKey>, Command)>,
+        waiting: Vec<(u64, RequestHandle, TimerKey)>,
+        background: Vec<(SessionKey, RequestHandle)>,
+        asked: Vec<OutgoingId>,
         closed: Vec<SessionKey>,
     }
 
@@ -325,30 +386,38 @@ mod tests {
             match method {
                 "later" => {
                     let token = self.waiting.len() as u64;
-                    self.waiting.push((token, request));
                     ctx.notify(Some(request), "notifications/progress", json!({"ms": ms}));
-                    ctx.set_timer(Duration::from_millis(ms), token);
+                    let key = ctx.set_timer(Duration::from_millis(ms), token);
+                    self.waiting.push((token, request, key));
                 }
-                _ => self.background.push((
-                    ctx.session(),
-                    Command::Respond {
-                        request,
-                        outcome: Ok(json!("from poll_command")),
-                    },
-                )),
+                "stop" => {
+                    for (_, _, key) in &self.waiting {
+                        ctx.cancel_timer(*key);
+                    }
+                    ctx.respond(request, Ok(json!("stopped")));
+                }
+                _ => {
+                    let asked = ctx.request(Some(request), "ping", json!({}));
+                    self.asked.push(asked);
+                    self.background.push((ctx.session().unwrap(), request));
+                }
             }
         }
         fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
-            if let Some(i) = self.waiting.iter().position(|(t, _)| *t == token) {
-                let (_, request) = self.waiting.remove(i);
+            if let Some(i) = self.waiting.iter().position(|(t, _, _)| *t == token) {
+                let (_, request, _) = self.waiting.remove(i);
                 ctx.respond(request, Ok(json!(token)));
             }
         }
         fn session_closed(&mut self, session: SessionKey) {
             self.closed.push(session);
         }
-        fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
-            self.background.pop()
+        fn handle_wake(&mut self, out: &mut Outbox) {
+            for (session, request) in self.background.drain(..) {
+                let asked = out.request(session, Some(request), "ping", json!({}));
+                self.asked.push(asked);
+                out.respond(request, Ok(json!("from handle_wake")));
+            }
         }
     }
 
@@ -371,11 +440,94 @@ mod tests {
     }
 
     #[test]
-    fn commands_from_poll_command_are_recorded_like_queued_ones() {
+    fn work_from_handle_wake_is_recorded_like_queued_work_and_ids_never_collide() {
         let mut h = Harness::new(Later::default());
-        assert_eq!(h.call("bg", json!({})), Ok(json!("from poll_command")));
+        assert_eq!(h.call("bg", json!({})), Ok(json!("from handle_wake")));
+        assert_eq!(h.call("bg", json!({})), Ok(json!("from handle_wake")));
+        let mut ids: Vec<OutgoingId> = h.client_requests().iter().map(|r| r.1).collect();
+        assert_eq!(
+            ids.len(),
+            4,
+            "a request from the callback and one from the wake, twice"
+        );
+        assert_eq!(ids, h.handler().asked);
+        ids.sort();
+        ids.dedup();
+        assert_eq!(ids.len(), 4, "the outbox allocates every id");
         h.clear();
         assert!(h.commands().is_empty());
+    }
+
+    #[test]
+    fn a_cancelled_timer_never_fires_and_a_stale_key_is_harmless() {
+        let mut h = Harness::new(Later::default());
+        let slow = h.request("later", json!({"ms": 500}));
+        let fired = h.request("later", json!({"ms": 100}));
+        h.advance(Duration::from_millis(100));
+        assert!(h.response(fired).is_some());
+        assert_eq!(h.pending_timers(), 1);
+        // Cancels the live timer and, again, the one that fired already (a no-op).
+        assert_eq!(h.call("stop", json!({})), Ok(json!("stopped")));
+        assert_eq!(h.pending_timers(), 0);
+        h.advance(Duration::from_secs(10));
+        assert_eq!(h.response(slow), None, "the cancelled timer never fired");
+    }
+
+    /// Asks the client once per request and records the error answers it gets.
+    #[derive(Default)]
+    struct Asker(Vec<i64>);
+    impl Handler for Asker {
+        fn handle_request(
+            &mut self,
+            ctx: &mut Context<'_>,
+            _: RequestHandle,
+            _: &str,
+            _: Option<Value>,
+        ) {
+            ctx.request(None, "ping", json!({}));
+        }
+        fn handle_response(
+            &mut self,
+            _: &mut Context<'_>,
+            _: OutgoingId,
+            outcome: Result<Value, ErrorObject>,
+        ) {
+            self.0.extend(outcome.err().map(|e| e.code));
+        }
+    }
+
+    #[test]
+    fn requests_to_the_client_past_the_cap_fail_at_once_as_on_the_wire() {
+        let mut h = Harness::new(Asker::default());
+        let cap = crate::mcp::dispatch::MAX_OUTGOING_PER_SESSION;
+        for _ in 0..cap + 1 {
+            h.request("ask", json!({}));
+        }
+        assert_eq!(h.client_requests().len(), cap);
+        assert_eq!(h.handler().0, [crate::mcp::jsonrpc::SERVER_ERROR]);
+    }
+
+    /// Panics on every request.
+    struct Boom;
+    impl Handler for Boom {
+        fn handle_request(
+            &mut self,
+            ctx: &mut Context<'_>,
+            _: RequestHandle,
+            _: &str,
+            _: Option<Value>,
+        ) {
+            ctx.notify(None, "lost", json!({}));
+            panic!("boom");
+        }
+    }
+
+    #[test]
+    fn a_panic_is_an_internal_error_and_loses_what_the_callback_queued() {
+        let mut h = Harness::new(Boom);
+        let error = h.call("x", json!({})).unwrap_err();
+        assert_eq!(error.code, crate::mcp::jsonrpc::INTERNAL_ERROR);
+        assert!(h.notifications("lost").is_empty());
     }
 
     #[test]
@@ -384,14 +536,14 @@ mod tests {
         let first = h.session.unwrap();
         let second = h.start_session(SessionView::default());
         assert_ne!(first, second);
-        assert_eq!(h.handler.closed, [first]);
+        assert_eq!(h.handler().closed, [first]);
 
         let mut h = Harness::stateless(Later::default());
         assert!(h.view.as_ref().is_some_and(SessionView::is_modern));
         let call = h.request("later", json!({"ms": 10}));
-        assert!(h.handler.closed.is_empty());
+        assert!(h.handler().closed.is_empty());
         h.run_timers();
         assert_eq!(h.responses(call), 1);
-        assert_eq!(h.handler.closed.len(), 1);
+        assert_eq!(h.handler().closed.len(), 1);
     }
 }

@@ -32,7 +32,7 @@ fn text(text: &str, error: bool) -> Value {
 
 #[test]
 fn echo_handler_answers_through_the_harness() {
-    let mut h = Harness::new(Echo::default());
+    let mut h = Harness::new(Echo);
     let init = json!({"protocolVersion": "2025-06-18", "capabilities": {}});
     assert_eq!(h.call("initialize", init), Ok(initialized("2025-06-18")));
     let unknown_version = json!({"protocolVersion": "1999-01-01", "capabilities": {}});
@@ -84,9 +84,7 @@ fn echo_example_serves_sessions_and_stateless_calls_over_loopback() {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind a loopback port");
     let port = listener.local_addr().expect("local address").port();
     // The loop serves until the test process ends (it stops on SIGTERM or SIGINT only).
-    std::thread::spawn(move || {
-        mcpd::event_loop::serve(listener, Config::default(), Echo::default())
-    });
+    std::thread::spawn(move || mcpd::event_loop::serve(listener, Config::default(), Echo));
 
     let init = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
         "protocolVersion": "2025-11-25", "capabilities": {},

@@ -28,6 +28,8 @@ fn limits() -> Limits {
         keep_alive_timeout: Duration::from_secs(2),
         session_timeout: Duration::from_secs(4),
         heartbeat: Duration::from_millis(50),
+        max_pending_per_session: 4,
+        ..Limits::default()
     }
 }
 
@@ -89,7 +91,7 @@ struct Socket {
 }
 
 struct Harness {
-    server: Server<Builtin>,
+    server: Server,
     sockets: BTreeMap<ConnId, Socket>,
     now: Instant,
     session: Vec<u8>,
@@ -184,7 +186,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let start = Instant::now();
     let mut h = Harness {
-        server: Server::new(config, Builtin::new(), start),
+        server: Server::new(config, Box::new(Builtin::new()), start),
         sockets: BTreeMap::new(),
         now: start,
         session: b"none".to_vec(),

@@ -17,50 +17,9 @@ use crate::lines::LineFramer;
 use crate::mcp::SessionKey;
 use serde_json::{json, Value};
 use std::collections::VecDeque;
-use std::fmt;
 use std::time::Instant;
 
-/// Names one child for as long as mcpd runs; never reused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct ChildId(pub u64);
-
-impl fmt::Display for ChildId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "child {}", self.0)
-    }
-}
-
-/// How a child ended.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ExitKind {
-    /// It exited with this status.
-    Code(i32),
-    /// A signal killed it.
-    Signal(i32),
-    /// It never started (exec failed); the reason.
-    NotStarted(String),
-}
-
-impl ExitKind {
-    /// The `exit` member of an error's data.
-    pub fn to_value(&self) -> Value {
-        match self {
-            ExitKind::Code(code) => json!({"code": code}),
-            ExitKind::Signal(signal) => json!({"signal": signal}),
-            ExitKind::NotStarted(why) => json!({"spawn_error": why}),
-        }
-    }
-}
-
-impl fmt::Display for ExitKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ExitKind::Code(code) => write!(f, "exited with status {code}"),
-            ExitKind::Signal(signal) => write!(f, "was killed by signal {signal}"),
-            ExitKind::NotStarted(why) => write!(f, "could not be started: {why}"),
-        }
-    }
-}
+pub use crate::process::{ChildId, ExitKind};
 
 /// Where a child is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]

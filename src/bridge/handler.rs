@@ -2,14 +2,31 @@
 //! client's answers, timers, cancellations, session ends) becomes lines for a child's stdin.
 
 use super::supervisor::{Phase, Supervisor};
-use super::{child, route, Bridge, Due, ProcessAction, Signal};
+use super::{child, route, Bridge, Due, ProcessAction, Queued, Signal};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
-use crate::mcp::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::{Command, Context, Handler, Outbox, OutgoingId, RequestHandle, SessionKey};
+use crate::process::{ChildId, ExitKind, ProcessHost, SpawnSpec};
 use serde_json::{json, Value};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 impl Handler for Bridge {
+    /// A session's `initialize` goes to its child (started for it in per-session mode); the
+    /// answer is the child's, once the child has answered.
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "initialize", params);
+    }
+
+    /// `ping` travels to the child like any request, so it says whether the backend answers.
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "ping", params);
+    }
+
+    /// `server/discover` is the child's answer (cached while it does not change).
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "server/discover", params);
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -188,8 +205,52 @@ impl Handler for Bridge {
         self.listened(uris);
     }
 
-    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
-        self.commands.pop_front()
+    fn handle_wake(&mut self, out: &mut Outbox) {
+        while let Some(queued) = self.commands.pop_front() {
+            let (session, command) = match queued {
+                Queued::Send(session, command) => (session, command),
+                Queued::Ask {
+                    session,
+                    related,
+                    method,
+                    params,
+                    child,
+                    child_id,
+                } => {
+                    let ours = out.request(session, related, &method, params);
+                    if let Some(child) = self.children.get_mut(&child) {
+                        child.routes.asked(session, ours, child_id);
+                    }
+                    continue;
+                }
+                Queued::Timer { after, token } => {
+                    out.set_timer(None, after, token);
+                    continue;
+                }
+            };
+            match (command, session) {
+                (Command::Respond { request, outcome }, _) => out.respond(request, outcome),
+                (
+                    Command::Notify {
+                        related,
+                        method,
+                        params,
+                    },
+                    session,
+                ) => out.notify(session, related, &method, params),
+                (Command::Overloaded { request, message }, _) => out.overloaded(request, message),
+                (Command::CloseStream { request }, _) => out.close_stream(request),
+                (Command::EndSession, Some(session)) => out.end_session(session),
+                (Command::IdleTimeout { after }, Some(session)) => out.idle_timeout(session, after),
+                (command, _) => {
+                    log::debug(format_args!("bridge: nothing queues {command:?}"));
+                }
+            }
+        }
+    }
+
+    fn processes(&mut self) -> Option<&mut dyn ProcessHost> {
+        Some(self)
     }
 
     fn health(&self) -> Option<Value> {
@@ -237,6 +298,44 @@ impl Handler for Bridge {
             }
         }
         Some(fields)
+    }
+}
+
+/// The event loop runs the bridge's children through this; each call is the inherent method of
+/// the same name.
+impl ProcessHost for Bridge {
+    fn poll_process_action(&mut self) -> Option<ProcessAction> {
+        Bridge::poll_process_action(self)
+    }
+    fn spawn_spec(&self) -> &SpawnSpec {
+        Bridge::spawn_spec(self)
+    }
+    fn handle_spawned(&mut self, id: ChildId, pid: u32, now: Instant) {
+        Bridge::handle_spawned(self, id, pid, now)
+    }
+    fn handle_spawn_failed(&mut self, id: ChildId, error: &str, now: Instant) {
+        Bridge::handle_spawn_failed(self, id, error, now)
+    }
+    fn stdin_pending(&self, id: ChildId) -> &[u8] {
+        Bridge::stdin_pending(self, id)
+    }
+    fn handle_stdin_written(&mut self, id: ChildId, n: usize) {
+        Bridge::handle_stdin_written(self, id, n)
+    }
+    fn handle_stdout(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        Bridge::handle_stdout(self, id, bytes, now)
+    }
+    fn handle_stdout_closed(&mut self, id: ChildId, now: Instant) {
+        Bridge::handle_stdout_closed(self, id, now)
+    }
+    fn handle_stderr(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        Bridge::handle_stderr(self, id, bytes, now)
+    }
+    fn handle_exit(&mut self, id: ChildId, kind: ExitKind, now: Instant) {
+        Bridge::handle_exit(self, id, kind, now)
+    }
+    fn shutdown(&mut self, now: Instant) {
+        Bridge::shutdown(self, now)
     }
 }
 

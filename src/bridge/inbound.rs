@@ -5,9 +5,10 @@
 use super::child::ChildId;
 use super::route::{self, Origin};
 use super::Bridge;
+use super::Queued;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
-use crate::mcp::{Command, OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::{Command, RequestHandle, SessionKey};
 use serde_json::{json, Value};
 use std::time::Instant;
 
@@ -75,8 +76,10 @@ impl Bridge {
             None => log::debug(format_args!("{id} answered unknown id {rid}; dropped")),
             Some(Origin::Client { session, request }) => {
                 self.deadlines.remove(&request);
-                self.commands
-                    .push_back((Some(session), Command::Respond { request, outcome }));
+                self.commands.push_back(Queued::Send(
+                    Some(session),
+                    Command::Respond { request, outcome },
+                ));
             }
             Some(Origin::ListTools) => self.tools_listed(id, outcome),
             Some(Origin::Probe { refresh }) => self.probed(id, refresh, outcome, now),
@@ -129,7 +132,7 @@ impl Bridge {
             let outcome = sup
                 .initialize_result(w.requested.as_deref())
                 .ok_or_else(|| ErrorObject::new(jsonrpc::INTERNAL_ERROR, "no initialize result"));
-            self.commands.push_back((
+            self.commands.push_back(Queued::Send(
                 Some(w.session),
                 Command::Respond {
                     request: w.request,
@@ -238,20 +241,15 @@ impl Bridge {
                 );
             }
         }
-        member.next_outgoing += 1;
-        let ours = OutgoingId(member.next_outgoing);
-        if let Some(child) = self.children.get_mut(&id) {
-            child.routes.asked(session, ours, rid);
-        }
-        self.commands.push_back((
-            Some(session),
-            Command::Request {
-                related,
-                id: ours,
-                method,
-                params: params.unwrap_or_else(|| json!({})),
-            },
-        ));
+        // The outbox names the request in `handle_wake`, which records its route then.
+        self.commands.push_back(Queued::Ask {
+            session,
+            related,
+            method,
+            params: params.unwrap_or_else(|| json!({})),
+            child: id,
+            child_id: rid,
+        });
     }
 
     /// A notification from a child.
@@ -264,7 +262,7 @@ impl Bridge {
                 Some(route::ProgressTo::Parked(parked)) => self.parked_progress(id, parked, params),
                 Some(route::ProgressTo::Request(session, request)) => {
                     self.progress_seen(request);
-                    self.commands.push_back((
+                    self.commands.push_back(Queued::Send(
                         Some(session),
                         Command::Notify {
                             related: Some(request),
@@ -281,7 +279,7 @@ impl Bridge {
             let target = params.get("requestId").and_then(Id::from_value);
             if let Some((session, ours)) = target.and_then(|t| child.routes.asked_by_child(&t)) {
                 params["requestId"] = Value::from(ours.0);
-                self.commands.push_back((
+                self.commands.push_back(Queued::Send(
                     Some(session),
                     Command::Notify {
                         related: None,
@@ -310,7 +308,7 @@ impl Bridge {
             if self.stateless.sessions.contains(&session) && (news || related.is_none()) {
                 continue; // Fanned out above, or for no request of a session that has no stream.
             }
-            self.commands.push_back((
+            self.commands.push_back(Queued::Send(
                 Some(session),
                 Command::Notify {
                     related,

@@ -19,6 +19,7 @@
 
 use super::child::ChildId;
 use super::route::Origin;
+use super::Queued;
 use super::{Bridge, Due};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
@@ -57,7 +58,8 @@ impl Bridge {
             "its session was idle the longest when a new one needed room (--max-children)",
             true,
         );
-        self.commands.push_back((Some(victim), Command::EndSession));
+        self.commands
+            .push_back(Queued::Send(Some(victim), Command::EndSession));
         true
     }
 
@@ -119,7 +121,7 @@ impl Bridge {
              (0 for none) if it needs longer"
         );
         let error = ErrorObject::new(jsonrpc::REQUEST_TIMEOUT, message);
-        self.commands.push_back((
+        self.commands.push_back(Queued::Send(
             Some(deadline.session),
             Command::Respond {
                 request,
@@ -175,6 +177,7 @@ impl Bridge {
                 self.fail_held(&message, &data);
             }
         }
-        self.commands.extend(commands);
+        let queued = commands.into_iter().map(|(s, c)| Queued::Send(s, c));
+        self.commands.extend(queued);
     }
 }

@@ -2,7 +2,7 @@
 //! Streamable HTTP, supervised.
 //!
 //! [`Bridge`] is a [`Handler`](crate::mcp::Handler): the transport hands it client messages, and it answers through
-//! [`Handler::poll_command`](crate::mcp::Handler::poll_command) once a child has spoken. Towards the event loop it is sans-IO, in
+//! [`Handler::handle_wake`](crate::mcp::Handler::handle_wake) once a child has spoken. Towards the event loop it is sans-IO, in
 //! the quinn-proto style:
 //!
 //! - inputs, each with `now`: [`Bridge::handle_spawned`] / [`Bridge::handle_spawn_failed`]
@@ -69,58 +69,10 @@ use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 use supervisor::Supervisor;
 
-/// A signal for a child's process group.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Signal {
-    /// Ask it to stop.
-    Term,
-    /// Stop it now.
-    Kill,
-}
-
-/// What the event loop must do for a child.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum ProcessAction {
-    /// Start it with [`Bridge::spawn_spec`]; report with [`Bridge::handle_spawned`] or
-    /// [`Bridge::handle_spawn_failed`].
-    Spawn {
-        /// The child.
-        child: ChildId,
-    },
-    /// Its stdin has bytes in [`Bridge::stdin_pending`].
-    Write {
-        /// The child.
-        child: ChildId,
-    },
-    /// Send `signal` to its process group (only while the child is not reaped yet).
-    Signal {
-        /// The child.
-        child: ChildId,
-        /// Which.
-        signal: Signal,
-    },
-    /// Close its stdin.
-    CloseStdin {
-        /// The child.
-        child: ChildId,
-    },
-}
+pub use crate::process::{ProcessAction, Signal, SpawnSpec};
 
 /// Why a per-session child is stopped when its session ends (DELETE, expiry, eviction).
 const SESSION_ENDED: &str = "its session ended";
-
-/// How to start a child: the command after `--`, already wrapped in `sh -c` for `--shell`.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpawnSpec {
-    /// The program (looked up in `PATH`).
-    pub program: String,
-    /// Its arguments.
-    pub args: Vec<String>,
-    /// Variables added to the inherited environment.
-    pub env: Vec<(String, String)>,
-    /// Working directory, if not mcpd's.
-    pub cwd: Option<std::path::PathBuf>,
-}
 
 /// Children counters for `/health` and the log.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -152,7 +104,28 @@ struct Member {
     label: String,
     /// What its client declared at `initialize` (shared mode checks it before routing).
     capabilities: Value,
-    next_outgoing: u64,
+}
+
+/// Work for clients, waiting for [`crate::mcp::Handler::handle_wake`] to hand it to the
+/// dispatcher's outbox, which allocates request ids and timer keys: the bridge never picks an
+/// id of its own, so none collides with the transport's.
+#[derive(Debug)]
+enum Queued {
+    /// Anything that needs no id (answers, notifications, session ends).
+    Send(Option<SessionKey>, Command),
+    /// A child's request to the client of `session`; its route is recorded once the outbox
+    /// has named it.
+    Ask {
+        session: SessionKey,
+        related: Option<RequestHandle>,
+        method: String,
+        params: Value,
+        /// The child that asked, and the id it used.
+        child: ChildId,
+        child_id: crate::mcp::Id,
+    },
+    /// A bridge timer ([`Due`] by token).
+    Timer { after: Duration, token: u64 },
 }
 
 /// What a handler timer of the bridge is for.
@@ -219,7 +192,8 @@ pub struct Bridge {
     stateless: stateless::Stateless,
     timers: HashMap<u64, Due>,
     next_timer: u64,
-    commands: VecDeque<(Option<SessionKey>, Command)>,
+    /// Work for clients, handed to the dispatcher's outbox in `handle_wake`.
+    commands: VecDeque<Queued>,
     actions: VecDeque<ProcessAction>,
     stats: Stats,
     stopping: bool,
@@ -461,7 +435,7 @@ impl Bridge {
             Some(session) => {
                 if self.members.get(&session).and_then(|m| m.child) == Some(id) {
                     self.commands
-                        .push_back((Some(session), Command::EndSession));
+                        .push_back(Queued::Send(Some(session), Command::EndSession));
                 }
             }
             None => self.shared_child_gone(id, &why, &child, now),
@@ -599,8 +573,7 @@ impl Bridge {
         let token = self.next_timer;
         self.next_timer += 1;
         self.timers.insert(token, due);
-        self.commands
-            .push_back((None, Command::Timer { after, token }));
+        self.commands.push_back(Queued::Timer { after, token });
     }
 
     /// Ends a child: stdin closed, SIGTERM to its group now, SIGKILL after the grace. With
@@ -647,7 +620,7 @@ impl Bridge {
         self.children.insert(id, child);
         if let Some(session) = owner {
             self.commands
-                .push_back((Some(session), Command::EndSession));
+                .push_back(Queued::Send(Some(session), Command::EndSession));
         }
     }
 
@@ -660,7 +633,7 @@ impl Bridge {
                 self.deadlines.remove(&request);
                 let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
                     .with_data(data.clone());
-                self.commands.push_back((
+                self.commands.push_back(Queued::Send(
                     Some(session),
                     Command::Respond {
                         request,
@@ -690,7 +663,7 @@ impl Bridge {
         for w in waiting {
             let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
                 .with_data(child.error_data());
-            self.commands.push_back((
+            self.commands.push_back(Queued::Send(
                 Some(w.session),
                 Command::Respond {
                     request: w.request,

@@ -5,6 +5,7 @@
 use super::child::{Child, ChildId};
 use super::route::Origin;
 use super::supervisor::{Phase, WaitingInit};
+use super::Queued;
 use super::{Bridge, Member};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
@@ -59,7 +60,6 @@ impl Bridge {
             capabilities: view
                 .map(|v| v.client_capabilities.clone())
                 .unwrap_or(Value::Null),
-            next_outgoing: 0,
         };
         if self.shared {
             self.members.insert(session, member);
@@ -120,7 +120,7 @@ impl Bridge {
         self.await_init(id, Some(request));
         if let Some(after) = self.child_idle_timeout {
             self.commands
-                .push_back((Some(session), Command::IdleTimeout { after }));
+                .push_back(Queued::Send(Some(session), Command::IdleTimeout { after }));
         }
     }
 }

@@ -25,6 +25,7 @@ use super::route::Origin;
 use super::supervisor::{Phase, Supervisor};
 use super::translate::Outcome;
 use super::Bridge;
+use super::Queued;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
 use crate::mcp::streamable::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
@@ -337,7 +338,8 @@ impl Bridge {
                 Served::Answer(outcome) => Command::Respond { request, outcome },
                 Served::Overloaded(message) => Command::Overloaded { request, message },
             };
-            self.commands.push_back((Some(session), command));
+            self.commands
+                .push_back(Queued::Send(Some(session), command));
         }
     }
 
@@ -349,7 +351,8 @@ impl Bridge {
                 request: held.request,
                 outcome,
             };
-            self.commands.push_back((Some(held.session), command));
+            self.commands
+                .push_back(Queued::Send(Some(held.session), command));
         }
     }
 
@@ -359,7 +362,7 @@ impl Bridge {
         for held in std::mem::take(&mut self.stateless.held) {
             let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.to_string())
                 .with_data(data.clone());
-            self.commands.push_back((
+            self.commands.push_back(Queued::Send(
                 Some(held.session),
                 Command::Respond {
                     request: held.request,
@@ -439,7 +442,7 @@ impl Bridge {
     /// Hands server-wide news of the stateless child to the listen streams (a notification
     /// of no session: the transport fans it out), whether or not a request is in flight.
     pub(super) fn fan_out_stateless(&mut self, method: &str, params: &Value) {
-        self.commands.push_back((
+        self.commands.push_back(Queued::Send(
             None,
             Command::Notify {
                 related: None,

@@ -1,21 +1,26 @@
 //! The bridge against fake children and a fake clock: bytes in, stdin lines and commands out.
 
 use super::*;
+use crate::mcp::dispatch::Dispatcher;
 use crate::mcp::Context;
 use crate::mcp::Handler;
 use crate::mcp::SessionView;
+use crate::mcp::TimerKey;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// A bridge, the sessions the transport would have, and a clock.
+/// A bridge driven through the dispatcher every transport uses, the sessions the transport
+/// would have, and a clock.
 struct Rig {
-    bridge: Bridge,
+    dispatcher: Dispatcher<Bridge>,
     now: Instant,
     views: HashMap<SessionKey, SessionView>,
-    /// Timers asked for: due time to token.
-    timers: BTreeMap<(Instant, u64), ()>,
-    next_handle: u64,
+    /// Timers armed: due time and key.
+    timers: BTreeMap<(Instant, TimerKey), ()>,
+    next_client_id: u64,
     next_pid: u32,
+    /// Work taken from the bridge's wakes that tests have not looked at yet.
+    held: VecDeque<(Option<SessionKey>, Command)>,
 }
 
 fn config(shared: bool) -> Config {
@@ -42,28 +47,41 @@ impl Rig {
 
     fn with(config: Config) -> Rig {
         let now = Instant::now();
+        let max_pending = config.limits.max_pending_per_session;
         Rig {
-            bridge: Bridge::new(&config, now),
+            dispatcher: Dispatcher::new(Box::new(Bridge::new(&config, now)), max_pending),
             now,
             views: HashMap::new(),
             timers: BTreeMap::new(),
-            next_handle: 100,
+            next_client_id: 100,
             next_pid: 1000,
+            held: VecDeque::new(),
         }
     }
 
-    /// Runs one handler callback; returns what it queued through the context.
+    /// The bridge under test.
+    fn bridge(&mut self) -> &mut Bridge {
+        self.dispatcher.handler_mut()
+    }
+
+    /// Runs one handler callback; returns what it queued through the context (timers are kept
+    /// for [`Rig::advance`]).
     fn call(
         &mut self,
         session: Option<SessionKey>,
         f: impl FnOnce(&mut Bridge, &mut Context<'_>),
     ) -> Vec<Command> {
-        let mut commands = Vec::new();
-        let mut next_outgoing = 0;
         let view = session.and_then(|s| self.views.get(&s));
-        let mut ctx = Context::new(self.now, session, view, &mut commands, &mut next_outgoing);
-        f(&mut self.bridge, &mut ctx);
-        commands
+        let work = self.dispatcher.call(session, view, self.now, None, f);
+        let work = work.expect("the bridge panicked");
+        self.keep(work).into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// A request of `session` in flight, as the transport admits it.
+    fn track(&mut self, session: u64, method: &str) -> RequestHandle {
+        self.next_client_id += 1;
+        let id = crate::mcp::Id::from(self.next_client_id);
+        self.dispatcher.track(SessionKey(session), id, method, 0)
     }
 
     fn request(
@@ -72,28 +90,35 @@ impl Rig {
         method: &str,
         params: Value,
     ) -> (RequestHandle, Vec<Command>) {
-        self.next_handle += 1;
-        let handle = RequestHandle(self.next_handle);
+        let handle = self.track(session, method);
         let key = SessionKey(session);
         self.views.entry(key).or_insert_with(|| SessionView {
             id: format!("s{session}"),
             client_capabilities: json!({"sampling": {}}),
             ..SessionView::default()
         });
-        let method = method.to_string();
-        let commands = self.call(Some(key), |b, ctx| {
-            b.handle_request(ctx, handle, &method, Some(params))
-        });
+        let view = self.views.get(&key);
+        let work = self.dispatcher.request(
+            Some(key),
+            view,
+            handle,
+            method,
+            Some(params),
+            self.now,
+            None,
+        );
+        let commands = self.keep(work).into_iter().map(|(_, c)| c).collect();
         (handle, commands)
     }
 
     /// Process actions, with spawns carried out (fake pids).
     fn actions(&mut self) -> Vec<ProcessAction> {
         let mut seen = Vec::new();
-        while let Some(action) = self.bridge.poll_process_action() {
+        while let Some(action) = self.bridge().poll_process_action() {
             if let ProcessAction::Spawn { child } = action {
                 self.next_pid += 1;
-                self.bridge.handle_spawned(child, self.next_pid, self.now);
+                let (pid, now) = (self.next_pid, self.now);
+                self.bridge().handle_spawned(child, pid, now);
             }
             seen.push(action);
         }
@@ -102,23 +127,15 @@ impl Rig {
 
     /// Commands the bridge produced outside callbacks; timers are kept for [`Rig::advance`].
     fn commands(&mut self) -> Vec<(Option<SessionKey>, Command)> {
-        let mut out = Vec::new();
-        while let Some((session, command)) = self.bridge.poll_command() {
-            match command {
-                Command::Timer { after, token } => {
-                    self.timers.insert((self.now + after, token), ());
-                }
-                other => out.push((session, other)),
-            }
-        }
-        out
+        self.commands_keep_timers();
+        self.held.drain(..).collect()
     }
 
     /// Moves the clock and fires due timers.
     fn advance(&mut self, by: Duration) {
         self.commands_keep_timers();
         self.now += by;
-        let due: Vec<(Instant, u64)> = self
+        let due: Vec<(Instant, TimerKey)> = self
             .timers
             .keys()
             .copied()
@@ -126,21 +143,51 @@ impl Rig {
             .collect();
         for key in due {
             self.timers.remove(&key);
-            self.call(None, |b, ctx| b.handle_timer(ctx, key.1));
+            if let Some((session, token)) = self.dispatcher.fire_timer(key.1) {
+                let work = self.call(session, |b, ctx| b.handle_timer(ctx, token));
+                let work = work.into_iter().map(|c| (session, c));
+                self.held.extend(work);
+            }
         }
     }
 
+    /// Wakes the bridge: its timers are kept for [`Rig::advance`], the rest for
+    /// [`Rig::commands`].
     fn commands_keep_timers(&mut self) {
-        let rest = self.commands();
-        for (session, command) in rest.into_iter().rev() {
-            self.bridge.commands.push_front((session, command));
+        let work = self.dispatcher.wake();
+        let kept = self.keep(work);
+        self.held.extend(kept);
+    }
+
+    /// Arms the timers of `work` and gives back the rest, each answer in its request's session.
+    fn keep(
+        &mut self,
+        work: Vec<(Option<SessionKey>, Command)>,
+    ) -> Vec<(Option<SessionKey>, Command)> {
+        let mut rest = Vec::new();
+        for (session, command) in work {
+            match command {
+                Command::Timer { key, after, .. } => {
+                    self.timers.insert((self.now + after, key), ());
+                }
+                other => {
+                    let session = match &other {
+                        Command::Respond { request, .. } | Command::Overloaded { request, .. } => {
+                            self.dispatcher.get(*request).map(|r| r.session).or(session)
+                        }
+                        _ => session,
+                    };
+                    rest.push((session, other));
+                }
+            }
         }
+        rest
     }
 
     /// The JSON lines waiting for `child`'s stdin, taken.
     fn stdin(&mut self, child: ChildId) -> Vec<Value> {
-        let bytes = self.bridge.stdin_pending(child).to_vec();
-        self.bridge.handle_stdin_written(child, bytes.len());
+        let bytes = self.bridge().stdin_pending(child).to_vec();
+        self.bridge().handle_stdin_written(child, bytes.len());
         bytes
             .split(|&b| b == b'\n')
             .filter(|l| !l.is_empty())
@@ -151,7 +198,8 @@ impl Rig {
     fn stdout(&mut self, child: ChildId, message: Value) {
         let mut line = message.to_string().into_bytes();
         line.push(b'\n');
-        self.bridge.handle_stdout(child, &line, self.now);
+        let now = self.now;
+        self.bridge().handle_stdout(child, &line, now);
     }
 
     /// A per-session child for `session`, initialized; returns it.
@@ -239,7 +287,7 @@ fn per_session_initialize_is_answered_by_the_childs_own_result() {
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, handle);
     assert_eq!(answers[0].1.as_ref().unwrap()["serverInfo"]["name"], "c");
-    assert_eq!(rig.bridge.stats().spawned, 1);
+    assert_eq!(rig.bridge().stats().spawned, 1);
 }
 
 #[test]
@@ -448,12 +496,11 @@ fn crash_mid_request_answers_with_the_stderr_tail_and_ends_the_session() {
     let mut rig = Rig::new(false);
     let child = rig.session(1);
     let (handle, _) = rig.request(1, "tools/call", json!({"name": "crash"}));
-    rig.bridge.handle_stderr(
-        child,
-        b"Traceback (most recent call last):\nboom\n",
-        rig.now,
-    );
-    rig.bridge.handle_exit(child, ExitKind::Code(3), rig.now);
+    let now = rig.now;
+    rig.bridge()
+        .handle_stderr(child, b"Traceback (most recent call last):\nboom\n", now);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Code(3), now);
     let commands = rig.commands();
     let answers = respond_of(&commands);
     assert_eq!(answers[0].0, handle);
@@ -474,8 +521,8 @@ fn crash_mid_request_answers_with_the_stderr_tail_and_ends_the_session() {
         commands.last(),
         Some(&(Some(SessionKey(1)), Command::EndSession))
     );
-    assert_eq!(rig.bridge.stats().alive, 0);
-    assert_eq!(rig.bridge.stats().exited, 1);
+    assert_eq!(rig.bridge().stats().alive, 0);
+    assert_eq!(rig.bridge().stats().exited, 1);
 }
 
 #[test]
@@ -483,9 +530,11 @@ fn crash_during_initialize_answers_the_initialize_at_once() {
     let mut rig = Rig::new(false);
     let (handle, _) = rig.request(1, "initialize", json!({}));
     let child = spawned(&rig.actions());
-    rig.bridge
-        .handle_stderr(child, b"ImportError: no module\n", rig.now);
-    rig.bridge.handle_exit(child, ExitKind::Code(1), rig.now);
+    let now = rig.now;
+    rig.bridge()
+        .handle_stderr(child, b"ImportError: no module\n", now);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Code(1), now);
     let answers = respond_of(&rig.commands());
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, handle);
@@ -499,12 +548,13 @@ fn crash_during_initialize_answers_the_initialize_at_once() {
 fn spawn_failure_answers_the_initialize() {
     let mut rig = Rig::new(false);
     let (handle, _) = rig.request(1, "initialize", json!({}));
-    let child = match rig.bridge.poll_process_action() {
+    let child = match rig.bridge().poll_process_action() {
         Some(ProcessAction::Spawn { child }) => child,
         other => panic!("{other:?}"),
     };
-    rig.bridge
-        .handle_spawn_failed(child, "No such file or directory", rig.now);
+    let now = rig.now;
+    rig.bridge()
+        .handle_spawn_failed(child, "No such file or directory", now);
     let answers = respond_of(&rig.commands());
     let error = answers[0].1.as_ref().unwrap_err();
     assert_eq!(answers[0].0, handle);
@@ -513,7 +563,7 @@ fn spawn_failure_answers_the_initialize() {
         "{}",
         error.message
     );
-    assert_eq!(rig.bridge.stats().spawn_failed, 1);
+    assert_eq!(rig.bridge().stats().spawn_failed, 1);
 }
 
 #[test]
@@ -522,10 +572,11 @@ fn garbage_lines_are_dropped_and_the_stream_goes_on() {
     let child = rig.session(1);
     let (handle, _) = rig.request(1, "ping", json!({}));
     let sent = rig.stdin(child).remove(0);
-    rig.bridge.handle_stdout(
+    let now = rig.now;
+    rig.bridge().handle_stdout(
         child,
         b"Starting server on port 3000...\n{\"not\": \"jsonrpc\"}\n",
-        rig.now,
+        now,
     );
     rig.stdout(
         child,
@@ -545,7 +596,8 @@ fn over_long_line_ends_the_child_with_a_clear_error() {
     let child = rig.session(1);
     let (handle, _) = rig.request(1, "tools/call", json!({}));
     rig.actions();
-    rig.bridge.handle_stdout(child, &[b'x'; 1001], rig.now);
+    let now = rig.now;
+    rig.bridge().handle_stdout(child, &[b'x'; 1001], now);
     let commands = rig.commands();
     let answers = respond_of(&commands);
     assert_eq!(answers[0].0, handle);
@@ -587,7 +639,7 @@ fn full_stdin_buffer_refuses_requests_with_overloaded() {
     // 1 MiB holds about 1100 such lines; the rest are refused, and memory stays bounded.
     assert!(refused > 500 && refused < 1000, "{refused}");
     assert!(
-        rig.bridge.stdin_pending(_child).len()
+        rig.bridge().stdin_pending(_child).len()
             <= crate::config::BridgeLimits::default().stdin_buffer_bytes
     );
 }
@@ -597,7 +649,7 @@ fn kill_grace_escalates_term_to_kill_once() {
     let mut rig = Rig::new(false);
     let child = rig.session(1);
     rig.actions();
-    rig.bridge.session_closed(SessionKey(1));
+    rig.bridge().session_closed(SessionKey(1));
     assert_eq!(
         rig.actions(),
         vec![
@@ -620,17 +672,19 @@ fn kill_grace_escalates_term_to_kill_once() {
     );
     rig.advance(Duration::from_secs(60));
     assert!(rig.actions().is_empty());
-    rig.bridge.handle_exit(child, ExitKind::Signal(9), rig.now);
-    assert_eq!(rig.bridge.stats().alive, 0);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Signal(9), now);
+    assert_eq!(rig.bridge().stats().alive, 0);
 }
 
 #[test]
 fn exit_within_the_grace_sends_no_kill() {
     let mut rig = Rig::new(false);
     let child = rig.session(1);
-    rig.bridge.session_closed(SessionKey(1));
+    rig.bridge().session_closed(SessionKey(1));
     rig.actions();
-    rig.bridge.handle_exit(child, ExitKind::Signal(15), rig.now);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Signal(15), now);
     rig.advance(Duration::from_secs(10));
     assert!(rig.actions().is_empty());
 }
@@ -652,16 +706,17 @@ fn max_children_refuses_initialize_with_overloaded() {
 #[test]
 fn shared_child_restarts_with_backoff_and_health_says_degraded_meanwhile() {
     let mut rig = Rig::new(true);
-    assert_eq!(rig.bridge.health().unwrap()["status"], "degraded");
+    assert_eq!(rig.bridge().health().unwrap()["status"], "degraded");
     let first = rig.shared_ready();
-    assert!(rig.bridge.health().unwrap().get("status").is_none());
+    assert!(rig.bridge().health().unwrap().get("status").is_none());
     rig.request(1, "initialize", json!({}));
     let (handle, _) = rig.request(1, "tools/call", json!({}));
     rig.actions();
-    rig.bridge.handle_exit(first, ExitKind::Signal(9), rig.now);
+    let now = rig.now;
+    rig.bridge().handle_exit(first, ExitKind::Signal(9), now);
     let answers = respond_of(&rig.commands());
     assert_eq!(answers[0].0, handle);
-    assert_eq!(rig.bridge.health().unwrap()["status"], "degraded");
+    assert_eq!(rig.bridge().health().unwrap()["status"], "degraded");
     let (_, refused) = rig.request(1, "tools/call", json!({}));
     assert!(matches!(refused.as_slice(), [Command::Overloaded { .. }]));
     rig.advance(Duration::from_millis(499));
@@ -669,9 +724,10 @@ fn shared_child_restarts_with_backoff_and_health_says_degraded_meanwhile() {
     rig.advance(Duration::from_millis(1));
     let second = rig.shared_ready();
     assert_ne!(first, second);
-    assert_eq!(rig.bridge.stats().restarted, 1);
+    assert_eq!(rig.bridge().stats().restarted, 1);
     rig.actions();
-    rig.bridge.handle_exit(second, ExitKind::Code(1), rig.now);
+    let now = rig.now;
+    rig.bridge().handle_exit(second, ExitKind::Code(1), now);
     rig.advance(Duration::from_millis(999));
     assert!(rig.actions().is_empty());
     rig.advance(Duration::from_millis(1));
@@ -686,7 +742,8 @@ fn shutdown_stops_every_child_and_the_shared_one_stays_down() {
     let mut rig = Rig::new(true);
     let child = rig.shared_ready();
     rig.actions();
-    rig.bridge.shutdown(rig.now);
+    let now = rig.now;
+    rig.bridge().shutdown(now);
     assert_eq!(
         rig.actions(),
         vec![
@@ -697,10 +754,11 @@ fn shutdown_stops_every_child_and_the_shared_one_stays_down() {
             }
         ]
     );
-    rig.bridge.handle_exit(child, ExitKind::Signal(15), rig.now);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Signal(15), now);
     rig.advance(Duration::from_secs(60));
     assert!(rig.actions().is_empty());
-    assert_eq!(rig.bridge.alive(), 0);
+    assert_eq!(rig.bridge().alive(), 0);
 }
 
 /// The 2026 `_meta` a stateless client sends.
@@ -786,7 +844,10 @@ fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_ini
     let (discover, held) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
     assert!(held.is_empty(), "{held:?}");
     let child = spawned(&rig.actions());
-    assert_eq!(rig.bridge.health().unwrap()["stateless_child"], "starting");
+    assert_eq!(
+        rig.bridge().health().unwrap()["stateless_child"],
+        "starting"
+    );
     assert!(
         rig.stateless_child_ready(child).is_empty(),
         "discover is mcpd's"
@@ -804,7 +865,7 @@ fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_ini
             }))
         )]
     );
-    assert_eq!(rig.bridge.health().unwrap()["stateless_child"], "ready");
+    assert_eq!(rig.bridge().health().unwrap()["stateless_child"], "ready");
     // The next one goes to the same child at once, `_meta` intact, under a child-side id.
     let params = json!({"_meta": meta(), "cursor": "c"});
     let (_, commands) = rig.stateless(51, "tools/list", params.clone(), &[]);
@@ -829,7 +890,7 @@ fn per_session_mode_starts_one_stateless_child_lazily_and_discovers_from_its_ini
         Some(SessionKey(51)),
         "answered in its own session"
     );
-    assert_eq!(rig.bridge.stats().alive, 1);
+    assert_eq!(rig.bridge().stats().alive, 1);
 }
 
 #[test]
@@ -889,7 +950,7 @@ fn child_requests_and_notifications_during_a_stateless_request() {
         let (handle, _) = rig.stateless(70, "tools/call", params, &[]);
         let (child, sent) = match shared {
             true => {
-                let child = rig.bridge.stateless_child().unwrap();
+                let child = rig.bridge().stateless_child().unwrap();
                 (child, rig.stdin(child).remove(0))
             }
             false => {
@@ -938,14 +999,16 @@ fn held_stateless_requests_fail_with_the_child_or_leave_with_their_client() {
     let (stays, _) = rig.stateless(81, "tools/list", json!({"_meta": meta()}), &[]);
     let child = spawned(&rig.actions());
     rig.call(Some(SessionKey(80)), |b, ctx| b.handle_cancel(ctx, gone));
-    rig.bridge.session_closed(SessionKey(80));
-    rig.bridge.handle_stderr(child, b"cannot start\n", rig.now);
-    rig.bridge.handle_exit(child, ExitKind::Code(2), rig.now);
+    rig.bridge().session_closed(SessionKey(80));
+    let now = rig.now;
+    rig.bridge().handle_stderr(child, b"cannot start\n", now);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Code(2), now);
     let answers = respond_of(&rig.commands());
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, stays);
     assert_eq!(answers[0].1.as_ref().unwrap_err().code, -32603);
-    rig.bridge.session_closed(SessionKey(81));
+    rig.bridge().session_closed(SessionKey(81));
     // While it is down, stateless requests get 503; after the backoff it starts again.
     let (_, refused) = rig.stateless(82, "tools/list", json!({"_meta": meta()}), &[]);
     assert!(matches!(refused.as_slice(), [Command::Overloaded { .. }]));
@@ -999,19 +1062,19 @@ fn request_timeout_cancels_in_the_child_and_names_the_flag_progress_restarts_it(
         .as_str()
         .unwrap()
         .contains("--request-timeout"));
-    assert_eq!(rig.bridge.stats().request_timeouts, 1);
+    assert_eq!(rig.bridge().stats().request_timeouts, 1);
     // A late answer is dropped, and the session goes on.
     rig.stdout(
         child,
         json!({"jsonrpc": "2.0", "id": sent["id"], "result": {}}),
     );
     assert!(respond_of(&rig.commands()).is_empty());
-    assert!(rig.bridge.child_for(SessionKey(1)).is_ok());
+    assert!(rig.bridge().child_for(SessionKey(1)).is_ok());
     // A session that ends takes its requests' deadlines along.
     rig.request(1, "tools/call", json!({"name": "slow"}));
-    assert_eq!(rig.bridge.deadlines.len(), 1);
-    rig.bridge.session_closed(SessionKey(1));
-    assert!(rig.bridge.deadlines.is_empty());
+    assert_eq!(rig.bridge().deadlines.len(), 1);
+    rig.bridge().session_closed(SessionKey(1));
+    assert!(rig.bridge().deadlines.is_empty());
 }
 
 #[test]
@@ -1029,7 +1092,7 @@ fn answered_requests_and_zero_request_timeout_never_time_out() {
     assert_eq!(respond_of(&rig.commands()).len(), 1);
     rig.advance(Duration::from_secs(60));
     assert!(respond_of(&rig.commands()).is_empty());
-    assert!(rig.bridge.deadlines.is_empty());
+    assert!(rig.bridge().deadlines.is_empty());
 
     config.bridge.request_timeout = None;
     let mut rig = Rig::with(config);
@@ -1047,8 +1110,9 @@ fn init_timeout_ends_a_silent_child_and_answers_with_its_stderr_health_degraded(
     let mut rig = Rig::with(config);
     let (handle, _) = rig.request(1, "initialize", json!({}));
     let child = spawned(&rig.actions());
-    rig.bridge
-        .handle_stderr(child, b"downloading package...\n", rig.now);
+    let now = rig.now;
+    rig.bridge()
+        .handle_stderr(child, b"downloading package...\n", now);
     rig.advance(Duration::from_millis(1999));
     assert!(respond_of(&rig.commands()).is_empty());
     rig.advance(Duration::from_millis(1));
@@ -1070,13 +1134,13 @@ fn init_timeout_ends_a_silent_child_and_answers_with_its_stderr_health_degraded(
         child,
         signal: Signal::Term
     }));
-    let health = rig.bridge.health().unwrap();
+    let health = rig.bridge().health().unwrap();
     assert_eq!(health["status"], "degraded");
     assert_eq!(health["children"]["init_timeouts"], 1);
     assert_eq!(health["init_timeout_seconds"], 2.0);
     rig.session(2);
     assert!(
-        rig.bridge.health().unwrap().get("status").is_none(),
+        rig.bridge().health().unwrap().get("status").is_none(),
         "a child that answers clears it"
     );
 }
@@ -1094,7 +1158,8 @@ fn shared_init_timeout_answers_waiting_clients_and_restarts() {
     assert_eq!(answers.len(), 1);
     assert_eq!(answers[0].0, handle);
     assert_eq!(error_of(&answers[0]).code, jsonrpc::REQUEST_TIMEOUT);
-    rig.bridge.handle_exit(child, ExitKind::Signal(15), rig.now);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Signal(15), now);
     rig.advance(Duration::from_secs(1));
     assert_ne!(
         spawned(&rig.actions()),
@@ -1110,8 +1175,7 @@ fn max_children_ends_the_least_active_idle_session_to_make_room() {
     let mut rig = Rig::with(config);
     let first = rig.session(1);
     rig.session(2);
-    rig.next_handle += 1;
-    let handle = RequestHandle(rig.next_handle);
+    let handle = rig.track(3, "initialize");
     rig.views.insert(SessionKey(3), SessionView::default());
     let commands = rig.call(Some(SessionKey(3)), |b, ctx| {
         ctx.set_least_active_idle(Some(SessionKey(1)));
@@ -1127,7 +1191,7 @@ fn max_children_ends_the_least_active_idle_session_to_make_room() {
         .commands()
         .contains(&(Some(SessionKey(1)), Command::EndSession)));
     assert_ne!(spawned(&actions), first);
-    assert_eq!(rig.bridge.stats().evicted, 1);
+    assert_eq!(rig.bridge().stats().evicted, 1);
     // No idle session to end: 503.
     let (_, commands) = rig.request(4, "initialize", json!({}));
     assert!(
@@ -1146,7 +1210,7 @@ fn per_session_children_ask_for_the_idle_timeout_and_health_shows_the_limits() {
         },
     );
     assert!(rig.commands().contains(&wanted));
-    let health = rig.bridge.health().unwrap();
+    let health = rig.bridge().health().unwrap();
     assert_eq!(health["max_children"], crate::config::DEFAULT_MAX_CHILDREN);
     assert_eq!(health["child_idle_timeout_seconds"], 600.0);
     assert_eq!(health["request_timeout_seconds"], 300.0);
@@ -1188,14 +1252,14 @@ fn a_modern_stateless_child_is_never_initialized_and_answers_discover_itself() {
     let mut rig = Rig::new(false);
     let (discover, _) = rig.stateless(50, "server/discover", json!({"_meta": meta()}), &[]);
     let child = spawned(&rig.actions());
-    assert_eq!(rig.bridge.health().unwrap()["child_era"], "probing");
+    assert_eq!(rig.bridge().health().unwrap()["child_era"], "probing");
     rig.modern_child_ready(child, "dual");
     assert_eq!(
         respond_of(&rig.commands()),
         vec![(discover, Ok(discover_result("dual")))],
         "the child's own server/discover answer"
     );
-    let health = rig.bridge.health().unwrap();
+    let health = rig.bridge().health().unwrap();
     assert_eq!(health["child_era"], "2026-07-28");
     assert_eq!(health["stateless_child"], "ready");
     let params = json!({"_meta": meta(), "name": "get_time", "arguments": {"tz": "UTC"}});
@@ -1245,7 +1309,7 @@ fn shared_modern_child_gets_a_handshake_child_for_the_sessions() {
     let result = answers[0].1.clone().unwrap();
     assert_eq!(result["protocolVersion"], "2025-06-18");
     assert_eq!(result["serverInfo"]["name"], "dual");
-    let health = rig.bridge.health().unwrap();
+    let health = rig.bridge().health().unwrap();
     assert_eq!(
         (&health["child_era"], &health["handshake_child"]),
         (&json!("2026-07-28"), &json!("ready"))
@@ -1286,7 +1350,8 @@ fn per_session_mode_offers_no_2026_for_a_handshake_only_child_unless_asked() {
         .actions()
         .iter()
         .any(|a| matches!(a, ProcessAction::Signal { child: c, .. } if *c == child)));
-    rig.bridge.handle_exit(child, ExitKind::Code(0), rig.now);
+    let now = rig.now;
+    rig.bridge().handle_exit(child, ExitKind::Code(0), now);
     assert!(rig.commands().is_empty(), "no restart");
     // Later 2026 requests are refused at once, without a child.
     let (_, now) = rig.stateless(51, "tools/list", json!({"_meta": meta()}), &[]);
@@ -1295,7 +1360,7 @@ fn per_session_mode_offers_no_2026_for_a_handshake_only_child_unless_asked() {
         other => panic!("{other:?}"),
     }
     assert!(rig.actions().is_empty());
-    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    assert_eq!(rig.bridge().health().unwrap()["child_era"], "handshake");
 }
 
 /// A stateless request of a client that declared `capabilities`.
@@ -1527,7 +1592,7 @@ fn listened_resources_are_subscribed_on_a_handshake_only_child() {
     );
     rig.stdin(child);
     let uris = |list: &[&str]| list.iter().map(|u| u.to_string()).collect::<Vec<_>>();
-    rig.bridge.listened_uris(&uris(&["a://1", "a://2"]));
+    rig.bridge().listened_uris(&uris(&["a://1", "a://2"]));
     let sent: Vec<(Value, Value)> = rig
         .stdin(child)
         .into_iter()
@@ -1540,7 +1605,7 @@ fn listened_resources_are_subscribed_on_a_handshake_only_child() {
             (json!("resources/subscribe"), json!("a://2"))
         ]
     );
-    rig.bridge.listened_uris(&uris(&["a://2"]));
+    rig.bridge().listened_uris(&uris(&["a://2"]));
     let sent = rig.stdin(child);
     assert_eq!(sent.len(), 1);
     assert_eq!(sent[0]["method"], "resources/unsubscribe");
@@ -1565,10 +1630,12 @@ fn shutdown_stops_the_handshake_child_for_good_too() {
     let modern = spawned(&rig.actions());
     rig.modern_child_ready(modern, "dual");
     let handshake = spawned(&rig.actions());
-    rig.bridge.shutdown(rig.now);
+    let now = rig.now;
+    rig.bridge().shutdown(now);
     rig.actions();
     for child in [modern, handshake] {
-        rig.bridge.handle_exit(child, ExitKind::Code(0), rig.now);
+        let now = rig.now;
+        rig.bridge().handle_exit(child, ExitKind::Code(0), now);
     }
     rig.advance(Duration::from_secs(60));
     assert!(
@@ -1669,20 +1736,20 @@ fn a_child_silent_on_the_probe_is_taken_for_handshake_only() {
     rig.advance(Duration::from_millis(1));
     let init = rig.stdin(child).remove(0);
     assert_eq!(init["method"], "initialize");
-    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    assert_eq!(rig.bridge().health().unwrap()["child_era"], "handshake");
     // A late answer changes nothing.
     rig.stdout(
         child,
         json!({"jsonrpc": "2.0", "id": probe["id"], "result": discover_result("late")}),
     );
     assert!(rig.stdin(child).is_empty());
-    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    assert_eq!(rig.bridge().health().unwrap()["child_era"], "handshake");
     rig.stdout(
         child,
         json!({"jsonrpc": "2.0", "id": init["id"], "result": {"protocolVersion": "2025-11-25"}}),
     );
     assert_eq!(rig.stdin(child)[0]["method"], "notifications/initialized");
-    assert_eq!(rig.bridge.health().unwrap()["shared_child"], "ready");
+    assert_eq!(rig.bridge().health().unwrap()["shared_child"], "ready");
 }
 
 #[test]
@@ -1702,7 +1769,7 @@ fn a_slow_dual_era_child_refusing_the_late_initialize_is_modern_after_all() {
         child,
         json!({"jsonrpc": "2.0", "id": init["id"], "error": {"code": -32022, "message": "connection is serving the 2026-07-28 protocol"}}),
     );
-    let health = rig.bridge.health().unwrap();
+    let health = rig.bridge().health().unwrap();
     assert_eq!(health["child_era"], "2026-07-28");
     assert_eq!(health["shared_child"], "ready", "not ended: {health}");
     assert!(
@@ -1742,7 +1809,7 @@ fn without_2026_in_eras_there_is_no_probe() {
     let child = spawned(&rig.actions());
     let first = rig.stdin(child).remove(0);
     assert_eq!(first["method"], "initialize", "straight to the handshake");
-    assert_eq!(rig.bridge.health().unwrap()["child_era"], "handshake");
+    assert_eq!(rig.bridge().health().unwrap()["child_era"], "handshake");
 }
 
 #[test]

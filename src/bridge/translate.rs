@@ -27,6 +27,7 @@
 
 use super::child::ChildId;
 use super::route;
+use super::Queued;
 use super::{Bridge, Due};
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject, Id};
@@ -345,7 +346,8 @@ impl Bridge {
                 method: "notifications/progress".into(),
                 params,
             };
-            self.commands.push_back((Some(session), command));
+            self.commands
+                .push_back(Queued::Send(Some(session), command));
         }
         any
     }
@@ -363,7 +365,8 @@ impl Bridge {
             return Outcome::Answer(outcome);
         }
         let command = Command::Respond { request, outcome };
-        self.commands.push_back((Some(session), command));
+        self.commands
+            .push_back(Queued::Send(Some(session), command));
         Outcome::Forwarded
     }
 
@@ -458,7 +461,8 @@ impl Bridge {
                 request,
                 outcome: Ok(result),
             };
-            self.commands.push_back((Some(session), command));
+            self.commands
+                .push_back(Queued::Send(Some(session), command));
         }
         true
     }

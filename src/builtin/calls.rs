@@ -491,7 +491,7 @@ mod tests {
         h.answer(id, Ok(json!({"content": {"type": "text", "text": "late"}})));
         assert_eq!(h.notifications("notifications/message").len(), 1);
         assert_eq!((h.responses(logging), h.responses(sampling)), (0, 0));
-        assert!(h.handler.timers.is_empty() && h.handler.asked.is_empty());
+        assert!(h.handler().timers.is_empty() && h.handler().asked.is_empty());
     }
 
     #[test]
@@ -512,15 +512,15 @@ mod tests {
             "tools/call",
             json!({"name": "test_sampling", "arguments": {"prompt": "p"}}),
         );
-        h.handler.session_closed(SessionKey(1));
-        assert!(h.handler.sessions.is_empty());
-        assert!(h.handler.timers.is_empty() && h.handler.asked.is_empty());
+        h.handler_mut().session_closed(SessionKey(1));
+        assert!(h.handler().sessions.is_empty());
+        assert!(h.handler().timers.is_empty() && h.handler().asked.is_empty());
         h.run_timers();
         let (_, id, ..) = h.client_requests()[0].clone();
         h.answer(id, Ok(json!({"content": {"type": "text", "text": "late"}})));
         assert_eq!(h.notifications("notifications/progress").len(), 1);
         assert_eq!(h.responses(progress), 0);
-        assert!(h.handler.sessions.is_empty());
+        assert!(h.handler().sessions.is_empty());
     }
 
     #[test]
@@ -529,7 +529,7 @@ mod tests {
         h.fire_stray_timer(12345);
         h.answer(OutgoingId(999), Ok(json!({})));
         h.cancel(RequestHandle(999));
-        h.handler.session_closed(SessionKey(42));
+        h.handler_mut().session_closed(SessionKey(42));
         assert!(h.commands().is_empty());
     }
 
@@ -573,7 +573,7 @@ mod tests {
             Ok(json!({}))
         );
         assert!(h
-            .handler
+            .handler()
             .sessions
             .get(&None)
             .is_none_or(|s| s.subscriptions.is_empty()));

@@ -263,7 +263,7 @@ mod tests {
             .commands()
             .iter()
             .any(|c| matches!(c, Command::CloseStream { .. })));
-        assert!(h.handler.sessions.is_empty());
-        assert!(h.handler.timers.is_empty() && h.handler.asked.is_empty());
+        assert!(h.handler().sessions.is_empty());
+        assert!(h.handler().timers.is_empty() && h.handler().asked.is_empty());
     }
 }

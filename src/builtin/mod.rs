@@ -136,6 +136,10 @@ impl Builtin {
 }
 
 impl Handler for Builtin {
+    fn server_info(&self) -> ServerInfo {
+        server_info()
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -147,9 +151,6 @@ impl Handler for Builtin {
         let bucket = ctx.session();
         let modern = is_modern(ctx);
         let outcome = match method {
-            "initialize" => server_info().initialize(Some(&params)),
-            "ping" => Ok(json!({})),
-            "server/discover" if modern => Ok(server_info().discover()),
             "logging/setLevel" => self.set_level(bucket, &params),
             "tools/list" => one_page(&params, || tool_list::list(modern)),
             "tools/call" => return self.call_tool(ctx, request, &params),
@@ -526,7 +527,7 @@ mod tests {
                     {"name": "mcpd", "version": env!("CARGO_PKG_VERSION")}},
             })
         );
-        assert!(h.handler.sessions.is_empty());
+        assert!(h.handler().sessions.is_empty());
         h.declare(json!({}));
         assert_eq!(h.call("server/discover", json!({})), Ok(got));
     }

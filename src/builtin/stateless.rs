@@ -190,7 +190,7 @@ mod tests {
             assert_eq!(logs.len(), want, "{meta}");
             assert!(logs.iter().all(|(related, _)| *related == Some(call)));
             assert!(h.response(call).unwrap().is_ok());
-            assert!(h.handler.sessions.is_empty());
+            assert!(h.handler().sessions.is_empty());
         }
     }
 

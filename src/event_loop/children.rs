@@ -12,10 +12,10 @@
 //! before its leader is reaped.
 
 use super::Sources;
-use crate::bridge::{Bridge, ChildId, ExitKind, ProcessAction, Signal};
 use crate::config::BridgeConfig;
 use crate::exec;
 use crate::log;
+use crate::process::{ChildId, ExitKind, ProcessAction, ProcessHost, Signal};
 use crate::server::Server;
 use crate::sys;
 use mio::event::Event;
@@ -99,14 +99,25 @@ impl Children {
         self.slots.get_mut(slot)?.as_mut().map(|p| (slot, p))
     }
 
-    fn spawn(&mut self, bridge: &mut Bridge, id: ChildId, registry: &Registry, now: Instant) {
+    fn spawn(
+        &mut self,
+        bridge: &mut dyn ProcessHost,
+        id: ChildId,
+        registry: &Registry,
+        now: Instant,
+    ) {
         match self.start(bridge, id, registry) {
             Ok(pid) => bridge.handle_spawned(id, pid, now),
             Err(e) => bridge.handle_spawn_failed(id, &e.to_string(), now),
         }
     }
 
-    fn start(&mut self, bridge: &Bridge, id: ChildId, registry: &Registry) -> io::Result<u32> {
+    fn start(
+        &mut self,
+        bridge: &dyn ProcessHost,
+        id: ChildId,
+        registry: &Registry,
+    ) -> io::Result<u32> {
         let spec = bridge.spawn_spec();
         let mut command = Command::new(&spec.program);
         // mcpd's own settings (the auth token among them) stay out of a third-party server.
@@ -174,7 +185,13 @@ impl Children {
     }
 
     /// Writes what the bridge has for `id`'s stdin until it blocks.
-    fn flush(&mut self, bridge: &mut Bridge, id: ChildId, registry: &Registry, now: Instant) {
+    fn flush(
+        &mut self,
+        bridge: &mut dyn ProcessHost,
+        id: ChildId,
+        registry: &Registry,
+        now: Instant,
+    ) {
         let Some((slot, proc)) = self.proc_mut(id) else {
             return;
         };
@@ -214,7 +231,7 @@ impl Children {
     /// Reads one pipe of `slot` until it blocks or ends, at most `reads` times.
     fn drain(
         &mut self,
-        bridge: &mut Bridge,
+        bridge: &mut dyn ProcessHost,
         slot: usize,
         pipe: Pipe,
         registry: &Registry,
@@ -261,7 +278,7 @@ impl Children {
     /// Reads `pipe` of `slot` for one turn; a pipe that may hold more joins the backlog.
     fn read_turn(
         &mut self,
-        bridge: &mut Bridge,
+        bridge: &mut dyn ProcessHost,
         slot: usize,
         pipe: Pipe,
         registry: &Registry,
@@ -278,7 +295,13 @@ impl Children {
 
     /// Reaps `slot`'s child, which has exited: its group is killed, its pipes read dry and
     /// closed, the bridge told how it ended.
-    fn reap_slot(&mut self, bridge: &mut Bridge, slot: usize, registry: &Registry, now: Instant) {
+    fn reap_slot(
+        &mut self,
+        bridge: &mut dyn ProcessHost,
+        slot: usize,
+        registry: &Registry,
+        now: Instant,
+    ) {
         let Some(pid) = self.slots[slot].as_ref().map(|p| p.pid) else {
             return;
         };
@@ -336,13 +359,18 @@ fn close_stdin(proc: &mut Proc, registry: &Registry) {
     }
 }
 
-impl Sources<Bridge> for Children {
-    fn pump(&mut self, server: &mut Server<Bridge>, registry: &Registry) -> bool {
+impl Sources for Children {
+    fn pump(&mut self, server: &mut Server, registry: &Registry) -> bool {
         let now = Instant::now();
         let mut any = false;
-        while let Some(action) = server.handler_mut().poll_process_action() {
+        loop {
+            let Some(bridge) = server.handler_mut().processes() else {
+                return false;
+            };
+            let Some(action) = bridge.poll_process_action() else {
+                break;
+            };
             any = true;
-            let bridge = server.handler_mut();
             match action {
                 ProcessAction::Spawn { child } => self.spawn(bridge, child, registry, now),
                 ProcessAction::Write { child } => self.flush(bridge, child, registry, now),
@@ -367,13 +395,15 @@ impl Sources<Bridge> for Children {
         any
     }
 
-    fn ready(&mut self, event: &Event, server: &mut Server<Bridge>, registry: &Registry) -> bool {
+    fn ready(&mut self, event: &Event, server: &mut Server, registry: &Registry) -> bool {
         let Some(n) = event.token().0.checked_sub(CHILD_TOKENS) else {
             return false;
         };
         let (slot, pipe) = (n / 3, n % 3);
         let now = Instant::now();
-        let bridge = server.handler_mut();
+        let Some(bridge) = server.handler_mut().processes() else {
+            return false;
+        };
         match pipe {
             0 => {
                 if let Some(id) = self.slots.get(slot).and_then(Option::as_ref).map(|p| p.id) {
@@ -391,9 +421,11 @@ impl Sources<Bridge> for Children {
         !self.backlog.is_empty()
     }
 
-    fn resume(&mut self, server: &mut Server<Bridge>, registry: &Registry) {
+    fn resume(&mut self, server: &mut Server, registry: &Registry) {
         let now = Instant::now();
-        let bridge = server.handler_mut();
+        let Some(bridge) = server.handler_mut().processes() else {
+            return;
+        };
         for (id, pipe) in std::mem::take(&mut self.backlog) {
             if let Some(&slot) = self.by_id.get(&id) {
                 self.read_turn(bridge, slot, pipe, registry, now);
@@ -402,7 +434,7 @@ impl Sources<Bridge> for Children {
         server.handle_backend(now);
     }
 
-    fn reap(&mut self, server: &mut Server<Bridge>, registry: &Registry) {
+    fn reap(&mut self, server: &mut Server, registry: &Registry) {
         let now = Instant::now();
         for slot in 0..self.slots.len() {
             let Some(pid) = self.slots[slot].as_ref().map(|p| p.pid) else {
@@ -410,16 +442,22 @@ impl Sources<Bridge> for Children {
             };
             match sys::has_exited(pid) {
                 Ok(false) => {}
-                Ok(true) => self.reap_slot(server.handler_mut(), slot, registry, now),
+                Ok(true) => {
+                    if let Some(host) = server.handler_mut().processes() {
+                        self.reap_slot(host, slot, registry, now);
+                    }
+                }
                 Err(e) => log::error(format_args!("waitid on pid {pid}: {e}")),
             }
         }
         server.handle_backend(now);
     }
 
-    fn stop(&mut self, server: &mut Server<Bridge>) {
+    fn stop(&mut self, server: &mut Server) {
         let now = Instant::now();
-        server.handler_mut().shutdown(now);
+        if let Some(host) = server.handler_mut().processes() {
+            host.shutdown(now);
+        }
         server.handle_backend(now);
     }
 

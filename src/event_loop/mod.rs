@@ -9,9 +9,10 @@
 //! event goes through `Shell::dispatch` as a `Ready` value, so the tests (`tests.rs`) feed
 //! batches in an order they choose instead of the kernel's.
 //!
-//! The same loop serves the built-in server and the stdio bridge: a bridge adds its child
-//! processes as `Sources` (`children`), whose pipes sit in the same `Poll` under tokens of
-//! their own and whose exits arrive as SIGCHLD on the signal pipe.
+//! The same loop serves every handler: one that hosts child processes (the stdio bridge,
+//! through [`crate::process::ProcessHost`]) has them added as `Sources` (`children`), whose
+//! pipes sit in the same `Poll` under tokens of their own and whose exits arrive as SIGCHLD on
+//! the signal pipe. The loop never names a concrete backend.
 
 use crate::config::Config;
 use crate::log;
@@ -22,7 +23,6 @@ use crate::sys;
 mod children;
 mod listen;
 pub mod stdio;
-use crate::bridge::Bridge;
 use listen::{Listener, Stream};
 use mio::event::Event;
 use mio::unix::{pipe, SourceFd};
@@ -47,46 +47,43 @@ const READ_CHUNK: usize = 64 * 1024;
 
 /// Binds every address `config` names (sockets systemd passed, `--listen`, or
 /// `config.host:config.port`) and serves until SIGTERM or SIGINT.
-pub fn run<H: Handler>(config: Config, handler: H) -> io::Result<()> {
+/// A handler that hosts child processes ([`Handler::processes`], the stdio bridge) has them run
+/// in the same loop; every child is ended and reaped before this returns.
+pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let listeners = listen::bind_all(&config)?;
-    serve_with(listeners, config, handler, ())
+    serve_boxed(listeners, config, Box::new(handler))
 }
 
-/// Binds like [`run`] and serves `config.bridge.command` through the stdio bridge until SIGTERM
-/// or SIGINT; every child is ended and reaped before it returns.
-pub fn run_bridge(config: Config) -> io::Result<()> {
-    let listeners = listen::bind_all(&config)?;
-    bridge_on(listeners, config)
-}
-
-/// Serves the stdio bridge on an already bound listener until SIGTERM or SIGINT.
-pub fn serve_bridge(listener: std::net::TcpListener, config: Config) -> io::Result<()> {
-    bridge_on(vec![listen::from_std(listener)?], config)
-}
-
-fn bridge_on(listeners: Vec<Listener>, config: Config) -> io::Result<()> {
-    let bridge = Bridge::new(&config, Instant::now());
-    let children = children::Children::new(&config.bridge);
-    serve_with(listeners, config, bridge, children)
+/// Serves `handler`, with its child processes as a source of events when it has any.
+fn serve_boxed(
+    listeners: Vec<Listener>,
+    config: Config,
+    mut handler: Box<dyn Handler>,
+) -> io::Result<()> {
+    if handler.processes().is_some() {
+        let children = children::Children::new(&config.bridge);
+        return serve_with(listeners, config, handler, children, true);
+    }
+    serve_with(listeners, config, handler, (), false)
 }
 
 /// Event sources besides sockets that one loop serves next to the server (the bridge's child
 /// processes); `()` is none.
-trait Sources<H: Handler> {
+trait Sources {
     /// Carries out what the backend asked for during the last server call; true when it called
     /// the server again (so its outputs need draining).
-    fn pump(&mut self, server: &mut Server<H>, registry: &Registry) -> bool;
+    fn pump(&mut self, server: &mut Server, registry: &Registry) -> bool;
     /// A readiness event; false when the token is not one of these sources'.
-    fn ready(&mut self, event: &Event, server: &mut Server<H>, registry: &Registry) -> bool;
+    fn ready(&mut self, event: &Event, server: &mut Server, registry: &Registry) -> bool;
     /// Whether input was left unread at the end of a turn, for fairness: the loop then polls
     /// without waiting and calls [`Sources::resume`].
     fn has_backlog(&self) -> bool;
     /// Reads on where the last turn stopped.
-    fn resume(&mut self, server: &mut Server<H>, registry: &Registry);
+    fn resume(&mut self, server: &mut Server, registry: &Registry);
     /// SIGCHLD arrived: reap.
-    fn reap(&mut self, server: &mut Server<H>, registry: &Registry);
+    fn reap(&mut self, server: &mut Server, registry: &Registry);
     /// Shutdown begins.
-    fn stop(&mut self, server: &mut Server<H>);
+    fn stop(&mut self, server: &mut Server);
     /// Something must still finish before the process may exit.
     fn busy(&self) -> bool;
     /// Longest time finishing may take.
@@ -95,19 +92,19 @@ trait Sources<H: Handler> {
     fn abort(&mut self);
 }
 
-impl<H: Handler> Sources<H> for () {
-    fn pump(&mut self, _: &mut Server<H>, _: &Registry) -> bool {
+impl Sources for () {
+    fn pump(&mut self, _: &mut Server, _: &Registry) -> bool {
         false
     }
-    fn ready(&mut self, _: &Event, _: &mut Server<H>, _: &Registry) -> bool {
+    fn ready(&mut self, _: &Event, _: &mut Server, _: &Registry) -> bool {
         false
     }
     fn has_backlog(&self) -> bool {
         false
     }
-    fn resume(&mut self, _: &mut Server<H>, _: &Registry) {}
-    fn reap(&mut self, _: &mut Server<H>, _: &Registry) {}
-    fn stop(&mut self, _: &mut Server<H>) {}
+    fn resume(&mut self, _: &mut Server, _: &Registry) {}
+    fn reap(&mut self, _: &mut Server, _: &Registry) {}
+    fn stop(&mut self, _: &mut Server) {}
     fn busy(&self) -> bool {
         false
     }
@@ -155,19 +152,20 @@ impl StderrWatch {
 }
 
 /// Serves on an already bound listener until SIGTERM or SIGINT.
-pub fn serve<H: Handler>(
+pub fn serve<H: Handler + 'static>(
     listener: std::net::TcpListener,
     config: Config,
     handler: H,
 ) -> io::Result<()> {
-    serve_with(vec![listen::from_std(listener)?], config, handler, ())
+    serve_boxed(vec![listen::from_std(listener)?], config, Box::new(handler))
 }
 
-fn serve_with<H: Handler, S: Sources<H>>(
+fn serve_with<S: Sources>(
     mut listeners: Vec<Listener>,
     config: Config,
-    handler: H,
+    handler: Box<dyn Handler>,
     sources: S,
+    children: bool,
 ) -> io::Result<()> {
     let poll = Poll::new()?;
     for (i, listener) in listeners.iter_mut().enumerate() {
@@ -175,7 +173,7 @@ fn serve_with<H: Handler, S: Sources<H>>(
     }
     let (signal_tx, mut signal_rx) = pipe::new()?;
     sys::install_stop_signals(signal_tx.as_raw_fd())?;
-    if !config.bridge.command.is_empty() {
+    if children {
         sys::install_child_signal()?;
     }
     poll.registry()
@@ -319,9 +317,9 @@ struct Stopping {
     sources_stopped: bool,
 }
 
-struct Shell<H: Handler, S: Sources<H>> {
+struct Shell<S: Sources> {
     poll: Poll,
-    server: Server<H>,
+    server: Server,
     sockets: SocketTable<Socket>,
     buf: Vec<u8>,
     sources: S,
@@ -401,8 +399,8 @@ enum Ready {
     },
 }
 
-impl<H: Handler, S: Sources<H>> Shell<H, S> {
-    fn new(poll: Poll, server: Server<H>, listeners: Vec<Listener>, sources: S) -> Shell<H, S> {
+impl<S: Sources> Shell<S> {
+    fn new(poll: Poll, server: Server, listeners: Vec<Listener>, sources: S) -> Shell<S> {
         Shell {
             poll,
             server,

@@ -18,7 +18,7 @@ const DEADLINE: Duration = Duration::from_secs(10);
 
 /// A shell over one real listener, with no poll loop: the test dispatches every event.
 struct Rig {
-    shell: Shell<Builtin, ()>,
+    shell: Shell<()>,
     addr: SocketAddr,
     events: Events,
 }
@@ -36,7 +36,7 @@ impl Rig {
         listener
             .register(poll.registry(), Token(LISTENERS))
             .expect("register the listener");
-        let mut server = Server::new(config, Builtin::new(), Instant::now());
+        let mut server: Server = Server::new(config, Box::new(Builtin::new()), Instant::now());
         server.listening_on(vec![addr.ip()]);
         Rig {
             shell: Shell::new(poll, server, vec![listener], ()),

@@ -1,17 +1,25 @@
 //! The handler trait: how application code answers MCP messages, and the context it acts through.
 //!
-//! A handler never blocks and never touches I/O. Each callback gets a [`Context`] that records
-//! what the handler wants done (answer a request now or later, send a notification, send a
-//! request to the client, start a timer); the transport that called it carries those out after
-//! the callback returns. So one handler serves Streamable HTTP sessions, the stateless era and
-//! `--stdio` alike, and answers that need the client's input (sampling, elicitation) are just
-//! requests whose reply arrives in a later [`Handler::handle_response`] call.
+//! A handler never blocks and never touches I/O. It describes itself once
+//! ([`Handler::server_info`]: the dispatcher answers `initialize`, `ping` and `server/discover`
+//! from it) and answers its own methods. Each callback gets a [`Context`], a view of the
+//! dispatcher's [`Outbox`] scoped to the callback's session, that records what the handler
+//! wants done (answer a request now or later, send a notification, send a request to the
+//! client, set or cancel a timer); the transport that called it carries those out after the
+//! callback returns. Work that arrives outside any callback goes into the same outbox in
+//! [`Handler::handle_wake`], so every request id and timer key comes from one allocator. One
+//! handler serves Streamable HTTP sessions, the stateless era and `--stdio` alike, and answers
+//! that need the client's input (sampling, elicitation) are just requests whose reply arrives in
+//! a later [`Handler::handle_response`] call.
 //!
-//! A panic inside a callback is caught by the transport: the request being handled gets a
-//! JSON-RPC internal error and the server stays up. Whatever the callback queued before the
-//! panic is discarded.
+//! A panic inside a callback is caught by the dispatcher ([`super::dispatch`]): the request
+//! being handled gets a JSON-RPC internal error and the server stays up. Whatever the callback
+//! queued before the panic is discarded.
 
+use super::dispatch::{Outbox, TimerKey};
 use super::jsonrpc::ErrorObject;
+use super::lifecycle::ServerInfo;
+use crate::process::ProcessHost;
 use serde_json::Value;
 use std::time::{Duration, Instant};
 
@@ -64,8 +72,8 @@ impl SessionView {
     }
 }
 
-/// One thing a handler asked for; carried out by the transport after the callback returns, or
-/// when the transport drains [`Handler::poll_command`].
+/// One thing a handler asked for through its [`Outbox`]; carried out by the transport after the
+/// callback (or [`Handler::handle_wake`]) returns.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Command {
     /// Answer a client request.
@@ -97,10 +105,17 @@ pub enum Command {
     },
     /// Call [`Handler::handle_timer`] with `token` after `after`.
     Timer {
+        /// Names the timer; the transport arms it under this key.
+        key: TimerKey,
         /// Delay from now.
         after: Duration,
         /// Passed back to the handler.
         token: u64,
+    },
+    /// Forget the timer `key` (the dispatcher consumes this; transports never see it).
+    CancelTimer {
+        /// The timer.
+        key: TimerKey,
     },
     /// End the HTTP stream carrying `request` before its answer; the client resumes it with
     /// `Last-Event-ID` (MCP 2025-11-25 SSE polling).
@@ -127,31 +142,29 @@ pub enum Command {
     },
 }
 
-/// What a callback may do. Everything is queued; nothing happens until the callback returns.
+/// What a callback may do: the dispatcher's [`Outbox`], scoped to the callback's session.
+/// Everything is queued; nothing happens until the callback returns.
 pub struct Context<'a> {
     now: Instant,
     session: Option<SessionKey>,
     view: Option<&'a SessionView>,
-    commands: &'a mut Vec<Command>,
-    next_outgoing: &'a mut u64,
+    out: &'a mut Outbox,
     least_active_idle: Option<SessionKey>,
 }
 
 impl<'a> Context<'a> {
-    /// A context for one callback; transports build it.
+    /// A context for one callback; the dispatcher builds it.
     pub(crate) fn new(
         now: Instant,
         session: Option<SessionKey>,
         view: Option<&'a SessionView>,
-        commands: &'a mut Vec<Command>,
-        next_outgoing: &'a mut u64,
+        out: &'a mut Outbox,
     ) -> Context<'a> {
         Context {
             now,
             session,
             view,
-            commands,
-            next_outgoing,
+            out,
             least_active_idle: None,
         }
     }
@@ -163,7 +176,7 @@ impl<'a> Context<'a> {
 
     /// During `initialize` over Streamable HTTP: the least recently active idle session (no
     /// request in flight, no open stream) other than this one, so a handler at its limit of
-    /// per-session resources can end it (with [`Command::EndSession`]) to make room. `None`
+    /// per-session resources can end it (with [`Outbox::end_session`]) to make room. `None`
     /// elsewhere, or when no session is idle.
     pub fn least_active_idle(&self) -> Option<SessionKey> {
         self.least_active_idle
@@ -185,69 +198,98 @@ impl<'a> Context<'a> {
         self.view
     }
 
+    /// The outbox itself, for work in another session than this callback's.
+    pub fn outbox(&mut self) -> &mut Outbox {
+        self.out
+    }
+
     /// Answers `request` with a result or an error. A second answer to the same request is ignored.
     pub fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
-        self.commands.push(Command::Respond { request, outcome });
+        self.out.respond(request, outcome);
     }
 
     /// Sends a notification; with `related` it travels on that request's stream (progress,
     /// logging during a tool call), otherwise on the session's standalone stream.
     pub fn notify(&mut self, related: Option<RequestHandle>, method: &str, params: Value) {
-        self.commands.push(Command::Notify {
-            related,
-            method: method.to_string(),
-            params,
-        });
+        self.out.notify(self.session, related, method, params);
     }
 
     /// Sends a request to the client (sampling, elicitation, roots, ping); its answer arrives in
-    /// [`Handler::handle_response`] with the returned id.
+    /// [`Handler::handle_response`] with the returned id. Outside a session there is no client
+    /// to ask: the request is dropped (the id is never answered).
     pub fn request(
         &mut self,
         related: Option<RequestHandle>,
         method: &str,
         params: Value,
     ) -> OutgoingId {
-        let id = OutgoingId(*self.next_outgoing);
-        *self.next_outgoing += 1;
-        self.commands.push(Command::Request {
-            related,
-            id,
-            method: method.to_string(),
-            params,
-        });
-        id
+        self.out.request_in(self.session, related, method, params)
     }
 
-    /// Asks for [`Handler::handle_timer`] with `token` after `after`, in this session.
-    pub fn set_timer(&mut self, after: Duration, token: u64) {
-        self.commands.push(Command::Timer { after, token });
+    /// Asks for [`Handler::handle_timer`] with `token` after `after`, in this session; the key
+    /// cancels it ([`Context::cancel_timer`]).
+    pub fn set_timer(&mut self, after: Duration, token: u64) -> TimerKey {
+        self.out.set_timer(self.session, after, token)
+    }
+
+    /// Cancels a timer; a key that fired or was cancelled already is ignored.
+    pub fn cancel_timer(&mut self, key: TimerKey) {
+        self.out.cancel_timer(key);
     }
 
     /// Refuses `request` because the backend is saturated (HTTP 503 where possible).
     pub fn overloaded(&mut self, request: RequestHandle, message: impl Into<String>) {
-        self.commands.push(Command::Overloaded {
-            request,
-            message: message.into(),
-        });
+        self.out.overloaded(request, message);
     }
 
     /// Ends this session, as if the client had sent DELETE (for example its backend died).
     pub fn end_session(&mut self) {
-        self.commands.push(Command::EndSession);
+        if let Some(session) = self.session {
+            self.out.end_session(session);
+        }
     }
 
     /// Ends the HTTP stream of `request` before its answer, so the client reconnects with
     /// `Last-Event-ID` and gets the answer replayed. Ignored where streams cannot resume.
     pub fn close_stream(&mut self, request: RequestHandle) {
-        self.commands.push(Command::CloseStream { request });
+        self.out.close_stream(request);
     }
 }
 
 /// Application code behind the transport. One instance serves every session; keep per-session
 /// state keyed by [`SessionKey`] and drop it in [`Handler::session_closed`].
 pub trait Handler {
-    /// A client request, `initialize` included. Answer now or later with [`Context::respond`].
+    /// Who the server is and what it offers: the default [`Handler::initialize`] and
+    /// [`Handler::discover`] answer from it, so a handler only describes itself.
+    fn server_info(&self) -> ServerInfo {
+        ServerInfo::new(
+            "mcpd",
+            env!("CARGO_PKG_VERSION"),
+            Value::Object(Default::default()),
+        )
+    }
+
+    /// `initialize` of a handshake-era session, after the transport checked the revision
+    /// against the configured eras and opened the session. The default answers from
+    /// [`Handler::server_info`] (the transport puts in the revision it negotiated); a backend
+    /// that must ask upstream first (the stdio bridge) overrides it and answers later.
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        ctx.respond(request, self.server_info().initialize(params.as_ref()));
+    }
+
+    /// `ping`: answered at once by default. A proxy may override it to ask its backend.
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Value>) {
+        ctx.respond(request, Ok(Value::Object(Default::default())));
+    }
+
+    /// `server/discover` of a stateless (2026-07-28) request: answered from
+    /// [`Handler::server_info`] by default. A proxy may override it to ask its backend.
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Value>) {
+        ctx.respond(request, Ok(self.server_info().discover()));
+    }
+
+    /// Every other client request (the lifecycle ones go to the methods above). Answer now or
+    /// later with [`Context::respond`].
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -291,22 +333,41 @@ pub trait Handler {
     /// server's `resources/subscribe`) does it here.
     fn listened_uris(&mut self, _uris: &[String]) {}
 
-    /// Work the handler produced outside a callback (a child process answered, a worker
-    /// finished), with the session it belongs to (`None`: no session). The transport drains this
-    /// after every input it hands the handler and whenever the event loop says the backend has
-    /// news. Ids in [`Command::Request`] must then be allocated by the handler itself.
-    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
-        None
-    }
+    /// The backend has news (a child process answered, a worker finished): queue what it means
+    /// for clients in `out`, which allocates request ids and timer keys like a [`Context`]
+    /// does. Called whenever the event loop says the backend has work for the transport.
+    fn handle_wake(&mut self, _out: &mut Outbox) {}
 
     /// Extra fields for `/health` (for example live children); a `"status"` other than `"ok"`
     /// makes `/health` answer 503.
     fn health(&self) -> Option<Value> {
         None
     }
+
+    /// The child processes this backend hosts, for the event loop to run (the stdio bridge);
+    /// `None` for a handler without processes.
+    fn processes(&mut self) -> Option<&mut dyn ProcessHost> {
+        None
+    }
 }
 
 impl<H: Handler + ?Sized> Handler for Box<H> {
+    fn server_info(&self) -> ServerInfo {
+        (**self).server_info()
+    }
+
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        (**self).initialize(ctx, request, params)
+    }
+
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        (**self).ping(ctx, request, params)
+    }
+
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        (**self).discover(ctx, request, params)
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -346,41 +407,15 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
         (**self).listened_uris(uris)
     }
 
-    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
-        (**self).poll_command()
+    fn handle_wake(&mut self, out: &mut Outbox) {
+        (**self).handle_wake(out)
     }
 
     fn health(&self) -> Option<Value> {
         (**self).health()
     }
-}
 
-/// The handler panicked; what it queued was discarded.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Panicked;
-
-/// Runs one handler callback with a fresh context and returns what it queued. A panic is caught
-/// here, once for every transport, and reported as [`Panicked`].
-pub(crate) fn run_callback(
-    handler: &mut dyn Handler,
-    now: Instant,
-    session: Option<SessionKey>,
-    view: Option<&SessionView>,
-    next_outgoing: &mut u64,
-    callback: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
-) -> Result<Vec<Command>, Panicked> {
-    let mut commands = Vec::new();
-    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let mut ctx = Context::new(now, session, view, &mut commands, next_outgoing);
-        callback(handler, &mut ctx);
-    }));
-    match caught {
-        Ok(()) => Ok(commands),
-        Err(_) => {
-            crate::log::error(format_args!(
-                "handler panicked; what it queued is discarded"
-            ));
-            Err(Panicked)
-        }
+    fn processes(&mut self) -> Option<&mut dyn ProcessHost> {
+        (**self).processes()
     }
 }

@@ -1,10 +1,10 @@
-//! The requests every MCP server answers the same way (`initialize`, `ping`, `server/discover`),
-//! from one description of the server, so a handler does not re-implement version negotiation.
-//!
-//! A handler calls [`ServerInfo::answer`] first and handles its own methods when it returns
-//! `None`. The transports already refuse what an era does not allow (`initialize` and `ping`
-//! in a stateless request, `server/discover` in a session), and add `resultType` and the
-//! caching hints of 2026 results.
+//! Who a server is ([`ServerInfo`]) and the answers every MCP server gives the same way from
+//! it: `initialize` (with version negotiation) and `server/discover`. A handler returns its
+//! [`ServerInfo`] from [`super::Handler::server_info`]; the dispatcher answers the lifecycle
+//! requests from it (`ping` needs nothing), so a handler does not re-implement them. The
+//! transports already refuse what an era does not allow (`initialize` and `ping` in a
+//! stateless request, `server/discover` in a session), and add `resultType` and the caching
+//! hints of 2026 results.
 
 use super::jsonrpc::{ErrorObject, INVALID_PARAMS};
 use super::version;
@@ -34,20 +34,6 @@ impl ServerInfo {
             version: version.to_string(),
             capabilities,
             instructions: None,
-        }
-    }
-
-    /// The answer to `method` when it is one of the lifecycle requests, else `None`.
-    pub fn answer(
-        &self,
-        method: &str,
-        params: Option<&Value>,
-    ) -> Option<Result<Value, ErrorObject>> {
-        match method {
-            "initialize" => Some(self.initialize(params)),
-            "ping" => Some(Ok(json!({}))),
-            "server/discover" => Some(Ok(self.discover())),
-            _ => None,
         }
     }
 
@@ -105,12 +91,7 @@ mod tests {
 
     #[test]
     fn initialize_negotiates_and_describes_the_server() {
-        let got = info()
-            .answer(
-                "initialize",
-                Some(&json!({"protocolVersion": "2025-06-18"})),
-            )
-            .unwrap();
+        let got = info().initialize(Some(&json!({"protocolVersion": "2025-06-18"})));
         assert_eq!(
             got,
             Ok(
@@ -131,14 +112,12 @@ mod tests {
     }
 
     #[test]
-    fn ping_and_discover_are_answered_and_other_methods_are_not() {
-        assert_eq!(info().answer("ping", None), Some(Ok(json!({}))));
-        let discovered = info().answer("server/discover", None).unwrap().unwrap();
+    fn discover_lists_the_modern_revision_and_names_the_server() {
+        let discovered = info().discover();
         assert_eq!(discovered["supportedVersions"], json!([version::MODERN]));
         assert_eq!(
             discovered["_meta"]["io.modelcontextprotocol/serverInfo"]["name"],
             "demo"
         );
-        assert_eq!(info().answer("tools/list", None), None);
     }
 }

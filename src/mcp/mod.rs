@@ -1,5 +1,6 @@
 //! The Model Context Protocol layer: JSON-RPC messages, revisions, the handler contract.
 
+pub mod dispatch;
 pub mod error;
 pub mod handler;
 pub mod jsonrpc;
@@ -10,6 +11,7 @@ pub mod stdio;
 pub mod streamable;
 pub mod version;
 
+pub use dispatch::{Outbox, TimerKey};
 pub use handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
 pub use jsonrpc::{ErrorObject, Id, Message};
 pub use lifecycle::ServerInfo;

@@ -10,9 +10,8 @@
 //! client that lost the connection resumes with GET + `Last-Event-ID`, and messages for a
 //! standalone stream that is not open yet wait there until it opens.
 
-use super::handler::{RequestHandle, SessionKey, SessionView};
-use super::jsonrpc::Id;
-use crate::idmap::{IdMap, IdSet};
+use super::handler::{SessionKey, SessionView};
+use crate::idmap::IdMap;
 use crate::sse::{self, ReplayBuffer, ReplayGap};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -172,17 +171,6 @@ pub fn parse_event_id(value: &str) -> Option<(StreamNo, u64)> {
     Some((no.parse().ok()?, seq.parse().ok()?))
 }
 
-/// A client request in flight.
-#[derive(Clone, Debug)]
-pub struct Pending {
-    /// The id the client gave it, echoed on the answer.
-    pub client_id: Id,
-    /// Its method (stateless results are completed per method).
-    pub method: String,
-    /// The stream its answer and related messages travel on.
-    pub stream: StreamNo,
-}
-
 /// One session: created by `initialize`, ended by DELETE or expiry.
 #[derive(Debug)]
 pub struct Session {
@@ -200,12 +188,6 @@ pub struct Session {
     pub next_stream: StreamNo,
     /// Finished streams without a connection, oldest first, for eviction.
     pub detached: VecDeque<StreamNo>,
-    /// Client requests in flight.
-    pub pending: IdMap<RequestHandle, Pending>,
-    /// Ids of our requests to the client still awaiting an answer.
-    pub outgoing: IdSet<u64>,
-    /// Next id for our requests to the client.
-    pub next_outgoing: u64,
     /// When the session last saw a request or stream activity.
     pub last_activity: Instant,
     /// A stateless (2026-07-28) request's session: gone once the request is answered.
@@ -239,9 +221,6 @@ impl Session {
             streams,
             next_stream: 1,
             detached: VecDeque::new(),
-            pending: IdMap::default(),
-            outgoing: IdSet::default(),
-            next_outgoing: 0,
             last_activity: now,
             ephemeral: false,
             http_sse: false,
@@ -250,9 +229,10 @@ impl Session {
         }
     }
 
-    /// Idle = nothing in flight and no stream on a connection (DESIGN 5: session idle timeout).
-    pub fn is_idle(&self) -> bool {
-        self.pending.is_empty() && self.streams.values().all(|s| s.conn.is_none())
+    /// Idle = nothing in flight (`in_flight`: the dispatcher's count for this session) and no
+    /// stream on a connection (DESIGN 5: session idle timeout).
+    pub fn is_idle(&self, in_flight: usize) -> bool {
+        in_flight == 0 && self.streams.values().all(|s| s.conn.is_none())
     }
 
     /// Connections carrying this session's streams.

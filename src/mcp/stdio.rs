@@ -18,84 +18,68 @@
 //! Not supported here: JSON-RPC batches (answered -32600; every stdio client of every revision
 //! sends single messages), and SSE polling (there is no stream to close).
 
-use super::handler::{
-    run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey,
-    SessionView,
-};
+use super::dispatch::{Dispatcher, TimerKey, Work};
+use super::handler::{Command, Handler, RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
 use super::streamable::stateless;
 use super::version;
+use crate::idmap::IdMap;
 use crate::lines::{LineFramer, LineTooLong};
 use serde_json::Value;
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::time::Instant;
 
 /// The one session of a stdio connection.
 const SESSION: SessionKey = SessionKey(0);
 
-/// Client requests in flight at once; beyond it a request is refused.
-pub const MAX_PENDING: usize = 1024;
-
 /// Output bytes waiting for the stream before input stops being taken (the default of
 /// [`crate::config::Limits::max_outbound_bytes`], the same bound a connection has).
 const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 
-/// A stateless (2026-07-28) request in flight, in a session of its own.
-struct OneRequest {
-    key: SessionKey,
-    view: SessionView,
-    method: String,
-}
-
 /// A handler served over newline-delimited JSON-RPC.
 pub struct StdioTransport {
-    handler: Box<dyn Handler>,
+    dispatcher: Dispatcher<dyn Handler>,
     framer: LineFramer,
     view: SessionView,
-    pending: HashMap<RequestHandle, Id>,
-    stateless: HashMap<RequestHandle, OneRequest>,
+    /// The view of each stateless (2026-07-28) request in flight, by its own session.
+    stateless: IdMap<SessionKey, SessionView>,
     next_session: u64,
-    outgoing: HashSet<u64>,
-    next_outgoing: u64,
-    next_handle: u64,
     out: Vec<u8>,
     /// Past this many waiting bytes input is not taken ([`StdioTransport::wants_input`]); past
     /// twice as many, notifications are dropped and counted (answers never are: their number is
-    /// bounded by [`MAX_PENDING`] once input stops).
+    /// bounded by the pending cap once input stops).
     output_limit: usize,
     dropped_notifications: u64,
-    /// Due time and our token, which [`StdioTransport::timer_of`] maps to the session that set
-    /// it and the handler's token.
-    timers: VecDeque<(Instant, u64)>,
-    timer_of: HashMap<u64, (SessionKey, u64)>,
-    next_timer: u64,
+    /// Handler timers to arm: due time and key.
+    timers: VecDeque<(Instant, TimerKey)>,
     ended: bool,
 }
 
 impl StdioTransport {
     /// A transport for `handler` accepting messages of at most `max_message` bytes.
     pub fn new(handler: Box<dyn Handler>, max_message: usize) -> StdioTransport {
+        let max_pending = crate::config::Limits::default().max_pending_per_session;
         StdioTransport {
-            handler,
+            dispatcher: Dispatcher::new(handler, max_pending),
             framer: LineFramer::new(max_message),
             view: SessionView {
                 protocol_version: version::LATEST_LEGACY.to_string(),
                 ..SessionView::default()
             },
-            pending: HashMap::new(),
-            stateless: HashMap::new(),
+            stateless: IdMap::default(),
             next_session: SESSION.0 + 1,
-            outgoing: HashSet::new(),
-            next_outgoing: 0,
-            next_handle: 1,
             out: Vec::new(),
             output_limit: DEFAULT_OUTPUT_LIMIT,
             dropped_notifications: 0,
             timers: VecDeque::new(),
-            timer_of: HashMap::new(),
-            next_timer: 1,
             ended: false,
         }
+    }
+
+    /// Caps the client requests in flight on the stream (the stream is one session, stateless
+    /// requests included); see [`crate::config::Limits::max_pending_per_session`].
+    pub fn set_max_pending(&mut self, max: usize) {
+        self.dispatcher.set_max_pending(max);
     }
 
     /// Bytes read from the input stream.
@@ -141,23 +125,29 @@ impl StdioTransport {
         self.out.drain(..n.min(self.out.len()));
     }
 
-    /// The next handler timer to arm: call [`StdioTransport::on_timer`] with the token at the instant.
-    pub fn poll_timer(&mut self) -> Option<(Instant, u64)> {
+    /// The next handler timer to arm: call [`StdioTransport::on_timer`] with the key at the
+    /// instant.
+    pub fn poll_timer(&mut self) -> Option<(Instant, TimerKey)> {
         self.timers.pop_front()
     }
 
-    /// A timer from [`StdioTransport::poll_timer`] is due.
-    pub fn on_timer(&mut self, token: u64, now: Instant) {
-        let Some((key, token)) = self.timer_of.remove(&token) else {
+    /// A timer from [`StdioTransport::poll_timer`] is due (a cancelled one is ignored).
+    pub fn on_timer(&mut self, key: TimerKey, now: Instant) {
+        let Some((session, token)) = self.dispatcher.fire_timer(key) else {
             return;
         };
-        if key != SESSION && !self.stateless.values().any(|r| r.key == key) {
+        let key = session.unwrap_or(SESSION);
+        if key != SESSION && !self.stateless.contains_key(&key) {
             return; // Its one-request session is over.
         }
-        let commands = self
-            .call(key, now, |h, ctx| h.handle_timer(ctx, token))
+        let view = view_in(&self.view, &self.stateless, key);
+        let work = self
+            .dispatcher
+            .call(Some(key), view, now, None, |h, ctx| {
+                h.handle_timer(ctx, token)
+            })
             .unwrap_or_default();
-        self.apply(key, commands, now);
+        self.apply(work, now);
     }
 
     /// Whether the handler ended the session; the stream should be closed.
@@ -165,16 +155,15 @@ impl StdioTransport {
         self.ended
     }
 
-    /// Carries out what the handler produced outside callbacks ([`Handler::poll_command`]).
+    /// Carries out what the handler has for clients outside callbacks ([`Handler::handle_wake`]).
     pub fn pump_backend(&mut self, now: Instant) {
-        while let Some((key, command)) = self.handler.poll_command() {
-            self.apply(key.unwrap_or(SESSION), vec![command], now);
-        }
+        let work = self.dispatcher.wake();
+        self.apply(work, now);
     }
 
     /// Requests still unanswered.
     pub fn pending_requests(&self) -> usize {
-        self.pending.len()
+        self.dispatcher.in_flight()
     }
 
     fn handle_line(&mut self, line: &[u8], now: Instant) {
@@ -205,30 +194,33 @@ impl StdioTransport {
                     .as_ref()
                     .and_then(|p| p.get("requestId"))
                     .and_then(Id::from_value);
-                let handle = self
-                    .pending
-                    .iter()
-                    .find(|(_, id)| Some(*id) == target.as_ref())
-                    .map(|(h, _)| *h);
+                let handle = target.and_then(|id| self.find(&id));
                 if let Some(handle) = handle {
-                    self.pending.remove(&handle);
-                    let key = self.stateless.get(&handle).map_or(SESSION, |r| r.key);
-                    let commands = self
-                        .call(key, now, |h, ctx| h.handle_cancel(ctx, handle))
+                    let Some(request) = self.dispatcher.finish(handle) else {
+                        return;
+                    };
+                    let key = request.session;
+                    let view = view_in(&self.view, &self.stateless, key);
+                    let work = self
+                        .dispatcher
+                        .call(Some(key), view, now, None, |h, ctx| {
+                            h.handle_cancel(ctx, handle)
+                        })
                         .unwrap_or_default();
-                    self.apply(key, commands, now);
-                    if let Some(one) = self.stateless.remove(&handle) {
-                        self.close_one(one.key, now);
+                    self.apply(work, now);
+                    if key != SESSION {
+                        self.close_one(key);
                     }
                 }
             }
             Message::Notification { method, params } => {
-                let commands = self
-                    .call(SESSION, now, |h, ctx| {
+                let work = self
+                    .dispatcher
+                    .call(Some(SESSION), Some(&self.view), now, None, |h, ctx| {
                         h.handle_notification(ctx, &method, params)
                     })
                     .unwrap_or_default();
-                self.apply(SESSION, commands, now);
+                self.apply(work, now);
             }
             Message::Response { id, result } => self.answer(id, Ok(result), now),
             Message::Error {
@@ -239,11 +231,22 @@ impl StdioTransport {
         }
     }
 
+    /// The request in flight whose JSON-RPC id is `id`, in any session of the stream.
+    fn find(&self, id: &Id) -> Option<RequestHandle> {
+        self.dispatcher.find(SESSION, id).or_else(|| {
+            self.stateless
+                .keys()
+                .find_map(|key| self.dispatcher.find(*key, id))
+        })
+    }
+
     fn request(&mut self, id: Id, method: &str, params: Option<Value>, now: Instant) {
-        if self.pending.len() >= MAX_PENDING {
+        // The stream is one session: its stateless requests count towards the same cap.
+        let max = self.dispatcher.max_pending();
+        if self.dispatcher.in_flight() >= max {
             let error = ErrorObject::new(
                 jsonrpc::SERVER_ERROR,
-                format!("{MAX_PENDING} requests are already in flight"),
+                format!("{max} requests are already in flight"),
             );
             return self.write(&Message::Error {
                 id: Some(id),
@@ -264,8 +267,7 @@ impl StdioTransport {
                 .cloned()
                 .unwrap_or(Value::Null);
         }
-        let handle = self.track(id);
-        self.dispatch(SESSION, handle, method, params, now);
+        self.dispatch(SESSION, id, method, params, now);
     }
 
     /// A 2026-07-28 request: validated, then handled in a session that ends with its answer.
@@ -288,137 +290,48 @@ impl StdioTransport {
         }
         let key = SessionKey(self.next_session);
         self.next_session += 1;
-        let handle = self.track(id);
-        let one = OneRequest {
-            key,
-            view,
-            method: method.to_string(),
-        };
-        self.stateless.insert(handle, one);
-        self.dispatch(key, handle, method, params, now);
-    }
-
-    /// A handle for a client request with id `id`, pending until answered.
-    fn track(&mut self, id: Id) -> RequestHandle {
-        let handle = RequestHandle(self.next_handle);
-        self.next_handle += 1;
-        self.pending.insert(handle, id);
-        handle
+        self.stateless.insert(key, view);
+        self.dispatch(key, id, method, params, now);
     }
 
     /// Hands a request to the handler in session `key`.
     fn dispatch(
         &mut self,
         key: SessionKey,
-        handle: RequestHandle,
+        id: Id,
         method: &str,
         params: Option<Value>,
         now: Instant,
     ) {
-        let commands = match self.call(key, now, |h, ctx| {
-            h.handle_request(ctx, handle, method, params)
-        }) {
-            Ok(commands) => commands,
-            Err(Panicked) => {
-                let error = ErrorObject::new(
-                    jsonrpc::INTERNAL_ERROR,
-                    format!("Internal error: the handler failed on {method}"),
-                );
-                vec![Command::Respond {
-                    request: handle,
-                    outcome: Err(error),
-                }]
-            }
-        };
-        self.apply(key, commands, now);
+        let handle = self.dispatcher.track(key, id, method, 0);
+        let view = view_in(&self.view, &self.stateless, key);
+        let work = self
+            .dispatcher
+            .request(Some(key), view, handle, method, params, now, None);
+        self.apply(work, now);
     }
 
     fn answer(&mut self, id: Id, outcome: Result<Value, ErrorObject>, now: Instant) {
-        let Some(n) = (match &id {
-            Id::Number(n) => n.as_u64().filter(|n| self.outgoing.remove(n)),
-            Id::String(_) => None,
-        }) else {
-            return;
-        };
-        let commands = self
-            .call(SESSION, now, |h, ctx| {
-                h.handle_response(ctx, OutgoingId(n), outcome)
-            })
-            .unwrap_or_default();
-        self.apply(SESSION, commands, now);
-    }
-
-    /// Runs a callback in session `key`: the implicit one, or a stateless request's.
-    fn call(
-        &mut self,
-        key: SessionKey,
-        now: Instant,
-        f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
-    ) -> Result<Vec<Command>, Panicked> {
-        let view = match key {
-            SESSION => Some(&self.view),
-            _ => self
-                .stateless
-                .values()
-                .find(|r| r.key == key)
-                .map(|r| &r.view),
-        };
-        run_callback(
-            &mut *self.handler,
-            now,
-            Some(key),
-            view,
-            &mut self.next_outgoing,
-            f,
-        )
+        let work = self
+            .dispatcher
+            .response(SESSION, Some(&self.view), &id, outcome, now);
+        if let Some(work) = work {
+            self.apply(work, now);
+        }
     }
 
     /// A stateless request was answered or cancelled: its session ends.
-    fn close_one(&mut self, key: SessionKey, now: Instant) {
-        let _ = run_callback(
-            &mut *self.handler,
-            now,
-            None,
-            None,
-            &mut self.next_outgoing,
-            |h, _| h.session_closed(key),
-        );
+    fn close_one(&mut self, key: SessionKey) {
+        if self.stateless.remove(&key).is_some() {
+            self.dispatcher.close_session(key);
+        }
     }
 
-    /// Carries out what a callback of session `key` queued.
-    fn apply(&mut self, key: SessionKey, commands: Vec<Command>, now: Instant) {
-        for command in commands {
+    /// Carries out what the handler queued.
+    fn apply(&mut self, work: Work, now: Instant) {
+        for (session, command) in work {
             match command {
-                Command::Respond {
-                    request,
-                    mut outcome,
-                } => {
-                    let Some(id) = self.pending.remove(&request) else {
-                        continue;
-                    };
-                    let one = self.stateless.remove(&request);
-                    match (&one, &mut outcome) {
-                        (Some(one), Ok(result)) => stateless::decorate_result(&one.method, result),
-                        (Some(_), Err(_)) => {}
-                        (None, Ok(result)) => {
-                            if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
-                                self.view.protocol_version = v.to_string();
-                            }
-                        }
-                        (None, Err(_)) => {}
-                    }
-                    let message = match outcome {
-                        Ok(result) => Message::Response { id, result },
-                        Err(error) => Message::Error {
-                            id: Some(id),
-                            error,
-                        },
-                    };
-                    self.write(&message);
-                    if let Some(one) = one {
-                        self.close_one(one.key, now);
-                    }
-                }
+                Command::Respond { request, outcome } => self.respond(request, outcome),
                 Command::Notify { method, params, .. } => {
                     self.write(&Message::Notification {
                         method,
@@ -428,20 +341,29 @@ impl StdioTransport {
                 Command::Request {
                     id, method, params, ..
                 } => {
-                    self.outgoing.insert(id.0);
+                    // Every request to the client travels on the one stream: its answers come
+                    // back in the implicit session whichever callback asked.
+                    if session.is_none() {
+                        continue;
+                    }
+                    if let Err(error) = self.dispatcher.sent(SESSION, id) {
+                        let work = self
+                            .dispatcher
+                            .call(Some(SESSION), Some(&self.view), now, None, |h, ctx| {
+                                h.handle_response(ctx, id, Err(error))
+                            })
+                            .unwrap_or_default();
+                        self.apply(work, now);
+                        continue;
+                    }
                     self.write(&Message::Request {
                         id: Id::from(id.0),
                         method,
                         params: Some(params),
                     });
                 }
-                Command::Timer { after, token } => {
-                    let ours = self.next_timer;
-                    self.next_timer += 1;
-                    self.timer_of.insert(ours, (key, token));
-                    self.timers.push_back((now + after, ours));
-                }
-                Command::CloseStream { .. } => {}
+                Command::Timer { key, after, .. } => self.timers.push_back((now + after, key)),
+                Command::CancelTimer { .. } | Command::CloseStream { .. } => {}
                 Command::EndSession => self.ended = true,
                 // The one stdio session lives as long as its client's stdin.
                 Command::IdleTimeout { .. } => {}
@@ -450,16 +372,38 @@ impl StdioTransport {
                         jsonrpc::SERVER_ERROR,
                         format!("Service Unavailable: {message}"),
                     );
-                    self.apply(
-                        key,
-                        vec![Command::Respond {
-                            request,
-                            outcome: Err(error),
-                        }],
-                        now,
-                    );
+                    self.respond(request, Err(error));
                 }
             }
+        }
+    }
+
+    /// Writes the answer to `request`, if it is still in flight.
+    fn respond(&mut self, request: RequestHandle, mut outcome: Result<Value, ErrorObject>) {
+        let Some(entry) = self.dispatcher.finish(request) else {
+            return;
+        };
+        let one = entry.session != SESSION;
+        match (one, &mut outcome) {
+            (true, Ok(result)) => stateless::decorate_result(&entry.method, result),
+            (false, Ok(result)) => {
+                if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
+                    self.view.protocol_version = v.to_string();
+                }
+            }
+            (_, Err(_)) => {}
+        }
+        let id = entry.client_id;
+        let message = match outcome {
+            Ok(result) => Message::Response { id, result },
+            Err(error) => Message::Error {
+                id: Some(id),
+                error,
+            },
+        };
+        self.write(&message);
+        if one {
+            self.close_one(entry.session);
         }
     }
 
@@ -482,10 +426,23 @@ impl StdioTransport {
     }
 }
 
+/// The view of session `key`: the implicit session's, or a stateless request's.
+fn view_in<'a>(
+    view: &'a SessionView,
+    stateless: &'a IdMap<SessionKey, SessionView>,
+    key: SessionKey,
+) -> Option<&'a SessionView> {
+    match key {
+        SESSION => Some(view),
+        _ => stateless.get(&key),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::builtin::Builtin;
+    use crate::mcp::Context;
     use serde_json::json;
 
     fn lines(t: &mut StdioTransport) -> Vec<Value> {
@@ -708,7 +665,7 @@ mod tests {
             .count();
         assert_eq!(progress, 3);
         assert_eq!(seen.last().unwrap()["result"]["resultType"], "complete");
-        assert!(t.stateless.is_empty() && t.timer_of.is_empty());
+        assert!(t.stateless.is_empty() && t.dispatcher.live_timers() == 0);
     }
 
     /// Records the session and revision of every request, and every closed session.
@@ -764,6 +721,35 @@ mod tests {
                 "slow in 2 at 2026-07-28 by \"c\"",
                 "closed 2",
             ]
+        );
+    }
+
+    #[test]
+    fn the_pending_cap_counts_the_whole_stream_stateless_requests_included() {
+        let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+        let mut t = StdioTransport::new(Box::new(Recorder(log)), 1 << 20);
+        t.set_max_pending(2);
+        send(&mut t, json!({"jsonrpc":"2.0","id":1,"method":"slow"}));
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","id":2,"method":"slow","params":{"_meta":meta()}}),
+        );
+        let refused = send(&mut t, json!({"jsonrpc":"2.0","id":3,"method":"slow"}));
+        assert_eq!(
+            (&refused[0]["id"], &refused[0]["error"]["code"]),
+            (&json!(3), &json!(-32000))
+        );
+        send(
+            &mut t,
+            json!({"jsonrpc":"2.0","method":"notifications/cancelled","params":{"requestId":1}}),
+        );
+        assert_eq!(
+            t.pending_requests(),
+            1,
+            "a cancelled request frees its place"
+        );
+        assert!(
+            send(&mut t, json!({"jsonrpc":"2.0","id":4,"method":"b"}))[0]["result"].is_object()
         );
     }
 }

@@ -8,7 +8,7 @@ use crate::http;
 use crate::mcp::Handler;
 use std::time::Instant;
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     /// A connection's wheel entry fired: act if its deadline has come, else re-arm for it.
     pub(super) fn conn_timer(&mut self, conn: ConnId, now: Instant) {
         let Some(c) = self.conn_mut(conn) else { return };

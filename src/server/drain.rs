@@ -9,7 +9,7 @@ use crate::mcp::streamable::Reply;
 use crate::mcp::Handler;
 use std::net::IpAddr;
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     /// The IP addresses mcpd actually listens on over TCP (the event loop knows them once bound,
     /// including sockets systemd passed); the Host guard accepts them as names of this server.
     /// By default the guard assumes `config.host`.

@@ -8,7 +8,7 @@ use crate::mcp::error::Error;
 use crate::mcp::streamable::{Reply, ReplyBody};
 use crate::mcp::Handler;
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     /// `--auth-token`: the request must carry `Authorization: Bearer <token>` (RFC 6750),
     /// compared in constant time; otherwise 401 with `WWW-Authenticate`.
     pub(super) fn authorize(&self, head: &RequestHead) -> Result<(), Reply> {

@@ -113,7 +113,7 @@ pub struct Counters {
 }
 
 /// The whole server, minus sockets and clock.
-pub struct Server<H: Handler> {
+pub struct Server<H: Handler + ?Sized = dyn Handler> {
     config: Config,
     /// The IP addresses of the TCP listeners, for the Host guard (a Unix socket adds none).
     listen_ips: Vec<IpAddr>,
@@ -129,9 +129,9 @@ pub struct Server<H: Handler> {
     started: Instant,
 }
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     /// A server for `config` with `handler` answering MCP requests.
-    pub fn new(config: Config, handler: H, now: Instant) -> Server<H> {
+    pub fn new(config: Config, handler: Box<H>, now: Instant) -> Server<H> {
         let listen_ips = vec![config.host];
         let settings = Settings {
             response_mode: config.response_mode,
@@ -141,6 +141,7 @@ impl<H: Handler> Server<H> {
             instance_id: config.instance_id.clone(),
             eras: crate::mcp::version::Eras::from_list(&config.eras),
             max_listen_uris: config.limits.max_listen_uris,
+            max_pending_per_session: config.limits.max_pending_per_session,
         };
         Server {
             listen_ips,

@@ -7,7 +7,7 @@ use crate::mcp::streamable::{Reply, ReplyBody};
 use crate::mcp::Handler;
 use std::time::Instant;
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     pub(super) fn metrics_reply(&self, now: Instant) -> Reply {
         let stats = self.transport.stats();
         let gauges = Gauges {

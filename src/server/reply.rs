@@ -12,7 +12,7 @@ use crate::mcp::Handler;
 use crate::sse;
 use std::time::Instant;
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     /// Writes `reply` on `conn` and moves the connection to its next phase.
     pub(super) fn write_reply(
         &mut self,

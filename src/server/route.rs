@@ -14,7 +14,7 @@ use crate::mcp::streamable::Reply;
 use crate::mcp::Handler;
 use std::time::Instant;
 
-impl<H: Handler> Server<H> {
+impl<H: Handler + ?Sized> Server<H> {
     pub(super) fn route(&mut self, conn: ConnId, request: Request, now: Instant) {
         self.counters.requests += 1;
         let Request {

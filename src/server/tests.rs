@@ -165,7 +165,7 @@ impl<H: Handler> Net<H> {
     fn with_handler(config: Config, handler: H) -> Net<H> {
         let now = Instant::now();
         Net {
-            server: Server::new(config, handler, now),
+            server: Server::new(config, Box::new(handler), now),
             now,
             got: HashMap::new(),
             closed: HashSet::new(),
@@ -654,6 +654,14 @@ fn deferred_initialize_answer_keeps_its_session_header() {
     // A backend that answers initialize later (the bridge) in --response-mode json.
     struct Later(Builtin, Option<RequestHandle>);
     impl Handler for Later {
+        fn initialize(
+            &mut self,
+            ctx: &mut Context<'_>,
+            request: RequestHandle,
+            params: Option<serde_json::Value>,
+        ) {
+            self.handle_request(ctx, request, "initialize", params);
+        }
         fn handle_request(
             &mut self,
             ctx: &mut Context<'_>,

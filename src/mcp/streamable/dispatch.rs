@@ -4,22 +4,19 @@
 //! stream, everything else on the standalone stream).
 
 use super::stateless;
-use super::{
-    Action, Reply, ReplyBody, Timer, Transport, MAX_OUTGOING_PER_SESSION, RETRY_AFTER_SECS,
-};
+use super::{Action, Reply, ReplyBody, Timer, Transport, RETRY_AFTER_SECS};
 use crate::config::ResponseMode;
 use crate::log;
+use crate::mcp::dispatch::Work;
 use crate::mcp::error::Error;
-use crate::mcp::handler::{
-    run_callback, Command, Context, Handler, OutgoingId, Panicked, RequestHandle, SessionKey,
-};
+use crate::mcp::handler::{Command, Context, Handler, RequestHandle, SessionKey};
 use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
-use crate::mcp::session::{Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
+use crate::mcp::session::{Delivery, Stream, StreamNo, STANDALONE};
 use crate::mcp::version;
 use serde_json::Value;
 use std::time::Instant;
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// Notifications and client responses of a POST.
     pub(super) fn dispatch_other(&mut self, key: SessionKey, message: Message, now: Instant) {
         match message {
@@ -28,23 +25,16 @@ impl<H: Handler> Transport<H> {
                     .as_ref()
                     .and_then(|p| p.get("requestId"))
                     .and_then(Id::from_value);
-                let handle = target.and_then(|id| {
-                    let session = self.sessions.get(&key)?;
-                    session
-                        .pending
-                        .iter()
-                        .find(|(_, p)| p.client_id == id)
-                        .map(|(h, _)| *h)
-                });
+                let handle = target.and_then(|id| self.dispatcher.find(key, &id));
                 if let Some(handle) = handle {
                     self.cancel(key, handle, now);
                 }
             }
             Message::Notification { method, params } => {
-                let commands = self.call(Some(key), now, |h, ctx| {
+                let work = self.call(Some(key), now, |h, ctx| {
                     h.handle_notification(ctx, &method, params)
                 });
-                self.apply(key, commands, now);
+                self.apply(work, now);
             }
             Message::Response { id, result } => self.client_answer(key, id, Ok(result), now),
             Message::Error {
@@ -68,42 +58,43 @@ impl<H: Handler> Transport<H> {
         outcome: Result<Value, ErrorObject>,
         now: Instant,
     ) {
-        let known = match (&id, self.sessions.get_mut(&key)) {
-            (Id::Number(n), Some(session)) => n.as_u64().filter(|n| session.outgoing.remove(n)),
-            _ => None,
-        };
-        let Some(n) = known else {
+        let view = self.sessions.get(&key).map(|s| &s.view);
+        let Some(work) = self.dispatcher.response(key, view, &id, outcome, now) else {
             log::debug(format_args!(
                 "ignoring a client response to unknown id {id}"
             ));
             return;
         };
-        let commands = self.call(Some(key), now, |h, ctx| {
-            h.handle_response(ctx, OutgoingId(n), outcome)
-        });
-        self.apply(key, commands, now);
+        self.apply(work, now);
     }
 
     pub(super) fn cancel(&mut self, key: SessionKey, handle: RequestHandle, now: Instant) {
-        let commands = self.call(Some(key), now, |h, ctx| h.handle_cancel(ctx, handle));
-        self.apply(key, commands, now);
+        let work = self.call(Some(key), now, |h, ctx| h.handle_cancel(ctx, handle));
+        self.apply(work, now);
         // No answer is due any more (MCP cancellation: the receiver SHOULD NOT respond).
         self.retire(key, handle);
     }
 
     /// Forgets a pending request and counts its answer as done on its stream.
-    pub(super) fn retire(&mut self, key: SessionKey, handle: RequestHandle) -> Option<Pending> {
-        self.owners.remove(&handle);
-        let session = self.sessions.get_mut(&key)?;
-        let pending = session.pending.remove(&handle)?;
-        if let Some(stream) = session.streams.get_mut(&pending.stream) {
+    pub(super) fn retire(&mut self, key: SessionKey, handle: RequestHandle) {
+        if let Some(entry) = self.dispatcher.finish(handle) {
+            self.retire_stream(key, entry.route);
+        }
+    }
+
+    /// Counts the answer of a request the dispatcher forgot as done on its stream `no`.
+    fn retire_stream(&mut self, key: SessionKey, no: StreamNo) {
+        let pending = self.dispatcher.pending_in(key);
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return;
+        };
+        if let Some(stream) = session.streams.get_mut(&no) {
             stream.outstanding = stream.outstanding.saturating_sub(1);
         }
-        if session.ephemeral && session.pending.is_empty() {
+        if session.ephemeral && pending == 0 {
             self.reap.push(key);
         }
-        self.finish_stream_if_done(key, pending.stream);
-        Some(pending)
+        self.finish_stream_if_done(key, no);
     }
 
     pub(super) fn call_request(
@@ -117,21 +108,11 @@ impl<H: Handler> Transport<H> {
         let idle = (method == "initialize")
             .then(|| self.least_active_idle(key))
             .flatten();
-        let commands = match self.invoke(Some(key), now, |h, ctx| {
-            ctx.set_least_active_idle(idle);
-            h.handle_request(ctx, handle, method, params)
-        }) {
-            Ok(commands) => commands,
-            Err(Panicked) => {
-                let message = format!("Internal error: the handler failed on {method}");
-                let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message);
-                vec![Command::Respond {
-                    request: handle,
-                    outcome: Err(error),
-                }]
-            }
-        };
-        self.apply(key, commands, now);
+        let view = self.sessions.get(&key).map(|s| &s.view);
+        let work = self
+            .dispatcher
+            .request(Some(key), view, handle, method, params, now, idle);
+        self.apply(work, now);
     }
 
     /// The handshake-era session other than `except` that has been idle (no request in flight,
@@ -141,7 +122,7 @@ impl<H: Handler> Transport<H> {
             .values()
             .filter(|&&key| key != except)
             .filter_map(|key| self.sessions.get(key))
-            .filter(|s| s.is_idle() && s.initialized)
+            .filter(|s| s.is_idle(self.dispatcher.pending_in(s.key)) && s.initialized)
             .min_by_key(|s| (s.last_activity, s.key))
             .map(|s| s.key)
     }
@@ -151,44 +132,20 @@ impl<H: Handler> Transport<H> {
         &mut self,
         key: Option<SessionKey>,
         now: Instant,
-        f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
-    ) -> Vec<Command> {
-        self.invoke(key, now, f).unwrap_or_default()
+        f: impl FnOnce(&mut H, &mut Context<'_>),
+    ) -> Work {
+        let view = key.and_then(|k| self.sessions.get(&k)).map(|s| &s.view);
+        self.dispatcher
+            .call(key, view, now, None, f)
+            .unwrap_or_default()
     }
 
-    pub(super) fn invoke(
-        &mut self,
-        key: Option<SessionKey>,
-        now: Instant,
-        f: impl FnOnce(&mut dyn Handler, &mut Context<'_>),
-    ) -> Result<Vec<Command>, Panicked> {
-        let mut scratch = 0;
-        let (view, next) = match key.and_then(|k| self.sessions.get_mut(&k)) {
-            Some(Session {
-                view,
-                next_outgoing,
-                ..
-            }) => (Some(&*view), next_outgoing),
-            None => (None, &mut scratch),
-        };
-        run_callback(&mut self.handler, now, key, view, next, f)
-    }
-
-    /// Carries out what a handler callback of session `key` queued.
-    pub(super) fn apply(&mut self, key: SessionKey, commands: Vec<Command>, now: Instant) {
-        self.apply_in(Some(key), commands, now);
-    }
-
-    /// Carries out commands of session `key`; without a session only answers, timers and
-    /// nothing else make sense (there is no stream to carry a notification).
-    pub(super) fn apply_in(
-        &mut self,
-        key: Option<SessionKey>,
-        commands: Vec<Command>,
-        now: Instant,
-    ) {
+    /// Carries out what the handler queued, each item in its own session; without a session
+    /// only answers, timers and server-wide notifications make sense (there is no stream to
+    /// carry anything else).
+    pub(super) fn apply(&mut self, work: Work, now: Instant) {
         let mut refused = Vec::new();
-        for command in commands {
+        for (key, command) in work {
             match (command, key) {
                 (Command::Respond { request, outcome }, _) => self.respond(request, outcome),
                 (
@@ -200,8 +157,8 @@ impl<H: Handler> Transport<H> {
                     Some(key),
                 ) => {
                     let session = self.sessions.get(&key);
-                    let on_request = related
-                        .is_some_and(|h| session.is_some_and(|s| s.pending.contains_key(&h)));
+                    let on_request =
+                        related.is_some_and(|h| self.dispatcher.route_of(key, h).is_some());
                     if session.is_some_and(|s| s.ephemeral) && !on_request {
                         // A stateless request has no standalone stream: server-wide news
                         // goes to the listen streams that asked for it.
@@ -223,14 +180,13 @@ impl<H: Handler> Transport<H> {
                     },
                     Some(key),
                 ) => {
-                    let Some(session) = self.sessions.get_mut(&key) else {
-                        continue;
-                    };
-                    if session.outgoing.len() >= MAX_OUTGOING_PER_SESSION {
-                        refused.push((key, id));
+                    if !self.sessions.contains_key(&key) {
                         continue;
                     }
-                    session.outgoing.insert(id.0);
+                    if let Err(error) = self.dispatcher.sent(key, id) {
+                        refused.push((key, id, error));
+                        continue;
+                    }
                     let message = Message::Request {
                         id: Id::from(id.0),
                         method,
@@ -238,13 +194,13 @@ impl<H: Handler> Transport<H> {
                     };
                     self.route(key, related, message.to_json(), false);
                 }
-                (Command::Timer { after, token }, session) => {
-                    let timer = Timer::Handler { session, token };
+                (Command::Timer { key, after, .. }, _) => {
                     self.actions.push_back(Action::Arm {
                         at: now + after,
-                        timer,
+                        timer: Timer::Handler(key),
                     });
                 }
+                (Command::CancelTimer { .. }, _) => {}
                 (Command::CloseStream { request }, _) => self.close_stream(request),
                 (Command::Overloaded { request, message }, _) => self.refuse(request, message),
                 (Command::EndSession, Some(key)) => self.end_session(key, "ended by its backend"),
@@ -267,44 +223,40 @@ impl<H: Handler> Transport<H> {
                 }
             }
         }
-        for (key, id) in refused {
-            let error = ErrorObject::new(
-                jsonrpc::SERVER_ERROR,
-                format!("too many requests to the client in flight ({MAX_OUTGOING_PER_SESSION})"),
-            );
-            let commands = self.call(Some(key), now, |h, ctx| {
+        if refused.is_empty() {
+            return; // The usual case: nothing to drop.
+        }
+        for (key, id, error) in refused {
+            let work = self.call(Some(key), now, |h, ctx| {
                 h.handle_response(ctx, id, Err(error))
             });
-            self.apply(key, commands, now);
+            self.apply(work, now);
         }
     }
 
-    /// Carries out what the handler produced outside callbacks ([`Handler::poll_command`]).
+    /// Carries out what the handler has for clients outside callbacks
+    /// ([`Handler::handle_wake`]).
     pub fn pump_backend(&mut self, now: Instant) {
-        while let Some((key, command)) = self.handler.poll_command() {
-            if key.is_some_and(|k| !self.sessions.contains_key(&k)) {
-                continue;
-            }
-            self.apply_in(key, vec![command], now);
-        }
+        let work = self.dispatcher.wake();
+        self.apply(work, now);
     }
 
     /// The handler, for reading its state.
     pub fn handler(&self) -> &H {
-        &self.handler
+        self.dispatcher.handler()
     }
 
     /// The handler, for an event loop that feeds it inputs of its own (child processes).
     pub fn handler_mut(&mut self) -> &mut H {
-        &mut self.handler
+        self.dispatcher.handler_mut()
     }
 
     /// An overloaded backend's refusal: 503 if the answer is still plain JSON.
     pub(super) fn refuse(&mut self, request: RequestHandle, message: String) {
-        let stream = self.owners.get(&request).and_then(|key| {
-            let session = self.sessions.get_mut(key)?;
-            let no = session.pending.get(&request)?.stream;
-            session.streams.get_mut(&no)
+        let owner = self.dispatcher.get(request).map(|r| r.session);
+        let stream = owner.and_then(|key| {
+            let no = self.dispatcher.route_of(key, request)?;
+            self.sessions.get_mut(&key)?.streams.get_mut(&no)
         });
         let refusal = Error::BackendUnavailable(message);
         let (status, code) = refusal.wire();
@@ -321,19 +273,20 @@ impl<H: Handler> Transport<H> {
         request: RequestHandle,
         mut outcome: Result<Value, ErrorObject>,
     ) {
-        let Some(&key) = self.owners.get(&request) else {
+        let Some(key) = self.dispatcher.get(request).map(|r| r.session) else {
             return;
         };
         let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
-        let Some(pending) = session.pending.get(&request).cloned() else {
+        let Some(entry) = self.dispatcher.finish(request) else {
             return;
         };
-        let initialize = pending.method == "initialize" && !session.ephemeral;
+        let stream_no = entry.route;
+        let initialize = entry.method == "initialize" && !session.ephemeral;
         let failed_initialize = initialize && outcome.is_err();
         if let (true, Err(error)) = (failed_initialize, &outcome) {
-            if let Some(stream) = session.streams.get_mut(&pending.stream) {
+            if let Some(stream) = session.streams.get_mut(&stream_no) {
                 if stream.http_status == 200 {
                     stream.http_status = failed_initialize_status(error.code);
                 }
@@ -359,10 +312,10 @@ impl<H: Handler> Transport<H> {
         }
         if session.view.is_modern() {
             match &mut outcome {
-                Ok(result) => stateless::decorate_result(&pending.method, result),
+                Ok(result) => stateless::decorate_result(&entry.method, result),
                 Err(error) => {
                     // A refusal's 503 (set by `refuse`) stays: it tells the client to retry.
-                    let stream = session.streams.get_mut(&pending.stream);
+                    let stream = session.streams.get_mut(&stream_no);
                     if let Some(stream) = stream.filter(|s| s.http_status == 200) {
                         stream.http_status = stateless::status_for(error.code);
                     }
@@ -371,11 +324,11 @@ impl<H: Handler> Transport<H> {
         }
         let message = match outcome {
             Ok(result) => Message::Response {
-                id: pending.client_id,
+                id: entry.client_id,
                 result,
             },
             Err(error) => Message::Error {
-                id: Some(pending.client_id),
+                id: Some(entry.client_id),
                 error,
             },
         };
@@ -385,8 +338,8 @@ impl<H: Handler> Transport<H> {
             session.init_failed = true;
             self.reap.push(key);
         }
-        self.deliver(key, pending.stream, message.to_json(), true);
-        self.retire(key, request);
+        self.deliver(key, stream_no, message.to_json(), true);
+        self.retire_stream(key, stream_no);
     }
 
     /// The reply to the POST of `initialize` with the new session's id, unless `initialize`
@@ -436,7 +389,7 @@ impl<H: Handler> Transport<H> {
         is_response: bool,
     ) {
         let stream = related
-            .and_then(|h| self.sessions.get(&key)?.pending.get(&h).map(|p| p.stream))
+            .and_then(|h| self.dispatcher.route_of(key, h))
             .unwrap_or(STANDALONE);
         self.deliver(key, stream, json, is_response);
     }
@@ -520,7 +473,7 @@ impl<H: Handler> Transport<H> {
 
     /// SSE polling: ends the connection of a request's stream before its answer.
     pub(super) fn close_stream(&mut self, request: RequestHandle) {
-        let Some(&key) = self.owners.get(&request) else {
+        let Some(key) = self.dispatcher.get(request).map(|r| r.session) else {
             return;
         };
         let Some(session) = self.sessions.get(&key) else {
@@ -529,7 +482,7 @@ impl<H: Handler> Transport<H> {
         if !version::has_sse_polling(&session.view.protocol_version) {
             return;
         }
-        let Some(no) = session.pending.get(&request).map(|p| p.stream) else {
+        let Some(no) = self.dispatcher.route_of(key, request) else {
             return;
         };
         if self.settings.response_mode == ResponseMode::Json {

@@ -9,13 +9,13 @@
 use super::{accepts, json_body, Accept, Reply, ReplyBody, Transport};
 use crate::http::RequestHead;
 use crate::mcp::error::Error;
-use crate::mcp::handler::{Handler, RequestHandle, SessionView};
+use crate::mcp::handler::{Handler, SessionView};
 use crate::mcp::jsonrpc::{self, Body, Message};
-use crate::mcp::session::{ConnId, Pending, STANDALONE};
+use crate::mcp::session::{ConnId, STANDALONE};
 use crate::sse;
 use std::time::Instant;
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// GET on the SSE path: a new session and its stream, announced by the `endpoint` event.
     pub fn open_http_sse(
         &mut self,
@@ -81,11 +81,7 @@ impl<H: Handler> Transport<H> {
         for item in items {
             match item {
                 Ok(Message::Request { id, method, params }) => {
-                    let full = self
-                        .sessions
-                        .get(&key)
-                        .is_some_and(|s| s.pending.len() >= super::MAX_PENDING_PER_SESSION);
-                    if full {
+                    if !self.dispatcher.has_room(key, 1) {
                         let error = jsonrpc::ErrorObject::new(
                             jsonrpc::SERVER_ERROR,
                             "too many requests in flight",
@@ -97,20 +93,12 @@ impl<H: Handler> Transport<H> {
                         self.deliver(key, STANDALONE, message.to_json(), false);
                         continue;
                     }
-                    let handle = RequestHandle(self.next_handle);
-                    self.next_handle += 1;
+                    let handle = self.dispatcher.track(key, id, &method, STANDALONE);
                     if let Some(session) = self.sessions.get_mut(&key) {
                         if method == "initialize" {
                             fill_view(&mut session.view, params.as_ref());
                         }
-                        let pending = Pending {
-                            client_id: id,
-                            method: method.clone(),
-                            stream: STANDALONE,
-                        };
-                        session.pending.insert(handle, pending);
                     }
-                    self.owners.insert(handle, key);
                     self.call_request(key, handle, &method, params, now);
                 }
                 Ok(other) => self.dispatch_other(key, other, now),

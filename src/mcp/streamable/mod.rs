@@ -15,10 +15,11 @@
 //! missing, 404 when unknown); a present `MCP-Protocol-Version` must be one we support (400);
 //! notifications and responses get 202; batches only for sessions on 2025-03-26.
 
+use super::dispatch::{Dispatcher, TimerKey};
 use super::error::Error;
-use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
+use super::handler::{Handler, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, Id, Message};
-use super::session::{self, ConnId, Delivery, Pending, Session, Stream, StreamNo, STANDALONE};
+use super::session::{self, ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
 use super::version;
 use crate::config::ResponseMode;
 use crate::http::RequestHead;
@@ -36,10 +37,7 @@ mod reply;
 pub use reply::{Reply, ReplyBody};
 pub mod stateless;
 
-/// Client requests in flight per session; beyond it a request is refused with 503.
-pub const MAX_PENDING_PER_SESSION: usize = 256;
-/// Our requests to one client awaiting answers; beyond it the handler gets an error at once.
-pub const MAX_OUTGOING_PER_SESSION: usize = 256;
+pub use super::dispatch::MAX_OUTGOING_PER_SESSION;
 /// Seconds a client is told to wait when the session table is full.
 pub const RETRY_AFTER_SECS: u64 = 5;
 
@@ -60,6 +58,9 @@ pub struct Settings {
     pub eras: version::Eras,
     /// Resource URIs one `subscriptions/listen` stream may follow.
     pub max_listen_uris: usize,
+    /// Client requests in flight per session
+    /// ([`crate::config::Limits::max_pending_per_session`]).
+    pub max_pending_per_session: usize,
 }
 
 /// Work for connections other than the one whose request is being answered.
@@ -103,13 +104,8 @@ pub enum Action {
 pub enum Timer {
     /// Check whether a session has been idle too long.
     SessionExpiry(SessionKey),
-    /// A handler timer.
-    Handler {
-        /// The session that set it (`None`: set outside any session).
-        session: Option<SessionKey>,
-        /// The handler's token.
-        token: u64,
-    },
+    /// A handler timer (cancelled ones are ignored when they fire).
+    Handler(TimerKey),
 }
 
 /// Counters for `/health`.
@@ -124,15 +120,15 @@ pub struct Stats {
 }
 
 /// The session-era Streamable HTTP transport with its sessions and the handler behind it.
-pub struct Transport<H: Handler> {
-    handler: H,
+/// The server uses it as `Transport<dyn Handler>` (the default): one instantiation whatever
+/// the backend; tests may name a concrete handler to inspect it.
+pub struct Transport<H: Handler + ?Sized = dyn Handler> {
+    dispatcher: Dispatcher<H>,
     settings: Settings,
     sessions: IdMap<SessionKey, Session>,
     by_id: HashMap<String, SessionKey>,
-    owners: IdMap<RequestHandle, SessionKey>,
     attached: IdMap<ConnId, (SessionKey, StreamNo)>,
     next_session: u64,
-    next_handle: u64,
     total_sessions: u64,
     actions: VecDeque<Action>,
     /// Open `subscriptions/listen` streams, by their stateless session.
@@ -146,18 +142,16 @@ enum Accept {
     Sse,
 }
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// A transport serving `handler`.
-    pub fn new(handler: H, settings: Settings) -> Transport<H> {
+    pub fn new(handler: Box<H>, settings: Settings) -> Transport<H> {
         Transport {
-            handler,
+            dispatcher: Dispatcher::new(handler, settings.max_pending_per_session),
             settings,
             sessions: IdMap::default(),
             by_id: HashMap::new(),
-            owners: IdMap::default(),
             attached: IdMap::default(),
             next_session: 1,
-            next_handle: 1,
             total_sessions: 0,
             actions: VecDeque::new(),
             listeners: IdMap::default(),
@@ -173,7 +167,10 @@ impl<H: Handler> Transport<H> {
             };
             if s.init_failed {
                 self.end_session(key, "initialize failed");
-            } else if s.ephemeral && s.pending.is_empty() && !self.listeners.contains_key(&key) {
+            } else if s.ephemeral
+                && self.dispatcher.pending_in(key) == 0
+                && !self.listeners.contains_key(&key)
+            {
                 self.end_session(key, "answered");
             }
         }
@@ -355,8 +352,8 @@ impl<H: Handler> Transport<H> {
                 ),
             }
         }
-        if session.pending.len() + requests.len() > MAX_PENDING_PER_SESSION {
-            return Error::TooManyRequests(MAX_PENDING_PER_SESSION).reply(None);
+        if !self.dispatcher.has_room(key, requests.len()) {
+            return Error::TooManyRequests(self.dispatcher.max_pending()).reply(None);
         }
         for message in others {
             self.dispatch_other(key, message, now);
@@ -380,19 +377,7 @@ impl<H: Handler> Transport<H> {
         }
         let mut handles = Vec::new();
         for (id, method, params) in requests {
-            let handle = RequestHandle(self.next_handle);
-            self.next_handle += 1;
-            if let Some(session) = self.sessions.get_mut(&key) {
-                session.pending.insert(
-                    handle,
-                    Pending {
-                        client_id: id,
-                        method: method.clone(),
-                        stream: no,
-                    },
-                );
-            }
-            self.owners.insert(handle, key);
+            let handle = self.dispatcher.track(key, id, &method, no);
             handles.push((handle, method, params));
         }
         for (handle, method, params) in handles {
@@ -594,8 +579,8 @@ impl<H: Handler> Transport<H> {
         stream.conn = None;
         if session.ephemeral {
             // 2026-07-28: closing the response stream cancels the request.
-            let handles: Vec<RequestHandle> = session.pending.keys().copied().collect();
             let now = session.last_activity;
+            let handles = self.dispatcher.requests_of(key);
             for handle in handles {
                 self.cancel(key, handle, now);
             }
@@ -623,22 +608,22 @@ impl<H: Handler> Transport<H> {
                     .idle_timeout
                     .unwrap_or(self.settings.session_timeout);
                 let due = session.last_activity + timeout;
-                if session.is_idle() && due <= now {
+                let idle = session.is_idle(self.dispatcher.pending_in(key));
+                if idle && due <= now {
                     log::info(format_args!("session {} expired", session.id));
                     self.end_session(key, "expired");
                 } else {
-                    let at = if session.is_idle() {
-                        due
-                    } else {
-                        now + timeout
-                    };
+                    let at = if idle { due } else { now + timeout };
                     self.actions.push_back(Action::Arm { at, timer });
                 }
             }
-            Timer::Handler { session, token } => {
+            Timer::Handler(key) => {
+                let Some((session, token)) = self.dispatcher.fire_timer(key) else {
+                    return;
+                };
                 if session.is_none_or(|key| self.sessions.contains_key(&key)) {
-                    let commands = self.call(session, now, |h, ctx| h.handle_timer(ctx, token));
-                    self.apply_in(session, commands, now);
+                    let work = self.call(session, now, |h, ctx| h.handle_timer(ctx, token));
+                    self.apply(work, now);
                 }
             }
         }
@@ -672,19 +657,15 @@ impl<H: Handler> Transport<H> {
             self.attached.remove(&conn);
             self.actions.push_back(Action::Close { conn });
         }
-        for handle in session.pending.keys() {
-            self.owners.remove(handle);
-        }
         let listened = self.listeners.remove(&key).is_some();
         if session.ephemeral {
             log::debug(format_args!("stateless request {}: {why}", key.0));
         } else {
             log::info(format_args!("session {} ended: {why}", session.id));
         }
-        let now = session.last_activity;
-        let _ = self.invoke(None, now, |h, _| h.session_closed(key));
+        self.dispatcher.close_session(key);
         if listened {
-            self.listened_changed(now);
+            self.listened_changed();
         }
     }
 

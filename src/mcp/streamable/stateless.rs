@@ -380,7 +380,7 @@ pub struct Listener {
     pub filter: Filter,
 }
 
-impl<H: Handler> Transport<H> {
+impl<H: Handler + ?Sized> Transport<H> {
     /// POST on the stateless path.
     pub(super) fn post_stateless(
         &mut self,
@@ -421,7 +421,7 @@ impl<H: Handler> Transport<H> {
         let key = self.open_ephemeral(view, now);
         if method == "subscriptions/listen" {
             let reply = self.listen(conn, key, id, params.as_ref());
-            self.listened_changed(now);
+            self.listened_changed();
             return reply;
         }
         let reply = self.exchange(
@@ -527,7 +527,7 @@ impl<H: Handler> Transport<H> {
     }
 
     /// Tells the handler the union of the resource URIs the listen streams follow.
-    pub(super) fn listened_changed(&mut self, now: Instant) {
+    pub(super) fn listened_changed(&mut self) {
         let mut uris: Vec<String> = self
             .listeners
             .values()
@@ -535,7 +535,7 @@ impl<H: Handler> Transport<H> {
             .collect();
         uris.sort_unstable();
         uris.dedup();
-        let _ = self.invoke(None, now, |h, _| h.listened_uris(&uris));
+        self.dispatcher.notice(|h| h.listened_uris(&uris));
     }
 
     /// Sends a server-wide notification to every listen stream that asked for it.

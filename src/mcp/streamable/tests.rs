@@ -3,7 +3,7 @@
 use super::*;
 use crate::builtin::Builtin;
 use crate::http::{Header, Method, Version};
-use crate::mcp::handler::{Command, Context, OutgoingId};
+use crate::mcp::handler::{Command, Context, OutgoingId, RequestHandle};
 use crate::mcp::jsonrpc::ErrorObject;
 use crate::sse::{EventReader, ParsedEvent};
 use serde_json::json;
@@ -90,10 +90,11 @@ impl<H: Handler> Rig<H> {
             instance_id: None,
             eras: crate::mcp::version::Eras::default(),
             max_listen_uris: 256,
+            max_pending_per_session: 256,
         };
         f(&mut settings);
         Rig {
-            t: Transport::new(handler, settings),
+            t: Transport::new(Box::new(handler), settings),
             now: Instant::now(),
             timers: Vec::new(),
             actions: Vec::new(),
@@ -756,6 +757,10 @@ fn session_cap_is_503_with_retry_after() {
 struct Explosive(Builtin);
 
 impl Handler for Explosive {
+    fn server_info(&self) -> crate::mcp::ServerInfo {
+        self.0.server_info()
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -972,7 +977,7 @@ fn listen_streams_get_only_the_notifications_they_asked_for() {
 }
 
 /// A backend that decides each `initialize` by its `mode` param, the way a bridge does:
-/// `refuse` (overloaded), `later` (answered through `poll_command`), else at once; it also
+/// `refuse` (overloaded), `later` (answered through `handle_wake`), else at once; it also
 /// notes what `least_active_idle` offered and can ask for a shorter idle timeout.
 #[derive(Default)]
 struct Gate {
@@ -983,6 +988,10 @@ struct Gate {
 }
 
 impl Handler for Gate {
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.handle_request(ctx, request, "initialize", params);
+    }
+
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
@@ -1008,8 +1017,14 @@ impl Handler for Gate {
         }
     }
 
-    fn poll_command(&mut self) -> Option<(Option<SessionKey>, Command)> {
-        self.queue.pop_front()
+    fn handle_wake(&mut self, out: &mut crate::mcp::Outbox) {
+        while let Some((key, command)) = self.queue.pop_front() {
+            match (command, key) {
+                (Command::Respond { request, outcome }, _) => out.respond(request, outcome),
+                (Command::IdleTimeout { after }, Some(key)) => out.idle_timeout(key, after),
+                (other, _) => panic!("Gate queues no {other:?}"),
+            }
+        }
     }
 }
 

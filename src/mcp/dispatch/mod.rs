@@ -1,0 +1,319 @@
+//! THE handler runtime, shared by every transport (stdio, Streamable HTTP, the stateless era,
+//! HTTP+SSE) and by [`crate::testing::Harness`]: it owns the handler, the table of client
+//! requests in flight (handle, session, JSON-RPC id, method) with its one per-session cap
+//! ([`crate::config::Limits::max_pending_per_session`]), the ids of requests sent to clients,
+//! handler timers with their keys, and panic isolation.
+//!
+//! A transport admits a request (`Dispatcher::track`), hands it over (`Dispatcher::request`,
+//! which routes `initialize`, `ping` and `server/discover` to the handler's lifecycle hooks)
+//! and gets back the work the handler queued in its [`Outbox`], with timers already
+//! registered; it turns that work into bytes for its wire. Answers from the client come back
+//! through `Dispatcher::response`, due timers through `Dispatcher::fire_timer` (a cancelled
+//! one is a no-op), news from the backend through `Dispatcher::wake`.
+
+mod outbox;
+mod table;
+
+pub use outbox::{Outbox, TimerKey};
+pub(crate) use table::InFlight;
+
+use crate::idmap::IdMap;
+use crate::log;
+use crate::mcp::handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::jsonrpc::{self, ErrorObject, Id};
+use crate::mcp::SessionView;
+use serde_json::Value;
+use std::time::Instant;
+use table::Table;
+
+/// Our requests to one client awaiting answers; beyond it the handler gets an error at once
+/// (a client that never answers cannot grow the table).
+pub const MAX_OUTGOING_PER_SESSION: usize = 256;
+
+/// What the handler queued, each with the session it belongs to, for the transport to carry
+/// out. Timers in it are registered already: arm them with [`Command::Timer`]'s key.
+pub(crate) type Work = Vec<(Option<SessionKey>, Command)>;
+
+/// What a callback's [`Context`] is built from: now, session, view, least active idle session.
+type CallContext<'a> = (
+    Instant,
+    Option<SessionKey>,
+    Option<&'a SessionView>,
+    Option<SessionKey>,
+);
+
+/// The handler panicked; what it queued was discarded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Panicked;
+
+/// The handler and everything needed to call it safely. Transports use it as
+/// `Dispatcher<dyn Handler>`, one instantiation whatever the backend; [`crate::testing::Harness`]
+/// keeps the concrete type so tests can inspect the handler.
+pub(crate) struct Dispatcher<H: Handler + ?Sized> {
+    handler: Box<H>,
+    out: Outbox,
+    table: Table,
+    /// Live handler timers: session that set it, handler's token.
+    timers: IdMap<TimerKey, (Option<SessionKey>, u64)>,
+}
+
+impl<H: Handler + ?Sized> Dispatcher<H> {
+    /// A runtime for `handler` allowing `max_pending` client requests in flight per session.
+    pub(crate) fn new(handler: Box<H>, max_pending: usize) -> Dispatcher<H> {
+        Dispatcher {
+            handler,
+            out: Outbox::new(),
+            table: Table::new(max_pending),
+            timers: IdMap::default(),
+        }
+    }
+
+    /// The handler, for reading its state.
+    pub(crate) fn handler(&self) -> &H {
+        &self.handler
+    }
+
+    /// The handler, for an event loop that feeds it inputs of its own (child processes).
+    pub(crate) fn handler_mut(&mut self) -> &mut H {
+        &mut self.handler
+    }
+
+    /// The per-session cap on requests in flight.
+    pub(crate) fn max_pending(&self) -> usize {
+        self.table.max_pending()
+    }
+
+    /// Changes the per-session cap on requests in flight.
+    pub(crate) fn set_max_pending(&mut self, max: usize) {
+        self.table.set_max_pending(max);
+    }
+
+    /// Whether `session` may take `n` more requests.
+    pub(crate) fn has_room(&self, session: SessionKey, n: usize) -> bool {
+        self.table.has_room(session, n)
+    }
+
+    /// Requests in flight in every session.
+    pub(crate) fn in_flight(&self) -> usize {
+        self.table.len()
+    }
+
+    /// A handle for a client request, in flight until answered or cancelled (call
+    /// [`Dispatcher::has_room`] first); `route` is the transport's note of where to answer it.
+    pub(crate) fn track(
+        &mut self,
+        session: SessionKey,
+        client_id: Id,
+        method: &str,
+        route: u32,
+    ) -> RequestHandle {
+        self.table.track(session, client_id, method, route)
+    }
+
+    /// Requests in flight in `session`.
+    pub(crate) fn pending_in(&self, session: SessionKey) -> usize {
+        self.table.pending_in(session)
+    }
+
+    /// The requests in flight in `session`.
+    pub(crate) fn requests_of(&self, session: SessionKey) -> Vec<RequestHandle> {
+        self.table.of_session(session)
+    }
+
+    /// Where request `request` of `session` is answered, while it is in flight.
+    pub(crate) fn route_of(&self, session: SessionKey, request: RequestHandle) -> Option<u32> {
+        let entry = self.table.get(request)?;
+        (entry.session == session).then_some(entry.route)
+    }
+
+    /// A request in flight.
+    pub(crate) fn get(&self, request: RequestHandle) -> Option<&InFlight> {
+        self.table.get(request)
+    }
+
+    /// Forgets a request (answered or cancelled); `None` if it was not in flight.
+    pub(crate) fn finish(&mut self, request: RequestHandle) -> Option<InFlight> {
+        self.table.finish(request)
+    }
+
+    /// The request of `session` whose JSON-RPC id is `id` (for `notifications/cancelled`).
+    pub(crate) fn find(&self, session: SessionKey, id: &Id) -> Option<RequestHandle> {
+        self.table.find(session, id)
+    }
+
+    /// Records a request sent to the client of `session`; an error to hand the handler when
+    /// too many are unanswered.
+    pub(crate) fn sent(&mut self, session: SessionKey, id: OutgoingId) -> Result<(), ErrorObject> {
+        self.table.sent(session, id)
+    }
+
+    /// Runs one callback in `session` with `view`; returns what it queued, or [`Panicked`]
+    /// (what it queued is discarded, the server stays up).
+    pub(crate) fn call(
+        &mut self,
+        session: Option<SessionKey>,
+        view: Option<&SessionView>,
+        now: Instant,
+        least_active_idle: Option<SessionKey>,
+        callback: impl FnOnce(&mut H, &mut Context<'_>),
+    ) -> Result<Work, Panicked> {
+        // One unwinding frame for every callback: the generic part is this small adapter.
+        let mut callback = Some(callback);
+        let mut once = |h: &mut H, ctx: &mut Context<'_>| {
+            if let Some(callback) = callback.take() {
+                callback(h, ctx);
+            }
+        };
+        let context = (now, session, view, least_active_idle);
+        self.call_dyn(context, &mut once)
+    }
+
+    /// [`Dispatcher::call`] without generics, so the panic guard is compiled once.
+    fn call_dyn(
+        &mut self,
+        (now, session, view, least_active_idle): CallContext<'_>,
+        callback: &mut dyn FnMut(&mut H, &mut Context<'_>),
+    ) -> Result<Work, Panicked> {
+        let mark = self.out.mark();
+        let handler = &mut *self.handler;
+        let out = &mut self.out;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let mut ctx = Context::new(now, session, view, out);
+            ctx.set_least_active_idle(least_active_idle);
+            callback(handler, &mut ctx);
+        }));
+        if caught.is_err() {
+            log::error(format_args!(
+                "handler panicked; what it queued is discarded"
+            ));
+            self.out.truncate(mark);
+            return Err(Panicked);
+        }
+        Ok(self.collect())
+    }
+
+    /// A client request: the handler's work, or an internal error for it if the handler panics.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn request(
+        &mut self,
+        session: Option<SessionKey>,
+        view: Option<&SessionView>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+        now: Instant,
+        least_active_idle: Option<SessionKey>,
+    ) -> Work {
+        // The lifecycle requests have hooks of their own with answers by default, so a
+        // handler implements only its own methods.
+        let modern = view.is_some_and(SessionView::is_modern);
+        let called = self.call(
+            session,
+            view,
+            now,
+            least_active_idle,
+            |h, ctx| match method {
+                "initialize" => h.initialize(ctx, request, params),
+                "ping" => h.ping(ctx, request, params),
+                "server/discover" if modern => h.discover(ctx, request, params),
+                _ => h.handle_request(ctx, request, method, params),
+            },
+        );
+        called.unwrap_or_else(|Panicked| {
+            let message = format!("Internal error: the handler failed on {method}");
+            let outcome = Err(ErrorObject::new(jsonrpc::INTERNAL_ERROR, message));
+            vec![(None, Command::Respond { request, outcome })]
+        })
+    }
+
+    /// The client of `session` answered request `id`; `None` when we sent no such request
+    /// (or it was answered already).
+    pub(crate) fn response(
+        &mut self,
+        session: SessionKey,
+        view: Option<&SessionView>,
+        id: &Id,
+        outcome: Result<Value, ErrorObject>,
+        now: Instant,
+    ) -> Option<Work> {
+        let ours = self.table.answered(session, id)?;
+        let called = self.call(Some(session), view, now, None, |h, ctx| {
+            h.handle_response(ctx, ours, outcome)
+        });
+        Some(called.unwrap_or_default())
+    }
+
+    /// A timer armed from [`Command::Timer`] is due: its session and token, or `None` when it
+    /// was cancelled or fired already.
+    pub(crate) fn fire_timer(&mut self, key: TimerKey) -> Option<(Option<SessionKey>, u64)> {
+        self.timers.remove(&key)
+    }
+
+    /// Whether timer `key` is still due to fire (not fired, not cancelled).
+    pub(crate) fn has_timer(&self, key: TimerKey) -> bool {
+        self.timers.contains_key(&key)
+    }
+
+    /// The backend has news: what [`Handler::handle_wake`] queued.
+    pub(crate) fn wake(&mut self) -> Work {
+        let mark = self.out.mark();
+        let handler = &mut *self.handler;
+        let out = &mut self.out;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.handle_wake(out);
+        }));
+        if caught.is_err() {
+            log::error(format_args!(
+                "handler panicked on wake; what it queued is discarded"
+            ));
+            self.out.truncate(mark);
+        }
+        self.collect()
+    }
+
+    /// `session` ended: its requests, outgoing ids and timers are forgotten and the handler
+    /// told ([`Handler::session_closed`]).
+    pub(crate) fn close_session(&mut self, session: SessionKey) {
+        self.table.close(session);
+        self.timers.retain(|_, (s, _)| *s != Some(session));
+        let handler = &mut *self.handler;
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            handler.session_closed(session);
+        }));
+        if caught.is_err() {
+            log::error(format_args!("handler panicked in session_closed"));
+        }
+        // Anything it queued there has no callback to belong to: it waits for the next one.
+    }
+
+    /// Runs a callback that takes no context (listened URIs), panics caught.
+    pub(crate) fn notice(&mut self, f: impl FnOnce(&mut H)) {
+        let handler = &mut *self.handler;
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(handler))).is_err() {
+            log::error(format_args!("handler panicked"));
+        }
+    }
+
+    /// Takes what the outbox holds, registering timers and dropping cancelled ones.
+    fn collect(&mut self) -> Work {
+        let mut work = self.out.take();
+        work.retain(|(session, command)| match command {
+            Command::Timer { key, token, .. } => {
+                self.timers.insert(*key, (*session, *token));
+                true
+            }
+            Command::CancelTimer { key } => {
+                self.timers.remove(key);
+                false
+            }
+            _ => true,
+        });
+        work
+    }
+
+    /// Live handler timers (for tests).
+    #[cfg(test)]
+    pub(crate) fn live_timers(&self) -> usize {
+        self.timers.len()
+    }
+}

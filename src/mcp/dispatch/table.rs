@@ -1,0 +1,176 @@
+//! The request table: every client request in flight (its handle, session, JSON-RPC id and
+//! method) and every request we sent a client, with the per-session caps. One table for every
+//! transport, so the caps are the same everywhere.
+
+use super::MAX_OUTGOING_PER_SESSION;
+use crate::idmap::{IdMap, IdSet};
+use crate::mcp::handler::{OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::jsonrpc::{self, ErrorObject, Id};
+
+/// A client request in flight.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct InFlight {
+    /// The session it belongs to.
+    pub session: SessionKey,
+    /// The id the client gave it, echoed on the answer.
+    pub client_id: Id,
+    /// Its method (stateless results are completed per method).
+    pub method: String,
+    /// Where the transport answers it (Streamable HTTP: the stream number; stdio: 0).
+    pub route: u32,
+}
+
+/// Counts of one session.
+#[derive(Default)]
+struct PerSession {
+    pending: usize,
+    outgoing: IdSet<u64>,
+}
+
+/// Requests in flight both ways. A session's counts live from its first request until
+/// [`Table::close`], so the table is bounded by the live sessions (every transport closes the
+/// sessions it ends through the dispatcher).
+pub(super) struct Table {
+    requests: IdMap<RequestHandle, InFlight>,
+    sessions: IdMap<SessionKey, PerSession>,
+    next_handle: u64,
+    max_pending: usize,
+}
+
+impl Table {
+    pub(super) fn new(max_pending: usize) -> Table {
+        Table {
+            requests: IdMap::default(),
+            sessions: IdMap::default(),
+            next_handle: 1,
+            max_pending,
+        }
+    }
+
+    pub(super) fn max_pending(&self) -> usize {
+        self.max_pending
+    }
+
+    pub(super) fn set_max_pending(&mut self, max: usize) {
+        self.max_pending = max;
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.requests.len()
+    }
+
+    pub(super) fn pending_in(&self, session: SessionKey) -> usize {
+        self.sessions.get(&session).map_or(0, |s| s.pending)
+    }
+
+    pub(super) fn has_room(&self, session: SessionKey, n: usize) -> bool {
+        self.pending_in(session) + n <= self.max_pending
+    }
+
+    pub(super) fn track(
+        &mut self,
+        session: SessionKey,
+        client_id: Id,
+        method: &str,
+        route: u32,
+    ) -> RequestHandle {
+        let handle = RequestHandle(self.next_handle);
+        self.next_handle += 1;
+        self.sessions.entry(session).or_default().pending += 1;
+        let method = method.to_string();
+        let entry = InFlight {
+            session,
+            client_id,
+            method,
+            route,
+        };
+        self.requests.insert(handle, entry);
+        handle
+    }
+
+    pub(super) fn get(&self, request: RequestHandle) -> Option<&InFlight> {
+        self.requests.get(&request)
+    }
+
+    pub(super) fn finish(&mut self, request: RequestHandle) -> Option<InFlight> {
+        let entry = self.requests.remove(&request)?;
+        // The counts stay until the session closes: no map churn per request.
+        if let Some(counts) = self.sessions.get_mut(&entry.session) {
+            counts.pending = counts.pending.saturating_sub(1);
+        }
+        Some(entry)
+    }
+
+    pub(super) fn of_session(&self, session: SessionKey) -> Vec<RequestHandle> {
+        let mine = self.requests.iter().filter(|(_, r)| r.session == session);
+        mine.map(|(h, _)| *h).collect()
+    }
+
+    pub(super) fn find(&self, session: SessionKey, id: &Id) -> Option<RequestHandle> {
+        self.requests
+            .iter()
+            .find(|(_, r)| r.session == session && r.client_id == *id)
+            .map(|(h, _)| *h)
+    }
+
+    pub(super) fn sent(&mut self, session: SessionKey, id: OutgoingId) -> Result<(), ErrorObject> {
+        let counts = self.sessions.entry(session).or_default();
+        if counts.outgoing.len() >= MAX_OUTGOING_PER_SESSION {
+            let message =
+                format!("too many requests to the client in flight ({MAX_OUTGOING_PER_SESSION})");
+            return Err(ErrorObject::new(jsonrpc::SERVER_ERROR, message));
+        }
+        counts.outgoing.insert(id.0);
+        Ok(())
+    }
+
+    /// The id of ours `id` answers, forgotten now; `None` for ids we never sent.
+    pub(super) fn answered(&mut self, session: SessionKey, id: &Id) -> Option<OutgoingId> {
+        let Id::Number(n) = id else { return None };
+        let n = n.as_u64()?;
+        let counts = self.sessions.get_mut(&session)?;
+        if !counts.outgoing.remove(&n) {
+            return None;
+        }
+        Some(OutgoingId(n))
+    }
+
+    pub(super) fn close(&mut self, session: SessionKey) {
+        self.sessions.remove(&session);
+        self.requests.retain(|_, r| r.session != session);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_pending_cap_is_per_session_and_answers_free_room() {
+        let mut t = Table::new(2);
+        let (a, b) = (SessionKey(1), SessionKey(2));
+        let first = t.track(a, Id::from(1), "x", 0);
+        t.track(a, Id::from(2), "x", 0);
+        assert!(!t.has_room(a, 1));
+        assert!(t.has_room(b, 2));
+        assert!(t.find(a, &Id::from(2)).is_some());
+        assert_eq!(t.finish(first).map(|r| r.method), Some("x".into()));
+        assert!(t.has_room(a, 1));
+        t.close(a);
+        assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn outgoing_ids_are_capped_and_answered_once_in_their_own_session() {
+        let mut t = Table::new(1);
+        let s = SessionKey(1);
+        for n in 0..MAX_OUTGOING_PER_SESSION as u64 {
+            t.sent(s, OutgoingId(n)).unwrap();
+        }
+        assert!(t.sent(s, OutgoingId(999)).is_err());
+        assert_eq!(t.answered(SessionKey(2), &Id::from(3)), None);
+        assert_eq!(t.answered(s, &Id::from(3)), Some(OutgoingId(3)));
+        assert_eq!(t.answered(s, &Id::from(3)), None);
+        assert_eq!(t.answered(s, &Id::String("3".into())), None);
+    }
+}
