@@ -22,7 +22,7 @@
 //! # Data flow
 //!
 //! Bytes read from a socket enter [`server::Server::handle_input`]; [`http::RequestReader`]
-//! frames them into requests; the server routes each to a [`mcp::streamable::Transport`]
+//! frames them into requests; the server routes each to a [`mcp::transport::Transport`]
 //! method, which validates it for its era and hands it to the [`mcp::dispatch`] runtime, which
 //! calls the [`mcp::Handler`]. The handler answers through a [`mcp::Context`] (now or later, with notifications and requests to the client in
 //! between); the transport turns those commands into one JSON body or SSE events on exactly one

@@ -327,7 +327,7 @@ fn batches_are_answered_on_2025_03_26() {
 }
 
 /// The expiry rule (idle time, activity restarting the clock, open streams and requests in
-/// flight holding a session) is proven with fake time in `src/mcp/streamable/tests.rs`; this
+/// flight holding a session) is proven with fake time in `src/mcp/transport/tests.rs`; this
 /// proves `--session-timeout` reaches it. The default is far beyond the wait, so the session
 /// going away at all shows the flag at work.
 #[test]
@@ -393,7 +393,7 @@ fn reconnection_answer_arrives_on_the_get_resumed_after_last_event_id() {
     let last = events[0].id.clone().expect("priming id");
     // Whether the answer is ready before the GET (replayed) or after (sent on the resumed
     // stream), it arrives there; both orders are proven with fake time in
-    // src/mcp/streamable/tests.rs.
+    // src/mcp/transport/tests.rs.
     let mut resume = Client::new(&server);
     resume.send(&get_stream(&id, Some(&last)));
     let replay = resume.complete(0);

@@ -10,7 +10,7 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mcpd::fuzzing::SplitInput;
-use mcpd::mcp::session::{event_id, parse_event_id};
+use mcpd::mcp::transport::session::{event_id, parse_event_id};
 use mcpd::sse::{encode_event, Event, EventReader, ParsedEvent, ReplayBuffer};
 
 const BOUND: usize = 1 << 20;

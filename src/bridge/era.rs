@@ -26,7 +26,7 @@ use super::supervisor::{Phase, Supervisor};
 use super::{Bridge, Due};
 use crate::log;
 use crate::mcp::jsonrpc::ErrorObject;
-use crate::mcp::streamable::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
+use crate::mcp::transport::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
 use crate::mcp::version;
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -228,14 +228,14 @@ impl Bridge {
     /// The -32022 refusal of a 2026 request (asking for `requested`) when per-session mode
     /// does not offer 2026-07-28 for its handshake-only child: it lists the handshake
     /// revisions, which today's clients read as "fall back to `initialize`" (see
-    /// [`crate::mcp::streamable::eras`]).
+    /// [`crate::mcp::transport::eras`]).
     pub(super) fn modern_refusal(&self, requested: &str) -> Option<ErrorObject> {
         if !self.modern_refused {
             return None;
         }
         let offered = self.eras.handshake();
         let error = ErrorObject::new(
-            crate::mcp::streamable::stateless::UNSUPPORTED_VERSION,
+            crate::mcp::transport::stateless::UNSUPPORTED_VERSION,
             format!(
                 "Unsupported protocol version {requested:?}: the MCP server behind this bridge \
                  speaks the initialize handshake ({})",

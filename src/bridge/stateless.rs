@@ -11,7 +11,7 @@
 //!   translated (see [`super::translate`]); the transport adds `resultType` and the caching
 //!   hints when the child leaves them out.
 //! - `tools/call` is first checked against the `Mcp-Param-*` headers (see
-//!   [`crate::mcp::param_headers`]) with the schema from the child's `tools/list`, which mcpd
+//!   [`crate::mcp::transport::param_headers`]) with the schema from the child's `tools/list`, which mcpd
 //!   asks for (with the 2026 `_meta`, so a dual-era child lists its 2026 tools) once the child
 //!   is ready and again on `notifications/tools/list_changed`. Unknown tools are forwarded.
 //! - The child's progress goes on the request's stream; list changes and resource updates go
@@ -28,10 +28,9 @@ use super::Bridge;
 use super::Queued;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
-use crate::mcp::streamable::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
-use crate::mcp::{
-    param_headers, version, Command, Context, RequestHandle, SessionKey, SessionView,
-};
+use crate::mcp::transport::param_headers;
+use crate::mcp::transport::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
+use crate::mcp::{version, Command, Context, RequestHandle, SessionKey, SessionView};
 use serde_json::{json, Value};
 use std::collections::{HashMap, HashSet};
 

@@ -11,7 +11,8 @@ use super::invalid_params;
 use super::logging::{Level, LogFilter};
 use super::tool_list::{no_arguments, ToolDef};
 use super::tools::{declared, text_result, Plan, Step};
-use crate::mcp::{param_headers, ErrorObject, SessionView};
+use crate::mcp::transport::param_headers;
+use crate::mcp::{ErrorObject, SessionView};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
 

@@ -8,7 +8,7 @@
 
 use crate::config::Config;
 use crate::log;
-use crate::mcp::stdio::StdioTransport;
+use crate::mcp::transport::stdio::StdioTransport;
 use crate::mcp::Handler;
 use crate::sys;
 use crate::timer::TimerWheel;

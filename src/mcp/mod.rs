@@ -5,10 +5,7 @@ pub mod error;
 pub mod handler;
 pub mod jsonrpc;
 pub mod lifecycle;
-pub mod param_headers;
-pub mod session;
-pub mod stdio;
-pub mod streamable;
+pub mod transport;
 pub mod version;
 
 pub use dispatch::{Outbox, TimerKey};

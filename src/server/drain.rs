@@ -5,7 +5,7 @@ use super::Server;
 use crate::http::{Method, RequestHead};
 use crate::log;
 use crate::mcp::error::Error;
-use crate::mcp::streamable::Reply;
+use crate::mcp::transport::Reply;
 use crate::mcp::Handler;
 use std::net::IpAddr;
 

@@ -5,7 +5,7 @@
 use super::Server;
 use crate::http::RequestHead;
 use crate::mcp::error::Error;
-use crate::mcp::streamable::{Reply, ReplyBody};
+use crate::mcp::transport::{Reply, ReplyBody};
 use crate::mcp::Handler;
 
 impl<H: Handler + ?Sized> Server<H> {

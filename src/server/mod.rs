@@ -34,14 +34,14 @@ use crate::id::Slots;
 use crate::log;
 use crate::mcp::handler::Handler;
 use crate::mcp::jsonrpc::{self, ErrorObject, Message};
-use crate::mcp::streamable::{self, Action, Settings, Transport};
+use crate::mcp::transport::{self, Action, Settings, Transport};
 use crate::sse::OutboundBuffer;
 use crate::timer::{TimerKey, TimerWheel};
 use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Instant;
 
-pub use crate::mcp::session::ConnId;
+pub use crate::mcp::transport::session::ConnId;
 
 /// What the event loop must do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,7 +66,7 @@ enum ConnTimer {
 enum TimerEvent {
     Conn(ConnId),
     Heartbeat,
-    Mcp(streamable::Timer),
+    Mcp(transport::Timer),
 }
 
 /// How the answer to the request in progress is framed.

@@ -7,7 +7,7 @@
 use super::{ConnId, ConnTimer, Exchange, Output, Phase, Server, TimerEvent};
 use crate::http::{self, BodyFraming, Version};
 use crate::log;
-use crate::mcp::streamable::{Reply, ReplyBody};
+use crate::mcp::transport::{Reply, ReplyBody};
 use crate::mcp::Handler;
 use crate::sse;
 use std::time::Instant;

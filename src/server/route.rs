@@ -10,7 +10,7 @@ use super::{ConnId, Exchange, Server};
 use crate::http::{Method, Request, RequestHead};
 use crate::log;
 use crate::mcp::error::Error;
-use crate::mcp::streamable::Reply;
+use crate::mcp::transport::Reply;
 use crate::mcp::Handler;
 use std::time::Instant;
 

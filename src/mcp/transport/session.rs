@@ -10,8 +10,8 @@
 //! client that lost the connection resumes with GET + `Last-Event-ID`, and messages for a
 //! standalone stream that is not open yet wait there until it opens.
 
-use super::handler::{SessionKey, SessionView};
 use crate::idmap::IdMap;
+use crate::mcp::handler::{SessionKey, SessionView};
 use crate::sse::{self, ReplayBuffer, ReplayGap};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};

@@ -12,9 +12,9 @@
 //! built-in for its own tools, the bridge against its child's cached `tools/list`. Where the
 //! transport has no headers (stdio, handshake sessions) there is nothing to check.
 
-use super::jsonrpc::ErrorObject;
-use super::streamable::stateless::HEADER_MISMATCH;
-use super::SessionView;
+use super::stateless::HEADER_MISMATCH;
+use crate::mcp::jsonrpc::ErrorObject;
+use crate::mcp::SessionView;
 use serde_json::Value;
 
 /// Whether the `Mcp-Param-*` headers of `view` agree with `arguments` of a call to a tool

@@ -19,23 +19,26 @@ use super::dispatch::{Dispatcher, TimerKey};
 use super::error::Error;
 use super::handler::{Handler, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, Id, Message};
-use super::session::{self, ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
 use super::version;
 use crate::config::ResponseMode;
 use crate::http::RequestHead;
 use crate::idmap::IdMap;
 use crate::log;
 use serde_json::Value;
+use session::{ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-mod dispatch;
+mod deliver;
 pub mod eras;
-use dispatch::json_reply;
+use deliver::json_reply;
 mod http_sse;
+pub mod param_headers;
 mod reply;
 pub use reply::{Reply, ReplyBody};
+pub mod session;
 pub mod stateless;
+pub mod stdio;
 
 pub use super::dispatch::MAX_OUTGOING_PER_SESSION;
 /// Seconds a client is told to wait when the session table is full.

@@ -11,7 +11,7 @@ use crate::http::RequestHead;
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, SessionView};
 use crate::mcp::jsonrpc::{self, Body, Message};
-use crate::mcp::session::{ConnId, STANDALONE};
+use crate::mcp::transport::session::{ConnId, STANDALONE};
 use crate::sse;
 use std::time::Instant;
 

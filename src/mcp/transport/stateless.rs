@@ -24,7 +24,7 @@ use crate::http::RequestHead;
 use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{Body, Id, Message};
-use crate::mcp::session::{ConnId, Delivery, Session, Stream, StreamNo};
+use crate::mcp::transport::session::{ConnId, Delivery, Session, Stream, StreamNo};
 use crate::mcp::version;
 use serde_json::{json, Map, Value};
 use std::time::Instant;

@@ -11,7 +11,7 @@ use crate::mcp::dispatch::Work;
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Context, Handler, RequestHandle, SessionKey};
 use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
-use crate::mcp::session::{Delivery, Stream, StreamNo, STANDALONE};
+use crate::mcp::transport::session::{Delivery, Stream, StreamNo, STANDALONE};
 use crate::mcp::version;
 use serde_json::Value;
 use std::time::Instant;

@@ -18,13 +18,13 @@
 //! Not supported here: JSON-RPC batches (answered -32600; every stdio client of every revision
 //! sends single messages), and SSE polling (there is no stream to close).
 
-use super::dispatch::{Dispatcher, TimerKey, Work};
-use super::handler::{Command, Handler, RequestHandle, SessionKey, SessionView};
-use super::jsonrpc::{self, Body, ErrorObject, Id, Message};
-use super::streamable::stateless;
-use super::version;
+use super::stateless;
 use crate::idmap::IdMap;
 use crate::lines::{LineFramer, LineTooLong};
+use crate::mcp::dispatch::{Dispatcher, TimerKey, Work};
+use crate::mcp::handler::{Command, Handler, RequestHandle, SessionKey, SessionView};
+use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use crate::mcp::version;
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::time::Instant;
