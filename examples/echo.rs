@@ -8,8 +8,9 @@
 //! `mcpd::testing::Harness` and over loopback.
 
 use mcpd::config::Config;
-use mcpd::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND};
-use mcpd::mcp::{Context, ErrorObject, Handler, RequestHandle, ServerInfo};
+use mcpd::mcp::{
+    Context, ErrorObject, Handler, RequestHandle, ServerInfo, INVALID_PARAMS, METHOD_NOT_FOUND,
+};
 use serde_json::{json, Value};
 
 /// The echo server; it keeps no state per session.
@@ -68,7 +69,6 @@ fn main() -> std::io::Result<()> {
     let Ok(port) = port.as_deref().unwrap_or("8000").parse() else {
         return Err(std::io::Error::other("usage: echo [--port N]"));
     };
-    mcpd::log::init(None);
     let config = Config {
         port,
         ..Config::default()

@@ -1,6 +1,6 @@
 //! Config and Limits: every tunable of mcpd, its default, and why.
 //!
-//! Parsing of flags and `MCPD_*` environment variables lives in [`crate::cli`]; this module only
+//! Parsing of flags and `MCPD_*` environment variables lives in `cli` (the `mcpd` command line); this module only
 //! names the values, so the library API can build a `Config` in code.
 
 use crate::http::ReaderLimits;
@@ -283,9 +283,9 @@ pub struct Config {
     pub instance_id: Option<String>,
     /// Stop (gracefully) when the process that started mcpd dies.
     pub exit_with_parent: bool,
-    /// Protocol revisions offered and accepted (`--eras`, entries of
-    /// [`crate::mcp::version::ALL`]); empty means every one mcpd speaks, except that
-    /// per-session mode offers no 2026-07-28 for a handshake-only child.
+    /// Protocol revisions offered and accepted (`--eras`: some of `2024-11-05`, `2025-03-26`,
+    /// `2025-06-18`, `2025-11-25`, `2026-07-28`); empty means every one mcpd speaks, except
+    /// that per-session mode offers no 2026-07-28 for a handshake-only child.
     pub eras: Vec<&'static str>,
     /// Every bound.
     pub limits: Limits,

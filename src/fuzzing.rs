@@ -6,9 +6,21 @@
 //! chunked decoder that the incremental [`ChunkedDecoder`](crate::http::ChunkedDecoder) is
 //! checked against.
 
-use crate::http::{
-    Error, ReadEvent, ReaderLimits, RequestReader, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES,
+/// What the fuzz targets drive, re-exported here because the modules are private.
+#[cfg(fuzzing)]
+pub use crate::{
+    http::ChunkedDecoder,
+    lines::{LineFramer, LineTooLong},
+    log::set_level,
+    mcp::jsonrpc::{parse_body, Body, Message},
+    mcp::transport::session::{event_id, parse_event_id},
+    server::{ConnId, Output, Server},
+    sse::{encode_event, Event, EventReader, ParsedEvent, ReplayBuffer},
+    timer::{TimerKey, TimerWheel},
 };
+
+pub use crate::http::ReaderLimits;
+use crate::http::{Error, ReadEvent, RequestReader, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 
 /// The caller a [`RequestReader`] expects: append each piece to a buffer, call `read` until it
 /// makes no progress, drop consumed bytes. Checks the reader's contract on every call (consumed

@@ -27,11 +27,13 @@ impl ConnId {
         (self.0 >> 32) as u32
     }
 
+    #[cfg(any(test, fuzzing))]
     /// The id as one number (a mio token).
     pub fn to_raw(self) -> u64 {
         self.0
     }
 
+    #[cfg(any(test, fuzzing))]
     /// The id [`ConnId::to_raw`] gave.
     pub fn from_raw(raw: u64) -> ConnId {
         ConnId(raw)
@@ -118,14 +120,10 @@ impl<T> Slots<T> {
         Some(value)
     }
 
+    #[cfg(test)]
     /// How many values are stored.
     pub fn len(&self) -> usize {
         self.len
-    }
-
-    /// Whether no value is stored.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
     }
 
     /// The ids of every stored value, in slot order.

@@ -86,6 +86,7 @@ impl LineFramer {
         self.ready.pop_front()
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Bytes of an unfinished line held now.
     pub fn buffered(&self) -> usize {
         self.partial.len()

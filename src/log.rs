@@ -35,8 +35,18 @@ static LINE_BYTES: AtomicUsize = AtomicUsize::new(4096);
 static LEVEL: AtomicU8 = AtomicU8::new(LogLevel::Info as u8);
 /// Whether lines start with their time (set by [`init`]).
 static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
+/// Whether [`init`] has run.
+static INITIALIZED: AtomicBool = AtomicBool::new(false);
 /// Where lines go; direct blocking writes until [`init`].
 static SINK: Mutex<Sink> = Mutex::new(Sink::new());
+
+/// Starts logging for a server built from `config` (the binary's or a library user's): non-blocking
+/// stderr (see [`init`]), with the level and bounds the config gives.
+pub fn start(config: &crate::config::Config) {
+    init(std::env::var("JOURNAL_STREAM").ok().as_deref());
+    set_level(config.log_level);
+    set_limits(config.limits.log_buffer_bytes, config.limits.log_line_bytes);
+}
 
 /// Sets the most verbose level written, once at startup from `--log-level`.
 pub fn set_level(level: LogLevel) {
@@ -59,8 +69,12 @@ pub fn enabled(level: LogLevel) -> bool {
 /// `JOURNAL_STREAM`, names our stderr). A pipe or terminal is reopened as a private
 /// non-blocking description (`/proc/self/fd/2`), so the flag does not leak to whoever shares
 /// ours; a socket is written with `MSG_DONTWAIT`; a regular file is written directly (it never
-/// waits on a reader).
+/// waits on a reader). Only the first call counts, so the command line can start logging
+/// early and [`start`] after it changes nothing.
 pub fn init(journal_stream: Option<&str>) {
+    if INITIALIZED.swap(true, Ordering::Relaxed) {
+        return;
+    }
     let meta = std::fs::metadata("/proc/self/fd/2").ok();
     let journald = match (&meta, journal_stream) {
         (Some(meta), Some(value)) => names_stream(value, meta.dev(), meta.ino()),

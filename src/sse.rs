@@ -73,6 +73,7 @@ pub fn encode_event(event: &Event<'_>, out: &mut Vec<u8>) {
     out.push(b'\n');
 }
 
+#[cfg(test)]
 /// Appends a one-line comment block, `:text` then a blank line (CR and LF in `text` stripped).
 pub fn encode_comment(text: &str, out: &mut Vec<u8>) {
     push_field(out, b":", text, |b| matches!(b, b'\r' | b'\n'));

@@ -13,6 +13,7 @@
 //! use mcpd::mcp::{Context, Handler, RequestHandle};
 //! use mcpd::testing::Harness;
 //! use serde_json::{json, Value};
+
 //!
 //! struct Hello;
 //! impl Handler for Hello {
@@ -32,6 +33,10 @@ use crate::mcp::{
 };
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+/// An incremental `text/event-stream` parser, for tests that read a server's SSE streams over
+/// HTTP (the same parser mcpd's own tests use).
+pub use crate::sse::{EventReader, ParsedEvent};
 
 /// Most timers [`Harness::run_timers`] fires: a handler that never settles fails the test
 /// instead of hanging it.

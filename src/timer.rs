@@ -44,6 +44,7 @@
 
 use std::time::{Duration, Instant};
 
+#[cfg(test)]
 /// Width of one tick: the unit deadlines are hashed by. It only spreads entries over buckets;
 /// firing is exact to the nanosecond whatever its value.
 pub const TICK: Duration = Duration::from_millis(1);
@@ -218,6 +219,7 @@ impl<T> TimerWheel<T> {
         Some(self.release(key.index))
     }
 
+    #[cfg(any(test, fuzzing))]
     /// When a live timer is due (`origin` if it was set before origin); `None` if stale.
     pub fn deadline(&self, key: TimerKey) -> Option<Instant> {
         self.entry(key).map(|e| self.instant(e.deadline))
@@ -265,11 +267,13 @@ impl<T> TimerWheel<T> {
         Some((key, self.release(index)))
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Live timers, including those due but not yet polled.
     pub fn len(&self) -> usize {
         self.len
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Whether no timer is live.
     pub fn is_empty(&self) -> bool {
         self.len == 0

@@ -38,7 +38,7 @@ fn echo_handler_answers_through_the_harness() {
     let unknown_version = json!({"protocolVersion": "1999-01-01", "capabilities": {}});
     assert_eq!(
         h.call("initialize", unknown_version),
-        Ok(initialized(mcpd::mcp::version::LATEST_LEGACY))
+        Ok(initialized("2025-11-25"))
     );
     assert_eq!(h.call("ping", json!({})), Ok(json!({})));
     let tools = h.call("tools/list", json!({})).unwrap();

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mcpd::fuzzing::{reference_chunked, Chunked, SplitInput};
-use mcpd::http::ChunkedDecoder;
+use mcpd::fuzzing::ChunkedDecoder;
 
 fuzz_target!(|data: &[u8]| {
     let Some(input) = SplitInput::parse(data) else {

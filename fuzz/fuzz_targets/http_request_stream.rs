@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mcpd::fuzzing::{drive_reader, SplitInput};
-use mcpd::http::ReaderLimits;
+use mcpd::fuzzing::ReaderLimits;
 
 /// Defaults, or small limits so every limit is reached.
 fn limits(config: u8) -> ReaderLimits {

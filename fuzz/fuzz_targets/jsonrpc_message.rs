@@ -3,7 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcpd::mcp::jsonrpc::{parse_body, Body, Message, INVALID_REQUEST};
+use mcpd::fuzzing::{parse_body, Body, Message};
+use mcpd::mcp::INVALID_REQUEST;
 use serde_json::Value;
 
 /// Equal JSON, except that floats may differ in their last bit: serde_json without

@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use mcpd::fuzzing::SplitInput;
-use mcpd::lines::{LineFramer, LineTooLong};
+use mcpd::fuzzing::{LineFramer, LineTooLong};
 
 type Line = Result<Vec<u8>, LineTooLong>;
 

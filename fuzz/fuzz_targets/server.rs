@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use mcpd::builtin::Builtin;
 use mcpd::config::{Config, Limits, LogLevel, ResponseMode};
-use mcpd::server::{ConnId, Output, Server};
+use mcpd::fuzzing::{ConnId, Output, Server};
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
@@ -175,7 +175,7 @@ fn substitute(bytes: &[u8], session: &[u8]) -> Vec<u8> {
 }
 
 fuzz_target!(|data: &[u8]| {
-    mcpd::log::set_level(LogLevel::Error);
+    mcpd::fuzzing::set_level(LogLevel::Error);
     let Some((&mode, mut data)) = data.split_first() else {
         return;
     };

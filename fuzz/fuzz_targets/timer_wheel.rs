@@ -3,7 +3,7 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcpd::timer::{TimerKey, TimerWheel};
+use mcpd::fuzzing::{TimerKey, TimerWheel};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 

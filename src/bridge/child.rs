@@ -59,14 +59,10 @@ pub struct Child {
     pub label: String,
     /// Its lifecycle state.
     pub state: State,
-    /// When the spawn was asked.
-    pub started: Instant,
     /// Why mcpd ended it, when it did (for the error its pending requests get).
     pub failure: Option<String>,
     /// Requests in flight through it, both ways.
     pub routes: Routes,
-    /// Lines held back until a shared child has finished `initialize`.
-    pub held: Vec<Vec<u8>>,
     /// Stdout lines dropped because they were not JSON-RPC (the log shows only some).
     pub dropped_lines: u64,
     /// How many of its stderr lines reach the log.
@@ -92,17 +88,14 @@ impl Child {
         owner: Option<SessionKey>,
         max_message: usize,
         limits: &BridgeLimits,
-        now: Instant,
     ) -> Child {
         Child {
             id,
             owner,
             label: String::new(),
             state: State::Starting,
-            started: now,
             failure: None,
             routes: Routes::default(),
-            held: Vec::new(),
             dropped_lines: 0,
             stderr_limit: crate::log::RateLimit::new(
                 limits.stderr_lines_per_sec,
@@ -299,7 +292,7 @@ mod tests {
     }
 
     fn child_with(limits: &BridgeLimits) -> Child {
-        Child::new(ChildId(1), None, 16, limits, Instant::now())
+        Child::new(ChildId(1), None, 16, limits)
     }
 
     #[test]

@@ -181,7 +181,7 @@ impl Bridge {
             sup.ready(id, discover, now);
         }
         if self.shared && self.handshake.is_none() {
-            self.start_handshake_child(now);
+            self.start_handshake_child();
         }
         self.stateless_ready(id);
     }
@@ -247,8 +247,8 @@ impl Bridge {
 
     /// `--shared` with a modern child: a second child for the handshake sessions; the
     /// `initialize` calls that waited for the probe now wait for it.
-    pub(super) fn start_handshake_child(&mut self, now: Instant) {
-        let id = self.new_child(None, "shared (handshake)".into(), now);
+    pub(super) fn start_handshake_child(&mut self) {
+        let id = self.new_child(None, "shared (handshake)".into());
         self.send_initialize(id);
         self.await_init(id, None);
         let waiting = self
@@ -293,7 +293,7 @@ impl Bridge {
         match due {
             Some((true, _)) => {
                 self.stats.restarted += 1;
-                self.start_handshake_child(now);
+                self.start_handshake_child();
             }
             Some((false, Phase::Down { retry_at })) => self.set_timer(
                 retry_at.saturating_duration_since(now),

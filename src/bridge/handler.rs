@@ -125,7 +125,7 @@ impl Handler for Bridge {
             }
             Some(Due::Restart) if self.supervisor.as_ref().is_some_and(|s| s.restart_due(now)) => {
                 let label = if self.shared { "shared" } else { "stateless" };
-                let id = self.start_shared(label, now);
+                let id = self.start_shared(label);
                 self.stats.restarted += 1;
                 if let Some(sup) = &mut self.supervisor {
                     sup.starting(id);

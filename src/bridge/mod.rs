@@ -18,15 +18,15 @@
 //!
 //! Modes. Default: one child per session, spawned by `initialize`, whose own `initialize`
 //! result is the answer; DELETE, expiry and shutdown end it. `--shared`: one child for every
-//! session, spawned at start and initialized by mcpd itself (see [`supervisor`] for the
+//! session, spawned at start and initialized by mcpd itself (see `supervisor.rs` for the
 //! revision later clients get), restarted with backoff when it dies. Stateless (2026-07-28)
 //! requests go to a child mcpd holds itself: the shared one, or in per-session mode one
 //! started for them (see `stateless.rs`). A child mcpd holds is first asked `server/discover`
-//! to learn its era (see [`era`]): a modern one gets 2026 requests as they are and is never
+//! to learn its era (see `era.rs`): a modern one gets 2026 requests as they are and is never
 //! initialized (with `--shared`, a second child serves the handshake sessions); a
 //! handshake-only one is initialized by mcpd.
 //!
-//! Routing from a child (ids and progress tokens are always rewritten, see [`route`]):
+//! Routing from a child (ids and progress tokens are always rewritten, see `route.rs`):
 //! responses by id; `notifications/progress` by token; any other notification, and the
 //! child's requests to the client (sampling, elicitation, roots, ping), go on the POST stream of
 //! the one request in flight when there is exactly one, else on the standalone stream (the
@@ -45,15 +45,15 @@
 //! `--kill-grace`. A child that dies answers its pending requests with -32603 whose `data` is
 //! `{"exit": ..., "stderr": [last lines]}`; in per-session mode its session then ends (404).
 
-pub mod child;
-pub mod era;
+pub(crate) mod child;
+pub(crate) mod era;
 mod handler;
 mod inbound;
 mod limits;
-pub mod route;
+pub(crate) mod route;
 mod sessions;
 mod stateless;
-pub mod supervisor;
+pub(crate) mod supervisor;
 mod translate;
 
 pub use child::{ChildId, ExitKind};
@@ -252,7 +252,7 @@ impl Bridge {
             now,
         };
         if bridge.shared {
-            let child = bridge.start_shared("shared", now);
+            let child = bridge.start_shared("shared");
             bridge.supervisor = Some(Supervisor::new(child, &bridge.limits));
         }
         bridge
@@ -471,10 +471,10 @@ impl Bridge {
         )
     }
 
-    fn new_child(&mut self, owner: Option<SessionKey>, label: String, now: Instant) -> ChildId {
+    fn new_child(&mut self, owner: Option<SessionKey>, label: String) -> ChildId {
         let id = ChildId(self.next_child);
         self.next_child += 1;
-        let mut child = Child::new(id, owner, self.max_message, &self.limits, now);
+        let mut child = Child::new(id, owner, self.max_message, &self.limits);
         child.label = label;
         self.children.insert(id, child);
         self.actions.push_back(ProcessAction::Spawn { child: id });
@@ -482,8 +482,8 @@ impl Bridge {
     }
 
     /// Spawns a shared (or stateless) child and queues the probe of its era (see [`era`]).
-    fn start_shared(&mut self, label: &str, now: Instant) -> ChildId {
-        let id = self.new_child(None, label.into(), now);
+    fn start_shared(&mut self, label: &str) -> ChildId {
+        let id = self.new_child(None, label.into());
         if self.eras.modern() {
             self.era = era::Era::Probing;
             self.probe(id, false);

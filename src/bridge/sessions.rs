@@ -104,7 +104,7 @@ impl Bridge {
             return;
         }
         let label = format!("session {}", member.label);
-        let id = self.new_child(Some(session), label, ctx.now());
+        let id = self.new_child(Some(session), label);
         self.members.insert(
             session,
             Member {

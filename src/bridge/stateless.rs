@@ -120,7 +120,7 @@ impl Bridge {
         }
         self.stateless.sessions.insert(session);
         if self.supervisor.is_none() {
-            let child = self.start_shared("stateless", ctx.now());
+            let child = self.start_shared("stateless");
             self.supervisor = Some(Supervisor::new(child, &self.limits));
         }
         let phase = self.supervisor.as_ref().map(|s| s.phase);

@@ -1,5 +1,5 @@
 //! The only I/O in mcpd: a mio `Poll` over the listener, client sockets and the signal pipe,
-//! and the clock. Everything it reads goes into [`Server`]; everything it writes comes from it.
+//! and the clock. Everything it reads goes into the connection layer (`server::Server`); everything it writes comes from it.
 //!
 //! Shape (mio's `tcp_server` example): edge-triggered readiness, read and write until
 //! `WouldBlock`, writable interest only while bytes are pending, tokens index the server's
@@ -22,7 +22,7 @@ use crate::sys;
 
 mod children;
 mod listen;
-pub mod stdio;
+mod stdio;
 use listen::{Listener, Stream};
 use mio::event::Event;
 use mio::unix::{pipe, SourceFd};
@@ -30,6 +30,7 @@ use mio::{Events, Interest, Poll, Registry, Token};
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
+pub use stdio::run as run_stdio;
 
 const SIGNALS: Token = Token(usize::MAX - 2);
 /// Listener `i` is registered as `LISTENERS + i` (child pipes start at `usize::MAX / 2`).
@@ -60,6 +61,7 @@ fn serve_boxed(
     config: Config,
     mut handler: Box<dyn Handler>,
 ) -> io::Result<()> {
+    log::start(&config);
     if handler.processes().is_some() {
         let children = children::Children::new(&config.bridge);
         return serve_with(listeners, config, handler, children, true);

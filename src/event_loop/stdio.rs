@@ -64,8 +64,10 @@ impl Output {
     }
 }
 
-/// Serves `handler` over stdin and stdout until stdin ends or a stop signal.
+/// Serves `handler` over stdin and stdout (the MCP stdio transport, both eras on one stream)
+/// until stdin ends or a stop signal.
 pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
+    crate::log::start(&config);
     let mut input = pipe::Receiver::from(io::stdin().as_fd().try_clone_to_owned()?);
     input.set_nonblocking(true)?;
     let mut poll = Poll::new()?;

@@ -48,6 +48,7 @@ impl Error {
         reason_phrase(self.status())
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Whether the connection must close after the error response; the framing is lost.
     pub fn closes(&self) -> bool {
         match self {

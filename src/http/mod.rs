@@ -58,10 +58,15 @@ mod head;
 mod reader;
 mod response;
 
-pub use chunked::{ChunkedDecoder, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
+#[cfg(fuzzing)]
+pub use chunked::ChunkedDecoder;
+#[cfg(any(test, fuzzing))]
+pub use chunked::{MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 pub use error::Error;
-pub use head::{Header, Method, RequestHead, Version};
+#[cfg(test)]
+pub use head::Header;
+pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{
-    reason_phrase, write_chunk, write_head, write_last_chunk, write_response, BodyFraming, CONTINUE,
+    write_chunk, write_head, write_last_chunk, write_response, BodyFraming, CONTINUE,
 };

@@ -50,7 +50,7 @@ pub struct SessionView {
     /// Stateless (2026-07-28) requests over HTTP: the `Mcp-Param-*` headers of this request,
     /// name after the prefix in lower case, value base64-decoded where it used
     /// `=?base64?...?=`. `None` where the transport has no headers (stdio, handshake sessions),
-    /// so there is nothing to check them against (see [`super::transport::param_headers`]).
+    /// so there is nothing to check them against (the transport checks them against a tool's `x-mcp-header` schema).
     pub param_headers: Option<Vec<(String, String)>>,
 }
 

@@ -258,7 +258,8 @@ impl Message {
         encode(&self.to_value())
     }
 
-    /// The method of a request or notification.
+    /// The method of a request or notification (for the fuzz target's checks).
+    #[cfg(fuzzing)]
     pub fn method(&self) -> Option<&str> {
         match self {
             Message::Request { method, .. } | Message::Notification { method, .. } => Some(method),

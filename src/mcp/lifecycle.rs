@@ -38,7 +38,7 @@ impl ServerInfo {
     }
 
     /// The `initialize` result (MCP lifecycle, "Initialization"): the requested revision when
-    /// we speak it, else our latest ([`version::negotiate`]); -32602 without a
+    /// we speak it, else our latest (`version::negotiate`); -32602 without a
     /// `protocolVersion` string. Under `--eras` the transport replaces a revision it does not
     /// offer with the one it negotiated.
     pub fn initialize(&self, params: Option<&Value>) -> Result<Value, ErrorObject> {

@@ -19,10 +19,6 @@ pub fn is_modern(version: &str) -> bool {
     !LEGACY.contains(&version)
 }
 
-/// `MCP-Protocol-Version` assumed when the header is absent (MCP 2025-06-18 transports,
-/// "Protocol Version Header": servers SHOULD assume 2025-03-26).
-pub const ASSUMED_WITHOUT_HEADER: &str = "2025-03-26";
-
 /// The answer to an `initialize` that requested `requested`: the same revision if we speak it,
 /// else our latest (MCP lifecycle, "Version Negotiation": not an error).
 pub fn negotiate(requested: Option<&str>) -> &'static str {

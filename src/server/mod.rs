@@ -163,6 +163,7 @@ impl<H: Handler + ?Sized> Server<H> {
         &self.config
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Counters for `/health`.
     pub fn counters(&self) -> Counters {
         self.counters
@@ -328,6 +329,7 @@ impl<H: Handler + ?Sized> Server<H> {
         self.wheel.next_deadline()
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Open connections.
     pub fn connection_count(&self) -> usize {
         self.counters.connections

@@ -70,6 +70,7 @@ impl OutboundBuffer {
         self.len() == 0
     }
 
+    #[cfg(test)]
     /// The most unsent bytes this buffer accepts.
     pub fn cap(&self) -> usize {
         self.cap

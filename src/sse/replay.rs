@@ -83,21 +83,25 @@ impl ReplayBuffer {
             .map(|(seq, message)| (*seq, message.as_str())))
     }
 
+    #[cfg(any(test, fuzzing))]
     /// The `seq` of the newest event pushed, kept or not.
     pub fn last_seq(&self) -> Option<u64> {
         self.last_seq
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Events kept.
     pub fn len(&self) -> usize {
         self.events.len()
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Whether no event is kept.
     pub fn is_empty(&self) -> bool {
         self.events.is_empty()
     }
 
+    #[cfg(any(test, fuzzing))]
     /// Bytes of the kept messages (never above the cap).
     pub fn bytes(&self) -> usize {
         self.bytes

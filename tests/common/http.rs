@@ -3,7 +3,7 @@
 //! response parser (`parse_all`) and the one socket read loop (`read_more`) of the tests;
 //! `wire.rs` builds its raw-bytes exchanges on them.
 
-use mcpd::sse::{EventReader, ParsedEvent};
+use mcpd::testing::{EventReader, ParsedEvent};
 use serde_json::Value;
 use std::io::{Read, Write};
 use std::net::TcpStream;

@@ -40,7 +40,6 @@ pub mod session;
 pub mod stateless;
 pub mod stdio;
 
-pub use super::dispatch::MAX_OUTGOING_PER_SESSION;
 /// Seconds a client is told to wait when the session table is full.
 pub const RETRY_AFTER_SECS: u64 = 5;
 

@@ -110,6 +110,7 @@ impl StdioTransport {
         self.out.len() < self.output_limit
     }
 
+    #[cfg(test)]
     /// Notifications dropped because the output stream was far behind.
     pub fn dropped_notifications(&self) -> u64 {
         self.dropped_notifications
