@@ -10,6 +10,16 @@
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
+/// Appends the JSON text of a value, a `str` or a number (serde_json's compact writer, which
+/// cannot fail into a Vec).
+macro_rules! write_value {
+    ($out:expr, $value:expr) => {
+        if let Err(e) = serde_json::to_writer(&mut *$out, $value) {
+            unreachable!("serializing into a Vec cannot fail: {e}");
+        }
+    };
+}
+
 /// Invalid JSON was received (JSON-RPC 2.0 section 5.1).
 pub const PARSE_ERROR: i64 = -32700;
 /// The JSON sent is not a valid request object.
@@ -97,6 +107,19 @@ impl ErrorObject {
     pub fn with_data(mut self, data: Value) -> ErrorObject {
         self.data = Some(data);
         self
+    }
+
+    /// Appends the error object as JSON text, members sorted as in [`ErrorObject::to_value`].
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"code\":");
+        write_value!(out, &self.code);
+        if let Some(data) = &self.data {
+            out.extend_from_slice(b",\"data\":");
+            write_value!(out, data);
+        }
+        out.extend_from_slice(b",\"message\":");
+        write_value!(out, self.message.as_str());
+        out.push(b'}');
     }
 
     /// The error object as JSON.
@@ -254,8 +277,57 @@ impl Message {
     }
 
     /// The message serialised on one line (no raw newlines: safe for SSE data and stdio).
+    ///
+    /// Byte for byte what `encode(&self.to_value())` gives (members in the sorted order of
+    /// serde_json's map), written straight from the parts: no `Value` tree is built and no
+    /// result is cloned (the answer to every request comes through here).
     pub fn to_json(&self) -> String {
-        encode(&self.to_value())
+        let mut out = Vec::with_capacity(128);
+        self.write_json(&mut out);
+        // Only JSON text (literals and serde_json output) was written.
+        String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"))
+    }
+
+    /// Appends the message as one line of JSON to `out` (see [`Message::to_json`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Keys in sorted order: error < id < jsonrpc < method < params < result.
+        match self {
+            Message::Request { id, method, params } => {
+                out.extend_from_slice(b"{\"id\":");
+                write_id(out, id);
+                out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"method\":");
+                write_value!(out, method.as_str());
+                if let Some(p) = params {
+                    out.extend_from_slice(b",\"params\":");
+                    write_value!(out, p);
+                }
+            }
+            Message::Notification { method, params } => {
+                out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":");
+                write_value!(out, method.as_str());
+                if let Some(p) = params {
+                    out.extend_from_slice(b",\"params\":");
+                    write_value!(out, p);
+                }
+            }
+            Message::Response { id, result } => {
+                out.extend_from_slice(b"{\"id\":");
+                write_id(out, id);
+                out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
+                write_value!(out, result);
+            }
+            Message::Error { id, error } => {
+                out.extend_from_slice(b"{\"error\":");
+                error.write_json(out);
+                // MCP 2025-11-25 schema: `id` is omitted when it could not be read.
+                if let Some(id) = id {
+                    out.extend_from_slice(b",\"id\":");
+                    write_id(out, id);
+                }
+                out.extend_from_slice(b",\"jsonrpc\":\"2.0\"");
+            }
+        }
+        out.push(b'}');
     }
 
     /// The method of a request or notification (for the fuzz target's checks).
@@ -279,6 +351,13 @@ fn parse_error_object(value: Value) -> Option<ErrorObject> {
         message,
         data: obj.remove("data"),
     })
+}
+
+fn write_id(out: &mut Vec<u8>, id: &Id) {
+    match id {
+        Id::Number(n) => write_value!(out, n),
+        Id::String(s) => write_value!(out, s.as_str()),
+    }
 }
 
 /// JSON text of `value` through serde_json's byte writer, cheaper than `Display`, which sends
@@ -415,6 +494,46 @@ mod tests {
         for m in messages {
             let back = parse_body(m.to_json().as_bytes()).unwrap();
             assert_eq!(back, Body::Single(Ok(m)));
+        }
+    }
+
+    #[test]
+    fn to_json_is_the_text_of_to_value() {
+        let odd = "quote \" backslash \\ newline \n tab \t nul \u{0} é \u{1F600}";
+        let messages = [
+            Message::Request {
+                id: Id::String(odd.into()),
+                method: odd.into(),
+                params: Some(json!({"z":[1,2.5,null,true],"a":{"b":odd}})),
+            },
+            Message::Request {
+                id: Id::from(u64::MAX),
+                method: "m".into(),
+                params: None,
+            },
+            Message::Notification {
+                method: "notifications/progress".into(),
+                params: Some(json!({"progress":1,"total":-2})),
+            },
+            Message::Notification {
+                method: "n".into(),
+                params: None,
+            },
+            Message::Response {
+                id: Id::Number((-7i64).into()),
+                result: json!({"content":[{"type":"text","text":odd}],"isError":false}),
+            },
+            Message::Error {
+                id: None,
+                error: ErrorObject::new(PARSE_ERROR, odd),
+            },
+            Message::Error {
+                id: Some(Id::String("x".into())),
+                error: ErrorObject::new(INTERNAL_ERROR, "boom").with_data(json!({"stderr":odd})),
+            },
+        ];
+        for m in messages {
+            assert_eq!(m.to_json(), encode(&m.to_value()), "{m:?}");
         }
     }
 
