@@ -188,37 +188,56 @@ impl Invalid {
 impl Message {
     /// Classifies a JSON value as a JSON-RPC 2.0 message under MCP's rules.
     pub fn from_value(value: Value) -> Result<Message, Invalid> {
-        let Value::Object(mut obj) = value else {
+        let Value::Object(obj) = value else {
             return Err(Invalid {
                 id: None,
                 reason: "a message must be a JSON object",
             });
         };
-        let raw_id = obj.remove("id");
-        let id = raw_id.as_ref().and_then(Id::from_value);
+        // One pass over the members (each key occurs once in a Map) instead of a lookup and a
+        // removal per member: this runs for every message.
+        let (mut raw_id, mut version_ok, mut params, mut method) = (None, false, None, None);
+        let (mut result, mut error) = (None, None);
+        for (key, member) in obj {
+            match key.as_str() {
+                "id" => raw_id = Some(member),
+                "jsonrpc" => version_ok = member.as_str() == Some("2.0"),
+                "params" => params = Some(member),
+                "method" => method = Some(member),
+                "result" => result = Some(member),
+                "error" => error = Some(member),
+                _ => {}
+            }
+        }
+        // Taken by value (a string id is moved, not copied); `bad_id` when present but unusable.
+        let (id, bad_id) = match raw_id {
+            None => (None, false),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => (Some(Id::Number(n)), false),
+            Some(Value::String(s)) => (Some(Id::String(s)), false),
+            Some(_) => (None, true),
+        };
         let invalid = |reason| {
             Err(Invalid {
                 id: id.clone(),
                 reason,
             })
         };
-        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        if !version_ok {
             return invalid("\"jsonrpc\" must be \"2.0\"");
         }
-        if raw_id.is_some() && id.is_none() {
+        if bad_id {
             return invalid("\"id\" must be a string or an integer");
         }
-        let params = obj.remove("params");
         if let Some(p) = &params {
             if !p.is_object() {
                 return invalid("\"params\" must be an object");
             }
         }
-        if let Some(method) = obj.remove("method") {
+        if let Some(method) = method {
             let Value::String(method) = method else {
                 return invalid("\"method\" must be a string");
             };
-            if obj.contains_key("result") || obj.contains_key("error") {
+            if result.is_some() || error.is_some() {
                 return invalid("a request must not carry \"result\" or \"error\"");
             }
             return Ok(match id {
@@ -229,7 +248,7 @@ impl Message {
         if params.is_some() {
             return invalid("\"params\" without \"method\"");
         }
-        match (obj.remove("result"), obj.remove("error")) {
+        match (result, error) {
             (Some(result), None) => match id {
                 Some(id) => Ok(Message::Response { id, result }),
                 None => invalid("a response must carry an \"id\""),
