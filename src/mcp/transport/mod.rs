@@ -140,6 +140,8 @@ pub struct Transport<H: Handler + ?Sized = dyn Handler> {
 }
 
 enum Accept {
+    /// Only tests ask for JSON alone (POST checks both at once: [`accepts_json_and_sse`]).
+    #[cfg(test)]
     Json,
     Sse,
 }
@@ -195,7 +197,7 @@ impl<H: Handler + ?Sized> Transport<H> {
 
     /// POST on the MCP endpoint.
     pub fn post(&mut self, conn: ConnId, head: &RequestHead, body: &[u8], now: Instant) -> Reply {
-        if !accepts(head, Accept::Json) || !accepts(head, Accept::Sse) {
+        if !accepts_json_and_sse(head) {
             return Error::NotAcceptable("application/json and text/event-stream").reply(None);
         }
         let body = match json_body(head, body) {
@@ -690,6 +692,7 @@ impl<H: Handler + ?Sized> Transport<H> {
 /// Whether `Accept` admits `kind` (any order; `*/*` and `type/*` count; absent means anything).
 fn accepts(head: &RequestHead, kind: Accept) -> bool {
     let (full, range) = match kind {
+        #[cfg(test)]
         Accept::Json => ("application/json", "application/*"),
         Accept::Sse => ("text/event-stream", "text/*"),
     };
@@ -711,6 +714,28 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
     }
     // RFC 9110 12.5.1: no Accept field means any media type is acceptable.
     !any_field
+}
+
+/// Whether `Accept` admits both JSON and SSE, as a POST needs: [`accepts`] for each in one pass.
+fn accepts_json_and_sse(head: &RequestHead) -> bool {
+    let (mut json, mut sse, mut any_field) = (false, false, false);
+    for value in head.headers_named("accept") {
+        any_field = true;
+        let Ok(value) = std::str::from_utf8(value) else {
+            continue;
+        };
+        for item in value.split(',') {
+            let media = item.split(';').next().unwrap_or("").trim();
+            if media == "*/*" {
+                return true;
+            }
+            json |= media.eq_ignore_ascii_case("application/json")
+                || media.eq_ignore_ascii_case("application/*");
+            sse |= media.eq_ignore_ascii_case("text/event-stream")
+                || media.eq_ignore_ascii_case("text/*");
+        }
+    }
+    (json && sse) || !any_field
 }
 
 /// A POST body declared and parsed as JSON: 415 for another `Content-Type`, 400 with -32700

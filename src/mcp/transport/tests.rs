@@ -1278,3 +1278,36 @@ fn start_reconnection_call(rig: &mut Rig<Builtin>) -> (String, Vec<ParsedEvent>)
     assert!(primed[0].data.is_empty());
     (id, primed)
 }
+
+#[test]
+fn one_pass_accept_check_agrees_with_two() {
+    let values = [
+        "application/json",
+        "text/event-stream",
+        "TEXT/EVENT-STREAM ; q=1, Application/JSON",
+        "application/*, text/*",
+        "*/*",
+        "text/html, */*;q=0.1",
+        "application/json, text/plain",
+        "",
+        " , ",
+    ];
+    let mut heads = vec![head(Method::Post, &[])];
+    for a in values {
+        heads.push(head(Method::Post, &[("Accept", a)]));
+        for b in values {
+            heads.push(head(Method::Post, &[("Accept", a), ("accept", b)]));
+        }
+    }
+    heads.push(RequestHead {
+        headers: vec![Header {
+            name: "Accept".into(),
+            value: b"application/json, \xff text/event-stream".to_vec(),
+        }],
+        ..head(Method::Post, &[])
+    });
+    for h in heads {
+        let two = super::accepts(&h, super::Accept::Json) && super::accepts(&h, super::Accept::Sse);
+        assert_eq!(super::accepts_json_and_sse(&h), two, "{:?}", h.headers);
+    }
+}
