@@ -63,8 +63,6 @@ pub use chunked::ChunkedDecoder;
 #[cfg(any(test, fuzzing))]
 pub use chunked::{MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 pub use error::Error;
-#[cfg(test)]
-pub use head::Header;
 pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{

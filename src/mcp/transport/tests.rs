@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::builtin::Builtin;
-use crate::http::{Header, Method, Version};
+use crate::http::{Method, Version};
 use crate::mcp::handler::{Command, Context, OutgoingId, RequestHandle};
 use crate::mcp::jsonrpc::ErrorObject;
 use crate::sse::{EventReader, ParsedEvent};
@@ -11,18 +11,8 @@ use serde_json::json;
 const BOTH: &str = "application/json, text/event-stream";
 
 fn head(method: Method, headers: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method,
-        target: "/mcp".into(),
-        version: Version::Http11,
-        headers: headers
-            .iter()
-            .map(|(name, value)| Header {
-                name: name.to_string(),
-                value: value.as_bytes().to_vec(),
-            })
-            .collect(),
-    }
+    let fields: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    RequestHead::new(method, "/mcp", Version::Http11, &fields)
 }
 
 fn events(bytes: &[u8]) -> Vec<ParsedEvent> {
@@ -1299,15 +1289,14 @@ fn one_pass_accept_check_agrees_with_two() {
             heads.push(head(Method::Post, &[("Accept", a), ("accept", b)]));
         }
     }
-    heads.push(RequestHead {
-        headers: vec![Header {
-            name: "Accept".into(),
-            value: b"application/json, \xff text/event-stream".to_vec(),
-        }],
-        ..head(Method::Post, &[])
-    });
+    heads.push(RequestHead::new(
+        Method::Post,
+        "/mcp",
+        Version::Http11,
+        &[("Accept", b"application/json, \xff text/event-stream")],
+    ));
     for h in heads {
         let two = super::accepts(&h, super::Accept::Json) && super::accepts(&h, super::Accept::Sse);
-        assert_eq!(super::accepts_json_and_sse(&h), two, "{:?}", h.headers);
+        assert_eq!(super::accepts_json_and_sse(&h), two, "{h:?}");
     }
 }
