@@ -397,7 +397,13 @@ pub enum Body {
 
 /// Parses a body. `Err` means the bytes are not JSON at all (-32700).
 pub fn parse_body(bytes: &[u8]) -> Result<Body, serde_json::Error> {
-    let value: Value = serde_json::from_slice(bytes)?;
+    // Read as text when it is UTF-8 (checked once here) rather than as bytes, which serde_json
+    // checks again string by string; same values and errors. Other bytes take the byte reader
+    // for its own error.
+    let value: Value = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text)?,
+        Err(_) => serde_json::from_slice(bytes)?,
+    };
     Ok(match value {
         Value::Array(items) => Body::Batch(items.into_iter().map(Message::from_value).collect()),
         other => Body::Single(Message::from_value(other)),
