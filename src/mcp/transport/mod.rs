@@ -702,8 +702,7 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
         let Ok(value) = std::str::from_utf8(value) else {
             continue;
         };
-        for item in value.split(',') {
-            let media = item.split(';').next().unwrap_or("").trim();
+        for media in media_ranges(value) {
             if media.eq_ignore_ascii_case(full)
                 || media.eq_ignore_ascii_case(range)
                 || media == "*/*"
@@ -716,6 +715,26 @@ fn accepts(head: &RequestHead, kind: Accept) -> bool {
     !any_field
 }
 
+/// The media ranges of an `Accept` value: each comma-separated item up to its parameters
+/// (`;`), trimmed. Split at byte positions (`,` and `;` are ASCII, so always char boundaries):
+/// `str::split` with a char pattern cost a tenth of a `tools/call` here.
+fn media_ranges(value: &str) -> impl Iterator<Item = &str> {
+    let mut rest = Some(value);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        let (item, next) = match current.bytes().position(|b| b == b',') {
+            Some(comma) => (current.get(..comma)?, current.get(comma + 1..)),
+            None => (current, None),
+        };
+        rest = next;
+        let media = match item.bytes().position(|b| b == b';') {
+            Some(semicolon) => item.get(..semicolon)?,
+            None => item,
+        };
+        Some(media.trim())
+    })
+}
+
 /// Whether `Accept` admits both JSON and SSE, as a POST needs: [`accepts`] for each in one pass.
 fn accepts_json_and_sse(head: &RequestHead) -> bool {
     let (mut json, mut sse, mut any_field) = (false, false, false);
@@ -724,8 +743,7 @@ fn accepts_json_and_sse(head: &RequestHead) -> bool {
         let Ok(value) = std::str::from_utf8(value) else {
             continue;
         };
-        for item in value.split(',') {
-            let media = item.split(';').next().unwrap_or("").trim();
+        for media in media_ranges(value) {
             if media == "*/*" {
                 return true;
             }

@@ -1300,3 +1300,24 @@ fn one_pass_accept_check_agrees_with_two() {
         assert_eq!(super::accepts_json_and_sse(&h), two, "{h:?}");
     }
 }
+
+#[test]
+fn media_ranges_split_like_str_split() {
+    for value in [
+        "",
+        ",",
+        " , ,",
+        "application/json",
+        "text/event-stream;q=0.5 , application/json ;q=1,",
+        "a;b;c,d",
+        "\u{a0}text/*\u{a0}, é/ü ; x",
+        ";,;",
+    ] {
+        let got: Vec<&str> = super::media_ranges(value).collect();
+        let want: Vec<&str> = value
+            .split(',')
+            .map(|item| item.split(';').next().unwrap_or("").trim())
+            .collect();
+        assert_eq!(got, want, "{value:?}");
+    }
+}
