@@ -29,6 +29,10 @@ use session::{ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+mod accept;
+#[cfg(test)]
+use accept::media_ranges;
+use accept::{accepts, accepts_json_and_sse, Accept};
 mod deliver;
 pub mod eras;
 use deliver::json_reply;
@@ -137,13 +141,6 @@ pub struct Transport<H: Handler + ?Sized = dyn Handler> {
     listeners: IdMap<SessionKey, stateless::Listener>,
     /// Stateless sessions to forget once their request is answered.
     reap: Vec<SessionKey>,
-}
-
-enum Accept {
-    /// Only tests ask for JSON alone (POST checks both at once: [`accepts_json_and_sse`]).
-    #[cfg(test)]
-    Json,
-    Sse,
 }
 
 impl<H: Handler + ?Sized> Transport<H> {
@@ -687,73 +684,6 @@ impl<H: Handler + ?Sized> Transport<H> {
             .copied()
             .ok_or_else(|| Error::UnknownSession.reply(None))
     }
-}
-
-/// Whether `Accept` admits `kind` (any order; `*/*` and `type/*` count; absent means anything).
-fn accepts(head: &RequestHead, kind: Accept) -> bool {
-    let (full, range) = match kind {
-        #[cfg(test)]
-        Accept::Json => ("application/json", "application/*"),
-        Accept::Sse => ("text/event-stream", "text/*"),
-    };
-    let mut any_field = false;
-    for value in head.headers_named("accept") {
-        any_field = true;
-        let Ok(value) = std::str::from_utf8(value) else {
-            continue;
-        };
-        for media in media_ranges(value) {
-            if media.eq_ignore_ascii_case(full)
-                || media.eq_ignore_ascii_case(range)
-                || media == "*/*"
-            {
-                return true;
-            }
-        }
-    }
-    // RFC 9110 12.5.1: no Accept field means any media type is acceptable.
-    !any_field
-}
-
-/// The media ranges of an `Accept` value: each comma-separated item up to its parameters
-/// (`;`), trimmed. Split at byte positions (`,` and `;` are ASCII, so always char boundaries):
-/// `str::split` with a char pattern cost a tenth of a `tools/call` here.
-fn media_ranges(value: &str) -> impl Iterator<Item = &str> {
-    let mut rest = Some(value);
-    std::iter::from_fn(move || {
-        let current = rest?;
-        let (item, next) = match current.bytes().position(|b| b == b',') {
-            Some(comma) => (current.get(..comma)?, current.get(comma + 1..)),
-            None => (current, None),
-        };
-        rest = next;
-        let media = match item.bytes().position(|b| b == b';') {
-            Some(semicolon) => item.get(..semicolon)?,
-            None => item,
-        };
-        Some(media.trim())
-    })
-}
-
-/// Whether `Accept` admits both JSON and SSE, as a POST needs: [`accepts`] for each in one pass.
-fn accepts_json_and_sse(head: &RequestHead) -> bool {
-    let (mut json, mut sse, mut any_field) = (false, false, false);
-    for value in head.headers_named("accept") {
-        any_field = true;
-        let Ok(value) = std::str::from_utf8(value) else {
-            continue;
-        };
-        for media in media_ranges(value) {
-            if media == "*/*" {
-                return true;
-            }
-            json |= media.eq_ignore_ascii_case("application/json")
-                || media.eq_ignore_ascii_case("application/*");
-            sse |= media.eq_ignore_ascii_case("text/event-stream")
-                || media.eq_ignore_ascii_case("text/*");
-        }
-    }
-    (json && sse) || !any_field
 }
 
 /// A POST body declared and parsed as JSON: 415 for another `Content-Type`, 400 with -32700
