@@ -118,6 +118,7 @@ fn absolute_prefix(target: &str) -> Option<usize> {
 
 impl RequestHead {
     /// A head with the given fields (name, value), kept as given (values are not trimmed).
+    #[cfg(test)]
     pub fn new(method: Method, target: &str, version: Version, fields: &[(&str, &[u8])]) -> Self {
         let mut head = RequestHead::with_capacity(method, target.to_string(), version, fields);
         for (name, value) in fields {
@@ -126,6 +127,7 @@ impl RequestHead {
         head
     }
 
+    #[cfg(test)]
     fn with_capacity(
         method: Method,
         target: String,
@@ -159,6 +161,7 @@ impl RequestHead {
     }
 
     /// How many header fields the head has.
+    #[cfg(test)]
     pub fn field_count(&self) -> usize {
         self.ends.len()
     }

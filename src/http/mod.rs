@@ -66,6 +66,6 @@ pub use error::Error;
 pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{
-    end_head, end_response, write_chunk, write_field, write_head, write_last_chunk, write_response,
+    end_head, end_response, write_chunk, write_field, write_last_chunk, write_response,
     write_status_line, BodyFraming, CONTINUE,
 };

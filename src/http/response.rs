@@ -123,6 +123,7 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 /// `framing` goes through [`BodyFraming::resolve`]; a close-delimited body always adds
 /// `Connection: close`. Header fields whose name is not a token are dropped; CR, LF and NUL in
 /// values become SP. 1xx and 204 never get `Content-Length`.
+#[cfg(test)]
 pub fn write_head(
     out: &mut Vec<u8>,
     version: Version,

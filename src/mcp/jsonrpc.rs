@@ -263,6 +263,9 @@ impl Message {
     }
 
     /// The message as JSON.
+    /// (Tests and the `jsonrpc_message` fuzz target compare through it; answers use
+    /// [`Message::to_json`].)
+    #[cfg(any(test, fuzzing))]
     pub fn to_value(&self) -> Value {
         let mut map = Map::new();
         map.insert("jsonrpc".into(), Value::from("2.0"));
@@ -381,6 +384,7 @@ fn write_id(out: &mut Vec<u8>, id: &Id) {
 
 /// JSON text of `value` through serde_json's byte writer, cheaper than `Display`, which sends
 /// every token through `fmt::Write` (14% of the instructions of a `tools/call`, bench/RESULTS.md).
+#[cfg(test)]
 pub fn encode(value: &Value) -> String {
     // Serializing a Value cannot fail: its map keys are strings and the writer is a Vec.
     serde_json::to_string(value).unwrap_or_else(|e| unreachable!("a Value serializes: {e}"))

@@ -34,6 +34,7 @@ impl OutboundBuffer {
     }
 
     /// Queues `bytes` whole, or nothing at all if they would take the buffer past its cap.
+    #[cfg(test)]
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
         if bytes.len() > self.cap.saturating_sub(self.len()) {
             return Err(Overflow);
