@@ -167,21 +167,11 @@ pub(crate) fn request_framing(head: &RequestHead, max_body_bytes: usize) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::http::head::{Header, Method};
+    use crate::http::head::Method;
 
     fn head(version: Version, fields: &[(&str, &str)]) -> RequestHead {
-        RequestHead {
-            method: Method::Post,
-            target: "/".into(),
-            version,
-            headers: fields
-                .iter()
-                .map(|(name, value)| Header {
-                    name: name.to_string(),
-                    value: value.as_bytes().to_vec(),
-                })
-                .collect(),
-        }
+        let fields: Vec<(&str, &[u8])> = fields.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+        RequestHead::new(Method::Post, "/", version, &fields)
     }
 
     fn framing(version: Version, fields: &[(&str, &str)]) -> Result<Framing, Error> {

@@ -67,16 +67,10 @@ pub enum Version {
     Http11,
 }
 
-/// One header field line, kept as received so nothing is lost before routing.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Header {
-    /// Field name as received (compare case-insensitively).
-    pub name: String,
-    /// Field value without surrounding whitespace; may hold obs-text, hence bytes.
-    pub value: Vec<u8>,
-}
-
 /// A parsed and validated request head.
+///
+/// The header fields are kept as received, in order, in one buffer (names and values back to
+/// back) rather than two allocations per field: a head is built and dropped for every request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     /// Request method.
@@ -85,8 +79,12 @@ pub struct RequestHead {
     pub target: String,
     /// Protocol version of the request.
     pub version: Version,
-    /// Header fields in order of arrival.
-    pub headers: Vec<Header>,
+    /// Every field's name, then its value (trimmed of surrounding whitespace; may hold
+    /// obs-text, hence bytes), back to back.
+    fields: Vec<u8>,
+    /// Per field, where its name starts, where it ends (and the value starts) and where the
+    /// value ends in `fields`.
+    ends: Vec<[u32; 3]>,
 }
 
 /// Optional whitespace around field values and list members (RFC 9110 5.6.3).
@@ -119,12 +117,94 @@ fn absolute_prefix(target: &str) -> Option<usize> {
 }
 
 impl RequestHead {
+    /// A head with the given fields (name, value), kept as given (values are not trimmed).
+    #[cfg(test)]
+    pub fn new(method: Method, target: &str, version: Version, fields: &[(&str, &[u8])]) -> Self {
+        let mut head = RequestHead::with_capacity(method, target.to_string(), version, fields);
+        for (name, value) in fields {
+            head.push_field(name.as_bytes(), value);
+        }
+        head
+    }
+
+    #[cfg(test)]
+    fn with_capacity(
+        method: Method,
+        target: String,
+        version: Version,
+        fields: &[(&str, &[u8])],
+    ) -> Self {
+        let bytes = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
+        RequestHead {
+            method,
+            target,
+            version,
+            fields: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(fields.len()),
+        }
+    }
+
+    fn push_field(&mut self, name: &[u8], value: &[u8]) {
+        // A head is at most `max_head_bytes` (far below 4 GiB); saturate rather than wrap.
+        let end = |fields: &Vec<u8>| u32::try_from(fields.len()).unwrap_or(u32::MAX);
+        let start = end(&self.fields);
+        self.fields.extend_from_slice(name);
+        let name_end = end(&self.fields);
+        self.fields.extend_from_slice(value);
+        self.ends.push([start, name_end, end(&self.fields)]);
+    }
+
+    /// Every header field as (name, value), in order of arrival.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
+        self.raw_fields()
+            .map(|(name, value)| (core::str::from_utf8(name).unwrap_or_default(), value))
+    }
+
+    /// How many header fields the head has.
+    #[cfg(test)]
+    pub fn field_count(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Fields as (name, value) bytes; names are tokens (ASCII), checked by httparse or given
+    /// as `str` to [`RequestHead::new`].
+    fn raw_fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.ends.iter().map(|&span| self.field(span))
+    }
+
+    fn field(&self, [start, name_end, value_end]: [u32; 3]) -> (&[u8], &[u8]) {
+        let (start, name_end, value_end) = (start as usize, name_end as usize, value_end as usize);
+        let name = self.fields.get(start..name_end).unwrap_or_default();
+        let value = self.fields.get(name_end..value_end).unwrap_or_default();
+        (name, value)
+    }
+
+    /// Values of the fields called `name` (case-insensitive); names of another length are
+    /// skipped before any byte is compared.
+    fn values_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.ends
+            .iter()
+            .filter(move |[start, name_end, _]| {
+                name_end.saturating_sub(*start) as usize == name.len()
+            })
+            .map(|&span| self.field(span))
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, value)| value)
+    }
+
     /// First value of the field `name` (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        self.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_slice())
+        let name = name.as_bytes();
+        for &span in &self.ends {
+            let [start, name_end, _] = span;
+            if name_end.saturating_sub(start) as usize == name.len() {
+                let (field, value) = self.field(span);
+                if field.eq_ignore_ascii_case(name) {
+                    return Some(value);
+                }
+            }
+        }
+        None
     }
 
     /// First value of `name` as UTF-8, trimmed of SP/HTAB; `None` if absent or not UTF-8.
@@ -134,10 +214,7 @@ impl RequestHead {
 
     /// Every value of the field `name` (case-insensitive), in order of arrival.
     pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.headers
-            .iter()
-            .filter(move |h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value.as_slice())
+        self.values_of(name)
     }
 
     /// Whether the list field `name`, across all its lines, has the member `token`
@@ -189,7 +266,29 @@ impl RequestHead {
 /// Bytes allowed in a `Host` value: uri-host [":" port] (RFC 3986 3.2.2: unreserved,
 /// pct-encoded, sub-delims, IP-literal brackets and the port colon).
 fn is_host_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b)
+    // A `matches!` compiles to a table test; `<[u8]>::contains` was a search per byte.
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'-' | b'.'
+                | b'_'
+                | b'~'
+                | b'%'
+                | b'!'
+                | b'$'
+                | b'&'
+                | b'\''
+                | b'('
+                | b')'
+                | b'*'
+                | b'+'
+                | b','
+                | b';'
+                | b'='
+                | b':'
+                | b'['
+                | b']'
+        )
 }
 
 /// RFC 9112 3.2: exactly one `Host` on HTTP/1.1, at most one on 1.0, with a valid value.
@@ -297,7 +396,24 @@ pub(crate) fn check_request_start(buf: &[u8]) -> Result<(), Error> {
 
 /// A token character (RFC 9110 5.6.2).
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// Header slots kept on the stack: the default `max_headers` (DESIGN.md 5).
@@ -337,19 +453,24 @@ pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHea
         Some(1) => Version::Http11,
         _ => return Err(Error::UnsupportedVersion),
     };
-    let head = RequestHead {
-        method: Method::parse(request.method.ok_or(malformed.clone())?),
-        target: request.path.ok_or(malformed)?.to_string(),
+    let method = Method::parse(request.method.ok_or(malformed.clone())?);
+    let target = request.path.ok_or(malformed)?.to_string();
+    let mut head = RequestHead {
+        method,
+        target,
         version,
-        headers: request
-            .headers
-            .iter()
-            .map(|h| Header {
-                name: h.name.to_string(),
-                value: trim_ows(h.value).to_vec(),
-            })
-            .collect(),
+        fields: Vec::with_capacity(
+            request
+                .headers
+                .iter()
+                .map(|h| h.name.len() + h.value.len())
+                .sum(),
+        ),
+        ends: Vec::with_capacity(request.headers.len()),
     };
+    for field in request.headers.iter() {
+        head.push_field(field.name.as_bytes(), trim_ows(field.value));
+    }
     check_target(&head)?;
     check_host(&head)?;
     Ok(Some((head, len)))
@@ -385,7 +506,28 @@ mod tests {
         assert_eq!(head.path(), "/mcp");
         assert_eq!(head.query(), Some("x=1"));
         assert_eq!(head.header("content-type"), Some(&b"json"[..]));
-        assert_eq!(head.headers[1].name, "Content-Type");
+        assert_eq!(head.fields().nth(1), Some(("Content-Type", &b"json"[..])));
+    }
+
+    #[test]
+    fn fields_keep_order_names_and_trimmed_values() {
+        let text =
+            b"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nx-empty: \t \r\nACCEPT: \xff b \r\n\r\n";
+        let (head, _) = parse(text, 64).unwrap().unwrap();
+        let fields: Vec<(&str, &[u8])> = head.fields().collect();
+        let want: [(&str, &[u8]); 4] = [
+            ("Host", b"a"),
+            ("X-Empty", b""),
+            ("x-empty", b""),
+            ("ACCEPT", b"\xff b"),
+        ];
+        assert_eq!(fields, want);
+        assert_eq!(head.field_count(), 4);
+        assert_eq!(head.headers_named("x-EMPTY").count(), 2);
+        assert_eq!(head.header("accept"), Some(&b"\xff b"[..]));
+        assert_eq!(head.header("accep"), None);
+        let built = RequestHead::new(Method::Get, "/", Version::Http11, &want);
+        assert_eq!(built, head);
     }
 
     #[test]
@@ -662,7 +804,7 @@ mod tests {
         text.push_str("\r\n");
         let fields = STACK_HEADERS + 1;
         let (head, _) = parse(text.as_bytes(), fields).unwrap().unwrap();
-        assert_eq!(head.headers.len(), fields);
+        assert_eq!(head.field_count(), fields);
         assert_eq!(
             parse(text.as_bytes(), fields - 1),
             Err(Error::TooManyHeaders)
@@ -688,5 +830,15 @@ mod tests {
             version_error(b"GET / HTTP/2"),
             Error::BadRequest("malformed HTTP version")
         );
+    }
+
+    #[test]
+    fn byte_classes_match_their_lists() {
+        for b in 0..=255u8 {
+            let host = b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b);
+            let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
+            assert_eq!(is_host_byte(b), host, "{b}");
+            assert_eq!(is_tchar(b), tchar, "{b}");
+        }
     }
 }

@@ -63,10 +63,9 @@ pub use chunked::ChunkedDecoder;
 #[cfg(any(test, fuzzing))]
 pub use chunked::{MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 pub use error::Error;
-#[cfg(test)]
-pub use head::Header;
 pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{
-    write_chunk, write_head, write_last_chunk, write_response, BodyFraming, CONTINUE,
+    end_head, end_response, write_chunk, write_field, write_last_chunk, write_response,
+    write_status_line, BodyFraming, CONTINUE,
 };

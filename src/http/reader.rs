@@ -142,20 +142,34 @@ impl RequestReader {
         // the limit), so the outcome does not depend on how the bytes were split; and it reruns
         // only when a line was completed since the last call, so byte-wise senders cost
         // O(lines * head) rather than O(head^2).
-        let new_line = window.get(scanned..).unwrap_or(window).contains(&b'\n');
-        self.state = State::Head {
-            scanned: window.len(),
+        //
+        // Fast path, once per request: a head that is complete in the first bytes looked at
+        // (the usual case) parses the same from the whole window as from its complete lines,
+        // so those need not be found first (a byte-wise scan back from the end of the body).
+        let whole = match scanned {
+            0 => head::parse(window, self.limits.max_headers).ok().flatten(),
+            _ => None,
         };
-        let lines = match window.iter().rposition(|&b| b == b'\n') {
-            _ if at_limit => window,
-            Some(last) if new_line => window.get(..=last).unwrap_or(window),
-            _ => return Ok((0, None)),
-        };
-        let Some((head, head_len)) = head::parse(lines, self.limits.max_headers)? else {
-            return match at_limit {
-                true => Err(Error::HeadTooLarge),
-                false => Ok((0, None)),
-            };
+        let (head, head_len) = match whole {
+            Some(parsed) => parsed,
+            None => {
+                let new_line = window.get(scanned..).unwrap_or(window).contains(&b'\n');
+                self.state = State::Head {
+                    scanned: window.len(),
+                };
+                let lines = match window.iter().rposition(|&b| b == b'\n') {
+                    _ if at_limit => window,
+                    Some(last) if new_line => window.get(..=last).unwrap_or(window),
+                    _ => return Ok((0, None)),
+                };
+                let Some(parsed) = head::parse(lines, self.limits.max_headers)? else {
+                    return match at_limit {
+                        true => Err(Error::HeadTooLarge),
+                        false => Ok((0, None)),
+                    };
+                };
+                parsed
+            }
         };
         let framing = request_framing(&head, self.limits.max_body_bytes)?;
         let pending = Pending {

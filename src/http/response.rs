@@ -123,6 +123,7 @@ fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
 /// `framing` goes through [`BodyFraming::resolve`]; a close-delimited body always adds
 /// `Connection: close`. Header fields whose name is not a token are dropped; CR, LF and NUL in
 /// values become SP. 1xx and 204 never get `Content-Length`.
+#[cfg(test)]
 pub fn write_head(
     out: &mut Vec<u8>,
     version: Version,
@@ -131,20 +132,46 @@ pub fn write_head(
     framing: BodyFraming,
     keep_alive: bool,
 ) {
-    let framing = framing.resolve(version);
+    write_status_line(out, status);
+    for (name, value) in headers {
+        write_field(out, name, value.as_bytes());
+    }
+    end_head(out, version, status, framing, keep_alive);
+}
+
+/// The first part of [`write_head`]: the status line. Follow with [`write_field`] per header
+/// and [`end_head`]; the pieces let a caller write fields from several lists without first
+/// collecting them.
+pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
     out.extend_from_slice(b"HTTP/1.1 ");
-    out.extend_from_slice(status.to_string().as_bytes());
+    push_decimal(out, status.into());
     out.push(b' ');
     out.extend_from_slice(reason_phrase(status).as_bytes());
     out.extend_from_slice(b"\r\n");
-    for (name, value) in headers {
-        if is_token(name) {
-            push_field(out, name, value.as_bytes());
-        }
+}
+
+/// One header field of [`write_head`]: dropped when `name` is not a token, CR, LF and NUL in
+/// `value` written as SP.
+pub fn write_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
+    if is_token(name) {
+        push_field(out, name, value);
     }
+}
+
+/// The last part of [`write_head`]: framing and `Connection` fields, then the blank line.
+pub fn end_head(
+    out: &mut Vec<u8>,
+    version: Version,
+    status: u16,
+    framing: BodyFraming,
+    keep_alive: bool,
+) {
+    let framing = framing.resolve(version);
     match framing {
         BodyFraming::Length(n) if !forbids_content_length(status) => {
-            push_field(out, "Content-Length", n.to_string().as_bytes());
+            out.extend_from_slice(b"Content-Length: ");
+            push_decimal(out, n);
+            out.extend_from_slice(b"\r\n");
         }
         BodyFraming::Chunked => push_field(out, "Transfer-Encoding", b"chunked"),
         BodyFraming::Length(_) | BodyFraming::CloseDelimited | BodyFraming::NoBody => {}
@@ -158,6 +185,44 @@ pub fn write_head(
     out.extend_from_slice(b"\r\n");
 }
 
+/// Writes `n` in decimal without going through `fmt` (no temporary String per response).
+fn push_decimal(out: &mut Vec<u8>, n: usize) {
+    push_digits(out, n, 10);
+}
+
+/// Writes `n` in base 10 or 16 (upper-case digits), most significant digit first.
+fn push_digits(out: &mut Vec<u8>, mut n: usize, base: usize) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b"0123456789ABCDEF"[n % base];
+        n /= base;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
+}
+
+/// The body part of [`write_response`], after its status line and fields: framing, blank line
+/// and body (omitted for 1xx, 204 and 304).
+pub fn end_response(
+    out: &mut Vec<u8>,
+    version: Version,
+    status: u16,
+    body: &[u8],
+    keep_alive: bool,
+) {
+    if has_no_body(status) {
+        end_head(out, version, status, BodyFraming::NoBody, keep_alive);
+    } else {
+        let framing = BodyFraming::Length(body.len());
+        end_head(out, version, status, framing, keep_alive);
+        out.extend_from_slice(body);
+    }
+}
+
 /// Writes a whole response with a `Content-Length` body; for 1xx, 204 and 304 the body is
 /// omitted (RFC 9112 6.3 rule 1).
 pub fn write_response(
@@ -168,20 +233,11 @@ pub fn write_response(
     body: &[u8],
     keep_alive: bool,
 ) {
-    if has_no_body(status) {
-        write_head(
-            out,
-            version,
-            status,
-            headers,
-            BodyFraming::NoBody,
-            keep_alive,
-        );
-    } else {
-        let framing = BodyFraming::Length(body.len());
-        write_head(out, version, status, headers, framing, keep_alive);
-        out.extend_from_slice(body);
+    write_status_line(out, status);
+    for (name, value) in headers {
+        write_field(out, name, value.as_bytes());
     }
+    end_response(out, version, status, body, keep_alive);
 }
 
 /// Writes one chunk (RFC 9112 7.1); no-op for empty data (an empty chunk would end the body).
@@ -189,7 +245,8 @@ pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {
         return;
     }
-    out.extend_from_slice(format!("{:X}\r\n", data.len()).as_bytes());
+    push_digits(out, data.len(), 16);
+    out.extend_from_slice(b"\r\n");
     out.extend_from_slice(data);
     out.extend_from_slice(b"\r\n");
 }
@@ -321,5 +378,22 @@ mod tests {
     fn continue_is_the_100_interim_response() {
         assert_eq!(CONTINUE, b"HTTP/1.1 100 Continue\r\n\r\n");
         assert_eq!(reason_phrase(100), "Continue");
+    }
+
+    #[test]
+    fn digits_match_fmt() {
+        for n in [0, 1, 9, 10, 15, 16, 200, 4095, 65536, 1 << 40, usize::MAX] {
+            let mut dec = Vec::new();
+            push_decimal(&mut dec, n);
+            assert_eq!(dec, n.to_string().into_bytes());
+            let mut chunk = Vec::new();
+            write_chunk(&mut chunk, &vec![b'x'; n.min(70_000)]);
+            let len = n.min(70_000);
+            if len > 0 {
+                assert!(chunk.starts_with(format!("{len:X}\r\n").as_bytes()), "{n}");
+            } else {
+                assert!(chunk.is_empty());
+            }
+        }
     }
 }

@@ -10,6 +10,16 @@
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
+/// Appends the JSON text of a value, a `str` or a number (serde_json's compact writer, which
+/// cannot fail into a Vec).
+macro_rules! write_value {
+    ($out:expr, $value:expr) => {
+        if let Err(e) = serde_json::to_writer(&mut *$out, $value) {
+            unreachable!("serializing into a Vec cannot fail: {e}");
+        }
+    };
+}
+
 /// Invalid JSON was received (JSON-RPC 2.0 section 5.1).
 pub const PARSE_ERROR: i64 = -32700;
 /// The JSON sent is not a valid request object.
@@ -99,6 +109,19 @@ impl ErrorObject {
         self
     }
 
+    /// Appends the error object as JSON text, members sorted as in [`ErrorObject::to_value`].
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"code\":");
+        write_value!(out, &self.code);
+        if let Some(data) = &self.data {
+            out.extend_from_slice(b",\"data\":");
+            write_value!(out, data);
+        }
+        out.extend_from_slice(b",\"message\":");
+        write_value!(out, self.message.as_str());
+        out.push(b'}');
+    }
+
     /// The error object as JSON.
     pub fn to_value(&self) -> Value {
         let mut map = Map::new();
@@ -165,37 +188,56 @@ impl Invalid {
 impl Message {
     /// Classifies a JSON value as a JSON-RPC 2.0 message under MCP's rules.
     pub fn from_value(value: Value) -> Result<Message, Invalid> {
-        let Value::Object(mut obj) = value else {
+        let Value::Object(obj) = value else {
             return Err(Invalid {
                 id: None,
                 reason: "a message must be a JSON object",
             });
         };
-        let raw_id = obj.remove("id");
-        let id = raw_id.as_ref().and_then(Id::from_value);
+        // One pass over the members (each key occurs once in a Map) instead of a lookup and a
+        // removal per member: this runs for every message.
+        let (mut raw_id, mut version_ok, mut params, mut method) = (None, false, None, None);
+        let (mut result, mut error) = (None, None);
+        for (key, member) in obj {
+            match key.as_str() {
+                "id" => raw_id = Some(member),
+                "jsonrpc" => version_ok = member.as_str() == Some("2.0"),
+                "params" => params = Some(member),
+                "method" => method = Some(member),
+                "result" => result = Some(member),
+                "error" => error = Some(member),
+                _ => {}
+            }
+        }
+        // Taken by value (a string id is moved, not copied); `bad_id` when present but unusable.
+        let (id, bad_id) = match raw_id {
+            None => (None, false),
+            Some(Value::Number(n)) if n.is_i64() || n.is_u64() => (Some(Id::Number(n)), false),
+            Some(Value::String(s)) => (Some(Id::String(s)), false),
+            Some(_) => (None, true),
+        };
         let invalid = |reason| {
             Err(Invalid {
                 id: id.clone(),
                 reason,
             })
         };
-        if obj.get("jsonrpc").and_then(Value::as_str) != Some("2.0") {
+        if !version_ok {
             return invalid("\"jsonrpc\" must be \"2.0\"");
         }
-        if raw_id.is_some() && id.is_none() {
+        if bad_id {
             return invalid("\"id\" must be a string or an integer");
         }
-        let params = obj.remove("params");
         if let Some(p) = &params {
             if !p.is_object() {
                 return invalid("\"params\" must be an object");
             }
         }
-        if let Some(method) = obj.remove("method") {
+        if let Some(method) = method {
             let Value::String(method) = method else {
                 return invalid("\"method\" must be a string");
             };
-            if obj.contains_key("result") || obj.contains_key("error") {
+            if result.is_some() || error.is_some() {
                 return invalid("a request must not carry \"result\" or \"error\"");
             }
             return Ok(match id {
@@ -206,7 +248,7 @@ impl Message {
         if params.is_some() {
             return invalid("\"params\" without \"method\"");
         }
-        match (obj.remove("result"), obj.remove("error")) {
+        match (result, error) {
             (Some(result), None) => match id {
                 Some(id) => Ok(Message::Response { id, result }),
                 None => invalid("a response must carry an \"id\""),
@@ -221,6 +263,9 @@ impl Message {
     }
 
     /// The message as JSON.
+    /// (Tests and the `jsonrpc_message` fuzz target compare through it; answers use
+    /// [`Message::to_json`].)
+    #[cfg(any(test, fuzzing))]
     pub fn to_value(&self) -> Value {
         let mut map = Map::new();
         map.insert("jsonrpc".into(), Value::from("2.0"));
@@ -254,8 +299,57 @@ impl Message {
     }
 
     /// The message serialised on one line (no raw newlines: safe for SSE data and stdio).
+    ///
+    /// Byte for byte what `encode(&self.to_value())` gives (members in the sorted order of
+    /// serde_json's map), written straight from the parts: no `Value` tree is built and no
+    /// result is cloned (the answer to every request comes through here).
     pub fn to_json(&self) -> String {
-        encode(&self.to_value())
+        let mut out = Vec::with_capacity(128);
+        self.write_json(&mut out);
+        // Only JSON text (literals and serde_json output) was written.
+        String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"))
+    }
+
+    /// Appends the message as one line of JSON to `out` (see [`Message::to_json`]).
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        // Keys in sorted order: error < id < jsonrpc < method < params < result.
+        match self {
+            Message::Request { id, method, params } => {
+                out.extend_from_slice(b"{\"id\":");
+                write_id(out, id);
+                out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"method\":");
+                write_value!(out, method.as_str());
+                if let Some(p) = params {
+                    out.extend_from_slice(b",\"params\":");
+                    write_value!(out, p);
+                }
+            }
+            Message::Notification { method, params } => {
+                out.extend_from_slice(b"{\"jsonrpc\":\"2.0\",\"method\":");
+                write_value!(out, method.as_str());
+                if let Some(p) = params {
+                    out.extend_from_slice(b",\"params\":");
+                    write_value!(out, p);
+                }
+            }
+            Message::Response { id, result } => {
+                out.extend_from_slice(b"{\"id\":");
+                write_id(out, id);
+                out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
+                write_value!(out, result);
+            }
+            Message::Error { id, error } => {
+                out.extend_from_slice(b"{\"error\":");
+                error.write_json(out);
+                // MCP 2025-11-25 schema: `id` is omitted when it could not be read.
+                if let Some(id) = id {
+                    out.extend_from_slice(b",\"id\":");
+                    write_id(out, id);
+                }
+                out.extend_from_slice(b",\"jsonrpc\":\"2.0\"");
+            }
+        }
+        out.push(b'}');
     }
 
     /// The method of a request or notification (for the fuzz target's checks).
@@ -281,8 +375,16 @@ fn parse_error_object(value: Value) -> Option<ErrorObject> {
     })
 }
 
+fn write_id(out: &mut Vec<u8>, id: &Id) {
+    match id {
+        Id::Number(n) => write_value!(out, n),
+        Id::String(s) => write_value!(out, s.as_str()),
+    }
+}
+
 /// JSON text of `value` through serde_json's byte writer, cheaper than `Display`, which sends
 /// every token through `fmt::Write` (14% of the instructions of a `tools/call`, bench/RESULTS.md).
+#[cfg(test)]
 pub fn encode(value: &Value) -> String {
     // Serializing a Value cannot fail: its map keys are strings and the writer is a Vec.
     serde_json::to_string(value).unwrap_or_else(|e| unreachable!("a Value serializes: {e}"))
@@ -299,7 +401,13 @@ pub enum Body {
 
 /// Parses a body. `Err` means the bytes are not JSON at all (-32700).
 pub fn parse_body(bytes: &[u8]) -> Result<Body, serde_json::Error> {
-    let value: Value = serde_json::from_slice(bytes)?;
+    // Read as text when it is UTF-8 (checked once here) rather than as bytes, which serde_json
+    // checks again string by string; same values and errors. Other bytes take the byte reader
+    // for its own error.
+    let value: Value = match std::str::from_utf8(bytes) {
+        Ok(text) => serde_json::from_str(text)?,
+        Err(_) => serde_json::from_slice(bytes)?,
+    };
     Ok(match value {
         Value::Array(items) => Body::Batch(items.into_iter().map(Message::from_value).collect()),
         other => Body::Single(Message::from_value(other)),
@@ -415,6 +523,46 @@ mod tests {
         for m in messages {
             let back = parse_body(m.to_json().as_bytes()).unwrap();
             assert_eq!(back, Body::Single(Ok(m)));
+        }
+    }
+
+    #[test]
+    fn to_json_is_the_text_of_to_value() {
+        let odd = "quote \" backslash \\ newline \n tab \t nul \u{0} é \u{1F600}";
+        let messages = [
+            Message::Request {
+                id: Id::String(odd.into()),
+                method: odd.into(),
+                params: Some(json!({"z":[1,2.5,null,true],"a":{"b":odd}})),
+            },
+            Message::Request {
+                id: Id::from(u64::MAX),
+                method: "m".into(),
+                params: None,
+            },
+            Message::Notification {
+                method: "notifications/progress".into(),
+                params: Some(json!({"progress":1,"total":-2})),
+            },
+            Message::Notification {
+                method: "n".into(),
+                params: None,
+            },
+            Message::Response {
+                id: Id::Number((-7i64).into()),
+                result: json!({"content":[{"type":"text","text":odd}],"isError":false}),
+            },
+            Message::Error {
+                id: None,
+                error: ErrorObject::new(PARSE_ERROR, odd),
+            },
+            Message::Error {
+                id: Some(Id::String("x".into())),
+                error: ErrorObject::new(INTERNAL_ERROR, "boom").with_data(json!({"stderr":odd})),
+            },
+        ];
+        for m in messages {
+            assert_eq!(m.to_json(), encode(&m.to_value()), "{m:?}");
         }
     }
 

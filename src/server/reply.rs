@@ -14,6 +14,9 @@ use std::time::Instant;
 
 impl<H: Handler + ?Sized> Server<H> {
     /// Writes `reply` on `conn` and moves the connection to its next phase.
+    ///
+    /// The head and body go straight into the connection's outbound buffer: no temporary
+    /// buffer and no header list is built per answer.
     pub(super) fn write_reply(
         &mut self,
         conn: ConnId,
@@ -21,51 +24,47 @@ impl<H: Handler + ?Sized> Server<H> {
         reply: Reply,
         now: Instant,
     ) {
-        let mut out = Vec::new();
-        let mut headers: Vec<(&str, &str)> = Vec::new();
-        for (name, value) in exchange.headers.iter().chain(reply.headers.iter()) {
-            headers.push((name, value.as_str()));
-        }
         let keep_alive = exchange.keep_alive;
-        let next = match reply.body {
-            plain @ (ReplyBody::Empty | ReplyBody::Text(_) | ReplyBody::Json(_)) => {
-                let body = match &plain {
-                    ReplyBody::Text(body) => body.as_bytes(),
-                    ReplyBody::Json(body) => {
-                        headers.push(("Content-Type", "application/json"));
-                        body.as_bytes()
-                    }
-                    _ => b"",
-                };
-                http::write_response(
-                    &mut out,
-                    exchange.version,
-                    reply.status,
-                    &headers,
-                    body,
-                    keep_alive,
-                );
+        let version = exchange.version;
+        let status = reply.status;
+        let fields = |out: &mut Vec<u8>| {
+            http::write_status_line(out, status);
+            for (name, value) in exchange.headers.iter().chain(reply.headers.iter()) {
+                http::write_field(out, name, value.as_bytes());
+            }
+        };
+        let next = match &reply.body {
+            ReplyBody::Empty | ReplyBody::Text(_) | ReplyBody::Json(_) => {
+                self.push_out_with(conn, |out| {
+                    fields(out);
+                    let body = match &reply.body {
+                        ReplyBody::Text(body) => body.as_bytes(),
+                        ReplyBody::Json(body) => {
+                            http::write_field(out, "Content-Type", b"application/json");
+                            body.as_bytes()
+                        }
+                        _ => b"",
+                    };
+                    http::end_response(out, version, status, body, keep_alive);
+                });
                 None
             }
             ReplyBody::Stream { initial, end } => {
-                headers.push(("Content-Type", "text/event-stream"));
-                headers.push(("Cache-Control", "no-cache"));
-                headers.push(("X-Accel-Buffering", "no"));
-                let chunked = exchange.version == Version::Http11;
+                let chunked = version == Version::Http11;
                 let keep = keep_alive && chunked;
-                http::write_head(
-                    &mut out,
-                    exchange.version,
-                    reply.status,
-                    &headers,
-                    BodyFraming::Chunked,
-                    keep,
-                );
-                write_body_bytes(&mut out, chunked, &initial);
-                if end {
-                    if chunked {
-                        http::write_last_chunk(&mut out);
+                let end = *end;
+                self.push_out_with(conn, |out| {
+                    fields(out);
+                    http::write_field(out, "Content-Type", b"text/event-stream");
+                    http::write_field(out, "Cache-Control", b"no-cache");
+                    http::write_field(out, "X-Accel-Buffering", b"no");
+                    http::end_head(out, version, status, BodyFraming::Chunked, keep);
+                    write_body_bytes(out, chunked, initial);
+                    if end && chunked {
+                        http::write_last_chunk(out);
                     }
+                });
+                if end {
                     None
                 } else {
                     Some(Phase::Streaming(Exchange {
@@ -81,7 +80,6 @@ impl<H: Handler + ?Sized> Server<H> {
                 Some(Phase::Waiting(waiting))
             }
         };
-        self.push_out(conn, &out);
         let streaming = matches!(next, Some(Phase::Streaming(_)));
         match next {
             Some(phase) => {
@@ -110,19 +108,26 @@ impl<H: Handler + ?Sized> Server<H> {
     }
 
     pub(super) fn push_out(&mut self, conn: ConnId, bytes: &[u8]) -> bool {
+        self.push_out_with(conn, |out| out.extend_from_slice(bytes))
+    }
+
+    /// Queues what `write` appends on `conn`, written in place into its outbound buffer;
+    /// closes the connection when that would pass the buffer's cap.
+    pub(super) fn push_out_with(&mut self, conn: ConnId, write: impl FnOnce(&mut Vec<u8>)) -> bool {
         let Some(c) = self.conn_mut(conn) else {
             return false;
         };
-        if bytes.is_empty() {
+        match c.out.push_with(write) {
             // A Write with nothing pending gets no handle_sent, which would leave write_queued set.
-            return true;
-        }
-        if c.out.push(bytes).is_err() {
-            log::warn(format_args!(
-                "connection {conn}: outbound buffer full; closing"
-            ));
-            self.close(conn, false);
-            return false;
+            Ok(0) => return true,
+            Ok(_) => {}
+            Err(_) => {
+                log::warn(format_args!(
+                    "connection {conn}: outbound buffer full; closing"
+                ));
+                self.close(conn, false);
+                return false;
+            }
         }
         if !c.write_queued {
             c.write_queued = true;
@@ -148,9 +153,8 @@ impl<H: Handler + ?Sized> Server<H> {
             self.close(conn, false);
             return;
         }
-        let mut framed = Vec::with_capacity(bytes.len() + 16);
-        write_body_bytes(&mut framed, exchange.version == Version::Http11, bytes);
-        self.push_out(conn, &framed);
+        let chunked = exchange.version == Version::Http11;
+        self.push_out_with(conn, |out| write_body_bytes(out, chunked, bytes));
     }
 
     /// Writes the end of a streaming response, if `conn` is streaming.
@@ -163,9 +167,7 @@ impl<H: Handler + ?Sized> Server<H> {
         let chunked = exchange.version == Version::Http11;
         c.phase = Phase::Reading;
         if chunked {
-            let mut out = Vec::new();
-            http::write_last_chunk(&mut out);
-            self.push_out(conn, &out);
+            self.push_out_with(conn, http::write_last_chunk);
         }
         Some(keep_alive)
     }

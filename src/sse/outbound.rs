@@ -34,6 +34,7 @@ impl OutboundBuffer {
     }
 
     /// Queues `bytes` whole, or nothing at all if they would take the buffer past its cap.
+    #[cfg(test)]
     pub fn push(&mut self, bytes: &[u8]) -> Result<(), Overflow> {
         if bytes.len() > self.cap.saturating_sub(self.len()) {
             return Err(Overflow);
@@ -43,6 +44,24 @@ impl OutboundBuffer {
         }
         self.buf.extend_from_slice(bytes);
         Ok(())
+    }
+
+    /// Queues what `write` appends, written straight into the storage (no temporary buffer per
+    /// answer); all or nothing like [`OutboundBuffer::push`]: past the cap the appended bytes
+    /// are taken back. Returns how many bytes were queued.
+    pub fn push_with(&mut self, write: impl FnOnce(&mut Vec<u8>)) -> Result<usize, Overflow> {
+        if self.start > 0 {
+            // The length is unknown until written: move pending bytes first, as `push` would
+            // before growing.
+            self.compact();
+        }
+        let before = self.buf.len();
+        write(&mut self.buf);
+        if self.len() > self.cap {
+            self.buf.truncate(before);
+            return Err(Overflow);
+        }
+        Ok(self.buf.len() - before)
     }
 
     /// The unsent bytes, oldest first, as one slice for a single `write`.
@@ -116,6 +135,23 @@ mod tests {
         buf.consume(100);
         assert!(buf.is_empty());
         assert_eq!(Overflow.to_string(), "SSE buffer limit exceeded");
+    }
+
+    #[test]
+    fn outbound_push_with_is_all_or_nothing() {
+        let mut buf = OutboundBuffer::new(10);
+        assert_eq!(buf.push_with(|out| out.extend_from_slice(b"hello")), Ok(5));
+        assert_eq!(
+            buf.push_with(|out| out.extend_from_slice(b"world!")),
+            Err(Overflow)
+        );
+        assert_eq!(buf.pending(), b"hello");
+        buf.consume(2);
+        assert_eq!(buf.push_with(|_| {}), Ok(0));
+        assert_eq!(buf.push_with(|out| out.extend_from_slice(b"world")), Ok(5));
+        assert_eq!(buf.pending(), b"lloworld");
+        buf.consume(100);
+        assert!(buf.is_empty());
     }
 
     #[test]

@@ -29,6 +29,10 @@ use session::{ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
+mod accept;
+#[cfg(test)]
+use accept::media_ranges;
+use accept::{accepts, accepts_json_and_sse, Accept};
 mod deliver;
 pub mod eras;
 use deliver::json_reply;
@@ -139,11 +143,6 @@ pub struct Transport<H: Handler + ?Sized = dyn Handler> {
     reap: Vec<SessionKey>,
 }
 
-enum Accept {
-    Json,
-    Sse,
-}
-
 impl<H: Handler + ?Sized> Transport<H> {
     /// A transport serving `handler`.
     pub fn new(handler: Box<H>, settings: Settings) -> Transport<H> {
@@ -195,7 +194,7 @@ impl<H: Handler + ?Sized> Transport<H> {
 
     /// POST on the MCP endpoint.
     pub fn post(&mut self, conn: ConnId, head: &RequestHead, body: &[u8], now: Instant) -> Reply {
-        if !accepts(head, Accept::Json) || !accepts(head, Accept::Sse) {
+        if !accepts_json_and_sse(head) {
             return Error::NotAcceptable("application/json and text/event-stream").reply(None);
         }
         let body = match json_body(head, body) {
@@ -685,32 +684,6 @@ impl<H: Handler + ?Sized> Transport<H> {
             .copied()
             .ok_or_else(|| Error::UnknownSession.reply(None))
     }
-}
-
-/// Whether `Accept` admits `kind` (any order; `*/*` and `type/*` count; absent means anything).
-fn accepts(head: &RequestHead, kind: Accept) -> bool {
-    let (full, range) = match kind {
-        Accept::Json => ("application/json", "application/*"),
-        Accept::Sse => ("text/event-stream", "text/*"),
-    };
-    let mut any_field = false;
-    for value in head.headers_named("accept") {
-        any_field = true;
-        let Ok(value) = std::str::from_utf8(value) else {
-            continue;
-        };
-        for item in value.split(',') {
-            let media = item.split(';').next().unwrap_or("").trim();
-            if media.eq_ignore_ascii_case(full)
-                || media.eq_ignore_ascii_case(range)
-                || media == "*/*"
-            {
-                return true;
-            }
-        }
-    }
-    // RFC 9110 12.5.1: no Accept field means any media type is acceptable.
-    !any_field
 }
 
 /// A POST body declared and parsed as JSON: 415 for another `Content-Type`, 400 with -32700

@@ -124,19 +124,16 @@ pub fn validate(
     }
     check_supported(requested)?;
     let mut param_headers = Vec::new();
-    for header in &head.headers {
-        let lower = header.name.to_ascii_lowercase();
+    for (field, field_value) in head.fields() {
+        let lower = field.to_ascii_lowercase();
         let Some(name) = lower.strip_prefix("mcp-param-") else {
             continue;
         };
-        let raw = std::str::from_utf8(&header.value)
+        let raw = std::str::from_utf8(field_value)
             .unwrap_or("")
             .trim_matches([' ', '\t']);
         let Some(value) = decode_header_value(raw) else {
-            return mismatch(format!(
-                "{} is not valid =?base64?...?= encoding",
-                header.name
-            ));
+            return mismatch(format!("{field} is not valid =?base64?...?= encoding"));
         };
         param_headers.push((name.to_string(), value));
     }

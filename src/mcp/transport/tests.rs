@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::builtin::Builtin;
-use crate::http::{Header, Method, Version};
+use crate::http::{Method, Version};
 use crate::mcp::handler::{Command, Context, OutgoingId, RequestHandle};
 use crate::mcp::jsonrpc::ErrorObject;
 use crate::sse::{EventReader, ParsedEvent};
@@ -11,18 +11,8 @@ use serde_json::json;
 const BOTH: &str = "application/json, text/event-stream";
 
 fn head(method: Method, headers: &[(&str, &str)]) -> RequestHead {
-    RequestHead {
-        method,
-        target: "/mcp".into(),
-        version: Version::Http11,
-        headers: headers
-            .iter()
-            .map(|(name, value)| Header {
-                name: name.to_string(),
-                value: value.as_bytes().to_vec(),
-            })
-            .collect(),
-    }
+    let fields: Vec<(&str, &[u8])> = headers.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+    RequestHead::new(method, "/mcp", Version::Http11, &fields)
 }
 
 fn events(bytes: &[u8]) -> Vec<ParsedEvent> {
@@ -1277,4 +1267,57 @@ fn start_reconnection_call(rig: &mut Rig<Builtin>) -> (String, Vec<ParsedEvent>)
     assert_eq!(primed.len(), 1);
     assert!(primed[0].data.is_empty());
     (id, primed)
+}
+
+#[test]
+fn one_pass_accept_check_agrees_with_two() {
+    let values = [
+        "application/json",
+        "text/event-stream",
+        "TEXT/EVENT-STREAM ; q=1, Application/JSON",
+        "application/*, text/*",
+        "*/*",
+        "text/html, */*;q=0.1",
+        "application/json, text/plain",
+        "",
+        " , ",
+    ];
+    let mut heads = vec![head(Method::Post, &[])];
+    for a in values {
+        heads.push(head(Method::Post, &[("Accept", a)]));
+        for b in values {
+            heads.push(head(Method::Post, &[("Accept", a), ("accept", b)]));
+        }
+    }
+    heads.push(RequestHead::new(
+        Method::Post,
+        "/mcp",
+        Version::Http11,
+        &[("Accept", b"application/json, \xff text/event-stream")],
+    ));
+    for h in heads {
+        let two = super::accepts(&h, super::Accept::Json) && super::accepts(&h, super::Accept::Sse);
+        assert_eq!(super::accepts_json_and_sse(&h), two, "{h:?}");
+    }
+}
+
+#[test]
+fn media_ranges_split_like_str_split() {
+    for value in [
+        "",
+        ",",
+        " , ,",
+        "application/json",
+        "text/event-stream;q=0.5 , application/json ;q=1,",
+        "a;b;c,d",
+        "\u{a0}text/*\u{a0}, é/ü ; x",
+        ";,;",
+    ] {
+        let got: Vec<&str> = super::media_ranges(value).collect();
+        let want: Vec<&str> = value
+            .split(',')
+            .map(|item| item.split(';').next().unwrap_or("").trim())
+            .collect();
+        assert_eq!(got, want, "{value:?}");
+    }
 }
