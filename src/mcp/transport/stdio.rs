@@ -22,6 +22,7 @@ use super::stateless;
 use crate::idmap::IdMap;
 use crate::lines::{LineFramer, LineTooLong};
 use crate::mcp::dispatch::{Dispatcher, TimerKey, Work};
+use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Handler, RequestHandle, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
 use crate::mcp::version;
@@ -90,10 +91,7 @@ impl StdioTransport {
                 Ok(line) => self.handle_line(&line, now),
                 Err(LineTooLong) => self.write(&Message::Error {
                     id: None,
-                    error: ErrorObject::new(
-                        jsonrpc::INVALID_REQUEST,
-                        "Invalid Request: message exceeds the size limit",
-                    ),
+                    error: Error::InvalidRequest("message exceeds the size limit").object(),
                 }),
             }
         }
@@ -170,14 +168,11 @@ impl StdioTransport {
     fn handle_line(&mut self, line: &[u8], now: Instant) {
         let message = match jsonrpc::parse_body(line) {
             Err(e) => {
-                let error = ErrorObject::new(jsonrpc::PARSE_ERROR, format!("Parse error: {e}"));
+                let error = Error::BodyNotJson(e.to_string()).object();
                 return self.write(&Message::Error { id: None, error });
             }
             Ok(Body::Batch(_)) => {
-                let error = ErrorObject::new(
-                    jsonrpc::INVALID_REQUEST,
-                    "Invalid Request: batches are not supported on stdio",
-                );
+                let error = Error::InvalidRequest("batches are not supported on stdio").object();
                 return self.write(&Message::Error { id: None, error });
             }
             Ok(Body::Single(Err(invalid))) => {
@@ -245,13 +240,9 @@ impl StdioTransport {
         // The stream is one session: its stateless requests count towards the same cap.
         let max = self.dispatcher.max_pending();
         if self.dispatcher.in_flight() >= max {
-            let error = ErrorObject::new(
-                jsonrpc::SERVER_ERROR,
-                format!("{max} requests are already in flight"),
-            );
             return self.write(&Message::Error {
                 id: Some(id),
-                error,
+                error: Error::TooManyRequests(max).object(),
             });
         }
         if stateless::is_stateless_request(method, params.as_ref()) {
@@ -286,7 +277,7 @@ impl StdioTransport {
             let message = format!("Method not found: {method} is not part of 2026-07-28");
             return self.write(&Message::Error {
                 id: Some(id),
-                error: ErrorObject::new(jsonrpc::METHOD_NOT_FOUND, message),
+                error: Error::MethodNotFound(message).object(),
             });
         }
         let key = SessionKey(self.next_session);
@@ -369,11 +360,7 @@ impl StdioTransport {
                 // The one stdio session lives as long as its client's stdin.
                 Command::IdleTimeout { .. } => {}
                 Command::Overloaded { request, message } => {
-                    let error = ErrorObject::new(
-                        jsonrpc::SERVER_ERROR,
-                        format!("Service Unavailable: {message}"),
-                    );
-                    self.respond(request, Err(error));
+                    self.respond(request, Err(Error::BackendUnavailable(message).object()));
                 }
             }
         }
