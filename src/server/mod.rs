@@ -41,7 +41,7 @@ use std::collections::VecDeque;
 use std::net::IpAddr;
 use std::time::Instant;
 
-pub use crate::mcp::transport::session::ConnId;
+pub use crate::id::ConnId;
 
 /// What the event loop must do next.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
