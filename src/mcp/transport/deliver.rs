@@ -91,7 +91,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         if let Some(stream) = session.streams.get_mut(&no) {
             stream.outstanding = stream.outstanding.saturating_sub(1);
         }
-        if session.ephemeral && pending == 0 {
+        if session.kind.is_stateless() && pending == 0 {
             self.reap.push(key);
         }
         self.finish_stream_if_done(key, no);
@@ -122,7 +122,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             .values()
             .filter(|&&key| key != except)
             .filter_map(|key| self.sessions.get(key))
-            .filter(|s| s.is_idle(self.dispatcher.pending_in(s.key)) && s.initialized)
+            .filter(|s| s.is_idle(self.dispatcher.pending_in(s.key)) && s.kind.is_ready())
             .min_by_key(|s| (s.last_activity, s.key))
             .map(|s| s.key)
     }
@@ -159,7 +159,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                     let session = self.sessions.get(&key);
                     let on_request =
                         related.is_some_and(|h| self.dispatcher.route_of(key, h).is_some());
-                    if session.is_some_and(|s| s.ephemeral) && !on_request {
+                    if session.is_some_and(|s| s.kind.is_stateless()) && !on_request {
                         // A stateless request has no standalone stream: server-wide news
                         // goes to the listen streams that asked for it.
                         self.fan_out(&method, &params);
@@ -283,7 +283,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             return;
         };
         let stream_no = entry.route;
-        let initialize = entry.method == "initialize" && !session.ephemeral;
+        let initialize = entry.method == "initialize" && !session.kind.is_stateless();
         let failed_initialize = initialize && outcome.is_err();
         if let (true, Err(error)) = (failed_initialize, &outcome) {
             if let Some(stream) = session.streams.get_mut(&stream_no) {
@@ -307,7 +307,6 @@ impl<H: Handler + ?Sized> Transport<H> {
                         }
                     }
                 }
-                session.initialized = true;
             }
         }
         if session.view.is_modern() {
@@ -332,10 +331,12 @@ impl<H: Handler + ?Sized> Transport<H> {
                 error,
             },
         };
+        if initialize {
+            session.kind.initialize_answered(!failed_initialize);
+        }
         if failed_initialize {
             // Ended once the answer is on its way (`poll_action`): the POST still being
             // answered needs the session to build its reply, which gets no session id.
-            session.init_failed = true;
             self.reap.push(key);
         }
         self.deliver(key, stream_no, message.to_json(), true);
@@ -351,7 +352,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         no: StreamNo,
         id: String,
     ) -> Reply {
-        let Some(session) = self.sessions.get_mut(&key).filter(|s| !s.init_failed) else {
+        let Some(session) = self.sessions.get_mut(&key).filter(|s| !s.kind.has_failed()) else {
             return reply;
         };
         if reply.body == ReplyBody::Deferred {

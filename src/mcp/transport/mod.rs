@@ -25,7 +25,7 @@ use crate::http::RequestHead;
 use crate::idmap::IdMap;
 use crate::log;
 use serde_json::Value;
-use session::{ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
+use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -168,9 +168,9 @@ impl<H: Handler + ?Sized> Transport<H> {
             let Some(s) = self.sessions.get(&key) else {
                 continue;
             };
-            if s.init_failed {
+            if s.kind.has_failed() {
                 self.end_session(key, "initialize failed");
-            } else if s.ephemeral
+            } else if s.kind.is_stateless()
                 && self.dispatcher.pending_in(key) == 0
                 && !self.listeners.contains_key(&key)
             {
@@ -274,7 +274,8 @@ impl<H: Handler + ?Sized> Transport<H> {
             Message::Request { id, .. } => Some(id.clone()),
             _ => None,
         };
-        let (key, id) = match self.open_session(view, request, now) {
+        let kind = SessionKind::Handshake(Lifecycle::Initializing);
+        let (key, id) = match self.open_session(kind, view, request, now) {
             Ok(opened) => opened,
             Err(reply) => return reply,
         };
@@ -284,6 +285,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// A new handshake-era session with a fresh CSPRNG id, or 503 at `--max-sessions`.
     fn open_session(
         &mut self,
+        kind: SessionKind,
         mut view: SessionView,
         request: Option<Id>,
         now: Instant,
@@ -308,7 +310,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         view.id = id.clone();
         self.sessions.insert(
             key,
-            Session::new(key, id.clone(), view, self.settings.replay_bytes, now),
+            Session::new(key, id.clone(), kind, view, self.settings.replay_bytes, now),
         );
         self.by_id.insert(id.clone(), key);
         self.arm_expiry(key, now);
@@ -580,7 +582,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             return;
         }
         stream.conn = None;
-        if session.ephemeral {
+        if session.kind.is_stateless() {
             // 2026-07-28: closing the response stream cancels the request.
             let now = session.last_activity;
             let handles = self.dispatcher.requests_of(key);
@@ -590,7 +592,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             self.end_session(key, "stream closed by the client");
             return;
         }
-        if session.http_sse && no == STANDALONE {
+        if session.kind.is_http_sse() && no == STANDALONE {
             self.end_session(key, "HTTP+SSE stream closed");
             return;
         }
@@ -640,7 +642,10 @@ impl<H: Handler + ?Sized> Transport<H> {
         };
         no == STANDALONE
             || self.listeners.contains_key(&key)
-            || self.sessions.get(&key).is_some_and(|s| s.http_sse)
+            || self
+                .sessions
+                .get(&key)
+                .is_some_and(|s| s.kind.is_http_sse())
     }
 
     fn arm_expiry(&mut self, key: SessionKey, now: Instant) {
@@ -661,7 +666,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             self.actions.push_back(Action::Close { conn });
         }
         let listened = self.listeners.remove(&key).is_some();
-        if session.ephemeral {
+        if session.kind.is_stateless() {
             log::debug(format_args!("stateless request {}: {why}", key.0));
         } else {
             log::info(format_args!("session {} ended: {why}", session.id));

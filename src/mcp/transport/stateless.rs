@@ -24,7 +24,9 @@ use crate::http::RequestHead;
 use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{Body, Id, Message};
-use crate::mcp::transport::session::{ConnId, Delivery, Session, Stream, StreamNo};
+use crate::mcp::transport::session::{
+    ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo,
+};
 use crate::mcp::version;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -440,8 +442,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     fn open_ephemeral(&mut self, view: SessionView, now: Instant) -> SessionKey {
         let key = SessionKey(self.next_session);
         self.next_session += 1;
-        let mut session = Session::new(key, String::new(), view, 0, now);
-        session.ephemeral = true;
+        let session = Session::new(key, String::new(), SessionKind::Stateless, view, 0, now);
         self.sessions.insert(key, session);
         key
     }
@@ -483,7 +484,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         let session = self.sessions.get_mut(&key)?;
         // A handshake session's `initialize` is held the same way: its status (and whether it
         // gets a session id at all) waits for the answer.
-        let held = session.ephemeral || !session.initialized;
+        let held = session.kind.lifecycle() != Some(Lifecycle::Ready);
         if !held || self.settings.response_mode != ResponseMode::Auto {
             return None;
         }
