@@ -122,7 +122,9 @@ impl<H: Handler + ?Sized> Transport<H> {
             .values()
             .filter(|&&key| key != except)
             .filter_map(|key| self.sessions.get(key))
-            .filter(|s| s.is_idle(self.dispatcher.pending_in(s.key)) && s.kind.is_ready())
+            .filter(|s| {
+                s.is_idle(self.dispatcher.pending_in(s.key), &self.attached) && s.kind.is_ready()
+            })
             .min_by_key(|s| (s.last_activity, s.key))
             .map(|s| s.key)
     }
@@ -434,10 +436,8 @@ impl<H: Handler + ?Sized> Transport<H> {
         else {
             return;
         };
-        if let Some(bytes) = stream.push_event(no, json) {
-            if let Some(conn) = stream.conn {
-                self.actions.push_back(Action::Event { conn, bytes });
-            }
+        if let Some((conn, bytes)) = self.attached.push_event(key, no, stream, json) {
+            self.actions.push_back(Action::Event { conn, bytes });
         }
     }
 
@@ -451,24 +451,31 @@ impl<H: Handler + ?Sized> Transport<H> {
         };
         if !stream.is_finished(no)
             || stream.delivery == Delivery::Undecided
-            || stream.opening.is_some()
+            || self.attached.is_pending(key, no)
         {
             return;
         }
-        match (stream.delivery, stream.conn) {
+        match (stream.delivery, self.attached.conn_of(key, no)) {
             (Delivery::Json | Delivery::Held, Some(conn)) => {
                 let reply = json_reply(stream);
-                self.attached.remove(&conn);
+                self.attached.detach_stream(key, no);
                 session.drop_stream(no);
                 self.actions.push_back(Action::Reply { conn, reply });
             }
             (Delivery::Sse, Some(conn)) => {
-                self.attached.remove(&conn);
+                self.attached.detach_stream(key, no);
                 session.drop_stream(no);
                 self.actions.push_back(Action::EndStream { conn });
             }
-            (Delivery::Sse, None) => session.park(no),
-            _ => session.drop_stream(no),
+            (Delivery::Sse, None) => {
+                for evicted in session.park(no) {
+                    self.attached.detach_stream(key, evicted);
+                }
+            }
+            _ => {
+                self.attached.detach_stream(key, no);
+                session.drop_stream(no);
+            }
         }
     }
 
@@ -490,18 +497,8 @@ impl<H: Handler + ?Sized> Transport<H> {
             return;
         }
         self.open_sse(key, no);
-        let Some(stream) = self
-            .sessions
-            .get_mut(&key)
-            .and_then(|s| s.streams.get_mut(&no))
-        else {
-            return;
-        };
-        let Some(conn) = stream.conn.take() else {
-            return;
-        };
-        if stream.opening.is_none() {
-            self.attached.remove(&conn);
+        // A stream whose head is still pending ends with the reply being built.
+        if let Some(conn) = self.attached.release(key, no) {
             self.actions.push_back(Action::EndStream { conn });
         }
     }

@@ -39,12 +39,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             Ok(opened) => opened,
             Err(reply) => return reply,
         };
-        if let Some(session) = self.sessions.get_mut(&key) {
-            if let Some(stream) = session.streams.get_mut(&STANDALONE) {
-                stream.conn = Some(conn);
-            }
-        }
-        self.attached.insert(conn, (key, STANDALONE));
+        self.attached.attach(conn, key, STANDALONE);
         let endpoint = format!("{messages_path}?sessionId={id}");
         let mut initial = Vec::new();
         let event = sse::Event {

@@ -10,6 +10,7 @@
 //! client that lost the connection resumes with GET + `Last-Event-ID`, and messages for a
 //! standalone stream that is not open yet wait there until it opens.
 
+use super::attach::Attachments;
 use crate::idmap::IdMap;
 use crate::mcp::handler::{SessionKey, SessionView};
 use crate::sse::{self, ReplayBuffer, ReplayGap};
@@ -47,6 +48,7 @@ pub enum Delivery {
 }
 
 /// One SSE stream of a session (or, for `Delivery::Json`, one POST waiting for its answers).
+/// Which connection carries it is not here but in [`super::attach::Attachments`].
 #[derive(Debug)]
 pub struct Stream {
     /// How answers travel.
@@ -63,10 +65,6 @@ pub struct Stream {
     pub delivered: u64,
     /// Past events for `Last-Event-ID`.
     pub replay: ReplayBuffer,
-    /// The connection carrying the stream, if any.
-    pub conn: Option<ConnId>,
-    /// Bytes of a stream whose HTTP response head has not been written yet.
-    pub opening: Option<Vec<u8>>,
     /// Status of a plain JSON answer (503 when the backend refused the request).
     pub http_status: u16,
     /// The new session's id for a deferred answer to `initialize`: sent as `Mcp-Session-Id`
@@ -85,30 +83,20 @@ impl Stream {
             next_seq: 1,
             delivered: 0,
             replay: ReplayBuffer::new(replay_bytes),
-            conn: None,
-            opening: None,
             http_status: 200,
             session_id: None,
         }
     }
 
-    /// Appends one message as an event; returns the bytes to send now (if the stream is on a
-    /// connection whose head is already out), having buffered them for replay either way.
-    pub fn push_event(&mut self, no: StreamNo, message: String) -> Option<Vec<u8>> {
+    /// Appends one message as an event, kept for replay; its sequence number and encoding.
+    /// Where the bytes go (if anywhere) is for [`super::attach::Attachments::push_event`].
+    pub fn record_event(&mut self, no: StreamNo, message: String) -> (u64, Vec<u8>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut bytes = Vec::with_capacity(message.len() + 32);
         encode(no, seq, &message, &mut bytes);
         self.replay.push(seq, message);
-        self.conn?;
-        self.delivered = seq;
-        match &mut self.opening {
-            Some(opening) => {
-                opening.extend_from_slice(&bytes);
-                None
-            }
-            None => Some(bytes),
-        }
+        (seq, bytes)
     }
 
     /// The priming event of MCP 2025-11-25: an id and empty data, with `retry`.
@@ -293,26 +281,25 @@ impl Session {
 
     /// Idle = nothing in flight (`in_flight`: the dispatcher's count for this session) and no
     /// stream on a connection (DESIGN 5: session idle timeout).
-    pub fn is_idle(&self, in_flight: usize) -> bool {
-        in_flight == 0 && self.streams.values().all(|s| s.conn.is_none())
+    pub fn is_idle(&self, in_flight: usize, attached: &Attachments) -> bool {
+        in_flight == 0 && !attached.carries_session(self.key)
     }
 
-    /// Connections carrying this session's streams.
-    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.streams.values().filter_map(|s| s.conn)
-    }
-
-    /// Remembers a finished stream that lost its connection; evicts the oldest beyond the bound.
-    pub fn park(&mut self, no: StreamNo) {
+    /// Remembers a finished stream that lost its connection; evicts the oldest beyond the
+    /// bound, and returns the evicted numbers (to detach them everywhere else too).
+    pub fn park(&mut self, no: StreamNo) -> Vec<StreamNo> {
+        let mut evicted = Vec::new();
         if self.detached.contains(&no) {
-            return;
+            return evicted;
         }
         self.detached.push_back(no);
         while self.detached.len() > MAX_DETACHED_STREAMS {
             if let Some(old) = self.detached.pop_front() {
                 self.streams.remove(&old);
+                evicted.push(old);
             }
         }
+        evicted
     }
 
     /// Forgets a stream entirely.
@@ -348,16 +335,6 @@ mod tests {
     }
 
     #[test]
-    fn detached_stream_is_buffered_not_sent_and_replays() {
-        let mut s = Stream::new(Delivery::Sse, 1024);
-        assert_eq!(s.push_event(2, "{\"a\":1}".into()), None);
-        let mut out = Vec::new();
-        s.replay_after(2, 0, &mut out).unwrap();
-        assert_eq!(out, b"id: 2-1\nevent: message\ndata: {\"a\":1}\n\n");
-        assert_eq!(s.delivered, 1);
-    }
-
-    #[test]
     fn lifecycle_moves_forward_only_and_stateless_has_none() {
         let mut kind = SessionKind::Handshake(Lifecycle::Initializing);
         assert!(!kind.is_ready() && !kind.has_failed());
@@ -390,10 +367,12 @@ mod tests {
             64,
             t0,
         );
+        let mut evicted = Vec::new();
         for no in 1..=(MAX_DETACHED_STREAMS as StreamNo + 5) {
             session.streams.insert(no, Stream::new(Delivery::Sse, 64));
-            session.park(no);
+            evicted.extend(session.park(no));
         }
+        assert_eq!(evicted, vec![1, 2, 3, 4, 5]);
         assert_eq!(session.detached.len(), MAX_DETACHED_STREAMS);
         assert!(!session.streams.contains_key(&1));
         assert!(session.streams.contains_key(&STANDALONE));

@@ -108,6 +108,21 @@ impl<H: Handler> Rig<H> {
                 other => self.actions.push(other),
             }
         }
+        self.check_attachments();
+    }
+
+    /// After every call: the one table of which connection carries which stream agrees both
+    /// ways, and names only streams that exist.
+    fn check_attachments(&self) {
+        self.t.attached.assert_consistent();
+        for (conn, key, no) in self.t.attached.attached_streams() {
+            let session = self.t.sessions.get(&key);
+            let session = session.unwrap_or_else(|| panic!("{conn:?} carries ended {key:?}"));
+            assert!(
+                session.streams.contains_key(&no),
+                "{conn:?}: stream {no} gone"
+            );
+        }
     }
 
     fn post_with(&mut self, conn: u32, headers: &[(&str, &str)], body: &str) -> Reply {
@@ -635,6 +650,37 @@ fn resumption_replays_exactly_that_stream() {
     assert_eq!(rig.get(6, &id, Some(&b_first)).status, 400);
     assert_eq!(rig.get(6, &id, Some("99-1")).status, 400);
     assert_eq!(rig.get(6, &id, Some("not-an-id")).status, 400);
+}
+
+#[test]
+fn one_table_follows_a_stream_through_resumption_takeover_and_end() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    assert_eq!(rig.get(3, &id, None).status, 200);
+    let (a, end) = stream_events(&rig.post(1, &id, &progress_call(21)));
+    assert!(!end);
+    assert_eq!(rig.t.stats().open_streams, 2);
+    assert!(rig.t.is_long_lived(c(3)) && !rig.t.is_long_lived(c(1)));
+    // Connection 5 resumes the call's stream while connection 1 still carries it: 1 is closed
+    // and forgotten, 5 carries the stream.
+    let resumed = rig.get(5, &id, a[0].id.as_deref());
+    assert_eq!(resumed.status, 200);
+    assert!(rig.actions.contains(&Action::Close { conn: c(1) }));
+    assert_eq!(rig.t.attached.stream_of(c(1)), None);
+    assert!(rig.t.attached.stream_of(c(5)).is_some());
+    assert_eq!(rig.t.stats().open_streams, 2);
+    rig.close(1); // The closed connection going away changes nothing.
+    assert!(rig.t.attached.stream_of(c(5)).is_some());
+    rig.advance(Duration::from_millis(100));
+    let (events, ended) = rig.sent_to(5);
+    assert!(ended, "the answer ends the resumed stream");
+    let last: Value = serde_json::from_str(&events.last().unwrap().data).unwrap();
+    assert_eq!(last["id"], 21);
+    assert!(rig.sent_to(1).0.is_empty());
+    assert_eq!(rig.t.stats().open_streams, 1);
+    assert_eq!(rig.delete(&id), Reply::empty(200));
+    assert!(rig.actions.contains(&Action::Close { conn: c(3) }));
+    assert_eq!(rig.t.stats().open_streams, 0);
 }
 
 #[test]
