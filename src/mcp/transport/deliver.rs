@@ -479,6 +479,37 @@ impl<H: Handler + ?Sized> Transport<H> {
         }
     }
 
+    /// Sends the deferred reply of a held stream (now an event stream) with what gathered for
+    /// its head; `end`: the connection is let go after it (SSE polling), and the stream waits,
+    /// detached, for the client to resume with the session id the head carries.
+    pub(super) fn send_held_head(&mut self, key: SessionKey, no: StreamNo, end: bool) {
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
+        let initial = self.attached.take_pending(key, no).unwrap_or_default();
+        let conn = match end {
+            true => self.attached.detach_stream(key, no),
+            false => self.attached.conn_of(key, no),
+        };
+        if let Some(conn) = conn {
+            let body = ReplyBody::Stream { initial, end };
+            let headers = match stream.session_id.take() {
+                Some(id) => vec![("Mcp-Session-Id", id)],
+                None => Vec::new(),
+            };
+            let reply = Reply {
+                status: 200,
+                headers,
+                body,
+            };
+            self.actions.push_back(Action::Reply { conn, reply });
+        }
+    }
+
     /// SSE polling: ends the connection of a request's stream before its answer.
     pub(super) fn close_stream(&mut self, request: RequestHandle) {
         let Some(key) = self.dispatcher.get(request).map(|r| r.session) else {
@@ -496,7 +527,16 @@ impl<H: Handler + ?Sized> Transport<H> {
         if self.settings.response_mode == ResponseMode::Json {
             return;
         }
+        let held = self
+            .sessions
+            .get(&key)
+            .and_then(|s| s.streams.get(&no))
+            .is_some_and(|s| s.delivery == Delivery::Held);
         self.open_sse(key, no);
+        if held {
+            // Its reply is still deferred: the head goes out now, with the priming event.
+            return self.send_held_head(key, no, true);
+        }
         // A stream whose head is still pending ends with the reply being built.
         if let Some(conn) = self.attached.release(key, no) {
             self.actions.push_back(Action::EndStream { conn });

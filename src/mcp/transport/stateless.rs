@@ -500,23 +500,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             return;
         };
         self.attached.push_event(key, no, stream, json);
-        let initial = self.attached.take_pending(key, no).unwrap_or_default();
-        if let Some(conn) = self.attached.conn_of(key, no) {
-            let body = ReplyBody::Stream {
-                initial,
-                end: false,
-            };
-            let headers = match stream.session_id.take() {
-                Some(id) => vec![("Mcp-Session-Id", id)],
-                None => Vec::new(),
-            };
-            let reply = Reply {
-                status: 200,
-                headers,
-                body,
-            };
-            self.actions.push_back(Action::Reply { conn, reply });
-        }
+        self.send_held_head(key, no, false);
     }
 
     /// Tells the handler the union of the resource URIs the listen streams follow.
