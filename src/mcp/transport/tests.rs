@@ -112,7 +112,7 @@ impl<H: Handler> Rig<H> {
     }
 
     /// After every call: the one table of which connection carries which stream agrees both
-    /// ways, and names only streams that exist.
+    /// ways, and names only streams that exist and are not parked as detached.
     fn check_attachments(&self) {
         self.t.attached.assert_consistent();
         for (conn, key, no) in self.t.attached.attached_streams() {
@@ -122,6 +122,7 @@ impl<H: Handler> Rig<H> {
                 session.streams.contains_key(&no),
                 "{conn:?}: stream {no} gone"
             );
+            assert!(!session.detached.contains(&no), "{conn:?}: {no} parked");
         }
     }
 
