@@ -13,7 +13,6 @@
 use super::session::{ConnId, Stream, StreamNo};
 use crate::idmap::IdMap;
 use crate::mcp::handler::SessionKey;
-use std::collections::BTreeMap;
 
 /// Where the events of an attached stream go.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,12 +49,11 @@ impl Carrier {
 ///
 /// Invariant: `by_conn[c] == (k, n)` exactly when `by_stream[(k, n)]` is on connection `c`.
 /// Bounded by the streams of live sessions: every stream that is dropped, and every session
-/// that ends, is detached here.
+/// that ends, is detached here (sessions own their stream numbers and name them when asked).
 #[derive(Debug, Default)]
 pub struct Attachments {
     by_conn: IdMap<ConnId, (SessionKey, StreamNo)>,
-    /// Ordered so a session's streams are one range.
-    by_stream: BTreeMap<(SessionKey, StreamNo), Carrier>,
+    by_stream: IdMap<(SessionKey, StreamNo), Carrier>,
 }
 
 impl Attachments {
@@ -163,24 +161,26 @@ impl Attachments {
         }
     }
 
-    /// Detaches every stream of session `key`; the connections they were on.
-    pub fn detach_session(&mut self, key: SessionKey) -> Vec<ConnId> {
-        let nos: Vec<StreamNo> = self.streams_of(key).map(|(no, _)| no).collect();
+    /// Detaches the streams `nos` of session `key` (all it has, when it ends); the
+    /// connections they were on.
+    pub fn detach_session(
+        &mut self,
+        key: SessionKey,
+        nos: impl IntoIterator<Item = StreamNo>,
+    ) -> Vec<ConnId> {
         nos.into_iter()
             .filter_map(|no| self.detach_stream(key, no))
             .collect()
     }
 
-    /// Whether any stream of session `key` is on a connection.
-    pub fn carries_session(&self, key: SessionKey) -> bool {
-        self.streams_of(key).any(|(_, c)| c.conn().is_some())
-    }
-
-    /// The first stream of session `key` that is on a connection.
-    pub fn first_attached(&self, key: SessionKey) -> Option<StreamNo> {
-        self.streams_of(key)
-            .find(|(_, c)| c.conn().is_some())
-            .map(|(no, _)| no)
+    /// The first of the streams `nos` of session `key` that is on a connection. The caller
+    /// names the session's streams (it owns them), so no lookup walks other sessions.
+    pub fn first_attached(
+        &self,
+        key: SessionKey,
+        nos: impl IntoIterator<Item = StreamNo>,
+    ) -> Option<StreamNo> {
+        nos.into_iter().find(|&no| self.conn_of(key, no).is_some())
     }
 
     /// Connections carrying a stream.
@@ -242,12 +242,6 @@ impl Attachments {
             .iter()
             .map(|(&conn, &(key, no))| (conn, key, no))
             .collect()
-    }
-
-    fn streams_of(&self, key: SessionKey) -> impl Iterator<Item = (StreamNo, &Carrier)> + '_ {
-        self.by_stream
-            .range((key, StreamNo::MIN)..=(key, StreamNo::MAX))
-            .map(|(&(_, no), carrier)| (no, carrier))
     }
 }
 
@@ -365,15 +359,16 @@ mod tests {
         a.attach(conn(2), S1, 4);
         a.open(S1, 5, Vec::new()); // released, no connection
         a.attach(conn(3), S2, 0);
-        assert!(a.carries_session(S1));
-        assert_eq!(a.first_attached(S1), Some(0));
-        let mut closed = a.detach_session(S1);
+        let s1 = [0, 3, 4, 5];
+        assert_eq!(a.first_attached(S1, s1), Some(0));
+        assert_eq!(a.first_attached(S1, [3, 5, 4]), Some(4));
+        let mut closed = a.detach_session(S1, s1);
         closed.sort();
         assert_eq!(closed, vec![conn(1), conn(2)]);
-        assert!(!a.carries_session(S1));
+        assert_eq!(a.first_attached(S1, s1), None);
         assert!(!a.is_pending(S1, 5));
         assert_eq!(a.conn_of(S2, 0), Some(conn(3)));
-        assert_eq!(a.first_attached(SessionKey(3)), None);
+        assert_eq!(a.first_attached(SessionKey(3), [0]), None);
         check(&a);
         assert_eq!(a.len(), 1);
     }

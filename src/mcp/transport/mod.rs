@@ -670,7 +670,10 @@ impl<H: Handler + ?Sized> Transport<H> {
             return;
         };
         self.by_id.remove(&session.id);
-        for conn in self.attached.detach_session(key) {
+        for conn in self
+            .attached
+            .detach_session(key, session.streams.keys().copied())
+        {
             self.actions.push_back(Action::Close { conn });
         }
         let listened = self.listeners.remove(&key).is_some();

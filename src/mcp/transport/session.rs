@@ -282,7 +282,10 @@ impl Session {
     /// Idle = nothing in flight (`in_flight`: the dispatcher's count for this session) and no
     /// stream on a connection (DESIGN 5: session idle timeout).
     pub fn is_idle(&self, in_flight: usize, attached: &Attachments) -> bool {
-        in_flight == 0 && !attached.carries_session(self.key)
+        in_flight == 0
+            && attached
+                .first_attached(self.key, self.streams.keys().copied())
+                .is_none()
     }
 
     /// Remembers a finished stream that lost its connection; evicts the oldest beyond the

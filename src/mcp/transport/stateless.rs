@@ -524,7 +524,10 @@ impl<H: Handler + ?Sized> Transport<H> {
             let Some(session) = self.sessions.get_mut(key) else {
                 continue;
             };
-            let Some(no) = self.attached.first_attached(*key) else {
+            let Some(no) = self
+                .attached
+                .first_attached(*key, session.streams.keys().copied())
+            else {
                 continue;
             };
             let Some(stream) = session.streams.get_mut(&no) else {
