@@ -9,6 +9,9 @@
 //! connection carrying a stream goes away, `on_timer` for each expired [`Timer`]; after each,
 //! drain [`Transport::poll_action`].
 //!
+//! Which connection carries which stream is recorded once, both ways, in
+//! [`attach::Attachments`]; a session's kind and handshake state are [`session::SessionKind`].
+//!
 //! Rules (citations in `shared/research/mcp-spec.md` 2A and "Easy to get wrong"): `Accept` must
 //! list JSON and SSE (406), bodies are JSON (415); unparseable 400/-32700; not JSON-RPC
 //! 400/-32600; `initialize` makes a session; other requests need `Mcp-Session-Id` (400 when
