@@ -33,7 +33,6 @@ use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamN
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
-pub mod attach;
 mod deliver;
 pub mod eras;
 use deliver::json_reply;
@@ -41,6 +40,7 @@ mod http_sse;
 pub mod param_headers;
 mod reply;
 pub use reply::{Reply, ReplyBody};
+pub mod attach;
 pub mod session;
 pub mod stateless;
 pub mod stdio;

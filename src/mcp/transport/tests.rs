@@ -857,6 +857,92 @@ fn handler_panic_fails_only_that_request() {
     assert_eq!(body_json(&ping)["result"], json!({}));
 }
 
+/// Builtin, except that `initialize` is answered late, after its stream was let go (SSE
+/// polling), as a backend that asks upstream first might do.
+#[derive(Default)]
+struct LateInit {
+    inner: Builtin,
+    init: Option<(RequestHandle, Option<Value>)>,
+}
+
+const CLOSE_INIT: u64 = u64::MAX - 1;
+const ANSWER_INIT: u64 = u64::MAX - 2;
+
+impl Handler for LateInit {
+    fn server_info(&self) -> crate::mcp::ServerInfo {
+        self.inner.server_info()
+    }
+
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.init = Some((request, params));
+        ctx.set_timer(Duration::from_millis(10), CLOSE_INIT);
+    }
+
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        self.inner.handle_request(ctx, request, method, params)
+    }
+
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+        self.inner.handle_notification(ctx, method, params)
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        self.inner.handle_response(ctx, id, outcome)
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        match (token, &self.init) {
+            (CLOSE_INIT, Some((request, _))) => {
+                ctx.close_stream(*request);
+                ctx.set_timer(Duration::from_millis(10), ANSWER_INIT);
+            }
+            (ANSWER_INIT, Some((request, params))) => {
+                let answer = self.server_info().initialize(params.as_ref());
+                ctx.respond(*request, answer);
+            }
+            _ => self.inner.handle_timer(ctx, token),
+        }
+    }
+}
+
+#[test]
+fn a_held_initialize_let_go_before_its_answer_sends_its_head_and_resumes() {
+    let mut rig = Rig::with(LateInit::default(), ResponseMode::Auto, |_| {});
+    let reply = rig.initialize("2025-11-25", json!({}));
+    assert_eq!(reply.body, ReplyBody::Deferred, "held until the answer");
+    rig.advance(Duration::from_millis(10));
+    // The waiting connection gets its head now: the session id and the priming event, then
+    // the end; it does not wait for an answer that will never come to it.
+    let sent = rig.actions.iter().find_map(|a| match a {
+        Action::Reply { conn, reply } if *conn == c(99) => Some(reply),
+        _ => None,
+    });
+    let sent = sent.expect("the held reply is sent when its stream is let go");
+    let id = header(sent, "Mcp-Session-Id").unwrap().to_string();
+    let (primed, end) = stream_events(sent);
+    assert!(end);
+    assert_eq!(primed.len(), 1);
+    assert_eq!(rig.t.stats().open_streams, 0);
+    rig.advance(Duration::from_millis(10));
+    let resumed = rig.get(7, &id, primed[0].id.as_deref());
+    let (events, end) = stream_events(&resumed);
+    assert!(end, "the answer is all the stream carries");
+    let answer: Value = serde_json::from_str(&events[0].data).unwrap();
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["result"]["protocolVersion"], "2025-11-25");
+}
+
 #[test]
 fn cancelled_request_gets_no_answer_and_its_stream_ends() {
     let mut rig = Rig::new(ResponseMode::Auto);
@@ -1324,90 +1410,4 @@ fn start_reconnection_call(rig: &mut Rig<Builtin>) -> (String, Vec<ParsedEvent>)
     assert_eq!(primed.len(), 1);
     assert!(primed[0].data.is_empty());
     (id, primed)
-}
-
-/// Builtin, except that `initialize` is answered late, after its stream was let go (SSE
-/// polling), as a backend that asks upstream first might do.
-#[derive(Default)]
-struct LateInit {
-    inner: Builtin,
-    init: Option<(RequestHandle, Option<Value>)>,
-}
-
-const CLOSE_INIT: u64 = u64::MAX - 1;
-const ANSWER_INIT: u64 = u64::MAX - 2;
-
-impl Handler for LateInit {
-    fn server_info(&self) -> crate::mcp::ServerInfo {
-        self.inner.server_info()
-    }
-
-    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
-        self.init = Some((request, params));
-        ctx.set_timer(Duration::from_millis(10), CLOSE_INIT);
-    }
-
-    fn handle_request(
-        &mut self,
-        ctx: &mut Context<'_>,
-        request: RequestHandle,
-        method: &str,
-        params: Option<Value>,
-    ) {
-        self.inner.handle_request(ctx, request, method, params)
-    }
-
-    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
-        self.inner.handle_notification(ctx, method, params)
-    }
-
-    fn handle_response(
-        &mut self,
-        ctx: &mut Context<'_>,
-        id: OutgoingId,
-        outcome: Result<Value, ErrorObject>,
-    ) {
-        self.inner.handle_response(ctx, id, outcome)
-    }
-
-    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
-        match (token, &self.init) {
-            (CLOSE_INIT, Some((request, _))) => {
-                ctx.close_stream(*request);
-                ctx.set_timer(Duration::from_millis(10), ANSWER_INIT);
-            }
-            (ANSWER_INIT, Some((request, params))) => {
-                let answer = self.server_info().initialize(params.as_ref());
-                ctx.respond(*request, answer);
-            }
-            _ => self.inner.handle_timer(ctx, token),
-        }
-    }
-}
-
-#[test]
-fn a_held_initialize_let_go_before_its_answer_sends_its_head_and_resumes() {
-    let mut rig = Rig::with(LateInit::default(), ResponseMode::Auto, |_| {});
-    let reply = rig.initialize("2025-11-25", json!({}));
-    assert_eq!(reply.body, ReplyBody::Deferred, "held until the answer");
-    rig.advance(Duration::from_millis(10));
-    // The waiting connection gets its head now: the session id and the priming event, then
-    // the end; it does not wait for an answer that will never come to it.
-    let sent = rig.actions.iter().find_map(|a| match a {
-        Action::Reply { conn, reply } if *conn == c(99) => Some(reply),
-        _ => None,
-    });
-    let sent = sent.expect("the held reply is sent when its stream is let go");
-    let id = header(sent, "Mcp-Session-Id").unwrap().to_string();
-    let (primed, end) = stream_events(sent);
-    assert!(end);
-    assert_eq!(primed.len(), 1);
-    assert_eq!(rig.t.stats().open_streams, 0);
-    rig.advance(Duration::from_millis(10));
-    let resumed = rig.get(7, &id, primed[0].id.as_deref());
-    let (events, end) = stream_events(&resumed);
-    assert!(end, "the answer is all the stream carries");
-    let answer: Value = serde_json::from_str(&events[0].data).unwrap();
-    assert_eq!(answer["id"], 1);
-    assert_eq!(answer["result"]["protocolVersion"], "2025-11-25");
 }
