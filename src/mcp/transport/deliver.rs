@@ -91,7 +91,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         if let Some(stream) = session.streams.get_mut(&no) {
             stream.outstanding = stream.outstanding.saturating_sub(1);
         }
-        if session.ephemeral && pending == 0 {
+        if session.kind.is_stateless() && pending == 0 {
             self.reap.push(key);
         }
         self.finish_stream_if_done(key, no);
@@ -122,7 +122,9 @@ impl<H: Handler + ?Sized> Transport<H> {
             .values()
             .filter(|&&key| key != except)
             .filter_map(|key| self.sessions.get(key))
-            .filter(|s| s.is_idle(self.dispatcher.pending_in(s.key)) && s.initialized)
+            .filter(|s| {
+                s.is_idle(self.dispatcher.pending_in(s.key), &self.attached) && s.kind.is_ready()
+            })
             .min_by_key(|s| (s.last_activity, s.key))
             .map(|s| s.key)
     }
@@ -159,7 +161,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                     let session = self.sessions.get(&key);
                     let on_request =
                         related.is_some_and(|h| self.dispatcher.route_of(key, h).is_some());
-                    if session.is_some_and(|s| s.ephemeral) && !on_request {
+                    if session.is_some_and(|s| s.kind.is_stateless()) && !on_request {
                         // A stateless request has no standalone stream: server-wide news
                         // goes to the listen streams that asked for it.
                         self.fan_out(&method, &params);
@@ -283,7 +285,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             return;
         };
         let stream_no = entry.route;
-        let initialize = entry.method == "initialize" && !session.ephemeral;
+        let initialize = entry.method == "initialize" && !session.kind.is_stateless();
         let failed_initialize = initialize && outcome.is_err();
         if let (true, Err(error)) = (failed_initialize, &outcome) {
             if let Some(stream) = session.streams.get_mut(&stream_no) {
@@ -307,7 +309,6 @@ impl<H: Handler + ?Sized> Transport<H> {
                         }
                     }
                 }
-                session.initialized = true;
             }
         }
         if session.view.is_modern() {
@@ -332,10 +333,12 @@ impl<H: Handler + ?Sized> Transport<H> {
                 error,
             },
         };
+        if initialize {
+            session.kind.initialize_answered(!failed_initialize);
+        }
         if failed_initialize {
             // Ended once the answer is on its way (`poll_action`): the POST still being
             // answered needs the session to build its reply, which gets no session id.
-            session.init_failed = true;
             self.reap.push(key);
         }
         self.deliver(key, stream_no, message.to_json(), true);
@@ -351,7 +354,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         no: StreamNo,
         id: String,
     ) -> Reply {
-        let Some(session) = self.sessions.get_mut(&key).filter(|s| !s.init_failed) else {
+        let Some(session) = self.sessions.get_mut(&key).filter(|s| !s.kind.has_failed()) else {
             return reply;
         };
         if reply.body == ReplyBody::Deferred {
@@ -433,10 +436,8 @@ impl<H: Handler + ?Sized> Transport<H> {
         else {
             return;
         };
-        if let Some(bytes) = stream.push_event(no, json) {
-            if let Some(conn) = stream.conn {
-                self.actions.push_back(Action::Event { conn, bytes });
-            }
+        if let Some((conn, bytes)) = self.attached.push_event(key, no, stream, json) {
+            self.actions.push_back(Action::Event { conn, bytes });
         }
     }
 
@@ -450,24 +451,62 @@ impl<H: Handler + ?Sized> Transport<H> {
         };
         if !stream.is_finished(no)
             || stream.delivery == Delivery::Undecided
-            || stream.opening.is_some()
+            || self.attached.is_pending(key, no)
         {
             return;
         }
-        match (stream.delivery, stream.conn) {
+        match (stream.delivery, self.attached.conn_of(key, no)) {
             (Delivery::Json | Delivery::Held, Some(conn)) => {
                 let reply = json_reply(stream);
-                self.attached.remove(&conn);
+                self.attached.detach_stream(key, no);
                 session.drop_stream(no);
                 self.actions.push_back(Action::Reply { conn, reply });
             }
             (Delivery::Sse, Some(conn)) => {
-                self.attached.remove(&conn);
+                self.attached.detach_stream(key, no);
                 session.drop_stream(no);
                 self.actions.push_back(Action::EndStream { conn });
             }
-            (Delivery::Sse, None) => session.park(no),
-            _ => session.drop_stream(no),
+            (Delivery::Sse, None) => {
+                for evicted in session.park(no) {
+                    self.attached.detach_stream(key, evicted);
+                }
+            }
+            _ => {
+                self.attached.detach_stream(key, no);
+                session.drop_stream(no);
+            }
+        }
+    }
+
+    /// Sends the deferred reply of a held stream (now an event stream) with what gathered for
+    /// its head; `end`: the connection is let go after it (SSE polling), and the stream waits,
+    /// detached, for the client to resume with the session id the head carries.
+    pub(super) fn send_held_head(&mut self, key: SessionKey, no: StreamNo, end: bool) {
+        let Some(stream) = self
+            .sessions
+            .get_mut(&key)
+            .and_then(|s| s.streams.get_mut(&no))
+        else {
+            return;
+        };
+        let initial = self.attached.take_pending(key, no).unwrap_or_default();
+        let conn = match end {
+            true => self.attached.detach_stream(key, no),
+            false => self.attached.conn_of(key, no),
+        };
+        if let Some(conn) = conn {
+            let body = ReplyBody::Stream { initial, end };
+            let headers = match stream.session_id.take() {
+                Some(id) => vec![("Mcp-Session-Id", id)],
+                None => Vec::new(),
+            };
+            let reply = Reply {
+                status: 200,
+                headers,
+                body,
+            };
+            self.actions.push_back(Action::Reply { conn, reply });
         }
     }
 
@@ -488,19 +527,18 @@ impl<H: Handler + ?Sized> Transport<H> {
         if self.settings.response_mode == ResponseMode::Json {
             return;
         }
-        self.open_sse(key, no);
-        let Some(stream) = self
+        let held = self
             .sessions
-            .get_mut(&key)
-            .and_then(|s| s.streams.get_mut(&no))
-        else {
-            return;
-        };
-        let Some(conn) = stream.conn.take() else {
-            return;
-        };
-        if stream.opening.is_none() {
-            self.attached.remove(&conn);
+            .get(&key)
+            .and_then(|s| s.streams.get(&no))
+            .is_some_and(|s| s.delivery == Delivery::Held);
+        self.open_sse(key, no);
+        if held {
+            // Its reply is still deferred: the head goes out now, with the priming event.
+            return self.send_held_head(key, no, true);
+        }
+        // A stream whose head is still pending ends with the reply being built.
+        if let Some(conn) = self.attached.release(key, no) {
             self.actions.push_back(Action::EndStream { conn });
         }
     }

@@ -11,7 +11,7 @@ use crate::http::RequestHead;
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, SessionView};
 use crate::mcp::jsonrpc::{self, Body, Message};
-use crate::mcp::transport::session::{ConnId, STANDALONE};
+use crate::mcp::transport::session::{ConnId, Lifecycle, SessionKind, STANDALONE};
 use crate::sse;
 use std::time::Instant;
 
@@ -34,17 +34,12 @@ impl<H: Handler + ?Sized> Transport<H> {
             protocol_version: "2024-11-05".into(),
             ..SessionView::default()
         };
-        let (key, id) = match self.open_session(view, None, now) {
+        let kind = SessionKind::HttpSse(Lifecycle::Initializing);
+        let (key, id) = match self.open_session(kind, view, None, now) {
             Ok(opened) => opened,
             Err(reply) => return reply,
         };
-        if let Some(session) = self.sessions.get_mut(&key) {
-            session.http_sse = true;
-            if let Some(stream) = session.streams.get_mut(&STANDALONE) {
-                stream.conn = Some(conn);
-            }
-        }
-        self.attached.insert(conn, (key, STANDALONE));
+        self.attached.attach(conn, key, STANDALONE);
         let endpoint = format!("{messages_path}?sessionId={id}");
         let mut initial = Vec::new();
         let event = sse::Event {
@@ -66,7 +61,14 @@ impl<H: Handler + ?Sized> Transport<H> {
             return Error::SessionIdRequired("the sessionId query parameter").reply(None);
         };
         let key = match self.by_id.get(id).copied() {
-            Some(key) if self.sessions.get(&key).is_some_and(|s| s.http_sse) => key,
+            Some(key)
+                if self
+                    .sessions
+                    .get(&key)
+                    .is_some_and(|s| s.kind.is_http_sse()) =>
+            {
+                key
+            }
             _ => return Error::UnknownSession.reply(None),
         };
         let items = match json_body(head, body) {

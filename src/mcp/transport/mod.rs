@@ -9,6 +9,9 @@
 //! connection carrying a stream goes away, `on_timer` for each expired [`Timer`]; after each,
 //! drain [`Transport::poll_action`].
 //!
+//! Which connection carries which stream is recorded once, both ways, in
+//! [`attach::Attachments`]; a session's kind and handshake state are [`session::SessionKind`].
+//!
 //! Rules (citations in `shared/research/mcp-spec.md` 2A and "Easy to get wrong"): `Accept` must
 //! list JSON and SSE (406), bodies are JSON (415); unparseable 400/-32700; not JSON-RPC
 //! 400/-32600; `initialize` makes a session; other requests need `Mcp-Session-Id` (400 when
@@ -24,8 +27,9 @@ use crate::config::ResponseMode;
 use crate::http::RequestHead;
 use crate::idmap::IdMap;
 use crate::log;
+use attach::Attachments;
 use serde_json::Value;
-use session::{ConnId, Delivery, Session, Stream, StreamNo, STANDALONE};
+use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE};
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
 
@@ -40,6 +44,7 @@ mod http_sse;
 pub mod param_headers;
 mod reply;
 pub use reply::{Reply, ReplyBody};
+pub mod attach;
 pub mod session;
 pub mod stateless;
 pub mod stdio;
@@ -133,7 +138,8 @@ pub struct Transport<H: Handler + ?Sized = dyn Handler> {
     settings: Settings,
     sessions: IdMap<SessionKey, Session>,
     by_id: HashMap<String, SessionKey>,
-    attached: IdMap<ConnId, (SessionKey, StreamNo)>,
+    /// Which connection carries which stream, both ways (the only record of it).
+    attached: Attachments,
     next_session: u64,
     total_sessions: u64,
     actions: VecDeque<Action>,
@@ -151,7 +157,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             settings,
             sessions: IdMap::default(),
             by_id: HashMap::new(),
-            attached: IdMap::default(),
+            attached: Attachments::default(),
             next_session: 1,
             total_sessions: 0,
             actions: VecDeque::new(),
@@ -166,9 +172,9 @@ impl<H: Handler + ?Sized> Transport<H> {
             let Some(s) = self.sessions.get(&key) else {
                 continue;
             };
-            if s.init_failed {
+            if s.kind.has_failed() {
                 self.end_session(key, "initialize failed");
-            } else if s.ephemeral
+            } else if s.kind.is_stateless()
                 && self.dispatcher.pending_in(key) == 0
                 && !self.listeners.contains_key(&key)
             {
@@ -272,7 +278,8 @@ impl<H: Handler + ?Sized> Transport<H> {
             Message::Request { id, .. } => Some(id.clone()),
             _ => None,
         };
-        let (key, id) = match self.open_session(view, request, now) {
+        let kind = SessionKind::Handshake(Lifecycle::Initializing);
+        let (key, id) = match self.open_session(kind, view, request, now) {
             Ok(opened) => opened,
             Err(reply) => return reply,
         };
@@ -282,6 +289,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// A new handshake-era session with a fresh CSPRNG id, or 503 at `--max-sessions`.
     fn open_session(
         &mut self,
+        kind: SessionKind,
         mut view: SessionView,
         request: Option<Id>,
         now: Instant,
@@ -306,7 +314,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         view.id = id.clone();
         self.sessions.insert(
             key,
-            Session::new(key, id.clone(), view, self.settings.replay_bytes, now),
+            Session::new(key, id.clone(), kind, view, self.settings.replay_bytes, now),
         );
         self.by_id.insert(id.clone(), key);
         self.arm_expiry(key, now);
@@ -369,10 +377,10 @@ impl<H: Handler + ?Sized> Transport<H> {
         session.next_stream += 1;
         let mut stream = Stream::new(Delivery::Undecided, self.settings.replay_bytes);
         stream.batch = batch;
-        stream.conn = Some(conn);
         stream.outstanding = requests.len();
         stream.json_answers = answers;
         session.streams.insert(no, stream);
+        self.attached.attach(conn, key, no);
         if self.settings.response_mode == ResponseMode::Sse {
             self.open_sse(key, no);
         }
@@ -384,7 +392,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         for (handle, method, params) in handles {
             self.call_request(key, handle, &method, params, now);
         }
-        let reply = self.finish_post(conn, key, no);
+        let reply = self.finish_post(key, no);
         match new_session_id {
             Some(id) => self.with_session_id(reply, key, no, id),
             None => reply,
@@ -393,7 +401,7 @@ impl<H: Handler + ?Sized> Transport<H> {
 
     /// The reply of a POST once the handler has run: JSON if everything is answered and
     /// nothing else was sent first, otherwise an event stream (or a deferred JSON answer).
-    fn finish_post(&mut self, conn: ConnId, key: SessionKey, no: StreamNo) -> Reply {
+    fn finish_post(&mut self, key: SessionKey, no: StreamNo) -> Reply {
         let mode = self.settings.response_mode;
         let Some(stream) = self
             .sessions
@@ -401,26 +409,25 @@ impl<H: Handler + ?Sized> Transport<H> {
             .and_then(|s| s.streams.get_mut(&no))
         else {
             // The session ended while the handler ran (for example a failed initialize).
+            self.attached.detach_stream(key, no);
             return Error::UnknownSession.reply(None);
         };
         if stream.delivery == Delivery::Undecided {
             if stream.outstanding == 0 {
                 let reply = json_reply(stream);
-                if let Some(session) = self.sessions.get_mut(&key) {
-                    session.drop_stream(no);
-                }
+                self.forget_stream(key, no);
                 return reply;
             }
             if mode == ResponseMode::Json {
+                // Its connection (attached in `exchange`) waits for the answers.
                 stream.delivery = Delivery::Json;
-                self.attached.insert(conn, (key, no));
                 return Reply {
                     status: 200,
                     headers: Vec::new(),
                     body: ReplyBody::Deferred,
                 };
             }
-            if let Some(reply) = self.hold_stateless(conn, key, no) {
+            if let Some(reply) = self.hold_stateless(key, no) {
                 return reply;
             }
             self.open_sse(key, no);
@@ -428,19 +435,19 @@ impl<H: Handler + ?Sized> Transport<H> {
         let Some(session) = self.sessions.get_mut(&key) else {
             return Error::UnknownSession.reply(None);
         };
-        let Some(stream) = session.streams.get_mut(&no) else {
+        let Some(stream) = session.streams.get(&no) else {
+            self.attached.detach_stream(key, no);
             return Error::StreamEnded.reply(None);
         };
-        let initial = stream.opening.take().unwrap_or_default();
-        let end = stream.is_finished(no) || stream.conn.is_none();
-        if stream.is_finished(no) {
+        let initial = self.attached.take_pending(key, no).unwrap_or_default();
+        // No connection: closed before its answer (SSE polling), kept for resumption.
+        let released = self.attached.conn_of(key, no).is_none();
+        let finished = stream.is_finished(no);
+        if finished {
             session.drop_stream(no);
-        } else if stream.conn.is_none() {
-            // Closed before its answer (SSE polling): kept for resumption.
-        } else {
-            self.attached.insert(conn, (key, no));
+            self.attached.detach_stream(key, no);
         }
-        Reply::stream(initial, end)
+        Reply::stream(initial, finished || released)
     }
 
     /// Turns a POST's pending answer into an event stream: priming event for clients that
@@ -461,9 +468,10 @@ impl<H: Handler + ?Sized> Transport<H> {
         if polling {
             Stream::priming(no, &mut opening);
         }
-        stream.opening = Some(opening);
+        self.attached.open(key, no, opening);
         for answer in std::mem::take(&mut stream.json_answers) {
-            stream.push_event(no, answer);
+            // Gathered with the head (or only kept for replay): nothing goes out yet.
+            self.attached.push_event(key, no, stream, answer);
         }
     }
 
@@ -513,8 +521,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                     )
                     .reply(None);
                 }
-                if let Some(previous) = stream.conn.replace(conn) {
-                    self.attached.remove(&previous);
+                if let Some(previous) = self.attached.attach(conn, key, no) {
                     self.actions.push_back(Action::Close { conn: previous });
                 }
                 no
@@ -523,7 +530,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                 let Some(stream) = session.streams.get_mut(&STANDALONE) else {
                     return Error::Internal("standalone stream missing").reply(None);
                 };
-                if stream.conn.is_some() {
+                if self.attached.conn_of(key, STANDALONE).is_some() {
                     return Error::StreamConflict.reply(None);
                 }
                 if polling {
@@ -536,16 +543,16 @@ impl<H: Handler + ?Sized> Transport<H> {
                 {
                     log::warn(format_args!("session {}: messages queued for the standalone stream were dropped (replay buffer full)", session.id));
                 }
-                stream.conn = Some(conn);
+                self.attached.attach(conn, key, STANDALONE);
                 STANDALONE
             }
         };
         let finished = session.streams.get(&no).is_some_and(|s| s.is_finished(no));
         if finished {
             session.drop_stream(no);
+            self.attached.detach_stream(key, no);
         } else {
             session.detached.retain(|d| *d != no);
-            self.attached.insert(conn, (key, no));
         }
         Reply::stream(initial, finished)
     }
@@ -565,7 +572,7 @@ impl<H: Handler + ?Sized> Transport<H> {
 
     /// A connection went away; its stream (if any) stays resumable.
     pub fn connection_closed(&mut self, conn: ConnId) {
-        let Some((key, no)) = self.attached.remove(&conn) else {
+        let Some((key, no)) = self.attached.detach_conn(conn) else {
             return;
         };
         let Some(session) = self.sessions.get_mut(&key) else {
@@ -574,11 +581,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         let Some(stream) = session.streams.get_mut(&no) else {
             return;
         };
-        if stream.conn != Some(conn) {
-            return;
-        }
-        stream.conn = None;
-        if session.ephemeral {
+        if session.kind.is_stateless() {
             // 2026-07-28: closing the response stream cancels the request.
             let now = session.last_activity;
             let handles = self.dispatcher.requests_of(key);
@@ -588,7 +591,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             self.end_session(key, "stream closed by the client");
             return;
         }
-        if session.http_sse && no == STANDALONE {
+        if session.kind.is_http_sse() && no == STANDALONE {
             self.end_session(key, "HTTP+SSE stream closed");
             return;
         }
@@ -609,7 +612,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                     .idle_timeout
                     .unwrap_or(self.settings.session_timeout);
                 let due = session.last_activity + timeout;
-                let idle = session.is_idle(self.dispatcher.pending_in(key));
+                let idle = session.is_idle(self.dispatcher.pending_in(key), &self.attached);
                 if idle && due <= now {
                     log::info(format_args!("session {} expired", session.id));
                     self.end_session(key, "expired");
@@ -633,12 +636,26 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// Whether `conn` carries a stream that never ends by itself (standalone GET,
     /// `subscriptions/listen`, HTTP+SSE), as opposed to the answer of a request in flight.
     pub fn is_long_lived(&self, conn: ConnId) -> bool {
-        let Some(&(key, no)) = self.attached.get(&conn) else {
+        let Some((key, no)) = self.attached.stream_of(conn) else {
             return false;
         };
         no == STANDALONE
             || self.listeners.contains_key(&key)
-            || self.sessions.get(&key).is_some_and(|s| s.http_sse)
+            || self
+                .sessions
+                .get(&key)
+                .is_some_and(|s| s.kind.is_http_sse())
+    }
+
+    /// Forgets stream `no` of session `key` and whatever carried it.
+    fn forget_stream(&mut self, key: SessionKey, no: StreamNo) {
+        if no == STANDALONE {
+            return; // Lives as long as its session.
+        }
+        if let Some(session) = self.sessions.get_mut(&key) {
+            session.drop_stream(no);
+        }
+        self.attached.detach_stream(key, no);
     }
 
     fn arm_expiry(&mut self, key: SessionKey, now: Instant) {
@@ -654,12 +671,14 @@ impl<H: Handler + ?Sized> Transport<H> {
             return;
         };
         self.by_id.remove(&session.id);
-        for conn in session.connections() {
-            self.attached.remove(&conn);
+        for conn in self
+            .attached
+            .detach_session(key, session.streams.keys().copied())
+        {
             self.actions.push_back(Action::Close { conn });
         }
         let listened = self.listeners.remove(&key).is_some();
-        if session.ephemeral {
+        if session.kind.is_stateless() {
             log::debug(format_args!("stateless request {}: {why}", key.0));
         } else {
             log::info(format_args!("session {} ended: {why}", session.id));

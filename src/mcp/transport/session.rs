@@ -10,6 +10,7 @@
 //! client that lost the connection resumes with GET + `Last-Event-ID`, and messages for a
 //! standalone stream that is not open yet wait there until it opens.
 
+use super::attach::Attachments;
 use crate::idmap::IdMap;
 use crate::mcp::handler::{SessionKey, SessionView};
 use crate::sse::{self, ReplayBuffer, ReplayGap};
@@ -47,6 +48,7 @@ pub enum Delivery {
 }
 
 /// One SSE stream of a session (or, for `Delivery::Json`, one POST waiting for its answers).
+/// Which connection carries it is not here but in [`super::attach::Attachments`].
 #[derive(Debug)]
 pub struct Stream {
     /// How answers travel.
@@ -63,10 +65,6 @@ pub struct Stream {
     pub delivered: u64,
     /// Past events for `Last-Event-ID`.
     pub replay: ReplayBuffer,
-    /// The connection carrying the stream, if any.
-    pub conn: Option<ConnId>,
-    /// Bytes of a stream whose HTTP response head has not been written yet.
-    pub opening: Option<Vec<u8>>,
     /// Status of a plain JSON answer (503 when the backend refused the request).
     pub http_status: u16,
     /// The new session's id for a deferred answer to `initialize`: sent as `Mcp-Session-Id`
@@ -85,30 +83,20 @@ impl Stream {
             next_seq: 1,
             delivered: 0,
             replay: ReplayBuffer::new(replay_bytes),
-            conn: None,
-            opening: None,
             http_status: 200,
             session_id: None,
         }
     }
 
-    /// Appends one message as an event; returns the bytes to send now (if the stream is on a
-    /// connection whose head is already out), having buffered them for replay either way.
-    pub fn push_event(&mut self, no: StreamNo, message: String) -> Option<Vec<u8>> {
+    /// Appends one message as an event, kept for replay; its sequence number and encoding.
+    /// Where the bytes go (if anywhere) is for [`super::attach::Attachments::push_event`].
+    pub fn record_event(&mut self, no: StreamNo, message: String) -> (u64, Vec<u8>) {
         let seq = self.next_seq;
         self.next_seq += 1;
         let mut bytes = Vec::with_capacity(message.len() + 32);
         encode(no, seq, &message, &mut bytes);
         self.replay.push(seq, message);
-        self.conn?;
-        self.delivered = seq;
-        match &mut self.opening {
-            Some(opening) => {
-                opening.extend_from_slice(&bytes);
-                None
-            }
-            None => Some(bytes),
-        }
+        (seq, bytes)
     }
 
     /// The priming event of MCP 2025-11-25: an id and empty data, with `retry`.
@@ -171,17 +159,88 @@ pub fn parse_event_id(value: &str) -> Option<(StreamNo, u64)> {
     Some((no.parse().ok()?, seq.parse().ok()?))
 }
 
-/// One session: created by `initialize`, ended by DELETE or expiry.
+/// What made a session, which decides how it is named, what carries its messages and when it
+/// ends. A stateless session has no handshake, so only the other two carry a [`Lifecycle`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SessionKind {
+    /// Streamable HTTP of the handshake era: made by `initialize`, named by `Mcp-Session-Id`,
+    /// ended by DELETE or expiry.
+    Handshake(Lifecycle),
+    /// 2024-11-05 HTTP+SSE: made by the GET before any `initialize`; everything travels on its
+    /// one standalone stream, and the session ends with that connection.
+    HttpSse(Lifecycle),
+    /// One 2026-07-28 request (or `subscriptions/listen` stream): everything `initialize` would
+    /// say comes with the request, and the session is gone once it is answered.
+    Stateless,
+}
+
+/// Where a handshake session is in its `initialize` exchange.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Lifecycle {
+    /// `initialize` not answered yet: its reply is held so a failure gets its HTTP status and
+    /// no session id.
+    Initializing,
+    /// The handler answered `initialize` successfully.
+    Ready,
+    /// `initialize` failed: the session ends as soon as that answer is on its way. Final.
+    Failed,
+}
+
+impl SessionKind {
+    /// The handshake state; `None` for a stateless session, which has no handshake.
+    pub fn lifecycle(self) -> Option<Lifecycle> {
+        match self {
+            SessionKind::Handshake(l) | SessionKind::HttpSse(l) => Some(l),
+            SessionKind::Stateless => None,
+        }
+    }
+
+    /// Whether this is a one-request 2026-07-28 session.
+    pub fn is_stateless(self) -> bool {
+        self == SessionKind::Stateless
+    }
+
+    /// Whether this is a 2024-11-05 HTTP+SSE session.
+    pub fn is_http_sse(self) -> bool {
+        matches!(self, SessionKind::HttpSse(_))
+    }
+
+    /// Whether `initialize` succeeded (never for a stateless session).
+    pub fn is_ready(self) -> bool {
+        self.lifecycle() == Some(Lifecycle::Ready)
+    }
+
+    /// Whether `initialize` failed (never for a stateless session).
+    pub fn has_failed(self) -> bool {
+        self.lifecycle() == Some(Lifecycle::Failed)
+    }
+
+    /// Records the outcome of `initialize`: success makes an initializing session ready, a
+    /// failure makes any handshake session failed, and a failed one stays failed. A stateless
+    /// session has no handshake and does not change.
+    pub fn initialize_answered(&mut self, ok: bool) {
+        let (SessionKind::Handshake(state) | SessionKind::HttpSse(state)) = self else {
+            return;
+        };
+        *state = match (*state, ok) {
+            (_, false) | (Lifecycle::Failed, true) => Lifecycle::Failed,
+            (Lifecycle::Initializing | Lifecycle::Ready, true) => Lifecycle::Ready,
+        };
+    }
+}
+
+/// One session: created by `initialize` (or the HTTP+SSE GET, or a stateless request), ended
+/// by DELETE, expiry, or as its [`SessionKind`] says.
 #[derive(Debug)]
 pub struct Session {
     /// Handler-facing key.
     pub key: SessionKey,
-    /// The `Mcp-Session-Id` value.
+    /// The `Mcp-Session-Id` value (empty for a stateless session, which has none).
     pub id: String,
     /// What `initialize` agreed on.
     pub view: SessionView,
-    /// Whether the handler has answered `initialize` successfully.
-    pub initialized: bool,
+    /// What made it, and where its handshake stands.
+    pub kind: SessionKind,
     /// Open and resumable streams by number.
     pub streams: IdMap<StreamNo, Stream>,
     /// Next POST stream number.
@@ -190,23 +249,17 @@ pub struct Session {
     pub detached: VecDeque<StreamNo>,
     /// When the session last saw a request or stream activity.
     pub last_activity: Instant,
-    /// A stateless (2026-07-28) request's session: gone once the request is answered.
-    pub ephemeral: bool,
-    /// A 2024-11-05 HTTP+SSE session: everything travels on its one GET stream, and the session
-    /// ends with that connection.
-    pub http_sse: bool,
     /// Idle time after which it ends, when the handler asked for less than the session timeout
     /// ([`crate::mcp::Command::IdleTimeout`]).
     pub idle_timeout: Option<Duration>,
-    /// Its `initialize` failed: it ends as soon as that answer is on its way.
-    pub init_failed: bool,
 }
 
 impl Session {
-    /// A new session with an empty standalone stream.
+    /// A new session of `kind` with an empty standalone stream.
     pub fn new(
         key: SessionKey,
         id: String,
+        kind: SessionKind,
         view: SessionView,
         replay_bytes: usize,
         now: Instant,
@@ -217,40 +270,39 @@ impl Session {
             key,
             id,
             view,
-            initialized: false,
+            kind,
             streams,
             next_stream: 1,
             detached: VecDeque::new(),
             last_activity: now,
-            ephemeral: false,
-            http_sse: false,
             idle_timeout: None,
-            init_failed: false,
         }
     }
 
     /// Idle = nothing in flight (`in_flight`: the dispatcher's count for this session) and no
     /// stream on a connection (DESIGN 5: session idle timeout).
-    pub fn is_idle(&self, in_flight: usize) -> bool {
-        in_flight == 0 && self.streams.values().all(|s| s.conn.is_none())
+    pub fn is_idle(&self, in_flight: usize, attached: &Attachments) -> bool {
+        in_flight == 0
+            && attached
+                .first_attached(self.key, self.streams.keys().copied())
+                .is_none()
     }
 
-    /// Connections carrying this session's streams.
-    pub fn connections(&self) -> impl Iterator<Item = ConnId> + '_ {
-        self.streams.values().filter_map(|s| s.conn)
-    }
-
-    /// Remembers a finished stream that lost its connection; evicts the oldest beyond the bound.
-    pub fn park(&mut self, no: StreamNo) {
+    /// Remembers a finished stream that lost its connection; evicts the oldest beyond the
+    /// bound, and returns the evicted numbers (to detach them everywhere else too).
+    pub fn park(&mut self, no: StreamNo) -> Vec<StreamNo> {
+        let mut evicted = Vec::new();
         if self.detached.contains(&no) {
-            return;
+            return evicted;
         }
         self.detached.push_back(no);
         while self.detached.len() > MAX_DETACHED_STREAMS {
             if let Some(old) = self.detached.pop_front() {
                 self.streams.remove(&old);
+                evicted.push(old);
             }
         }
+        evicted
     }
 
     /// Forgets a stream entirely.
@@ -286,23 +338,44 @@ mod tests {
     }
 
     #[test]
-    fn detached_stream_is_buffered_not_sent_and_replays() {
-        let mut s = Stream::new(Delivery::Sse, 1024);
-        assert_eq!(s.push_event(2, "{\"a\":1}".into()), None);
-        let mut out = Vec::new();
-        s.replay_after(2, 0, &mut out).unwrap();
-        assert_eq!(out, b"id: 2-1\nevent: message\ndata: {\"a\":1}\n\n");
-        assert_eq!(s.delivered, 1);
+    fn lifecycle_moves_forward_only_and_stateless_has_none() {
+        let mut kind = SessionKind::Handshake(Lifecycle::Initializing);
+        assert!(!kind.is_ready() && !kind.has_failed());
+        kind.initialize_answered(true);
+        assert!(kind.is_ready());
+        kind.initialize_answered(false);
+        assert!(kind.has_failed());
+        kind.initialize_answered(true);
+        assert!(kind.has_failed(), "a failed session stays failed");
+        let mut sse = SessionKind::HttpSse(Lifecycle::Initializing);
+        sse.initialize_answered(false);
+        assert_eq!(sse, SessionKind::HttpSse(Lifecycle::Failed));
+        assert!(sse.is_http_sse() && !sse.is_stateless());
+        let mut stateless = SessionKind::Stateless;
+        stateless.initialize_answered(false);
+        assert_eq!(stateless, SessionKind::Stateless);
+        assert_eq!(stateless.lifecycle(), None);
+        assert!(!stateless.is_ready() && !stateless.has_failed());
     }
 
     #[test]
     fn parked_streams_are_bounded() {
         let t0 = Instant::now();
-        let mut session = Session::new(SessionKey(1), "x".into(), SessionView::default(), 64, t0);
+        let kind = SessionKind::Handshake(Lifecycle::Initializing);
+        let mut session = Session::new(
+            SessionKey(1),
+            "x".into(),
+            kind,
+            SessionView::default(),
+            64,
+            t0,
+        );
+        let mut evicted = Vec::new();
         for no in 1..=(MAX_DETACHED_STREAMS as StreamNo + 5) {
             session.streams.insert(no, Stream::new(Delivery::Sse, 64));
-            session.park(no);
+            evicted.extend(session.park(no));
         }
+        assert_eq!(evicted, vec![1, 2, 3, 4, 5]);
         assert_eq!(session.detached.len(), MAX_DETACHED_STREAMS);
         assert!(!session.streams.contains_key(&1));
         assert!(session.streams.contains_key(&STANDALONE));

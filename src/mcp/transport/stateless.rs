@@ -24,7 +24,9 @@ use crate::http::RequestHead;
 use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{Body, Id, Message};
-use crate::mcp::transport::session::{ConnId, Delivery, Session, Stream, StreamNo};
+use crate::mcp::transport::session::{
+    ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo,
+};
 use crate::mcp::version;
 use serde_json::{json, Map, Value};
 use std::time::Instant;
@@ -437,8 +439,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     fn open_ephemeral(&mut self, view: SessionView, now: Instant) -> SessionKey {
         let key = SessionKey(self.next_session);
         self.next_session += 1;
-        let mut session = Session::new(key, String::new(), view, 0, now);
-        session.ephemeral = true;
+        let session = Session::new(key, String::new(), SessionKind::Stateless, view, 0, now);
         self.sessions.insert(key, session);
         key
     }
@@ -452,17 +453,14 @@ impl<H: Handler + ?Sized> Transport<H> {
         let no = session.next_stream;
         session.next_stream += 1;
         let mut stream = Stream::new(Delivery::Sse, 0);
-        stream.conn = Some(conn);
         stream.outstanding = 1;
-        stream.opening = Some(Vec::new());
+        let stream = session.streams.entry(no).or_insert(stream);
+        self.attached.attach(conn, key, no);
+        self.attached.open(key, no, Vec::new());
         let ack = json!({"notifications": filter.to_value()});
-        stream.push_event(
-            no,
-            tagged("notifications/subscriptions/acknowledged", &ack, &id),
-        );
-        let initial = stream.opening.take().unwrap_or_default();
-        session.streams.insert(no, stream);
-        self.attached.insert(conn, (key, no));
+        let ack = tagged("notifications/subscriptions/acknowledged", &ack, &id);
+        self.attached.push_event(key, no, stream, ack);
+        let initial = self.attached.take_pending(key, no).unwrap_or_default();
         self.listeners.insert(key, Listener { id, filter });
         Reply::stream(initial, false)
     }
@@ -471,21 +469,16 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// handled (a bridged child answers later): the reply waits, so that an error alone still
     /// gets its status (-32601 is 404, a failed `initialize` 5xx without a session id), and the
     /// first notification opens the event stream instead ([`Delivery::Held`]).
-    pub(super) fn hold_stateless(
-        &mut self,
-        conn: ConnId,
-        key: SessionKey,
-        no: StreamNo,
-    ) -> Option<Reply> {
+    pub(super) fn hold_stateless(&mut self, key: SessionKey, no: StreamNo) -> Option<Reply> {
         let session = self.sessions.get_mut(&key)?;
         // A handshake session's `initialize` is held the same way: its status (and whether it
         // gets a session id at all) waits for the answer.
-        let held = session.ephemeral || !session.initialized;
+        let held = session.kind.lifecycle() != Some(Lifecycle::Ready);
         if !held || self.settings.response_mode != ResponseMode::Auto {
             return None;
         }
+        // Its connection (attached in `exchange`) waits for the answer.
         session.streams.get_mut(&no)?.delivery = Delivery::Held;
-        self.attached.insert(conn, (key, no));
         Some(Reply {
             status: 200,
             headers: Vec::new(),
@@ -503,24 +496,8 @@ impl<H: Handler + ?Sized> Transport<H> {
         else {
             return;
         };
-        stream.push_event(no, json);
-        let initial = stream.opening.take().unwrap_or_default();
-        if let Some(conn) = stream.conn {
-            let body = ReplyBody::Stream {
-                initial,
-                end: false,
-            };
-            let headers = match stream.session_id.take() {
-                Some(id) => vec![("Mcp-Session-Id", id)],
-                None => Vec::new(),
-            };
-            let reply = Reply {
-                status: 200,
-                headers,
-                body,
-            };
-            self.actions.push_back(Action::Reply { conn, reply });
-        }
+        self.attached.push_event(key, no, stream, json);
+        self.send_held_head(key, no, false);
     }
 
     /// Tells the handler the union of the resource URIs the listen streams follow.
@@ -544,14 +521,18 @@ impl<H: Handler + ?Sized> Transport<H> {
             let Some(session) = self.sessions.get_mut(key) else {
                 continue;
             };
-            let Some((&no, stream)) = session.streams.iter_mut().find(|(_, s)| s.conn.is_some())
+            let Some(no) = self
+                .attached
+                .first_attached(*key, session.streams.keys().copied())
             else {
                 continue;
             };
-            if let Some(bytes) = stream.push_event(no, tagged(method, params, &listener.id)) {
-                if let Some(conn) = stream.conn {
-                    self.actions.push_back(Action::Event { conn, bytes });
-                }
+            let Some(stream) = session.streams.get_mut(&no) else {
+                continue;
+            };
+            let event = tagged(method, params, &listener.id);
+            if let Some((conn, bytes)) = self.attached.push_event(*key, no, stream, event) {
+                self.actions.push_back(Action::Event { conn, bytes });
             }
         }
     }

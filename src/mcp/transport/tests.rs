@@ -98,6 +98,22 @@ impl<H: Handler> Rig<H> {
                 other => self.actions.push(other),
             }
         }
+        self.check_attachments();
+    }
+
+    /// After every call: the one table of which connection carries which stream agrees both
+    /// ways, and names only streams that exist and are not parked as detached.
+    fn check_attachments(&self) {
+        self.t.attached.assert_consistent();
+        for (conn, key, no) in self.t.attached.attached_streams() {
+            let session = self.t.sessions.get(&key);
+            let session = session.unwrap_or_else(|| panic!("{conn:?} carries ended {key:?}"));
+            assert!(
+                session.streams.contains_key(&no),
+                "{conn:?}: stream {no} gone"
+            );
+            assert!(!session.detached.contains(&no), "{conn:?}: {no} parked");
+        }
     }
 
     fn post_with(&mut self, conn: u32, headers: &[(&str, &str)], body: &str) -> Reply {
@@ -628,6 +644,37 @@ fn resumption_replays_exactly_that_stream() {
 }
 
 #[test]
+fn one_table_follows_a_stream_through_resumption_takeover_and_end() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-06-18");
+    assert_eq!(rig.get(3, &id, None).status, 200);
+    let (a, end) = stream_events(&rig.post(1, &id, &progress_call(21)));
+    assert!(!end);
+    assert_eq!(rig.t.stats().open_streams, 2);
+    assert!(rig.t.is_long_lived(c(3)) && !rig.t.is_long_lived(c(1)));
+    // Connection 5 resumes the call's stream while connection 1 still carries it: 1 is closed
+    // and forgotten, 5 carries the stream.
+    let resumed = rig.get(5, &id, a[0].id.as_deref());
+    assert_eq!(resumed.status, 200);
+    assert!(rig.actions.contains(&Action::Close { conn: c(1) }));
+    assert_eq!(rig.t.attached.stream_of(c(1)), None);
+    assert!(rig.t.attached.stream_of(c(5)).is_some());
+    assert_eq!(rig.t.stats().open_streams, 2);
+    rig.close(1); // The closed connection going away changes nothing.
+    assert!(rig.t.attached.stream_of(c(5)).is_some());
+    rig.advance(Duration::from_millis(100));
+    let (events, ended) = rig.sent_to(5);
+    assert!(ended, "the answer ends the resumed stream");
+    let last: Value = serde_json::from_str(&events.last().unwrap().data).unwrap();
+    assert_eq!(last["id"], 21);
+    assert!(rig.sent_to(1).0.is_empty());
+    assert_eq!(rig.t.stats().open_streams, 1);
+    assert_eq!(rig.delete(&id), Reply::empty(200));
+    assert!(rig.actions.contains(&Action::Close { conn: c(3) }));
+    assert_eq!(rig.t.stats().open_streams, 0);
+}
+
+#[test]
 fn reconnection_tool_answer_arrives_on_resumed_get() {
     let mut rig = Rig::new(ResponseMode::Auto);
     let (id, primed) = start_reconnection_call(&mut rig);
@@ -798,6 +845,92 @@ fn handler_panic_fails_only_that_request() {
     );
     let ping = rig.post(1, &id, &request(3, "ping", json!({})));
     assert_eq!(body_json(&ping)["result"], json!({}));
+}
+
+/// Builtin, except that `initialize` is answered late, after its stream was let go (SSE
+/// polling), as a backend that asks upstream first might do.
+#[derive(Default)]
+struct LateInit {
+    inner: Builtin,
+    init: Option<(RequestHandle, Option<Value>)>,
+}
+
+const CLOSE_INIT: u64 = u64::MAX - 1;
+const ANSWER_INIT: u64 = u64::MAX - 2;
+
+impl Handler for LateInit {
+    fn server_info(&self) -> crate::mcp::ServerInfo {
+        self.inner.server_info()
+    }
+
+    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+        self.init = Some((request, params));
+        ctx.set_timer(Duration::from_millis(10), CLOSE_INIT);
+    }
+
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        params: Option<Value>,
+    ) {
+        self.inner.handle_request(ctx, request, method, params)
+    }
+
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+        self.inner.handle_notification(ctx, method, params)
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        self.inner.handle_response(ctx, id, outcome)
+    }
+
+    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
+        match (token, &self.init) {
+            (CLOSE_INIT, Some((request, _))) => {
+                ctx.close_stream(*request);
+                ctx.set_timer(Duration::from_millis(10), ANSWER_INIT);
+            }
+            (ANSWER_INIT, Some((request, params))) => {
+                let answer = self.server_info().initialize(params.as_ref());
+                ctx.respond(*request, answer);
+            }
+            _ => self.inner.handle_timer(ctx, token),
+        }
+    }
+}
+
+#[test]
+fn a_held_initialize_let_go_before_its_answer_sends_its_head_and_resumes() {
+    let mut rig = Rig::with(LateInit::default(), ResponseMode::Auto, |_| {});
+    let reply = rig.initialize("2025-11-25", json!({}));
+    assert_eq!(reply.body, ReplyBody::Deferred, "held until the answer");
+    rig.advance(Duration::from_millis(10));
+    // The waiting connection gets its head now: the session id and the priming event, then
+    // the end; it does not wait for an answer that will never come to it.
+    let sent = rig.actions.iter().find_map(|a| match a {
+        Action::Reply { conn, reply } if *conn == c(99) => Some(reply),
+        _ => None,
+    });
+    let sent = sent.expect("the held reply is sent when its stream is let go");
+    let id = header(sent, "Mcp-Session-Id").unwrap().to_string();
+    let (primed, end) = stream_events(sent);
+    assert!(end);
+    assert_eq!(primed.len(), 1);
+    assert_eq!(rig.t.stats().open_streams, 0);
+    rig.advance(Duration::from_millis(10));
+    let resumed = rig.get(7, &id, primed[0].id.as_deref());
+    let (events, end) = stream_events(&resumed);
+    assert!(end, "the answer is all the stream carries");
+    let answer: Value = serde_json::from_str(&events[0].data).unwrap();
+    assert_eq!(answer["id"], 1);
+    assert_eq!(answer["result"]["protocolVersion"], "2025-11-25");
 }
 
 #[test]
