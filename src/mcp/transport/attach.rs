@@ -189,6 +189,7 @@ impl Attachments {
     }
 
     /// Whether no connection carries a stream.
+    #[cfg(test)]
     pub fn is_empty(&self) -> bool {
         self.by_conn.is_empty()
     }
