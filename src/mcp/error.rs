@@ -22,7 +22,7 @@ use super::jsonrpc::{self, ErrorObject, Id, Message};
 use super::transport::stateless::{
     HEADER_MISMATCH, MISSING_CAPABILITY, UNSUPPORTED_VERSION as UNSUPPORTED_PROTOCOL_VERSION,
 };
-use super::transport::{Reply, ReplyBody};
+use crate::server::{Reply, ReplyBody};
 
 /// -32001: the session named by `Mcp-Session-Id` (or `sessionId`) does not exist or has ended.
 pub const UNKNOWN_SESSION: i64 = -32001;
@@ -399,7 +399,7 @@ mod tests {
             supported: vec!["2025-06-18"],
             asked_in: AskedIn::Header,
         };
-        let super::super::transport::ReplyBody::Json(body) = version.reply(None).body else {
+        let ReplyBody::Json(body) = version.reply(None).body else {
             panic!("not JSON");
         };
         let body: serde_json::Value = serde_json::from_str(&body).expect("JSON body");

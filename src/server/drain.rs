@@ -1,11 +1,11 @@
 //! Admission around the edges of a server's life: the addresses it listens on (for the Host
 //! guard), `accept` running out of descriptors, and what a draining server still takes.
 
+use super::Reply;
 use super::Server;
 use crate::http::{Method, RequestHead};
 use crate::log;
 use crate::mcp::error::Error;
-use crate::mcp::transport::Reply;
 use crate::mcp::Handler;
 use std::net::IpAddr;
 

@@ -3,9 +3,9 @@
 //! must be loopback or configured, and only `--cors-origin` origins get CORS answers.
 
 use super::Server;
+use super::{Reply, ReplyBody};
 use crate::http::RequestHead;
 use crate::mcp::error::Error;
-use crate::mcp::transport::{Reply, ReplyBody};
 use crate::mcp::Handler;
 
 impl<H: Handler + ?Sized> Server<H> {

@@ -491,6 +491,7 @@ impl<H: Handler + ?Sized> Server<H> {
     }
 }
 
+mod answer;
 mod deadline;
 mod drain;
 mod guard;
@@ -498,6 +499,7 @@ mod metrics;
 mod probe;
 mod reply;
 mod route;
+pub use answer::{Reply, ReplyBody};
 pub use metrics::{Gauges, Metrics};
 #[cfg(test)]
 mod tests;

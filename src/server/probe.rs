@@ -3,7 +3,7 @@
 //! handler reports. Routing and authorization are decided before these are called.
 
 use super::{Gauges, Server};
-use crate::mcp::transport::{Reply, ReplyBody};
+use super::{Reply, ReplyBody};
 use crate::mcp::Handler;
 use std::time::Instant;
 

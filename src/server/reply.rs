@@ -5,9 +5,9 @@
 //! closed rather than buffered for.
 
 use super::{ConnId, ConnTimer, Exchange, Output, Phase, Server, TimerEvent};
+use super::{Reply, ReplyBody};
 use crate::http::{self, BodyFraming, Version};
 use crate::log;
-use crate::mcp::transport::{Reply, ReplyBody};
 use crate::mcp::Handler;
 use crate::sse;
 use std::time::Instant;

@@ -6,11 +6,11 @@
 //! path is 404 and a method a route does not take is 405 with `Allow`. Writing the answer is
 //! `reply.rs`'s job.
 
+use super::Reply;
 use super::{ConnId, Exchange, Server};
 use crate::http::{Method, Request, RequestHead};
 use crate::log;
 use crate::mcp::error::Error;
-use crate::mcp::transport::Reply;
 use crate::mcp::Handler;
 use std::time::Instant;
 

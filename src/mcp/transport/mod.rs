@@ -27,6 +27,7 @@ use crate::config::ResponseMode;
 use crate::http::RequestHead;
 use crate::idmap::IdMap;
 use crate::log;
+use crate::server::{Reply, ReplyBody};
 use attach::Attachments;
 use serde_json::Value;
 use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE};
@@ -40,11 +41,9 @@ use accept::{accepts, accepts_json_and_sse, Accept};
 mod deliver;
 pub mod eras;
 use deliver::json_reply;
+pub mod attach;
 mod http_sse;
 pub mod param_headers;
-mod reply;
-pub use reply::{Reply, ReplyBody};
-pub mod attach;
 pub mod session;
 pub mod stateless;
 pub mod stdio;
@@ -229,7 +228,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         let batch = matches!(body, Body::Batch(_));
         let items = match body {
             Body::Single(Ok(message)) => vec![Ok(message)],
-            Body::Single(Err(invalid)) => return Reply::invalid(&invalid),
+            Body::Single(Err(invalid)) => return invalid_reply(&invalid),
             Body::Batch(items) => {
                 let allowed = self
                     .sessions
@@ -707,6 +706,11 @@ impl<H: Handler + ?Sized> Transport<H> {
 
 /// A POST body declared and parsed as JSON: 415 for another `Content-Type`, 400 with -32700
 /// for bytes that are not JSON.
+/// 400 with the -32600 error of a message that is not JSON-RPC, keeping its id if readable.
+fn invalid_reply(invalid: &jsonrpc::Invalid) -> Reply {
+    Error::InvalidRequest(invalid.reason).reply(invalid.id.clone())
+}
+
 fn json_body(head: &RequestHead, body: &[u8]) -> Result<Body, Reply> {
     if !is_json_content(head) {
         return Err(Error::UnsupportedMediaType.reply(None));

@@ -392,7 +392,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             Body::Batch(_) => {
                 return Error::InvalidRequest("2026-07-28 has no batches").reply(None)
             }
-            Body::Single(Err(invalid)) => return Reply::invalid(&invalid),
+            Body::Single(Err(invalid)) => return super::invalid_reply(&invalid),
             Body::Single(Ok(message)) => message,
         };
         let (id, method, params) = match message {

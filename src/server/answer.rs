@@ -1,7 +1,6 @@
-//! The answer to one HTTP request, as the transport hands it to the connection layer.
-
-use crate::mcp::error::Error;
-use crate::mcp::jsonrpc;
+//! The answer to one HTTP request: what a route (the transport, `/health`, a refusal) hands
+//! the connection layer to write. Defined here, at the connection layer, because it is HTTP:
+//! a status, headers and a body, whoever computed it.
 
 /// The body of a reply to one HTTP request.
 #[derive(Debug, PartialEq)]
@@ -19,7 +18,8 @@ pub enum ReplyBody {
         /// The stream is complete: end the response after `initial`.
         end: bool,
     },
-    /// JSON that comes later as [`Action::Reply`](super::Action::Reply) (response mode `json`, answer not ready).
+    /// JSON that comes later, as the transport's `Action::Reply` (response mode `json`, answer
+    /// not ready).
     Deferred,
 }
 
@@ -35,7 +35,8 @@ pub struct Reply {
 }
 
 impl Reply {
-    pub(super) fn empty(status: u16) -> Reply {
+    /// A reply with no body (202, DELETE).
+    pub fn empty(status: u16) -> Reply {
         Reply {
             status,
             headers: Vec::new(),
@@ -50,11 +51,6 @@ impl Reply {
             headers: Vec::new(),
             body: ReplyBody::Stream { initial, end },
         }
-    }
-
-    /// 400 with the -32600 error of a message that is not JSON-RPC, keeping its id if readable.
-    pub fn invalid(invalid: &jsonrpc::Invalid) -> Reply {
-        Error::InvalidRequest(invalid.reason).reply(invalid.id.clone())
     }
 
     /// The same reply with one more header.
