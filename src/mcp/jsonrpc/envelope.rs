@@ -14,15 +14,22 @@ use super::{Body, Members};
 use serde_json::Value;
 
 /// At most this many `{` and `[` in a body read here: nesting then stays far below serde_json's
-/// recursion limit (128), which counts the envelope as one level and a member alone would not.
+/// recursion limit (128 levels fail), which counts the envelope as one level and a member alone
+/// would not.
 const MAX_OPENINGS: usize = 64;
+
+/// Bodies shorter than this cannot nest 128 levels (each level takes two bytes), so they are
+/// not counted: the usual request is.
+const MIN_COUNTED: usize = 256;
 
 /// The body `text` as one message, or `None` when it needs the general path.
 pub(super) fn parse_plain(text: &str) -> Option<Body> {
     let bytes = text.as_bytes();
-    let openings = bytes.iter().filter(|&&b| b == b'{' || b == b'[').count();
-    if openings > MAX_OPENINGS {
-        return None;
+    if bytes.len() >= MIN_COUNTED {
+        let openings = bytes.iter().filter(|&&b| b == b'{' || b == b'[').count();
+        if openings > MAX_OPENINGS {
+            return None;
+        }
     }
     let mut at = skip_ws(bytes, 0);
     if bytes.get(at) != Some(&b'{') {
@@ -224,8 +231,18 @@ mod tests {
         // 126 brackets inside params and the envelope reach exactly serde_json's limit.
         for n in [60, 62, 63, 125, 126, 127, 200] {
             let text = deep(n);
-            assert_eq!(check(&text), n + 2 <= MAX_OPENINGS, "depth {n}");
+            let plain = n + 2 <= MAX_OPENINGS || text.len() < MIN_COUNTED;
+            assert_eq!(check(&text), plain, "depth {n}");
         }
+        // Short bodies are not counted: the deepest that fits is well within the limit.
+        let short = format!(r#"{{"":{}{}}}"#, "[".repeat(125), "]".repeat(125));
+        assert!(short.len() == MIN_COUNTED - 1 && check(&short));
+        let too_deep = format!(r#"{{"":{}{}}}"#, "[".repeat(127), "]".repeat(127));
+        assert!(too_deep.len() >= MIN_COUNTED && !check(&too_deep));
+        assert!(
+            parse_body(too_deep.as_bytes()).is_err(),
+            "128 levels are serde_json's limit"
+        );
         for text in [
             r#"[{"jsonrpc":"2.0","method":"m"}]"#,
             r#"{"json\u0072pc":"2.0","method":"m"}"#,
