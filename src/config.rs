@@ -57,6 +57,14 @@ pub struct Limits {
     /// what an interactive client keeps in flight, and bounds the request table a single
     /// misbehaving client can fill before its own answers come back.
     pub max_pending_per_session: usize,
+    /// Requests to one client (sampling, elicitation, roots, ping) awaiting its answers; beyond
+    /// it the handler's request fails at once (-32000), so a client that never answers cannot
+    /// grow the table. 256, as for the client's own requests.
+    pub max_outgoing_per_session: usize,
+    /// Finished POST streams a session keeps for `Last-Event-ID` resumption after their
+    /// connection is gone (oldest dropped first); each holds its replay buffer, so 16 bounds a
+    /// session's parked replay memory at 16 × `replay_buffer_bytes`.
+    pub max_parked_streams: usize,
 }
 
 impl Default for Limits {
@@ -79,6 +87,8 @@ impl Default for Limits {
             log_line_bytes: 4096,
             max_listen_uris: 256,
             max_pending_per_session: 256,
+            max_outgoing_per_session: 256,
+            max_parked_streams: 16,
         }
     }
 }
@@ -443,6 +453,8 @@ mod tests {
             log_line_bytes,
             max_listen_uris,
             max_pending_per_session,
+            max_outgoing_per_session,
+            max_parked_streams,
         } = Limits::default();
         let BridgeLimits {
             stderr_tail_lines,
@@ -480,6 +492,8 @@ mod tests {
             log_line_bytes,
             max_listen_uris,
             max_pending_per_session,
+            max_outgoing_per_session,
+            max_parked_streams,
             stderr_tail_lines,
             stderr_line_bytes,
             stdin_buffer_bytes,

@@ -26,7 +26,7 @@
 //! assert_eq!(h.call("anything", json!({})), Ok(json!({"hello": "world"})));
 //! ```
 
-use crate::mcp::dispatch::{Dispatcher, TimerKey, Work};
+use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work};
 use crate::mcp::handler::Command;
 use crate::mcp::{
     version, ErrorObject, Handler, Id, OutgoingId, RequestHandle, SessionKey, SessionView,
@@ -67,9 +67,9 @@ impl<H: Handler> Harness<H> {
     /// One handshake-era session (the latest revision, no client capabilities declared), as
     /// after `initialize` over Streamable HTTP or stdio.
     pub fn new(handler: H) -> Harness<H> {
-        let max_pending = crate::config::Limits::default().max_pending_per_session;
+        let caps = Caps::of(&crate::config::Limits::default());
         Harness {
-            dispatcher: Dispatcher::new(Box::new(handler), max_pending),
+            dispatcher: Dispatcher::new(Box::new(handler), caps),
             session: Some(SessionKey(1)),
             view: Some(SessionView {
                 protocol_version: version::LATEST_LEGACY.into(),
@@ -504,7 +504,7 @@ mod tests {
     #[test]
     fn requests_to_the_client_past_the_cap_fail_at_once_as_on_the_wire() {
         let mut h = Harness::new(Asker::default());
-        let cap = crate::mcp::dispatch::MAX_OUTGOING_PER_SESSION;
+        let cap = crate::config::Limits::default().max_outgoing_per_session;
         for _ in 0..cap + 1 {
             h.request("ask", json!({}));
         }

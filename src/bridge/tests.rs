@@ -1,7 +1,7 @@
 //! The bridge against fake children and a fake clock: bytes in, stdin lines and commands out.
 
 use super::*;
-use crate::mcp::dispatch::Dispatcher;
+use crate::mcp::dispatch::{Caps, Dispatcher};
 use crate::mcp::Context;
 use crate::mcp::Handler;
 use crate::mcp::SessionView;
@@ -47,9 +47,9 @@ impl Rig {
 
     fn with(config: Config) -> Rig {
         let now = Instant::now();
-        let max_pending = config.limits.max_pending_per_session;
+        let caps = Caps::of(&config.limits);
         Rig {
-            dispatcher: Dispatcher::new(Box::new(Bridge::new(&config, now)), max_pending),
+            dispatcher: Dispatcher::new(Box::new(Bridge::new(&config, now)), caps),
             now,
             views: HashMap::new(),
             timers: BTreeMap::new(),

@@ -79,9 +79,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
         .register(&mut signal_rx, SIGNALS, Interest::READABLE)?;
     // Time requests in flight get to finish once stdin has ended.
     let drain_grace = config.limits.shutdown_grace;
-    let mut transport = StdioTransport::new(Box::new(handler), config.limits.max_body_bytes);
-    transport.set_output_limit(config.limits.max_outbound_bytes);
-    transport.set_max_pending(config.limits.max_pending_per_session);
+    let mut transport = StdioTransport::new(Box::new(handler), &config.limits);
     let mut output = Output::open(&poll)?;
     let mut wheel = TimerWheel::new(Instant::now());
     // Edge-triggered: input may be left unread (while the output is behind) until WouldBlock.

@@ -141,7 +141,8 @@ impl<H: Handler + ?Sized> Server<H> {
             instance_id: config.instance_id.clone(),
             eras: crate::mcp::version::Eras::from_list(&config.eras),
             max_listen_uris: config.limits.max_listen_uris,
-            max_pending_per_session: config.limits.max_pending_per_session,
+            caps: crate::mcp::dispatch::Caps::of(&config.limits),
+            max_parked_streams: config.limits.max_parked_streams,
         };
         Server {
             listen_ips,

@@ -24,11 +24,8 @@ use crate::mcp::jsonrpc::{self, ErrorObject, Id};
 use crate::mcp::SessionView;
 use serde_json::Value;
 use std::time::Instant;
+pub(crate) use table::Caps;
 use table::Table;
-
-/// Our requests to one client awaiting answers; beyond it the handler gets an error at once
-/// (a client that never answers cannot grow the table).
-pub const MAX_OUTGOING_PER_SESSION: usize = 256;
 
 /// What the handler queued, each with the session it belongs to, for the transport to carry
 /// out. Timers in it are registered already: arm them with [`Command::Timer`]'s key.
@@ -58,12 +55,12 @@ pub(crate) struct Dispatcher<H: Handler + ?Sized> {
 }
 
 impl<H: Handler + ?Sized> Dispatcher<H> {
-    /// A runtime for `handler` allowing `max_pending` client requests in flight per session.
-    pub(crate) fn new(handler: Box<H>, max_pending: usize) -> Dispatcher<H> {
+    /// A runtime for `handler` with the per-session `caps` on requests in flight both ways.
+    pub(crate) fn new(handler: Box<H>, caps: Caps) -> Dispatcher<H> {
         Dispatcher {
             handler,
             out: Outbox::new(),
-            table: Table::new(max_pending),
+            table: Table::new(caps),
             timers: IdMap::default(),
         }
     }
@@ -81,11 +78,6 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     /// The per-session cap on requests in flight.
     pub(crate) fn max_pending(&self) -> usize {
         self.table.max_pending()
-    }
-
-    /// Changes the per-session cap on requests in flight.
-    pub(crate) fn set_max_pending(&mut self, max: usize) {
-        self.table.set_max_pending(max);
     }
 
     /// Whether `session` may take `n` more requests.

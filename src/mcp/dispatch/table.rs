@@ -2,7 +2,6 @@
 //! method) and every request we sent a client, with the per-session caps. One table for every
 //! transport, so the caps are the same everywhere.
 
-use super::MAX_OUTGOING_PER_SESSION;
 use crate::idmap::{IdMap, IdSet};
 use crate::mcp::handler::{OutgoingId, RequestHandle, SessionKey};
 use crate::mcp::jsonrpc::{self, ErrorObject, Id};
@@ -63,25 +62,41 @@ pub(super) struct Table {
     requests: IdMap<RequestHandle, InFlight>,
     sessions: IdMap<SessionKey, PerSession>,
     next_handle: u64,
-    max_pending: usize,
+    caps: Caps,
+}
+
+/// The per-session caps of the request table, from [`crate::config::Limits`]
+/// (`max_pending_per_session`, `max_outgoing_per_session`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Caps {
+    /// Client requests in flight in one session.
+    pub pending: usize,
+    /// Requests to the client awaiting answers in one session.
+    pub outgoing: usize,
+}
+
+impl Caps {
+    /// The caps `limits` sets.
+    pub(crate) fn of(limits: &crate::config::Limits) -> Caps {
+        Caps {
+            pending: limits.max_pending_per_session,
+            outgoing: limits.max_outgoing_per_session,
+        }
+    }
 }
 
 impl Table {
-    pub(super) fn new(max_pending: usize) -> Table {
+    pub(super) fn new(caps: Caps) -> Table {
         Table {
             requests: IdMap::default(),
             sessions: IdMap::default(),
             next_handle: 1,
-            max_pending,
+            caps,
         }
     }
 
     pub(super) fn max_pending(&self) -> usize {
-        self.max_pending
-    }
-
-    pub(super) fn set_max_pending(&mut self, max: usize) {
-        self.max_pending = max;
+        self.caps.pending
     }
 
     pub(super) fn len(&self) -> usize {
@@ -93,7 +108,7 @@ impl Table {
     }
 
     pub(super) fn has_room(&self, session: SessionKey, n: usize) -> bool {
-        self.pending_in(session) + n <= self.max_pending
+        self.pending_in(session) + n <= self.caps.pending
     }
 
     pub(super) fn track(
@@ -144,9 +159,11 @@ impl Table {
 
     pub(super) fn sent(&mut self, session: SessionKey, id: OutgoingId) -> Result<(), ErrorObject> {
         let counts = self.sessions.entry(session).or_default();
-        if counts.outgoing.len() >= MAX_OUTGOING_PER_SESSION {
-            let message =
-                format!("too many requests to the client in flight ({MAX_OUTGOING_PER_SESSION})");
+        if counts.outgoing.len() >= self.caps.outgoing {
+            let message = format!(
+                "too many requests to the client in flight ({})",
+                self.caps.outgoing
+            );
             return Err(ErrorObject::new(jsonrpc::SERVER_ERROR, message));
         }
         counts.outgoing.insert(id.0);
@@ -176,7 +193,10 @@ mod tests {
 
     #[test]
     fn the_pending_cap_is_per_session_and_answers_free_room() {
-        let mut t = Table::new(2);
+        let mut t = Table::new(Caps {
+            pending: 2,
+            outgoing: 4,
+        });
         let (a, b) = (SessionKey(1), SessionKey(2));
         let first = t.track(a, Id::from(1), "x", 0);
         t.track(a, Id::from(2), "x", 0);
@@ -191,7 +211,10 @@ mod tests {
 
     #[test]
     fn common_methods_are_not_copied_and_others_are_kept_as_sent() {
-        let mut t = Table::new(4);
+        let mut t = Table::new(Caps {
+            pending: 4,
+            outgoing: 4,
+        });
         let s = SessionKey(1);
         let call = t.track(s, Id::from(1), "tools/call", 0);
         let odd = t.track(s, Id::from(2), "x/tools/call", 0);
@@ -208,9 +231,12 @@ mod tests {
 
     #[test]
     fn outgoing_ids_are_capped_and_answered_once_in_their_own_session() {
-        let mut t = Table::new(1);
+        let mut t = Table::new(Caps {
+            pending: 1,
+            outgoing: 4,
+        });
         let s = SessionKey(1);
-        for n in 0..MAX_OUTGOING_PER_SESSION as u64 {
+        for n in 0..4 {
             t.sent(s, OutgoingId(n)).unwrap();
         }
         assert!(t.sent(s, OutgoingId(999)).is_err());

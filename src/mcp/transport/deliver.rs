@@ -469,7 +469,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                 self.actions.push_back(Action::EndStream { conn });
             }
             (Delivery::Sse, None) => {
-                for evicted in session.park(no) {
+                for evicted in session.park(no, self.settings.max_parked_streams) {
                     self.attached.detach_stream(key, evicted);
                 }
             }

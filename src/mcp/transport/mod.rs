@@ -18,7 +18,7 @@
 //! missing, 404 when unknown); a present `MCP-Protocol-Version` must be one we support (400);
 //! notifications and responses get 202; batches only for sessions on 2025-03-26.
 
-use super::dispatch::{Dispatcher, TimerKey};
+use super::dispatch::{Caps, Dispatcher, TimerKey};
 use super::error::Error;
 use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, Id, Message};
@@ -68,9 +68,12 @@ pub struct Settings {
     pub eras: version::Eras,
     /// Resource URIs one `subscriptions/listen` stream may follow.
     pub max_listen_uris: usize,
-    /// Client requests in flight per session
-    /// ([`crate::config::Limits::max_pending_per_session`]).
-    pub max_pending_per_session: usize,
+    /// Requests in flight per session, both ways (`max_pending_per_session`,
+    /// `max_outgoing_per_session` of [`crate::config::Limits`]).
+    pub caps: Caps,
+    /// Finished POST streams a session keeps for resumption
+    /// ([`crate::config::Limits::max_parked_streams`]).
+    pub max_parked_streams: usize,
 }
 
 /// Work for connections other than the one whose request is being answered.
@@ -155,7 +158,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// A transport serving `handler`.
     pub fn new(handler: Box<H>, settings: Settings) -> Transport<H> {
         Transport {
-            dispatcher: Dispatcher::new(handler, settings.max_pending_per_session),
+            dispatcher: Dispatcher::new(handler, settings.caps),
             settings,
             sessions: IdMap::default(),
             by_id: HashMap::new(),

@@ -25,10 +25,6 @@ pub type StreamNo = u32;
 /// The standalone stream's number.
 pub const STANDALONE: StreamNo = 0;
 
-/// Finished POST streams kept for resumption after their connection dropped; the oldest goes
-/// first. Bounds memory of sessions whose clients never come back for their answers.
-pub const MAX_DETACHED_STREAMS: usize = 16;
-
 /// `retry` advertised in priming events (MCP 2025-11-25 SSE polling), in milliseconds.
 pub const RETRY_MS: u64 = 1000;
 
@@ -288,15 +284,17 @@ impl Session {
                 .is_none()
     }
 
-    /// Remembers a finished stream that lost its connection; evicts the oldest beyond the
-    /// bound, and returns the evicted numbers (to detach them everywhere else too).
-    pub fn park(&mut self, no: StreamNo) -> Vec<StreamNo> {
+    /// Remembers a finished stream that lost its connection; evicts the oldest beyond `max`
+    /// ([`crate::config::Limits::max_parked_streams`]: sessions whose clients never come back
+    /// for their answers stay bounded), and returns the evicted numbers (to detach them
+    /// everywhere else too).
+    pub fn park(&mut self, no: StreamNo, max: usize) -> Vec<StreamNo> {
         let mut evicted = Vec::new();
         if self.detached.contains(&no) {
             return evicted;
         }
         self.detached.push_back(no);
-        while self.detached.len() > MAX_DETACHED_STREAMS {
+        while self.detached.len() > max {
             if let Some(old) = self.detached.pop_front() {
                 self.streams.remove(&old);
                 evicted.push(old);
@@ -371,12 +369,12 @@ mod tests {
             t0,
         );
         let mut evicted = Vec::new();
-        for no in 1..=(MAX_DETACHED_STREAMS as StreamNo + 5) {
+        for no in 1..=(16 + 5) {
             session.streams.insert(no, Stream::new(Delivery::Sse, 64));
-            evicted.extend(session.park(no));
+            evicted.extend(session.park(no, 16));
         }
         assert_eq!(evicted, vec![1, 2, 3, 4, 5]);
-        assert_eq!(session.detached.len(), MAX_DETACHED_STREAMS);
+        assert_eq!(session.detached.len(), 16);
         assert!(!session.streams.contains_key(&1));
         assert!(session.streams.contains_key(&STANDALONE));
     }

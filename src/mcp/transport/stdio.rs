@@ -19,9 +19,10 @@
 //! sends single messages), and SSE polling (there is no stream to close).
 
 use super::stateless;
+use crate::config::Limits;
 use crate::idmap::IdMap;
 use crate::lines::{LineFramer, LineTooLong};
-use crate::mcp::dispatch::{Dispatcher, TimerKey, Work};
+use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work};
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Handler, RequestHandle, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
@@ -32,10 +33,6 @@ use std::time::Instant;
 
 /// The one session of a stdio connection.
 const SESSION: SessionKey = SessionKey(0);
-
-/// Output bytes waiting for the stream before input stops being taken (the default of
-/// [`crate::config::Limits::max_outbound_bytes`], the same bound a connection has).
-const DEFAULT_OUTPUT_LIMIT: usize = 1 << 20;
 
 /// A handler served over newline-delimited JSON-RPC.
 pub struct StdioTransport {
@@ -57,12 +54,12 @@ pub struct StdioTransport {
 }
 
 impl StdioTransport {
-    /// A transport for `handler` accepting messages of at most `max_message` bytes.
-    pub fn new(handler: Box<dyn Handler>, max_message: usize) -> StdioTransport {
-        let max_pending = crate::config::Limits::default().max_pending_per_session;
+    /// A transport for `handler` within `limits` (messages of at most `max_body_bytes`, the
+    /// per-session request caps, `max_outbound_bytes` of output waiting).
+    pub fn new(handler: Box<dyn Handler>, limits: &Limits) -> StdioTransport {
         StdioTransport {
-            dispatcher: Dispatcher::new(handler, max_pending),
-            framer: LineFramer::new(max_message),
+            dispatcher: Dispatcher::new(handler, Caps::of(limits)),
+            framer: LineFramer::new(limits.max_body_bytes),
             view: SessionView {
                 protocol_version: version::LATEST_LEGACY.to_string(),
                 ..SessionView::default()
@@ -70,17 +67,11 @@ impl StdioTransport {
             stateless: IdMap::default(),
             next_session: SESSION.0 + 1,
             out: Vec::new(),
-            output_limit: DEFAULT_OUTPUT_LIMIT,
+            output_limit: limits.max_outbound_bytes,
             dropped_notifications: 0,
             timers: VecDeque::new(),
             ended: false,
         }
-    }
-
-    /// Caps the client requests in flight on the stream (the stream is one session, stateless
-    /// requests included); see [`crate::config::Limits::max_pending_per_session`].
-    pub fn set_max_pending(&mut self, max: usize) {
-        self.dispatcher.set_max_pending(max);
     }
 
     /// Bytes read from the input stream.
@@ -95,11 +86,6 @@ impl StdioTransport {
                 }),
             }
         }
-    }
-
-    /// Bounds the output waiting for the stream to `bytes` (see [`StdioTransport::wants_input`]).
-    pub fn set_output_limit(&mut self, bytes: usize) {
-        self.output_limit = bytes;
     }
 
     /// Whether to read more input: false while the output stream is behind by more than the
@@ -433,6 +419,16 @@ mod tests {
     use crate::mcp::Context;
     use serde_json::json;
 
+    /// Limits with the message size, output bound and pending cap under test.
+    fn limits(max_message: usize, max_output: usize, max_pending: usize) -> Limits {
+        Limits {
+            max_body_bytes: max_message,
+            max_outbound_bytes: max_output,
+            max_pending_per_session: max_pending,
+            ..Limits::default()
+        }
+    }
+
     fn lines(t: &mut StdioTransport) -> Vec<Value> {
         let text = String::from_utf8(t.pending_output().to_vec()).unwrap();
         let n = t.pending_output().len();
@@ -445,7 +441,7 @@ mod tests {
     #[test]
     fn initialize_and_echo_over_lines() {
         let t0 = Instant::now();
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &Limits::default());
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-06-18\",\"capabilities\":{}}}\n", t0);
         let out = lines(&mut t);
         assert_eq!(out[0]["result"]["protocolVersion"], "2025-06-18");
@@ -462,7 +458,7 @@ mod tests {
     #[test]
     fn garbage_and_oversize_lines_get_errors_and_the_stream_goes_on() {
         let t0 = Instant::now();
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 64);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &limits(64, 1 << 20, 256));
         t.handle_input(b"not json\n", t0);
         t.handle_input(&[b'x'; 100], t0);
         t.handle_input(
@@ -481,8 +477,7 @@ mod tests {
     #[test]
     fn a_stalled_output_stops_input_and_drops_only_notifications() {
         let t0 = Instant::now();
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
-        t.set_output_limit(64);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &limits(1 << 20, 64, 256));
         assert!(t.wants_input());
         // Nobody reads the output: the progress notifications pile up past twice the limit.
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"arguments\":{},\"_meta\":{\"progressToken\":\"p\"}}}\n", t0);
@@ -500,7 +495,7 @@ mod tests {
     #[test]
     fn progress_arrives_through_timers() {
         let t0 = Instant::now();
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &Limits::default());
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"arguments\":{},\"_meta\":{\"progressToken\":\"p\"}}}\n", t0);
         let mut seen = lines(&mut t);
         while let Some((at, token)) = t.poll_timer() {
@@ -520,7 +515,7 @@ mod tests {
     #[test]
     fn sampling_round_trip_routes_the_answer_by_id() {
         let t0 = Instant::now();
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &Limits::default());
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":0,\"method\":\"initialize\",\"params\":{\"protocolVersion\":\"2025-11-25\",\"capabilities\":{\"sampling\":{}}}}\n", t0);
         lines(&mut t);
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_sampling\",\"arguments\":{\"prompt\":\"p\"}}}\n", t0);
@@ -551,7 +546,7 @@ mod tests {
 
     #[test]
     fn both_eras_share_one_stream() {
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &Limits::default());
         send(
             &mut t,
             json!({"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{}}}),
@@ -599,7 +594,7 @@ mod tests {
 
     #[test]
     fn stateless_ladder_and_removed_methods() {
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &Limits::default());
         let mut v999 = meta();
         v999["io.modelcontextprotocol/protocolVersion"] = json!("v999.0.0");
         let mut no_caps = meta();
@@ -637,7 +632,7 @@ mod tests {
     #[test]
     fn stateless_progress_arrives_through_timers_of_its_own_session() {
         let t0 = Instant::now();
-        let mut t = StdioTransport::new(Box::new(Builtin::new()), 1 << 20);
+        let mut t = StdioTransport::new(Box::new(Builtin::new()), &Limits::default());
         let mut params = json!({"name":"test_tool_with_progress","arguments":{},"_meta":meta()});
         params["_meta"]["progressToken"] = json!("p");
         let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":params});
@@ -686,7 +681,7 @@ mod tests {
     #[test]
     fn each_stateless_request_gets_a_session_that_ends_with_it() {
         let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let mut t = StdioTransport::new(Box::new(Recorder(log.clone())), 1 << 20);
+        let mut t = StdioTransport::new(Box::new(Recorder(log.clone())), &Limits::default());
         send(
             &mut t,
             json!({"jsonrpc":"2.0","id":1,"method":"a","params":{"_meta":meta()}}),
@@ -715,8 +710,7 @@ mod tests {
     #[test]
     fn the_pending_cap_counts_the_whole_stream_stateless_requests_included() {
         let log = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
-        let mut t = StdioTransport::new(Box::new(Recorder(log)), 1 << 20);
-        t.set_max_pending(2);
+        let mut t = StdioTransport::new(Box::new(Recorder(log)), &limits(1 << 20, 1 << 20, 2));
         send(&mut t, json!({"jsonrpc":"2.0","id":1,"method":"slow"}));
         send(
             &mut t,

@@ -80,7 +80,8 @@ impl<H: Handler> Rig<H> {
             instance_id: None,
             eras: crate::mcp::version::Eras::default(),
             max_listen_uris: 256,
-            max_pending_per_session: 256,
+            caps: crate::mcp::dispatch::Caps::of(&crate::config::Limits::default()),
+            max_parked_streams: 16,
         };
         f(&mut settings);
         Rig {
