@@ -51,6 +51,7 @@ use calls::Pending;
 use logging::{Level, LogFilter};
 use request_state::RequestStates;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
 /// Most resource subscriptions one session may hold; template URIs are unlimited in number.
@@ -242,14 +243,16 @@ fn server_info() -> ServerInfo {
 /// The `prompts/get` result.
 fn get_prompt(params: &Value) -> Result<Value, ErrorObject> {
     let name = str_param(params, "name")?;
-    prompts::get(name, &arguments(params)?)
+    let args = arguments(params)?;
+    prompts::get(name, &args)
 }
 
 /// The `arguments` object of `tools/call` or `prompts/get`; absent or null means none.
-fn arguments(params: &Value) -> Result<Map<String, Value>, ErrorObject> {
+/// Borrowed from `params`, not copied (every tool call reads it).
+fn arguments(params: &Value) -> Result<Cow<'_, Map<String, Value>>, ErrorObject> {
     match params.get("arguments") {
-        None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(args)) => Ok(args.clone()),
+        None | Some(Value::Null) => Ok(Cow::Owned(Map::new())),
+        Some(Value::Object(args)) => Ok(Cow::Borrowed(args)),
         Some(_) => Err(invalid_params("arguments must be an object")),
     }
 }
@@ -283,6 +286,27 @@ mod tests {
 
     fn code(outcome: Result<Value, ErrorObject>) -> i64 {
         outcome.expect_err("an error").code
+    }
+
+    #[test]
+    fn arguments_are_borrowed_and_absent_or_null_means_none() {
+        let params = json!({"name": "echo", "arguments": {"message": "hi"}});
+        let args = arguments(&params).unwrap();
+        assert!(matches!(args, Cow::Borrowed(_)), "not copied");
+        assert_eq!(Value::Object(args.into_owned()), params["arguments"]);
+        for params in [json!({"name": "echo"}), json!({"arguments": null})] {
+            assert!(arguments(&params).unwrap().is_empty(), "{params}");
+        }
+        let bad = arguments(&json!({"arguments": "x"})).unwrap_err();
+        assert_eq!(bad.code, INVALID_PARAMS);
+        let mut h = builtin_session();
+        let echo = json!({"name": "echo", "arguments": {"message": "hi"}});
+        assert_eq!(
+            h.call("tools/call", echo).unwrap()["content"][0]["text"],
+            "hi"
+        );
+        let missing = h.call("tools/call", json!({"name": "echo"}));
+        assert_eq!(code(missing), INVALID_PARAMS);
     }
 
     #[test]

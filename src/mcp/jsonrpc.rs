@@ -10,6 +10,8 @@
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
+mod envelope;
+
 /// Appends the JSON text of a value, a `str` or a number (serde_json's compact writer, which
 /// cannot fail into a Vec).
 macro_rules! write_value {
@@ -196,19 +198,52 @@ impl Message {
         };
         // One pass over the members (each key occurs once in a Map) instead of a lookup and a
         // removal per member: this runs for every message.
-        let (mut raw_id, mut version_ok, mut params, mut method) = (None, false, None, None);
-        let (mut result, mut error) = (None, None);
+        let mut members = Members::default();
         for (key, member) in obj {
-            match key.as_str() {
-                "id" => raw_id = Some(member),
-                "jsonrpc" => version_ok = member.as_str() == Some("2.0"),
-                "params" => params = Some(member),
-                "method" => method = Some(member),
-                "result" => result = Some(member),
-                "error" => error = Some(member),
-                _ => {}
-            }
+            members.set(&key, member);
         }
+        members.classify()
+    }
+}
+
+/// The members of one message object that classification looks at, as read: the last one wins
+/// when a key repeats, as in serde_json's `Map`. Filled from a `Value` map
+/// ([`Message::from_value`]) or straight from the text (`envelope`), then classified by the
+/// same code, so both accept and reject the same messages.
+#[derive(Default)]
+struct Members {
+    id: Option<Value>,
+    version_ok: bool,
+    method: Option<Value>,
+    params: Option<Value>,
+    result: Option<Value>,
+    error: Option<Value>,
+}
+
+impl Members {
+    /// Records member `key`; other keys are ignored.
+    fn set(&mut self, key: &str, member: Value) {
+        match key {
+            "id" => self.id = Some(member),
+            "jsonrpc" => self.version_ok = member.as_str() == Some("2.0"),
+            "params" => self.params = Some(member),
+            "method" => self.method = Some(member),
+            "result" => self.result = Some(member),
+            "error" => self.error = Some(member),
+            _ => {}
+        }
+    }
+
+    /// The message these members make under MCP's rules, or why they make none.
+    fn classify(self) -> Result<Message, Invalid> {
+        let Members {
+            id: raw_id,
+            version_ok,
+            method,
+            params,
+            result,
+            error,
+        } = self;
         // Taken by value (a string id is moved, not copied); `bad_id` when present but unusable.
         let (id, bad_id) = match raw_id {
             None => (None, false),
@@ -261,7 +296,9 @@ impl Message {
             (None, None) => invalid("neither \"method\", \"result\" nor \"error\""),
         }
     }
+}
 
+impl Message {
     /// The message as JSON.
     /// (Tests and the `jsonrpc_message` fuzz target compare through it; answers use
     /// [`Message::to_json`].)
@@ -405,7 +442,10 @@ pub fn parse_body(bytes: &[u8]) -> Result<Body, serde_json::Error> {
     // checks again string by string; same values and errors. Other bytes take the byte reader
     // for its own error.
     let value: Value = match std::str::from_utf8(bytes) {
-        Ok(text) => serde_json::from_str(text)?,
+        Ok(text) => match envelope::parse_plain(text) {
+            Some(body) => return Ok(body),
+            None => serde_json::from_str(text)?,
+        },
         Err(_) => serde_json::from_slice(bytes)?,
     };
     Ok(match value {

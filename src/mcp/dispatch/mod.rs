@@ -286,6 +286,11 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
         }
     }
 
+    /// Gives back the memory of [`Work`] the transport has carried out (see [`Outbox::recycle`]).
+    pub(crate) fn recycle(&mut self, spent: Work) {
+        self.out.recycle(spent);
+    }
+
     /// Takes what the outbox holds, registering timers and dropping cancelled ones.
     fn collect(&mut self) -> Work {
         let mut work = self.out.take();

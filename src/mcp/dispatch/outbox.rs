@@ -150,6 +150,15 @@ impl Outbox {
     pub(crate) fn take(&mut self) -> Vec<(Option<SessionKey>, Command)> {
         std::mem::take(&mut self.queued)
     }
+
+    /// Gives back a vector [`Outbox::take`] returned, emptied, so the next callback queues
+    /// into its memory instead of allocating (one allocation per callback otherwise).
+    pub(crate) fn recycle(&mut self, mut spent: Vec<(Option<SessionKey>, Command)>) {
+        if self.queued.capacity() == 0 {
+            spent.clear();
+            self.queued = spent;
+        }
+    }
 }
 
 #[cfg(test)]
@@ -171,5 +180,28 @@ mod tests {
         out.notify(Some(s), None, "x", Value::Null);
         out.truncate(mark);
         assert_eq!(out.take().len(), 2);
+    }
+
+    #[test]
+    fn recycled_work_lends_its_memory_but_never_its_items() {
+        let mut out = Outbox::new();
+        let s = SessionKey(1);
+        out.notify(Some(s), None, "a", Value::Null);
+        let spent = out.take();
+        let memory = spent.as_ptr();
+        out.recycle(spent);
+        out.notify(Some(s), None, "b", Value::Null);
+        let work = out.take();
+        assert_eq!(
+            work.as_ptr(),
+            memory,
+            "the next callback queues into the same memory"
+        );
+        assert!(matches!(&work[..], [(_, Command::Notify { method, .. })] if method == "b"));
+        // Something already queued is never replaced by a recycled vector.
+        out.notify(Some(s), None, "c", Value::Null);
+        out.recycle(work);
+        let work = out.take();
+        assert!(matches!(&work[..], [(_, Command::Notify { method, .. })] if method == "c"));
     }
 }

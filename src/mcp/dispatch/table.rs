@@ -5,6 +5,34 @@
 use crate::idmap::{IdMap, IdSet};
 use crate::mcp::handler::{OutgoingId, RequestHandle, SessionKey};
 use crate::mcp::jsonrpc::{self, ErrorObject, Id};
+use std::borrow::Cow;
+
+/// The methods clients call most, kept as static text rather than copied per request.
+const COMMON_METHODS: [&str; 15] = [
+    "tools/call",
+    "tools/list",
+    "initialize",
+    "ping",
+    "resources/list",
+    "resources/read",
+    "resources/templates/list",
+    "resources/subscribe",
+    "resources/unsubscribe",
+    "prompts/list",
+    "prompts/get",
+    "completion/complete",
+    "logging/setLevel",
+    "server/discover",
+    "subscriptions/listen",
+];
+
+/// `method` as static text when it is one of [`COMMON_METHODS`], else a copy.
+fn interned(method: &str) -> Cow<'static, str> {
+    match COMMON_METHODS.iter().find(|common| **common == method) {
+        Some(common) => Cow::Borrowed(common),
+        None => Cow::Owned(method.to_string()),
+    }
+}
 
 /// A client request in flight.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,8 +41,9 @@ pub(crate) struct InFlight {
     pub session: SessionKey,
     /// The id the client gave it, echoed on the answer.
     pub client_id: Id,
-    /// Its method (stateless results are completed per method).
-    pub method: String,
+    /// Its method (stateless results are completed per method); the methods of the
+    /// specification are not copied ([`interned`]).
+    pub method: Cow<'static, str>,
     /// Where the transport answers it (Streamable HTTP: the stream number; stdio: 0).
     pub route: u32,
 }
@@ -92,7 +121,7 @@ impl Table {
         let handle = RequestHandle(self.next_handle);
         self.next_handle += 1;
         self.sessions.entry(session).or_default().pending += 1;
-        let method = method.to_string();
+        let method = interned(method);
         let entry = InFlight {
             session,
             client_id,
@@ -178,6 +207,26 @@ mod tests {
         assert!(t.has_room(a, 1));
         t.close(a);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn common_methods_are_not_copied_and_others_are_kept_as_sent() {
+        let mut t = Table::new(Caps {
+            pending: 4,
+            outgoing: 4,
+        });
+        let s = SessionKey(1);
+        let call = t.track(s, Id::from(1), "tools/call", 0);
+        let odd = t.track(s, Id::from(2), "x/tools/call", 0);
+        let near = t.track(s, Id::from(3), "tools/Call", 0);
+        let method = |t: &Table, h| t.get(h).map(|r| r.method.clone());
+        assert!(matches!(
+            method(&t, call),
+            Some(Cow::Borrowed("tools/call"))
+        ));
+        assert!(matches!(method(&t, odd), Some(Cow::Owned(m)) if m == "x/tools/call"));
+        assert!(matches!(method(&t, near), Some(Cow::Owned(m)) if m == "tools/Call"));
+        assert!(COMMON_METHODS.iter().all(|m| interned(m) == *m));
     }
 
     #[test]

@@ -145,9 +145,9 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// Carries out what the handler queued, each item in its own session; without a session
     /// only answers, timers and server-wide notifications make sense (there is no stream to
     /// carry anything else).
-    pub(super) fn apply(&mut self, work: Work, now: Instant) {
+    pub(super) fn apply(&mut self, mut work: Work, now: Instant) {
         let mut refused = Vec::new();
-        for (key, command) in work {
+        for (key, command) in work.drain(..) {
             match (command, key) {
                 (Command::Respond { request, outcome }, _) => self.respond(request, outcome),
                 (
@@ -225,6 +225,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                 }
             }
         }
+        self.dispatcher.recycle(work);
         if refused.is_empty() {
             return; // The usual case: nothing to drop.
         }

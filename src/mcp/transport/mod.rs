@@ -20,7 +20,7 @@
 
 use super::dispatch::{Caps, Dispatcher, TimerKey};
 use super::error::Error;
-use super::handler::{Handler, SessionKey, SessionView};
+use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, Id, Message};
 use super::version;
 use crate::config::ResponseMode;
@@ -149,6 +149,9 @@ pub struct Transport<H: Handler + ?Sized = dyn Handler> {
     listeners: IdMap<SessionKey, stateless::Listener>,
     /// Stateless sessions to forget once their request is answered.
     reap: Vec<SessionKey>,
+    /// The requests of the POST being exchanged (client id until tracked, then the handle),
+    /// kept between POSTs for its memory.
+    scratch: Vec<(Result<RequestHandle, Id>, String, Option<Value>)>,
 }
 
 impl<H: Handler + ?Sized> Transport<H> {
@@ -165,6 +168,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             actions: VecDeque::new(),
             listeners: IdMap::default(),
             reap: Vec::new(),
+            scratch: Vec::new(),
         }
     }
 
@@ -228,10 +232,9 @@ impl<H: Handler + ?Sized> Transport<H> {
             Ok(key) => key,
             Err(reply) => return reply,
         };
-        let batch = matches!(body, Body::Batch(_));
-        let items = match body {
-            Body::Single(Ok(message)) => vec![Ok(message)],
+        let body = match body {
             Body::Single(Err(invalid)) => return invalid_reply(&invalid),
+            Body::Single(Ok(message)) => Body::Single(Ok(message)),
             Body::Batch(items) => {
                 let allowed = self
                     .sessions
@@ -246,10 +249,10 @@ impl<H: Handler + ?Sized> Transport<H> {
                 if items.is_empty() {
                     return Error::InvalidRequest("empty batch").reply(None);
                 }
-                items
+                Body::Batch(items)
             }
         };
-        self.exchange(conn, key, items, batch, None, now)
+        self.exchange(conn, key, body, None, now)
     }
 
     /// `initialize`: a new session, then the request like any other.
@@ -285,7 +288,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             Ok(opened) => opened,
             Err(reply) => return reply,
         };
-        self.exchange(conn, key, vec![Ok(message)], false, Some(id), now)
+        self.exchange(conn, key, Body::Single(Ok(message)), Some(id), now)
     }
 
     /// A new handshake-era session with a fresh CSPRNG id, or 503 at `--max-sessions`.
@@ -329,8 +332,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         &mut self,
         conn: ConnId,
         key: SessionKey,
-        items: Vec<Result<Message, jsonrpc::Invalid>>,
-        batch: bool,
+        body: Body,
         new_session_id: Option<String>,
         now: Instant,
     ) -> Reply {
@@ -338,10 +340,17 @@ impl<H: Handler + ?Sized> Transport<H> {
             return Error::UnknownSession.reply(None);
         };
         session.last_activity = now;
-        let mut requests = Vec::new();
+        // A single message goes through without a Vec of its own (`Vec::new` allocates
+        // nothing); the requests go through the transport's reused vector.
+        let (batch, single, items) = match body {
+            Body::Single(item) => (false, Some(item), Vec::new()),
+            Body::Batch(items) => (true, None, items),
+        };
+        let mut requests = std::mem::take(&mut self.scratch);
+        requests.clear();
         let mut others = Vec::new();
         let mut answers = Vec::new();
-        for item in items {
+        for item in single.into_iter().chain(items) {
             match item {
                 Ok(Message::Request { id, method, .. }) if batch && method == "initialize" => {
                     answers.push(
@@ -352,7 +361,9 @@ impl<H: Handler + ?Sized> Transport<H> {
                         .to_json(),
                     )
                 }
-                Ok(Message::Request { id, method, params }) => requests.push((id, method, params)),
+                Ok(Message::Request { id, method, params }) => {
+                    requests.push((Err(id), method, params))
+                }
                 Ok(other) => others.push(other),
                 Err(invalid) => answers.push(
                     Message::Error {
@@ -364,15 +375,18 @@ impl<H: Handler + ?Sized> Transport<H> {
             }
         }
         if !self.dispatcher.has_room(key, requests.len()) {
+            self.scratch = requests;
             return Error::TooManyRequests(self.dispatcher.max_pending()).reply(None);
         }
         for message in others {
             self.dispatch_other(key, message, now);
         }
         if requests.is_empty() && answers.is_empty() {
+            self.scratch = requests;
             return Reply::empty(202);
         }
         let Some(session) = self.sessions.get_mut(&key) else {
+            self.scratch = requests;
             return Error::UnknownSession.reply(None);
         };
         let no = session.next_stream;
@@ -386,14 +400,19 @@ impl<H: Handler + ?Sized> Transport<H> {
         if self.settings.response_mode == ResponseMode::Sse {
             self.open_sse(key, no);
         }
-        let mut handles = Vec::new();
-        for (id, method, params) in requests {
-            let handle = self.dispatcher.track(key, id, &method, no);
-            handles.push((handle, method, params));
+        // Every request is tracked before the first runs (a batch's stream counts them all).
+        for entry in &mut requests {
+            if let Err(client_id) = &mut entry.0 {
+                let client_id = std::mem::replace(client_id, Id::Number(0.into()));
+                entry.0 = Ok(self.dispatcher.track(key, client_id, &entry.1, no));
+            }
         }
-        for (handle, method, params) in handles {
-            self.call_request(key, handle, &method, params, now);
+        for (handle, method, params) in requests.drain(..) {
+            if let Ok(handle) = handle {
+                self.call_request(key, handle, &method, params, now);
+            }
         }
+        self.scratch = requests;
         let reply = self.finish_post(key, no);
         match new_session_id {
             Some(id) => self.with_session_id(reply, key, no, id),

@@ -426,8 +426,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         let reply = self.exchange(
             conn,
             key,
-            vec![Ok(Message::Request { id, method, params })],
-            false,
+            Body::Single(Ok(Message::Request { id, method, params })),
             None,
             now,
         );

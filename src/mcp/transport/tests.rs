@@ -413,6 +413,29 @@ fn batch_on_2025_03_26_answers_an_array() {
 }
 
 #[test]
+fn posts_in_a_row_answer_only_their_own_requests() {
+    // The requests of a POST go through a vector the transport reuses: nothing of one POST
+    // may leak into the next, whatever the ids and whether the POST was a batch.
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let id = rig.session("2025-03-26");
+    let request_s = |id: &str| format!(r#"{{"jsonrpc":"2.0","id":"{id}","method":"ping"}}"#);
+    let batch = format!("[{},{}]", request_s("a"), request_s("b"));
+    let ids = |reply: &Reply| -> Vec<Value> {
+        match body_json(reply) {
+            Value::Array(answers) => answers.iter().map(|a| a["id"].clone()).collect(),
+            answer => vec![answer["id"].clone()],
+        }
+    };
+    assert_eq!(ids(&rig.post(1, &id, &batch)), [json!("a"), json!("b")]);
+    let single = request(9, "ping", json!({}));
+    assert_eq!(ids(&rig.post(1, &id, &single)), [json!(9)]);
+    let notes = r#"[{"jsonrpc":"2.0","method":"notifications/roots/list_changed"}]"#;
+    assert_eq!(rig.post(1, &id, notes).status, 202);
+    assert_eq!(ids(&rig.post(1, &id, &request_s("c"))), [json!("c")]);
+    assert_eq!(rig.t.dispatcher.in_flight(), 0);
+}
+
+#[test]
 fn batch_on_2025_06_18_is_400() {
     let mut rig = Rig::new(ResponseMode::Auto);
     let id = rig.session("2025-06-18");
