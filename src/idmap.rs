@@ -1,8 +1,12 @@
 //! Hash tables keyed by numbers mcpd assigns itself (connection, session, request and stream
 //! numbers). A peer cannot choose such keys, so SipHash's flooding resistance buys nothing
 //! here, while its cost shows in every request's profile; a multiplicative (Fibonacci) hash of
-//! the integer is enough. Tables keyed by what a peer sends (session id strings) keep the
-//! standard hasher.
+//! the integer is enough.
+//!
+//! Session ids are strings a peer sends, but only as lookups: every stored id is one mcpd
+//! generated (a random UUID), and flooding needs colliding *stored* keys. Probe lengths depend on
+//! the stored keys alone, so a peer's crafted id costs one ordinary probe; [`SessionIdMap`] uses
+//! the same fast hash, eight bytes a step.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
@@ -12,6 +16,9 @@ pub type IdMap<K, V> = HashMap<K, V, BuildHasherDefault<IdHasher>>;
 
 /// A set of server-assigned numbers.
 pub type IdSet<K> = HashSet<K, BuildHasherDefault<IdHasher>>;
+
+/// A map keyed by session ids mcpd generated (see the module doc for why a fast hash is safe).
+pub type SessionIdMap<V> = HashMap<String, V, BuildHasherDefault<IdHasher>>;
 
 /// Fibonacci hashing of integer keys (Knuth, TAOCP 6.4): multiply by 2^64 / φ.
 #[derive(Clone, Copy, Debug, Default)]
@@ -25,8 +32,14 @@ impl Hasher for IdHasher {
     }
 
     fn write(&mut self, bytes: &[u8]) {
-        // Not used by integer keys; folds any other input so the type stays a valid Hasher.
-        for &b in bytes {
+        // Strings (session ids): eight bytes a step, then the tail byte by byte.
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            if let Ok(word) = <[u8; 8]>::try_from(word) {
+                self.0 = (self.0.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(GOLDEN);
+            }
+        }
+        for &b in words.remainder() {
             self.0 = (self.0.rotate_left(5) ^ u64::from(b)).wrapping_mul(GOLDEN);
         }
     }
@@ -66,5 +79,29 @@ mod tests {
             "sequential numbers land in many buckets: {}",
             top_bits.len()
         );
+    }
+
+    #[test]
+    fn session_ids_spread_and_differ_in_their_tails() {
+        let mut top_bits = IdSet::default();
+        let mut map: SessionIdMap<usize> = SessionIdMap::default();
+        for n in 0..1024usize {
+            // Ids that share a long prefix and differ only near the end, as prefixed ids do.
+            let id = format!("instance-a-0000-0000-0000-{n:012}");
+            let mut h = IdHasher::default();
+            h.write(id.as_bytes());
+            top_bits.insert(h.finish() >> 54);
+            map.insert(id, n);
+        }
+        assert!(
+            top_bits.len() > 600,
+            "ids land in many buckets: {}",
+            top_bits.len()
+        );
+        assert_eq!(
+            map.get("instance-a-0000-0000-0000-000000000513"),
+            Some(&513)
+        );
+        assert_eq!(map.get("instance-a-0000-0000-0000-00000000051"), None);
     }
 }

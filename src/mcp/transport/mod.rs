@@ -25,13 +25,13 @@ use super::jsonrpc::{self, Body, Id, Message};
 use super::version;
 use crate::config::ResponseMode;
 use crate::http::RequestHead;
-use crate::idmap::IdMap;
+use crate::idmap::{IdMap, SessionIdMap};
 use crate::log;
 use crate::server::{Reply, ReplyBody};
 use attach::Attachments;
 use serde_json::Value;
 use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 mod accept;
@@ -139,7 +139,7 @@ pub struct Transport<H: Handler + ?Sized = dyn Handler> {
     dispatcher: Dispatcher<H>,
     settings: Settings,
     sessions: IdMap<SessionKey, Session>,
-    by_id: HashMap<String, SessionKey>,
+    by_id: SessionIdMap<SessionKey>,
     /// Which connection carries which stream, both ways (the only record of it).
     attached: Attachments,
     next_session: u64,
@@ -161,7 +161,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             dispatcher: Dispatcher::new(handler, settings.caps),
             settings,
             sessions: IdMap::default(),
-            by_id: HashMap::new(),
+            by_id: SessionIdMap::default(),
             attached: Attachments::default(),
             next_session: 1,
             total_sessions: 0,
