@@ -42,9 +42,8 @@ pub fn main() -> ExitCode {
     if let Err(e) = sys::cloexec_inherited() {
         log::warn(format_args!("cannot list inherited descriptors: {e}"));
     }
-    if let Command::Serve(config) | Command::Stdio(config) = &command {
-        log::start(config);
-    }
+    // The level and bounds from the config are set by `event_loop::run`/`run_stdio`
+    // (`log::start`); nothing logs between here and there.
     let outcome = match command {
         Command::Help => {
             print!("{}", cli::help_text());

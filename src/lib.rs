@@ -27,10 +27,10 @@
 //! | --- | --- | --- |
 //! | I/O shell | `event_loop` | mio, sockets, child pipes, signals, the clock |
 //! | 1. connections | `server` | HTTP/1.1 connections: framing, one `Route` per request, the Host/Origin guard, auth, `/health` and `/metrics`, keep-alive and head timers, the outbound bound |
-//! | 2. transports | `mcp::transport` | Streamable HTTP sessions and their SSE streams, the stateless 2026-07-28 era, 2024-11-05 HTTP+SSE, stdio; which connection carries which stream |
+//! | 2. transports | `mcp::transport`, `mcp::error` | Streamable HTTP sessions and their SSE streams, the stateless 2026-07-28 era, 2024-11-05 HTTP+SSE, stdio; which connection carries which stream; every refusal's status and JSON-RPC error (`mcp::error` fills the connection layer's reply) |
 //! | 3. dispatcher | `mcp::dispatch` | the one handler runtime: requests in flight and their caps, outgoing ids, handler timers, panic isolation, `initialize`/`ping`/`server/discover` |
 //! | backends | [`builtin`], [`bridge`] | the [`mcp::Handler`] contract; the bridge's children through [`process::ProcessHost`] |
-//! | building blocks | `http`, `sse`, `timer`, `lines`, `id`, `idmap`, `mcp::jsonrpc`, `mcp::error` | bytes and numbers only |
+//! | building blocks | `http`, `sse`, `timer`, `lines`, `id`, `idmap`, `mcp::jsonrpc` | bytes and numbers only |
 //! | settings | [`config`], `cli`, `log`, `exec` | |
 //!
 //! Lower layers never name higher ones: `http` knows nothing of MCP, a transport knows no

@@ -127,3 +127,132 @@ pub trait ProcessHost {
     /// Shutdown begins: stop every child.
     fn shutdown(&mut self, now: Instant);
 }
+
+/// A [`ProcessHost`] whose panics stop at its door: the event loop calls a library backend
+/// through this, so one panic is logged and counted as "nothing" (no action, no bytes to
+/// write, an unspawnable spec) instead of stopping the server.
+pub(crate) struct Guarded<'a>(pub &'a mut dyn ProcessHost);
+
+/// What [`Guarded::spawn_spec`] hands out when the host panicked: spawning it fails.
+static NO_SPEC: SpawnSpec = SpawnSpec {
+    program: String::new(),
+    args: Vec::new(),
+    env: Vec::new(),
+    cwd: None,
+};
+
+/// Runs `f`, logging a panic (naming `what`) and returning `None` for it.
+fn guard<T>(what: &str, f: impl FnOnce() -> T) -> Option<T> {
+    let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    if caught.is_err() {
+        crate::log::error(format_args!("process host panicked in {what}"));
+    }
+    caught.ok()
+}
+
+impl ProcessHost for Guarded<'_> {
+    fn poll_process_action(&mut self) -> Option<ProcessAction> {
+        guard("poll_process_action", || self.0.poll_process_action()).flatten()
+    }
+    fn spawn_spec(&self) -> &SpawnSpec {
+        guard("spawn_spec", || self.0.spawn_spec()).unwrap_or(&NO_SPEC)
+    }
+    fn handle_spawned(&mut self, id: ChildId, pid: u32, now: Instant) {
+        guard("handle_spawned", || self.0.handle_spawned(id, pid, now));
+    }
+    fn handle_spawn_failed(&mut self, id: ChildId, error: &str, now: Instant) {
+        guard("handle_spawn_failed", || {
+            self.0.handle_spawn_failed(id, error, now)
+        });
+    }
+    fn stdin_pending(&self, id: ChildId) -> &[u8] {
+        guard("stdin_pending", || self.0.stdin_pending(id)).unwrap_or(&[])
+    }
+    fn handle_stdin_written(&mut self, id: ChildId, n: usize) {
+        guard("handle_stdin_written", || {
+            self.0.handle_stdin_written(id, n)
+        });
+    }
+    fn handle_stdout(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        guard("handle_stdout", || self.0.handle_stdout(id, bytes, now));
+    }
+    fn handle_stdout_closed(&mut self, id: ChildId, now: Instant) {
+        guard("handle_stdout_closed", || {
+            self.0.handle_stdout_closed(id, now)
+        });
+    }
+    fn handle_stderr(&mut self, id: ChildId, bytes: &[u8], now: Instant) {
+        guard("handle_stderr", || self.0.handle_stderr(id, bytes, now));
+    }
+    fn handle_exit(&mut self, id: ChildId, kind: ExitKind, now: Instant) {
+        guard("handle_exit", || self.0.handle_exit(id, kind, now));
+    }
+    fn shutdown(&mut self, now: Instant) {
+        guard("shutdown", || self.0.shutdown(now));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Panics on every call but the first poll, which asks to spawn child 1.
+    struct Fragile(bool);
+    impl ProcessHost for Fragile {
+        fn poll_process_action(&mut self) -> Option<ProcessAction> {
+            if std::mem::replace(&mut self.0, true) {
+                panic!("poll");
+            }
+            Some(ProcessAction::Spawn { child: ChildId(1) })
+        }
+        fn spawn_spec(&self) -> &SpawnSpec {
+            panic!("spec")
+        }
+        fn handle_spawned(&mut self, _: ChildId, _: u32, _: Instant) {
+            panic!("spawned")
+        }
+        fn handle_spawn_failed(&mut self, _: ChildId, _: &str, _: Instant) {
+            panic!("failed")
+        }
+        fn stdin_pending(&self, _: ChildId) -> &[u8] {
+            panic!("pending")
+        }
+        fn handle_stdin_written(&mut self, _: ChildId, _: usize) {
+            panic!("written")
+        }
+        fn handle_stdout(&mut self, _: ChildId, _: &[u8], _: Instant) {
+            panic!("stdout")
+        }
+        fn handle_stdout_closed(&mut self, _: ChildId, _: Instant) {
+            panic!("closed")
+        }
+        fn handle_stderr(&mut self, _: ChildId, _: &[u8], _: Instant) {
+            panic!("stderr")
+        }
+        fn handle_exit(&mut self, _: ChildId, _: ExitKind, _: Instant) {
+            panic!("exit")
+        }
+        fn shutdown(&mut self, _: Instant) {
+            panic!("shutdown")
+        }
+    }
+
+    #[test]
+    fn a_guarded_host_panic_is_no_output_not_a_crash() {
+        let mut host = Fragile(false);
+        let mut g = Guarded(&mut host);
+        let (id, now) = (ChildId(1), Instant::now());
+        assert!(g.poll_process_action().is_some());
+        assert_eq!(g.poll_process_action(), None, "a panic is no action");
+        assert!(g.spawn_spec().program.is_empty());
+        assert!(g.stdin_pending(id).is_empty());
+        g.handle_spawned(id, 1, now);
+        g.handle_spawn_failed(id, "x", now);
+        g.handle_stdin_written(id, 1);
+        g.handle_stdout(id, b"{}\n", now);
+        g.handle_stdout_closed(id, now);
+        g.handle_stderr(id, b"x", now);
+        g.handle_exit(id, ExitKind::Code(0), now);
+        g.shutdown(now);
+    }
+}

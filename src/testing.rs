@@ -61,6 +61,8 @@ pub struct Harness<H: Handler> {
     log: Vec<Command>,
     /// Stateless mode: the request-scoped session of each unanswered request.
     open: Option<Vec<(RequestHandle, SessionKey)>>,
+    /// The session each unanswered request to the client was sent in (its answer comes there).
+    asked: Vec<(OutgoingId, SessionKey)>,
 }
 
 impl<H: Handler> Harness<H> {
@@ -83,6 +85,7 @@ impl<H: Handler> Harness<H> {
             timers: Vec::new(),
             log: Vec::new(),
             open: None,
+            asked: Vec::new(),
         }
     }
 
@@ -112,7 +115,7 @@ impl<H: Handler> Harness<H> {
     /// returns its key.
     pub fn start_session(&mut self, view: SessionView) -> SessionKey {
         if let Some(old) = self.session.take() {
-            self.dispatcher.close_session(old);
+            self.close(old);
         }
         let key = SessionKey(self.next_session);
         self.next_session += 1;
@@ -161,7 +164,7 @@ impl<H: Handler> Harness<H> {
                 if let Some(open) = &mut self.open {
                     if let Some(i) = open.iter().position(|(r, _)| r == request) {
                         let (_, key) = open.remove(i);
-                        self.dispatcher.close_session(key);
+                        self.close(key);
                     }
                 }
             }
@@ -169,8 +172,12 @@ impl<H: Handler> Harness<H> {
                 Command::Timer { key, after, .. } => self.timers.push((self.now + after, key)),
                 // Like a transport: past the cap the handler hears of it at once.
                 Command::Request { id, .. } => {
-                    match self.dispatcher.sent(session.unwrap_or(NO_SESSION), id) {
-                        Ok(()) => self.log.push(command),
+                    let key = session.unwrap_or(NO_SESSION);
+                    match self.dispatcher.sent(key, id) {
+                        Ok(()) => {
+                            self.asked.push((id, key));
+                            self.log.push(command)
+                        }
                         Err(error) => refused.push((session, id, error)),
                     }
                 }
@@ -275,17 +282,46 @@ impl<H: Handler> Harness<H> {
         self.with_ctx(session, |h, ctx| h.handle_timer(ctx, token));
     }
 
-    /// The client answers request `id` (see [`Harness::client_requests`]).
+    /// The client answers request `id` (see [`Harness::client_requests`]), through the same
+    /// path as a transport: the answer frees the request's slot, and an id never sent (or
+    /// answered already, or whose session ended) is ignored as on the wire.
     pub fn answer(&mut self, id: OutgoingId, outcome: Result<Value, ErrorObject>) {
-        let session = self.session;
-        self.with_ctx(session, |h, ctx| h.handle_response(ctx, id, outcome));
+        let Some(i) = self.asked.iter().position(|(sent, _)| *sent == id) else {
+            return;
+        };
+        let (_, key) = self.asked.swap_remove(i);
+        let view = self.view.as_ref();
+        let wire_id = Id::from(id.0);
+        if let Some(work) = self
+            .dispatcher
+            .response(key, view, &wire_id, outcome, self.now)
+        {
+            self.record(work);
+            self.wake();
+        }
     }
 
-    /// The client cancels `request`.
+    /// The client cancels `request`: the handler hears of it in the request's own session
+    /// (a stateless request's session then ends). A request no longer in flight is ignored,
+    /// as on the wire.
     pub fn cancel(&mut self, request: RequestHandle) {
-        let session = self.session;
-        self.dispatcher.finish(request);
+        let Some(entry) = self.dispatcher.finish(request) else {
+            return;
+        };
+        let session = (entry.session != NO_SESSION).then_some(entry.session);
         self.with_ctx(session, |h, ctx| h.handle_cancel(ctx, request));
+        if let Some(open) = &mut self.open {
+            if let Some(i) = open.iter().position(|(r, _)| *r == request) {
+                let (_, key) = open.remove(i);
+                self.close(key);
+            }
+        }
+    }
+
+    /// Ends `session`: the dispatcher forgets it and its unanswered asks are dropped here too.
+    fn close(&mut self, session: SessionKey) {
+        self.asked.retain(|(_, key)| *key != session);
+        self.dispatcher.close_session(session);
     }
 
     /// A notification from the client.
@@ -377,6 +413,7 @@ mod tests {
         background: Vec<(SessionKey, RequestHandle)>,
         asked: Vec<OutgoingId>,
         closed: Vec<SessionKey>,
+        cancelled: Vec<(Option<SessionKey>, RequestHandle)>,
     }
 
     impl Handler for Later {
@@ -416,6 +453,9 @@ mod tests {
         }
         fn session_closed(&mut self, session: SessionKey) {
             self.closed.push(session);
+        }
+        fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
+            self.cancelled.push((ctx.session(), request));
         }
         fn handle_wake(&mut self, out: &mut Outbox) {
             for (session, request) in self.background.drain(..) {
@@ -550,5 +590,48 @@ mod tests {
         h.run_timers();
         assert_eq!(h.responses(call), 1);
         assert_eq!(h.handler().closed.len(), 1);
+    }
+
+    #[test]
+    fn answers_free_the_outgoing_slot_so_asking_never_runs_dry() {
+        let mut h = Harness::new(Asker::default());
+        let cap = crate::config::Limits::default().max_outgoing_per_session;
+        for _ in 0..cap + 10 {
+            h.request("ask", json!({}));
+            let (_, id, _, _) = h.client_requests().pop().unwrap();
+            h.answer(id, Ok(json!({})));
+        }
+        assert_eq!(h.client_requests().len(), cap + 10);
+        assert!(h.handler().0.is_empty(), "no ask was refused");
+    }
+
+    #[test]
+    fn answers_to_ids_never_sent_or_answered_already_are_ignored() {
+        let mut h = Harness::new(Asker::default());
+        h.request("ask", json!({}));
+        let (_, id, _, _) = h.client_requests().pop().unwrap();
+        let error = || Err(ErrorObject::new(-1, "x"));
+        h.answer(OutgoingId(id.0 + 1000), error());
+        assert!(h.handler().0.is_empty(), "an id never sent reaches nobody");
+        h.answer(id, error());
+        h.answer(id, error());
+        assert_eq!(h.handler().0, [-1], "the second answer is ignored");
+    }
+
+    #[test]
+    fn a_cancel_runs_in_the_requests_session_and_ends_a_stateless_one() {
+        let mut h = Harness::stateless(Later::default());
+        let call = h.request("later", json!({"ms": 10}));
+        h.cancel(call);
+        let (session, cancelled) = h.handler().cancelled[0];
+        assert_eq!(cancelled, call);
+        let session = session.expect("the request's own session");
+        assert_eq!(h.handler().closed, [session]);
+        h.cancel(call);
+        assert_eq!(
+            h.handler().cancelled.len(),
+            1,
+            "no longer in flight: ignored"
+        );
     }
 }

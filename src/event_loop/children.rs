@@ -10,12 +10,14 @@
 //! behind go too), its pipes are read dry (so the stderr tail is whole), then it is reaped
 //! and the bridge told. Nothing else ever waits on a child, and a group is signalled only
 //! before its leader is reaped.
+//! Every call into the host goes through [`Guarded`]: a library backend's panic is logged and
+//! counts as no action / no output, and the server stays up.
 
 use super::Sources;
 use crate::config::BridgeConfig;
 use crate::exec;
 use crate::log;
-use crate::process::{ChildId, ExitKind, ProcessAction, ProcessHost, Signal};
+use crate::process::{ChildId, ExitKind, Guarded, ProcessAction, ProcessHost, Signal};
 use crate::server::Server;
 use crate::sys;
 use mio::event::Event;
@@ -364,9 +366,10 @@ impl Sources for Children {
         let now = Instant::now();
         let mut any = false;
         loop {
-            let Some(bridge) = server.handler_mut().processes() else {
+            let Some(host) = server.handler_mut().processes() else {
                 return false;
             };
+            let bridge = &mut Guarded(host);
             let Some(action) = bridge.poll_process_action() else {
                 break;
             };
@@ -401,9 +404,10 @@ impl Sources for Children {
         };
         let (slot, pipe) = (n / 3, n % 3);
         let now = Instant::now();
-        let Some(bridge) = server.handler_mut().processes() else {
+        let Some(host) = server.handler_mut().processes() else {
             return false;
         };
+        let bridge = &mut Guarded(host);
         match pipe {
             0 => {
                 if let Some(id) = self.slots.get(slot).and_then(Option::as_ref).map(|p| p.id) {
@@ -423,9 +427,10 @@ impl Sources for Children {
 
     fn resume(&mut self, server: &mut Server, registry: &Registry) {
         let now = Instant::now();
-        let Some(bridge) = server.handler_mut().processes() else {
+        let Some(host) = server.handler_mut().processes() else {
             return;
         };
+        let bridge = &mut Guarded(host);
         for (id, pipe) in std::mem::take(&mut self.backlog) {
             if let Some(&slot) = self.by_id.get(&id) {
                 self.read_turn(bridge, slot, pipe, registry, now);
@@ -444,7 +449,7 @@ impl Sources for Children {
                 Ok(false) => {}
                 Ok(true) => {
                     if let Some(host) = server.handler_mut().processes() {
-                        self.reap_slot(host, slot, registry, now);
+                        self.reap_slot(&mut Guarded(host), slot, registry, now);
                     }
                 }
                 Err(e) => log::error(format_args!("waitid on pid {pid}: {e}")),
@@ -456,7 +461,7 @@ impl Sources for Children {
     fn stop(&mut self, server: &mut Server) {
         let now = Instant::now();
         if let Some(host) = server.handler_mut().processes() {
-            host.shutdown(now);
+            Guarded(host).shutdown(now);
         }
         server.handle_backend(now);
     }

@@ -1,7 +1,9 @@
 //! The I/O of `mcpd --stdio`: stdin and stdout through mio (non-blocking), handler timers on
 //! the wheel. Stdin is read only while the transport wants input, so a reader that stops
 //! reading stdout stops mcpd from taking more work instead of growing its memory. Exits when
-//! stdin ends and every request has been answered, or on SIGTERM/SIGINT.
+//! stdin ends and every request has been answered, when the handler ends the session (once
+//! what it queued is written), or on SIGTERM/SIGINT; either drain lasts at most the shutdown
+//! grace.
 //!
 //! Stdout that is not a pipe or socket (a file, a terminal) cannot be polled usefully; it is
 //! written blocking, as such writes finish promptly.
@@ -65,8 +67,15 @@ impl Output {
 }
 
 /// Serves `handler` over stdin and stdout (the MCP stdio transport, both eras on one stream)
-/// until stdin ends or a stop signal.
-pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
+/// until stdin ends or a stop signal. A handler hosting child processes
+/// ([`Handler::processes`], the bridge) is refused at once: this loop runs no children.
+pub fn run<H: Handler + 'static>(config: Config, mut handler: H) -> io::Result<()> {
+    if handler.processes().is_some() {
+        return Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "the stdio transport cannot host child processes",
+        ));
+    }
     crate::log::start(&config);
     let mut input = pipe::Receiver::from(io::stdin().as_fd().try_clone_to_owned()?);
     input.set_nonblocking(true)?;
@@ -89,18 +98,26 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
     let mut eof_at: Option<Instant> = None;
     let mut stderr = super::StderrWatch::new(STDERR);
     log::debug(format_args!("serving MCP on stdin/stdout"));
+    // When the handler ended the session: what it queued still gets written.
+    let mut ended_at: Option<Instant> = None;
     loop {
         let now = Instant::now();
-        if let Some(at) = eof_at {
-            let done = transport.pending_requests() == 0 && transport.pending_output().is_empty();
-            if done || now >= at + drain_grace {
-                return Ok(());
-            }
+        let drain = Drain {
+            eof_at,
+            ended_at,
+            grace: drain_grace,
+        };
+        if drain.finished(
+            now,
+            transport.pending_requests(),
+            transport.pending_output().is_empty(),
+        ) {
+            return Ok(());
         }
         let mut timeout = wheel
             .next_deadline()
             .map(|d: Instant| d.saturating_duration_since(now));
-        if let Some(at) = eof_at {
+        if let Some(at) = drain.since() {
             let left = (at + drain_grace).saturating_duration_since(now);
             timeout = Some(timeout.map_or(left, |t| t.min(left)));
         }
@@ -119,7 +136,7 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
             }
         }
         loop {
-            while input_ready && eof_at.is_none() && transport.wants_input() {
+            while input_ready && eof_at.is_none() && ended_at.is_none() && transport.wants_input() {
                 match input.read(&mut buf) {
                     Ok(0) => {
                         eof_at = Some(Instant::now());
@@ -154,8 +171,130 @@ pub fn run<H: Handler + 'static>(config: Config, handler: H) -> io::Result<()> {
                 break;
             }
         }
-        if transport.is_ended() {
-            return Ok(());
+        if transport.is_ended() && ended_at.is_none() {
+            ended_at = Some(Instant::now());
         }
+    }
+}
+
+/// When the stdio loop may stop, once stdin or the session has ended.
+struct Drain {
+    /// When stdin ended.
+    eof_at: Option<Instant>,
+    /// When the handler ended the session.
+    ended_at: Option<Instant>,
+    /// How long either end waits for answers to be written (the shutdown grace).
+    grace: std::time::Duration,
+}
+
+impl Drain {
+    /// The earliest end, from which the grace runs.
+    fn since(&self) -> Option<Instant> {
+        match (self.eof_at, self.ended_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Done: after the session ended, once its output is written; after stdin ended, once
+    /// every request is answered and written; either way once the grace has passed.
+    fn finished(&self, now: Instant, pending_requests: usize, output_empty: bool) -> bool {
+        let Some(since) = self.since() else {
+            return false;
+        };
+        let settled = output_empty && (self.ended_at.is_some() || pending_requests == 0);
+        settled || now >= since + self.grace
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn an_ended_session_waits_for_its_output_within_the_grace() {
+        let t = Instant::now();
+        let grace = Duration::from_secs(5);
+        let ended = Drain {
+            eof_at: None,
+            ended_at: Some(t),
+            grace,
+        };
+        assert!(!ended.finished(t, 0, false), "output still unwritten");
+        assert!(
+            ended.finished(t, 3, true),
+            "written: requests in flight don't hold it"
+        );
+        assert!(ended.finished(t + grace, 0, false), "the grace is over");
+        let eof = Drain {
+            eof_at: Some(t),
+            ended_at: None,
+            grace,
+        };
+        assert!(!eof.finished(t, 1, true), "stdin ended: answers still owed");
+        assert!(eof.finished(t, 0, true));
+        let running = Drain {
+            eof_at: None,
+            ended_at: None,
+            grace,
+        };
+        assert!(!running.finished(t + grace * 10, 0, true));
+    }
+
+    /// A backend with child processes (none ever asked for).
+    struct Hosting(crate::process::SpawnSpec);
+
+    impl crate::process::ProcessHost for Hosting {
+        fn poll_process_action(&mut self) -> Option<crate::process::ProcessAction> {
+            None
+        }
+        fn spawn_spec(&self) -> &crate::process::SpawnSpec {
+            &self.0
+        }
+        fn handle_spawned(&mut self, _: crate::process::ChildId, _: u32, _: Instant) {}
+        fn handle_spawn_failed(&mut self, _: crate::process::ChildId, _: &str, _: Instant) {}
+        fn stdin_pending(&self, _: crate::process::ChildId) -> &[u8] {
+            &[]
+        }
+        fn handle_stdin_written(&mut self, _: crate::process::ChildId, _: usize) {}
+        fn handle_stdout(&mut self, _: crate::process::ChildId, _: &[u8], _: Instant) {}
+        fn handle_stdout_closed(&mut self, _: crate::process::ChildId, _: Instant) {}
+        fn handle_stderr(&mut self, _: crate::process::ChildId, _: &[u8], _: Instant) {}
+        fn handle_exit(
+            &mut self,
+            _: crate::process::ChildId,
+            _: crate::process::ExitKind,
+            _: Instant,
+        ) {
+        }
+        fn shutdown(&mut self, _: Instant) {}
+    }
+
+    impl Handler for Hosting {
+        fn handle_request(
+            &mut self,
+            _: &mut crate::mcp::Context<'_>,
+            _: crate::mcp::RequestHandle,
+            _: &str,
+            _: Option<serde_json::Value>,
+        ) {
+        }
+        fn processes(&mut self) -> Option<&mut dyn crate::process::ProcessHost> {
+            Some(self)
+        }
+    }
+
+    #[test]
+    fn a_process_hosting_handler_is_refused_at_once() {
+        let spec = crate::process::SpawnSpec {
+            program: "true".into(),
+            args: Vec::new(),
+            env: Vec::new(),
+            cwd: None,
+        };
+        let error = run(Config::default(), Hosting(spec)).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::Unsupported);
+        assert!(error.to_string().contains("cannot host child processes"));
     }
 }

@@ -333,9 +333,12 @@ pub trait Handler {
     /// server's `resources/subscribe`) does it here.
     fn listened_uris(&mut self, _uris: &[String]) {}
 
-    /// The backend has news (a child process answered, a worker finished): queue what it means
-    /// for clients in `out`, which allocates request ids and timer keys like a [`Context`]
-    /// does. Called whenever the event loop says the backend has work for the transport.
+    /// The backend may have news (a child process answered, a worker finished): queue what it
+    /// means for clients in `out`, which allocates request ids and timer keys like a
+    /// [`Context`] does. Called often, not only when there is news: after every input the
+    /// server handles (a request, a timer, a child's output), on every turn of the stdio loop,
+    /// and after each callback under [`crate::testing::Harness`]; with nothing to do it should
+    /// return at once.
     fn handle_wake(&mut self, _out: &mut Outbox) {}
 
     /// Extra fields for `/health` (for example live children); a `"status"` other than `"ok"`

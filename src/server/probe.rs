@@ -1,6 +1,10 @@
 //! Probes: the `/health` JSON (503 "draining" from shutdown on, so a balancer takes the
 //! instance out of rotation) and the `/metrics` text exposition, each merged with what the
 //! handler reports. Routing and authorization are decided before these are called.
+//!
+//! The handler's [`Handler::health`] runs under `catch_unwind`: a panicking backend makes
+//! `/health` answer 503 with `"status": "error"` (and `/metrics` leave its fields out) instead
+//! of stopping the server.
 
 use super::{Gauges, Server};
 use super::{Reply, ReplyBody};
@@ -19,7 +23,7 @@ impl<H: Handler + ?Sized> Server<H> {
         };
         let text = self
             .metrics
-            .render(gauges, self.transport.handler().health().as_ref());
+            .render(gauges, self.handler_health().ok().flatten().as_ref());
         Reply {
             status: 200,
             headers: vec![(
@@ -41,10 +45,10 @@ impl<H: Handler + ?Sized> Server<H> {
             "connections": self.counters.connections,
             "uptime": now.saturating_duration_since(self.started).as_secs_f64(),
         });
-        if let (Some(serde_json::Value::Object(extra)), Some(fields)) =
-            (self.transport.handler().health(), body.as_object_mut())
-        {
-            fields.extend(extra);
+        match (self.handler_health(), body.as_object_mut()) {
+            (Ok(Some(serde_json::Value::Object(extra))), Some(fields)) => fields.extend(extra),
+            (Err(Panicked), _) => body["status"] = "error".into(),
+            _ => {}
         }
         if self.draining {
             // From SIGTERM on: a balancer's health check takes this instance out of rotation.
@@ -57,4 +61,16 @@ impl<H: Handler + ?Sized> Server<H> {
             body: ReplyBody::Json(body.to_string()),
         }
     }
+
+    /// [`Handler::health`], its panic caught and logged.
+    fn handler_health(&self) -> Result<Option<serde_json::Value>, Panicked> {
+        let handler = self.transport.handler();
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| handler.health())).map_err(|_| {
+            crate::log::error(format_args!("handler panicked in health"));
+            Panicked
+        })
+    }
 }
+
+/// The handler panicked.
+struct Panicked;

@@ -757,3 +757,34 @@ fn a_close_queued_before_the_slot_is_reused_names_only_the_old_connection() {
     assert_eq!(net.last(new).status, 200);
     assert_eq!(net.server.connection_count(), 1);
 }
+
+/// Builtin whose `health` panics.
+struct SickHealth(Builtin);
+
+impl Handler for SickHealth {
+    fn handle_request(
+        &mut self,
+        ctx: &mut crate::mcp::Context<'_>,
+        request: crate::mcp::RequestHandle,
+        method: &str,
+        params: Option<serde_json::Value>,
+    ) {
+        self.0.handle_request(ctx, request, method, params)
+    }
+
+    fn health(&self) -> Option<serde_json::Value> {
+        panic!("health")
+    }
+}
+
+#[test]
+fn a_panicking_health_hook_is_503_error_and_the_server_stays_up() {
+    let mut net = Net::with_handler(Config::default(), SickHealth(Builtin::new()));
+    let c = net.connect();
+    net.send(c, HEALTH);
+    let reply = net.last(c);
+    assert_eq!(reply.status, 503);
+    assert_eq!(reply.json()["status"], "error");
+    net.send(c, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+    assert_eq!(net.last(c).status, 200);
+}

@@ -13,7 +13,8 @@ use std::time::Duration;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct TimerKey(pub(crate) u64);
 
-/// Work a handler queued, per session, carried out by the transport once the callback returns.
+/// Work a handler queued, per session, carried out by the transport once the callback (or
+/// [`Handler::handle_wake`](crate::mcp::Handler::handle_wake)) returns.
 #[derive(Debug)]
 pub struct Outbox {
     queued: Vec<(Option<SessionKey>, Command)>,

@@ -276,13 +276,12 @@ impl<H: Handler + ?Sized> Transport<H> {
         request: RequestHandle,
         mut outcome: Result<Value, ErrorObject>,
     ) {
-        let Some(key) = self.dispatcher.get(request).map(|r| r.session) else {
-            return;
-        };
-        let Some(session) = self.sessions.get_mut(&key) else {
-            return;
-        };
+        // Forgotten first: an answer for a session that is gone must still free its entry.
         let Some(entry) = self.dispatcher.finish(request) else {
+            return;
+        };
+        let key = entry.session;
+        let Some(session) = self.sessions.get_mut(&key) else {
             return;
         };
         let stream_no = entry.route;

@@ -10,7 +10,7 @@ use super::{accepts, json_body, Accept, Reply, ReplyBody, Transport};
 use crate::http::RequestHead;
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, SessionView};
-use crate::mcp::jsonrpc::{self, Body, Message};
+use crate::mcp::jsonrpc::{Body, Message};
 use crate::mcp::transport::session::{ConnId, Lifecycle, SessionKind, STANDALONE};
 use crate::sse;
 use std::time::Instant;
@@ -81,16 +81,18 @@ impl<H: Handler + ?Sized> Transport<H> {
             session.last_activity = now;
         }
         for item in items {
+            // An earlier item may have ended the session (its backend did): the rest has
+            // nowhere to go and must not reach the handler after `session_closed`.
+            if !self.sessions.contains_key(&key) {
+                break;
+            }
             match item {
                 Ok(Message::Request { id, method, params }) => {
                     if !self.dispatcher.has_room(key, 1) {
-                        let error = jsonrpc::ErrorObject::new(
-                            jsonrpc::SERVER_ERROR,
-                            "too many requests in flight",
-                        );
+                        let error = Error::TooManyRequests(self.dispatcher.max_pending());
                         let message = Message::Error {
                             id: Some(id),
-                            error,
+                            error: error.object(),
                         };
                         self.deliver(key, STANDALONE, message.to_json(), false);
                         continue;

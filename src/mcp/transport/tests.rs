@@ -1478,3 +1478,90 @@ fn media_ranges_split_like_str_split() {
         assert_eq!(got, want, "{value:?}");
     }
 }
+
+/// Ends its session on `end`, answers everything at once, and logs what it is told.
+#[derive(Default)]
+struct Ender(Vec<String>);
+
+impl Handler for Ender {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        method: &str,
+        _: Option<Value>,
+    ) {
+        self.0.push(method.to_string());
+        match method {
+            "hold" => return,
+            "end" => ctx.end_session(),
+            _ => {}
+        }
+        ctx.respond(request, Ok(json!({})));
+    }
+
+    fn session_closed(&mut self, _: SessionKey) {
+        self.0.push("closed".into());
+    }
+}
+
+/// Opens an HTTP+SSE session on connection 1 and POSTs `batch` to it; the session's key.
+fn http_sse_batch(rig: &mut Rig<Ender>, batch: &str) -> SessionKey {
+    let get = head(Method::Get, &[("Accept", "text/event-stream")]);
+    let opened = rig.t.open_http_sse(c(1), &get, "/messages", rig.now);
+    rig.drain();
+    let (initial, _) = stream_events(&opened);
+    let endpoint = initial[0].data.clone();
+    let key = *rig.t.sessions.keys().next().unwrap();
+    let fields: Vec<(&str, &[u8])> = vec![("Content-Type", b"application/json")];
+    let post = RequestHead::new(Method::Post, &endpoint, Version::Http11, &fields);
+    let reply = rig.t.post_http_sse(&post, batch.as_bytes(), rig.now);
+    rig.drain();
+    assert_eq!(reply.status, 202);
+    key
+}
+
+#[test]
+fn http_sse_past_the_pending_cap_is_the_same_error_as_other_transports() {
+    let mut rig = Rig::with(Ender::default(), ResponseMode::Auto, |s| s.caps.pending = 1);
+    let batch = format!(
+        "[{},{}]",
+        request(1, "hold", json!({})),
+        request(2, "hold", json!({}))
+    );
+    http_sse_batch(&mut rig, &batch);
+    let (sent, _) = rig.sent_to(1);
+    let refusal: Value = serde_json::from_str(&sent.last().unwrap().data).unwrap();
+    let expected = crate::mcp::error::Error::TooManyRequests(1).object();
+    assert_eq!(refusal["id"], 2);
+    assert_eq!(refusal["error"]["code"], expected.code);
+    assert_eq!(refusal["error"]["message"], expected.message.as_str());
+}
+
+#[test]
+fn http_sse_batch_items_after_the_session_ended_are_not_handled() {
+    let mut rig = Rig::with(Ender::default(), ResponseMode::Auto, |_| {});
+    let batch = format!(
+        "[{},{}]",
+        request(1, "end", json!({})),
+        request(2, "after", json!({}))
+    );
+    let key = http_sse_batch(&mut rig, &batch);
+    assert_eq!(rig.t.dispatcher.handler().0, ["end", "closed"]);
+    assert_eq!(
+        rig.t.dispatcher.pending_in(key),
+        0,
+        "no entry for the dead session"
+    );
+}
+
+#[test]
+fn an_answer_for_a_session_gone_still_frees_its_entry() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let handle = rig
+        .t
+        .dispatcher
+        .track(SessionKey(77), Id::from(1u64), "x", 0);
+    rig.t.respond(handle, Ok(json!({})));
+    assert!(rig.t.dispatcher.get(handle).is_none());
+}
