@@ -148,7 +148,7 @@ impl Handler for Bridge {
 
     fn handle_cancel(&mut self, ctx: &mut Context<'_>, request: RequestHandle) {
         self.now = ctx.now();
-        self.deadlines.remove(&request);
+        self.drop_deadline(request);
         if ctx
             .session()
             .is_some_and(|s| self.stateless.sessions.contains(&s))
@@ -169,7 +169,11 @@ impl Handler for Bridge {
 
     fn session_closed(&mut self, session: SessionKey) {
         // Its requests are cancelled in the child below; their deadlines go with them.
-        self.deadlines.retain(|_, d| d.session != session);
+        let mine = self.deadlines.iter().filter(|(_, d)| d.session == session);
+        let mine: Vec<RequestHandle> = mine.map(|(request, _)| *request).collect();
+        for request in mine {
+            self.drop_deadline(request);
+        }
         if self.stateless_closed(session) {
             return;
         }
@@ -224,7 +228,20 @@ impl Handler for Bridge {
                     continue;
                 }
                 Queued::Timer { after, token } => {
-                    out.set_timer(None, after, token);
+                    let Some(due) = self.timers.get(&token).copied() else {
+                        continue; // Cancelled before it was handed over.
+                    };
+                    let key = out.set_timer(None, after, token);
+                    if let Due::Request(request) = due {
+                        let deadline = self.deadlines.get_mut(&request);
+                        if let Some(deadline) = deadline.filter(|d| d.token == token) {
+                            deadline.key = Some(key);
+                        }
+                    }
+                    continue;
+                }
+                Queued::CancelTimer(key) => {
+                    out.cancel_timer(key);
                     continue;
                 }
             };

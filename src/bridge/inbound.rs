@@ -75,7 +75,7 @@ impl Bridge {
         match origin {
             None => log::debug(format_args!("{id} answered unknown id {rid}; dropped")),
             Some(Origin::Client { session, request }) => {
-                self.deadlines.remove(&request);
+                self.drop_deadline(request);
                 self.commands.push_back(Queued::Send(
                     Some(session),
                     Command::Respond { request, outcome },

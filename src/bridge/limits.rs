@@ -94,8 +94,13 @@ impl Bridge {
             return;
         };
         if deadline.due > now {
-            // Progress moved it: look again then.
-            return self.set_timer(deadline.due - now, Due::Request(request));
+            // Progress moved it: look again then (the timer that fired was its only one).
+            let token = self.arm(deadline.due - now, Due::Request(request));
+            if let Some(deadline) = self.deadlines.get_mut(&request) {
+                deadline.token = token;
+                deadline.key = None;
+            }
+            return;
         }
         self.deadlines.remove(&request);
         let after = self.request_timeout.unwrap_or_default();

@@ -61,7 +61,7 @@ pub use child::{ChildId, ExitKind};
 use crate::config::Config;
 use crate::log;
 use crate::mcp::jsonrpc::{self, ErrorObject};
-use crate::mcp::{Command, RequestHandle, SessionKey};
+use crate::mcp::{Command, RequestHandle, SessionKey, TimerKey};
 use child::{Child, State};
 use route::Origin;
 use serde_json::Value;
@@ -126,6 +126,9 @@ enum Queued {
     },
     /// A bridge timer ([`Due`] by token).
     Timer { after: Duration, token: u64 },
+    /// Cancel a handler timer armed earlier (a request's `--request-timeout` once it is
+    /// answered or cancelled), so it leaves the wheel now rather than at its deadline.
+    CancelTimer(TimerKey),
 }
 
 /// What a handler timer of the bridge is for.
@@ -149,6 +152,10 @@ struct Deadline {
     child: ChildId,
     session: SessionKey,
     due: Instant,
+    /// The bridge token of its one armed timer, and the key the outbox gave that timer once
+    /// handed over (`handle_wake`): what cancels it when the request ends first.
+    token: u64,
+    key: Option<TimerKey>,
 }
 
 /// The stdio bridge backend.
@@ -546,15 +553,29 @@ impl Bridge {
     fn start_deadline(&mut self, id: ChildId, session: SessionKey, request: RequestHandle) {
         if let Some(after) = self.request_timeout {
             let due = self.now + after;
+            let token = self.arm(after, Due::Request(request));
             self.deadlines.insert(
                 request,
                 Deadline {
                     child: id,
                     session,
                     due,
+                    token,
+                    key: None,
                 },
             );
-            self.set_timer(after, Due::Request(request));
+        }
+    }
+
+    /// `request` was answered or cancelled: its `--request-timeout` is forgotten and its timer
+    /// cancelled (before it is handed over, or on the wheel).
+    fn drop_deadline(&mut self, request: RequestHandle) {
+        let Some(deadline) = self.deadlines.remove(&request) else {
+            return;
+        };
+        self.timers.remove(&deadline.token);
+        if let Some(key) = deadline.key {
+            self.commands.push_back(Queued::CancelTimer(key));
         }
     }
 
@@ -570,10 +591,16 @@ impl Bridge {
     }
 
     fn set_timer(&mut self, after: Duration, due: Due) {
+        self.arm(after, due);
+    }
+
+    /// [`Bridge::set_timer`], giving the token.
+    fn arm(&mut self, after: Duration, due: Due) -> u64 {
         let token = self.next_timer;
         self.next_timer += 1;
         self.timers.insert(token, due);
         self.commands.push_back(Queued::Timer { after, token });
+        token
     }
 
     /// Ends a child: stdin closed, SIGTERM to its group now, SIGKILL after the grace. With
@@ -630,7 +657,7 @@ impl Bridge {
         let data = child.error_data();
         for origin in child.routes.take_pending() {
             if let Origin::Client { session, request } = origin {
-                self.deadlines.remove(&request);
+                self.drop_deadline(request);
                 let error = ErrorObject::new(jsonrpc::INTERNAL_ERROR, message.clone())
                     .with_data(data.clone());
                 self.commands.push_back(Queued::Send(

@@ -170,6 +170,7 @@ impl Rig {
                 Command::Timer { key, after, .. } => {
                     self.timers.insert((self.now + after, key), ());
                 }
+                Command::CancelTimer { key } => self.timers.retain(|(_, k), _| *k != key),
                 other => {
                     let session = match &other {
                         Command::Respond { request, .. } | Command::Overloaded { request, .. } => {
@@ -1101,6 +1102,39 @@ fn answered_requests_and_zero_request_timeout_never_time_out() {
     rig.advance(Duration::from_secs(365 * 24 * 3600));
     assert!(respond_of(&rig.commands()).is_empty());
     assert_eq!(rig.stdin(child).len(), 1, "only the call itself");
+}
+
+#[test]
+fn answered_and_cancelled_requests_leave_no_request_timeout_timer_pending() {
+    let mut config = config(false);
+    config.bridge.request_timeout = Some(Duration::from_secs(10));
+    let mut rig = Rig::with(config);
+    let child = rig.session(1);
+    rig.commands();
+    let before = (rig.timers.len(), rig.dispatcher.live_timers());
+    let bridge_before = rig.bridge().timers.len();
+    for _ in 0..20 {
+        rig.request(1, "tools/list", json!({}));
+        rig.commands();
+        assert_eq!(rig.timers.len(), before.0 + 1, "its timer is armed");
+        let sent = rig.stdin(child).remove(0);
+        rig.stdout(
+            child,
+            json!({"jsonrpc": "2.0", "id": sent["id"], "result": {}}),
+        );
+        assert_eq!(respond_of(&rig.commands()).len(), 1);
+    }
+    // One answered before its timer was even handed over: nothing is armed for it at all.
+    let (handle, _) = rig.request(1, "tools/list", json!({}));
+    rig.call(Some(SessionKey(1)), |b, ctx| b.handle_cancel(ctx, handle));
+    rig.commands();
+    assert_eq!(
+        (rig.timers.len(), rig.dispatcher.live_timers()),
+        before,
+        "no --request-timeout timer outlives its request"
+    );
+    assert_eq!(rig.bridge().timers.len(), bridge_before);
+    assert!(rig.bridge().deadlines.is_empty());
 }
 
 #[test]

@@ -13,7 +13,6 @@ use crate::log;
 use crate::mcp::transport::stdio::StdioTransport;
 use crate::mcp::Handler;
 use crate::sys;
-use crate::timer::TimerWheel;
 use mio::unix::pipe;
 use mio::{Events, Interest, Poll, Token};
 use std::fs::File;
@@ -90,7 +89,6 @@ pub fn run<H: Handler + 'static>(config: Config, mut handler: H) -> io::Result<(
     let drain_grace = config.limits.shutdown_grace;
     let mut transport = StdioTransport::new(Box::new(handler), &config.limits);
     let mut output = Output::open(&poll)?;
-    let mut wheel = TimerWheel::new(Instant::now());
     // Edge-triggered: input may be left unread (while the output is behind) until WouldBlock.
     let mut input_ready = true;
     let mut events = Events::with_capacity(16);
@@ -114,7 +112,7 @@ pub fn run<H: Handler + 'static>(config: Config, mut handler: H) -> io::Result<(
         ) {
             return Ok(());
         }
-        let mut timeout = wheel
+        let mut timeout = transport
             .next_deadline()
             .map(|d: Instant| d.saturating_duration_since(now));
         if let Some(at) = drain.since() {
@@ -149,13 +147,8 @@ pub fn run<H: Handler + 'static>(config: Config, mut handler: H) -> io::Result<(
                 }
             }
             let now = Instant::now();
-            while let Some((_, token)) = wheel.poll_expired(now) {
-                transport.on_timer(token, now);
-            }
+            transport.handle_timeout(now);
             transport.pump_backend(now);
-            while let Some((at, token)) = transport.poll_timer() {
-                wheel.insert(at, token);
-            }
             let mut wrote = 0;
             while !transport.pending_output().is_empty() {
                 let n = output.write(transport.pending_output())?;

@@ -112,7 +112,8 @@ pub enum Command {
         /// Passed back to the handler.
         token: u64,
     },
-    /// Forget the timer `key` (the dispatcher consumes this; transports never see it).
+    /// Forget the timer `key`. The dispatcher passes it on only while the timer is live, and
+    /// the transport takes it off its wheel.
     CancelTimer {
         /// The timer.
         key: TimerKey,

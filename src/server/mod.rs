@@ -31,7 +31,9 @@
 use crate::config::Config;
 use crate::http::{self, ReadEvent, RequestReader, Version};
 use crate::id::Slots;
+use crate::idmap::IdMap;
 use crate::log;
+use crate::mcp;
 use crate::mcp::handler::Handler;
 use crate::mcp::jsonrpc::{self, ErrorObject, Message};
 use crate::mcp::transport::{self, Action, Settings, Transport};
@@ -119,6 +121,9 @@ pub struct Server<H: Handler + ?Sized = dyn Handler> {
     listen_ips: Vec<IpAddr>,
     conns: Slots<Conn>,
     wheel: TimerWheel<TimerEvent>,
+    /// The wheel entry of each armed handler timer, so a cancelled one leaves the wheel at
+    /// once ([`Action::Disarm`]) instead of holding memory until its deadline.
+    handler_timers: IdMap<mcp::dispatch::TimerKey, TimerKey>,
     heartbeat_armed: bool,
     /// Shutting down: no new requests; connections close once their answer is out.
     draining: bool,
@@ -149,6 +154,7 @@ impl<H: Handler + ?Sized> Server<H> {
             config,
             conns: Slots::default(),
             wheel: TimerWheel::new(now),
+            handler_timers: IdMap::default(),
             heartbeat_armed: false,
             draining: false,
             transport: Transport::new(handler, settings),
@@ -279,7 +285,12 @@ impl<H: Handler + ?Sized> Server<H> {
             match event {
                 TimerEvent::Conn(conn) => self.conn_timer(conn, now),
                 TimerEvent::Heartbeat => self.heartbeat(now),
-                TimerEvent::Mcp(timer) => self.transport.on_timer(timer, now),
+                TimerEvent::Mcp(timer) => {
+                    if let transport::Timer::Handler(key) = timer {
+                        self.handler_timers.remove(&key);
+                    }
+                    self.transport.on_timer(timer, now)
+                }
             }
             self.drain_transport(now);
         }
@@ -448,7 +459,18 @@ impl<H: Handler + ?Sized> Server<H> {
                     self.close(conn, true);
                 }
                 Action::Arm { at, timer } => {
-                    self.wheel.insert(at, TimerEvent::Mcp(timer));
+                    let entry = self.wheel.insert(at, TimerEvent::Mcp(timer));
+                    if let transport::Timer::Handler(key) = timer {
+                        self.handler_timers.insert(key, entry);
+                    }
+                }
+                Action::Disarm { timer } => {
+                    let transport::Timer::Handler(key) = timer else {
+                        continue; // Session expiry checks are lazy: they re-check when due.
+                    };
+                    if let Some(entry) = self.handler_timers.remove(&key) {
+                        self.wheel.cancel(entry);
+                    }
                 }
             }
         }

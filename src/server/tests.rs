@@ -788,3 +788,30 @@ fn a_panicking_health_hook_is_503_error_and_the_server_stays_up() {
     net.send(c, b"GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     assert_eq!(net.last(c).status, 200);
 }
+
+#[test]
+fn the_handler_timers_of_an_ended_session_leave_the_wheel_and_fired_ones_their_map() {
+    let mut net = Net::new(Config::default());
+    let id = net.session("2025-06-18");
+    let c = net.connect();
+    net.send(c, &post(Some(&id), &progress_call(5)));
+    assert_eq!(net.server.handler_timers.len(), 1, "its next progress step");
+    let with_timer = net.server.wheel.len();
+    let delete = format!("DELETE /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nMcp-Session-Id: {id}\r\n\r\n");
+    let d = net.connect();
+    net.send(d, delete.as_bytes());
+    assert_eq!(net.last(d).status, 200);
+    assert!(net.server.handler_timers.is_empty());
+    assert!(
+        net.server.wheel.len() < with_timer,
+        "the step's wheel entry went with its session"
+    );
+    // Timers that fire leave the map as well.
+    let id = net.session("2025-06-18");
+    let e = net.connect();
+    net.send(e, &post(Some(&id), &progress_call(6)));
+    assert_eq!(net.server.handler_timers.len(), 1);
+    net.advance(Duration::from_secs(1));
+    assert_eq!(net.last(e).status, 200);
+    assert!(net.server.handler_timers.is_empty());
+}

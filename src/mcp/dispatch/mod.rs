@@ -27,6 +27,12 @@ use std::time::Instant;
 pub(crate) use table::Caps;
 use table::Table;
 
+/// Call-backs at most for requests to the client refused at the cap
+/// ([`crate::config::Limits::max_outgoing_per_session`]) while one batch of work is carried
+/// out: a handler that asks again at once would otherwise be called back without end. The
+/// refusals past it are dropped (logged) without calling the handler back.
+pub(crate) const MAX_REFUSALS_PER_APPLY: usize = 64;
+
 /// What the handler queued, each with the session it belongs to, for the transport to carry
 /// out. Timers in it are registered already: arm them with [`Command::Timer`]'s key.
 pub(crate) type Work = Vec<(Option<SessionKey>, Command)>;
@@ -52,6 +58,8 @@ pub(crate) struct Dispatcher<H: Handler + ?Sized> {
     table: Table,
     /// Live handler timers: session that set it, handler's token.
     timers: IdMap<TimerKey, (Option<SessionKey>, u64)>,
+    /// The live timers of each session, so a session's end cancels only its own (no scan).
+    session_timers: IdMap<SessionKey, Vec<TimerKey>>,
 }
 
 impl<H: Handler + ?Sized> Dispatcher<H> {
@@ -62,6 +70,7 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
             out: Outbox::new(),
             table: Table::new(caps),
             timers: IdMap::default(),
+            session_timers: IdMap::default(),
         }
     }
 
@@ -238,7 +247,21 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     /// A timer armed from [`Command::Timer`] is due: its session and token, or `None` when it
     /// was cancelled or fired already.
     pub(crate) fn fire_timer(&mut self, key: TimerKey) -> Option<(Option<SessionKey>, u64)> {
-        self.timers.remove(&key)
+        self.forget_timer(key)
+    }
+
+    /// Forgets live timer `key` and its place in its session's index.
+    fn forget_timer(&mut self, key: TimerKey) -> Option<(Option<SessionKey>, u64)> {
+        let (session, token) = self.timers.remove(&key)?;
+        if let Some(session) = session {
+            if let Some(keys) = self.session_timers.get_mut(&session) {
+                keys.retain(|k| *k != key);
+                if keys.is_empty() {
+                    self.session_timers.remove(&session);
+                }
+            }
+        }
+        Some((session, token))
     }
 
     /// Whether timer `key` is still due to fire (not fired, not cancelled).
@@ -264,10 +287,14 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     }
 
     /// `session` ended: its requests, outgoing ids and timers are forgotten and the handler
-    /// told ([`Handler::session_closed`]).
-    pub(crate) fn close_session(&mut self, session: SessionKey) {
+    /// told ([`Handler::session_closed`]). Returns the keys of its timers that were still
+    /// live, for the transport to take off its wheel (only this session's are touched).
+    pub(crate) fn close_session(&mut self, session: SessionKey) -> Vec<TimerKey> {
         self.table.close(session);
-        self.timers.retain(|_, (s, _)| *s != Some(session));
+        let cancelled = self.session_timers.remove(&session).unwrap_or_default();
+        for key in &cancelled {
+            self.timers.remove(key);
+        }
         let handler = &mut *self.handler;
         let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             handler.session_closed(session);
@@ -276,6 +303,7 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
             log::error(format_args!("handler panicked in session_closed"));
         }
         // Anything it queued there has no callback to belong to: it waits for the next one.
+        cancelled
     }
 
     /// Runs a callback that takes no context (listened URIs), panics caught.
@@ -291,18 +319,20 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
         self.out.recycle(spent);
     }
 
-    /// Takes what the outbox holds, registering timers and dropping cancelled ones.
+    /// Takes what the outbox holds, registering timers. A cancellation of a live timer is
+    /// passed on (the transport takes it off its wheel); one of a timer that fired or was
+    /// cancelled already is dropped.
     fn collect(&mut self) -> Work {
         let mut work = self.out.take();
         work.retain(|(session, command)| match command {
             Command::Timer { key, token, .. } => {
                 self.timers.insert(*key, (*session, *token));
+                if let Some(session) = session {
+                    self.session_timers.entry(*session).or_default().push(*key);
+                }
                 true
             }
-            Command::CancelTimer { key } => {
-                self.timers.remove(key);
-                false
-            }
+            Command::CancelTimer { key } => self.forget_timer(*key).is_some(),
             _ => true,
         });
         work
@@ -312,5 +342,68 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     #[cfg(test)]
     pub(crate) fn live_timers(&self) -> usize {
         self.timers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    /// Answers nothing: the tests drive its context directly.
+    struct Quiet;
+
+    impl Handler for Quiet {
+        fn handle_request(
+            &mut self,
+            _: &mut Context<'_>,
+            _: RequestHandle,
+            _: &str,
+            _: Option<Value>,
+        ) {
+        }
+    }
+
+    fn cancels(work: &Work) -> Vec<TimerKey> {
+        let keys = work.iter().filter_map(|(_, c)| match c {
+            Command::CancelTimer { key } => Some(*key),
+            _ => None,
+        });
+        keys.collect()
+    }
+
+    #[test]
+    fn live_cancellations_are_passed_on_and_a_closed_session_gives_back_only_its_timers() {
+        let caps = Caps {
+            pending: 4,
+            outgoing: 4,
+        };
+        let mut d = Dispatcher::new(Box::new(Quiet), caps);
+        let now = Instant::now();
+        let (a, b) = (SessionKey(1), SessionKey(2));
+        let hour = Duration::from_secs(3600);
+        let set = |d: &mut Dispatcher<Quiet>, s| {
+            let mut key = None;
+            d.call(Some(s), None, now, None, |_, ctx| {
+                key = Some(ctx.set_timer(hour, 0))
+            })
+            .unwrap();
+            key.unwrap()
+        };
+        let (a1, a2, b1) = (set(&mut d, a), set(&mut d, a), set(&mut d, b));
+        let work = d.call(Some(a), None, now, None, |_, ctx| ctx.cancel_timer(a1));
+        assert_eq!(
+            cancels(&work.unwrap()),
+            vec![a1],
+            "the transport must disarm it"
+        );
+        let work = d.call(Some(a), None, now, None, |_, ctx| ctx.cancel_timer(a1));
+        assert!(cancels(&work.unwrap()).is_empty(), "cancelled already");
+        assert_eq!(d.close_session(a), vec![a2]);
+        assert!(!d.has_timer(a2) && d.has_timer(b1));
+        assert_eq!(d.fire_timer(b1), Some((Some(b), 0)));
+        assert!(d.close_session(b).is_empty(), "a fired timer is not live");
+        assert_eq!(d.live_timers(), 0);
+        assert!(d.session_timers.is_empty());
     }
 }

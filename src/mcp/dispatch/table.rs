@@ -48,10 +48,13 @@ pub(crate) struct InFlight {
     pub route: u32,
 }
 
-/// Counts of one session.
+/// What one session has in flight: its client requests (an index into the table, so closing
+/// a session, finding a request by id and listing a session's requests touch only its own)
+/// and the ids of its requests to the client.
 #[derive(Default)]
 struct PerSession {
-    pending: usize,
+    /// Its client requests in flight; as many as `pending`, at most the pending cap.
+    requests: Vec<RequestHandle>,
     outgoing: IdSet<u64>,
 }
 
@@ -63,6 +66,10 @@ pub(super) struct Table {
     sessions: IdMap<SessionKey, PerSession>,
     next_handle: u64,
     caps: Caps,
+    /// Entries of `requests` looked at by `find` and `close` (tests check they stay within
+    /// the session's own).
+    #[cfg(test)]
+    looked_at: std::cell::Cell<usize>,
 }
 
 /// The per-session caps of the request table, from [`crate::config::Limits`]
@@ -92,6 +99,8 @@ impl Table {
             sessions: IdMap::default(),
             next_handle: 1,
             caps,
+            #[cfg(test)]
+            looked_at: std::cell::Cell::new(0),
         }
     }
 
@@ -104,7 +113,7 @@ impl Table {
     }
 
     pub(super) fn pending_in(&self, session: SessionKey) -> usize {
-        self.sessions.get(&session).map_or(0, |s| s.pending)
+        self.sessions.get(&session).map_or(0, |s| s.requests.len())
     }
 
     pub(super) fn has_room(&self, session: SessionKey, n: usize) -> bool {
@@ -120,7 +129,11 @@ impl Table {
     ) -> RequestHandle {
         let handle = RequestHandle(self.next_handle);
         self.next_handle += 1;
-        self.sessions.entry(session).or_default().pending += 1;
+        self.sessions
+            .entry(session)
+            .or_default()
+            .requests
+            .push(handle);
         let method = interned(method);
         let entry = InFlight {
             session,
@@ -138,23 +151,31 @@ impl Table {
 
     pub(super) fn finish(&mut self, request: RequestHandle) -> Option<InFlight> {
         let entry = self.requests.remove(&request)?;
-        // The counts stay until the session closes: no map churn per request.
-        if let Some(counts) = self.sessions.get_mut(&entry.session) {
-            counts.pending = counts.pending.saturating_sub(1);
+        // The session's entry stays until it closes: no map churn per request.
+        if let Some(mine) = self.sessions.get_mut(&entry.session) {
+            if let Some(at) = mine.requests.iter().position(|h| *h == request) {
+                mine.requests.swap_remove(at);
+            }
         }
         Some(entry)
     }
 
     pub(super) fn of_session(&self, session: SessionKey) -> Vec<RequestHandle> {
-        let mine = self.requests.iter().filter(|(_, r)| r.session == session);
-        mine.map(|(h, _)| *h).collect()
+        let mine = self.sessions.get(&session);
+        mine.map(|s| s.requests.clone()).unwrap_or_default()
     }
 
+    /// The oldest request in flight of `session` with client id `id`.
     pub(super) fn find(&self, session: SessionKey, id: &Id) -> Option<RequestHandle> {
-        self.requests
-            .iter()
-            .find(|(_, r)| r.session == session && r.client_id == *id)
-            .map(|(h, _)| *h)
+        let mine = self.sessions.get(&session)?;
+        let matching = mine.requests.iter().copied().filter(|h| {
+            #[cfg(test)]
+            self.looked_at.set(self.looked_at.get() + 1);
+            self.requests
+                .get(h)
+                .is_some_and(|r| r.session == session && r.client_id == *id)
+        });
+        matching.min()
     }
 
     pub(super) fn sent(&mut self, session: SessionKey, id: OutgoingId) -> Result<(), ErrorObject> {
@@ -182,8 +203,14 @@ impl Table {
     }
 
     pub(super) fn close(&mut self, session: SessionKey) {
-        self.sessions.remove(&session);
-        self.requests.retain(|_, r| r.session != session);
+        let Some(mine) = self.sessions.remove(&session) else {
+            return;
+        };
+        for handle in mine.requests {
+            #[cfg(test)]
+            self.looked_at.set(self.looked_at.get() + 1);
+            self.requests.remove(&handle);
+        }
     }
 }
 
@@ -207,6 +234,40 @@ mod tests {
         assert!(t.has_room(a, 1));
         t.close(a);
         assert_eq!(t.len(), 0);
+    }
+
+    #[test]
+    fn finding_closing_and_listing_touch_only_the_sessions_own_requests() {
+        let mut t = Table::new(Caps {
+            pending: 4,
+            outgoing: 4,
+        });
+        // Many sessions with a request in flight each, as under stateless load.
+        for n in 0..1000 {
+            t.track(SessionKey(100 + n), Id::from(1), "tools/call", 0);
+        }
+        let s = SessionKey(1);
+        let first = t.track(s, Id::from(7), "tools/call", 0);
+        let second = t.track(s, Id::from(8), "tools/call", 0);
+        t.track(s, Id::from(7), "tools/call", 0);
+        t.looked_at.set(0);
+        assert_eq!(
+            t.find(s, &Id::from(7)),
+            Some(first),
+            "the oldest of equal ids"
+        );
+        assert_eq!(t.find(s, &Id::from(9)), None);
+        assert_eq!(t.find(SessionKey(2), &Id::from(1)), None);
+        assert!(t.looked_at.get() <= 6, "{} looked at", t.looked_at.get());
+        assert_eq!(t.of_session(s).len(), 3);
+        assert_eq!(t.finish(second).map(|r| r.client_id), Some(Id::from(8)));
+        assert_eq!(t.pending_in(s), 2);
+        t.looked_at.set(0);
+        t.close(s);
+        assert_eq!(t.looked_at.get(), 2, "only its own two requests");
+        assert_eq!(t.len(), 1000);
+        assert_eq!(t.sessions.len(), 1000, "the closed session's entry is gone");
+        assert!(t.of_session(s).is_empty() && t.get(first).is_none());
     }
 
     #[test]

@@ -7,13 +7,14 @@ use super::stateless;
 use super::{Action, Reply, ReplyBody, Timer, Transport, RETRY_AFTER_SECS};
 use crate::config::ResponseMode;
 use crate::log;
-use crate::mcp::dispatch::Work;
+use crate::mcp::dispatch::{Work, MAX_REFUSALS_PER_APPLY};
 use crate::mcp::error::Error;
-use crate::mcp::handler::{Command, Context, Handler, RequestHandle, SessionKey};
+use crate::mcp::handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
 use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
 use crate::mcp::transport::session::{Delivery, Stream, StreamNo, STANDALONE};
 use crate::mcp::version;
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::time::Instant;
 
 impl<H: Handler + ?Sized> Transport<H> {
@@ -142,11 +143,38 @@ impl<H: Handler + ?Sized> Transport<H> {
             .unwrap_or_default()
     }
 
-    /// Carries out what the handler queued, each item in its own session; without a session
-    /// only answers, timers and server-wide notifications make sense (there is no stream to
-    /// carry anything else).
-    pub(super) fn apply(&mut self, mut work: Work, now: Instant) {
-        let mut refused = Vec::new();
+    /// Carries out what the handler queued. Requests to the client over the cap go back to
+    /// the handler as errors, in a loop rather than by recursion: a handler that asks again at
+    /// once gets at most [`MAX_REFUSALS_PER_APPLY`] call-backs, and later refusals are dropped.
+    pub(super) fn apply(&mut self, work: Work, now: Instant) {
+        let mut refused = VecDeque::new();
+        self.carry_out(work, now, &mut refused);
+        let mut calls = 0;
+        while let Some((key, id, error)) = refused.pop_front() {
+            if calls == MAX_REFUSALS_PER_APPLY {
+                let n = refused.len() + 1;
+                log::warn(format_args!(
+                    "dropping {n} requests to the client refused at the cap without calling the handler back (it kept asking)"
+                ));
+                return;
+            }
+            calls += 1;
+            let work = self.call(Some(key), now, |h, ctx| {
+                h.handle_response(ctx, id, Err(error))
+            });
+            self.carry_out(work, now, &mut refused);
+        }
+    }
+
+    /// Carries out one batch of work, each item in its own session; without a session only
+    /// answers, timers and server-wide notifications make sense (there is no stream to carry
+    /// anything else). Requests refused at the cap go to `refused`.
+    fn carry_out(
+        &mut self,
+        mut work: Work,
+        now: Instant,
+        refused: &mut VecDeque<(SessionKey, OutgoingId, ErrorObject)>,
+    ) {
         for (key, command) in work.drain(..) {
             match (command, key) {
                 (Command::Respond { request, outcome }, _) => self.respond(request, outcome),
@@ -186,7 +214,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                         continue;
                     }
                     if let Err(error) = self.dispatcher.sent(key, id) {
-                        refused.push((key, id, error));
+                        refused.push_back((key, id, error));
                         continue;
                     }
                     let message = Message::Request {
@@ -202,7 +230,11 @@ impl<H: Handler + ?Sized> Transport<H> {
                         timer: Timer::Handler(key),
                     });
                 }
-                (Command::CancelTimer { .. }, _) => {}
+                (Command::CancelTimer { key }, _) => {
+                    self.actions.push_back(Action::Disarm {
+                        timer: Timer::Handler(key),
+                    });
+                }
                 (Command::CloseStream { request }, _) => self.close_stream(request),
                 (Command::Overloaded { request, message }, _) => self.refuse(request, message),
                 (Command::EndSession, Some(key)) => self.end_session(key, "ended by its backend"),
@@ -226,15 +258,6 @@ impl<H: Handler + ?Sized> Transport<H> {
             }
         }
         self.dispatcher.recycle(work);
-        if refused.is_empty() {
-            return; // The usual case: nothing to drop.
-        }
-        for (key, id, error) in refused {
-            let work = self.call(Some(key), now, |h, ctx| {
-                h.handle_response(ctx, id, Err(error))
-            });
-            self.apply(work, now);
-        }
     }
 
     /// Carries out what the handler has for clients outside callbacks

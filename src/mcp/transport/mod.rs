@@ -110,6 +110,12 @@ pub enum Action {
         /// What.
         timer: Timer,
     },
+    /// A handler timer armed earlier was cancelled (by the handler, or its session ended):
+    /// take it off the wheel, so it holds no memory until its deadline.
+    Disarm {
+        /// What.
+        timer: Timer,
+    },
 }
 
 /// Deadlines the transport asks for. Stale ones are harmless: each is re-checked when it fires.
@@ -704,7 +710,10 @@ impl<H: Handler + ?Sized> Transport<H> {
         } else {
             log::info(format_args!("session {} ended: {why}", session.id));
         }
-        self.dispatcher.close_session(key);
+        for timer in self.dispatcher.close_session(key) {
+            let timer = Timer::Handler(timer);
+            self.actions.push_back(Action::Disarm { timer });
+        }
         if listened {
             self.listened_changed();
         }

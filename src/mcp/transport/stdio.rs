@@ -3,8 +3,9 @@
 //! child the bridge drives in tests.
 //!
 //! Sans-IO: [`StdioTransport::handle_input`] takes bytes read from stdin and the time; lines to
-//! write accumulate in [`StdioTransport::pending_output`]; handler timers come out of
-//! [`StdioTransport::poll_timer`] and go back in through [`StdioTransport::on_timer`].
+//! write accumulate in [`StdioTransport::pending_output`]; handler timers live on the
+//! transport's own wheel (so a cancelled one leaves it at once): the event loop waits until
+//! [`StdioTransport::next_deadline`] and then calls [`StdioTransport::handle_timeout`].
 //!
 //! Dual-era (MCP versioning, "dual-era" servers choose per request): a request whose
 //! `params._meta` names a 2026-07-28 protocol version (or `server/discover`) is served
@@ -22,11 +23,13 @@ use super::stateless;
 use crate::config::Limits;
 use crate::idmap::IdMap;
 use crate::lines::{LineFramer, LineTooLong};
-use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work};
+use crate::log;
+use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work, MAX_REFUSALS_PER_APPLY};
 use crate::mcp::error::Error;
-use crate::mcp::handler::{Command, Handler, RequestHandle, SessionKey, SessionView};
+use crate::mcp::handler::{Command, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
 use crate::mcp::version;
+use crate::timer::{self, TimerWheel};
 use serde_json::Value;
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -48,8 +51,10 @@ pub struct StdioTransport {
     /// bounded by the pending cap once input stops).
     output_limit: usize,
     dropped_notifications: u64,
-    /// Handler timers to arm: due time and key.
-    timers: VecDeque<(Instant, TimerKey)>,
+    /// Handler timers, made at the first one (a wheel needs an origin).
+    wheel: Option<TimerWheel<TimerKey>>,
+    /// The wheel entry of each armed handler timer, to cancel it.
+    armed: IdMap<TimerKey, timer::TimerKey>,
     ended: bool,
 }
 
@@ -69,7 +74,8 @@ impl StdioTransport {
             out: Vec::new(),
             output_limit: limits.max_outbound_bytes,
             dropped_notifications: 0,
-            timers: VecDeque::new(),
+            wheel: None,
+            armed: IdMap::default(),
             ended: false,
         }
     }
@@ -110,14 +116,36 @@ impl StdioTransport {
         self.out.drain(..n.min(self.out.len()));
     }
 
-    /// The next handler timer to arm: call [`StdioTransport::on_timer`] with the key at the
-    /// instant.
-    pub fn poll_timer(&mut self) -> Option<(Instant, TimerKey)> {
-        self.timers.pop_front()
+    /// When [`StdioTransport::handle_timeout`] is next due; `None` when no timer is armed.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.wheel.as_ref()?.next_deadline()
     }
 
-    /// A timer from [`StdioTransport::poll_timer`] is due (a cancelled one is ignored).
-    pub fn on_timer(&mut self, key: TimerKey, now: Instant) {
+    /// Time has reached `now`: fires every handler timer due by then.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        loop {
+            let due = self.wheel.as_mut().and_then(|w| w.poll_expired(now));
+            let Some((_, key)) = due else { return };
+            self.armed.remove(&key);
+            self.on_timer(key, now);
+        }
+    }
+
+    /// Handler timers on the wheel (for tests).
+    #[cfg(test)]
+    pub(crate) fn armed_timers(&self) -> usize {
+        self.wheel.as_ref().map_or(0, TimerWheel::len)
+    }
+
+    /// Takes a cancelled handler timer off the wheel.
+    fn disarm(&mut self, key: TimerKey) {
+        if let (Some(entry), Some(wheel)) = (self.armed.remove(&key), self.wheel.as_mut()) {
+            wheel.cancel(entry);
+        }
+    }
+
+    /// A handler timer is due (a cancelled one is ignored).
+    fn on_timer(&mut self, key: TimerKey, now: Instant) {
         let Some((session, token)) = self.dispatcher.fire_timer(key) else {
             return;
         };
@@ -301,12 +329,45 @@ impl StdioTransport {
     /// A stateless request was answered or cancelled: its session ends.
     fn close_one(&mut self, key: SessionKey) {
         if self.stateless.remove(&key).is_some() {
-            self.dispatcher.close_session(key);
+            for timer in self.dispatcher.close_session(key) {
+                self.disarm(timer);
+            }
         }
     }
 
-    /// Carries out what the handler queued.
+    /// Carries out what the handler queued. Requests to the client over the cap go back to
+    /// the handler as errors, in a loop rather than by recursion: a handler that asks again at
+    /// once gets at most [`MAX_REFUSALS_PER_APPLY`] call-backs, and later refusals are dropped.
     fn apply(&mut self, work: Work, now: Instant) {
+        let mut refused = VecDeque::new();
+        self.carry_out(work, now, &mut refused);
+        let mut calls = 0;
+        while let Some((id, error)) = refused.pop_front() {
+            if calls == MAX_REFUSALS_PER_APPLY {
+                let n = refused.len() + 1;
+                log::warn(format_args!(
+                    "dropping {n} requests to the client refused at the cap without calling the handler back (it kept asking)"
+                ));
+                return;
+            }
+            calls += 1;
+            let work = self
+                .dispatcher
+                .call(Some(SESSION), Some(&self.view), now, None, |h, ctx| {
+                    h.handle_response(ctx, id, Err(error))
+                })
+                .unwrap_or_default();
+            self.carry_out(work, now, &mut refused);
+        }
+    }
+
+    /// [`StdioTransport::apply`] for one batch of work; refused requests go to `refused`.
+    fn carry_out(
+        &mut self,
+        work: Work,
+        now: Instant,
+        refused: &mut VecDeque<(OutgoingId, ErrorObject)>,
+    ) {
         for (session, command) in work {
             match command {
                 Command::Respond { request, outcome } => self.respond(request, outcome),
@@ -325,13 +386,7 @@ impl StdioTransport {
                         continue;
                     }
                     if let Err(error) = self.dispatcher.sent(SESSION, id) {
-                        let work = self
-                            .dispatcher
-                            .call(Some(SESSION), Some(&self.view), now, None, |h, ctx| {
-                                h.handle_response(ctx, id, Err(error))
-                            })
-                            .unwrap_or_default();
-                        self.apply(work, now);
+                        refused.push_back((id, error));
                         continue;
                     }
                     self.write(&Message::Request {
@@ -340,8 +395,12 @@ impl StdioTransport {
                         params: Some(params),
                     });
                 }
-                Command::Timer { key, after, .. } => self.timers.push_back((now + after, key)),
-                Command::CancelTimer { .. } | Command::CloseStream { .. } => {}
+                Command::Timer { key, after, .. } => {
+                    let wheel = self.wheel.get_or_insert_with(|| TimerWheel::new(now));
+                    self.armed.insert(key, wheel.insert(now + after, key));
+                }
+                Command::CancelTimer { key } => self.disarm(key),
+                Command::CloseStream { .. } => {}
                 Command::EndSession => self.ended = true,
                 // The one stdio session lives as long as its client's stdin.
                 Command::IdleTimeout { .. } => {}
@@ -481,8 +540,8 @@ mod tests {
         assert!(t.wants_input());
         // Nobody reads the output: the progress notifications pile up past twice the limit.
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"arguments\":{},\"_meta\":{\"progressToken\":\"p\"}}}\n", t0);
-        while let Some((at, token)) = t.poll_timer() {
-            t.on_timer(token, at);
+        while let Some(at) = t.next_deadline() {
+            t.handle_timeout(at);
         }
         assert!(!t.wants_input(), "input stops while the output is behind");
         assert!(t.dropped_notifications() > 0);
@@ -498,8 +557,8 @@ mod tests {
         let mut t = StdioTransport::new(Box::new(Builtin::new()), &Limits::default());
         t.handle_input(b"{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"tools/call\",\"params\":{\"name\":\"test_tool_with_progress\",\"arguments\":{},\"_meta\":{\"progressToken\":\"p\"}}}\n", t0);
         let mut seen = lines(&mut t);
-        while let Some((at, token)) = t.poll_timer() {
-            t.on_timer(token, at);
+        while let Some(at) = t.next_deadline() {
+            t.handle_timeout(at);
             seen.extend(lines(&mut t));
         }
         let progress: Vec<_> = seen
@@ -638,8 +697,8 @@ mod tests {
         let call = json!({"jsonrpc":"2.0","id":1,"method":"tools/call","params":params});
         t.handle_input(format!("{call}\n").as_bytes(), t0);
         let mut seen = lines(&mut t);
-        while let Some((at, token)) = t.poll_timer() {
-            t.on_timer(token, at);
+        while let Some(at) = t.next_deadline() {
+            t.handle_timeout(at);
             seen.extend(lines(&mut t));
         }
         let progress = seen

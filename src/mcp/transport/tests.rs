@@ -96,6 +96,7 @@ impl<H: Handler> Rig<H> {
         while let Some(action) = self.t.poll_action() {
             match action {
                 Action::Arm { at, timer } => self.timers.push((at, timer)),
+                Action::Disarm { timer } => self.timers.retain(|(_, t)| *t != timer),
                 other => self.actions.push(other),
             }
         }
@@ -1564,4 +1565,157 @@ fn an_answer_for_a_session_gone_still_frees_its_entry() {
         .track(SessionKey(77), Id::from(1u64), "x", 0);
     rig.t.respond(handle, Ok(json!({})));
     assert!(rig.t.dispatcher.get(handle).is_none());
+}
+
+/// Sets, cancels and asks on demand (`tools/call` with `name` `arm`, `disarm` or `nag`), and
+/// asks the client again every time a request of its is refused.
+#[derive(Default)]
+struct Timed {
+    keys: Vec<crate::mcp::TimerKey>,
+    refusals: usize,
+}
+
+impl Handler for Timed {
+    fn handle_request(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        _method: &str,
+        params: Option<Value>,
+    ) {
+        let name = params.as_ref().and_then(|p| p.get("name")).cloned();
+        match name.as_ref().and_then(Value::as_str) {
+            Some("arm") => self.keys.push(ctx.set_timer(Duration::from_secs(3600), 1)),
+            Some("disarm") => self.keys.drain(..).for_each(|key| ctx.cancel_timer(key)),
+            Some("nag") => {
+                ctx.request(Some(request), "ping", json!({}));
+            }
+            _ => {}
+        }
+        ctx.respond(request, Ok(json!({})));
+    }
+
+    fn handle_response(
+        &mut self,
+        ctx: &mut Context<'_>,
+        _id: OutgoingId,
+        outcome: Result<Value, ErrorObject>,
+    ) {
+        if outcome.is_err() {
+            self.refusals += 1;
+            ctx.request(None, "ping", json!({}));
+        }
+    }
+}
+
+fn handler_timers(rig: &Rig<Timed>) -> usize {
+    let handler = |(_, t): &&(Instant, Timer)| matches!(t, Timer::Handler(_));
+    rig.timers.iter().filter(handler).count()
+}
+
+#[test]
+fn cancelled_handler_timers_and_those_of_an_ended_session_are_disarmed() {
+    let mut rig = Rig::with(Timed::default(), ResponseMode::Json, |_| {});
+    let id = rig.session("2025-06-18");
+    let call = |n: u64, name: &str| request(n, "tools/call", json!({ "name": name }));
+    for n in 0..3 {
+        assert_eq!(rig.post(1, &id, &call(10 + n, "arm")).status, 200);
+    }
+    assert_eq!(handler_timers(&rig), 3);
+    rig.post(1, &id, &call(20, "disarm"));
+    assert_eq!(handler_timers(&rig), 0, "cancelled timers leave the wheel");
+    assert_eq!(rig.t.dispatcher.live_timers(), 0);
+    // Cancelling again is a no-op, not a second disarm.
+    rig.post(1, &id, &call(21, "arm"));
+    rig.post(1, &id, &call(22, "arm"));
+    assert_eq!(handler_timers(&rig), 2);
+    rig.delete(&id);
+    assert_eq!(
+        handler_timers(&rig),
+        0,
+        "an ended session's timers leave too"
+    );
+    assert_eq!(rig.t.dispatcher.live_timers(), 0);
+}
+
+#[test]
+fn a_handler_that_asks_again_on_every_refusal_is_called_back_a_bounded_number_of_times() {
+    let mut rig = Rig::with(Timed::default(), ResponseMode::Json, |s| {
+        s.caps.outgoing = 0
+    });
+    let id = rig.session("2025-06-18");
+    let reply = rig.post(1, &id, &request(5, "tools/call", json!({"name": "nag"})));
+    assert_eq!(
+        body_json(&reply)["result"],
+        json!({}),
+        "the call is answered"
+    );
+    let bound = crate::mcp::dispatch::MAX_REFUSALS_PER_APPLY;
+    assert_eq!(rig.t.handler().refusals, bound);
+    // The session goes on.
+    let reply = rig.post(1, &id, &request(6, "tools/call", json!({"name": "x"})));
+    assert_eq!(reply.status, 200);
+}
+
+/// One line to a stdio transport; the lines it wrote back.
+fn stdio_send(t: &mut stdio::StdioTransport, message: Value) -> Vec<Value> {
+    t.handle_input(format!("{message}\n").as_bytes(), Instant::now());
+    let n = t.pending_output().len();
+    let text = String::from_utf8(t.pending_output().to_vec()).unwrap();
+    t.consume_output(n);
+    text.lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+#[test]
+fn stdio_takes_cancelled_timers_and_those_of_an_answered_stateless_request_off_its_wheel() {
+    let limits = crate::config::Limits::default();
+    let mut t = stdio::StdioTransport::new(Box::new(Timed::default()), &limits);
+    let call = |id: u64, name: &str| json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": {"name": name}});
+    stdio_send(&mut t, call(1, "arm"));
+    stdio_send(&mut t, call(2, "arm"));
+    assert_eq!(t.armed_timers(), 2);
+    stdio_send(&mut t, call(3, "disarm"));
+    assert_eq!(t.armed_timers(), 0, "cancelled timers leave the wheel");
+    assert_eq!(t.next_deadline(), None);
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {},
+        "io.modelcontextprotocol/clientInfo": {"name": "c", "version": "1"},
+    });
+    let mut stateless = call(4, "arm");
+    stateless["params"]["_meta"] = meta;
+    let out = stdio_send(&mut t, stateless);
+    assert_eq!(out[0]["id"], 4, "{out:?}");
+    assert_eq!(
+        t.armed_timers(),
+        0,
+        "the timer of an answered stateless request goes with its session"
+    );
+}
+
+#[test]
+fn stdio_calls_a_handler_that_asks_again_on_every_refusal_back_a_bounded_number_of_times() {
+    let limits = crate::config::Limits {
+        max_outgoing_per_session: 0,
+        ..crate::config::Limits::default()
+    };
+    let mut t = stdio::StdioTransport::new(Box::new(Timed::default()), &limits);
+    let out = stdio_send(
+        &mut t,
+        json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": {"name": "nag"}}),
+    );
+    assert_eq!(
+        out.len(),
+        1,
+        "only the answer: no refused request is written"
+    );
+    assert_eq!(out[0]["result"], json!({}));
+    // The stream goes on.
+    let out = stdio_send(
+        &mut t,
+        json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "x"}}),
+    );
+    assert_eq!(out[0]["id"], 2);
 }
