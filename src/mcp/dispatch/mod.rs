@@ -302,7 +302,6 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
         if caught.is_err() {
             log::error(format_args!("handler panicked in session_closed"));
         }
-        // Anything it queued there has no callback to belong to: it waits for the next one.
         cancelled
     }
 
