@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcpd::fuzzing::{reference_chunked, Chunked, SplitInput};
 use mcpd::fuzzing::ChunkedDecoder;
+use mcpd::fuzzing::{reference_chunked, Chunked, SplitInput};
 
 fuzz_target!(|data: &[u8]| {
     let Some(input) = SplitInput::parse(data) else {

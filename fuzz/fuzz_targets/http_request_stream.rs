@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use mcpd::fuzzing::{drive_reader, SplitInput};
 use mcpd::fuzzing::ReaderLimits;
+use mcpd::fuzzing::{drive_reader, SplitInput};
 
 /// Defaults, or small limits so every limit is reached.
 fn limits(config: u8) -> ReaderLimits {

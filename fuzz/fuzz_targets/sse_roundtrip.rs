@@ -10,8 +10,8 @@
 use arbitrary::{Arbitrary, Unstructured};
 use libfuzzer_sys::fuzz_target;
 use mcpd::fuzzing::SplitInput;
-use mcpd::fuzzing::{event_id, parse_event_id};
 use mcpd::fuzzing::{encode_event, Event, EventReader, ParsedEvent, ReplayBuffer};
+use mcpd::fuzzing::{event_id, parse_event_id};
 
 const BOUND: usize = 1 << 20;
 
