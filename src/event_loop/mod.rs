@@ -296,11 +296,15 @@ fn serve_with<S: Sources>(
                 {
                     shell.pump();
                 }
-                Token(slot) => shell.dispatch(Ready::Socket {
-                    slot,
-                    read: event.is_readable() || event.is_read_closed() || event.is_error(),
-                    write: event.is_writable(),
-                }),
+                Token(slot) => {
+                    let closed = event.is_read_closed() || event.is_error();
+                    shell.dispatch(Ready::Socket {
+                        slot,
+                        read: event.is_readable() || closed,
+                        closed,
+                        write: event.is_writable(),
+                    })
+                }
             }
         }
         shell.server.handle_timeout(Instant::now());
@@ -396,6 +400,9 @@ enum Ready {
         slot: usize,
         /// Readable, read-closed or failed.
         read: bool,
+        /// Read-closed or failed: read until end of stream (a short read otherwise means the
+        /// kernel's buffer is empty, and the next bytes bring a new edge).
+        closed: bool,
         /// Writable.
         write: bool,
     },
@@ -419,14 +426,19 @@ impl<S: Sources> Shell<S> {
     fn dispatch(&mut self, ready: Ready) {
         match ready {
             Ready::Accept(index) => self.accept(index),
-            Ready::Socket { slot, read, write } => {
+            Ready::Socket {
+                slot,
+                read,
+                closed,
+                write,
+            } => {
                 // A socket event names a slot; the table says which connection holds it now
                 // (an event left over from a closed one is a harmless spurious wake-up).
                 let Some(conn) = self.sockets.id_at(slot) else {
                     return;
                 };
                 if read {
-                    self.read(conn);
+                    self.read(conn, closed);
                 }
                 if write {
                     self.write(conn);
@@ -512,7 +524,11 @@ impl<S: Sources> Shell<S> {
     }
 
     /// Reads until `WouldBlock`, EOF, or the server has no room.
-    fn read(&mut self, conn: ConnId) {
+    /// Reads what the socket holds into the server. A read shorter than asked means the
+    /// kernel's buffer is empty (epoll(7) on stream sockets), so it stops there instead of
+    /// paying a system call for `WouldBlock`, unless `to_end`: the peer closed or the socket
+    /// failed, and that end must be read now (no later edge announces it).
+    fn read(&mut self, conn: ConnId, to_end: bool) {
         loop {
             let room = self.server.input_room(conn).min(self.buf.len());
             if room == 0 {
@@ -533,6 +549,9 @@ impl<S: Sources> Shell<S> {
                     now = Instant::now();
                     self.server.handle_input(conn, &self.buf[..n], now);
                     self.pump();
+                    if n < room && !to_end {
+                        return;
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -604,7 +623,7 @@ impl<S: Sources> Shell<S> {
         while let Some(output) = self.server.poll_output() {
             match output {
                 Output::Write(conn) => self.write(conn),
-                Output::ResumeRead(conn) => self.read(conn),
+                Output::ResumeRead(conn) => self.read(conn, false),
                 Output::Close(conn) => {
                     // A stale id (its slot already holds a newer connection) takes nothing.
                     if let Some(mut socket) = self.sockets.take(conn) {

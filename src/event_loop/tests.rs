@@ -100,6 +100,7 @@ fn readable(slot: usize) -> Ready {
     Ready::Socket {
         slot,
         read: true,
+        closed: false,
         write: false,
     }
 }
@@ -108,6 +109,7 @@ fn writable(slot: usize) -> Ready {
     Ready::Socket {
         slot,
         read: false,
+        closed: false,
         write: true,
     }
 }
@@ -237,6 +239,7 @@ fn a_request_hang_up_and_writable_in_one_event_are_answered_and_the_slot_is_free
     rig.shell.dispatch(Ready::Socket {
         slot: 0,
         read: true,
+        closed: true,
         write: true,
     });
 
@@ -275,6 +278,7 @@ fn a_slot_reused_twice_in_one_batch_keeps_only_its_newest_connection() {
     rig.shell.dispatch(Ready::Socket {
         slot: 0,
         read: true,
+        closed: false,
         write: true,
     });
     let mut fourth = rig.connect();
