@@ -815,10 +815,17 @@ fn session_cap_is_503_with_retry_after() {
     assert_eq!(rig.initialize("2025-06-18", json!({})).status, 200);
 }
 
-/// Builtin, except that `boom` panics.
-struct Explosive(Builtin);
+/// Builtin, except that `boom` panics and `listened_uris` is recorded: one delegating wrapper
+/// for the tests that need either.
+struct Wrapped(Builtin, Vec<Vec<String>>);
 
-impl Handler for Explosive {
+impl Wrapped {
+    fn new() -> Wrapped {
+        Wrapped(Builtin::new(), Vec::new())
+    }
+}
+
+impl Handler for Wrapped {
     fn server_info(&self) -> crate::mcp::ServerInfo {
         self.0.server_info()
     }
@@ -853,11 +860,15 @@ impl Handler for Explosive {
     fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
         self.0.handle_timer(ctx, token)
     }
+
+    fn listened_uris(&mut self, uris: &[String]) {
+        self.1.push(uris.to_vec());
+    }
 }
 
 #[test]
 fn handler_panic_fails_only_that_request() {
-    let mut rig = Rig::with(Explosive(Builtin::new()), ResponseMode::Auto, |_| {});
+    let mut rig = Rig::with(Wrapped::new(), ResponseMode::Auto, |_| {});
     let id = rig.session("2025-06-18");
     let reply = rig.post(1, &id, &request(2, "boom", json!({})));
     assert_eq!(reply.status, 200);
@@ -1316,49 +1327,9 @@ fn initialize_is_offered_the_least_recently_active_idle_session() {
     );
 }
 
-/// Builtin, recording what `listened_uris` was told.
-struct Listening(Builtin, Vec<Vec<String>>);
-
-impl Handler for Listening {
-    fn handle_request(
-        &mut self,
-        ctx: &mut Context<'_>,
-        request: RequestHandle,
-        method: &str,
-        params: Option<Value>,
-    ) {
-        self.0.handle_request(ctx, request, method, params)
-    }
-
-    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
-        self.0.handle_notification(ctx, method, params)
-    }
-
-    fn handle_response(
-        &mut self,
-        ctx: &mut Context<'_>,
-        id: OutgoingId,
-        outcome: Result<Value, ErrorObject>,
-    ) {
-        self.0.handle_response(ctx, id, outcome)
-    }
-
-    fn handle_timer(&mut self, ctx: &mut Context<'_>, token: u64) {
-        self.0.handle_timer(ctx, token)
-    }
-
-    fn listened_uris(&mut self, uris: &[String]) {
-        self.1.push(uris.to_vec());
-    }
-}
-
 #[test]
 fn the_handler_learns_which_resources_the_listen_streams_follow() {
-    let mut rig = Rig::with(
-        Listening(Builtin::new(), Vec::new()),
-        ResponseMode::Auto,
-        |_| {},
-    );
+    let mut rig = Rig::with(Wrapped::new(), ResponseMode::Auto, |_| {});
     let follow = |uris: &[&str]| json!({"notifications": {"resourceSubscriptions": uris}});
     stateless_post(
         &mut rig,
