@@ -159,10 +159,10 @@ impl<H: Handler> Harness<H> {
     fn record(&mut self, work: Work) {
         let mut refused = Vec::new();
         for (session, command) in work {
-            if let Command::Respond { request, .. } = &command {
-                self.dispatcher.finish(*request);
+            if let Some(request) = command.answered() {
+                self.dispatcher.finish(request);
                 if let Some(open) = &mut self.open {
-                    if let Some(i) = open.iter().position(|(r, _)| r == request) {
+                    if let Some(i) = open.iter().position(|(r, _)| *r == request) {
                         let (_, key) = open.remove(i);
                         self.close(key);
                     }
@@ -344,14 +344,16 @@ impl<H: Handler> Harness<H> {
                 request: r,
                 outcome,
             } if *r == request => Some(outcome.clone()),
+            Command::RespondRaw { request: r, result } if *r == request => {
+                Some(Ok(result.to_value()))
+            }
             _ => None,
         })
     }
 
     /// How many answers `request` got (transports send only the first).
     pub fn responses(&self, request: RequestHandle) -> usize {
-        let answers =
-            |c: &&Command| matches!(c, Command::Respond { request: r, .. } if *r == request);
+        let answers = |c: &&Command| c.answered() == Some(request);
         self.log.iter().filter(answers).count()
     }
 

@@ -247,6 +247,7 @@ impl Handler for Bridge {
             };
             match (command, session) {
                 (Command::Respond { request, outcome }, _) => out.respond(request, outcome),
+                (Command::RespondRaw { request, result }, _) => out.respond_raw(request, result),
                 (
                     Command::Notify {
                         related,

@@ -77,6 +77,7 @@ impl Builtin {
             .is_some_and(|s| s.calls.len() >= MAX_PENDING_CALLS);
         match plan {
             Plan::Answer(outcome) => ctx.respond(request, outcome),
+            Plan::Encoded(result) => ctx.respond_raw(request, result),
             Plan::Script { .. } | Plan::Ask { .. } if busy => ctx.respond(
                 request,
                 Err(ErrorObject::new(

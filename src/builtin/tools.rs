@@ -11,7 +11,7 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
-use crate::mcp::ErrorObject;
+use crate::mcp::{ErrorObject, RawResult};
 use serde_json::{json, Map, Value};
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -44,6 +44,8 @@ pub(super) enum Step {
 pub(super) enum Plan {
     /// Answer at once.
     Answer(Result<Value, ErrorObject>),
+    /// Answer at once with a result already written as JSON text.
+    Encoded(RawResult),
     /// Run `steps` in order, then answer with `result`.
     Script {
         /// What to do before answering.
@@ -80,6 +82,20 @@ pub(super) fn text_result(text: &str) -> Value {
     json!({"content": [{"type": "text", "text": text}]})
 }
 
+/// [`text_result`] written straight as JSON text: `echo` and `test_simple_text`, the calls
+/// clients and benchmarks make most, answer without a `Value` tree to build, serialize and free.
+pub(super) fn encoded_text_result(text: &str) -> RawResult {
+    let mut out = Vec::with_capacity(text.len() + 48);
+    out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
+    if let Err(e) = serde_json::to_writer(&mut out, text) {
+        unreachable!("a str serializes into a Vec: {e}");
+    }
+    out.extend_from_slice(b"}]}");
+    // Literals and serde_json's escaping of a `str`: UTF-8, one JSON value, one line.
+    let json = String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"));
+    RawResult::encoded(json)
+}
+
 /// A tool result flagged `isError`, holding one text item.
 fn error_result(text: &str) -> Value {
     json!({"isError": true, "content": [{"type": "text", "text": text}]})
@@ -109,10 +125,12 @@ pub(super) fn plan(
     let answer = |result: Value| Plan::Answer(Ok(result));
     match name {
         "echo" => match required_str(args, "message") {
-            Ok(message) => answer(text_result(message)),
+            Ok(message) => Plan::Encoded(encoded_text_result(message)),
             Err(e) => Plan::Answer(Err(e)),
         },
-        "test_simple_text" => answer(text_result("This is a simple text response for testing.")),
+        "test_simple_text" => Plan::Encoded(encoded_text_result(
+            "This is a simple text response for testing.",
+        )),
         "test_image_content" => answer(json!({"content": [image()]})),
         "test_audio_content" => answer(json!({
             "content": [{"type": "audio", "data": WAV_SILENCE, "mimeType": "audio/wav"}]
@@ -398,6 +416,7 @@ mod tests {
     fn answer(name: &str) -> Value {
         match call(name, json!({})) {
             Plan::Answer(Ok(v)) => v,
+            Plan::Encoded(raw) => raw.to_value(),
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -450,7 +469,9 @@ mod tests {
     #[test]
     fn echo_returns_the_message_exactly_and_rejects_bad_arguments() {
         match call("echo", json!({"message": " hi\n\"there\" "})) {
-            Plan::Answer(Ok(v)) => assert_eq!(v, text_result(" hi\n\"there\" ")),
+            Plan::Encoded(raw) => {
+                assert_eq!(raw.to_value(), text_result(" hi\n\"there\" "));
+            }
             other => panic!("{other:?}"),
         }
         for args in [json!({}), json!({"message": 5}), json!({"message": null})] {

@@ -17,7 +17,7 @@
 //! queued before the panic is discarded.
 
 use super::dispatch::{Outbox, TimerKey};
-use super::jsonrpc::ErrorObject;
+use super::jsonrpc::{ErrorObject, RawResult};
 use super::lifecycle::ServerInfo;
 use crate::process::ProcessHost;
 use serde_json::Value;
@@ -83,6 +83,13 @@ pub enum Command {
         /// Its result or error.
         outcome: Result<Value, ErrorObject>,
     },
+    /// Answer a client request with a result already encoded as JSON text.
+    RespondRaw {
+        /// The request answered.
+        request: RequestHandle,
+        /// Its result, written as is.
+        result: RawResult,
+    },
     /// Send a notification, on the stream of `related` when given.
     Notify {
         /// The request it belongs to, if any.
@@ -141,6 +148,18 @@ pub enum Command {
         /// Idle time after which the session ends.
         after: Duration,
     },
+}
+
+impl Command {
+    /// The request this command answers, if it is an answer.
+    pub fn answered(&self) -> Option<RequestHandle> {
+        match self {
+            Command::Respond { request, .. } | Command::RespondRaw { request, .. } => {
+                Some(*request)
+            }
+            _ => None,
+        }
+    }
 }
 
 /// What a callback may do: the dispatcher's [`Outbox`], scoped to the callback's session.
@@ -207,6 +226,13 @@ impl<'a> Context<'a> {
     /// Answers `request` with a result or an error. A second answer to the same request is ignored.
     pub fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
         self.out.respond(request, outcome);
+    }
+
+    /// Answers `request` with a result already encoded as JSON text: a proxy forwarding what
+    /// upstream sent, or a fixed answer kept as text, reaches the wire without a [`Value`] tree
+    /// being built and serialized again.
+    pub fn respond_raw(&mut self, request: RequestHandle, result: RawResult) {
+        self.out.respond_raw(request, result);
     }
 
     /// Sends a notification; with `related` it travels on that request's stream (progress,

@@ -7,6 +7,7 @@
 //! Parsing takes a `serde_json::Value` so callers can tell an unparseable body (-32700) from a
 //! well-formed value that is not a JSON-RPC message (-32600).
 
+use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 use std::fmt;
 
@@ -419,6 +420,81 @@ fn write_id(out: &mut Vec<u8>, id: &Id) {
     }
 }
 
+/// A result already encoded as JSON text, for [`crate::mcp::Context::respond_raw`]: a proxy
+/// forwarding what upstream sent, or a fixed answer kept as text, reaches the wire without a
+/// [`Value`] tree being built and serialized again. Holds exactly one JSON value on one line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawResult(String);
+
+impl RawResult {
+    /// Checks that `json` is one JSON value. Text with line breaks between its tokens is
+    /// re-encoded compactly, since a raw line break would split an SSE event or a stdio line.
+    pub fn new(json: String) -> Result<RawResult, serde_json::Error> {
+        serde_json::from_str::<&RawValue>(&json)?;
+        if json.bytes().any(|b| b == b'\n' || b == b'\r') {
+            let value: Value = serde_json::from_str(&json)?;
+            return Ok(RawResult(value.to_string()));
+        }
+        Ok(RawResult(json))
+    }
+
+    /// Text mcpd wrote itself with serde_json's escaping: one value on one line already, so
+    /// it is not parsed again (the built-in tools' answers).
+    pub(crate) fn encoded(json: String) -> RawResult {
+        debug_assert!(serde_json::from_str::<&RawValue>(&json).is_ok() && !json.contains('\n'));
+        RawResult(json)
+    }
+
+    /// The JSON text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The result as a value, for the few answers a transport edits (`initialize`, 2026-07-28
+    /// results) and for tests.
+    pub fn to_value(&self) -> Value {
+        // Checked to be one JSON value when made, so `Null` is never taken.
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+/// A handler's successful answer: a value, or JSON text it already had.
+#[derive(Debug)]
+pub(crate) enum Answer {
+    /// A result built as a value.
+    Value(Value),
+    /// A result already encoded as JSON text.
+    Raw(RawResult),
+}
+
+impl Answer {
+    /// The answer as a value, for the few answers a transport edits: raw text is parsed back.
+    pub fn into_value(self) -> Value {
+        match self {
+            Answer::Value(value) => value,
+            Answer::Raw(raw) => raw.to_value(),
+        }
+    }
+}
+
+/// The response to `id` carrying `answer` as one line of JSON, byte for byte what
+/// [`Message::to_json`] gives for the same result; raw text is copied as is.
+pub(crate) fn response_json(id: Id, answer: Answer) -> String {
+    match answer {
+        Answer::Raw(raw) => {
+            let mut out = Vec::with_capacity(raw.0.len() + 40);
+            out.extend_from_slice(b"{\"id\":");
+            write_id(&mut out, &id);
+            out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
+            out.extend_from_slice(raw.0.as_bytes());
+            out.push(b'}');
+            // Literals, serde_json output and a `str` were written.
+            String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"))
+        }
+        Answer::Value(result) => Message::Response { id, result }.to_json(),
+    }
+}
+
 /// JSON text of `value` through serde_json's byte writer, cheaper than `Display`, which sends
 /// every token through `fmt::Write` (14% of the instructions of a `tools/call`, bench/RESULTS.md).
 #[cfg(test)]
@@ -603,6 +679,42 @@ mod tests {
         ];
         for m in messages {
             assert_eq!(m.to_json(), encode(&m.to_value()), "{m:?}");
+        }
+    }
+
+    #[test]
+    fn a_raw_result_is_one_json_value_on_one_line() {
+        for bad in ["", "{", "{} {}", "[1,]", "nul", "\"open"] {
+            assert!(RawResult::new(bad.into()).is_err(), "{bad:?}");
+        }
+        let kept = RawResult::new(" {\"a\": [1, \"x\"]}\t".into()).unwrap();
+        assert_eq!(kept.as_str(), " {\"a\": [1, \"x\"]}\t");
+        // A line break between tokens would split an SSE event or a stdio line.
+        let folded = RawResult::new("{\r\n  \"b\": 2,\n  \"a\": \"x\\ny\"\n}".into()).unwrap();
+        assert_eq!(folded.as_str(), r#"{"a":"x\ny","b":2}"#);
+        assert_eq!(folded.to_value(), json!({"a": "x\ny", "b": 2}));
+    }
+
+    #[test]
+    fn a_raw_response_is_the_text_of_the_same_value_response() {
+        let odd = "quote \" backslash \\ newline \n é \u{1F600}";
+        let result = json!({"content":[{"type":"text","text":odd}],"isError":false});
+        for id in [
+            Id::String(odd.into()),
+            Id::from(u64::MAX),
+            Id::Number((-7i64).into()),
+        ] {
+            let raw = RawResult::new(encode(&result)).unwrap();
+            let by_value = Message::Response {
+                id: id.clone(),
+                result: result.clone(),
+            };
+            assert_eq!(
+                response_json(id.clone(), Answer::Raw(raw)),
+                by_value.to_json()
+            );
+            let value = Answer::Value(result.clone());
+            assert_eq!(response_json(id, value), by_value.to_json());
         }
     }
 

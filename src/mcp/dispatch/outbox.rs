@@ -4,7 +4,7 @@
 //! to the client, timers), so ids never collide however the handler produced the work.
 
 use crate::mcp::handler::{Command, OutgoingId, RequestHandle, SessionKey};
-use crate::mcp::jsonrpc::ErrorObject;
+use crate::mcp::jsonrpc::{ErrorObject, RawResult};
 use serde_json::Value;
 use std::time::Duration;
 
@@ -37,6 +37,13 @@ impl Outbox {
     pub fn respond(&mut self, request: RequestHandle, outcome: Result<Value, ErrorObject>) {
         self.queued
             .push((None, Command::Respond { request, outcome }));
+    }
+
+    /// Answers `request` with a result already encoded as JSON text (see
+    /// [`crate::mcp::Context::respond_raw`]). A second answer to the same request is ignored.
+    pub fn respond_raw(&mut self, request: RequestHandle, result: RawResult) {
+        self.queued
+            .push((None, Command::RespondRaw { request, result }));
     }
 
     /// Sends a notification in `session`; with `related` it travels on that request's stream

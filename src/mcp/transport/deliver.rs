@@ -10,7 +10,7 @@ use crate::log;
 use crate::mcp::dispatch::{Work, MAX_REFUSALS_PER_APPLY};
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
-use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{self, Answer, ErrorObject, Id, Message};
 use crate::mcp::transport::session::{Delivery, Stream, StreamNo, STANDALONE};
 use crate::mcp::version;
 use serde_json::Value;
@@ -177,7 +177,12 @@ impl<H: Handler + ?Sized> Transport<H> {
     ) {
         for (key, command) in work.drain(..) {
             match (command, key) {
-                (Command::Respond { request, outcome }, _) => self.respond(request, outcome),
+                (Command::Respond { request, outcome }, _) => {
+                    self.respond(request, outcome.map(Answer::Value))
+                }
+                (Command::RespondRaw { request, result }, _) => {
+                    self.respond(request, Ok(Answer::Raw(result)))
+                }
                 (
                     Command::Notify {
                         related,
@@ -294,11 +299,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         self.respond(request, Err(ErrorObject::new(code, refusal.to_string())));
     }
 
-    pub(super) fn respond(
-        &mut self,
-        request: RequestHandle,
-        mut outcome: Result<Value, ErrorObject>,
-    ) {
+    pub(super) fn respond(&mut self, request: RequestHandle, outcome: Result<Answer, ErrorObject>) {
         // Forgotten first: an answer for a session that is gone must still free its entry.
         let Some(entry) = self.dispatcher.finish(request) else {
             return;
@@ -310,6 +311,12 @@ impl<H: Handler + ?Sized> Transport<H> {
         let stream_no = entry.route;
         let initialize = entry.method == "initialize" && !session.kind.is_stateless();
         let failed_initialize = initialize && outcome.is_err();
+        // Only these answers are edited; the rest, raw text included, go out as given.
+        let edited = initialize || session.view.is_modern();
+        let mut outcome = match outcome {
+            Ok(answer) if edited => Ok(Answer::Value(answer.into_value())),
+            other => other,
+        };
         if let (true, Err(error)) = (failed_initialize, &outcome) {
             if let Some(stream) = session.streams.get_mut(&stream_no) {
                 if stream.http_status == 200 {
@@ -318,7 +325,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             }
         }
         if initialize {
-            if let Ok(result) = &mut outcome {
+            if let Ok(Answer::Value(result)) = &mut outcome {
                 // The handler's revision stands if it is offered (`--eras`); else the one the
                 // transport negotiated, which is.
                 match result.get("protocolVersion").and_then(Value::as_str) {
@@ -336,7 +343,8 @@ impl<H: Handler + ?Sized> Transport<H> {
         }
         if session.view.is_modern() {
             match &mut outcome {
-                Ok(result) => stateless::decorate_result(&entry.method, result),
+                Ok(Answer::Value(result)) => stateless::decorate_result(&entry.method, result),
+                Ok(Answer::Raw(_)) => {}
                 Err(error) => {
                     // A refusal's 503 (set by `refuse`) stays: it tells the client to retry.
                     let stream = session.streams.get_mut(&stream_no);
@@ -346,15 +354,13 @@ impl<H: Handler + ?Sized> Transport<H> {
                 }
             }
         }
-        let message = match outcome {
-            Ok(result) => Message::Response {
-                id: entry.client_id,
-                result,
-            },
+        let json = match outcome {
+            Ok(answer) => jsonrpc::response_json(entry.client_id, answer),
             Err(error) => Message::Error {
                 id: Some(entry.client_id),
                 error,
-            },
+            }
+            .to_json(),
         };
         if initialize {
             session.kind.initialize_answered(!failed_initialize);
@@ -364,7 +370,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             // answered needs the session to build its reply, which gets no session id.
             self.reap.push(key);
         }
-        self.deliver(key, stream_no, message.to_json(), true);
+        self.deliver(key, stream_no, json, true);
         self.retire_stream(key, stream_no);
     }
 

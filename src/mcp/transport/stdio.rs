@@ -27,7 +27,7 @@ use crate::log;
 use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work, MAX_REFUSALS_PER_APPLY};
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
-use crate::mcp::jsonrpc::{self, Body, ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{self, Answer, Body, ErrorObject, Id, Message};
 use crate::mcp::version;
 use crate::timer::{self, TimerWheel};
 use serde_json::Value;
@@ -370,7 +370,12 @@ impl StdioTransport {
     ) {
         for (session, command) in work {
             match command {
-                Command::Respond { request, outcome } => self.respond(request, outcome),
+                Command::Respond { request, outcome } => {
+                    self.respond(request, outcome.map(Answer::Value))
+                }
+                Command::RespondRaw { request, result } => {
+                    self.respond(request, Ok(Answer::Raw(result)))
+                }
                 Command::Notify { method, params, .. } => {
                     self.write(&Message::Notification {
                         method,
@@ -412,29 +417,36 @@ impl StdioTransport {
     }
 
     /// Writes the answer to `request`, if it is still in flight.
-    fn respond(&mut self, request: RequestHandle, mut outcome: Result<Value, ErrorObject>) {
+    fn respond(&mut self, request: RequestHandle, outcome: Result<Answer, ErrorObject>) {
         let Some(entry) = self.dispatcher.finish(request) else {
             return;
         };
         let one = entry.session != SESSION;
+        // Only these answers are edited or read; the rest, raw text included, go out as given.
+        let edited = one || entry.method == "initialize";
+        let mut outcome = match outcome {
+            Ok(answer) if edited => Ok(Answer::Value(answer.into_value())),
+            other => other,
+        };
         match (one, &mut outcome) {
-            (true, Ok(result)) => stateless::decorate_result(&entry.method, result),
-            (false, Ok(result)) => {
+            (true, Ok(Answer::Value(result))) => stateless::decorate_result(&entry.method, result),
+            (false, Ok(Answer::Value(result))) => {
                 if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
                     self.view.protocol_version = v.to_string();
                 }
             }
-            (_, Err(_)) => {}
+            _ => {}
         }
         let id = entry.client_id;
-        let message = match outcome {
-            Ok(result) => Message::Response { id, result },
+        let json = match outcome {
+            Ok(answer) => jsonrpc::response_json(id, answer),
             Err(error) => Message::Error {
                 id: Some(id),
                 error,
-            },
+            }
+            .to_json(),
         };
-        self.write(&message);
+        self.write_line(&json);
         if one {
             self.close_one(entry.session);
         }
@@ -454,7 +466,12 @@ impl StdioTransport {
             }
             return;
         }
-        self.out.extend_from_slice(message.to_json().as_bytes());
+        self.write_line(&message.to_json());
+    }
+
+    /// Queues one line of JSON text for stdout.
+    fn write_line(&mut self, json: &str) {
+        self.out.extend_from_slice(json.as_bytes());
         self.out.push(b'\n');
     }
 }

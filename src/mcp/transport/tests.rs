@@ -1053,6 +1053,24 @@ fn stateless_post<H: Handler>(
 }
 
 #[test]
+fn a_raw_echo_result_is_decorated_at_2026_and_sent_as_given_before() {
+    let mut rig = Rig::new(ResponseMode::Auto);
+    let params = json!({"name": "echo", "arguments": {"message": "hi"}});
+    let reply = stateless_post(&mut rig, 1, 5, "tools/call", params.clone(), Some("echo"));
+    assert_eq!(reply.status, 200);
+    let result = &body_json(&reply)["result"];
+    assert_eq!(result["resultType"], "complete");
+    assert_eq!(result["content"], json!([{"type": "text", "text": "hi"}]));
+
+    let mut rig = Rig::new(ResponseMode::Json);
+    let session = rig.session("2025-06-18");
+    let reply = rig.post(1, &session, &request(2, "tools/call", params));
+    assert_eq!(reply.status, 200);
+    let expected = r#"{"id":2,"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"hi"}]}}"#;
+    assert_eq!(reply.body, ReplyBody::Json(expected.into()));
+}
+
+#[test]
 fn stateless_request_leaves_no_session_behind() {
     let mut rig = Rig::new(ResponseMode::Auto);
     let reply = stateless_post(&mut rig, 1, 5, "tools/list", json!({}), None);
@@ -1534,7 +1552,8 @@ fn an_answer_for_a_session_gone_still_frees_its_entry() {
         .t
         .dispatcher
         .track(SessionKey(77), Id::from(1u64), "x", 0);
-    rig.t.respond(handle, Ok(json!({})));
+    rig.t
+        .respond(handle, Ok(crate::mcp::jsonrpc::Answer::Value(json!({}))));
     assert!(rig.t.dispatcher.get(handle).is_none());
 }
 
