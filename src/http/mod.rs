@@ -53,6 +53,7 @@
 
 mod chunked;
 mod error;
+mod fields;
 mod framing;
 mod head;
 mod reader;
@@ -63,6 +64,7 @@ pub use chunked::ChunkedDecoder;
 #[cfg(any(test, fuzzing))]
 pub use chunked::{MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 pub use error::Error;
+pub use fields::Field;
 pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{

@@ -4,7 +4,7 @@
 
 use super::Server;
 use super::{Reply, ReplyBody};
-use crate::http::RequestHead;
+use crate::http::{Field, RequestHead};
 use crate::mcp::error::Error;
 use crate::mcp::Handler;
 
@@ -17,7 +17,7 @@ impl<H: Handler + ?Sized> Server<H> {
         };
         let expected = expected.as_bytes();
         let presented = head
-            .header_str("authorization")
+            .header_str(Field::Authorization)
             .and_then(|v| v.split_once(' '))
             .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
             .map(|(_, token)| token.trim());
@@ -41,7 +41,7 @@ impl<H: Handler + ?Sized> Server<H> {
                 )));
             }
         }
-        let Some(origin) = head.header_str("origin") else {
+        let Some(origin) = head.header_str(Field::Origin) else {
             return Ok(None);
         };
         let cors = &self.config.cors_origins;
@@ -89,7 +89,7 @@ impl<H: Handler + ?Sized> Server<H> {
     }
 
     pub(super) fn preflight(&self, head: &RequestHead) -> Reply {
-        let origin = head.header_str("origin");
+        let origin = head.header_str(Field::Origin);
         let cors = &self.config.cors_origins;
         match origin {
             Some(origin) if cors.iter().any(|o| o == "*" || o.eq_ignore_ascii_case(origin)) => Reply {

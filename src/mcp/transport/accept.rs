@@ -1,6 +1,6 @@
 //! The `Accept` checks of the MCP endpoint: a POST must admit JSON and SSE, a GET SSE (406).
 
-use crate::http::RequestHead;
+use crate::http::{Field, RequestHead};
 
 /// A media type the endpoint may answer with.
 pub(super) enum Accept {
@@ -20,7 +20,7 @@ pub(super) fn accepts(head: &RequestHead, kind: Accept) -> bool {
         Accept::Sse => ("text/event-stream", "text/*"),
     };
     let mut any_field = false;
-    for value in head.headers_named("accept") {
+    for value in head.headers_named(Field::Accept) {
         any_field = true;
         let Ok(value) = std::str::from_utf8(value) else {
             continue;
@@ -61,7 +61,7 @@ pub(super) fn media_ranges(value: &str) -> impl Iterator<Item = &str> {
 /// Whether `Accept` admits both JSON and SSE, as a POST needs: [`accepts`] for each in one pass.
 pub(super) fn accepts_json_and_sse(head: &RequestHead) -> bool {
     let (mut json, mut sse, mut any_field) = (false, false, false);
-    for value in head.headers_named("accept") {
+    for value in head.headers_named(Field::Accept) {
         any_field = true;
         let Ok(value) = std::str::from_utf8(value) else {
             continue;

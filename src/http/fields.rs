@@ -1,0 +1,517 @@
+//! The header fields of a request head (RFC 9110 5), stored and indexed once per head.
+//!
+//! Every field's name and value sit back to back in one buffer, checked as UTF-8 once when the
+//! head is built: the usual head is text, so a `str` value is a slice of it; a head carrying
+//! obs-text bytes (RFC 9110 5.5) keeps bytes and checks a value when it is asked for as text.
+//! The fields mcpd reads, [`Field`], are indexed while the head is built (the first line of each
+//! name and, per line, the next line of the same name), so looking one up costs no scan and no
+//! name comparison; any other name is found by a case-insensitive scan. Both ways see every line
+//! of a name, in order of arrival.
+
+/// The header fields mcpd looks up, indexed when a head is built.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `Host` (RFC 9112 3.2).
+    Host,
+    /// `Content-Length` (RFC 9110 8.6).
+    ContentLength,
+    /// `Transfer-Encoding` (RFC 9112 6.1).
+    TransferEncoding,
+    /// `Connection` (RFC 9110 7.6.1).
+    Connection,
+    /// `Expect` (RFC 9110 10.1.1).
+    Expect,
+    /// `Content-Type` (RFC 9110 8.3).
+    ContentType,
+    /// `Accept` (RFC 9110 12.5.1).
+    Accept,
+    /// `Origin` (RFC 6454 7).
+    Origin,
+    /// `Authorization` (RFC 9110 11.6.2).
+    Authorization,
+    /// `Mcp-Session-Id` (MCP transports, session management).
+    McpSessionId,
+    /// `MCP-Protocol-Version` (MCP transports, protocol version header).
+    McpProtocolVersion,
+    /// `Last-Event-ID` (WHATWG SSE, resumption).
+    LastEventId,
+    /// `Mcp-Method` (MCP 2026-07-28 stateless requests).
+    McpMethod,
+    /// `Mcp-Name` (MCP 2026-07-28 stateless requests).
+    McpName,
+}
+
+/// How many [`Field`]s there are: the size of the per-head index.
+const FIELDS: usize = 14;
+
+impl Field {
+    /// Every field, in declaration order (`Field as usize` indexes it).
+    #[cfg(test)]
+    const ALL: [Field; FIELDS] = [
+        Field::Host,
+        Field::ContentLength,
+        Field::TransferEncoding,
+        Field::Connection,
+        Field::Expect,
+        Field::ContentType,
+        Field::Accept,
+        Field::Origin,
+        Field::Authorization,
+        Field::McpSessionId,
+        Field::McpProtocolVersion,
+        Field::LastEventId,
+        Field::McpMethod,
+        Field::McpName,
+    ];
+
+    /// The field name, in lower case.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::Host => "host",
+            Field::ContentLength => "content-length",
+            Field::TransferEncoding => "transfer-encoding",
+            Field::Connection => "connection",
+            Field::Expect => "expect",
+            Field::ContentType => "content-type",
+            Field::Accept => "accept",
+            Field::Origin => "origin",
+            Field::Authorization => "authorization",
+            Field::McpSessionId => "mcp-session-id",
+            Field::McpProtocolVersion => "mcp-protocol-version",
+            Field::LastEventId => "last-event-id",
+            Field::McpMethod => "mcp-method",
+            Field::McpName => "mcp-name",
+        }
+    }
+
+    /// The field a name (in any case) stands for, if it is one mcpd indexes. Picks the
+    /// candidates by length first, so most unindexed names cost no byte comparison.
+    pub fn of(name: &[u8]) -> Option<Field> {
+        let candidates: &[Field] = match name.len() {
+            4 => &[Field::Host],
+            6 => &[Field::Accept, Field::Origin, Field::Expect],
+            8 => &[Field::McpName],
+            10 => &[Field::Connection, Field::McpMethod],
+            12 => &[Field::ContentType],
+            13 => &[Field::Authorization, Field::LastEventId],
+            14 => &[Field::ContentLength, Field::McpSessionId],
+            17 => &[Field::TransferEncoding],
+            20 => &[Field::McpProtocolVersion],
+            _ => return None,
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|field| field.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+}
+
+/// A field name to look up: an indexed [`Field`], or any other name (case-insensitive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Name<'n> {
+    /// Found through the index.
+    Known(Field),
+    /// Found by a scan over every line.
+    Other(&'n str),
+}
+
+impl From<Field> for Name<'_> {
+    fn from(field: Field) -> Self {
+        Name::Known(field)
+    }
+}
+
+impl<'n> From<&'n str> for Name<'n> {
+    /// A name that is a [`Field`] in any case becomes that field, so it uses the index too.
+    fn from(name: &'n str) -> Self {
+        Field::of(name.as_bytes()).map_or(Name::Other(name), Name::Known)
+    }
+}
+
+/// The buffer of names and values: text when the whole of it is UTF-8, else bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Buffer {
+    Text(String),
+    Bytes(Vec<u8>),
+}
+
+impl Buffer {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Buffer::Text(text) => text.as_bytes(),
+            Buffer::Bytes(bytes) => bytes,
+        }
+    }
+}
+
+/// One field line: where its name starts, where it ends and the value starts, where the value
+/// ends, and the next line of the same indexed name (its index plus one; 0: none).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    start: u32,
+    name_end: u32,
+    value_end: u32,
+    next: u32,
+}
+
+/// A head's header fields, in order of arrival, with the index of the [`Field`]s.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fields {
+    buffer: Buffer,
+    spans: Vec<Span>,
+    /// Per [`Field`], its first line (index plus one; 0: absent).
+    first: [u32; FIELDS],
+}
+
+/// Collects field lines, then validates and freezes them as [`Fields`].
+pub(crate) struct FieldsBuilder {
+    bytes: Vec<u8>,
+    spans: Vec<Span>,
+    first: [u32; FIELDS],
+    /// Per [`Field`], its last line so far (index plus one; 0: none yet).
+    last: [u32; FIELDS],
+}
+
+/// A buffer offset or line number as stored: a head is at most `max_head_bytes`, far below
+/// 4 GiB, so this never saturates in practice; saturating keeps lookups in bounds regardless.
+fn stored(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+impl FieldsBuilder {
+    /// Room for `lines` fields of `bytes` name and value bytes in all.
+    pub(crate) fn with_capacity(lines: usize, bytes: usize) -> Self {
+        FieldsBuilder {
+            bytes: Vec::with_capacity(bytes),
+            spans: Vec::with_capacity(lines),
+            first: [0; FIELDS],
+            last: [0; FIELDS],
+        }
+    }
+
+    /// Appends a field line, indexing it if its name is a [`Field`].
+    pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
+        let start = stored(self.bytes.len());
+        self.bytes.extend_from_slice(name);
+        let name_end = stored(self.bytes.len());
+        self.bytes.extend_from_slice(value);
+        let line = stored(self.spans.len().saturating_add(1));
+        if let Some(field) = Field::of(name) {
+            let slot = field as usize;
+            match self.last.get(slot).copied() {
+                Some(0) => {
+                    if let Some(first) = self.first.get_mut(slot) {
+                        *first = line;
+                    }
+                }
+                Some(previous) => {
+                    if let Some(span) = self.spans.get_mut(previous as usize - 1) {
+                        span.next = line;
+                    }
+                }
+                None => {}
+            }
+            if let Some(last) = self.last.get_mut(slot) {
+                *last = line;
+            }
+        }
+        self.spans.push(Span {
+            start,
+            name_end,
+            value_end: stored(self.bytes.len()),
+            next: 0,
+        });
+    }
+
+    /// The fields, with the buffer checked as UTF-8 once.
+    pub(crate) fn finish(self) -> Fields {
+        let buffer = match String::from_utf8(self.bytes) {
+            Ok(text) => Buffer::Text(text),
+            Err(not_text) => Buffer::Bytes(not_text.into_bytes()),
+        };
+        Fields {
+            buffer,
+            spans: self.spans,
+            first: self.first,
+        }
+    }
+}
+
+impl Fields {
+    fn name_of(&self, span: &Span) -> &[u8] {
+        let range = span.start as usize..span.name_end as usize;
+        self.buffer.bytes().get(range).unwrap_or_default()
+    }
+
+    fn value_of(&self, span: &Span) -> &[u8] {
+        let range = span.name_end as usize..span.value_end as usize;
+        self.buffer.bytes().get(range).unwrap_or_default()
+    }
+
+    /// A value as text, `None` if it is not UTF-8. In a text buffer a non-empty slice whose
+    /// ends are char boundaries is UTF-8, and one whose ends are not is not UTF-8 on its own.
+    fn value_str_of(&self, span: &Span) -> Option<&str> {
+        let range = span.name_end as usize..span.value_end as usize;
+        if range.is_empty() {
+            return Some("");
+        }
+        match &self.buffer {
+            Buffer::Text(text) => text.get(range),
+            Buffer::Bytes(bytes) => core::str::from_utf8(bytes.get(range)?).ok(),
+        }
+    }
+
+    /// How many field lines there are.
+    #[cfg(test)]
+    pub(crate) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Every line as (name, value), in order of arrival.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
+        self.spans
+            .iter()
+            .map(|span| (self.name_of(span), self.value_of(span)))
+    }
+
+    /// The line numbers of `name`, in order of arrival.
+    fn lines<'a, 'n>(&'a self, name: Name<'n>) -> Lines<'a, 'n> {
+        let cursor = match name {
+            Name::Known(field) => {
+                Cursor::Chain(self.first.get(field as usize).copied().unwrap_or(0))
+            }
+            Name::Other(name) => Cursor::Scan { at: 0, name },
+        };
+        Lines {
+            fields: self,
+            cursor,
+        }
+    }
+
+    /// Every value of `name`, in order of arrival.
+    pub(crate) fn values<'a>(&'a self, name: Name<'a>) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.lines(name).map(|span| self.value_of(span))
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn first(&self, name: Name<'_>) -> Option<&[u8]> {
+        let span = self.lines(name).next()?;
+        Some(self.value_of(span))
+    }
+
+    /// The first value of `name` as text, trimmed of SP/HTAB; `None` if absent or not UTF-8.
+    pub(crate) fn first_str(&self, name: Name<'_>) -> Option<&str> {
+        let span = self.lines(name).next()?;
+        Some(self.value_str_of(span)?.trim_matches([' ', '\t']))
+    }
+}
+
+/// Where a walk over the lines of one name stands.
+enum Cursor<'n> {
+    /// The next line of an indexed field (index plus one; 0: done).
+    Chain(u32),
+    /// The next line to compare with an unindexed name.
+    Scan { at: usize, name: &'n str },
+}
+
+/// The lines of one name, in order of arrival.
+struct Lines<'a, 'n> {
+    fields: &'a Fields,
+    cursor: Cursor<'n>,
+}
+
+impl<'a> Iterator for Lines<'a, '_> {
+    type Item = &'a Span;
+
+    fn next(&mut self) -> Option<&'a Span> {
+        let spans = &self.fields.spans;
+        match &mut self.cursor {
+            Cursor::Chain(line) => {
+                let span = spans.get(line.checked_sub(1)? as usize)?;
+                *line = span.next;
+                Some(span)
+            }
+            Cursor::Scan { at, name } => {
+                while let Some(span) = spans.get(*at) {
+                    *at += 1;
+                    // Names of another length are skipped before any byte is compared.
+                    if span.name_end.saturating_sub(span.start) as usize == name.len()
+                        && self
+                            .fields
+                            .name_of(span)
+                            .eq_ignore_ascii_case(name.as_bytes())
+                    {
+                        return Some(span);
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fields_of(lines: &[(&str, &[u8])]) -> Fields {
+        let mut builder = FieldsBuilder::with_capacity(lines.len(), 0);
+        for (name, value) in lines {
+            builder.push(name.as_bytes(), value);
+        }
+        builder.finish()
+    }
+
+    /// The values of `name` found the slow way: every line, names compared case-insensitively.
+    fn scanned<'a>(fields: &'a Fields, name: &str) -> Vec<&'a [u8]> {
+        fields
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
+            .map(|(_, v)| v)
+            .collect()
+    }
+
+    #[test]
+    fn every_field_is_found_by_its_name_in_any_case() {
+        for (slot, field) in Field::ALL.iter().enumerate() {
+            assert_eq!(*field as usize, slot, "{field:?}");
+            let name = field.name();
+            assert_eq!(name, name.to_ascii_lowercase());
+            assert_eq!(Field::of(name.as_bytes()), Some(*field));
+            assert_eq!(
+                Field::of(name.to_ascii_uppercase().as_bytes()),
+                Some(*field)
+            );
+            assert_eq!(Name::from(name), Name::Known(*field));
+        }
+        for other in [
+            "",
+            "hos",
+            "hosts",
+            "x-host",
+            "content-lengtH-",
+            "mcp-param-a",
+            "h\u{e9}st",
+        ] {
+            assert_eq!(Field::of(other.as_bytes()), None, "{other}");
+            assert_eq!(Name::from(other), Name::Other(other));
+        }
+    }
+
+    #[test]
+    fn lookups_ignore_case_and_keep_every_line_in_order() {
+        let fields = fields_of(&[
+            ("Host", b"a"),
+            ("CONNECTION", b"keep-alive"),
+            ("X-Tag", b"1"),
+            ("connection", b"close"),
+            ("x-TAG", b"2"),
+            ("Connection", b""),
+        ]);
+        let connection: Vec<&[u8]> = fields.values(Field::Connection.into()).collect();
+        assert_eq!(connection, [&b"keep-alive"[..], b"close", b""]);
+        let by_str: Vec<&[u8]> = fields.values("cOnNeCtIoN".into()).collect();
+        assert_eq!(by_str, connection);
+        let tags: Vec<&[u8]> = fields.values("x-tag".into()).collect();
+        assert_eq!(tags, [&b"1"[..], b"2"]);
+        assert_eq!(fields.first(Field::Host.into()), Some(&b"a"[..]));
+        assert_eq!(fields.first("HOST".into()), Some(&b"a"[..]));
+        assert_eq!(fields.first(Field::Origin.into()), None);
+        assert_eq!(fields.first("x-ta".into()), None);
+        assert_eq!(fields.values(Field::Accept.into()).count(), 0);
+    }
+
+    #[test]
+    fn a_scan_for_an_indexed_name_finds_what_the_index_finds() {
+        let fields = fields_of(&[("host", b"a"), ("HOST", b"b"), ("Accept", b"c")]);
+        for field in Field::ALL {
+            let indexed: Vec<&[u8]> = fields.values(Name::Known(field)).collect();
+            let scan: Vec<&[u8]> = fields.values(Name::Other(field.name())).collect();
+            assert_eq!(indexed, scan, "{field:?}");
+            assert_eq!(indexed, scanned(&fields, field.name()), "{field:?}");
+        }
+    }
+
+    #[test]
+    fn text_values_are_trimmed_slices_and_obs_text_is_not_text() {
+        let fields = fields_of(&[
+            ("Origin", b" \thttp://a\t "),
+            ("X", b"caf\xc3\xa9"),
+            ("Y", b""),
+        ]);
+        assert!(matches!(fields.buffer, Buffer::Text(_)));
+        assert_eq!(fields.first_str(Field::Origin.into()), Some("http://a"));
+        assert_eq!(fields.first_str("x".into()), Some("caf\u{e9}"));
+        assert_eq!(fields.first_str("y".into()), Some(""));
+        assert_eq!(fields.first_str("z".into()), None);
+
+        // One obs-text byte makes the head bytes: that value is not text, the others still are.
+        let fields = fields_of(&[
+            ("Host", b"a"),
+            ("Accept", b"\xff b"),
+            ("Origin", b" caf\xc3\xa9 "),
+            ("Y", b""),
+        ]);
+        assert!(matches!(fields.buffer, Buffer::Bytes(_)));
+        assert_eq!(fields.first(Field::Accept.into()), Some(&b"\xff b"[..]));
+        assert_eq!(fields.first_str(Field::Accept.into()), None);
+        assert_eq!(fields.first_str(Field::Host.into()), Some("a"));
+        assert_eq!(fields.first_str(Field::Origin.into()), Some("caf\u{e9}"));
+        assert_eq!(fields.first_str("y".into()), Some(""));
+    }
+
+    #[test]
+    fn a_value_is_text_exactly_when_it_is_utf8_on_its_own() {
+        // Split sequences that are UTF-8 only together: the buffer is text, the values are not.
+        let fields = fields_of(&[("A", b"\xc3"), ("", b""), ("", b"\xa9"), ("B", b"ok")]);
+        assert!(matches!(fields.buffer, Buffer::Text(_)));
+        let values: Vec<Option<&str>> = fields
+            .spans
+            .iter()
+            .map(|span| fields.value_str_of(span))
+            .collect();
+        assert_eq!(values, [None, Some(""), None, Some("ok")]);
+    }
+
+    #[test]
+    fn the_index_agrees_with_a_scan_on_random_heads() {
+        const NAMES: [&str; 8] = [
+            "Host",
+            "host",
+            "CONTENT-LENGTH",
+            "Mcp-Session-Id",
+            "connection",
+            "X-Other",
+            "x-other",
+            "Accept",
+        ];
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let mut next = move |n: usize| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % n as u64) as usize
+        };
+        for _ in 0..500 {
+            let count = next(12);
+            let values: Vec<Vec<u8>> = (0..count)
+                .map(|i| match next(4) {
+                    0 => vec![0xff, b'0' + i as u8],
+                    _ => vec![b'v', b'0' + i as u8],
+                })
+                .collect();
+            let lines: Vec<(&str, &[u8])> = values
+                .iter()
+                .map(|v| (NAMES[next(NAMES.len())], v.as_slice()))
+                .collect();
+            let fields = fields_of(&lines);
+            for name in NAMES.iter().chain(&["accept-encoding", "origin"]) {
+                let found: Vec<&[u8]> = fields.values((*name).into()).collect();
+                let want = scanned(&fields, name);
+                assert_eq!(found, want, "{name} in {lines:?}");
+                let text = want.first().map(|v| core::str::from_utf8(v).ok());
+                assert_eq!(fields.first_str((*name).into()), text.flatten(), "{name}");
+            }
+        }
+    }
+}
