@@ -8,6 +8,8 @@
 //! name comparison; any other name is found by a case-insensitive scan. Both ways see every line
 //! of a name, in order of arrival.
 
+use super::head::trim_ows;
+
 /// The header fields mcpd looks up, indexed when a head is built.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Field {
@@ -189,8 +191,10 @@ impl FieldsBuilder {
         }
     }
 
-    /// Appends a field line, indexing it if its name is a [`Field`].
+    /// Appends a field line, its value without surrounding whitespace (RFC 9110 5.5: OWS is not
+    /// part of the value), indexing it if its name is a [`Field`].
     pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
+        let value = trim_ows(value);
         let start = stored(self.bytes.len());
         self.bytes.extend_from_slice(name);
         let name_end = stored(self.bytes.len());
@@ -293,16 +297,38 @@ impl Fields {
         self.lines(name).map(|span| self.value_of(span))
     }
 
-    /// The first value of `name`.
-    pub(crate) fn first(&self, name: Name<'_>) -> Option<&[u8]> {
-        let span = self.lines(name).next()?;
-        Some(self.value_of(span))
+    /// The first line of `name`: straight from the index for a [`Field`].
+    fn first_line(&self, name: Name<'_>) -> Option<&Span> {
+        match name {
+            Name::Known(field) => {
+                let line = self.first.get(field as usize)?;
+                self.spans.get((*line as usize).checked_sub(1)?)
+            }
+            Name::Other(name) => self.spans.iter().find(|span| self.is_named(span, name)),
+        }
     }
 
-    /// The first value of `name` as text, trimmed of SP/HTAB; `None` if absent or not UTF-8.
+    /// Whether the line `span` is called `name` (case-insensitive); names of another length are
+    /// skipped before any byte is compared.
+    fn is_named(&self, span: &Span, name: &str) -> bool {
+        span.name_end.saturating_sub(span.start) as usize == name.len()
+            && self.name_of(span).eq_ignore_ascii_case(name.as_bytes())
+    }
+
+    /// The first value of `name`.
+    pub(crate) fn first(&self, name: Name<'_>) -> Option<&[u8]> {
+        Some(self.value_of(self.first_line(name)?))
+    }
+
+    /// The first value of `name` as text; `None` if absent or not UTF-8.
     pub(crate) fn first_str(&self, name: Name<'_>) -> Option<&str> {
-        let span = self.lines(name).next()?;
-        Some(self.value_str_of(span)?.trim_matches([' ', '\t']))
+        self.value_str_of(self.first_line(name)?)
+    }
+
+    /// Whether `field` has more than one line.
+    pub(crate) fn repeated(&self, field: Field) -> bool {
+        self.first_line(Name::Known(field))
+            .is_some_and(|span| span.next != 0)
     }
 }
 
@@ -334,13 +360,7 @@ impl<'a> Iterator for Lines<'a, '_> {
             Cursor::Scan { at, name } => {
                 while let Some(span) = spans.get(*at) {
                     *at += 1;
-                    // Names of another length are skipped before any byte is compared.
-                    if span.name_end.saturating_sub(span.start) as usize == name.len()
-                        && self
-                            .fields
-                            .name_of(span)
-                            .eq_ignore_ascii_case(name.as_bytes())
-                    {
+                    if self.fields.is_named(span, name) {
                         return Some(span);
                     }
                 }
@@ -419,6 +439,9 @@ mod tests {
         assert_eq!(fields.first(Field::Origin.into()), None);
         assert_eq!(fields.first("x-ta".into()), None);
         assert_eq!(fields.values(Field::Accept.into()).count(), 0);
+        assert!(fields.repeated(Field::Connection));
+        assert!(!fields.repeated(Field::Host));
+        assert!(!fields.repeated(Field::Accept));
     }
 
     #[test]
@@ -441,6 +464,7 @@ mod tests {
         ]);
         assert!(matches!(fields.buffer, Buffer::Text(_)));
         assert_eq!(fields.first_str(Field::Origin.into()), Some("http://a"));
+        assert_eq!(fields.first(Field::Origin.into()), Some(&b"http://a"[..]));
         assert_eq!(fields.first_str("x".into()), Some("caf\u{e9}"));
         assert_eq!(fields.first_str("y".into()), Some(""));
         assert_eq!(fields.first_str("z".into()), None);

@@ -115,7 +115,7 @@ fn absolute_prefix(target: &str) -> Option<usize> {
 }
 
 impl RequestHead {
-    /// A head with the given fields (name, value), kept as given (values are not trimmed).
+    /// A head with the given fields (name, value), values trimmed of SP/HTAB as [`parse`] does.
     #[cfg(test)]
     pub fn new(method: Method, target: &str, version: Version, fields: &[(&str, &[u8])]) -> Self {
         let bytes = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
@@ -240,15 +240,14 @@ fn is_host_byte(b: u8) -> bool {
 
 /// RFC 9112 3.2: exactly one `Host` on HTTP/1.1, at most one on 1.0, with a valid value.
 fn check_host(head: &RequestHead) -> Result<(), Error> {
-    let mut hosts = head.headers_named(Field::Host);
-    match (hosts.next(), hosts.next()) {
-        (None, _) if head.version == Version::Http11 => {
-            Err(Error::BadRequest("missing Host header"))
+    match head.header(Field::Host) {
+        None if head.version == Version::Http11 => Err(Error::BadRequest("missing Host header")),
+        None => Ok(()),
+        Some(_) if head.fields.repeated(Field::Host) => {
+            Err(Error::BadRequest("more than one Host header"))
         }
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(Error::BadRequest("more than one Host header")),
-        (Some(value), None) if trim_ows(value).iter().all(|&b| is_host_byte(b)) => Ok(()),
-        (Some(_), None) => Err(Error::BadRequest("invalid Host header")),
+        Some(value) if value.iter().all(|&b| is_host_byte(b)) => Ok(()),
+        Some(_) => Err(Error::BadRequest("invalid Host header")),
     }
 }
 
@@ -409,7 +408,7 @@ pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHea
         .sum();
     let mut fields = FieldsBuilder::with_capacity(request.headers.len(), bytes);
     for field in request.headers.iter() {
-        fields.push(field.name.as_bytes(), trim_ows(field.value));
+        fields.push(field.name.as_bytes(), field.value);
     }
     let head = RequestHead {
         method,
