@@ -87,7 +87,9 @@ impl Field {
     }
 
     /// The field a name (in any case) stands for, if it is one mcpd indexes. Picks the
-    /// candidates by length first, so most unindexed names cost no byte comparison.
+    /// candidates by length first, so most unindexed names cost no byte comparison, then
+    /// compares a word at a time ([`Folded`]): a byte-wise case-insensitive comparison of every
+    /// field name of a head cost more than the lookups the index saves.
     pub fn of(name: &[u8]) -> Option<Field> {
         let candidates: &[Field] = match name.len() {
             4 => &[Field::Host],
@@ -101,12 +103,82 @@ impl Field {
             20 => &[Field::McpProtocolVersion],
             _ => return None,
         };
-        candidates
-            .iter()
-            .copied()
-            .find(|field| field.name().as_bytes().eq_ignore_ascii_case(name))
+        let words = Folded::words(name)?;
+        candidates.iter().copied().find(|field| {
+            FOLDED
+                .get(*field as usize)
+                .is_some_and(|f| f.matches(&words))
+        })
     }
 }
+
+/// Bytes of a name compared a word at a time: no indexed name is longer.
+const WORD_BYTES: usize = 24;
+
+/// An indexed name as little-endian words (zero-padded), with 0x20 set in `mask` where the name
+/// has a letter: `word | mask == name` holds exactly for that letter in either case, and for
+/// every other byte (`-`, padding) only for the byte itself, as `eq_ignore_ascii_case` would.
+struct Folded {
+    name: [u64; 3],
+    mask: [u64; 3],
+}
+
+impl Folded {
+    const fn of(field: Field) -> Folded {
+        let bytes = field.name().as_bytes();
+        let mut folded = Folded {
+            name: [0; 3],
+            mask: [0; 3],
+        };
+        let mut i = 0;
+        while i < bytes.len() && i < WORD_BYTES {
+            let shift = (i % 8) * 8;
+            folded.name[i / 8] |= (bytes[i] as u64) << shift;
+            if bytes[i].is_ascii_alphabetic() {
+                folded.mask[i / 8] |= 0x20 << shift;
+            }
+            i += 1;
+        }
+        folded
+    }
+
+    /// `name` as words, zero-padded; `None` when it is longer than any indexed name.
+    fn words(name: &[u8]) -> Option<[u64; 3]> {
+        let mut padded = [0u8; WORD_BYTES];
+        padded.get_mut(..name.len())?.copy_from_slice(name);
+        let mut words = [0u64; 3];
+        for (word, bytes) in words.iter_mut().zip(padded.chunks_exact(8)) {
+            *word = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
+        }
+        Some(words)
+    }
+
+    /// Whether `words` (of a name of the same length) spell this name in any case.
+    fn matches(&self, words: &[u64; 3]) -> bool {
+        let [a, b, c] = *words;
+        (a | self.mask[0]) == self.name[0]
+            && (b | self.mask[1]) == self.name[1]
+            && (c | self.mask[2]) == self.name[2]
+    }
+}
+
+/// [`Folded`] per [`Field`], in declaration order.
+const FOLDED: [Folded; FIELDS] = [
+    Folded::of(Field::Host),
+    Folded::of(Field::ContentLength),
+    Folded::of(Field::TransferEncoding),
+    Folded::of(Field::Connection),
+    Folded::of(Field::Expect),
+    Folded::of(Field::ContentType),
+    Folded::of(Field::Accept),
+    Folded::of(Field::Origin),
+    Folded::of(Field::Authorization),
+    Folded::of(Field::McpSessionId),
+    Folded::of(Field::McpProtocolVersion),
+    Folded::of(Field::LastEventId),
+    Folded::of(Field::McpMethod),
+    Folded::of(Field::McpName),
+];
 
 /// A field name to look up: an indexed [`Field`], or any other name (case-insensitive).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -416,6 +488,38 @@ mod tests {
             assert_eq!(Field::of(other.as_bytes()), None, "{other}");
             assert_eq!(Name::from(other), Name::Other(other));
         }
+    }
+
+    /// `Field::of` the obvious way: a byte-wise case-insensitive comparison with every name.
+    fn field_of_bytewise(name: &[u8]) -> Option<Field> {
+        Field::ALL
+            .into_iter()
+            .find(|field| field.name().as_bytes().eq_ignore_ascii_case(name))
+    }
+
+    #[test]
+    fn word_compare_agrees_with_bytewise_compare_on_every_byte_at_every_position() {
+        for field in Field::ALL {
+            let name = field.name().as_bytes();
+            for at in 0..name.len() {
+                for byte in 0..=255u8 {
+                    let mut other = name.to_vec();
+                    other[at] = byte;
+                    assert_eq!(Field::of(&other), field_of_bytewise(&other), "{other:?}");
+                }
+            }
+            let mut longer = name.to_vec();
+            longer.push(b'x');
+            assert_eq!(Field::of(&longer), None);
+            assert_eq!(Field::of(&name[1..]), field_of_bytewise(&name[1..]));
+        }
+        assert_eq!(Field::of(&[b'a'; 30]), None);
+        assert_eq!(
+            Field::of(b"MCP-PROTOCOL-VERSION"),
+            Some(Field::McpProtocolVersion)
+        );
+        assert_eq!(Field::of(b"Mcp-Protocol-Versioo"), None);
+        assert_eq!(Field::of(b"content\rlength"), None);
     }
 
     #[test]
