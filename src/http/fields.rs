@@ -370,6 +370,7 @@ impl Fields {
     }
 
     /// The first line of `name`: straight from the index for a [`Field`].
+    #[inline]
     fn first_line(&self, name: Name<'_>) -> Option<&Span> {
         match name {
             Name::Known(field) => {
@@ -393,6 +394,7 @@ impl Fields {
     }
 
     /// The first value of `name` as text; `None` if absent or not UTF-8.
+    #[inline]
     pub(crate) fn first_str(&self, name: Name<'_>) -> Option<&str> {
         self.value_str_of(self.first_line(name)?)
     }
