@@ -30,10 +30,7 @@ pub fn unsupported(eras: &Eras, requested: &str) -> Error {
 /// 2025-03-26 (checked at `initialize` time instead).
 pub fn check_protocol_header(head: &RequestHead, eras: &Eras) -> Option<Reply> {
     head.header(Field::McpProtocolVersion)?;
-    let text = head
-        .header_str(Field::McpProtocolVersion)
-        .unwrap_or("")
-        .trim();
+    let text = super::accept::trim(head.header_str(Field::McpProtocolVersion).unwrap_or(""));
     if version::is_supported(text) && eras.offers(text) {
         return None;
     }

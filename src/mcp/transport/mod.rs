@@ -751,14 +751,7 @@ fn json_body(head: &RequestHead, body: &[u8]) -> Result<Body, Reply> {
 
 fn is_json_content(head: &RequestHead) -> bool {
     head.header_str(Field::ContentType)
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/json")
-        })
-        .unwrap_or(false)
+        .is_some_and(|v| accept::media_type(v).eq_ignore_ascii_case("application/json"))
 }
 
 /// GET and DELETE do not exist in the stateless revision (SH0728 "Backwards compatibility").
