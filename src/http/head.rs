@@ -108,6 +108,9 @@ pub(crate) fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Length of `scheme://` when `target` is absolute-form with a scheme we serve.
 fn absolute_prefix(target: &str) -> Option<usize> {
+    if target.starts_with('/') {
+        return None;
+    }
     ["http://", "https://"].iter().find_map(|scheme| {
         let head = target.get(..scheme.len())?;
         head.eq_ignore_ascii_case(scheme).then_some(scheme.len())
@@ -183,7 +186,10 @@ impl RequestHead {
             }
             None => &self.target,
         };
-        let path = rest.split('?').next().unwrap_or_default();
+        let path = match rest.bytes().position(|b| b == b'?') {
+            Some(query) => rest.get(..query).unwrap_or_default(),
+            None => rest,
+        };
         if path.is_empty() {
             "/"
         } else {
