@@ -112,45 +112,82 @@ impl Field {
     }
 }
 
-/// Bytes of a name compared a word at a time: no indexed name is longer.
-const WORD_BYTES: usize = 24;
-
-/// An indexed name as little-endian words (zero-padded), with 0x20 set in `mask` where the name
-/// has a letter: `word | mask == name` holds exactly for that letter in either case, and for
-/// every other byte (`-`, padding) only for the byte itself, as `eq_ignore_ascii_case` would.
+/// An indexed name as three little-endian words, with 0x20 set in `mask` where the name has a
+/// letter: `word | mask == name` holds exactly for that letter in either case, and for every
+/// other byte (`-`) only for the byte itself, as `eq_ignore_ascii_case` would.
+///
+/// The words are read straight from the name, overlapping rather than padded (no copy): a name
+/// of 4 to 8 bytes is its first and last 4 in one word, one of 9 to 16 its first and last 8,
+/// one of 17 to 24 its first 16 and last 8. Names of one length share the layout, and every
+/// byte is in some word, so the words match exactly when every byte does.
 struct Folded {
     name: [u64; 3],
     mask: [u64; 3],
 }
 
+/// `n` bytes of `bytes` at `at`, little-endian; with `mask`, 0x20 per letter instead of the byte.
+const fn load(bytes: &[u8], at: usize, n: usize, mask: bool) -> u64 {
+    let mut word = 0;
+    let mut i = 0;
+    while i < n {
+        let b = bytes[at + i];
+        let b = match (mask, b.is_ascii_alphabetic()) {
+            (false, _) => b,
+            (true, true) => 0x20,
+            (true, false) => 0,
+        };
+        word |= (b as u64) << (i * 8);
+        i += 1;
+    }
+    word
+}
+
+/// The words of an indexed name (or its mask) in the layout [`Folded::words`] reads.
+const fn layout(bytes: &[u8], mask: bool) -> [u64; 3] {
+    let len = bytes.len();
+    if len <= 8 {
+        [
+            load(bytes, 0, 4, mask) | load(bytes, len - 4, 4, mask) << 32,
+            0,
+            0,
+        ]
+    } else if len <= 16 {
+        [load(bytes, 0, 8, mask), load(bytes, len - 8, 8, mask), 0]
+    } else {
+        [
+            load(bytes, 0, 8, mask),
+            load(bytes, 8, 8, mask),
+            load(bytes, len - 8, 8, mask),
+        ]
+    }
+}
+
 impl Folded {
     const fn of(field: Field) -> Folded {
         let bytes = field.name().as_bytes();
-        let mut folded = Folded {
-            name: [0; 3],
-            mask: [0; 3],
-        };
-        let mut i = 0;
-        while i < bytes.len() && i < WORD_BYTES {
-            let shift = (i % 8) * 8;
-            folded.name[i / 8] |= (bytes[i] as u64) << shift;
-            if bytes[i].is_ascii_alphabetic() {
-                folded.mask[i / 8] |= 0x20 << shift;
-            }
-            i += 1;
+        Folded {
+            name: layout(bytes, false),
+            mask: layout(bytes, true),
         }
-        folded
     }
 
-    /// `name` as words, zero-padded; `None` when it is longer than any indexed name.
+    /// `name` read as words in the layout above; `None` for a length no indexed name has.
     fn words(name: &[u8]) -> Option<[u64; 3]> {
-        let mut padded = [0u8; WORD_BYTES];
-        padded.get_mut(..name.len())?.copy_from_slice(name);
-        let mut words = [0u64; 3];
-        for (word, bytes) in words.iter_mut().zip(padded.chunks_exact(8)) {
-            *word = u64::from_le_bytes(bytes.try_into().unwrap_or_default());
-        }
-        Some(words)
+        let len = name.len();
+        let word = |at: usize| {
+            let bytes = name.get(at..at.checked_add(8)?)?;
+            Some(u64::from_le_bytes(bytes.try_into().ok()?))
+        };
+        let half = |at: usize| {
+            let bytes = name.get(at..at.checked_add(4)?)?;
+            Some(u64::from(u32::from_le_bytes(bytes.try_into().ok()?)))
+        };
+        Some(match len {
+            4..=8 => [half(0)? | half(len - 4)? << 32, 0, 0],
+            9..=16 => [word(0)?, word(len - 8)?, 0],
+            17..=24 => [word(0)?, word(8)?, word(len - 8)?],
+            _ => return None,
+        })
     }
 
     /// Whether `words` (of a name of the same length) spell this name in any case.
@@ -218,18 +255,19 @@ impl Buffer {
     }
 }
 
-/// One field line: where its name starts, where it ends and the value starts, where the value
-/// ends, and the next line of the same indexed name (its index plus one; 0: none).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One field line: where its name and its value are in the buffer, and the next line of the
+/// same indexed name (its index plus one; 0: none).
+#[derive(Debug, Clone, Copy)]
 struct Span {
-    start: u32,
+    name_start: u32,
     name_end: u32,
+    value_start: u32,
     value_end: u32,
     next: u32,
 }
 
 /// A head's header fields, in order of arrival, with the index of the [`Field`]s.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Fields {
     buffer: Buffer,
     spans: Vec<Span>,
@@ -237,9 +275,17 @@ pub(crate) struct Fields {
     first: [u32; FIELDS],
 }
 
-/// Collects field lines, then validates and freezes them as [`Fields`].
-pub(crate) struct FieldsBuilder {
-    bytes: Vec<u8>,
+/// Equal when the lines are, however the buffers are laid out.
+impl PartialEq for Fields {
+    fn eq(&self, other: &Fields) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for Fields {}
+
+/// Indexes the lines of a buffer as they are added, then checks it as UTF-8 once.
+struct Index {
     spans: Vec<Span>,
     first: [u32; FIELDS],
     /// Per [`Field`], its last line so far (index plus one; 0: none yet).
@@ -252,25 +298,29 @@ fn stored(n: usize) -> u32 {
     u32::try_from(n).unwrap_or(u32::MAX)
 }
 
-impl FieldsBuilder {
-    /// Room for `lines` fields of `bytes` name and value bytes in all.
-    pub(crate) fn with_capacity(lines: usize, bytes: usize) -> Self {
-        FieldsBuilder {
-            bytes: Vec::with_capacity(bytes),
+/// Where `part`, a piece of `whole`, starts in it; `None` if it is not inside `whole`. An empty
+/// part has no bytes to find and is placed at 0 (every empty range reads the same).
+fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
+    if part.is_empty() {
+        return Some(0);
+    }
+    let at = (part.as_ptr() as usize).checked_sub(whole.as_ptr() as usize)?;
+    (at.checked_add(part.len())? <= whole.len()).then_some(at)
+}
+
+impl Index {
+    fn with_capacity(lines: usize) -> Self {
+        Index {
             spans: Vec::with_capacity(lines),
             first: [0; FIELDS],
             last: [0; FIELDS],
         }
     }
 
-    /// Appends a field line, its value without surrounding whitespace (RFC 9110 5.5: OWS is not
-    /// part of the value), indexing it if its name is a [`Field`].
-    pub(crate) fn push(&mut self, name: &[u8], value: &[u8]) {
-        let value = trim_ows(value);
-        let start = stored(self.bytes.len());
-        self.bytes.extend_from_slice(name);
-        let name_end = stored(self.bytes.len());
-        self.bytes.extend_from_slice(value);
+    /// Adds the line whose name `name` is at `name_at` and whose value is `value_len` bytes at
+    /// `value_at`, indexing it if its name is a [`Field`].
+    #[inline]
+    fn push(&mut self, name: &[u8], name_at: usize, value_at: usize, value_len: usize) {
         let line = stored(self.spans.len().saturating_add(1));
         if let Some(field) = Field::of(name) {
             let slot = field as usize;
@@ -292,16 +342,17 @@ impl FieldsBuilder {
             }
         }
         self.spans.push(Span {
-            start,
-            name_end,
-            value_end: stored(self.bytes.len()),
+            name_start: stored(name_at),
+            name_end: stored(name_at.saturating_add(name.len())),
+            value_start: stored(value_at),
+            value_end: stored(value_at.saturating_add(value_len)),
             next: 0,
         });
     }
 
-    /// The fields, with the buffer checked as UTF-8 once.
-    pub(crate) fn finish(self) -> Fields {
-        let buffer = match String::from_utf8(self.bytes) {
+    /// The fields over `bytes`, checked as UTF-8 once.
+    fn finish(self, bytes: Vec<u8>) -> Fields {
+        let buffer = match String::from_utf8(bytes) {
             Ok(text) => Buffer::Text(text),
             Err(not_text) => Buffer::Bytes(not_text.into_bytes()),
         };
@@ -314,20 +365,60 @@ impl FieldsBuilder {
 }
 
 impl Fields {
+    /// The fields of lines given as (name, value): names and values copied back to back,
+    /// values without surrounding whitespace (RFC 9110 5.5: OWS is not part of the value).
+    pub(crate) fn copied<'a>(lines: impl ExactSizeIterator<Item = (&'a [u8], &'a [u8])>) -> Fields {
+        let mut index = Index::with_capacity(lines.len());
+        let mut bytes = Vec::new();
+        for (name, value) in lines {
+            let value = trim_ows(value);
+            let name_at = bytes.len();
+            bytes.extend_from_slice(name);
+            let value_at = bytes.len();
+            bytes.extend_from_slice(value);
+            index.push(name, name_at, value_at, value.len());
+        }
+        index.finish(bytes)
+    }
+
+    /// The fields httparse found in `head` (the bytes of the head alone), values trimmed as in
+    /// [`Fields::copied`]. The bytes from the first name to the end of the head are copied in
+    /// one piece and the lines indexed where they lie in it, rather than copying every name
+    /// and value on its own (two copies and a capacity check per line).
+    pub(crate) fn parsed(head: &[u8], headers: &[httparse::Header<'_>]) -> Fields {
+        let start = headers
+            .first()
+            .and_then(|h| offset_in(head, h.name.as_bytes()))
+            .unwrap_or(head.len());
+        let region = head.get(start..).unwrap_or_default();
+        let mut index = Index::with_capacity(headers.len());
+        for header in headers {
+            let name = header.name.as_bytes();
+            let value = trim_ows(header.value);
+            match (offset_in(region, name), offset_in(region, value)) {
+                (Some(name_at), Some(value_at)) => index.push(name, name_at, value_at, value.len()),
+                // httparse's slices are pieces of the head, so this is not reached; if it were,
+                // copying the lines would still be right.
+                _ => return Fields::copied(headers.iter().map(|h| (h.name.as_bytes(), h.value))),
+            }
+        }
+        index.finish(region.to_vec())
+    }
+
     fn name_of(&self, span: &Span) -> &[u8] {
-        let range = span.start as usize..span.name_end as usize;
+        let range = span.name_start as usize..span.name_end as usize;
         self.buffer.bytes().get(range).unwrap_or_default()
     }
 
     fn value_of(&self, span: &Span) -> &[u8] {
-        let range = span.name_end as usize..span.value_end as usize;
+        let range = span.value_start as usize..span.value_end as usize;
         self.buffer.bytes().get(range).unwrap_or_default()
     }
 
     /// A value as text, `None` if it is not UTF-8. In a text buffer a non-empty slice whose
     /// ends are char boundaries is UTF-8, and one whose ends are not is not UTF-8 on its own.
     fn value_str_of(&self, span: &Span) -> Option<&str> {
-        let range = span.name_end as usize..span.value_end as usize;
+        let range = span.value_start as usize..span.value_end as usize;
         if range.is_empty() {
             return Some("");
         }
@@ -384,7 +475,7 @@ impl Fields {
     /// Whether the line `span` is called `name` (case-insensitive); names of another length are
     /// skipped before any byte is compared.
     fn is_named(&self, span: &Span, name: &str) -> bool {
-        span.name_end.saturating_sub(span.start) as usize == name.len()
+        span.name_end.saturating_sub(span.name_start) as usize == name.len()
             && self.name_of(span).eq_ignore_ascii_case(name.as_bytes())
     }
 
@@ -449,11 +540,7 @@ mod tests {
     use super::*;
 
     fn fields_of(lines: &[(&str, &[u8])]) -> Fields {
-        let mut builder = FieldsBuilder::with_capacity(lines.len(), 0);
-        for (name, value) in lines {
-            builder.push(name.as_bytes(), value);
-        }
-        builder.finish()
+        Fields::copied(lines.iter().map(|(name, value)| (name.as_bytes(), *value)))
     }
 
     /// The values of `name` found the slow way: every line, names compared case-insensitively.
@@ -522,6 +609,47 @@ mod tests {
         );
         assert_eq!(Field::of(b"Mcp-Protocol-Versioo"), None);
         assert_eq!(Field::of(b"content\rlength"), None);
+    }
+
+    #[test]
+    fn parsed_lines_are_read_in_place_and_other_slices_copied() {
+        let head = b"Host: a\r\nX-Empty:\r\nAccept:  text/* \r\nHOST: b\r\n\r\n";
+        let mut slots = [httparse::EMPTY_HEADER; 8];
+        let Ok(httparse::Status::Complete((_, headers))) =
+            httparse::parse_headers(head, &mut slots)
+        else {
+            panic!("the test head parses");
+        };
+        let want = fields_of(&[
+            ("Host", b"a"),
+            ("X-Empty", b""),
+            ("Accept", b"text/*"),
+            ("HOST", b"b"),
+        ]);
+        let fields = Fields::parsed(head, headers);
+        assert_eq!(fields, want);
+        assert!(
+            matches!(&fields.buffer, Buffer::Text(t) if t.len() > 20),
+            "one piece of the head"
+        );
+        let hosts: Vec<&[u8]> = fields.values(Field::Host.into()).collect();
+        assert_eq!(hosts, [&b"a"[..], b"b"]);
+        assert_eq!(fields.first_str(Field::Accept.into()), Some("text/*"));
+        assert_eq!(fields.first_str("x-empty".into()), Some(""));
+
+        // Slices that are not pieces of the head (never so from httparse) are copied instead.
+        let elsewhere = [
+            headers[0],
+            httparse::Header {
+                name: "Origin",
+                value: b" o ",
+            },
+        ];
+        let fields = Fields::parsed(head, &elsewhere);
+        assert_eq!(fields, fields_of(&[("Host", b"a"), ("Origin", b"o")]));
+        assert_eq!(fields.first_str(Field::Origin.into()), Some("o"));
+        assert_eq!(Fields::parsed(head, &[]).len(), 0);
+        assert_eq!(Fields::parsed(b"", &[]).len(), 0);
     }
 
     #[test]

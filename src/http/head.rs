@@ -9,7 +9,7 @@
 use core::mem::MaybeUninit;
 
 use super::error::Error;
-use super::fields::{Field, Fields, FieldsBuilder, Name};
+use super::fields::{Field, Fields, Name};
 
 /// The request method (RFC 9110 9); methods are case-sensitive, so `get` is `Other("get")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -123,16 +123,11 @@ impl RequestHead {
     /// A head with the given fields (name, value), values trimmed of SP/HTAB as [`parse`] does.
     #[cfg(test)]
     pub fn new(method: Method, target: &str, version: Version, fields: &[(&str, &[u8])]) -> Self {
-        let bytes = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
-        let mut builder = FieldsBuilder::with_capacity(fields.len(), bytes);
-        for (name, value) in fields {
-            builder.push(name.as_bytes(), value);
-        }
         RequestHead {
             method,
             target: target.to_string(),
             version,
-            fields: builder.finish(),
+            fields: Fields::copied(fields.iter().map(|(name, value)| (name.as_bytes(), *value))),
         }
     }
 
@@ -422,20 +417,11 @@ pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHea
     };
     let method = Method::parse(request.method.ok_or(malformed.clone())?);
     let target = request.path.ok_or(malformed)?.to_string();
-    let bytes = request
-        .headers
-        .iter()
-        .map(|h| h.name.len() + h.value.len())
-        .sum();
-    let mut fields = FieldsBuilder::with_capacity(request.headers.len(), bytes);
-    for field in request.headers.iter() {
-        fields.push(field.name.as_bytes(), field.value);
-    }
     let head = RequestHead {
         method,
         target,
         version,
-        fields: fields.finish(),
+        fields: Fields::parsed(buf.get(..len).unwrap_or(buf), request.headers),
     };
     check_target(&head)?;
     check_host(&head)?;
