@@ -355,7 +355,7 @@ pub(crate) fn check_request_start(buf: &[u8]) -> Result<(), Error> {
 }
 
 /// A token character (RFC 9110 5.6.2).
-fn is_tchar(b: u8) -> bool {
+pub(super) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
