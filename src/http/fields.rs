@@ -460,6 +460,14 @@ impl Fields {
         self.lines(name).map(|span| self.value_of(span))
     }
 
+    /// Every value of `name` as text (`None` for one that is not UTF-8), in order of arrival.
+    pub(crate) fn values_str<'a>(
+        &'a self,
+        name: Name<'a>,
+    ) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        self.lines(name).map(|span| self.value_str_of(span))
+    }
+
     /// The first line of `name`: straight from the index for a [`Field`].
     #[inline]
     fn first_line(&self, name: Name<'_>) -> Option<&Span> {
@@ -715,6 +723,10 @@ mod tests {
         assert_eq!(fields.first_str(Field::Accept.into()), None);
         assert_eq!(fields.first_str(Field::Host.into()), Some("a"));
         assert_eq!(fields.first_str(Field::Origin.into()), Some("caf\u{e9}"));
+        let texts: Vec<Option<&str>> = fields.values_str("ACCEPT".into()).collect();
+        assert_eq!(texts, [None]);
+        let texts: Vec<Option<&str>> = fields.values_str(Field::Origin.into()).collect();
+        assert_eq!(texts, [Some("caf\u{e9}")]);
         assert_eq!(fields.first_str("y".into()), Some(""));
     }
 
@@ -767,6 +779,10 @@ mod tests {
                 let found: Vec<&[u8]> = fields.values((*name).into()).collect();
                 let want = scanned(&fields, name);
                 assert_eq!(found, want, "{name} in {lines:?}");
+                let texts: Vec<Option<&str>> = fields.values_str((*name).into()).collect();
+                let want_texts: Vec<Option<&str>> =
+                    want.iter().map(|v| core::str::from_utf8(v).ok()).collect();
+                assert_eq!(texts, want_texts, "{name}");
                 let text = want.first().map(|v| core::str::from_utf8(v).ok());
                 assert_eq!(fields.first_str((*name).into()), text.flatten(), "{name}");
             }

@@ -163,6 +163,15 @@ impl RequestHead {
         self.fields.values(name.into())
     }
 
+    /// Every value of the field `name` as UTF-8 (`None` for a value that is not), in order of
+    /// arrival; no value is checked again, as the head's fields are checked once.
+    pub fn headers_named_str<'a>(
+        &'a self,
+        name: impl Into<Name<'a>>,
+    ) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        self.fields.values_str(name.into())
+    }
+
     /// Whether the list field `name`, across all its lines, has the member `token`
     /// (case-insensitive), e.g. `Connection: close`.
     pub fn header_has_token<'n>(&self, name: impl Into<Name<'n>>, token: &str) -> bool {

@@ -20,9 +20,9 @@ pub(super) fn accepts(head: &RequestHead, kind: Accept) -> bool {
         Accept::Sse => ("text/event-stream", "text/*"),
     };
     let mut any_field = false;
-    for value in head.headers_named(Field::Accept) {
+    for value in head.headers_named_str(Field::Accept) {
         any_field = true;
-        let Ok(value) = std::str::from_utf8(value) else {
+        let Some(value) = value else {
             continue;
         };
         for media in media_ranges(value) {
@@ -76,9 +76,9 @@ pub(super) fn trim(text: &str) -> &str {
 /// Whether `Accept` admits both JSON and SSE, as a POST needs: [`accepts`] for each in one pass.
 pub(super) fn accepts_json_and_sse(head: &RequestHead) -> bool {
     let (mut json, mut sse, mut any_field) = (false, false, false);
-    for value in head.headers_named(Field::Accept) {
+    for value in head.headers_named_str(Field::Accept) {
         any_field = true;
-        let Ok(value) = std::str::from_utf8(value) else {
+        let Some(value) = value else {
             continue;
         };
         for media in media_ranges(value) {
