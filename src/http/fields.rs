@@ -1,8 +1,10 @@
 //! The header fields of a request head (RFC 9110 5), stored and indexed once per head.
 //!
-//! Every field's name and value sit back to back in one buffer, checked as UTF-8 once when the
-//! head is built: the usual head is text, so a `str` value is a slice of it; a head carrying
-//! obs-text bytes (RFC 9110 5.5) keeps bytes and checks a value when it is asked for as text.
+//! The field lines sit in one buffer (a parsed head's bytes from its first field name on,
+//! copied in one piece), checked as UTF-8 once when the head is built: the usual head is text,
+//! so a `str` value is a slice of it; a head carrying obs-text bytes (RFC 9110 5.5) keeps bytes
+//! and checks a value when it is asked for as text. Values are stored without surrounding
+//! whitespace.
 //! The fields mcpd reads, [`Field`], are indexed while the head is built (the first line of each
 //! name and, per line, the next line of the same name), so looking one up costs no scan and no
 //! name comparison; any other name is found by a case-insensitive scan. Both ways see every line
