@@ -132,7 +132,7 @@ impl RequestHead {
     }
 
     /// Every header field as (name, value), in order of arrival. Names are tokens (ASCII),
-    /// checked by httparse or given as `str` to [`RequestHead::new`].
+    /// checked by httparse or given as `str` to `RequestHead::new` (tests).
     pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
         self.fields
             .iter()
