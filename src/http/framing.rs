@@ -17,6 +17,7 @@
 //! the connection closes after the answer (RFC 9112 6.3 rule 3, 6.1).
 
 use super::error::Error;
+use super::fields::Field;
 use super::head::{list_members, trim_ows, RequestHead, Version};
 
 /// How the request body is delimited.
@@ -51,7 +52,7 @@ fn transfer_encoding(head: &RequestHead) -> Result<Option<()>, Error> {
     let mut last: Option<&[u8]> = None;
     let mut chunked_before_last = false;
     let mut other_before_last = false;
-    for value in head.headers_named("transfer-encoding") {
+    for value in head.headers_named(Field::TransferEncoding) {
         present = true;
         for coding in list_members(value) {
             match last {
@@ -96,7 +97,7 @@ fn parse_decimal(digits: &[u8]) -> Option<u64> {
 /// (RFC 9110 8.6); anything else is 400 (RFC 9112 6.3 rule 5).
 fn content_length(head: &RequestHead) -> Result<Option<u64>, Error> {
     let mut found = None;
-    for value in head.headers_named("content-length") {
+    for value in head.headers_named(Field::ContentLength) {
         for member in value.split(|&b| b == b',').map(trim_ows) {
             let n = parse_decimal(member).ok_or(Error::BadRequest("invalid Content-Length"))?;
             match found {
@@ -117,7 +118,7 @@ fn expects_continue(head: &RequestHead) -> Result<bool, Error> {
         return Ok(false);
     }
     let mut expect = false;
-    for member in head.headers_named("expect").flat_map(list_members) {
+    for member in head.headers_named(Field::Expect).flat_map(list_members) {
         if !member.eq_ignore_ascii_case(b"100-continue") {
             return Err(Error::ExpectationFailed);
         }
@@ -136,14 +137,14 @@ pub(crate) fn request_framing(head: &RequestHead, max_body_bytes: usize) -> Resu
     let length = if chunked { None } else { content_length(head)? };
     let expect = expects_continue(head)?;
     let mut keep_alive = match head.version {
-        Version::Http11 => !head.header_has_token("connection", "close"),
+        Version::Http11 => !head.header_has_token(Field::Connection, "close"),
         Version::Http10 => {
-            !head.header_has_token("connection", "close")
-                && head.header_has_token("connection", "keep-alive")
+            !head.header_has_token(Field::Connection, "close")
+                && head.header_has_token(Field::Connection, "keep-alive")
         }
     };
     let body = if chunked {
-        if head.header("content-length").is_some() {
+        if head.header(Field::ContentLength).is_some() {
             keep_alive = false;
         }
         BodyLength::Chunked

@@ -6,7 +6,10 @@
 //! non-token methods and field names. It accepts a bare LF as line terminator and skips empty
 //! lines before the request line, both allowed by RFC 9112 2.2.
 
+use core::mem::MaybeUninit;
+
 use super::error::Error;
+use super::fields::{Field, Fields, Name};
 
 /// The request method (RFC 9110 9); methods are case-sensitive, so `get` is `Other("get")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,8 +72,9 @@ pub enum Version {
 
 /// A parsed and validated request head.
 ///
-/// The header fields are kept as received, in order, in one buffer (names and values back to
-/// back) rather than two allocations per field: a head is built and dropped for every request.
+/// The header fields are kept as received, in order, in one buffer with an index of the fields
+/// mcpd reads ([`Fields`]) rather than two allocations per field: a head is built and dropped
+/// for every request, and its fields are looked up a dozen times.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RequestHead {
     /// Request method.
@@ -79,12 +83,8 @@ pub struct RequestHead {
     pub target: String,
     /// Protocol version of the request.
     pub version: Version,
-    /// Every field's name, then its value (trimmed of surrounding whitespace; may hold
-    /// obs-text, hence bytes), back to back.
-    fields: Vec<u8>,
-    /// Per field, where its name starts, where it ends (and the value starts) and where the
-    /// value ends in `fields`.
-    ends: Vec<[u32; 3]>,
+    /// Every field's name and value (trimmed of surrounding whitespace; may hold obs-text).
+    fields: Fields,
 }
 
 /// Optional whitespace around field values and list members (RFC 9110 5.6.3).
@@ -110,6 +110,9 @@ pub(crate) fn list_members(value: &[u8]) -> impl Iterator<Item = &[u8]> {
 
 /// Length of `scheme://` when `target` is absolute-form with a scheme we serve.
 fn absolute_prefix(target: &str) -> Option<usize> {
+    if target.starts_with('/') {
+        return None;
+    }
     ["http://", "https://"].iter().find_map(|scheme| {
         let head = target.get(..scheme.len())?;
         head.eq_ignore_ascii_case(scheme).then_some(scheme.len())
@@ -117,110 +120,63 @@ fn absolute_prefix(target: &str) -> Option<usize> {
 }
 
 impl RequestHead {
-    /// A head with the given fields (name, value), kept as given (values are not trimmed).
+    /// A head with the given fields (name, value), values trimmed of SP/HTAB as [`parse`] does.
     #[cfg(test)]
     pub fn new(method: Method, target: &str, version: Version, fields: &[(&str, &[u8])]) -> Self {
-        let mut head = RequestHead::with_capacity(method, target.to_string(), version, fields);
-        for (name, value) in fields {
-            head.push_field(name.as_bytes(), value);
-        }
-        head
-    }
-
-    #[cfg(test)]
-    fn with_capacity(
-        method: Method,
-        target: String,
-        version: Version,
-        fields: &[(&str, &[u8])],
-    ) -> Self {
-        let bytes = fields.iter().map(|(n, v)| n.len() + v.len()).sum();
         RequestHead {
             method,
-            target,
+            target: target.to_string(),
             version,
-            fields: Vec::with_capacity(bytes),
-            ends: Vec::with_capacity(fields.len()),
+            fields: Fields::copied(fields.iter().map(|(name, value)| (name.as_bytes(), *value))),
         }
     }
 
-    fn push_field(&mut self, name: &[u8], value: &[u8]) {
-        // A head is at most `max_head_bytes` (far below 4 GiB); saturate rather than wrap.
-        let end = |fields: &Vec<u8>| u32::try_from(fields.len()).unwrap_or(u32::MAX);
-        let start = end(&self.fields);
-        self.fields.extend_from_slice(name);
-        let name_end = end(&self.fields);
-        self.fields.extend_from_slice(value);
-        self.ends.push([start, name_end, end(&self.fields)]);
-    }
-
-    /// Every header field as (name, value), in order of arrival.
+    /// Every header field as (name, value), in order of arrival. Names are tokens (ASCII),
+    /// checked by httparse or given as `str` to `RequestHead::new` (tests).
     pub fn fields(&self) -> impl Iterator<Item = (&str, &[u8])> + '_ {
-        self.raw_fields()
+        self.fields
+            .iter()
             .map(|(name, value)| (core::str::from_utf8(name).unwrap_or_default(), value))
     }
 
     /// How many header fields the head has.
     #[cfg(test)]
     pub fn field_count(&self) -> usize {
-        self.ends.len()
+        self.fields.len()
     }
 
-    /// Fields as (name, value) bytes; names are tokens (ASCII), checked by httparse or given
-    /// as `str` to [`RequestHead::new`].
-    fn raw_fields(&self) -> impl Iterator<Item = (&[u8], &[u8])> + '_ {
-        self.ends.iter().map(|&span| self.field(span))
-    }
-
-    fn field(&self, [start, name_end, value_end]: [u32; 3]) -> (&[u8], &[u8]) {
-        let (start, name_end, value_end) = (start as usize, name_end as usize, value_end as usize);
-        let name = self.fields.get(start..name_end).unwrap_or_default();
-        let value = self.fields.get(name_end..value_end).unwrap_or_default();
-        (name, value)
-    }
-
-    /// Values of the fields called `name` (case-insensitive); names of another length are
-    /// skipped before any byte is compared.
-    fn values_of<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.ends
-            .iter()
-            .filter(move |[start, name_end, _]| {
-                name_end.saturating_sub(*start) as usize == name.len()
-            })
-            .map(|&span| self.field(span))
-            .filter(move |(n, _)| n.eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, value)| value)
-    }
-
-    /// First value of the field `name` (case-insensitive).
-    pub fn header(&self, name: &str) -> Option<&[u8]> {
-        let name = name.as_bytes();
-        for &span in &self.ends {
-            let [start, name_end, _] = span;
-            if name_end.saturating_sub(start) as usize == name.len() {
-                let (field, value) = self.field(span);
-                if field.eq_ignore_ascii_case(name) {
-                    return Some(value);
-                }
-            }
-        }
-        None
+    /// First value of the field `name` (a [`Field`], or any name, case-insensitive).
+    pub fn header<'n>(&self, name: impl Into<Name<'n>>) -> Option<&[u8]> {
+        self.fields.first(name.into())
     }
 
     /// First value of `name` as UTF-8, trimmed of SP/HTAB; `None` if absent or not UTF-8.
-    pub fn header_str(&self, name: &str) -> Option<&str> {
-        core::str::from_utf8(trim_ows(self.header(name)?)).ok()
+    pub fn header_str<'n>(&self, name: impl Into<Name<'n>>) -> Option<&str> {
+        self.fields.first_str(name.into())
     }
 
     /// Every value of the field `name` (case-insensitive), in order of arrival.
-    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a [u8]> + 'a {
-        self.values_of(name)
+    pub fn headers_named<'a>(
+        &'a self,
+        name: impl Into<Name<'a>>,
+    ) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.fields.values(name.into())
+    }
+
+    /// Every value of the field `name` as UTF-8 (`None` for a value that is not), in order of
+    /// arrival; no value is checked again, as the head's fields are checked once.
+    pub fn headers_named_str<'a>(
+        &'a self,
+        name: impl Into<Name<'a>>,
+    ) -> impl Iterator<Item = Option<&'a str>> + 'a {
+        self.fields.values_str(name.into())
     }
 
     /// Whether the list field `name`, across all its lines, has the member `token`
     /// (case-insensitive), e.g. `Connection: close`.
-    pub fn header_has_token(&self, name: &str, token: &str) -> bool {
-        self.headers_named(name)
+    pub fn header_has_token<'n>(&self, name: impl Into<Name<'n>>, token: &str) -> bool {
+        self.fields
+            .values(name.into())
             .flat_map(list_members)
             .any(|m| m.eq_ignore_ascii_case(token.as_bytes()))
     }
@@ -236,7 +192,10 @@ impl RequestHead {
             }
             None => &self.target,
         };
-        let path = rest.split('?').next().unwrap_or_default();
+        let path = match rest.bytes().position(|b| b == b'?') {
+            Some(query) => rest.get(..query).unwrap_or_default(),
+            None => rest,
+        };
         if path.is_empty() {
             "/"
         } else {
@@ -258,15 +217,14 @@ impl RequestHead {
                 let end = after.find(['/', '?']).unwrap_or(after.len());
                 after.get(..end)
             }
-            None => self.header_str("host"),
+            None => self.header_str(Field::Host),
         }
     }
 }
 
 /// Bytes allowed in a `Host` value: uri-host [":" port] (RFC 3986 3.2.2: unreserved,
 /// pct-encoded, sub-delims, IP-literal brackets and the port colon).
-fn is_host_byte(b: u8) -> bool {
-    // A `matches!` compiles to a table test; `<[u8]>::contains` was a search per byte.
+const fn is_host_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -291,17 +249,28 @@ fn is_host_byte(b: u8) -> bool {
         )
 }
 
+/// [`is_host_byte`] of every byte, so checking a `Host` value is one load per byte (the two
+/// tests and a range `match` per byte were most of the cost of the Host check).
+const HOST_BYTES: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < table.len() {
+        table[b] = is_host_byte(b as u8);
+        b += 1;
+    }
+    table
+};
+
 /// RFC 9112 3.2: exactly one `Host` on HTTP/1.1, at most one on 1.0, with a valid value.
 fn check_host(head: &RequestHead) -> Result<(), Error> {
-    let mut hosts = head.headers_named("host");
-    match (hosts.next(), hosts.next()) {
-        (None, _) if head.version == Version::Http11 => {
-            Err(Error::BadRequest("missing Host header"))
+    match head.header(Field::Host) {
+        None if head.version == Version::Http11 => Err(Error::BadRequest("missing Host header")),
+        None => Ok(()),
+        Some(_) if head.fields.repeated(Field::Host) => {
+            Err(Error::BadRequest("more than one Host header"))
         }
-        (None, _) => Ok(()),
-        (Some(_), Some(_)) => Err(Error::BadRequest("more than one Host header")),
-        (Some(value), None) if trim_ows(value).iter().all(|&b| is_host_byte(b)) => Ok(()),
-        (Some(_), None) => Err(Error::BadRequest("invalid Host header")),
+        Some(value) if value.iter().all(|&b| HOST_BYTES[usize::from(b)]) => Ok(()),
+        Some(_) => Err(Error::BadRequest("invalid Host header")),
     }
 }
 
@@ -395,7 +364,7 @@ pub(crate) fn check_request_start(buf: &[u8]) -> Result<(), Error> {
 }
 
 /// A token character (RFC 9110 5.6.2).
-fn is_tchar(b: u8) -> bool {
+pub(super) fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -425,17 +394,19 @@ const STACK_HEADERS: usize = 64;
 /// in bytes, including empty lines before it and the blank line ending it.
 pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usize)>, Error> {
     // The default limit fits on the stack (2 KiB); a heap array of that size per request cost
-    // glibc a free-list consolidation each time (bench/RESULTS.md).
-    let mut on_stack = [httparse::EMPTY_HEADER; STACK_HEADERS];
+    // glibc a free-list consolidation each time (bench/RESULTS.md). The slots are left
+    // uninitialized, httparse writing those it fills: clearing all 64 on every call (two a
+    // request) cost ~400 instructions a request.
+    let mut on_stack = [const { MaybeUninit::<httparse::Header>::uninit() }; STACK_HEADERS];
     let mut on_heap = Vec::new();
     let fields = if max_headers <= STACK_HEADERS {
         &mut on_stack[..max_headers]
     } else {
-        on_heap.resize(max_headers, httparse::EMPTY_HEADER);
+        on_heap.resize_with(max_headers, MaybeUninit::uninit);
         &mut on_heap[..]
     };
-    let mut request = httparse::Request::new(fields);
-    let len = match request.parse(buf) {
+    let mut request = httparse::Request::new(&mut []);
+    let len = match request.parse_with_uninit_headers(buf, fields) {
         Ok(httparse::Status::Complete(len)) => len,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(Error::TooManyHeaders),
@@ -455,22 +426,12 @@ pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHea
     };
     let method = Method::parse(request.method.ok_or(malformed.clone())?);
     let target = request.path.ok_or(malformed)?.to_string();
-    let mut head = RequestHead {
+    let head = RequestHead {
         method,
         target,
         version,
-        fields: Vec::with_capacity(
-            request
-                .headers
-                .iter()
-                .map(|h| h.name.len() + h.value.len())
-                .sum(),
-        ),
-        ends: Vec::with_capacity(request.headers.len()),
+        fields: Fields::parsed(buf.get(..len).unwrap_or(buf), request.headers),
     };
-    for field in request.headers.iter() {
-        head.push_field(field.name.as_bytes(), trim_ows(field.value));
-    }
     check_target(&head)?;
     check_host(&head)?;
     Ok(Some((head, len)))
@@ -838,6 +799,7 @@ mod tests {
             let host = b.is_ascii_alphanumeric() || b"-._~%!$&'()*+,;=:[]".contains(&b);
             let tchar = b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b);
             assert_eq!(is_host_byte(b), host, "{b}");
+            assert_eq!(HOST_BYTES[usize::from(b)], host, "{b}");
             assert_eq!(is_tchar(b), tchar, "{b}");
         }
     }

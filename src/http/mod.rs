@@ -48,11 +48,13 @@
 //! # Layout
 //!
 //! `error` (errors and their status), `head` (request line and fields over httparse),
+//! `fields` (the header fields of a head, checked as UTF-8 once, the ones mcpd reads indexed),
 //! `framing` (body length, persistence, Expect), `chunked` (chunked decoder), `reader` (the
 //! state machine above), `response` (status line, fields, framing, chunks).
 
 mod chunked;
 mod error;
+mod fields;
 mod framing;
 mod head;
 mod reader;
@@ -63,6 +65,7 @@ pub use chunked::ChunkedDecoder;
 #[cfg(any(test, fuzzing))]
 pub use chunked::{MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 pub use error::Error;
+pub use fields::Field;
 pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{

@@ -5,7 +5,7 @@
 //! to HTTP/1.0 clients (RFC 9110 6.2: a server sends its own highest conformant version); the
 //! request's version only decides framing (no chunked to 1.0) and the `Connection` field.
 
-use super::head::Version;
+use super::head::{is_tchar, Version};
 
 /// The interim response that invites the body of an `Expect: 100-continue` request
 /// (RFC 9110 10.1.1, 15.2.1).
@@ -99,21 +99,21 @@ fn has_no_body(status: u16) -> bool {
 
 /// Field names are tokens (RFC 9110 5.1); anything else would corrupt the header section.
 fn is_token(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+    !name.is_empty() && name.bytes().all(is_tchar)
 }
 
 fn push_field(out: &mut Vec<u8>, name: &str, value: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b": ");
     // RFC 9110 5.5: CR, LF and NUL never appear in a field value; replace them with SP so a
-    // value taken from a request cannot split the response.
-    out.extend(value.iter().map(|&b| match b {
-        b'\r' | b'\n' | 0 => b' ',
-        other => other,
-    }));
+    // value taken from a request cannot split the response. Values without them (all but a
+    // hostile one) are copied whole rather than byte by byte.
+    let forbidden = |b: &u8| matches!(b, b'\r' | b'\n' | 0);
+    if value.iter().any(forbidden) {
+        out.extend(value.iter().map(|b| if forbidden(b) { b' ' } else { *b }));
+    } else {
+        out.extend_from_slice(value);
+    }
     out.extend_from_slice(b"\r\n");
 }
 
@@ -143,6 +143,11 @@ pub fn write_head(
 /// and [`end_head`]; the pieces let a caller write fields from several lists without first
 /// collecting them.
 pub fn write_status_line(out: &mut Vec<u8>, status: u16) {
+    if status == 200 {
+        // Nearly every answer: one copy instead of five pieces and a number.
+        out.extend_from_slice(b"HTTP/1.1 200 OK\r\n");
+        return;
+    }
     out.extend_from_slice(b"HTTP/1.1 ");
     push_decimal(out, status.into());
     out.push(b' ');
@@ -372,6 +377,16 @@ mod tests {
         expected.extend_from_slice(&[b'x'; 26]);
         expected.extend_from_slice(b"\r\n0\r\n\r\n");
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn status_lines_are_code_and_reason() {
+        for status in 100..=999 {
+            let mut out = Vec::new();
+            write_status_line(&mut out, status);
+            let expected = format!("HTTP/1.1 {status} {}\r\n", reason_phrase(status));
+            assert_eq!(String::from_utf8(out).unwrap(), expected);
+        }
     }
 
     #[test]

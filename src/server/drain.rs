@@ -3,7 +3,7 @@
 
 use super::Reply;
 use super::Server;
-use crate::http::{Method, RequestHead};
+use crate::http::{Field, Method, RequestHead};
 use crate::log;
 use crate::mcp::error::Error;
 use crate::mcp::Handler;
@@ -39,7 +39,7 @@ impl<H: Handler + ?Sized> Server<H> {
         if !self.draining || matches!(head.method, Method::Delete | Method::Options) {
             return None;
         }
-        let names_session = head.header_str("mcp-session-id").is_some()
+        let names_session = head.header_str(Field::McpSessionId).is_some()
             || path != self.config.path && path != self.config.sse_path;
         Some(if names_session {
             Error::SessionEndedByShutdown.reply(None)

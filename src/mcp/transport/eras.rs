@@ -12,7 +12,7 @@
 //! - the 2024-11-05 HTTP+SSE transport when 2024-11-05 is not offered: 404.
 
 use super::Reply;
-use crate::http::RequestHead;
+use crate::http::{Field, RequestHead};
 use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::jsonrpc::Id;
 use crate::mcp::version::{self, Eras};
@@ -29,8 +29,8 @@ pub fn unsupported(eras: &Eras, requested: &str) -> Error {
 /// A present `MCP-Protocol-Version` must name an offered handshake revision; absent means
 /// 2025-03-26 (checked at `initialize` time instead).
 pub fn check_protocol_header(head: &RequestHead, eras: &Eras) -> Option<Reply> {
-    let value = head.header("mcp-protocol-version")?;
-    let text = std::str::from_utf8(value).unwrap_or("").trim();
+    head.header(Field::McpProtocolVersion)?;
+    let text = super::accept::trim(head.header_str(Field::McpProtocolVersion).unwrap_or(""));
     if version::is_supported(text) && eras.offers(text) {
         return None;
     }

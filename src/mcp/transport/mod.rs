@@ -24,7 +24,7 @@ use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
 use super::jsonrpc::{self, Body, Id, Message};
 use super::version;
 use crate::config::ResponseMode;
-use crate::http::RequestHead;
+use crate::http::{Field, RequestHead};
 use crate::idmap::{IdMap, SessionIdMap};
 use crate::log;
 use crate::server::{Reply, ReplyBody};
@@ -523,7 +523,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             Ok(key) => key,
             Err(reply) => return reply,
         };
-        let last_event = head.header_str("last-event-id").map(str::to_string);
+        let last_event = head.header_str(Field::LastEventId).map(str::to_string);
         let Some(session) = self.sessions.get_mut(&key) else {
             return Error::UnknownSession.reply(None);
         };
@@ -725,7 +725,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         head: &RequestHead,
         path_session: Option<&str>,
     ) -> Result<SessionKey, Reply> {
-        let Some(id) = path_session.or_else(|| head.header_str("mcp-session-id")) else {
+        let Some(id) = path_session.or_else(|| head.header_str(Field::McpSessionId)) else {
             return Err(Error::SessionIdRequired("Mcp-Session-Id header").reply(None));
         };
         self.by_id
@@ -750,20 +750,13 @@ fn json_body(head: &RequestHead, body: &[u8]) -> Result<Body, Reply> {
 }
 
 fn is_json_content(head: &RequestHead) -> bool {
-    head.header_str("content-type")
-        .map(|v| {
-            v.split(';')
-                .next()
-                .unwrap_or("")
-                .trim()
-                .eq_ignore_ascii_case("application/json")
-        })
-        .unwrap_or(false)
+    head.header_str(Field::ContentType)
+        .is_some_and(|v| accept::media_type(v).eq_ignore_ascii_case("application/json"))
 }
 
 /// GET and DELETE do not exist in the stateless revision (SH0728 "Backwards compatibility").
 fn refuse_stateless(head: &RequestHead) -> Option<Reply> {
-    let version = head.header_str("mcp-protocol-version")?;
+    let version = head.header_str(Field::McpProtocolVersion)?;
     if !version::is_modern(version) {
         return None;
     }

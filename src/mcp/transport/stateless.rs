@@ -20,7 +20,7 @@
 //! resource-update notifications it asked for, each tagged with its subscription id.
 
 use super::{Action, Reply, ReplyBody, ResponseMode, Transport};
-use crate::http::RequestHead;
+use crate::http::{Field, RequestHead};
 use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{Body, Id, Message};
@@ -68,7 +68,7 @@ const CACHEABLE: [&str; 6] = [
 
 /// Whether a POST takes the stateless path.
 pub fn is_stateless(head: &RequestHead, message: Option<&Message>) -> bool {
-    if let Some(v) = head.header_str("mcp-protocol-version") {
+    if let Some(v) = head.header_str(Field::McpProtocolVersion) {
         return version::is_modern(v);
     }
     match message {
@@ -94,7 +94,7 @@ pub fn validate(
     let meta = request_meta(params)?;
     let requested = meta.version;
     let mismatch = |what: String| Err(Error::HeaderMismatch(what));
-    match head.header_str("mcp-protocol-version") {
+    match head.header_str(Field::McpProtocolVersion) {
         Some(v) if v == requested => {}
         Some(v) => {
             return mismatch(format!(
@@ -103,7 +103,7 @@ pub fn validate(
         }
         None => return mismatch("MCP-Protocol-Version header is required".into()),
     }
-    match head.header_str("mcp-method") {
+    match head.header_str(Field::McpMethod) {
         Some(m) if m == method => {}
         Some(m) => {
             return mismatch(format!(
@@ -118,7 +118,7 @@ pub fn validate(
         _ => None,
     };
     if let Some(body_name) = name_key.and_then(|k| params?.get(k)?.as_str()) {
-        match head.header_str("mcp-name").map(decode_header_value) {
+        match head.header_str(Field::McpName).map(decode_header_value) {
             Some(Some(h)) if h == body_name => {}
             Some(_) => return mismatch(format!("Mcp-Name differs from {body_name:?}")),
             None => return mismatch("Mcp-Name header is required".into()),
