@@ -162,3 +162,22 @@ pub fn percentiles(mut nanos: Vec<u32>) -> (f64, f64) {
     };
     (at(50.0), at(99.0))
 }
+
+/// The median of `values` (the mean of the middle two for an even count); NaN when empty.
+pub fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+/// The round whose CPU per call is the median (the lower middle one for an even count), so a
+/// row's figures all come from one window.
+pub fn median_row(rounds: &[Outcome]) -> Outcome {
+    let mut sorted = rounds.to_vec();
+    sorted.sort_by(|a, b| a.cpu_us_per_call.total_cmp(&b.cpu_us_per_call));
+    sorted[(sorted.len() - 1) / 2].clone()
+}

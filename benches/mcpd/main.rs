@@ -23,7 +23,7 @@ use std::process::{Command, ExitCode};
 use std::time::Duration;
 
 const USAGE: &str = "usage: cargo bench --bench mcpd -- [--mcpd PATH] [--nginx PATH] \
-[--only echo,nginx,memory,ready,bridge] [--seconds S] [--warmup S] [--concurrency 1,8,64] \
+[--only echo,nginx,memory,ready,bridge] [--seconds S] [--warmup S] [--concurrency 1,8,64] [--rounds N] \
 [--sessions 1000,10000] [--hold S] [--ready-runs N] [--bridge-calls N] [--out FILE]";
 
 const PARTS: [&str; 5] = ["echo", "nginx", "memory", "ready", "bridge"];
@@ -35,6 +35,7 @@ struct Options {
     window: Duration,
     warmup: Duration,
     concurrency: Vec<usize>,
+    rounds: usize,
     sessions: Vec<usize>,
     hold: Duration,
     ready_runs: usize,
@@ -55,6 +56,7 @@ fn parse_options() -> Result<Options, String> {
         window: Duration::from_secs(3),
         warmup: Duration::from_millis(500),
         concurrency: vec![1, 8, 64],
+        rounds: 1,
         sessions: vec![1000, 10_000],
         hold: Duration::from_millis(3500),
         ready_runs: 21,
@@ -96,6 +98,7 @@ fn parse_options() -> Result<Options, String> {
             "--warmup" => options.warmup = seconds(&value)?,
             "--hold" => options.hold = seconds(&value)?,
             "--concurrency" => options.concurrency = list(&value)?,
+            "--rounds" => options.rounds = count(&value)?,
             "--sessions" => options.sessions = list(&value)?,
             "--ready-runs" => options.ready_runs = count(&value)?,
             "--bridge-calls" => options.bridge_calls = count(&value)? as u64,
@@ -186,102 +189,163 @@ fn run(options: &Options) -> Result<(), String> {
 }
 
 /// mcpd and nginx under the same load, then the ratio of their CPU per call.
+///
+/// Both servers run for the whole part and their windows are interleaved: at each concurrency
+/// mcpd and nginx are measured back to back, the first of the pair alternating from round to
+/// round. Measuring every mcpd row first and every nginx row after would charge whatever else
+/// the machine did in that half minute (a build starting or ending) to one server only. Each
+/// row reports the median of its rounds; each ratio is the median of the per-round ratios of a
+/// pair measured a few seconds apart.
 fn echo(
     options: &Options,
     cpus: Cpus,
     nginx_binary: Option<&std::path::Path>,
 ) -> Result<Value, String> {
-    let mut rows = Vec::new();
-    let mut mcpd_runs = Vec::new();
-    if options.parts.iter().any(|p| p == "echo") {
+    let mcpd = if options.parts.iter().any(|p| p == "echo") {
         let server = procs::Server::start(
             cpus.server,
             Command::new(&options.mcpd).args(["--port", "0"]),
             "listening on http://",
         )
         .map_err(|e| format!("mcpd: {e}"))?;
-        let target = load::Target {
-            port: server.port,
-            path: "/mcp",
-            pid: server.pid(),
-            answers: load::Answers::Mcpd,
-        };
-        for &concurrency in &options.concurrency {
-            eprintln!("bench: mcpd at concurrency {concurrency}");
-            let outcome =
-                load::run(&target, concurrency, options.warmup, options.window).map_err(|e| {
-                    format!(
-                        "mcpd at concurrency {concurrency}: {e}; stderr: {}",
-                        server.stderr_tail()
-                    )
-                })?;
-            mcpd_runs.push(outcome);
+        Some(server)
+    } else {
+        None
+    };
+    let body = client::echo_answer(1_000_000, "c000n001000000");
+    let nginx = match nginx_binary {
+        Some(binary) => {
+            let dir = target_dir().join("bench").join("nginx");
+            let started = nginx::Nginx::start(binary, &dir, "/mcp", &body, cpus)
+                .map_err(|e| format!("nginx ({}): {e}", binary.display()));
+            match started {
+                Ok(nginx) => Some(nginx),
+                Err(e) => {
+                    if let Some(server) = mcpd {
+                        server.stop();
+                    }
+                    return Err(e);
+                }
+            }
         }
+        None => None,
+    };
+    let mcpd_target = mcpd.as_ref().map(|server| load::Target {
+        port: server.port,
+        path: "/mcp",
+        pid: server.pid(),
+        answers: load::Answers::Mcpd,
+    });
+    let nginx_target = nginx.as_ref().map(|nginx| load::Target {
+        port: nginx.port,
+        path: "/mcp",
+        pid: nginx.worker,
+        answers: load::Answers::Fixed(body.as_bytes()),
+    });
+    let measured = interleave(options, mcpd_target.as_ref(), nginx_target.as_ref());
+    let stderr = mcpd.as_ref().map(|s| s.stderr_tail()).unwrap_or_default();
+    if let Some(server) = mcpd {
         server.stop();
     }
-    let mut nginx_runs = Vec::new();
-    if let Some(binary) = nginx_binary {
-        let body = client::echo_answer(1_000_000, "c000n001000000");
-        let dir = target_dir().join("bench").join("nginx");
-        let nginx = nginx::Nginx::start(binary, &dir, "/mcp", &body, cpus)
-            .map_err(|e| format!("nginx ({}): {e}", binary.display()))?;
-        let target = load::Target {
-            port: nginx.port,
-            path: "/mcp",
-            pid: nginx.worker,
-            answers: load::Answers::Fixed(body.as_bytes()),
-        };
-        for &concurrency in &options.concurrency {
-            eprintln!("bench: nginx at concurrency {concurrency}");
-            let outcome = load::run(&target, concurrency, options.warmup, options.window);
-            nginx_runs
-                .push(outcome.map_err(|e| format!("nginx at concurrency {concurrency}: {e}"))?);
-        }
+    if let Some(nginx) = nginx {
         nginx.stop();
     }
+    let (mcpd_runs, nginx_runs) = measured.map_err(|e| {
+        if stderr.is_empty() {
+            e
+        } else {
+            format!("{e}; mcpd stderr: {stderr}")
+        }
+    })?;
     println!(
-        "\n`tools/call echo`, keep-alive, {:.1} s per row ({})\n\n\
+        "\n`tools/call echo`, keep-alive, {:.1} s per row, median of {} interleaved round{} ({})\n\n\
          | server | concurrency | calls/s | p50 µs | p99 µs | server CPU µs/call |\n\
          | --- | ---: | ---: | ---: | ---: | ---: |",
         options.window.as_secs_f64(),
+        options.rounds,
+        if options.rounds == 1 { "" } else { "s" },
         cpu_note(cpus)
     );
+    let mut rows = Vec::new();
     for (name, runs) in [("mcpd", &mcpd_runs), ("nginx", &nginx_runs)] {
-        for o in runs {
+        for rounds in runs {
+            let o = load::median_row(rounds);
             println!(
                 "| {name} | {} | {:.0} | {:.1} | {:.1} | {:.2} |",
                 o.concurrency, o.calls_per_s, o.p50_us, o.p99_us, o.cpu_us_per_call
             );
+            let each: Vec<f64> = rounds.iter().map(|r| r.cpu_us_per_call).collect();
             rows.push(json!({
                 "server": name, "concurrency": o.concurrency, "calls": o.calls,
                 "seconds": o.seconds, "calls_per_s": o.calls_per_s, "p50_us": o.p50_us,
                 "p99_us": o.p99_us, "cpu_us_per_call": o.cpu_us_per_call,
+                "cpu_us_per_call_rounds": each,
             }));
         }
     }
     let mut ratios = Vec::new();
+    let mut shown = Vec::new();
     for (m, n) in mcpd_runs.iter().zip(&nginx_runs) {
-        let ratio = m.cpu_us_per_call / n.cpu_us_per_call;
-        ratios.push(json!({ "concurrency": m.concurrency, "mcpd_over_nginx_cpu": ratio }));
+        let each: Vec<f64> = m
+            .iter()
+            .zip(n)
+            .map(|(m, n)| m.cpu_us_per_call / n.cpu_us_per_call)
+            .collect();
+        let ratio = load::median(&each);
+        let concurrency = m.first().map_or(0, |o| o.concurrency);
+        ratios.push(json!({
+            "concurrency": concurrency, "mcpd_over_nginx_cpu": ratio, "rounds": each,
+        }));
+        let rounds: Vec<String> = each.iter().map(|r| format!("{r:.2}")).collect();
+        shown.push(if each.len() > 1 {
+            format!("c={concurrency}: {ratio:.2} ({})", rounds.join(" "))
+        } else {
+            format!("c={concurrency}: {ratio:.2}")
+        });
     }
     if !ratios.is_empty() {
-        let shown: Vec<String> = mcpd_runs
-            .iter()
-            .zip(&nginx_runs)
-            .map(|(m, n)| {
-                format!(
-                    "c={}: {:.2}",
-                    m.concurrency,
-                    m.cpu_us_per_call / n.cpu_us_per_call
-                )
-            })
-            .collect();
         println!(
             "\nHeadline, mcpd CPU per call / nginx CPU per reply (target ≤ 1): {}",
             shown.join(", ")
         );
     }
-    Ok(json!({ "rows": rows, "ratios": ratios }))
+    Ok(json!({ "rows": rows, "ratios": ratios, "rounds": options.rounds }))
+}
+
+/// Every round, every concurrency: mcpd and nginx back to back, alternating which goes first.
+/// Returns, per server, one list of rounds per concurrency.
+#[allow(clippy::type_complexity)]
+fn interleave(
+    options: &Options,
+    mcpd: Option<&load::Target>,
+    nginx: Option<&load::Target>,
+) -> Result<(Vec<Vec<load::Outcome>>, Vec<Vec<load::Outcome>>), String> {
+    let slots = || vec![Vec::new(); options.concurrency.len()];
+    let (mut mcpd_runs, mut nginx_runs) = (slots(), slots());
+    for round in 0..options.rounds {
+        for (i, &concurrency) in options.concurrency.iter().enumerate() {
+            let mut pair = [
+                ("mcpd", mcpd, &mut mcpd_runs),
+                ("nginx", nginx, &mut nginx_runs),
+            ];
+            if round % 2 == 1 {
+                pair.reverse();
+            }
+            for (name, target, runs) in pair {
+                let Some(target) = target else { continue };
+                eprintln!(
+                    "bench: {name} at concurrency {concurrency} (round {} of {})",
+                    round + 1,
+                    options.rounds
+                );
+                let outcome = load::run(target, concurrency, options.warmup, options.window)
+                    .map_err(|e| format!("{name} at concurrency {concurrency}: {e}"))?;
+                runs[i].push(outcome);
+            }
+        }
+    }
+    let keep = |runs: Vec<Vec<load::Outcome>>| runs.into_iter().filter(|r| !r.is_empty()).collect();
+    Ok((keep(mcpd_runs), keep(nginx_runs)))
 }
 
 fn memory(options: &Options, cpus: Cpus) -> Result<Value, String> {

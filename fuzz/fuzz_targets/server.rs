@@ -115,7 +115,7 @@ impl Harness {
         }
         let keep = socket.tail.len().saturating_sub(256);
         socket.tail.drain(..keep);
-        self.server.handle_sent(conn, n, self.now);
+        self.server.handle_sent(conn, n);
     }
 
     /// The event loop's pump: carry out every output, checking each names a live connection.

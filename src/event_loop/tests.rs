@@ -321,3 +321,26 @@ fn a_connection_past_the_cap_is_closed_at_accept_and_takes_no_slot() {
     assert_eq!(rig.conn_at(1), None);
     assert_serves(&mut rig, &mut kept, 0);
 }
+
+#[test]
+fn reads_are_stamped_with_the_turns_clock_not_a_clock_read_each() {
+    let mut config = Config::default();
+    config.limits.keep_alive_timeout = Duration::from_secs(1);
+    let mut rig = Rig::with(config);
+    // The time the turn's poll returned, before anything of this test happened.
+    let turn = Instant::now();
+    let mut client = rig.connect();
+    rig.shell.dispatch(Ready::Accept(0));
+    let request = rig.health(false);
+    rig.send(&mut client, 0, &request);
+    rig.shell.now = turn;
+    rig.shell.dispatch(readable(0));
+    let (status, body) = read_response(&mut client);
+    assert_eq!(status, 200, "{}", lossy(&body));
+    // The answered request arms the keep-alive deadline from the turn's time (earlier than
+    // the 10 s head deadline the accept armed, so it is the next one).
+    assert_eq!(
+        rig.shell.server.next_deadline(),
+        Some(turn + Duration::from_secs(1))
+    );
+}

@@ -261,8 +261,9 @@ impl<H: Handler + ?Sized> Server<H> {
         }
     }
 
-    /// The socket of `conn` took `n` bytes of [`Server::pending_output`].
-    pub fn handle_sent(&mut self, conn: ConnId, n: usize, _now: Instant) {
+    /// The socket of `conn` took `n` bytes of [`Server::pending_output`]. Takes no time: nothing
+    /// here depends on it, and the event loop reads no clock per write.
+    pub fn handle_sent(&mut self, conn: ConnId, n: usize) {
         let cap = self.config.limits.max_head_bytes + self.config.limits.input_slack_bytes;
         self.metrics.bytes_out += n as u64;
         let Some(c) = self.conn_mut(conn) else { return };

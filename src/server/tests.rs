@@ -209,7 +209,7 @@ impl<H: Handler> Net<H> {
             return;
         }
         self.got.entry(c).or_default().extend_from_slice(&bytes);
-        self.server.handle_sent(c, bytes.len(), self.now);
+        self.server.handle_sent(c, bytes.len());
     }
 
     /// Moves the clock forward by `d`, firing every deadline on the way at its exact time.
@@ -746,7 +746,7 @@ fn a_close_queued_before_the_slot_is_reused_names_only_the_old_connection() {
     // The socket becomes writable and takes the whole answer; outputs are not drained yet.
     let n = net.server.pending_output(old).len();
     assert!(n > 0);
-    net.server.handle_sent(old, n, net.now);
+    net.server.handle_sent(old, n);
     let new = net.server.handle_connect(net.now).expect("accepted");
     assert_eq!(new.slot(), old.slot(), "the freed slot is reused");
     assert_ne!(new, old);
