@@ -28,6 +28,7 @@
 
 use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work};
 use crate::mcp::handler::Command;
+use crate::mcp::jsonrpc::Answer;
 use crate::mcp::{
     version, ErrorObject, Handler, Id, OutgoingId, RequestHandle, SessionKey, SessionView,
 };
@@ -345,7 +346,7 @@ impl<H: Handler> Harness<H> {
                 outcome,
             } if *r == request => Some(outcome.clone()),
             Command::RespondRaw { request: r, result } if *r == request => {
-                Some(Ok(result.to_value()))
+                Some(Answer::Raw(result.clone()).into_value())
             }
             _ => None,
         })

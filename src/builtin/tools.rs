@@ -85,12 +85,13 @@ pub(super) fn text_result(text: &str) -> Value {
 /// [`text_result`] written straight as JSON text: `echo` and `test_simple_text`, the calls
 /// clients and benchmarks make most, answer without a `Value` tree to build, serialize and free.
 pub(super) fn encoded_text_result(text: &str) -> RawResult {
+    // Members in a `Value`'s sorted order, so the bytes are what `text_result` would give.
     let mut out = Vec::with_capacity(text.len() + 48);
-    out.extend_from_slice(br#"{"content":[{"type":"text","text":"#);
+    out.extend_from_slice(br#"{"content":[{"text":"#);
     if let Err(e) = serde_json::to_writer(&mut out, text) {
         unreachable!("a str serializes into a Vec: {e}");
     }
-    out.extend_from_slice(b"}]}");
+    out.extend_from_slice(br#","type":"text"}]}"#);
     // Literals and serde_json's escaping of a `str`: UTF-8, one JSON value, one line.
     let json = String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"));
     RawResult::encoded(json)
@@ -416,7 +417,7 @@ mod tests {
     fn answer(name: &str) -> Value {
         match call(name, json!({})) {
             Plan::Answer(Ok(v)) => v,
-            Plan::Encoded(raw) => raw.to_value(),
+            Plan::Encoded(raw) => raw.to_value().unwrap(),
             other => panic!("{name}: {other:?}"),
         }
     }
@@ -470,7 +471,9 @@ mod tests {
     fn echo_returns_the_message_exactly_and_rejects_bad_arguments() {
         match call("echo", json!({"message": " hi\n\"there\" "})) {
             Plan::Encoded(raw) => {
-                assert_eq!(raw.to_value(), text_result(" hi\n\"there\" "));
+                let wire = r#"{"content":[{"text":" hi\n\"there\" ","type":"text"}]}"#;
+                assert_eq!(raw.as_str(), wire, "the bytes a Value would give");
+                assert_eq!(raw.to_value().unwrap(), text_result(" hi\n\"there\" "));
             }
             other => panic!("{other:?}"),
         }

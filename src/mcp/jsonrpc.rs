@@ -451,10 +451,10 @@ impl RawResult {
     }
 
     /// The result as a value, for the few answers a transport edits (`initialize`, 2026-07-28
-    /// results) and for tests.
-    pub fn to_value(&self) -> Value {
-        // Checked to be one JSON value when made, so `Null` is never taken.
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    /// results) and for tests. Fails for JSON text that a `Value` cannot hold although it is
+    /// well-formed: a lone surrogate escape (`"\ud800"`) or a number past `f64` (`1e400`).
+    pub fn to_value(&self) -> Result<Value, serde_json::Error> {
+        serde_json::from_str(&self.0)
     }
 }
 
@@ -468,11 +468,15 @@ pub(crate) enum Answer {
 }
 
 impl Answer {
-    /// The answer as a value, for the few answers a transport edits: raw text is parsed back.
-    pub fn into_value(self) -> Value {
+    /// The answer as a value, for the few answers a transport edits: raw text is parsed back,
+    /// and text a `Value` cannot hold becomes an internal error rather than a lost result.
+    pub fn into_value(self) -> Result<Value, ErrorObject> {
         match self {
-            Answer::Value(value) => value,
-            Answer::Raw(raw) => raw.to_value(),
+            Answer::Value(value) => Ok(value),
+            Answer::Raw(raw) => raw.to_value().map_err(|e| {
+                let why = format!("the handler's result cannot be read as a JSON value: {e}");
+                ErrorObject::new(INTERNAL_ERROR, why)
+            }),
         }
     }
 }
@@ -692,7 +696,14 @@ mod tests {
         // A line break between tokens would split an SSE event or a stdio line.
         let folded = RawResult::new("{\r\n  \"b\": 2,\n  \"a\": \"x\\ny\"\n}".into()).unwrap();
         assert_eq!(folded.as_str(), r#"{"a":"x\ny","b":2}"#);
-        assert_eq!(folded.to_value(), json!({"a": "x\ny", "b": 2}));
+        assert_eq!(folded.to_value().unwrap(), json!({"a": "x\ny", "b": 2}));
+        // Well-formed, but more than a `Value` holds: kept as text, refused where it is edited.
+        for odd in [r#"{"t":"\ud800"}"#, r#"{"n":1e400}"#] {
+            let raw = RawResult::new(odd.into()).unwrap();
+            assert_eq!(raw.as_str(), odd);
+            let error = Answer::Raw(raw).into_value().unwrap_err();
+            assert_eq!(error.code, INTERNAL_ERROR, "{odd}");
+        }
     }
 
     #[test]

@@ -310,13 +310,13 @@ impl<H: Handler + ?Sized> Transport<H> {
         };
         let stream_no = entry.route;
         let initialize = entry.method == "initialize" && !session.kind.is_stateless();
-        let failed_initialize = initialize && outcome.is_err();
         // Only these answers are edited; the rest, raw text included, go out as given.
         let edited = initialize || session.view.is_modern();
         let mut outcome = match outcome {
-            Ok(answer) if edited => Ok(Answer::Value(answer.into_value())),
+            Ok(answer) if edited => answer.into_value().map(Answer::Value),
             other => other,
         };
+        let failed_initialize = initialize && outcome.is_err();
         if let (true, Err(error)) = (failed_initialize, &outcome) {
             if let Some(stream) = session.streams.get_mut(&stream_no) {
                 if stream.http_status == 200 {

@@ -425,12 +425,12 @@ impl StdioTransport {
         // Only these answers are edited or read; the rest, raw text included, go out as given.
         let edited = one || entry.method == "initialize";
         let mut outcome = match outcome {
-            Ok(answer) if edited => Ok(Answer::Value(answer.into_value())),
+            Ok(answer) if edited => answer.into_value().map(Answer::Value),
             other => other,
         };
         match (one, &mut outcome) {
             (true, Ok(Answer::Value(result))) => stateless::decorate_result(&entry.method, result),
-            (false, Ok(Answer::Value(result))) => {
+            (false, Ok(Answer::Value(result))) if entry.method == "initialize" => {
                 if let Some(v) = result.get("protocolVersion").and_then(Value::as_str) {
                     self.view.protocol_version = v.to_string();
                 }

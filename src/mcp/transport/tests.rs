@@ -815,8 +815,8 @@ fn session_cap_is_503_with_retry_after() {
     assert_eq!(rig.initialize("2025-06-18", json!({})).status, 200);
 }
 
-/// Builtin, except that `boom` panics and `listened_uris` is recorded: one delegating wrapper
-/// for the tests that need either.
+/// Builtin, except that `boom` panics, `surrogate` answers raw text a `Value` cannot hold, and
+/// `listened_uris` is recorded: one delegating wrapper for the tests that need any of them.
 struct Wrapped(Builtin, Vec<Vec<String>>);
 
 impl Wrapped {
@@ -841,6 +841,11 @@ impl Handler for Wrapped {
             ctx.respond(request, Ok(json!({"lost": true})));
             panic!("boom");
         }
+        if method == "surrogate" {
+            let text = r#"{"content":[{"text":"up\ud800stream","type":"text"}]}"#;
+            let raw = crate::mcp::RawResult::new(text.into()).unwrap();
+            return ctx.respond_raw(request, raw);
+        }
         self.0.handle_request(ctx, request, method, params)
     }
 
@@ -864,6 +869,22 @@ impl Handler for Wrapped {
     fn listened_uris(&mut self, uris: &[String]) {
         self.1.push(uris.to_vec());
     }
+}
+
+#[test]
+fn raw_text_a_value_cannot_hold_goes_out_as_given_or_fails_where_it_is_edited() {
+    let mut rig = Rig::with(Wrapped::new(), ResponseMode::Json, |_| {});
+    let id = rig.session("2025-06-18");
+    let reply = rig.post(1, &id, &request(2, "surrogate", json!({})));
+    let expected = r#"{"id":2,"jsonrpc":"2.0","result":{"content":[{"text":"up\ud800stream","type":"text"}]}}"#;
+    assert_eq!(reply.body, ReplyBody::Json(expected.into()));
+
+    // 2026-07-28 results get `resultType`: the text must become a value, and cannot.
+    let mut rig = Rig::with(Wrapped::new(), ResponseMode::Auto, |_| {});
+    let reply = stateless_post(&mut rig, 1, 5, "surrogate", json!({}), None);
+    let body = body_json(&reply);
+    assert_eq!(body["error"]["code"], jsonrpc::INTERNAL_ERROR, "{body}");
+    assert!(body.get("result").is_none(), "{body}");
 }
 
 #[test]
@@ -1066,7 +1087,7 @@ fn a_raw_echo_result_is_decorated_at_2026_and_sent_as_given_before() {
     let session = rig.session("2025-06-18");
     let reply = rig.post(1, &session, &request(2, "tools/call", params));
     assert_eq!(reply.status, 200);
-    let expected = r#"{"id":2,"jsonrpc":"2.0","result":{"content":[{"type":"text","text":"hi"}]}}"#;
+    let expected = r#"{"id":2,"jsonrpc":"2.0","result":{"content":[{"text":"hi","type":"text"}]}}"#;
     assert_eq!(reply.body, ReplyBody::Json(expected.into()));
 }
 
