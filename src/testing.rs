@@ -26,14 +26,18 @@
 //! assert_eq!(h.call("anything", json!({})), Ok(json!({"hello": "world"})));
 //! ```
 
-use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work};
+use crate::mcp::dispatch::{call_back_refusals, Caps, Dispatcher, TimerKey, Work};
 use crate::mcp::handler::Command;
 use crate::mcp::jsonrpc::Answer;
 use crate::mcp::{
     version, ErrorObject, Handler, Id, OutgoingId, RequestHandle, SessionKey, SessionView,
 };
 use serde_json::{json, Value};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
+
+/// Requests to the client refused at the cap, waiting to be answered to the handler.
+type RefusedQueue = VecDeque<(Option<SessionKey>, OutgoingId, ErrorObject)>;
 
 /// An incremental `text/event-stream` parser, for tests that read a server's SSE streams over
 /// HTTP (the same parser mcpd's own tests use).
@@ -157,8 +161,25 @@ impl<H: Handler> Harness<H> {
         self.record(work);
     }
 
+    /// Records what the handler queued; requests over the cap go back to it as errors, bounded
+    /// like a transport's ([`call_back_refusals`]).
     fn record(&mut self, work: Work) {
-        let mut refused = Vec::new();
+        let mut refused = VecDeque::new();
+        self.record_batch(work, &mut refused);
+        call_back_refusals(&mut refused, |(session, id, error), refused| {
+            let view = self.view.as_ref();
+            let work = self
+                .dispatcher
+                .call(session, view, self.now, None, |h, ctx| {
+                    h.handle_response(ctx, id, Err(error))
+                })
+                .unwrap_or_default();
+            self.record_batch(work, refused);
+        });
+    }
+
+    /// [`Harness::record`] for one batch; refused requests go to `refused`.
+    fn record_batch(&mut self, work: Work, refused: &mut RefusedQueue) {
         for (session, command) in work {
             if let Some(request) = command.answered() {
                 self.dispatcher.finish(request);
@@ -179,21 +200,11 @@ impl<H: Handler> Harness<H> {
                             self.asked.push((id, key));
                             self.log.push(command)
                         }
-                        Err(error) => refused.push((session, id, error)),
+                        Err(error) => refused.push_back((session, id, error)),
                     }
                 }
                 other => self.log.push(other),
             }
-        }
-        for (session, id, error) in refused {
-            let view = self.view.as_ref();
-            let work = self
-                .dispatcher
-                .call(session, view, self.now, None, |h, ctx| {
-                    h.handle_response(ctx, id, Err(error))
-                })
-                .unwrap_or_default();
-            self.record(work);
         }
     }
 

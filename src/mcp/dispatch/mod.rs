@@ -23,6 +23,7 @@ use crate::mcp::handler::{Command, Context, Handler, OutgoingId, RequestHandle, 
 use crate::mcp::jsonrpc::{self, ErrorObject, Id};
 use crate::mcp::SessionView;
 use serde_json::Value;
+use std::collections::VecDeque;
 use std::time::Instant;
 pub(crate) use table::Caps;
 use table::Table;
@@ -32,6 +33,28 @@ use table::Table;
 /// out: a handler that asks again at once would otherwise be called back without end. The
 /// refusals past it are dropped (logged) without calling the handler back.
 pub(crate) const MAX_REFUSALS_PER_APPLY: usize = 64;
+
+/// Calls the handler back for each request to the client refused at the cap, in order, at most
+/// [`MAX_REFUSALS_PER_APPLY`] times; `call_back` carries out what each call-back queued and
+/// adds the refusals that brings to the queue. The rest are dropped with one warning. Every
+/// runtime (the transports, stdio, [`crate::testing::Harness`]) ends a batch through here.
+pub(crate) fn call_back_refusals<R>(
+    refused: &mut VecDeque<R>,
+    mut call_back: impl FnMut(R, &mut VecDeque<R>),
+) {
+    let mut calls = 0;
+    while let Some(refusal) = refused.pop_front() {
+        if calls == MAX_REFUSALS_PER_APPLY {
+            let n = refused.len() + 1;
+            log::warn(format_args!(
+                "dropping {n} requests to the client refused at the cap without calling the handler back (it kept asking)"
+            ));
+            return;
+        }
+        calls += 1;
+        call_back(refusal, refused);
+    }
+}
 
 /// What the handler queued, each with the session it belongs to, for the transport to carry
 /// out. Timers in it are registered already: arm them with [`Command::Timer`]'s key.

@@ -7,11 +7,11 @@ use super::stateless;
 use super::{Action, Reply, ReplyBody, Timer, Transport, RETRY_AFTER_SECS};
 use crate::config::ResponseMode;
 use crate::log;
-use crate::mcp::dispatch::{Work, MAX_REFUSALS_PER_APPLY};
+use crate::mcp::dispatch::{call_back_refusals, Work};
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
 use crate::mcp::jsonrpc::{self, Answer, ErrorObject, Id, Message};
-use crate::mcp::transport::session::{Delivery, Stream, StreamNo, STANDALONE};
+use crate::mcp::transport::session::{stream_mut, Delivery, Stream, StreamNo, STANDALONE};
 use crate::mcp::version;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -144,26 +144,16 @@ impl<H: Handler + ?Sized> Transport<H> {
     }
 
     /// Carries out what the handler queued. Requests to the client over the cap go back to
-    /// the handler as errors, in a loop rather than by recursion: a handler that asks again at
-    /// once gets at most [`MAX_REFUSALS_PER_APPLY`] call-backs, and later refusals are dropped.
+    /// the handler as errors, bounded ([`call_back_refusals`]).
     pub(super) fn apply(&mut self, work: Work, now: Instant) {
         let mut refused = VecDeque::new();
         self.carry_out(work, now, &mut refused);
-        let mut calls = 0;
-        while let Some((key, id, error)) = refused.pop_front() {
-            if calls == MAX_REFUSALS_PER_APPLY {
-                let n = refused.len() + 1;
-                log::warn(format_args!(
-                    "dropping {n} requests to the client refused at the cap without calling the handler back (it kept asking)"
-                ));
-                return;
-            }
-            calls += 1;
+        call_back_refusals(&mut refused, |(key, id, error), refused| {
             let work = self.call(Some(key), now, |h, ctx| {
                 h.handle_response(ctx, id, Err(error))
             });
-            self.carry_out(work, now, &mut refused);
-        }
+            self.carry_out(work, now, refused);
+        });
     }
 
     /// Carries out one batch of work, each item in its own session; without a session only
@@ -458,11 +448,7 @@ impl<H: Handler + ?Sized> Transport<H> {
             (Delivery::Undecided, false) => self.open_sse(key, no),
             _ => {}
         }
-        let Some(stream) = self
-            .sessions
-            .get_mut(&key)
-            .and_then(|s| s.streams.get_mut(&no))
-        else {
+        let Some(stream) = stream_mut(&mut self.sessions, key, no) else {
             return;
         };
         if let Some((conn, bytes)) = self.attached.push_event(key, no, stream, json) {
@@ -512,11 +498,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// its head; `end`: the connection is let go after it (SSE polling), and the stream waits,
     /// detached, for the client to resume with the session id the head carries.
     pub(super) fn send_held_head(&mut self, key: SessionKey, no: StreamNo, end: bool) {
-        let Some(stream) = self
-            .sessions
-            .get_mut(&key)
-            .and_then(|s| s.streams.get_mut(&no))
-        else {
+        let Some(stream) = stream_mut(&mut self.sessions, key, no) else {
             return;
         };
         let initial = self.attached.take_pending(key, no).unwrap_or_default();

@@ -30,7 +30,9 @@ use crate::log;
 use crate::server::{Reply, ReplyBody};
 use attach::Attachments;
 use serde_json::Value;
-use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE};
+use session::{
+    stream_mut, ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE,
+};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -430,11 +432,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// nothing else was sent first, otherwise an event stream (or a deferred JSON answer).
     fn finish_post(&mut self, key: SessionKey, no: StreamNo) -> Reply {
         let mode = self.settings.response_mode;
-        let Some(stream) = self
-            .sessions
-            .get_mut(&key)
-            .and_then(|s| s.streams.get_mut(&no))
-        else {
+        let Some(stream) = stream_mut(&mut self.sessions, key, no) else {
             // The session ended while the handler ran (for example a failed initialize).
             self.attached.detach_stream(key, no);
             return Error::UnknownSession.reply(None);

@@ -225,6 +225,16 @@ impl SessionKind {
     }
 }
 
+/// Stream `no` of session `key`, if both still exist. A free function over the session table,
+/// so a caller can hold the stream while it uses the transport's other tables.
+pub fn stream_mut(
+    sessions: &mut IdMap<SessionKey, Session>,
+    key: SessionKey,
+    no: StreamNo,
+) -> Option<&mut Stream> {
+    sessions.get_mut(&key)?.streams.get_mut(&no)
+}
+
 /// One session: created by `initialize` (or the HTTP+SSE GET, or a stateless request), ended
 /// by DELETE, expiry, or as its [`SessionKind`] says.
 #[derive(Debug)]

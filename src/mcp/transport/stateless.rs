@@ -25,7 +25,7 @@ use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{Body, Id, Message};
 use crate::mcp::transport::session::{
-    ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo,
+    stream_mut, ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo,
 };
 use crate::mcp::version;
 use serde_json::{json, Map, Value};
@@ -488,11 +488,7 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// The first notification of a held stateless reply: it becomes an event stream.
     pub(super) fn stream_held(&mut self, key: SessionKey, no: StreamNo, json: String) {
         self.open_sse(key, no);
-        let Some(stream) = self
-            .sessions
-            .get_mut(&key)
-            .and_then(|s| s.streams.get_mut(&no))
-        else {
+        let Some(stream) = stream_mut(&mut self.sessions, key, no) else {
             return;
         };
         self.attached.push_event(key, no, stream, json);

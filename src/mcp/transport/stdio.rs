@@ -23,8 +23,7 @@ use super::stateless;
 use crate::config::Limits;
 use crate::idmap::IdMap;
 use crate::lines::{LineFramer, LineTooLong};
-use crate::log;
-use crate::mcp::dispatch::{Caps, Dispatcher, TimerKey, Work, MAX_REFUSALS_PER_APPLY};
+use crate::mcp::dispatch::{call_back_refusals, Caps, Dispatcher, TimerKey, Work};
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
 use crate::mcp::jsonrpc::{self, Answer, Body, ErrorObject, Id, Message};
@@ -336,29 +335,19 @@ impl StdioTransport {
     }
 
     /// Carries out what the handler queued. Requests to the client over the cap go back to
-    /// the handler as errors, in a loop rather than by recursion: a handler that asks again at
-    /// once gets at most [`MAX_REFUSALS_PER_APPLY`] call-backs, and later refusals are dropped.
+    /// the handler as errors, bounded ([`call_back_refusals`]).
     fn apply(&mut self, work: Work, now: Instant) {
         let mut refused = VecDeque::new();
         self.carry_out(work, now, &mut refused);
-        let mut calls = 0;
-        while let Some((id, error)) = refused.pop_front() {
-            if calls == MAX_REFUSALS_PER_APPLY {
-                let n = refused.len() + 1;
-                log::warn(format_args!(
-                    "dropping {n} requests to the client refused at the cap without calling the handler back (it kept asking)"
-                ));
-                return;
-            }
-            calls += 1;
+        call_back_refusals(&mut refused, |(id, error), refused| {
             let work = self
                 .dispatcher
                 .call(Some(SESSION), Some(&self.view), now, None, |h, ctx| {
                     h.handle_response(ctx, id, Err(error))
                 })
                 .unwrap_or_default();
-            self.carry_out(work, now, &mut refused);
-        }
+            self.carry_out(work, now, refused);
+        });
     }
 
     /// [`StdioTransport::apply`] for one batch of work; refused requests go to `refused`.

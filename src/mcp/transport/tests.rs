@@ -1668,6 +1668,27 @@ fn a_handler_that_asks_again_on_every_refusal_is_called_back_a_bounded_number_of
     assert_eq!(reply.status, 200);
 }
 
+#[test]
+fn the_harness_calls_a_handler_that_asks_again_on_every_refusal_back_a_bounded_number_of_times() {
+    let mut h = crate::testing::Harness::new(Timed::default());
+    let cap = crate::config::Limits::default().max_outgoing_per_session;
+    for _ in 0..cap {
+        assert_eq!(h.call_tool("nag", json!({})), Ok(json!({})));
+    }
+    assert_eq!(
+        h.handler().refusals,
+        0,
+        "up to the cap every request is sent"
+    );
+    assert_eq!(
+        h.call_tool("nag", json!({})),
+        Ok(json!({})),
+        "the call is answered"
+    );
+    let bound = crate::mcp::dispatch::MAX_REFUSALS_PER_APPLY;
+    assert_eq!(h.handler().refusals, bound);
+}
+
 /// One line to a stdio transport; the lines it wrote back.
 fn stdio_send(t: &mut stdio::StdioTransport, message: Value) -> Vec<Value> {
     t.handle_input(format!("{message}\n").as_bytes(), Instant::now());
