@@ -334,6 +334,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         if session.view.is_modern() {
             match &mut outcome {
                 Ok(Answer::Value(result)) => stateless::decorate_result(&entry.method, result),
+                // Not taken: a modern session's answers were read back as values above.
                 Ok(Answer::Raw(_)) => {}
                 Err(error) => {
                     // A refusal's 503 (set by `refuse`) stays: it tells the client to retry.
