@@ -10,14 +10,14 @@
 //! request) and adds no `resultType`.
 //!
 //! ```
-//! use mcpd::mcp::{Context, Handler, RequestHandle};
+//! use mcpd::mcp::{Context, Handler, Params, RequestHandle};
 //! use mcpd::testing::Harness;
-//! use serde_json::{json, Value};
+//! use serde_json::json;
 
 //!
 //! struct Hello;
 //! impl Handler for Hello {
-//!     fn handle_request(&mut self, ctx: &mut Context<'_>, r: RequestHandle, _: &str, _: Option<Value>) {
+//!     fn handle_request(&mut self, ctx: &mut Context<'_>, r: RequestHandle, _: &str, _: Option<Params>) {
 //!         ctx.respond(r, Ok(json!({"hello": "world"})));
 //!     }
 //! }
