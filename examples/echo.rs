@@ -9,7 +9,8 @@
 
 use mcpd::config::Config;
 use mcpd::mcp::{
-    Context, ErrorObject, Handler, RequestHandle, ServerInfo, INVALID_PARAMS, METHOD_NOT_FOUND,
+    Context, ErrorObject, Handler, Params, RequestHandle, ServerInfo, INVALID_PARAMS,
+    METHOD_NOT_FOUND,
 };
 use serde_json::{json, Value};
 
@@ -26,7 +27,7 @@ impl Handler for Echo {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         let outcome = match method {
             "tools/list" => Ok(json!({"tools": [{
@@ -35,7 +36,7 @@ impl Handler for Echo {
                 "inputSchema": {"type": "object", "properties": {"message": {"type": "string"}},
                     "required": ["message"]},
             }]})),
-            "tools/call" => call(&params.unwrap_or(Value::Null)),
+            "tools/call" => call(params.as_ref()),
             _ => Err(ErrorObject::new(
                 METHOD_NOT_FOUND,
                 format!("Method not found: {method}"),
@@ -46,18 +47,18 @@ impl Handler for Echo {
 }
 
 /// `tools/call`: an unknown tool is a protocol error, a bad argument a tool error the model sees.
-fn call(params: &Value) -> Result<Value, ErrorObject> {
+/// The members are read from the params text; `&**params` would be the whole `Value`.
+fn call(params: Option<&Params>) -> Result<Value, ErrorObject> {
     let result =
         |text: &str, error| json!({"content": [{"type": "text", "text": text}], "isError": error});
-    match (
-        params["name"].as_str(),
-        params["arguments"]["message"].as_str(),
-    ) {
-        (Some("echo"), Some(message)) => Ok(result(message, false)),
+    let name = params.and_then(|p| p.get_str(&["name"]));
+    let message = params.and_then(|p| p.get_str(&["arguments", "message"]));
+    match (name.as_deref(), message) {
+        (Some("echo"), Some(message)) => Ok(result(&message, false)),
         (Some("echo"), None) => Ok(result("arguments.message must be a string", true)),
         _ => Err(ErrorObject::new(
             INVALID_PARAMS,
-            format!("Unknown tool: {}", params["name"]),
+            format!("Unknown tool: {}", name.as_deref().unwrap_or("(none)")),
         )),
     }
 }

@@ -10,14 +10,14 @@
 //! request) and adds no `resultType`.
 //!
 //! ```
-//! use mcpd::mcp::{Context, Handler, RequestHandle};
+//! use mcpd::mcp::{Context, Handler, Params, RequestHandle};
 //! use mcpd::testing::Harness;
-//! use serde_json::{json, Value};
+//! use serde_json::json;
 
 //!
 //! struct Hello;
 //! impl Handler for Hello {
-//!     fn handle_request(&mut self, ctx: &mut Context<'_>, r: RequestHandle, _: &str, _: Option<Value>) {
+//!     fn handle_request(&mut self, ctx: &mut Context<'_>, r: RequestHandle, _: &str, _: Option<Params>) {
 //!         ctx.respond(r, Ok(json!({"hello": "world"})));
 //!     }
 //! }
@@ -224,9 +224,15 @@ impl<H: Handler> Harness<H> {
             open.push((handle, key));
         }
         let view = self.view.as_ref();
-        let work =
-            self.dispatcher
-                .request(session, view, handle, method, Some(params), self.now, None);
+        let work = self.dispatcher.request(
+            session,
+            view,
+            handle,
+            method,
+            Some(params.into()),
+            self.now,
+            None,
+        );
         self.record(work);
         self.wake();
         handle
@@ -340,7 +346,7 @@ impl<H: Handler> Harness<H> {
     pub fn notify(&mut self, method: &str, params: Value) {
         let session = self.session;
         self.with_ctx(session, |h, ctx| {
-            h.handle_notification(ctx, method, Some(params))
+            h.handle_notification(ctx, method, Some(params.into()))
         });
     }
 
@@ -415,6 +421,7 @@ impl<H: Handler> Harness<H> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mcp::Params;
 
     use crate::mcp::{Context, Outbox};
 
@@ -436,7 +443,7 @@ mod tests {
             ctx: &mut Context<'_>,
             request: RequestHandle,
             method: &str,
-            params: Option<Value>,
+            params: Option<Params>,
         ) {
             let ms = params.as_ref().and_then(|p| p["ms"].as_u64()).unwrap_or(0);
             match method {
@@ -541,7 +548,7 @@ mod tests {
             ctx: &mut Context<'_>,
             _: RequestHandle,
             _: &str,
-            _: Option<Value>,
+            _: Option<Params>,
         ) {
             ctx.request(None, "ping", json!({}));
         }
@@ -574,7 +581,7 @@ mod tests {
             ctx: &mut Context<'_>,
             _: RequestHandle,
             _: &str,
-            _: Option<Value>,
+            _: Option<Params>,
         ) {
             ctx.notify(None, "lost", json!({}));
             panic!("boom");

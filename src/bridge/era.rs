@@ -94,7 +94,7 @@ impl Bridge {
         let line = child.routes.request(
             Origin::Probe { refresh },
             "server/discover",
-            Some(probe_params()),
+            Some(probe_params().into()),
         );
         self.write_control(id, &line);
         if !refresh {
@@ -126,7 +126,7 @@ impl Bridge {
         };
         let line = child
             .routes
-            .request(Origin::Initialize, "initialize", Some(params));
+            .request(Origin::Initialize, "initialize", Some(params.into()));
         self.write_control(id, &line);
     }
 

@@ -4,7 +4,7 @@
 use super::supervisor::{Phase, Supervisor};
 use super::{child, route, Bridge, Due, ProcessAction, Queued, Signal};
 use crate::log;
-use crate::mcp::jsonrpc::{self, ErrorObject};
+use crate::mcp::jsonrpc::{self, ErrorObject, Params};
 use crate::mcp::{Command, Context, Handler, Outbox, OutgoingId, RequestHandle, SessionKey};
 use crate::process::{ChildId, ExitKind, ProcessHost, SpawnSpec};
 use serde_json::{json, Value};
@@ -13,17 +13,22 @@ use std::time::{Duration, Instant};
 impl Handler for Bridge {
     /// A session's `initialize` goes to its child (started for it in per-session mode); the
     /// answer is the child's, once the child has answered.
-    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+    fn initialize(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        params: Option<Params>,
+    ) {
         self.handle_request(ctx, request, "initialize", params);
     }
 
     /// `ping` travels to the child like any request, so it says whether the backend answers.
-    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Params>) {
         self.handle_request(ctx, request, "ping", params);
     }
 
     /// `server/discover` is the child's answer (cached while it does not change).
-    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Params>) {
         self.handle_request(ctx, request, "server/discover", params);
     }
 
@@ -32,7 +37,7 @@ impl Handler for Bridge {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         self.now = ctx.now();
         let Some(session) = ctx.session() else {
@@ -43,7 +48,13 @@ impl Handler for Bridge {
             return ctx.respond(request, Err(error));
         };
         if ctx.session_view().is_some_and(|v| v.is_modern()) {
-            return self.stateless_request(ctx, session, request, method, params);
+            return self.stateless_request(
+                ctx,
+                session,
+                request,
+                method,
+                params.map(Params::into_value),
+            );
         }
         if method == "initialize" {
             return self.initialize(ctx, session, request, params);
@@ -62,7 +73,7 @@ impl Handler for Bridge {
         }
     }
 
-    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Params>) {
         self.now = ctx.now();
         if self.shared && method == "notifications/initialized" {
             return; // mcpd sent it to the shared child itself.

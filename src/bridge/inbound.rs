@@ -7,7 +7,7 @@ use super::route::{self, Origin};
 use super::Bridge;
 use super::Queued;
 use crate::log;
-use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{self, ErrorObject, Id, Message, Params};
 use crate::mcp::{Command, RequestHandle, SessionKey};
 use serde_json::{json, Value};
 use std::time::Instant;
@@ -52,9 +52,11 @@ impl Bridge {
                 method,
                 params,
             } => self.child_request(id, rid, method, params),
-            Message::Notification { method, params } => {
-                self.child_notification(id, method, params.unwrap_or_else(|| json!({})))
-            }
+            Message::Notification { method, params } => self.child_notification(
+                id,
+                method,
+                params.map_or_else(|| json!({}), Params::into_value),
+            ),
         }
     }
 
@@ -174,7 +176,8 @@ impl Bridge {
     }
 
     /// A request from a child to a client (sampling, elicitation, roots, ping).
-    fn child_request(&mut self, id: ChildId, rid: Id, method: String, params: Option<Value>) {
+    fn child_request(&mut self, id: ChildId, rid: Id, method: String, params: Option<Params>) {
+        let params = params.map(Params::into_value);
         let refuse = |this: &mut Bridge, code: i64, message: String| {
             let line = route::response_line(rid.clone(), Err(ErrorObject::new(code, message)));
             this.write_control(id, &line);

@@ -60,7 +60,7 @@ pub use child::{ChildId, ExitKind};
 
 use crate::config::Config;
 use crate::log;
-use crate::mcp::jsonrpc::{self, ErrorObject};
+use crate::mcp::jsonrpc::{self, ErrorObject, Params};
 use crate::mcp::{Command, RequestHandle, SessionKey, TimerKey};
 use child::{Child, State};
 use route::Origin;
@@ -528,7 +528,7 @@ impl Bridge {
         session: SessionKey,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) -> Result<(), &'static str> {
         let Some(child) = self.children.get_mut(&id) else {
             return Err("the MCP server process is gone; retry later");

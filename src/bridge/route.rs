@@ -10,7 +10,7 @@
 //! Not here: which session a message without an id belongs to (the [`super::Bridge`] decides),
 //! framing, or the child's lifecycle.
 
-use crate::mcp::jsonrpc::{ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{ErrorObject, Id, Message, Params};
 use crate::mcp::{OutgoingId, RequestHandle, SessionKey};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -83,29 +83,30 @@ pub struct Routes {
 
 impl Routes {
     /// A request for the child with a fresh id (and progress token), as one JSON line.
-    pub fn request(&mut self, origin: Origin, method: &str, mut params: Option<Value>) -> Vec<u8> {
+    pub fn request(&mut self, origin: Origin, method: &str, mut params: Option<Params>) -> Vec<u8> {
         self.next_id += 1;
         let id = self.next_id;
         let mut token = None;
         if let Origin::Client { session, request } = origin {
             self.by_request.insert(request, id);
-            let meta = params
-                .as_mut()
-                .and_then(|p| p.get_mut("_meta"))
-                .and_then(Value::as_object_mut);
-            if let Some(original) = meta.as_ref().and_then(|m| m.get("progressToken")).cloned() {
-                self.next_token += 1;
-                let ours = self.next_token;
+            // Only a progress token is rewritten: other params go to the child as they came.
+            let tokened = params.take_if(|p| p.get_raw(&["_meta", "progressToken"]).is_some());
+            if let Some(tokened) = tokened {
+                let mut value = tokened.into_value();
+                let meta = value.get_mut("_meta").and_then(Value::as_object_mut);
                 if let Some(meta) = meta {
-                    meta.insert("progressToken".into(), Value::from(ours));
+                    self.next_token += 1;
+                    let ours = self.next_token;
+                    let original = meta.insert("progressToken".into(), Value::from(ours));
+                    let route = TokenRoute {
+                        to: Some((session, request)),
+                        original: original.unwrap_or(Value::Null),
+                        id,
+                    };
+                    self.tokens.insert(ours, route);
+                    token = Some(ours);
                 }
-                let route = TokenRoute {
-                    to: Some((session, request)),
-                    original,
-                    id,
-                };
-                self.tokens.insert(ours, route);
-                token = Some(ours);
+                params = Some(value.into());
             }
         }
         self.pending.insert(id, Pending { origin, token });
@@ -315,7 +316,7 @@ pub fn response_line(id: Id, outcome: Result<Value, ErrorObject>) -> Vec<u8> {
 }
 
 /// A notification as one JSON line.
-pub fn notification_line(method: &str, params: Option<Value>) -> Vec<u8> {
+pub fn notification_line(method: &str, params: Option<Params>) -> Vec<u8> {
     let message = Message::Notification {
         method: method.to_string(),
         params,
@@ -326,7 +327,7 @@ pub fn notification_line(method: &str, params: Option<Value>) -> Vec<u8> {
 fn cancelled_line(id: u64, reason: &str) -> Vec<u8> {
     notification_line(
         "notifications/cancelled",
-        Some(serde_json::json!({"requestId": id, "reason": reason})),
+        Some(serde_json::json!({"requestId": id, "reason": reason}).into()),
     )
 }
 
@@ -349,7 +350,7 @@ mod tests {
     #[test]
     fn ids_are_fresh_and_answers_find_their_origin() {
         let mut routes = Routes::default();
-        let a = parse(&routes.request(client(1, 10), "tools/call", Some(json!({}))));
+        let a = parse(&routes.request(client(1, 10), "tools/call", Some(json!({}).into())));
         let b = parse(&routes.request(client(2, 10), "tools/call", None));
         assert_ne!(a["id"], b["id"]);
         let b_id = Id::from_value(&b["id"]).unwrap();
@@ -362,8 +363,8 @@ mod tests {
     fn equal_progress_tokens_of_two_sessions_stay_apart() {
         let mut routes = Routes::default();
         let params = json!({"name": "x", "_meta": {"progressToken": "p"}});
-        let a = parse(&routes.request(client(1, 1), "tools/call", Some(params.clone())));
-        let b = parse(&routes.request(client(2, 2), "tools/call", Some(params)));
+        let a = parse(&routes.request(client(1, 1), "tools/call", Some(params.clone().into())));
+        let b = parse(&routes.request(client(2, 2), "tools/call", Some(params.into())));
         let (ta, tb) = (
             &a["params"]["_meta"]["progressToken"],
             &b["params"]["_meta"]["progressToken"],
@@ -426,7 +427,7 @@ mod tests {
         let line = parse(&routes.request(
             client(1, 10),
             "tools/call",
-            Some(json!({"_meta": {"progressToken": "a"}})),
+            Some(json!({"_meta": {"progressToken": "a"}}).into()),
         ));
         let id = routes.park(RequestHandle(10)).unwrap();
         assert_eq!(Some(Value::from(id)), Some(line["id"].clone()));

@@ -8,7 +8,7 @@ use super::supervisor::{Phase, WaitingInit};
 use super::Queued;
 use super::{Bridge, Member};
 use crate::log;
-use crate::mcp::jsonrpc::{self, ErrorObject};
+use crate::mcp::jsonrpc::{self, ErrorObject, Params};
 use crate::mcp::{Command, Context, RequestHandle, SessionKey};
 use serde_json::Value;
 
@@ -51,7 +51,7 @@ impl Bridge {
         ctx: &mut Context<'_>,
         session: SessionKey,
         request: RequestHandle,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         let view = ctx.session_view();
         let member = Member {

@@ -27,7 +27,7 @@ use super::translate::Outcome;
 use super::Bridge;
 use super::Queued;
 use crate::log;
-use crate::mcp::jsonrpc::{self, ErrorObject};
+use crate::mcp::jsonrpc::{self, ErrorObject, Params};
 use crate::mcp::transport::param_headers;
 use crate::mcp::transport::stateless::{META_CAPABILITIES, META_CLIENT_INFO, META_VERSION};
 use crate::mcp::{version, Command, Context, RequestHandle, SessionKey, SessionView};
@@ -199,7 +199,7 @@ impl Bridge {
                 Outcome::Overloaded(why) => Served::Overloaded(why.into()),
             };
         }
-        match self.forward(id, session, request, method, params) {
+        match self.forward(id, session, request, method, params.map(Params::from)) {
             Ok(()) => Served::Forwarded,
             Err(why) => Served::Overloaded(why.into()),
         }
@@ -259,7 +259,7 @@ impl Bridge {
         };
         let line = child
             .routes
-            .request(Origin::ListTools, "tools/list", Some(params));
+            .request(Origin::ListTools, "tools/list", Some(params.into()));
         self.stateless.listing = Listing::Asking { page, refresh };
         let _ = self.write(id, &line);
     }

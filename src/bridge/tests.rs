@@ -103,7 +103,7 @@ impl Rig {
             view,
             handle,
             method,
-            Some(params),
+            Some(params.into()),
             self.now,
             None,
         );
@@ -1213,7 +1213,7 @@ fn max_children_ends_the_least_active_idle_session_to_make_room() {
     rig.views.insert(SessionKey(3), SessionView::default());
     let commands = rig.call(Some(SessionKey(3)), |b, ctx| {
         ctx.set_least_active_idle(Some(SessionKey(1)));
-        b.handle_request(ctx, handle, "initialize", Some(json!({})))
+        b.handle_request(ctx, handle, "initialize", Some(json!({}).into()))
     });
     assert!(commands.is_empty(), "not refused: {commands:?}");
     let actions = rig.actions();

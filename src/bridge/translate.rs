@@ -30,7 +30,7 @@ use super::route;
 use super::Queued;
 use super::{Bridge, Due};
 use crate::log;
-use crate::mcp::jsonrpc::{self, ErrorObject, Id};
+use crate::mcp::jsonrpc::{self, ErrorObject, Id, Params};
 use crate::mcp::{Command, RequestHandle, SessionKey};
 use serde_json::{json, Map, Value};
 use std::collections::{BTreeSet, HashMap, VecDeque};
@@ -221,7 +221,7 @@ impl Bridge {
         self.translator
             .clients
             .insert(session, (request, capabilities.clone(), bound));
-        match self.forward(id, session, request, method, params) {
+        match self.forward(id, session, request, method, params.map(Params::from)) {
             Ok(()) => Outcome::Forwarded,
             Err(why) => Outcome::Overloaded(why),
         }
@@ -238,7 +238,7 @@ impl Bridge {
         let line = child.routes.request(
             route::Origin::Internal,
             "logging/setLevel",
-            Some(json!({"level": level})),
+            Some(json!({"level": level}).into()),
         );
         self.translator.log_level = Some(level);
         self.write_control(id, &line);
@@ -678,7 +678,7 @@ impl Bridge {
                 let line = child.routes.request(
                     route::Origin::Internal,
                     method,
-                    Some(json!({"uri": uri})),
+                    Some(json!({"uri": uri}).into()),
                 );
                 self.write_control(id, &line);
             }

@@ -6,12 +6,14 @@
 //! token, a late answer, a cancelled call or a closed session all end in a lookup that finds
 //! nothing. At most [`MAX_PENDING_CALLS`] wait per session.
 
-use super::tools::{self, Finish, Plan, Step};
-use super::{arguments, str_param, Bucket, Builtin};
+use super::tools::{self, Arguments, Finish, Plan, Step};
 use super::{input_required, stateless};
+use super::{invalid_params, Bucket, Builtin};
 use crate::mcp::jsonrpc::SERVER_ERROR;
-use crate::mcp::{Context, ErrorObject, OutgoingId, RequestHandle, SessionKey, SessionView};
-use serde_json::{json, Map, Value};
+use crate::mcp::{
+    Context, ErrorObject, OutgoingId, Params, RequestHandle, SessionKey, SessionView,
+};
+use serde_json::{json, Value};
 use std::collections::VecDeque;
 use std::time::Instant;
 
@@ -38,20 +40,21 @@ impl Builtin {
         &mut self,
         ctx: &mut Context<'_>,
         request: RequestHandle,
-        params: &Value,
+        params: &Params,
     ) {
-        let name = match str_param(params, "name") {
-            Ok(name) => name,
-            Err(e) => return ctx.respond(request, Err(e)),
+        // Read from the params text: most calls need only the name and a string.
+        let Some(name) = params.get_str(&["name"]) else {
+            return ctx.respond(request, Err(invalid_params("params.name must be a string")));
         };
-        let args = match arguments(params) {
+        let name: &str = &name;
+        let args = match Arguments::of(params.get_raw(&["arguments"])) {
             Ok(args) => args,
             Err(e) => return ctx.respond(request, Err(e)),
         };
         // MCP progress: a token is a string or an integer; anything else counts as none.
         let progress_token = params
-            .get("_meta")
-            .and_then(|m| m.get("progressToken"))
+            .get_raw(&["_meta"])
+            .and_then(|_| params.get("_meta")?.get("progressToken"))
             .filter(|t| t.is_string() || t.is_number());
         let bucket = ctx.session();
         let plan = match ctx.session_view().filter(|v| v.is_modern()) {
@@ -107,14 +110,14 @@ impl Builtin {
         now: Instant,
         name: &str,
         params: &Value,
-        args: &Map<String, Value>,
+        args: &Arguments<'_>,
         progress_token: Option<&Value>,
         view: &SessionView,
     ) -> Plan {
         if let Some(outcome) = self.input_required_tool(now, name, params, view) {
             return Plan::Answer(outcome);
         }
-        if let Some(plan) = stateless::plan(name, args, view) {
+        if let Some(plan) = stateless::plan(name, args.map(), view) {
             return plan;
         }
         match tools::plan(name, args, progress_token, Some(&view.client_capabilities)) {

@@ -46,7 +46,7 @@ mod tools;
 
 use crate::mcp::jsonrpc::{INVALID_PARAMS, METHOD_NOT_FOUND, SERVER_ERROR};
 use crate::mcp::lifecycle::ServerInfo;
-use crate::mcp::{Context, ErrorObject, Handler, OutgoingId, RequestHandle, SessionKey};
+use crate::mcp::{Context, ErrorObject, Handler, OutgoingId, Params, RequestHandle, SessionKey};
 use calls::Pending;
 use logging::{Level, LogFilter};
 use request_state::RequestStates;
@@ -146,9 +146,9 @@ impl Handler for Builtin {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
-        let params = params.unwrap_or_else(|| json!({}));
+        let params = params.unwrap_or_else(|| json!({}).into());
         let bucket = ctx.session();
         let modern = is_modern(ctx);
         let outcome = match method {
@@ -184,7 +184,7 @@ impl Handler for Builtin {
         &mut self,
         _ctx: &mut Context<'_>,
         _method: &str,
-        _params: Option<Value>,
+        _params: Option<Params>,
     ) {
     }
 

@@ -11,8 +11,11 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
+use crate::mcp::jsonrpc::params;
 use crate::mcp::{ErrorObject, RawResult};
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
+use std::cell::OnceCell;
 use std::collections::VecDeque;
 use std::time::Duration;
 
@@ -113,7 +116,7 @@ pub(super) fn declared(capabilities: Option<&Value>, capability: &str) -> bool {
 /// `client_capabilities` is what the session's client declared, if known.
 pub(super) fn plan(
     name: &str,
-    args: &Map<String, Value>,
+    args: &Arguments<'_>,
     progress_token: Option<&Value>,
     client_capabilities: Option<&Value>,
 ) -> Plan {
@@ -125,8 +128,8 @@ pub(super) fn plan(
     };
     let answer = |result: Value| Plan::Answer(Ok(result));
     match name {
-        "echo" => match required_str(args, "message") {
-            Ok(message) => Plan::Encoded(encoded_text_result(message)),
+        "echo" => match args.str("message") {
+            Ok(message) => Plan::Encoded(encoded_text_result(&message)),
             Err(e) => Plan::Answer(Err(e)),
         },
         "test_simple_text" => Plan::Encoded(encoded_text_result(
@@ -189,7 +192,7 @@ pub(super) fn plan(
             steps: VecDeque::from([Step::CloseStream, Step::Pause(RECONNECT_DELAY)]),
             result: text_result("Reconnection test completed"),
         },
-        "test_sampling" => match required_str(args, "prompt") {
+        "test_sampling" => match args.str("prompt") {
             Err(e) => Plan::Answer(Err(e)),
             Ok(_) if !declared("sampling") => lacks("sampling"),
             Ok(prompt) => Plan::Ask {
@@ -201,7 +204,7 @@ pub(super) fn plan(
                 finish: Finish::Sampling,
             },
         },
-        "test_elicitation" => match required_str(args, "message") {
+        "test_elicitation" => match args.str("message") {
             Err(e) => Plan::Answer(Err(e)),
             Ok(_) if !declared("elicitation") => lacks("elicitation"),
             Ok(message) => Plan::Ask {
@@ -269,10 +272,10 @@ pub(super) fn plan(
             }),
             finish: Finish::ElicitationSummary,
         },
-        "json_schema_2020_12_tool" => match check_person(args) {
+        "json_schema_2020_12_tool" => match check_person(args.map()) {
             Ok(()) => answer(text_result(&format!(
                 "Received arguments: {}",
-                Value::Object(args.clone())
+                Value::Object(args.map().clone())
             ))),
             Err(e) => Plan::Answer(Err(e)),
         },
@@ -365,11 +368,46 @@ fn image() -> Value {
 }
 
 /// A required string argument, or the -32602 that names what is wrong.
-fn required_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, ErrorObject> {
-    match args.get(name) {
-        Some(Value::String(s)) => Ok(s),
-        Some(_) => Err(invalid_params(format!("Argument {name} must be a string"))),
-        None => Err(invalid_params(format!("Missing required argument: {name}"))),
+/// A tool call's `arguments`, read from the params text: most tools take one string, and the
+/// whole object is built only for the few that read more.
+pub(super) struct Arguments<'a> {
+    /// The JSON text of the arguments object, if there is one.
+    raw: Option<&'a str>,
+    map: OnceCell<Map<String, Value>>,
+}
+
+impl<'a> Arguments<'a> {
+    /// The arguments whose JSON text is `raw` (a member of params already checked as JSON);
+    /// absent or null means none, anything else but an object is -32602.
+    pub(super) fn of(raw: Option<&'a str>) -> Result<Arguments<'a>, ErrorObject> {
+        let raw = match raw {
+            None | Some("null") => None,
+            Some(raw) if raw.starts_with('{') => Some(raw),
+            Some(_) => return Err(invalid_params("arguments must be an object")),
+        };
+        Ok(Arguments {
+            raw,
+            map: OnceCell::new(),
+        })
+    }
+
+    /// The required string argument `name`.
+    pub(super) fn str(&self, name: &str) -> Result<Cow<'a, str>, ErrorObject> {
+        match self.raw.and_then(|raw| params::member(raw, name)) {
+            None => Err(invalid_params(format!("Missing required argument: {name}"))),
+            Some(raw) => params::string(raw)
+                .ok_or_else(|| invalid_params(format!("Argument {name} must be a string"))),
+        }
+    }
+
+    /// The whole object (empty when absent or null).
+    pub(super) fn map(&self) -> &Map<String, Value> {
+        self.map.get_or_init(|| {
+            // The params text was checked on arrival, so its members parse.
+            self.raw
+                .and_then(|raw| serde_json::from_str(raw).ok())
+                .unwrap_or_default()
+        })
     }
 }
 
@@ -408,10 +446,17 @@ fn check_person(args: &Map<String, Value>) -> Result<(), ErrorObject> {
 mod tests {
     use super::*;
     use crate::builtin::tool_list::list;
+    use crate::mcp::Params;
+
+    /// `args` as the arguments of a call's params, as they arrive.
+    fn with_args(args: Value, run: impl FnOnce(&Arguments<'_>) -> Plan) -> Plan {
+        let params = Params::from(json!({"arguments": args}));
+        run(&Arguments::of(params.get_raw(&["arguments"])).unwrap())
+    }
 
     fn call(name: &str, args: Value) -> Plan {
         let caps = json!({"sampling": {}, "elicitation": {}, "roots": {}});
-        plan(name, args.as_object().unwrap(), None, Some(&caps))
+        with_args(args, |args| plan(name, args, None, Some(&caps)))
     }
 
     fn answer(name: &str) -> Value {
@@ -632,7 +677,7 @@ mod tests {
             "list_roots",
         ] {
             let args = json!({"prompt": "p", "message": "m"});
-            match plan(name, args.as_object().unwrap(), None, Some(&json!({}))) {
+            match with_args(args, |args| plan(name, args, None, Some(&json!({})))) {
                 Plan::Answer(Ok(v)) => assert_eq!(v["isError"], true, "{name}"),
                 other => panic!("{name}: {other:?}"),
             }

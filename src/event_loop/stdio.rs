@@ -270,7 +270,7 @@ mod tests {
             _: &mut crate::mcp::Context<'_>,
             _: crate::mcp::RequestHandle,
             _: &str,
-            _: Option<serde_json::Value>,
+            _: Option<crate::mcp::Params>,
         ) {
         }
         fn processes(&mut self) -> Option<&mut dyn crate::process::ProcessHost> {

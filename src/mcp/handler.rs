@@ -17,7 +17,7 @@
 //! queued before the panic is discarded.
 
 use super::dispatch::{Outbox, TimerKey};
-use super::jsonrpc::{ErrorObject, RawResult};
+use super::jsonrpc::{ErrorObject, Params, RawResult};
 use super::lifecycle::ServerInfo;
 use crate::process::ProcessHost;
 use serde_json::Value;
@@ -300,29 +300,35 @@ pub trait Handler {
     /// against the configured eras and opened the session. The default answers from
     /// [`Handler::server_info`] (the transport puts in the revision it negotiated); a backend
     /// that must ask upstream first (the stdio bridge) overrides it and answers later.
-    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
-        ctx.respond(request, self.server_info().initialize(params.as_ref()));
+    fn initialize(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        params: Option<Params>,
+    ) {
+        ctx.respond(request, self.server_info().initialize(params.as_deref()));
     }
 
     /// `ping`: answered at once by default. A proxy may override it to ask its backend.
-    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Value>) {
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Params>) {
         ctx.respond(request, Ok(Value::Object(Default::default())));
     }
 
     /// `server/discover` of a stateless (2026-07-28) request: answered from
     /// [`Handler::server_info`] by default. A proxy may override it to ask its backend.
-    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Value>) {
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, _params: Option<Params>) {
         ctx.respond(request, Ok(self.server_info().discover()));
     }
 
     /// Every other client request (the lifecycle ones go to the methods above). Answer now or
-    /// later with [`Context::respond`].
+    /// later with [`Context::respond`]. `params` are read from their JSON text on demand
+    /// ([`Params`]), so a handler pays for the members it reads.
     fn handle_request(
         &mut self,
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     );
 
     /// A client notification (`notifications/initialized`, `notifications/cancelled`, ...).
@@ -331,7 +337,7 @@ pub trait Handler {
         &mut self,
         _ctx: &mut Context<'_>,
         _method: &str,
-        _params: Option<Value>,
+        _params: Option<Params>,
     ) {
     }
 
@@ -386,15 +392,20 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
         (**self).server_info()
     }
 
-    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+    fn initialize(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        params: Option<Params>,
+    ) {
         (**self).initialize(ctx, request, params)
     }
 
-    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+    fn ping(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Params>) {
         (**self).ping(ctx, request, params)
     }
 
-    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+    fn discover(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Params>) {
         (**self).discover(ctx, request, params)
     }
 
@@ -403,12 +414,12 @@ impl<H: Handler + ?Sized> Handler for Box<H> {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         (**self).handle_request(ctx, request, method, params)
     }
 
-    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Params>) {
         (**self).handle_notification(ctx, method, params)
     }
 

@@ -12,6 +12,10 @@ use serde_json::{Map, Number, Value};
 use std::fmt;
 
 mod envelope;
+pub(crate) mod params;
+mod scan;
+
+pub use params::Params;
 
 /// Appends the JSON text of a value, a `str` or a number (serde_json's compact writer, which
 /// cannot fail into a Vec).
@@ -147,14 +151,14 @@ pub enum Message {
         /// Method name.
         method: String,
         /// Parameters object, if any.
-        params: Option<Value>,
+        params: Option<Params>,
     },
     /// A one-way message; never answered.
     Notification {
         /// Method name.
         method: String,
         /// Parameters object, if any.
-        params: Option<Value>,
+        params: Option<Params>,
     },
     /// A successful response to a request the receiver sent earlier.
     Response {
@@ -216,7 +220,7 @@ struct Members {
     id: Option<Value>,
     version_ok: bool,
     method: Option<Value>,
-    params: Option<Value>,
+    params: Option<params::Member>,
     result: Option<Value>,
     error: Option<Value>,
 }
@@ -227,7 +231,7 @@ impl Members {
         match key {
             "id" => self.id = Some(member),
             "jsonrpc" => self.version_ok = member.as_str() == Some("2.0"),
-            "params" => self.params = Some(member),
+            "params" => self.params = Some(params::Member::from_value(member)),
             "method" => self.method = Some(member),
             "result" => self.result = Some(member),
             "error" => self.error = Some(member),
@@ -264,11 +268,11 @@ impl Members {
         if bad_id {
             return invalid("\"id\" must be a string or an integer");
         }
-        if let Some(p) = &params {
-            if !p.is_object() {
-                return invalid("\"params\" must be an object");
-            }
-        }
+        let params = match params {
+            None => None,
+            Some(params::Member::Object(params)) => Some(params),
+            Some(params::Member::Other) => return invalid("\"params\" must be an object"),
+        };
         if let Some(method) = method {
             let Value::String(method) = method else {
                 return invalid("\"method\" must be a string");
@@ -312,13 +316,13 @@ impl Message {
                 map.insert("id".into(), id.to_value());
                 map.insert("method".into(), Value::from(method.clone()));
                 if let Some(p) = params {
-                    map.insert("params".into(), p.clone());
+                    map.insert("params".into(), (**p).clone());
                 }
             }
             Message::Notification { method, params } => {
                 map.insert("method".into(), Value::from(method.clone()));
                 if let Some(p) = params {
-                    map.insert("params".into(), p.clone());
+                    map.insert("params".into(), (**p).clone());
                 }
             }
             Message::Response { id, result } => {
@@ -338,13 +342,14 @@ impl Message {
 
     /// The message serialised on one line (no raw newlines: safe for SSE data and stdio).
     ///
-    /// Byte for byte what `encode(&self.to_value())` gives (members in the sorted order of
-    /// serde_json's map), written straight from the parts: no `Value` tree is built and no
-    /// result is cloned (the answer to every request comes through here).
+    /// Members in the sorted order of serde_json's map, written straight from the parts: no
+    /// `Value` tree is built and no result is cloned (the answer to every request comes through
+    /// here). A response or error is byte for byte what `encode(&self.to_value())` gives; params
+    /// go out as their text, as received (a proxy forwards them unchanged).
     pub fn to_json(&self) -> String {
         let mut out = Vec::with_capacity(128);
         self.write_json(&mut out);
-        // Only JSON text (literals and serde_json output) was written.
+        // Only JSON text (literals, serde_json output and checked params text) was written.
         String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"))
     }
 
@@ -359,7 +364,7 @@ impl Message {
                 write_value!(out, method.as_str());
                 if let Some(p) = params {
                     out.extend_from_slice(b",\"params\":");
-                    write_value!(out, p);
+                    out.extend_from_slice(p.as_str().as_bytes());
                 }
             }
             Message::Notification { method, params } => {
@@ -367,7 +372,7 @@ impl Message {
                 write_value!(out, method.as_str());
                 if let Some(p) = params {
                     out.extend_from_slice(b",\"params\":");
-                    write_value!(out, p);
+                    out.extend_from_slice(p.as_str().as_bytes());
                 }
             }
             Message::Response { id, result } => {
@@ -621,7 +626,7 @@ mod tests {
             Message::Request {
                 id: Id::from(7),
                 method: "tools/call".into(),
-                params: Some(json!({"a":1})),
+                params: Some(json!({"a":1}).into()),
             },
             Message::Notification {
                 method: "notifications/initialized".into(),
@@ -653,7 +658,7 @@ mod tests {
             Message::Request {
                 id: Id::String(odd.into()),
                 method: odd.into(),
-                params: Some(json!({"z":[1,2.5,null,true],"a":{"b":odd}})),
+                params: Some(json!({"z":[1,2.5,null,true],"a":{"b":odd}}).into()),
             },
             Message::Request {
                 id: Id::from(u64::MAX),
@@ -662,7 +667,7 @@ mod tests {
             },
             Message::Notification {
                 method: "notifications/progress".into(),
-                params: Some(json!({"progress":1,"total":-2})),
+                params: Some(json!({"progress":1,"total":-2}).into()),
             },
             Message::Notification {
                 method: "n".into(),

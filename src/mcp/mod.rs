@@ -12,7 +12,7 @@ pub use dispatch::{Outbox, TimerKey};
 pub use handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
 pub(crate) use jsonrpc::Id;
 pub use jsonrpc::{
-    ErrorObject, RawResult, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST, METHOD_NOT_FOUND,
-    PARSE_ERROR, REQUEST_TIMEOUT, RESOURCE_NOT_FOUND, SERVER_ERROR,
+    ErrorObject, Params, RawResult, INTERNAL_ERROR, INVALID_PARAMS, INVALID_REQUEST,
+    METHOD_NOT_FOUND, PARSE_ERROR, REQUEST_TIMEOUT, RESOURCE_NOT_FOUND, SERVER_ERROR,
 };
 pub use lifecycle::ServerInfo;

@@ -658,7 +658,7 @@ fn deferred_initialize_answer_keeps_its_session_header() {
             &mut self,
             ctx: &mut Context<'_>,
             request: RequestHandle,
-            params: Option<serde_json::Value>,
+            params: Option<crate::mcp::Params>,
         ) {
             self.handle_request(ctx, request, "initialize", params);
         }
@@ -667,7 +667,7 @@ fn deferred_initialize_answer_keeps_its_session_header() {
             ctx: &mut Context<'_>,
             request: RequestHandle,
             method: &str,
-            params: Option<serde_json::Value>,
+            params: Option<crate::mcp::Params>,
         ) {
             if method == "initialize" {
                 self.1 = Some(request);
@@ -680,7 +680,7 @@ fn deferred_initialize_answer_keeps_its_session_header() {
             &mut self,
             ctx: &mut Context<'_>,
             method: &str,
-            params: Option<serde_json::Value>,
+            params: Option<crate::mcp::Params>,
         ) {
             self.0.handle_notification(ctx, method, params);
         }
@@ -767,7 +767,7 @@ impl Handler for SickHealth {
         ctx: &mut crate::mcp::Context<'_>,
         request: crate::mcp::RequestHandle,
         method: &str,
-        params: Option<serde_json::Value>,
+        params: Option<crate::mcp::Params>,
     ) {
         self.0.handle_request(ctx, request, method, params)
     }

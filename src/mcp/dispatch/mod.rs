@@ -20,7 +20,7 @@ pub(crate) use table::InFlight;
 use crate::idmap::IdMap;
 use crate::log;
 use crate::mcp::handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
-use crate::mcp::jsonrpc::{self, ErrorObject, Id};
+use crate::mcp::jsonrpc::{self, ErrorObject, Id, Params};
 use crate::mcp::SessionView;
 use serde_json::Value;
 use std::collections::VecDeque;
@@ -224,7 +224,7 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
         view: Option<&SessionView>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
         now: Instant,
         least_active_idle: Option<SessionKey>,
     ) -> Work {
@@ -381,7 +381,7 @@ mod tests {
             _: &mut Context<'_>,
             _: RequestHandle,
             _: &str,
-            _: Option<Value>,
+            _: Option<Params>,
         ) {
         }
     }

@@ -10,7 +10,7 @@
 //! what that path gives: each member's value is the same `Value`, the last of a repeated key
 //! wins as in serde_json's map, and classification is the same code ([`Members::classify`]).
 
-use super::{Body, Members};
+use super::{params, Body, Members};
 use serde_json::Value;
 
 /// At most this many `{` and `[` in a body read here: nesting then stays far below serde_json's
@@ -60,6 +60,11 @@ pub(super) fn parse_plain(text: &str) -> Option<Body> {
                 // The usual version, compared without building a string.
                 members.version_ok = true;
                 at += 5;
+            } else if key == "params" {
+                // Kept as text: most handlers read a member or two, a proxy none.
+                let (member, used) = params::checked(rest)?;
+                members.params = Some(member);
+                at += used;
             } else {
                 let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
                 let value = values.next()?.ok()?;
@@ -164,6 +169,15 @@ mod tests {
             "1.",
             "{\"a\":{\"b\":[{}]}}",
             "\"{[\"",
+            "{\"a\":\"\\ud800\"}",
+            "{\"a\":1e400}",
+            "{\"a\":1E2,\"b\":[]}",
+            "{\"k\":\"v\",\"k\":\"w\"}",
+            "{\"n\\u0061me\":1}",
+            "{\n\"a\":\r1}",
+            "{\"a\":\"\\u0001\",\"b\":-0}",
+            "{\"a\":01}",
+            "{\"a\":\"\u{1}\"}",
         ];
         let gaps = ["", " ", "\n\t", "\r"];
         // A deterministic generator (64-bit LCG): no dependency, the same inputs every run.

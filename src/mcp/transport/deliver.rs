@@ -10,7 +10,7 @@ use crate::log;
 use crate::mcp::dispatch::{call_back_refusals, Work};
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Context, Handler, OutgoingId, RequestHandle, SessionKey};
-use crate::mcp::jsonrpc::{self, Answer, ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{self, Answer, ErrorObject, Id, Message, Params};
 use crate::mcp::transport::session::{stream_mut, Delivery, Stream, StreamNo, STANDALONE};
 use crate::mcp::version;
 use serde_json::Value;
@@ -103,7 +103,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         key: SessionKey,
         handle: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
         now: Instant,
     ) {
         let idle = (method == "initialize")
@@ -192,7 +192,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                     }
                     let message = Message::Notification {
                         method,
-                        params: Some(params),
+                        params: Some(params.into()),
                     };
                     self.route(key, related, message.to_json(), false);
                 }
@@ -215,7 +215,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                     let message = Message::Request {
                         id: Id::from(id.0),
                         method,
-                        params: Some(params),
+                        params: Some(params.into()),
                     };
                     self.route(key, related, message.to_json(), false);
                 }

@@ -100,7 +100,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                     let handle = self.dispatcher.track(key, id, &method, STANDALONE);
                     if let Some(session) = self.sessions.get_mut(&key) {
                         if method == "initialize" {
-                            fill_view(&mut session.view, params.as_ref());
+                            fill_view(&mut session.view, params.as_deref());
                         }
                     }
                     self.call_request(key, handle, &method, params, now);

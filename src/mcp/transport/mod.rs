@@ -21,7 +21,7 @@
 use super::dispatch::{Caps, Dispatcher, TimerKey};
 use super::error::Error;
 use super::handler::{Handler, RequestHandle, SessionKey, SessionView};
-use super::jsonrpc::{self, Body, Id, Message};
+use super::jsonrpc::{self, Body, Id, Message, Params};
 use super::version;
 use crate::config::ResponseMode;
 use crate::http::{Field, RequestHead};
@@ -159,7 +159,7 @@ pub struct Transport<H: Handler + ?Sized = dyn Handler> {
     reap: Vec<SessionKey>,
     /// The requests of the POST being exchanged (client id until tracked, then the handle),
     /// kept between POSTs for its memory.
-    scratch: Vec<(Result<RequestHandle, Id>, String, Option<Value>)>,
+    scratch: Vec<(Result<RequestHandle, Id>, String, Option<Params>)>,
 }
 
 impl<H: Handler + ?Sized> Transport<H> {
@@ -268,9 +268,13 @@ impl<H: Handler + ?Sized> Transport<H> {
         let Body::Single(Ok(message)) = body else {
             return Error::InvalidRequest("initialize must be a single request").reply(None);
         };
+        let null = Value::Null;
         let params = match &message {
-            Message::Request { params, .. } => params.clone().unwrap_or(Value::Null),
-            _ => Value::Null,
+            Message::Request {
+                params: Some(params),
+                ..
+            } => &**params,
+            _ => &null,
         };
         let requested = params.get("protocolVersion").and_then(Value::as_str);
         let request_id = match &message {

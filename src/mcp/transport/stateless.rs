@@ -23,7 +23,7 @@ use super::{Action, Reply, ReplyBody, ResponseMode, Transport};
 use crate::http::{Field, RequestHead};
 use crate::mcp::error::{AskedIn, Error};
 use crate::mcp::handler::{Handler, SessionKey, SessionView};
-use crate::mcp::jsonrpc::{Body, Id, Message};
+use crate::mcp::jsonrpc::{Body, Id, Message, Params};
 use crate::mcp::transport::session::{
     stream_mut, ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo,
 };
@@ -81,8 +81,11 @@ pub fn is_stateless(head: &RequestHead, message: Option<&Message>) -> bool {
 
 /// Whether a request without a version header is stateless by its body: `server/discover`, or
 /// a 2026 protocol version in `_meta` (MCP versioning, "dual-era" servers choose per request).
-pub fn is_stateless_request(method: &str, params: Option<&Value>) -> bool {
-    method == "server/discover" || meta_str(params, META_VERSION).is_some_and(version::is_modern)
+pub fn is_stateless_request(method: &str, params: Option<&Params>) -> bool {
+    method == "server/discover"
+        || params
+            .and_then(|p| p.get_str(&["_meta", META_VERSION]))
+            .is_some_and(|v| version::is_modern(v.as_ref()))
 }
 
 /// Runs the validation ladder on a stateless request and returns the view its handler sees.
@@ -365,7 +368,7 @@ pub fn tagged(method: &str, params: &Value, subscription: &Id) -> String {
     }
     Message::Notification {
         method: method.to_string(),
-        params: Some(params),
+        params: Some(params.into()),
     }
     .to_json()
 }
@@ -403,13 +406,13 @@ impl<H: Handler + ?Sized> Transport<H> {
                 return Error::InvalidRequest("clients send no responses in 2026-07-28").reply(None)
             }
         };
-        let requested = meta_str(params.as_ref(), META_VERSION).unwrap_or(version::MODERN);
+        let requested = meta_str(params.as_deref(), META_VERSION).unwrap_or(version::MODERN);
         if let Some(reply) =
             super::eras::refuse_modern(&self.settings.eras, Some(id.clone()), requested)
         {
             return reply;
         }
-        let view = match validate(head, &method, params.as_ref()) {
+        let view = match validate(head, &method, params.as_deref()) {
             Ok(view) => view,
             Err(error) => return error.reply(Some(id)),
         };
@@ -419,7 +422,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         }
         let key = self.open_ephemeral(view, now);
         if method == "subscriptions/listen" {
-            let reply = self.listen(conn, key, id, params.as_ref());
+            let reply = self.listen(conn, key, id, params.as_deref());
             self.listened_changed();
             return reply;
         }
@@ -696,7 +699,7 @@ mod tests {
         let list = Message::Request {
             id: Id::from(1),
             method: "tools/list".into(),
-            params: Some(meta("2026-07-28")),
+            params: Some(meta("2026-07-28").into()),
         };
         let legacy = Message::Request {
             id: Id::from(1),

@@ -26,7 +26,7 @@ use crate::lines::{LineFramer, LineTooLong};
 use crate::mcp::dispatch::{call_back_refusals, Caps, Dispatcher, TimerKey, Work};
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Command, Handler, OutgoingId, RequestHandle, SessionKey, SessionView};
-use crate::mcp::jsonrpc::{self, Answer, Body, ErrorObject, Id, Message};
+use crate::mcp::jsonrpc::{self, Answer, Body, ErrorObject, Id, Message, Params};
 use crate::mcp::version;
 use crate::timer::{self, TimerWheel};
 use serde_json::Value;
@@ -249,7 +249,7 @@ impl StdioTransport {
         })
     }
 
-    fn request(&mut self, id: Id, method: &str, params: Option<Value>, now: Instant) {
+    fn request(&mut self, id: Id, method: &str, params: Option<Params>, now: Instant) {
         // The stream is one session: its stateless requests count towards the same cap.
         let max = self.dispatcher.max_pending();
         if self.dispatcher.in_flight() >= max {
@@ -276,8 +276,8 @@ impl StdioTransport {
     }
 
     /// A 2026-07-28 request: validated, then handled in a session that ends with its answer.
-    fn stateless_request(&mut self, id: Id, method: &str, params: Option<Value>, now: Instant) {
-        let view = match stateless::validate_meta(params.as_ref()) {
+    fn stateless_request(&mut self, id: Id, method: &str, params: Option<Params>, now: Instant) {
+        let view = match stateless::validate_meta(params.as_deref()) {
             Ok(view) => view,
             Err(rejection) => {
                 return self.write(&Message::Error {
@@ -305,7 +305,7 @@ impl StdioTransport {
         key: SessionKey,
         id: Id,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
         now: Instant,
     ) {
         let handle = self.dispatcher.track(key, id, method, 0);
@@ -368,7 +368,7 @@ impl StdioTransport {
                 Command::Notify { method, params, .. } => {
                     self.write(&Message::Notification {
                         method,
-                        params: Some(params),
+                        params: Some(params.into()),
                     });
                 }
                 Command::Request {
@@ -386,7 +386,7 @@ impl StdioTransport {
                     self.write(&Message::Request {
                         id: Id::from(id.0),
                         method,
-                        params: Some(params),
+                        params: Some(params.into()),
                     });
                 }
                 Command::Timer { key, after, .. } => {
@@ -725,7 +725,7 @@ mod tests {
             ctx: &mut Context<'_>,
             request: RequestHandle,
             method: &str,
-            _params: Option<Value>,
+            _params: Option<Params>,
         ) {
             let view = ctx.session_view().unwrap();
             self.0.borrow_mut().push(format!(

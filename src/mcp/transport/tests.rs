@@ -835,7 +835,7 @@ impl Handler for Wrapped {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         if method == "boom" {
             ctx.respond(request, Ok(json!({"lost": true})));
@@ -849,7 +849,7 @@ impl Handler for Wrapped {
         self.0.handle_request(ctx, request, method, params)
     }
 
-    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Params>) {
         self.0.handle_notification(ctx, method, params)
     }
 
@@ -920,8 +920,13 @@ impl Handler for LateInit {
         self.inner.server_info()
     }
 
-    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
-        self.init = Some((request, params));
+    fn initialize(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        params: Option<Params>,
+    ) {
+        self.init = Some((request, params.map(Params::into_value)));
         ctx.set_timer(Duration::from_millis(10), CLOSE_INIT);
     }
 
@@ -930,12 +935,12 @@ impl Handler for LateInit {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         self.inner.handle_request(ctx, request, method, params)
     }
 
-    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Value>) {
+    fn handle_notification(&mut self, ctx: &mut Context<'_>, method: &str, params: Option<Params>) {
         self.inner.handle_notification(ctx, method, params)
     }
 
@@ -1186,7 +1191,12 @@ struct Gate {
 }
 
 impl Handler for Gate {
-    fn initialize(&mut self, ctx: &mut Context<'_>, request: RequestHandle, params: Option<Value>) {
+    fn initialize(
+        &mut self,
+        ctx: &mut Context<'_>,
+        request: RequestHandle,
+        params: Option<Params>,
+    ) {
         self.handle_request(ctx, request, "initialize", params);
     }
 
@@ -1195,7 +1205,7 @@ impl Handler for Gate {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         let mode = params
             .as_ref()
@@ -1500,7 +1510,7 @@ impl Handler for Ender {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         method: &str,
-        _: Option<Value>,
+        _: Option<Params>,
     ) {
         self.0.push(method.to_string());
         match method {
@@ -1592,7 +1602,7 @@ impl Handler for Timed {
         ctx: &mut Context<'_>,
         request: RequestHandle,
         _method: &str,
-        params: Option<Value>,
+        params: Option<Params>,
     ) {
         let name = params.as_ref().and_then(|p| p.get("name")).cloned();
         match name.as_ref().and_then(Value::as_str) {
