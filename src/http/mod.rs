@@ -69,6 +69,6 @@ pub use fields::Field;
 pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{
-    end_head, end_response, write_chunk, write_field, write_last_chunk, write_response,
-    write_status_line, BodyFraming, CONTINUE,
+    end_head, end_response, write_chunk, write_field, write_json_ok, write_last_chunk,
+    write_response, write_status_line, BodyFraming, CONTINUE,
 };
