@@ -369,7 +369,10 @@ impl<H: Handler + ?Sized> Server<H> {
                         }
                         Some(ReadEvent::Request(request)) => {
                             self.disarm(conn);
-                            self.route(conn, request, now);
+                            self.route(conn, &request, now);
+                            if let Some(c) = self.conn_mut(conn) {
+                                c.reader.recycle(request);
+                            }
                             self.resume_if_paused(conn);
                         }
                         None => {
