@@ -150,9 +150,14 @@ impl RequestReader {
         input: &[u8],
         scanned: usize,
     ) -> Result<(usize, Option<ReadEvent>), Error> {
+        if input.is_empty() {
+            // Between keep-alive requests the caller asks once more with nothing left: no
+            // head to look for (httparse would say Partial).
+            return Ok((0, None));
+        }
         let window = input.get(..self.limits.max_head_bytes).unwrap_or(input);
         head::check_request_start(window)?;
-        let at_limit = !input.is_empty() && window.len() == self.limits.max_head_bytes;
+        let at_limit = window.len() == self.limits.max_head_bytes;
         // httparse needs the whole head. It sees the complete lines only (the whole window at
         // the limit), so the outcome does not depend on how the bytes were split; and it reruns
         // only when a line was completed since the last call, so byte-wise senders cost
