@@ -1,7 +1,7 @@
 //! The header fields of a request head (RFC 9110 5), stored and indexed once per head.
 //!
-//! The field lines sit in one buffer (a parsed head's bytes from its first field name on,
-//! copied in one piece), checked as UTF-8 once when the head is built: the usual head is text,
+//! The field lines sit in one buffer (a parsed head's bytes, from its first field name on or,
+//! for a head `head::simple` read, the whole head, copied in one piece), checked as UTF-8 once when the head is built: the usual head is text,
 //! so a `str` value is a slice of it; a head carrying obs-text bytes (RFC 9110 5.5) keeps bytes
 //! and checks a value when it is asked for as text. Values are stored without surrounding
 //! whitespace.
@@ -287,7 +287,7 @@ impl PartialEq for Fields {
 impl Eq for Fields {}
 
 /// Indexes the lines of a buffer as they are added, then checks it as UTF-8 once.
-struct Index {
+pub(super) struct Index {
     spans: Vec<Span>,
     first: [u32; FIELDS],
     /// Per [`Field`], its last line so far (index plus one; 0: none yet).
@@ -317,6 +317,14 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
 pub(crate) struct Storage {
     bytes: Vec<u8>,
     spans: Vec<Span>,
+}
+
+#[cfg(test)]
+impl Storage {
+    /// The capacities of the byte and line storage.
+    pub(crate) fn capacities(&self) -> (usize, usize) {
+        (self.bytes.capacity(), self.spans.capacity())
+    }
 }
 
 /// Capacity in bytes a [`Storage`] buffer may keep: a usual head's fields fit, while one that
@@ -351,7 +359,7 @@ impl Index {
     /// Adds the line whose name `name` is at `name_at` and whose value is `value_len` bytes at
     /// `value_at`, indexing it if its name is a [`Field`].
     #[inline]
-    fn push(&mut self, name: &[u8], name_at: usize, value_at: usize, value_len: usize) {
+    pub(super) fn push(&mut self, name: &[u8], name_at: usize, value_at: usize, value_len: usize) {
         let line = stored(self.spans.len().saturating_add(1));
         if let Some(field) = Field::of(name) {
             let slot = field as usize;
@@ -379,6 +387,31 @@ impl Index {
             value_end: stored(value_at.saturating_add(value_len)),
             next: 0,
         });
+    }
+
+    /// An index whose lines go into the line storage of `storage`, for a parser that finds
+    /// the lines itself; give the storage back with [`Index::give_back`] if it gives up.
+    pub(super) fn from_storage(storage: &mut Storage) -> Self {
+        Index::in_storage(core::mem::take(&mut storage.spans), 0)
+    }
+
+    /// How many lines were added.
+    pub(super) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Returns the line storage to `storage` (the parser gave up).
+    pub(super) fn give_back(self, storage: &mut Storage) {
+        storage.spans = self.spans;
+    }
+
+    /// The fields over a copy of `region`, the bytes the added offsets count in, made in the
+    /// byte storage of `storage`.
+    pub(super) fn finish_in(self, storage: &mut Storage, region: &[u8]) -> Fields {
+        let mut bytes = core::mem::take(&mut storage.bytes);
+        bytes.clear();
+        bytes.extend_from_slice(region);
+        self.finish(bytes)
     }
 
     /// The fields over `bytes`, checked as UTF-8 once.
@@ -476,6 +509,14 @@ impl Fields {
         match &self.buffer {
             Buffer::Text(text) => text.get(range),
             Buffer::Bytes(bytes) => core::str::from_utf8(bytes.get(range)?).ok(),
+        }
+    }
+
+    /// Bytes `range` of the buffer as text; `None` when the buffer is not all UTF-8.
+    pub(super) fn text(&self, range: core::ops::Range<usize>) -> Option<&str> {
+        match &self.buffer {
+            Buffer::Text(text) => text.get(range),
+            Buffer::Bytes(_) => None,
         }
     }
 

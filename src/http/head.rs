@@ -11,6 +11,8 @@ use core::mem::MaybeUninit;
 use super::error::Error;
 use super::fields::{self, Field, Fields, Name};
 
+mod simple;
+
 /// The request method (RFC 9110 9); methods are case-sensitive, so `get` is `Other("get")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Method {
@@ -385,7 +387,7 @@ pub(crate) fn check_request_start(buf: &[u8]) -> Result<(), Error> {
 }
 
 /// A token character (RFC 9110 5.6.2).
-pub(super) fn is_tchar(b: u8) -> bool {
+pub(super) const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -415,6 +417,25 @@ const STACK_HEADERS: usize = 64;
 /// in bytes, including empty lines before it and the blank line ending it. The head is built in
 /// the storage `spare` holds, which it takes.
 pub(crate) fn parse(
+    buf: &[u8],
+    max_headers: usize,
+    spare: &mut Spare,
+) -> Result<Option<(RequestHead, usize)>, Error> {
+    let parsed = match simple::parse(buf, max_headers, spare) {
+        Some(parsed) => parsed,
+        None => match parse_with_httparse(buf, max_headers, spare)? {
+            Some(parsed) => parsed,
+            None => return Ok(None),
+        },
+    };
+    check_target(&parsed.0)?;
+    check_host(&parsed.0)?;
+    Ok(Some(parsed))
+}
+
+/// [`parse`] with httparse, for every head [`simple::parse`] leaves to it; the head is not
+/// checked beyond its syntax.
+fn parse_with_httparse(
     buf: &[u8],
     max_headers: usize,
     spare: &mut Spare,
@@ -461,8 +482,6 @@ pub(crate) fn parse(
         version,
         fields: Fields::parsed(fields, buf.get(..len).unwrap_or(buf), request.headers),
     };
-    check_target(&head)?;
-    check_host(&head)?;
     Ok(Some((head, len)))
 }
 
