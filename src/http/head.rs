@@ -1,5 +1,6 @@
-//! The request head: request line and header fields (RFC 9112 2-5), parsed with httparse and
-//! then checked for the rules httparse leaves to us: version, `Host`, request-target form.
+//! The request head: request line and header fields (RFC 9112 2-5), parsed with httparse (a
+//! plain head by `simple`, which reads it as httparse would, faster) and then checked for the
+//! rules httparse leaves to us: version, `Host`, request-target form.
 //!
 //! httparse already rejects (and we test that it does): whitespace between a field name and its
 //! colon (RFC 9112 5.1), obs-fold line folding (RFC 9112 5.2), NUL and bare CR in values, and

@@ -47,10 +47,11 @@
 //!
 //! # Layout
 //!
-//! `error` (errors and their status), `head` (request line and fields over httparse),
-//! `fields` (the header fields of a head, checked as UTF-8 once, the ones mcpd reads indexed),
-//! `framing` (body length, persistence, Expect), `chunked` (chunked decoder), `reader` (the
-//! state machine above), `response` (status line, fields, framing, chunks).
+//! `error` (errors and their status), `head` (request line and fields over httparse; plain
+//! heads by `head::simple`), `fields` (the header fields of a head, checked as UTF-8 once, the
+//! ones mcpd reads indexed), `framing` (body length, persistence, Expect), `chunked` (chunked
+//! decoder), `reader` (the state machine above), `response` (status line, fields, framing,
+//! chunks).
 
 mod chunked;
 mod error;
