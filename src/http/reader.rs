@@ -156,7 +156,6 @@ impl RequestReader {
             return Ok((0, None));
         }
         let window = input.get(..self.limits.max_head_bytes).unwrap_or(input);
-        head::check_request_start(window)?;
         let at_limit = window.len() == self.limits.max_head_bytes;
         // httparse needs the whole head. It sees the complete lines only (the whole window at
         // the limit), so the outcome does not depend on how the bytes were split; and it reruns
@@ -166,6 +165,8 @@ impl RequestReader {
         // Fast path, once per request: a head that is complete in the first bytes looked at
         // (the usual case) parses the same from the whole window as from its complete lines,
         // so those need not be found first (a byte-wise scan back from the end of the body).
+        // A head that parses passes `check_request_start` (its method is a token before a
+        // space, after well-formed empty lines), so that check runs only when it does not.
         let whole = match scanned {
             0 => head::parse(window, self.limits.max_headers, &mut self.spare)
                 .ok()
@@ -175,6 +176,7 @@ impl RequestReader {
         let (head, head_len) = match whole {
             Some(parsed) => parsed,
             None => {
+                head::check_request_start(window)?;
                 let new_line = window.get(scanned..).unwrap_or(window).contains(&b'\n');
                 self.state = State::Head {
                     scanned: window.len(),
@@ -715,6 +717,10 @@ mod tests {
             b"G(T",
             b"\x80\x81",
             b"GET\t/",
+            // Complete heads too: the check is skipped only for heads that parse.
+            b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GE\x00 / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"\x16ET / HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {
             let mut reader = RequestReader::new(limits());
             match reader.read(bytes) {
