@@ -117,17 +117,19 @@ impl RequestReader {
     /// complete, so the caller's buffer needs at most `max_head_bytes` for it: once `input`
     /// holds that many bytes without a complete head, the answer is [`Error::HeadTooLarge`].
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<ReadEvent>), Error> {
-        let result = self.step(input);
-        match &result {
-            Ok((consumed, _)) => {
-                self.idle = matches!(self.state, State::Head { .. }) && *consumed >= input.len();
+        // Matched by value, not by reference then returned: the result holds a whole request,
+        // and returning it after borrowing it cost a copy of it.
+        match self.step(input) {
+            Ok((consumed, event)) => {
+                self.idle = matches!(self.state, State::Head { .. }) && consumed >= input.len();
+                Ok((consumed, event))
             }
             Err(error) => {
                 self.state = State::Failed(error.clone());
                 self.idle = false;
+                Err(error)
             }
         }
-        result
     }
 
     /// True between requests: no byte of a next request is consumed or left unconsumed by the
@@ -197,16 +199,36 @@ impl RequestReader {
             }
         };
         let framing = request_framing(&head, self.limits.max_body_bytes)?;
+        let rest = input.get(head_len..).unwrap_or_default();
+        let whole_body = match framing.body {
+            BodyLength::Empty => Some(0),
+            // The usual POST: its whole body came with the head. Done here, without a stop in
+            // the Length state (two more moves of the whole request), as read_body would.
+            BodyLength::Length(n) if n <= rest.len() && !framing.expect_continue => Some(n),
+            BodyLength::Length(_) | BodyLength::Chunked => None,
+        };
+        if let Some(n) = whole_body {
+            let mut body = std::mem::take(&mut self.spare_body);
+            body.extend_from_slice(rest.get(..n).unwrap_or_default());
+            self.state = State::Head { scanned: 0 };
+            let request = Request {
+                head,
+                body,
+                keep_alive: framing.keep_alive,
+            };
+            return Ok((head_len + n, Some(ReadEvent::Request(request))));
+        }
         let pending = Pending {
             head,
             keep_alive: framing.keep_alive,
             body: std::mem::take(&mut self.spare_body),
         };
         self.state = match framing.body {
-            BodyLength::Empty => {
-                self.state = State::Head { scanned: 0 };
-                return Ok((head_len, Some(ReadEvent::Request(finish(pending)))));
-            }
+            // Answered above; as a body of length 0 it would end at once the same way.
+            BodyLength::Empty => State::Length {
+                pending,
+                remaining: 0,
+            },
             BodyLength::Length(remaining) => State::Length { pending, remaining },
             BodyLength::Chunked => State::Chunked {
                 pending,
@@ -216,7 +238,6 @@ impl RequestReader {
         if framing.expect_continue {
             return Ok((head_len, Some(ReadEvent::Continue)));
         }
-        let rest = input.get(head_len..).unwrap_or_default();
         let (body_len, event) = self.read_body(rest)?;
         // Both lengths count bytes of `input`, so the sum cannot exceed `input.len()`.
         Ok((head_len + body_len, event))
