@@ -98,6 +98,14 @@ pub(crate) struct Spare {
     fields: fields::Storage,
 }
 
+#[cfg(test)]
+impl Spare {
+    /// Whether any storage is held.
+    pub(crate) fn holds(&self) -> bool {
+        self.target.capacity() > 0 || self.fields.capacities() != (0, 0)
+    }
+}
+
 /// Optional whitespace around field values and list members (RFC 9110 5.6.3).
 pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
     let start = bytes

@@ -109,6 +109,12 @@ impl RequestReader {
         self.spare_body = kept(request.body);
     }
 
+    /// Whether storage of a recycled request is held for the next one.
+    #[cfg(test)]
+    pub fn holds_spare(&self) -> bool {
+        self.spare_body.capacity() > 0 || self.spare.holds()
+    }
+
     /// Feed bytes; returns how many were consumed and at most one event. "Need more bytes" is
     /// Ok((n, None)) with n possibly == input.len().
     ///

@@ -377,7 +377,11 @@ impl<H: Handler + ?Sized> Server<H> {
                             self.disarm(conn);
                             self.route(conn, &request, now);
                             if let Some(c) = self.conn_mut(conn) {
-                                c.reader.recycle(request);
+                                // The next request reuses this one's storage, unless a stream
+                                // holds the connection (maybe for hours) until then.
+                                if matches!(c.phase, Phase::Reading | Phase::Waiting(_)) {
+                                    c.reader.recycle(request);
+                                }
                             }
                             self.resume_if_paused(conn);
                         }
