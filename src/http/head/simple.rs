@@ -70,6 +70,11 @@ fn in_range(word: u64, lo: u8, hi: u8) -> u64 {
     !above_hi & from_lo & HIGH
 }
 
+/// Optional whitespace: SP or HTAB.
+fn is_blank(b: u8) -> bool {
+    b == b' ' || b == b'\t'
+}
+
 /// The length of the run of [`is_value_byte`] bytes that `bytes` starts with: eight at a time
 /// while all are SP to `~` (a field value is most of a head's bytes).
 fn value_run(bytes: &[u8]) -> usize {
@@ -137,17 +142,24 @@ fn field_lines(buf: &[u8], at: usize, max_headers: usize, index: &mut Index) -> 
             return None;
         }
         let after_colon = rest.get(name_len + 1..)?;
-        let blank = after_colon.iter().position(|&b| b != b' ' && b != b'\t')?;
+        let blank = match after_colon {
+            // The usual `: value`, without a scan.
+            [b' ', next, ..] if !is_blank(*next) => 1,
+            _ => after_colon.iter().position(|&b| !is_blank(b))?,
+        };
         let value = after_colon.get(blank..)?;
         let run = value_run(value);
         if value.get(run..run + 2)? != b"\r\n" {
             return None;
         }
-        let trimmed = value
-            .get(..run)?
-            .iter()
-            .rposition(|&b| b != b' ' && b != b'\t')
-            .map_or(0, |last| last + 1);
+        let trimmed = match value.get(..run)? {
+            // The usual value, ending in a visible byte, without a scan.
+            [.., last] if !is_blank(*last) => run,
+            untrimmed => untrimmed
+                .iter()
+                .rposition(|&b| !is_blank(b))
+                .map_or(0, |last| last + 1),
+        };
         if index.len() >= max_headers {
             return None; // httparse answers TooManyHeaders.
         }
