@@ -23,7 +23,7 @@ pub use crate::http::ReaderLimits;
 use crate::http::{Error, ReadEvent, RequestReader, MAX_CHUNK_LINE_BYTES, MAX_TRAILER_BYTES};
 
 /// The caller a [`RequestReader`] expects: append each piece to a buffer, call `read` until it
-/// makes no progress, drop consumed bytes. Checks the reader's contract on every call (consumed
+/// makes no progress, drop consumed bytes, hand each request back. Checks the reader's contract on every call (consumed
 /// within the input, idle only with nothing buffered, never holding a full head, a failed reader
 /// stays failed) and returns every event and the error that ended the stream, if any.
 pub fn drive_reader(limits: ReaderLimits, pieces: &[&[u8]]) -> Vec<Result<ReadEvent, Error>> {
@@ -42,6 +42,12 @@ pub fn drive_reader(limits: ReaderLimits, pieces: &[&[u8]]) -> Vec<Result<ReadEv
                     }
                     let progressed = consumed > 0 || event.is_some();
                     match event {
+                        // As the server does: the request goes back to the reader once answered,
+                        // so every later one is read into a used request's storage.
+                        Some(ReadEvent::Request(request)) => {
+                            outcomes.push(Ok(ReadEvent::Request(request.clone())));
+                            reader.recycle(request);
+                        }
                         Some(event) => outcomes.push(Ok(event)),
                         None => assert!(
                             buffer.len() < limits.max_head_bytes.max(1),

@@ -39,6 +39,9 @@ static TIMESTAMPS: AtomicBool = AtomicBool::new(false);
 static INITIALIZED: AtomicBool = AtomicBool::new(false);
 /// Where lines go; direct blocking writes until [`init`].
 static SINK: Mutex<Sink> = Mutex::new(Sink::new());
+/// Whether lines, or a count of dropped ones, may wait in [`SINK`]: [`flush`] runs every
+/// event-loop turn and nearly always finds nothing, so it takes the lock only then.
+static WAITING: AtomicBool = AtomicBool::new(false);
 
 /// Starts logging for a server built from `config` (the binary's or a library user's): non-blocking
 /// stderr (see [`init`]), with the level and bounds the config gives.
@@ -115,7 +118,13 @@ pub fn writable_fd() -> Option<RawFd> {
 
 /// Writes what stderr takes now without blocking; true when lines still wait.
 pub fn flush() -> bool {
-    sink().flush()
+    if !WAITING.load(Ordering::Relaxed) {
+        return false;
+    }
+    let mut sink = sink();
+    let waiting = sink.flush();
+    WAITING.store(waiting || sink.dropped > 0, Ordering::Relaxed);
+    waiting
 }
 
 /// At exit: keeps writing for at most `limit` while stderr takes bytes, then gives up on the
@@ -257,6 +266,7 @@ impl Sink {
             let _ = std::io::stderr().lock().write_all(&bytes);
             return;
         }
+        WAITING.store(true, Ordering::Relaxed);
         self.note_dropped();
         if self.pending.len() + line.len() + 1 > self.cap {
             self.dropped += 1;

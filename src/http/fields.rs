@@ -1,7 +1,7 @@
 //! The header fields of a request head (RFC 9110 5), stored and indexed once per head.
 //!
-//! The field lines sit in one buffer (a parsed head's bytes from its first field name on,
-//! copied in one piece), checked as UTF-8 once when the head is built: the usual head is text,
+//! The field lines sit in one buffer (a parsed head's bytes, from its first field name on or,
+//! for a head `head::simple` read, the whole head, copied in one piece), checked as UTF-8 once when the head is built: the usual head is text,
 //! so a `str` value is a slice of it; a head carrying obs-text bytes (RFC 9110 5.5) keeps bytes
 //! and checks a value when it is asked for as text. Values are stored without surrounding
 //! whitespace.
@@ -287,7 +287,7 @@ impl PartialEq for Fields {
 impl Eq for Fields {}
 
 /// Indexes the lines of a buffer as they are added, then checks it as UTF-8 once.
-struct Index {
+pub(super) struct Index {
     spans: Vec<Span>,
     first: [u32; FIELDS],
     /// Per [`Field`], its last line so far (index plus one; 0: none yet).
@@ -310,10 +310,47 @@ fn offset_in(whole: &[u8], part: &[u8]) -> Option<usize> {
     (at.checked_add(part.len())? <= whole.len()).then_some(at)
 }
 
+/// The storage of a head's fields once the head is dropped, emptied, to build the next head's
+/// fields on the same connection without allocating (an allocation and a free were ~150
+/// instructions each, and a head took two for its fields).
+#[derive(Debug, Default)]
+pub(crate) struct Storage {
+    bytes: Vec<u8>,
+    spans: Vec<Span>,
+}
+
+#[cfg(test)]
+impl Storage {
+    /// The capacities of the byte and line storage.
+    pub(crate) fn capacities(&self) -> (usize, usize) {
+        (self.bytes.capacity(), self.spans.capacity())
+    }
+}
+
+/// Capacity in bytes a [`Storage`] buffer may keep: a usual head's fields fit, while one that
+/// grew for a large head gives its memory back rather than holding it while idle.
+pub(crate) const KEEP_BYTES: usize = 1024;
+
+/// `v` emptied, or a new `Vec` when `v` holds more than [`KEEP_BYTES`] of storage.
+pub(crate) fn kept<T>(mut v: Vec<T>) -> Vec<T> {
+    v.clear();
+    if v.capacity().saturating_mul(core::mem::size_of::<T>()) > KEEP_BYTES {
+        return Vec::new();
+    }
+    v
+}
+
 impl Index {
     fn with_capacity(lines: usize) -> Self {
+        Index::in_storage(Vec::new(), lines)
+    }
+
+    /// An index whose lines go into `spans` (emptied first).
+    fn in_storage(mut spans: Vec<Span>, lines: usize) -> Self {
+        spans.clear();
+        spans.reserve(lines);
         Index {
-            spans: Vec::with_capacity(lines),
+            spans,
             first: [0; FIELDS],
             last: [0; FIELDS],
         }
@@ -322,7 +359,7 @@ impl Index {
     /// Adds the line whose name `name` is at `name_at` and whose value is `value_len` bytes at
     /// `value_at`, indexing it if its name is a [`Field`].
     #[inline]
-    fn push(&mut self, name: &[u8], name_at: usize, value_at: usize, value_len: usize) {
+    pub(super) fn push(&mut self, name: &[u8], name_at: usize, value_at: usize, value_len: usize) {
         let line = stored(self.spans.len().saturating_add(1));
         if let Some(field) = Field::of(name) {
             let slot = field as usize;
@@ -350,6 +387,31 @@ impl Index {
             value_end: stored(value_at.saturating_add(value_len)),
             next: 0,
         });
+    }
+
+    /// An index whose lines go into the line storage of `storage`, for a parser that finds
+    /// the lines itself; give the storage back with [`Index::give_back`] if it gives up.
+    pub(super) fn from_storage(storage: &mut Storage) -> Self {
+        Index::in_storage(core::mem::take(&mut storage.spans), 0)
+    }
+
+    /// How many lines were added.
+    pub(super) fn len(&self) -> usize {
+        self.spans.len()
+    }
+
+    /// Returns the line storage to `storage` (the parser gave up).
+    pub(super) fn give_back(self, storage: &mut Storage) {
+        storage.spans = self.spans;
+    }
+
+    /// The fields over a copy of `region`, the bytes the added offsets count in, made in the
+    /// byte storage of `storage`.
+    pub(super) fn finish_in(self, storage: &mut Storage, region: &[u8]) -> Fields {
+        let mut bytes = core::mem::take(&mut storage.bytes);
+        bytes.clear();
+        bytes.extend_from_slice(region);
+        self.finish(bytes)
     }
 
     /// The fields over `bytes`, checked as UTF-8 once.
@@ -386,14 +448,19 @@ impl Fields {
     /// The fields httparse found in `head` (the bytes of the head alone), values trimmed as in
     /// [`Fields::copied`]. The bytes from the first name to the end of the head are copied in
     /// one piece and the lines indexed where they lie in it, rather than copying every name
-    /// and value on its own (two copies and a capacity check per line).
-    pub(crate) fn parsed(head: &[u8], headers: &[httparse::Header<'_>]) -> Fields {
+    /// and value on its own (two copies and a capacity check per line). The fields are built in
+    /// `storage`, a dropped head's.
+    pub(crate) fn parsed(
+        storage: Storage,
+        head: &[u8],
+        headers: &[httparse::Header<'_>],
+    ) -> Fields {
         let start = headers
             .first()
             .and_then(|h| offset_in(head, h.name.as_bytes()))
             .unwrap_or(head.len());
         let region = head.get(start..).unwrap_or_default();
-        let mut index = Index::with_capacity(headers.len());
+        let mut index = Index::in_storage(storage.spans, headers.len());
         for header in headers {
             let name = header.name.as_bytes();
             let value = trim_ows(header.value);
@@ -404,7 +471,22 @@ impl Fields {
                 _ => return Fields::copied(headers.iter().map(|h| (h.name.as_bytes(), h.value))),
             }
         }
-        index.finish(region.to_vec())
+        let mut bytes = storage.bytes;
+        bytes.clear();
+        bytes.extend_from_slice(region);
+        index.finish(bytes)
+    }
+
+    /// The storage of these fields, emptied, for [`Fields::parsed`] to fill again.
+    pub(crate) fn into_storage(self) -> Storage {
+        let bytes = match self.buffer {
+            Buffer::Text(text) => text.into_bytes(),
+            Buffer::Bytes(bytes) => bytes,
+        };
+        Storage {
+            bytes: kept(bytes),
+            spans: kept(self.spans),
+        }
     }
 
     fn name_of(&self, span: &Span) -> &[u8] {
@@ -427,6 +509,14 @@ impl Fields {
         match &self.buffer {
             Buffer::Text(text) => text.get(range),
             Buffer::Bytes(bytes) => core::str::from_utf8(bytes.get(range)?).ok(),
+        }
+    }
+
+    /// Bytes `range` of the buffer as text; `None` when the buffer is not all UTF-8.
+    pub(super) fn text(&self, range: core::ops::Range<usize>) -> Option<&str> {
+        match &self.buffer {
+            Buffer::Text(text) => text.get(range),
+            Buffer::Bytes(_) => None,
         }
     }
 
@@ -622,6 +712,27 @@ mod tests {
     }
 
     #[test]
+    fn kept_storage_is_emptied_and_bounded() {
+        let small = kept(vec![1u8; 1000]);
+        assert!(
+            small.is_empty() && small.capacity() >= 1000,
+            "kept for reuse"
+        );
+        assert_eq!(kept(vec![1u8; KEEP_BYTES + 1]).capacity(), 0, "freed");
+        let spans = vec![
+            Span {
+                name_start: 0,
+                name_end: 0,
+                value_start: 0,
+                value_end: 0,
+                next: 0
+            };
+            100
+        ];
+        assert_eq!(kept(spans).capacity(), 0, "bounded in bytes, not elements");
+    }
+
+    #[test]
     fn parsed_lines_are_read_in_place_and_other_slices_copied() {
         let head = b"Host: a\r\nX-Empty:\r\nAccept:  text/* \r\nHOST: b\r\n\r\n";
         let mut slots = [httparse::EMPTY_HEADER; 8];
@@ -636,7 +747,7 @@ mod tests {
             ("Accept", b"text/*"),
             ("HOST", b"b"),
         ]);
-        let fields = Fields::parsed(head, headers);
+        let fields = Fields::parsed(Storage::default(), head, headers);
         assert_eq!(fields, want);
         assert!(
             matches!(&fields.buffer, Buffer::Text(t) if t.len() > 20),
@@ -655,11 +766,11 @@ mod tests {
                 value: b" o ",
             },
         ];
-        let fields = Fields::parsed(head, &elsewhere);
+        let fields = Fields::parsed(Storage::default(), head, &elsewhere);
         assert_eq!(fields, fields_of(&[("Host", b"a"), ("Origin", b"o")]));
         assert_eq!(fields.first_str(Field::Origin.into()), Some("o"));
-        assert_eq!(Fields::parsed(head, &[]).len(), 0);
-        assert_eq!(Fields::parsed(b"", &[]).len(), 0);
+        assert_eq!(Fields::parsed(Storage::default(), head, &[]).len(), 0);
+        assert_eq!(Fields::parsed(Storage::default(), b"", &[]).len(), 0);
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The request head: request line and header fields (RFC 9112 2-5), parsed with httparse and
-//! then checked for the rules httparse leaves to us: version, `Host`, request-target form.
+//! The request head: request line and header fields (RFC 9112 2-5), parsed with httparse (a
+//! plain head by `simple`, which reads it as httparse would, faster) and then checked for the
+//! rules httparse leaves to us: version, `Host`, request-target form.
 //!
 //! httparse already rejects (and we test that it does): whitespace between a field name and its
 //! colon (RFC 9112 5.1), obs-fold line folding (RFC 9112 5.2), NUL and bare CR in values, and
@@ -9,7 +10,9 @@
 use core::mem::MaybeUninit;
 
 use super::error::Error;
-use super::fields::{Field, Fields, Name};
+use super::fields::{self, Field, Fields, Name};
+
+mod simple;
 
 /// The request method (RFC 9110 9); methods are case-sensitive, so `get` is `Other("get")`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,6 +90,22 @@ pub struct RequestHead {
     fields: Fields,
 }
 
+/// The storage of a dropped [`RequestHead`], emptied: the next head on the connection is built
+/// in it instead of in three new allocations (the target, the field bytes, their index).
+#[derive(Debug, Default)]
+pub(crate) struct Spare {
+    target: String,
+    fields: fields::Storage,
+}
+
+#[cfg(test)]
+impl Spare {
+    /// Whether any storage is held.
+    pub(crate) fn holds(&self) -> bool {
+        self.target.capacity() > 0 || self.fields.capacities() != (0, 0)
+    }
+}
+
 /// Optional whitespace around field values and list members (RFC 9110 5.6.3).
 pub(crate) fn trim_ows(bytes: &[u8]) -> &[u8] {
     let start = bytes
@@ -137,6 +156,19 @@ impl RequestHead {
         self.fields
             .iter()
             .map(|(name, value)| (core::str::from_utf8(name).unwrap_or_default(), value))
+    }
+
+    /// Its storage, emptied, for the next [`parse`] on the connection.
+    pub(crate) fn into_spare(self) -> Spare {
+        let mut target = self.target;
+        target.clear();
+        if target.capacity() > fields::KEEP_BYTES {
+            target = String::new();
+        }
+        Spare {
+            target,
+            fields: self.fields.into_storage(),
+        }
     }
 
     /// How many header fields the head has.
@@ -364,7 +396,7 @@ pub(crate) fn check_request_start(buf: &[u8]) -> Result<(), Error> {
 }
 
 /// A token character (RFC 9110 5.6.2).
-pub(super) fn is_tchar(b: u8) -> bool {
+pub(super) const fn is_tchar(b: u8) -> bool {
     b.is_ascii_alphanumeric()
         || matches!(
             b,
@@ -391,8 +423,32 @@ const STACK_HEADERS: usize = 64;
 /// Parses a head from the start of `buf` with room for `max_headers` fields.
 ///
 /// `Ok(None)` means the head is incomplete; `Ok(Some((head, n)))` gives the head and its length
-/// in bytes, including empty lines before it and the blank line ending it.
-pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHead, usize)>, Error> {
+/// in bytes, including empty lines before it and the blank line ending it. The head is built in
+/// the storage `spare` holds, which it takes.
+pub(crate) fn parse(
+    buf: &[u8],
+    max_headers: usize,
+    spare: &mut Spare,
+) -> Result<Option<(RequestHead, usize)>, Error> {
+    let parsed = match simple::parse(buf, max_headers, spare) {
+        Some(parsed) => parsed,
+        None => match parse_with_httparse(buf, max_headers, spare)? {
+            Some(parsed) => parsed,
+            None => return Ok(None),
+        },
+    };
+    check_target(&parsed.0)?;
+    check_host(&parsed.0)?;
+    Ok(Some(parsed))
+}
+
+/// [`parse`] with httparse, for every head [`simple::parse`] leaves to it; the head is not
+/// checked beyond its syntax.
+fn parse_with_httparse(
+    buf: &[u8],
+    max_headers: usize,
+    spare: &mut Spare,
+) -> Result<Option<(RequestHead, usize)>, Error> {
     // The default limit fits on the stack (2 KiB); a heap array of that size per request cost
     // glibc a free-list consolidation each time (bench/RESULTS.md). The slots are left
     // uninitialized, httparse writing those it fills: clearing all 64 on every call (two a
@@ -425,15 +481,16 @@ pub(crate) fn parse(buf: &[u8], max_headers: usize) -> Result<Option<(RequestHea
         _ => return Err(Error::UnsupportedVersion),
     };
     let method = Method::parse(request.method.ok_or(malformed.clone())?);
-    let target = request.path.ok_or(malformed)?.to_string();
+    let path = request.path.ok_or(malformed)?;
+    let Spare { mut target, fields } = std::mem::take(spare);
+    target.clear();
+    target.push_str(path);
     let head = RequestHead {
         method,
         target,
         version,
-        fields: Fields::parsed(buf.get(..len).unwrap_or(buf), request.headers),
+        fields: Fields::parsed(fields, buf.get(..len).unwrap_or(buf), request.headers),
     };
-    check_target(&head)?;
-    check_host(&head)?;
     Ok(Some((head, len)))
 }
 
@@ -442,7 +499,7 @@ mod tests {
     use super::*;
 
     fn parse_str(text: &str) -> Result<Option<(RequestHead, usize)>, Error> {
-        parse(text.as_bytes(), 64)
+        parse(text.as_bytes(), 64, &mut Spare::default())
     }
 
     fn head_of(text: &str) -> RequestHead {
@@ -474,7 +531,7 @@ mod tests {
     fn fields_keep_order_names_and_trimmed_values() {
         let text =
             b"GET / HTTP/1.1\r\nHost: a\r\nX-Empty:\r\nx-empty: \t \r\nACCEPT: \xff b \r\n\r\n";
-        let (head, _) = parse(text, 64).unwrap().unwrap();
+        let (head, _) = parse(text, 64, &mut Spare::default()).unwrap().unwrap();
         let fields: Vec<(&str, &[u8])> = head.fields().collect();
         let want: [(&str, &[u8]); 4] = [
             ("Host", b"a"),
@@ -517,7 +574,7 @@ mod tests {
     #[test]
     fn header_lookup_rules() {
         let text = b"GET / HTTP/1.1\r\nHost: a\r\nConnection: Keep-Alive, Upgrade\r\nconnection: ,CLOSE ,\r\nX: \xff\r\nY: \t two words\t\r\n\r\n";
-        let (head, _) = parse(text, 64).unwrap().unwrap();
+        let (head, _) = parse(text, 64, &mut Spare::default()).unwrap().unwrap();
         assert_eq!(head.header("CONNECTION"), Some(&b"Keep-Alive, Upgrade"[..]));
         assert_eq!(head.headers_named("Connection").count(), 2);
         assert!(head.header_has_token("connection", "close"));
@@ -751,9 +808,17 @@ mod tests {
             text.push_str(&format!("X-{i}: v\r\n"));
         }
         text.push_str("\r\n");
-        assert!(parse(text.as_bytes(), 4).unwrap().is_some());
-        assert_eq!(parse(text.as_bytes(), 3), Err(Error::TooManyHeaders));
-        assert_eq!(parse(text.as_bytes(), 0), Err(Error::TooManyHeaders));
+        assert!(parse(text.as_bytes(), 4, &mut Spare::default())
+            .unwrap()
+            .is_some());
+        assert_eq!(
+            parse(text.as_bytes(), 3, &mut Spare::default()),
+            Err(Error::TooManyHeaders)
+        );
+        assert_eq!(
+            parse(text.as_bytes(), 0, &mut Spare::default()),
+            Err(Error::TooManyHeaders)
+        );
     }
 
     #[test]
@@ -764,14 +829,16 @@ mod tests {
         }
         text.push_str("\r\n");
         let fields = STACK_HEADERS + 1;
-        let (head, _) = parse(text.as_bytes(), fields).unwrap().unwrap();
+        let (head, _) = parse(text.as_bytes(), fields, &mut Spare::default())
+            .unwrap()
+            .unwrap();
         assert_eq!(head.field_count(), fields);
         assert_eq!(
-            parse(text.as_bytes(), fields - 1),
+            parse(text.as_bytes(), fields - 1, &mut Spare::default()),
             Err(Error::TooManyHeaders)
         );
         assert_eq!(
-            parse(text.as_bytes(), STACK_HEADERS),
+            parse(text.as_bytes(), STACK_HEADERS, &mut Spare::default()),
             Err(Error::TooManyHeaders)
         );
     }

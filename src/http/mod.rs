@@ -47,10 +47,11 @@
 //!
 //! # Layout
 //!
-//! `error` (errors and their status), `head` (request line and fields over httparse),
-//! `fields` (the header fields of a head, checked as UTF-8 once, the ones mcpd reads indexed),
-//! `framing` (body length, persistence, Expect), `chunked` (chunked decoder), `reader` (the
-//! state machine above), `response` (status line, fields, framing, chunks).
+//! `error` (errors and their status), `head` (request line and fields over httparse; plain
+//! heads by `head::simple`), `fields` (the header fields of a head, checked as UTF-8 once, the
+//! ones mcpd reads indexed), `framing` (body length, persistence, Expect), `chunked` (chunked
+//! decoder), `reader` (the state machine above), `response` (status line, fields, framing,
+//! chunks).
 
 mod chunked;
 mod error;
@@ -69,6 +70,6 @@ pub use fields::Field;
 pub use head::{Method, RequestHead, Version};
 pub use reader::{ReadEvent, ReaderLimits, Request, RequestReader};
 pub use response::{
-    end_head, end_response, write_chunk, write_field, write_last_chunk, write_response,
-    write_status_line, BodyFraming, CONTINUE,
+    end_head, end_response, write_chunk, write_field, write_json_ok, write_last_chunk,
+    write_response, write_status_line, BodyFraming, CONTINUE,
 };

@@ -6,8 +6,9 @@
 
 use super::chunked::ChunkedDecoder;
 use super::error::Error;
+use super::fields::kept;
 use super::framing::{request_framing, BodyLength};
-use super::head::{self, RequestHead};
+use super::head::{self, RequestHead, Spare};
 
 /// Bounds on one request, checked as bytes enter (DESIGN 5).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,6 +83,10 @@ pub struct RequestReader {
     limits: ReaderLimits,
     state: State,
     idle: bool,
+    /// The storage of the last request handed back ([`RequestReader::recycle`]), emptied: the
+    /// next head and body are built in it rather than in four new allocations.
+    spare: Spare,
+    spare_body: Vec<u8>,
 }
 
 impl RequestReader {
@@ -91,7 +96,23 @@ impl RequestReader {
             limits,
             state: State::Head { scanned: 0 },
             idle: true,
+            spare: Spare::default(),
+            spare_body: Vec::new(),
         }
+    }
+
+    /// Takes back a request read here once it is answered, so the next one on the connection
+    /// reuses its storage. Storage past a small size is freed instead: an idle connection
+    /// holds about one usual request's worth at most.
+    pub fn recycle(&mut self, request: Request) {
+        self.spare = request.head.into_spare();
+        self.spare_body = kept(request.body);
+    }
+
+    /// Whether storage of a recycled request is held for the next one.
+    #[cfg(test)]
+    pub fn holds_spare(&self) -> bool {
+        self.spare_body.capacity() > 0 || self.spare.holds()
     }
 
     /// Feed bytes; returns how many were consumed and at most one event. "Need more bytes" is
@@ -102,17 +123,19 @@ impl RequestReader {
     /// complete, so the caller's buffer needs at most `max_head_bytes` for it: once `input`
     /// holds that many bytes without a complete head, the answer is [`Error::HeadTooLarge`].
     pub fn read(&mut self, input: &[u8]) -> Result<(usize, Option<ReadEvent>), Error> {
-        let result = self.step(input);
-        match &result {
-            Ok((consumed, _)) => {
-                self.idle = matches!(self.state, State::Head { .. }) && *consumed >= input.len();
+        // Matched by value, not by reference then returned: the result holds a whole request,
+        // and returning it after borrowing it cost a copy of it.
+        match self.step(input) {
+            Ok((consumed, event)) => {
+                self.idle = matches!(self.state, State::Head { .. }) && consumed >= input.len();
+                Ok((consumed, event))
             }
             Err(error) => {
                 self.state = State::Failed(error.clone());
                 self.idle = false;
+                Err(error)
             }
         }
-        result
     }
 
     /// True between requests: no byte of a next request is consumed or left unconsumed by the
@@ -135,9 +158,13 @@ impl RequestReader {
         input: &[u8],
         scanned: usize,
     ) -> Result<(usize, Option<ReadEvent>), Error> {
+        if input.is_empty() {
+            // Between keep-alive requests the caller asks once more with nothing left: no
+            // head to look for (httparse would say Partial).
+            return Ok((0, None));
+        }
         let window = input.get(..self.limits.max_head_bytes).unwrap_or(input);
-        head::check_request_start(window)?;
-        let at_limit = !input.is_empty() && window.len() == self.limits.max_head_bytes;
+        let at_limit = window.len() == self.limits.max_head_bytes;
         // httparse needs the whole head. It sees the complete lines only (the whole window at
         // the limit), so the outcome does not depend on how the bytes were split; and it reruns
         // only when a line was completed since the last call, so byte-wise senders cost
@@ -146,13 +173,18 @@ impl RequestReader {
         // Fast path, once per request: a head that is complete in the first bytes looked at
         // (the usual case) parses the same from the whole window as from its complete lines,
         // so those need not be found first (a byte-wise scan back from the end of the body).
+        // A head that parses passes `check_request_start` (its method is a token before a
+        // space, after well-formed empty lines), so that check runs only when it does not.
         let whole = match scanned {
-            0 => head::parse(window, self.limits.max_headers).ok().flatten(),
+            0 => head::parse(window, self.limits.max_headers, &mut self.spare)
+                .ok()
+                .flatten(),
             _ => None,
         };
         let (head, head_len) = match whole {
             Some(parsed) => parsed,
             None => {
+                head::check_request_start(window)?;
                 let new_line = window.get(scanned..).unwrap_or(window).contains(&b'\n');
                 self.state = State::Head {
                     scanned: window.len(),
@@ -162,7 +194,8 @@ impl RequestReader {
                     Some(last) if new_line => window.get(..=last).unwrap_or(window),
                     _ => return Ok((0, None)),
                 };
-                let Some(parsed) = head::parse(lines, self.limits.max_headers)? else {
+                let Some(parsed) = head::parse(lines, self.limits.max_headers, &mut self.spare)?
+                else {
                     return match at_limit {
                         true => Err(Error::HeadTooLarge),
                         false => Ok((0, None)),
@@ -172,16 +205,36 @@ impl RequestReader {
             }
         };
         let framing = request_framing(&head, self.limits.max_body_bytes)?;
+        let rest = input.get(head_len..).unwrap_or_default();
+        let whole_body = match framing.body {
+            BodyLength::Empty => Some(0),
+            // The usual POST: its whole body came with the head. Done here, without a stop in
+            // the Length state (two more moves of the whole request), as read_body would.
+            BodyLength::Length(n) if n <= rest.len() && !framing.expect_continue => Some(n),
+            BodyLength::Length(_) | BodyLength::Chunked => None,
+        };
+        if let Some(n) = whole_body {
+            let mut body = std::mem::take(&mut self.spare_body);
+            body.extend_from_slice(rest.get(..n).unwrap_or_default());
+            self.state = State::Head { scanned: 0 };
+            let request = Request {
+                head,
+                body,
+                keep_alive: framing.keep_alive,
+            };
+            return Ok((head_len + n, Some(ReadEvent::Request(request))));
+        }
         let pending = Pending {
             head,
             keep_alive: framing.keep_alive,
-            body: Vec::new(),
+            body: std::mem::take(&mut self.spare_body),
         };
         self.state = match framing.body {
-            BodyLength::Empty => {
-                self.state = State::Head { scanned: 0 };
-                return Ok((head_len, Some(ReadEvent::Request(finish(pending)))));
-            }
+            // Answered above; as a body of length 0 it would end at once the same way.
+            BodyLength::Empty => State::Length {
+                pending,
+                remaining: 0,
+            },
             BodyLength::Length(remaining) => State::Length { pending, remaining },
             BodyLength::Chunked => State::Chunked {
                 pending,
@@ -191,7 +244,6 @@ impl RequestReader {
         if framing.expect_continue {
             return Ok((head_len, Some(ReadEvent::Continue)));
         }
-        let rest = input.get(head_len..).unwrap_or_default();
         let (body_len, event) = self.read_body(rest)?;
         // Both lengths count bytes of `input`, so the sum cannot exceed `input.len()`.
         Ok((head_len + body_len, event))
@@ -278,6 +330,46 @@ mod tests {
     }
 
     const GET: &[u8] = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n";
+
+    #[test]
+    fn a_recycled_request_leaves_nothing_in_the_next() {
+        // Long then short targets, many then few fields, large then small bodies, obs-text:
+        // every request comes out as a fresh reader reads it alone.
+        let long_field = format!("X-Long: {}\r\n", "v".repeat(1500));
+        let parts: Vec<Vec<u8>> = vec![
+            b"POST /a/long/target?q=1 HTTP/1.1\r\nHost: a\r\nA: 1\r\nB: 2\r\nC: 3\r\nContent-Length: 5\r\n\r\nhello".to_vec(),
+            b"GET /b HTTP/1.1\r\nHost: b\r\n\r\n".to_vec(),
+            b"POST /c HTTP/1.1\r\nHost: c\r\nX: \xff\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nde\r\n0\r\n\r\n".to_vec(),
+            format!("GET /d HTTP/1.1\r\nHost: d\r\n{long_field}\r\n").into_bytes(),
+            b"POST /e HTTP/1.1\r\nHost: e\r\nContent-Length: 1\r\n\r\nz".to_vec(),
+        ];
+        let limits = ReaderLimits {
+            max_head_bytes: 4096,
+            ..limits()
+        };
+        let alone: Vec<Outcome> = parts
+            .iter()
+            .flat_map(|part| drive(limits, &[part]))
+            .collect();
+        assert_eq!(alone.len(), parts.len());
+        let mut reader = RequestReader::new(limits);
+        for (part, expected) in parts.iter().zip(&alone) {
+            let (consumed, event) = reader.read(part).unwrap();
+            assert_eq!(consumed, part.len());
+            let Some(ReadEvent::Request(request)) = event else {
+                panic!("{event:?}")
+            };
+            assert_eq!(&request, self::request(expected));
+            assert_eq!(request.head.fields().count(), expected_fields(part));
+            reader.recycle(request);
+        }
+    }
+
+    /// Field lines in a head: its lines minus the request line and the blank line.
+    fn expected_fields(part: &[u8]) -> usize {
+        let head_end = part.windows(4).position(|w| w == b"\r\n\r\n").unwrap();
+        part[..head_end].split(|&b| b == b'\n').count() - 1
+    }
 
     #[test]
     fn get_is_one_request_consuming_exactly_its_head() {
@@ -652,6 +744,10 @@ mod tests {
             b"G(T",
             b"\x80\x81",
             b"GET\t/",
+            // Complete heads too: the check is skipped only for heads that parse.
+            b"G(T / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"GE\x00 / HTTP/1.1\r\nHost: a\r\n\r\n",
+            b"\x16ET / HTTP/1.1\r\nHost: a\r\n\r\n",
         ] {
             let mut reader = RequestReader::new(limits());
             match reader.read(bytes) {

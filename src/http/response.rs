@@ -245,6 +245,16 @@ pub fn write_response(
     end_response(out, version, status, body, keep_alive);
 }
 
+/// Writes `200 OK` with a JSON `body` for a kept-alive HTTP/1.1 exchange with no other fields:
+/// the same bytes as [`write_response`] with only `Content-Type: application/json`, in three
+/// copies rather than a dozen. Nearly every answer is this one (bench/instructions.py).
+pub fn write_json_ok(out: &mut Vec<u8>, body: &[u8]) {
+    out.extend_from_slice(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: ");
+    push_decimal(out, body.len());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+}
+
 /// Writes one chunk (RFC 9112 7.1); no-op for empty data (an empty chunk would end the body).
 pub fn write_chunk(out: &mut Vec<u8>, data: &[u8]) {
     if data.is_empty() {
@@ -275,6 +285,19 @@ mod tests {
         let mut out = Vec::new();
         write_head(&mut out, version, status, headers, framing, keep_alive);
         String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn write_json_ok_is_write_response_with_only_the_json_type() {
+        for body in [&b""[..], b"{}", &[b'x'; 1234]] {
+            let mut general = Vec::new();
+            let fields = [("Content-Type", "application/json")];
+            write_response(&mut general, Version::Http11, 200, &fields, body, true);
+            let mut fast = b"kept".to_vec();
+            write_json_ok(&mut fast, body);
+            assert_eq!(&fast[..4], b"kept", "appends");
+            assert_eq!(fast[4..], general[..]);
+        }
     }
 
     #[test]

@@ -282,6 +282,12 @@ impl<H: Handler + ?Sized> Server<H> {
 
     /// Time has reached `now`: fire every expired deadline.
     pub fn handle_timeout(&mut self, now: Instant) {
+        // The event loop calls this every turn and nearly every turn has nothing due: reading
+        // the earliest deadline is cheaper than the wheel's conversion of `now` to its clock,
+        // and says the same (nothing is due while the earliest deadline is later than now).
+        if self.wheel.next_deadline().is_none_or(|due| due > now) {
+            return;
+        }
         while let Some((_, event)) = self.wheel.poll_expired(now) {
             match event {
                 TimerEvent::Conn(conn) => self.conn_timer(conn, now),
@@ -369,7 +375,14 @@ impl<H: Handler + ?Sized> Server<H> {
                         }
                         Some(ReadEvent::Request(request)) => {
                             self.disarm(conn);
-                            self.route(conn, request, now);
+                            self.route(conn, &request, now);
+                            if let Some(c) = self.conn_mut(conn) {
+                                // The next request reuses this one's storage, unless a stream
+                                // holds the connection (maybe for hours) until then.
+                                if matches!(c.phase, Phase::Reading | Phase::Waiting(_)) {
+                                    c.reader.recycle(request);
+                                }
+                            }
                             self.resume_if_paused(conn);
                         }
                         None => {

@@ -34,6 +34,16 @@ impl<H: Handler + ?Sized> Server<H> {
             }
         };
         let next = match &reply.body {
+            ReplyBody::Json(body)
+                if status == 200
+                    && keep_alive
+                    && version == Version::Http11
+                    && exchange.headers.is_empty()
+                    && reply.headers.is_empty() =>
+            {
+                self.push_out_with(conn, |out| http::write_json_ok(out, body.as_bytes()));
+                None
+            }
             ReplyBody::Empty | ReplyBody::Text(_) | ReplyBody::Json(_) => {
                 self.push_out_with(conn, |out| {
                     fields(out);

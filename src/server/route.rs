@@ -15,14 +15,14 @@ use crate::mcp::Handler;
 use std::time::Instant;
 
 impl<H: Handler + ?Sized> Server<H> {
-    pub(super) fn route(&mut self, conn: ConnId, request: Request, now: Instant) {
+    pub(super) fn route(&mut self, conn: ConnId, request: &Request, now: Instant) {
         self.counters.requests += 1;
         let Request {
             head,
             body,
             keep_alive,
         } = request;
-        let keep_alive = keep_alive && !self.conn_mut(conn).is_some_and(|c| c.peer_closed);
+        let keep_alive = *keep_alive && !self.conn_mut(conn).is_some_and(|c| c.peer_closed);
         let mut exchange = Exchange {
             version: head.version,
             keep_alive,
@@ -37,14 +37,14 @@ impl<H: Handler + ?Sized> Server<H> {
             || path == self.config.messages_path;
         // The DNS-rebinding guard comes first on every route: a rebound page must not read
         // /health or /metrics either (they are readable without a token by default).
-        let guarded = self.guard(&head);
+        let guarded = self.guard(head);
         let reply = if let Err(reply) = guarded {
             reply
         } else if probe {
             let authorized = if self.config.public_health {
                 Ok(())
             } else {
-                self.authorize(&head)
+                self.authorize(head)
             };
             match (authorized, &head.method) {
                 (Err(reply), _) => reply,
@@ -59,7 +59,7 @@ impl<H: Handler + ?Sized> Server<H> {
             let authorized = if head.method == Method::Options {
                 Ok(())
             } else {
-                self.authorize(&head)
+                self.authorize(head)
             };
             match guarded.and_then(|cors| authorized.map(|()| cors)) {
                 Err(reply) => reply,
@@ -73,7 +73,7 @@ impl<H: Handler + ?Sized> Server<H> {
                             .push(("Access-Control-Expose-Headers", "Mcp-Session-Id".into()));
                         exchange.headers.push(("Vary", "Origin".into()));
                     }
-                    self.route_mcp(conn, &head, &body, path, now)
+                    self.route_mcp(conn, head, body, path, now)
                 }
             }
         } else {

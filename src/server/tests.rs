@@ -402,6 +402,20 @@ fn sse_stream_gets_heartbeats() {
 }
 
 #[test]
+fn request_storage_is_kept_for_the_next_request_but_not_by_a_held_stream() {
+    let mut net = Net::new(Config::default());
+    let c = net.connect();
+    net.send(c, HEALTH);
+    assert_eq!(net.last(c).status, 200);
+    assert!(net.server.conns.get(c).unwrap().reader.holds_spare());
+    let id = net.session("2025-06-18");
+    let s = net.connect();
+    net.send(s, &get_stream(&id, None));
+    assert!(!net.last(s).complete);
+    assert!(!net.server.conns.get(s).unwrap().reader.holds_spare());
+}
+
+#[test]
 fn open_stream_outlives_the_idle_timer() {
     let mut net = Net::with(|c| {
         c.limits.keep_alive_timeout = Duration::from_secs(1);
