@@ -10,7 +10,6 @@ use super::scan::{self, Index};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
-use std::cmp::Ordering;
 use std::fmt;
 use std::ops::Deref;
 
@@ -42,7 +41,10 @@ impl Params {
     pub fn get_raw(&self, path: &[&str]) -> Option<&str> {
         let (first, rest) = path.split_first()?;
         let mut at = match self.index.members(&self.text) {
-            Some(mut members) => members.rfind(|(written, _)| key_is(written, first))?.1,
+            Some(mut members) => {
+                let found = members.rfind(|&(written, escaped, _)| key_is(written, escaped, first));
+                found?.2
+            }
             None => member(&self.text, first)?,
         };
         for key in rest {
@@ -173,29 +175,28 @@ pub(crate) fn string(raw: &str) -> Option<Cow<'_, str>> {
 /// key repeats; `None` when `text` is not an object or has no such member.
 pub(crate) fn member<'t>(text: &'t str, key: &str) -> Option<&'t str> {
     let mut found = None;
-    for (written, value) in Members::of(text) {
-        if key_is(written, key) {
+    for (written, escaped, value) in Members::of(text) {
+        if key_is(written, escaped, key) {
             found = Some(value);
         }
     }
     found
 }
 
-/// Whether the key written `written` (between its quotes) is `key`.
-fn key_is(written: &str, key: &str) -> bool {
-    // An escape only makes a key longer than what it stands for.
-    match written.len().cmp(&key.len()) {
-        Ordering::Less => false,
-        Ordering::Equal => written == key && !written.contains('\\'),
-        Ordering::Greater => {
-            written.contains('\\')
-                && serde_json::from_str::<String>(&format!("\"{written}\"")).is_ok_and(|k| k == key)
-        }
+/// Whether the key written `written` (between its quotes; `escaped` when it has an escape)
+/// is `key`.
+fn key_is(written: &str, escaped: bool, key: &str) -> bool {
+    if escaped {
+        // An escape only makes a key longer than what it stands for.
+        written.len() > key.len()
+            && serde_json::from_str::<String>(&format!("\"{written}\"")).is_ok_and(|k| k == key)
+    } else {
+        written == key
     }
 }
 
 /// The members of the object `text` (well-formed JSON) in text order: each key as written
-/// between its quotes, and the JSON text of its value. Nothing when `text` is not an object.
+/// between its quotes, whether it has an escape, and the JSON text of its value. Nothing when `text` is not an object.
 struct Members<'t> {
     text: &'t str,
     /// Where the next key's opening quote is, or `None` when there are no more members.
@@ -219,12 +220,12 @@ impl<'t> Members<'t> {
 }
 
 impl<'t> Iterator for Members<'t> {
-    type Item = (&'t str, &'t str);
+    type Item = (&'t str, bool, &'t str);
 
-    fn next(&mut self) -> Option<(&'t str, &'t str)> {
+    fn next(&mut self) -> Option<(&'t str, bool, &'t str)> {
         let at = self.at.take()?;
         let bytes = self.text.as_bytes();
-        let key_end = string_end(bytes, at)?;
+        let (key_end, escaped) = string_end(bytes, at)?;
         let key = self.text.get(at + 1..key_end - 1)?;
         let mut next = skip_ws(bytes, key_end);
         if bytes.get(next) != Some(&b':') {
@@ -237,17 +238,22 @@ impl<'t> Iterator for Members<'t> {
         if bytes.get(next) == Some(&b',') {
             self.at = Some(skip_ws(bytes, next + 1));
         }
-        Some((key, value))
+        Some((key, escaped, value))
     }
 }
 
-/// The index just past the string starting at `at` (its opening quote).
-fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
+/// The index just past the string starting at `at` (its opening quote), and whether it has an
+/// escape.
+fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut i = at + 1;
+    let mut escaped = false;
     while let Some(&b) = bytes.get(i) {
         match b {
-            b'"' => return Some(i + 1),
-            b'\\' => i += 2,
+            b'"' => return Some((i + 1, escaped)),
+            b'\\' => {
+                escaped = true;
+                i += 2;
+            }
             _ => i += 1,
         }
     }
@@ -257,14 +263,14 @@ fn string_end(bytes: &[u8], at: usize) -> Option<usize> {
 /// The index just past the well-formed JSON value starting at `at`.
 fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
     match bytes.get(at)? {
-        b'"' => string_end(bytes, at),
+        b'"' => string_end(bytes, at).map(|(end, _)| end),
         b'{' | b'[' => {
             let mut depth = 0usize;
             let mut i = at;
             while let Some(&b) = bytes.get(i) {
                 match b {
                     b'"' => {
-                        i = string_end(bytes, i)?;
+                        i = string_end(bytes, i)?.0;
                         continue;
                     }
                     b'{' | b'[' => depth += 1,

@@ -35,24 +35,31 @@ const INDEXED: usize = 4;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub(super) struct Index {
     spans: [[u16; 4]; INDEXED],
+    /// Bit `i` set: the key of member `i` has an escape, so it must be decoded to compare.
+    escaped: u8,
     /// Members indexed; `None` when the object had more, or was too long, or is not one.
     len: Option<u8>,
 }
 
 impl Index {
-    /// The members indexed in `text`, in text order: each key as written and its value's text.
-    /// `None` when the object is not indexed (search it instead).
+    /// The members indexed in `text`, in text order: each key as written, whether it has an
+    /// escape, and its value's text. `None` when the object is not indexed (search it instead).
     pub(super) fn members<'t>(
         &self,
         text: &'t str,
-    ) -> Option<impl DoubleEndedIterator<Item = (&'t str, &'t str)> + use<'t, '_>> {
+    ) -> Option<impl DoubleEndedIterator<Item = (&'t str, bool, &'t str)> + use<'t, '_>> {
         let len = usize::from(self.len?);
         let spans = self.spans.get(..len)?;
-        Some(spans.iter().filter_map(move |[k0, k1, v0, v1]| {
-            let key = text.get(usize::from(*k0)..usize::from(*k1))?;
-            let value = text.get(usize::from(*v0)..usize::from(*v1))?;
-            Some((key, value))
-        }))
+        Some(
+            spans
+                .iter()
+                .enumerate()
+                .filter_map(move |(i, [k0, k1, v0, v1])| {
+                    let key = text.get(usize::from(*k0)..usize::from(*k1))?;
+                    let value = text.get(usize::from(*v0)..usize::from(*v1))?;
+                    Some((key, self.escaped & (1 << i) != 0, value))
+                }),
+        )
     }
 }
 
@@ -112,7 +119,7 @@ impl Scan<'_> {
         match self.peek()? {
             b'{' => self.object(),
             b'[' => self.array(),
-            b'"' => self.string().map(|_| ()),
+            b'"' => self.string().map(drop),
             b't' => self.literal(b"true"),
             b'f' => self.literal(b"false"),
             b'n' => self.literal(b"null"),
@@ -143,7 +150,7 @@ impl Scan<'_> {
                     return None;
                 }
                 let key_start = self.at + 1;
-                self.string()?;
+                let escaped = self.string()?;
                 let key_end = self.at - 1;
                 self.ws();
                 if self.peek()? != b':' {
@@ -158,6 +165,7 @@ impl Scan<'_> {
                     match (self.index.spans.get_mut(count), span) {
                         (Some(slot), [Ok(k0), Ok(k1), Ok(v0), Ok(v1)]) => {
                             *slot = [k0, k1, v0, v1];
+                            self.index.escaped |= u8::from(escaped) << count;
                             count += 1;
                             self.index.len = u8::try_from(count).ok();
                         }
@@ -213,8 +221,10 @@ impl Scan<'_> {
         Some(())
     }
 
-    fn string(&mut self) -> Option<()> {
+    /// A string at `self.at`; whether it has an escape.
+    fn string(&mut self) -> Option<bool> {
         let mut i = self.at + 1;
+        let mut escaped = false;
         while let Some(&b) = self.bytes.get(i) {
             if !SPECIAL_IN_STRING[usize::from(b)] {
                 i += 1;
@@ -223,9 +233,10 @@ impl Scan<'_> {
             match b {
                 b'"' => {
                     self.at = i + 1;
-                    return Some(());
+                    return Some(escaped);
                 }
                 b'\\' => {
+                    escaped = true;
                     self.at = i;
                     self.escape()?;
                     i = self.at;
@@ -422,7 +433,8 @@ mod tests {
     fn indexed(text: &str, index: &Index) -> Option<serde_json::Map<String, Value>> {
         let members = index.members(text)?;
         let mut map = serde_json::Map::new();
-        for (key, value) in members {
+        for (key, escaped, value) in members {
+            assert_eq!(escaped, key.contains('\\'));
             let key: String = serde_json::from_str(&format!("\"{key}\"")).unwrap();
             map.insert(key, serde_json::from_str(value).unwrap());
         }
@@ -482,7 +494,7 @@ mod tests {
                 .collect();
             let got: Vec<(String, String)> = members
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, _, v)| (k.to_string(), v.to_string()))
                 .collect();
             assert_eq!(got, expected);
         }
