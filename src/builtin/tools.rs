@@ -11,7 +11,7 @@
 use super::fixtures::{PNG_1X1, WAV_SILENCE};
 use super::invalid_params;
 use super::logging::Level;
-use crate::mcp::jsonrpc::params;
+use crate::mcp::jsonrpc::{params, text};
 use crate::mcp::{ErrorObject, RawResult};
 use serde_json::{json, Map, Value};
 use std::borrow::Cow;
@@ -89,14 +89,10 @@ pub(super) fn text_result(text: &str) -> Value {
 /// clients and benchmarks make most, answer without a `Value` tree to build, serialize and free.
 pub(super) fn encoded_text_result(text: &str) -> RawResult {
     // Members in a `Value`'s sorted order, so the bytes are what `text_result` would give.
-    let mut out = Vec::with_capacity(text.len() + 48);
-    out.extend_from_slice(br#"{"content":[{"text":"#);
-    if let Err(e) = serde_json::to_writer(&mut out, text) {
-        unreachable!("a str serializes into a Vec: {e}");
-    }
-    out.extend_from_slice(br#","type":"text"}]}"#);
-    // Literals and serde_json's escaping of a `str`: UTF-8, one JSON value, one line.
-    let json = String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"));
+    let mut json = String::with_capacity(text.len() + 48);
+    json.push_str(r#"{"content":[{"text":"#);
+    text::push_string(&mut json, text);
+    json.push_str(r#","type":"text"}]}"#);
     RawResult::encoded(json)
 }
 

@@ -14,6 +14,7 @@ use std::fmt;
 mod envelope;
 pub(crate) mod params;
 mod scan;
+pub(crate) mod text;
 
 pub use params::Params;
 
@@ -491,14 +492,16 @@ impl Answer {
 pub(crate) fn response_json(id: Id, answer: Answer) -> String {
     match answer {
         Answer::Raw(raw) => {
-            let mut out = Vec::with_capacity(raw.0.len() + 40);
-            out.extend_from_slice(b"{\"id\":");
-            write_id(&mut out, &id);
-            out.extend_from_slice(b",\"jsonrpc\":\"2.0\",\"result\":");
-            out.extend_from_slice(raw.0.as_bytes());
-            out.push(b'}');
-            // Literals, serde_json output and a `str` were written.
-            String::from_utf8(out).unwrap_or_else(|e| unreachable!("JSON text is UTF-8: {e}"))
+            let mut out = String::with_capacity(raw.0.len() + 40);
+            out.push_str("{\"id\":");
+            match &id {
+                Id::Number(n) => text::push_number(&mut out, n),
+                Id::String(s) => text::push_string(&mut out, s),
+            }
+            out.push_str(",\"jsonrpc\":\"2.0\",\"result\":");
+            out.push_str(&raw.0);
+            out.push('}');
+            out
         }
         Answer::Value(result) => Message::Response { id, result }.to_json(),
     }

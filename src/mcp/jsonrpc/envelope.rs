@@ -65,6 +65,9 @@ pub(super) fn parse_plain(text: &str) -> Option<Body> {
                 let (member, used) = params::checked(rest)?;
                 members.params = Some(member);
                 at += used;
+            } else if let Some((value, used)) = plain_scalar(rest) {
+                members.set(key, value);
+                at += used;
             } else {
                 let mut values = serde_json::Deserializer::from_str(rest).into_iter::<Value>();
                 let value = values.next()?.ok()?;
@@ -86,6 +89,39 @@ pub(super) fn parse_plain(text: &str) -> Option<Body> {
         return None;
     }
     Some(Body::Single(members.classify()))
+}
+
+/// The usual method and id, read without serde_json's machinery: a string with no escape and
+/// no control character, or a non-negative integer of at most 18 digits without a leading zero
+/// (what a `u64` holds, as serde_json reads it). The value and the bytes it took; `None` for
+/// anything else, which serde_json reads (negative numbers included: it reads `-0` as a float).
+fn plain_scalar(text: &str) -> Option<(Value, usize)> {
+    let bytes = text.as_bytes();
+    match bytes.first()? {
+        b'"' => {
+            let rest = bytes.get(1..)?;
+            let len = rest
+                .iter()
+                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
+            if rest.get(len) != Some(&b'"') {
+                return None;
+            }
+            Some((Value::String(text.get(1..1 + len)?.to_owned()), len + 2))
+        }
+        b'0'..=b'9' => {
+            let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();
+            let leading_zero = digits > 1 && bytes[0] == b'0';
+            let more = matches!(bytes.get(digits), Some(b'.' | b'e' | b'E'));
+            if digits > 18 || leading_zero || more {
+                return None;
+            }
+            let n = bytes[..digits]
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+            Some((Value::from(n), digits))
+        }
+        _ => None,
+    }
 }
 
 /// The index of the first byte at or after `at` that is not JSON whitespace.
@@ -178,6 +214,13 @@ mod tests {
             "{\"a\":\"\\u0001\",\"b\":-0}",
             "{\"a\":01}",
             "{\"a\":\"\u{1}\"}",
+            "123456789012345678",
+            "1234567890123456789",
+            "-0",
+            "0.0",
+            "7e1",
+            "\"tab\u{9}in\"",
+            "\"\\u0041\"",
         ];
         let gaps = ["", " ", "\n\t", "\r"];
         // A deterministic generator (64-bit LCG): no dependency, the same inputs every run.
