@@ -146,6 +146,11 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// Carries out what the handler queued. Requests to the client over the cap go back to
     /// the handler as errors, bounded ([`call_back_refusals`]).
     pub(super) fn apply(&mut self, work: Work, now: Instant) {
+        if work.is_empty() {
+            // The common case after a wake (the backend had nothing): no loop to set up.
+            self.dispatcher.recycle(work);
+            return;
+        }
         let mut refused = VecDeque::new();
         self.carry_out(work, now, &mut refused);
         call_back_refusals(&mut refused, |(key, id, error), refused| {
