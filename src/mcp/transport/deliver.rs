@@ -563,20 +563,13 @@ impl<H: Handler + ?Sized> Transport<H> {
 
 /// The JSON answer of a POST whose answers are all collected (an array for a batch).
 pub(super) fn json_reply(stream: &mut Stream) -> Reply {
-    let mut answers = std::mem::take(&mut stream.json_answers);
+    let answers = std::mem::take(&mut stream.json_answers);
     if answers.is_empty() && !stream.batch {
         // Its one request was cancelled: no JSON-RPC answer is due (MCP cancellation), and an
         // empty array would not be one. 202 says the message was taken and nothing follows.
         return Reply::empty(202);
     }
-    // The answers are JSON text already: a batch is them joined, never parsed again.
-    let body = match answers.pop() {
-        Some(only) if !stream.batch && answers.is_empty() => only,
-        last => {
-            answers.extend(last);
-            format!("[{}]", answers.join(","))
-        }
-    };
+    let body = answers.into_body(stream.batch);
     let reply = Reply {
         status: stream.http_status,
         headers: Vec::new(),

@@ -402,7 +402,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         let mut stream = Stream::new(Delivery::Undecided, self.settings.replay_bytes);
         stream.batch = batch;
         stream.outstanding = requests.len();
-        stream.json_answers = answers;
+        stream.json_answers = answers.into();
         session.streams.insert(no, stream);
         self.attached.attach(conn, key, no);
         if self.settings.response_mode == ResponseMode::Sse {
