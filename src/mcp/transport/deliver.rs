@@ -366,6 +366,19 @@ impl<H: Handler + ?Sized> Transport<H> {
             // answered needs the session to build its reply, which gets no session id.
             self.reap.push(key);
         }
+        let undecided = session.streams.get_mut(&stream_no);
+        if let Some(stream) = undecided.filter(|s| s.delivery == Delivery::Undecided) {
+            // Answered while its POST is still being processed (the common case): what
+            // `deliver` and `retire_stream` would do, without looking the session and stream
+            // up again. The answer joins the reply being built, and the stream is left for
+            // `finish_post` (`finish_stream_if_done` does nothing while it is undecided).
+            stream.json_answers.push(json);
+            stream.outstanding = stream.outstanding.saturating_sub(1);
+            if session.kind.is_stateless() && self.dispatcher.pending_in(key) == 0 {
+                self.reap.push(key);
+            }
+            return;
+        }
         self.deliver(key, stream_no, json, true);
         self.retire_stream(key, stream_no);
     }
