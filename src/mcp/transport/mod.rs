@@ -30,9 +30,7 @@ use crate::log;
 use crate::server::{Reply, ReplyBody};
 use attach::Attachments;
 use serde_json::Value;
-use session::{
-    stream_mut, ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE,
-};
+use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -432,15 +430,21 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// nothing else was sent first, otherwise an event stream (or a deferred JSON answer).
     fn finish_post(&mut self, key: SessionKey, no: StreamNo) -> Reply {
         let mode = self.settings.response_mode;
-        let Some(stream) = stream_mut(&mut self.sessions, key, no) else {
+        let Some(session) = self.sessions.get_mut(&key) else {
             // The session ended while the handler ran (for example a failed initialize).
+            self.attached.detach_stream(key, no);
+            return Error::UnknownSession.reply(None);
+        };
+        let Some(stream) = session.streams.get_mut(&no) else {
             self.attached.detach_stream(key, no);
             return Error::UnknownSession.reply(None);
         };
         if stream.delivery == Delivery::Undecided {
             if stream.outstanding == 0 {
                 let reply = json_reply(stream);
-                self.forget_stream(key, no);
+                // Forgotten with the session at hand (a POST stream, never the standalone one).
+                session.drop_stream(no);
+                self.attached.detach_stream(key, no);
                 return reply;
             }
             if mode == ResponseMode::Json {
@@ -670,17 +674,6 @@ impl<H: Handler + ?Sized> Transport<H> {
                 .sessions
                 .get(&key)
                 .is_some_and(|s| s.kind.is_http_sse())
-    }
-
-    /// Forgets stream `no` of session `key` and whatever carried it.
-    fn forget_stream(&mut self, key: SessionKey, no: StreamNo) {
-        if no == STANDALONE {
-            return; // Lives as long as its session.
-        }
-        if let Some(session) = self.sessions.get_mut(&key) {
-            session.drop_stream(no);
-        }
-        self.attached.detach_stream(key, no);
     }
 
     fn arm_expiry(&mut self, key: SessionKey, now: Instant) {
