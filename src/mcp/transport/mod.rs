@@ -402,7 +402,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         stream.outstanding = requests.len();
         stream.json_answers = answers.into();
         session.streams.insert(no, stream);
-        self.attached.attach(conn, key, no);
+        self.attached.attach_new(conn, key, no);
         if self.settings.response_mode == ResponseMode::Sse {
             self.open_sse(key, no);
         }
