@@ -30,7 +30,9 @@ use crate::log;
 use crate::server::{Reply, ReplyBody};
 use attach::Attachments;
 use serde_json::Value;
-use session::{ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE};
+use session::{
+    ConnId, Delivery, JsonAnswers, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE,
+};
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
@@ -38,12 +40,12 @@ mod accept;
 #[cfg(test)]
 use accept::media_ranges;
 use accept::{accepts, accepts_json_and_sse, Accept};
+pub mod attach;
 mod deliver;
 pub mod eras;
-use deliver::json_reply;
-pub mod attach;
 mod http_sse;
 pub mod param_headers;
+mod post_stream;
 pub mod session;
 pub mod stateless;
 pub mod stdio;
@@ -346,6 +348,13 @@ impl<H: Handler + ?Sized> Transport<H> {
             return Error::UnknownSession.reply(None);
         };
         session.last_activity = now;
+        let body = match body {
+            Body::Single(Ok(Message::Request { id, method, params })) => {
+                let request = (id, method, params);
+                return self.exchange_one(conn, key, request, new_session_id, now);
+            }
+            other => other,
+        };
         // A single message goes through without a Vec of its own (`Vec::new` allocates
         // nothing); the requests go through the transport's reused vector.
         let (batch, single, items) = match body {
@@ -391,21 +400,11 @@ impl<H: Handler + ?Sized> Transport<H> {
             self.scratch = requests;
             return Reply::empty(202);
         }
-        let Some(session) = self.sessions.get_mut(&key) else {
+        let outstanding = requests.len();
+        let Some(no) = self.open_post_stream(conn, key, batch, outstanding, answers.into()) else {
             self.scratch = requests;
             return Error::UnknownSession.reply(None);
         };
-        let no = session.next_stream;
-        session.next_stream += 1;
-        let mut stream = Stream::new(Delivery::Undecided, self.settings.replay_bytes);
-        stream.batch = batch;
-        stream.outstanding = requests.len();
-        stream.json_answers = answers.into();
-        session.streams.insert(no, stream);
-        self.attached.attach_new(conn, key, no);
-        if self.settings.response_mode == ResponseMode::Sse {
-            self.open_sse(key, no);
-        }
         // Every request is tracked before the first runs (a batch's stream counts them all).
         for entry in &mut requests {
             if let Err(client_id) = &mut entry.0 {
@@ -419,64 +418,29 @@ impl<H: Handler + ?Sized> Transport<H> {
             }
         }
         self.scratch = requests;
-        let reply = self.finish_post(key, no);
-        match new_session_id {
-            Some(id) => self.with_session_id(reply, key, no, id),
-            None => reply,
-        }
+        self.finish_exchange(key, no, new_session_id)
     }
 
-    /// The reply of a POST once the handler has run: JSON if everything is answered and
-    /// nothing else was sent first, otherwise an event stream (or a deferred JSON answer).
-    fn finish_post(&mut self, key: SessionKey, no: StreamNo) -> Reply {
-        let mode = self.settings.response_mode;
-        let Some(session) = self.sessions.get_mut(&key) else {
-            // The session ended while the handler ran (for example a failed initialize).
-            self.attached.detach_stream(key, no);
-            return Error::UnknownSession.reply(None);
-        };
-        let Some(stream) = session.streams.get_mut(&no) else {
-            self.attached.detach_stream(key, no);
-            return Error::UnknownSession.reply(None);
-        };
-        if stream.delivery == Delivery::Undecided {
-            if stream.outstanding == 0 {
-                let reply = json_reply(stream);
-                // Forgotten with the session at hand (a POST stream, never the standalone one).
-                session.drop_stream(no);
-                self.attached.detach_stream(key, no);
-                return reply;
-            }
-            if mode == ResponseMode::Json {
-                // Its connection (attached in `exchange`) waits for the answers.
-                stream.delivery = Delivery::Json;
-                return Reply {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: ReplyBody::Deferred,
-                };
-            }
-            if let Some(reply) = self.hold_stateless(key, no) {
-                return reply;
-            }
-            self.open_sse(key, no);
+    /// [`Transport::exchange`] of a POST holding one request (nearly every POST): no vectors
+    /// to sort messages into, the same steps.
+    fn exchange_one(
+        &mut self,
+        conn: ConnId,
+        key: SessionKey,
+        (id, method, params): (Id, String, Option<Value>),
+        new_session_id: Option<String>,
+        now: Instant,
+    ) -> Reply {
+        if !self.dispatcher.has_room(key, 1) {
+            return Error::TooManyRequests(self.dispatcher.max_pending()).reply(None);
         }
-        let Some(session) = self.sessions.get_mut(&key) else {
+        let answers = JsonAnswers::default();
+        let Some(no) = self.open_post_stream(conn, key, false, 1, answers) else {
             return Error::UnknownSession.reply(None);
         };
-        let Some(stream) = session.streams.get(&no) else {
-            self.attached.detach_stream(key, no);
-            return Error::StreamEnded.reply(None);
-        };
-        let initial = self.attached.take_pending(key, no).unwrap_or_default();
-        // No connection: closed before its answer (SSE polling), kept for resumption.
-        let released = self.attached.conn_of(key, no).is_none();
-        let finished = stream.is_finished(no);
-        if finished {
-            session.drop_stream(no);
-            self.attached.detach_stream(key, no);
-        }
-        Reply::stream(initial, finished || released)
+        let handle = self.dispatcher.track(key, id, &method, no);
+        self.call_request(key, handle, &method, params, now);
+        self.finish_exchange(key, no, new_session_id)
     }
 
     /// Turns a POST's pending answer into an event stream: priming event for clients that
