@@ -346,6 +346,9 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     /// cancelled already is dropped.
     fn collect(&mut self) -> Work {
         let mut work = self.out.take();
+        if !self.out.take_timer_changes() {
+            return work;
+        }
         work.retain(|(session, command)| match command {
             Command::Timer { key, token, .. } => {
                 self.timers.insert(*key, (*session, *token));
