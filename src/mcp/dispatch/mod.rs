@@ -345,6 +345,10 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     /// passed on (the transport takes it off its wheel); one of a timer that fired or was
     /// cancelled already is dropped.
     fn collect(&mut self) -> Work {
+        if self.out.is_empty() {
+            // Nothing queued (a wake with no news): the outbox keeps its memory.
+            return Work::new();
+        }
         let mut work = self.out.take();
         if !self.out.take_timer_changes() {
             return work;
@@ -395,6 +399,35 @@ mod tests {
             _ => None,
         });
         keys.collect()
+    }
+
+    #[test]
+    fn a_wake_with_nothing_queued_leaves_the_outbox_its_memory() {
+        let caps = Caps {
+            pending: 4,
+            outgoing: 4,
+        };
+        let mut d = Dispatcher::new(Box::new(Quiet), caps);
+        let now = Instant::now();
+        let notify = |d: &mut Dispatcher<Quiet>| {
+            let work = d.call(None, None, now, None, |_, ctx| {
+                ctx.notify(None, "notifications/message", Value::Null)
+            });
+            work.unwrap()
+        };
+        let work = notify(&mut d);
+        let memory = work.as_ptr();
+        d.recycle(work);
+        let nothing = d.wake();
+        assert!(nothing.is_empty());
+        assert_eq!(nothing.capacity(), 0, "no memory taken for nothing");
+        let work = notify(&mut d);
+        assert_eq!(work.len(), 1);
+        assert_eq!(
+            work.as_ptr(),
+            memory,
+            "the next work is queued in the same memory"
+        );
     }
 
     #[test]

@@ -155,6 +155,11 @@ impl Outbox {
         self.queued.len()
     }
 
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
     /// Discards what was queued after `mark` (a panicking callback's work).
     pub(crate) fn truncate(&mut self, mark: usize) {
         self.queued.truncate(mark);

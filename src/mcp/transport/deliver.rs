@@ -147,8 +147,11 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// the handler as errors, bounded ([`call_back_refusals`]).
     pub(super) fn apply(&mut self, work: Work, now: Instant) {
         if work.is_empty() {
-            // The common case after a wake (the backend had nothing): no loop to set up.
-            self.dispatcher.recycle(work);
+            // The common case after a wake (the backend had nothing): no loop to set up, and
+            // no memory to give back (the outbox kept its own).
+            if work.capacity() > 0 {
+                self.dispatcher.recycle(work);
+            }
             return;
         }
         let mut refused = VecDeque::new();
