@@ -230,7 +230,8 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     ) -> Work {
         // The lifecycle requests have hooks of their own with answers by default, so a
         // handler implements only its own methods.
-        let modern = view.is_some_and(SessionView::is_modern);
+        // Whether the session is modern is only asked for the one method that depends on it.
+        let modern = || view.is_some_and(SessionView::is_modern);
         let called = self.call(
             session,
             view,
@@ -239,7 +240,7 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
             |h, ctx| match method {
                 "initialize" => h.initialize(ctx, request, params),
                 "ping" => h.ping(ctx, request, params),
-                "server/discover" if modern => h.discover(ctx, request, params),
+                "server/discover" if modern() => h.discover(ctx, request, params),
                 _ => h.handle_request(ctx, request, method, params),
             },
         );

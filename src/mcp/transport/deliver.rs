@@ -309,7 +309,9 @@ impl<H: Handler + ?Sized> Transport<H> {
         let stream_no = entry.route;
         let initialize = entry.method == "initialize" && !session.kind.is_stateless();
         // Only these answers are edited; the rest, raw text included, go out as given.
-        let edited = initialize || session.view.is_modern();
+        // Read once (a version compare); only the revision `initialize` settles on changes it.
+        let mut modern = session.view.is_modern();
+        let edited = initialize || modern;
         let mut outcome = match outcome {
             Ok(answer) if edited => answer.into_value().map(Answer::Value),
             other => other,
@@ -328,7 +330,8 @@ impl<H: Handler + ?Sized> Transport<H> {
                 // transport negotiated, which is.
                 match result.get("protocolVersion").and_then(Value::as_str) {
                     Some(v) if self.settings.eras.offers(v) => {
-                        session.view.protocol_version = v.to_string()
+                        session.view.protocol_version = v.to_string();
+                        modern = session.view.is_modern();
                     }
                     _ => {
                         let negotiated = Value::from(session.view.protocol_version.clone());
@@ -339,7 +342,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                 }
             }
         }
-        if session.view.is_modern() {
+        if modern {
             match &mut outcome {
                 Ok(Answer::Value(result)) => stateless::decorate_result(&entry.method, result),
                 // Not taken: a modern session's answers were read back as values above.

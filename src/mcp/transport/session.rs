@@ -379,7 +379,9 @@ impl Session {
     pub fn drop_stream(&mut self, no: StreamNo) {
         if no != STANDALONE {
             self.streams.remove(&no);
-            self.detached.retain(|d| *d != no);
+            if !self.detached.is_empty() {
+                self.detached.retain(|d| *d != no);
+            }
         }
     }
 }
