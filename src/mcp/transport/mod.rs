@@ -344,10 +344,6 @@ impl<H: Handler + ?Sized> Transport<H> {
         new_session_id: Option<String>,
         now: Instant,
     ) -> Reply {
-        let Some(session) = self.sessions.get_mut(&key) else {
-            return Error::UnknownSession.reply(None);
-        };
-        session.last_activity = now;
         let body = match body {
             Body::Single(Ok(Message::Request { id, method, params })) => {
                 let request = (id, method, params);
@@ -355,6 +351,10 @@ impl<H: Handler + ?Sized> Transport<H> {
             }
             other => other,
         };
+        let Some(session) = self.sessions.get_mut(&key) else {
+            return Error::UnknownSession.reply(None);
+        };
+        session.last_activity = now;
         // A single message goes through without a Vec of its own (`Vec::new` allocates
         // nothing); the requests go through the transport's reused vector.
         let (batch, single, items) = match body {
@@ -401,7 +401,8 @@ impl<H: Handler + ?Sized> Transport<H> {
             return Reply::empty(202);
         }
         let outstanding = requests.len();
-        let Some(no) = self.open_post_stream(conn, key, batch, outstanding, answers.into()) else {
+        let answers = answers.into();
+        let Some(no) = self.open_post_stream(conn, key, batch, outstanding, answers, now) else {
             self.scratch = requests;
             return Error::UnknownSession.reply(None);
         };
@@ -432,10 +433,15 @@ impl<H: Handler + ?Sized> Transport<H> {
         now: Instant,
     ) -> Reply {
         if !self.dispatcher.has_room(key, 1) {
+            let Some(session) = self.sessions.get_mut(&key) else {
+                return Error::UnknownSession.reply(None);
+            };
+            session.last_activity = now;
             return Error::TooManyRequests(self.dispatcher.max_pending()).reply(None);
         }
+        // The session is looked up once, where its stream is opened (with its activity).
         let answers = JsonAnswers::default();
-        let Some(no) = self.open_post_stream(conn, key, false, 1, answers) else {
+        let Some(no) = self.open_post_stream(conn, key, false, 1, answers, now) else {
             return Error::UnknownSession.reply(None);
         };
         let handle = self.dispatcher.track(key, id, &method, no);

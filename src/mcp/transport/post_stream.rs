@@ -8,9 +8,11 @@ use super::{Reply, ReplyBody, Transport};
 use crate::config::ResponseMode;
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, SessionKey};
+use std::time::Instant;
 
 impl<H: Handler + ?Sized> Transport<H> {
-    /// The stream of a POST's answers, on the POST's connection; `None` if the session is gone.
+    /// The stream of a POST's answers, on the POST's connection, with the session's activity
+    /// at `now`; `None` if the session is gone.
     pub(super) fn open_post_stream(
         &mut self,
         conn: ConnId,
@@ -18,8 +20,10 @@ impl<H: Handler + ?Sized> Transport<H> {
         batch: bool,
         outstanding: usize,
         answers: JsonAnswers,
+        now: Instant,
     ) -> Option<StreamNo> {
         let session = self.sessions.get_mut(&key)?;
+        session.last_activity = now;
         let no = session.next_stream;
         session.next_stream += 1;
         let mut stream = Stream::new(Delivery::Undecided, self.settings.replay_bytes);
