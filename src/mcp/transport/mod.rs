@@ -345,8 +345,7 @@ impl<H: Handler + ?Sized> Transport<H> {
         now: Instant,
     ) -> Reply {
         let body = match body {
-            Body::Single(Ok(Message::Request { id, method, params })) => {
-                let request = (id, method, params);
+            Body::Single(Ok(request @ Message::Request { .. })) => {
                 return self.exchange_one(conn, key, request, new_session_id, now);
             }
             other => other,
@@ -428,10 +427,14 @@ impl<H: Handler + ?Sized> Transport<H> {
         &mut self,
         conn: ConnId,
         key: SessionKey,
-        (id, method, params): (Id, String, Option<Value>),
+        request: Message,
         new_session_id: Option<String>,
         now: Instant,
     ) -> Reply {
+        let Message::Request { id, method, params } = request else {
+            // Only requests come here; anything else takes the general way.
+            return self.exchange(conn, key, Body::Single(Ok(request)), new_session_id, now);
+        };
         if !self.dispatcher.has_room(key, 1) {
             let Some(session) = self.sessions.get_mut(&key) else {
                 return Error::UnknownSession.reply(None);
