@@ -230,7 +230,8 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     ) -> Work {
         // The lifecycle requests have hooks of their own with answers by default, so a
         // handler implements only its own methods.
-        let modern = view.is_some_and(SessionView::is_modern);
+        // Whether the session is modern is only asked for the one method that depends on it.
+        let modern = || view.is_some_and(SessionView::is_modern);
         let called = self.call(
             session,
             view,
@@ -239,7 +240,7 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
             |h, ctx| match method {
                 "initialize" => h.initialize(ctx, request, params),
                 "ping" => h.ping(ctx, request, params),
-                "server/discover" if modern => h.discover(ctx, request, params),
+                "server/discover" if modern() => h.discover(ctx, request, params),
                 _ => h.handle_request(ctx, request, method, params),
             },
         );
@@ -345,7 +346,14 @@ impl<H: Handler + ?Sized> Dispatcher<H> {
     /// passed on (the transport takes it off its wheel); one of a timer that fired or was
     /// cancelled already is dropped.
     fn collect(&mut self) -> Work {
+        if self.out.is_empty() {
+            // Nothing queued (a wake with no news): the outbox keeps its memory.
+            return Work::new();
+        }
         let mut work = self.out.take();
+        if !self.out.take_timer_changes() {
+            return work;
+        }
         work.retain(|(session, command)| match command {
             Command::Timer { key, token, .. } => {
                 self.timers.insert(*key, (*session, *token));
@@ -392,6 +400,35 @@ mod tests {
             _ => None,
         });
         keys.collect()
+    }
+
+    #[test]
+    fn a_wake_with_nothing_queued_leaves_the_outbox_its_memory() {
+        let caps = Caps {
+            pending: 4,
+            outgoing: 4,
+        };
+        let mut d = Dispatcher::new(Box::new(Quiet), caps);
+        let now = Instant::now();
+        let notify = |d: &mut Dispatcher<Quiet>| {
+            let work = d.call(None, None, now, None, |_, ctx| {
+                ctx.notify(None, "notifications/message", Value::Null)
+            });
+            work.unwrap()
+        };
+        let work = notify(&mut d);
+        let memory = work.as_ptr();
+        d.recycle(work);
+        let nothing = d.wake();
+        assert!(nothing.is_empty());
+        assert_eq!(nothing.capacity(), 0, "no memory taken for nothing");
+        let work = notify(&mut d);
+        assert_eq!(work.len(), 1);
+        assert_eq!(
+            work.as_ptr(),
+            memory,
+            "the next work is queued in the same memory"
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct Outbox {
     queued: Vec<(Option<SessionKey>, Command)>,
     next_outgoing: u64,
     next_timer: u64,
+    /// A timer was set or cancelled since [`Outbox::take_timer_changes`]: only then does the
+    /// dispatcher look through the work for them (most work is one answer).
+    timer_changes: bool,
 }
 
 impl Outbox {
@@ -29,6 +32,7 @@ impl Outbox {
             queued: Vec::new(),
             next_outgoing: 0,
             next_timer: 0,
+            timer_changes: false,
         }
     }
 
@@ -109,6 +113,7 @@ impl Outbox {
     ) -> TimerKey {
         self.next_timer += 1;
         let key = TimerKey(self.next_timer);
+        self.timer_changes = true;
         self.queued
             .push((session, Command::Timer { key, after, token }));
         key
@@ -116,6 +121,7 @@ impl Outbox {
 
     /// Cancels a timer; a key that fired or was cancelled already is ignored.
     pub fn cancel_timer(&mut self, key: TimerKey) {
+        self.timer_changes = true;
         self.queued.push((None, Command::CancelTimer { key }));
     }
 
@@ -149,6 +155,11 @@ impl Outbox {
         self.queued.len()
     }
 
+    /// Whether nothing is queued.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.queued.is_empty()
+    }
+
     /// Discards what was queued after `mark` (a panicking callback's work).
     pub(crate) fn truncate(&mut self, mark: usize) {
         self.queued.truncate(mark);
@@ -157,6 +168,12 @@ impl Outbox {
     /// Everything queued, in order.
     pub(crate) fn take(&mut self) -> Vec<(Option<SessionKey>, Command)> {
         std::mem::take(&mut self.queued)
+    }
+
+    /// Whether a timer was set or cancelled since the last call (the work may hold
+    /// [`Command::Timer`] or [`Command::CancelTimer`]); clears the mark.
+    pub(crate) fn take_timer_changes(&mut self) -> bool {
+        std::mem::take(&mut self.timer_changes)
     }
 
     /// Gives back a vector [`Outbox::take`] returned, emptied, so the next callback queues
@@ -188,6 +205,12 @@ mod tests {
         out.notify(Some(s), None, "x", Value::Null);
         out.truncate(mark);
         assert_eq!(out.take().len(), 2);
+        assert!(out.take_timer_changes(), "timers were set");
+        assert!(!out.take_timer_changes(), "the mark is cleared");
+        out.notify(Some(s), None, "y", Value::Null);
+        assert!(!out.take_timer_changes(), "a notification is no timer");
+        out.cancel_timer(t);
+        assert!(out.take_timer_changes());
     }
 
     #[test]

@@ -6,6 +6,11 @@
 //! either side always agrees with the other. A stream without an entry is detached: its events
 //! wait in its replay buffer for a client that resumes.
 //!
+//! The newest attachment of a fresh stream (a POST's, [`Attachments::attach_new`]) is held
+//! aside until anything else changes the table: most POSTs are answered at once with plain JSON
+//! and their stream detached before anyone asks where it is, so the two maps never see it.
+//! Every lookup counts it, so the table answers the same either way.
+//!
 //! The server's connection phase (`server::Conn.phase`) is the connection's own HTTP state
 //! (reading, waiting for a deferred answer, streaming, closing); it does not say which stream,
 //! and this table does not say how the connection frames its bytes.
@@ -47,21 +52,53 @@ impl Carrier {
 
 /// The stream each connection carries and the carrier of each attached stream, kept in step.
 ///
-/// Invariant: `by_conn[c] == (k, n)` exactly when `by_stream[(k, n)]` is on connection `c`.
+/// Invariant: `by_conn[c] == (k, n)` exactly when `by_stream[(k, n)]` is on connection `c`;
+/// `newest` is a live attachment in neither map (its connection carries nothing else there).
 /// Bounded by the streams of live sessions: every stream that is dropped, and every session
 /// that ends, is detached here (sessions own their stream numbers and name them when asked).
 #[derive(Debug, Default)]
 pub struct Attachments {
     by_conn: IdMap<ConnId, (SessionKey, StreamNo)>,
     by_stream: IdMap<(SessionKey, StreamNo), Carrier>,
+    /// The latest [`Attachments::attach_new`], live on its connection, until something else
+    /// changes the table ([`Attachments::settle`]) or it is detached.
+    newest: Option<(ConnId, SessionKey, StreamNo)>,
 }
 
 impl Attachments {
+    /// Puts stream `no` of session `key`, never attached before (a new POST's), on `conn`, head
+    /// out, as [`Attachments::attach`] would. It stays out of the maps until something else
+    /// changes the table: a POST answered at once is detached again without touching them.
+    pub fn attach_new(&mut self, conn: ConnId, key: SessionKey, no: StreamNo) {
+        self.settle();
+        debug_assert!(
+            !self.by_stream.contains_key(&(key, no)),
+            "{key:?} {no} is new"
+        );
+        self.detach_conn(conn);
+        self.newest = Some((conn, key, no));
+    }
+
+    /// Moves the attachment held aside into the maps, before any other change.
+    fn settle(&mut self) {
+        if let Some((conn, key, no)) = self.newest.take() {
+            self.by_stream.insert((key, no), Carrier::Live(conn));
+            self.by_conn.insert(conn, (key, no));
+        }
+    }
+
+    /// The attachment held aside, if it is stream `no` of session `key`.
+    fn newest_is(&self, key: SessionKey, no: StreamNo) -> Option<ConnId> {
+        self.newest
+            .and_then(|(conn, k, n)| (k == key && n == no).then_some(conn))
+    }
+
     /// Puts stream `no` of session `key` on `conn`, head out ([`Carrier::Live`]). `conn` leaves
     /// any stream it carried; the connection the stream was on before is returned (to be
     /// closed: a resumption takes the stream over). Attaching a pair that is already attached
     /// changes nothing (an opening head stays pending).
     pub fn attach(&mut self, conn: ConnId, key: SessionKey, no: StreamNo) -> Option<ConnId> {
+        self.settle();
         if self.by_conn.get(&conn) == Some(&(key, no)) {
             return None;
         }
@@ -81,6 +118,7 @@ impl Attachments {
     /// priming event, if any) until [`Attachments::take_pending`]. A detached stream keeps them
     /// as [`Carrier::Released`], for the reply being built.
     pub fn open(&mut self, key: SessionKey, no: StreamNo, pending: Vec<u8>) {
+        self.settle();
         let carrier = match self.by_stream.get(&(key, no)).and_then(Carrier::conn) {
             Some(conn) => Carrier::Opening { conn, pending },
             None => Carrier::Released { pending },
@@ -91,6 +129,7 @@ impl Attachments {
     /// The bytes waiting for the stream's head, which is now written: an opening stream goes
     /// live, a released one is detached. `None` if nothing was waiting.
     pub fn take_pending(&mut self, key: SessionKey, no: StreamNo) -> Option<Vec<u8>> {
+        self.settle();
         let entry = self.by_stream.get_mut(&(key, no))?;
         match entry {
             Carrier::Live(_) => None,
@@ -108,6 +147,7 @@ impl Attachments {
 
     /// Whether the stream's head is still to be written (opening or released).
     pub fn is_pending(&self, key: SessionKey, no: StreamNo) -> bool {
+        // The attachment held aside is in neither map, and live: its head is out.
         matches!(
             self.by_stream.get(&(key, no)),
             Some(Carrier::Opening { .. } | Carrier::Released { .. })
@@ -116,16 +156,28 @@ impl Attachments {
 
     /// The connection carrying the stream.
     pub fn conn_of(&self, key: SessionKey, no: StreamNo) -> Option<ConnId> {
+        if let Some(conn) = self.newest_is(key, no) {
+            return Some(conn);
+        }
         self.by_stream.get(&(key, no)).and_then(Carrier::conn)
     }
 
     /// The stream `conn` carries.
     pub fn stream_of(&self, conn: ConnId) -> Option<(SessionKey, StreamNo)> {
-        self.by_conn.get(&conn).copied()
+        match self.newest {
+            Some((c, key, no)) if c == conn => Some((key, no)),
+            _ => self.by_conn.get(&conn).copied(),
+        }
     }
 
     /// `conn` carries nothing any more; the stream it carried, now detached.
     pub fn detach_conn(&mut self, conn: ConnId) -> Option<(SessionKey, StreamNo)> {
+        if let Some((c, key, no)) = self.newest {
+            if c == conn {
+                self.newest = None;
+                return Some((key, no));
+            }
+        }
         let pair = self.by_conn.remove(&conn)?;
         self.by_stream.remove(&pair);
         Some(pair)
@@ -133,6 +185,10 @@ impl Attachments {
 
     /// The stream is detached (or gone); the connection it was on.
     pub fn detach_stream(&mut self, key: SessionKey, no: StreamNo) -> Option<ConnId> {
+        if let Some(conn) = self.newest_is(key, no) {
+            self.newest = None;
+            return Some(conn);
+        }
         let conn = self.by_stream.remove(&(key, no))?.conn()?;
         self.by_conn.remove(&conn);
         Some(conn)
@@ -142,6 +198,7 @@ impl Attachments {
     /// to end now if the head is out; a stream whose head is pending becomes
     /// [`Carrier::Released`] (the reply being built ends it).
     pub fn release(&mut self, key: SessionKey, no: StreamNo) -> Option<ConnId> {
+        self.settle();
         let entry = self.by_stream.get_mut(&(key, no))?;
         match entry {
             Carrier::Live(conn) => {
@@ -185,13 +242,13 @@ impl Attachments {
 
     /// Connections carrying a stream.
     pub fn len(&self) -> usize {
-        self.by_conn.len()
+        self.by_conn.len() + usize::from(self.newest.is_some())
     }
 
     /// Whether no connection carries a stream.
     #[cfg(test)]
     pub fn is_empty(&self) -> bool {
-        self.by_conn.is_empty()
+        self.len() == 0
     }
 
     /// Appends `message` to stream `no` of session `key` as an event (kept for replay either
@@ -204,6 +261,7 @@ impl Attachments {
         stream: &mut Stream,
         message: String,
     ) -> Option<(ConnId, Vec<u8>)> {
+        self.settle();
         let (seq, bytes) = stream.record_event(no, message);
         match self.by_stream.get_mut(&(key, no)) {
             Some(Carrier::Live(conn)) => {
@@ -222,6 +280,13 @@ impl Attachments {
     /// Panics unless both directions agree (for tests of the transport using this table).
     #[cfg(test)]
     pub(crate) fn assert_consistent(&self) {
+        if let Some((conn, key, no)) = self.newest {
+            assert!(!self.by_conn.contains_key(&conn), "{conn:?} is held aside");
+            assert!(
+                !self.by_stream.contains_key(&(key, no)),
+                "{key:?} {no} held aside"
+            );
+        }
         for (conn, pair) in &self.by_conn {
             assert_eq!(
                 self.by_stream.get(pair).and_then(Carrier::conn),
@@ -239,10 +304,12 @@ impl Attachments {
     /// Every stream on a connection (for tests of the transport using this table).
     #[cfg(test)]
     pub(crate) fn attached_streams(&self) -> Vec<(ConnId, SessionKey, StreamNo)> {
-        self.by_conn
+        let held = self.newest.iter().copied();
+        let mapped = self
+            .by_conn
             .iter()
-            .map(|(&conn, &(key, no))| (conn, key, no))
-            .collect()
+            .map(|(&conn, &(key, no))| (conn, key, no));
+        held.chain(mapped).collect()
     }
 }
 
@@ -351,6 +418,137 @@ mod tests {
         stream.replay_after(2, 0, &mut out).unwrap();
         assert_eq!(out, b"id: 2-1\nevent: message\ndata: {\"a\":1}\n\n");
         assert_eq!(stream.delivered, 1);
+    }
+
+    /// Every answer of the table about connections 1 to 4 and streams `nos` of both sessions,
+    /// to compare two tables.
+    fn answers(a: &Attachments, nos: std::ops::Range<StreamNo>) -> Vec<String> {
+        let mut out = vec![format!("len {}", a.len())];
+        for c in 1..=4 {
+            out.push(format!("{c}: {:?}", a.stream_of(conn(c))));
+        }
+        for key in [S1, S2] {
+            for no in nos.clone() {
+                let (on, pending) = (a.conn_of(key, no), a.is_pending(key, no));
+                out.push(format!("{key:?} {no}: {on:?} {pending}"));
+            }
+            out.push(format!("first {:?}", a.first_attached(key, nos.clone())));
+        }
+        let mut on = a.attached_streams();
+        on.sort();
+        out.push(format!("{on:?}"));
+        out
+    }
+
+    #[test]
+    fn a_new_stream_held_aside_answers_as_if_attached_through_any_sequence() {
+        // The same operations on two tables, one attaching new streams with `attach`, the other
+        // with `attach_new`: every result and every later answer must agree. Operations pick
+        // among the newest streams, where the one held aside is.
+        let (mut plain, mut held) = (Attachments::default(), Attachments::default());
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut fresh: StreamNo = 1;
+        let mut held_aside = 0;
+        for step in 0..4000 {
+            let c = conn(1 + next(4));
+            let key = [S1, S2][next(2) as usize];
+            let no = fresh - 1 - next(u64::from(fresh.min(6))) as StreamNo;
+            let (a, b) = (&mut plain, &mut held);
+            let (ra, rb) = match next(10) {
+                0..=2 => {
+                    let new = fresh;
+                    fresh += 1;
+                    a.attach(c, key, new);
+                    b.attach_new(c, key, new);
+                    (String::new(), String::new())
+                }
+                3 => (
+                    format!("{:?}", a.attach(c, key, no)),
+                    format!("{:?}", b.attach(c, key, no)),
+                ),
+                4 => {
+                    a.open(key, no, vec![1]);
+                    b.open(key, no, vec![1]);
+                    (String::new(), String::new())
+                }
+                5 => (
+                    format!("{:?}", a.take_pending(key, no)),
+                    format!("{:?}", b.take_pending(key, no)),
+                ),
+                6 => (
+                    format!("{:?}", a.detach_conn(c)),
+                    format!("{:?}", b.detach_conn(c)),
+                ),
+                7 => (
+                    format!("{:?}", a.detach_stream(key, no)),
+                    format!("{:?}", b.detach_stream(key, no)),
+                ),
+                8 => (
+                    format!("{:?}", a.release(key, no)),
+                    format!("{:?}", b.release(key, no)),
+                ),
+                _ => {
+                    let (mut sa, mut sb) = (
+                        Stream::new(Delivery::Sse, 64),
+                        Stream::new(Delivery::Sse, 64),
+                    );
+                    let ea = a.push_event(key, no, &mut sa, "{}".into());
+                    let eb = b.push_event(key, no, &mut sb, "{}".into());
+                    (
+                        format!("{ea:?} {}", sa.delivered),
+                        format!("{eb:?} {}", sb.delivered),
+                    )
+                }
+            };
+            held_aside += usize::from(held.newest.is_some());
+            assert_eq!(ra, rb, "step {step}");
+            check(&plain);
+            check(&held);
+            let nos = fresh.saturating_sub(8)..fresh;
+            assert_eq!(
+                answers(&plain, nos.clone()),
+                answers(&held, nos),
+                "step {step}"
+            );
+        }
+        assert!(
+            held_aside > 1000,
+            "the held-aside path was exercised: {held_aside}"
+        );
+        let (mut a_closed, mut b_closed) = (
+            plain.detach_session(S1, 0..fresh),
+            held.detach_session(S1, 0..fresh),
+        );
+        a_closed.sort();
+        b_closed.sort();
+        assert_eq!(a_closed, b_closed);
+        assert_eq!(answers(&plain, 0..fresh), answers(&held, 0..fresh));
+    }
+
+    #[test]
+    fn a_new_stream_answered_at_once_never_reaches_the_maps() {
+        let mut a = Attachments::default();
+        a.attach_new(conn(1), S1, 1);
+        assert_eq!(a.len(), 1);
+        assert_eq!(a.conn_of(S1, 1), Some(conn(1)));
+        assert_eq!(a.detach_stream(S1, 1), Some(conn(1)));
+        assert!(a.is_empty() && a.by_conn.is_empty() && a.by_stream.is_empty());
+        // The next one settles an earlier one still attached (a deferred answer) first.
+        a.attach_new(conn(1), S1, 2);
+        a.attach_new(conn(2), S1, 3);
+        assert_eq!(a.by_conn.get(&conn(1)), Some(&(S1, 2)));
+        assert_eq!(a.stream_of(conn(2)), Some((S1, 3)));
+        // A connection that carried a stream leaves it for the new one.
+        a.attach_new(conn(1), S1, 4);
+        assert_eq!(a.conn_of(S1, 2), None);
+        assert_eq!(a.len(), 2);
+        check(&a);
     }
 
     #[test]

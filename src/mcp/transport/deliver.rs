@@ -146,6 +146,14 @@ impl<H: Handler + ?Sized> Transport<H> {
     /// Carries out what the handler queued. Requests to the client over the cap go back to
     /// the handler as errors, bounded ([`call_back_refusals`]).
     pub(super) fn apply(&mut self, work: Work, now: Instant) {
+        if work.is_empty() {
+            // The common case after a wake (the backend had nothing): no loop to set up, and
+            // no memory to give back (the outbox kept its own).
+            if work.capacity() > 0 {
+                self.dispatcher.recycle(work);
+            }
+            return;
+        }
         let mut refused = VecDeque::new();
         self.carry_out(work, now, &mut refused);
         call_back_refusals(&mut refused, |(key, id, error), refused| {
@@ -301,7 +309,9 @@ impl<H: Handler + ?Sized> Transport<H> {
         let stream_no = entry.route;
         let initialize = entry.method == "initialize" && !session.kind.is_stateless();
         // Only these answers are edited; the rest, raw text included, go out as given.
-        let edited = initialize || session.view.is_modern();
+        // Read once (a version compare); only the revision `initialize` settles on changes it.
+        let mut modern = session.view.is_modern();
+        let edited = initialize || modern;
         let mut outcome = match outcome {
             Ok(answer) if edited => answer.into_value().map(Answer::Value),
             other => other,
@@ -320,7 +330,8 @@ impl<H: Handler + ?Sized> Transport<H> {
                 // transport negotiated, which is.
                 match result.get("protocolVersion").and_then(Value::as_str) {
                     Some(v) if self.settings.eras.offers(v) => {
-                        session.view.protocol_version = v.to_string()
+                        session.view.protocol_version = v.to_string();
+                        modern = session.view.is_modern();
                     }
                     _ => {
                         let negotiated = Value::from(session.view.protocol_version.clone());
@@ -331,7 +342,7 @@ impl<H: Handler + ?Sized> Transport<H> {
                 }
             }
         }
-        if session.view.is_modern() {
+        if modern {
             match &mut outcome {
                 Ok(Answer::Value(result)) => stateless::decorate_result(&entry.method, result),
                 // Not taken: a modern session's answers were read back as values above.
@@ -360,6 +371,19 @@ impl<H: Handler + ?Sized> Transport<H> {
             // Ended once the answer is on its way (`poll_action`): the POST still being
             // answered needs the session to build its reply, which gets no session id.
             self.reap.push(key);
+        }
+        let undecided = session.streams.get_mut(&stream_no);
+        if let Some(stream) = undecided.filter(|s| s.delivery == Delivery::Undecided) {
+            // Answered while its POST is still being processed (the common case): what
+            // `deliver` and `retire_stream` would do, without looking the session and stream
+            // up again. The answer joins the reply being built, and the stream is left for
+            // `finish_post` (`finish_stream_if_done` does nothing while it is undecided).
+            stream.json_answers.push(json);
+            stream.outstanding = stream.outstanding.saturating_sub(1);
+            if session.kind.is_stateless() && self.dispatcher.pending_in(key) == 0 {
+                self.reap.push(key);
+            }
+            return;
         }
         self.deliver(key, stream_no, json, true);
         self.retire_stream(key, stream_no);
@@ -558,20 +582,13 @@ impl<H: Handler + ?Sized> Transport<H> {
 
 /// The JSON answer of a POST whose answers are all collected (an array for a batch).
 pub(super) fn json_reply(stream: &mut Stream) -> Reply {
-    let mut answers = std::mem::take(&mut stream.json_answers);
+    let answers = std::mem::take(&mut stream.json_answers);
     if answers.is_empty() && !stream.batch {
         // Its one request was cancelled: no JSON-RPC answer is due (MCP cancellation), and an
         // empty array would not be one. 202 says the message was taken and nothing follows.
         return Reply::empty(202);
     }
-    // The answers are JSON text already: a batch is them joined, never parsed again.
-    let body = match answers.pop() {
-        Some(only) if !stream.batch && answers.is_empty() => only,
-        last => {
-            answers.extend(last);
-            format!("[{}]", answers.join(","))
-        }
-    };
+    let body = answers.into_body(stream.batch);
     let reply = Reply {
         status: stream.http_status,
         headers: Vec::new(),

@@ -29,8 +29,15 @@ pub fn unsupported(eras: &Eras, requested: &str) -> Error {
 /// A present `MCP-Protocol-Version` must name an offered handshake revision; absent means
 /// 2025-03-26 (checked at `initialize` time instead).
 pub fn check_protocol_header(head: &RequestHead, eras: &Eras) -> Option<Reply> {
-    head.header(Field::McpProtocolVersion)?;
-    let text = super::accept::trim(head.header_str(Field::McpProtocolVersion).unwrap_or(""));
+    // One lookup when the value is text (always, from a client that follows the spec); a
+    // value that is not UTF-8 is present all the same, and refused as "".
+    let text = match head.header_str(Field::McpProtocolVersion) {
+        Some(text) => super::accept::trim(text),
+        None => {
+            head.header(Field::McpProtocolVersion)?;
+            ""
+        }
+    };
     if version::is_supported(text) && eras.offers(text) {
         return None;
     }

@@ -31,7 +31,7 @@ use crate::server::{Reply, ReplyBody};
 use attach::Attachments;
 use serde_json::Value;
 use session::{
-    stream_mut, ConnId, Delivery, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE,
+    ConnId, Delivery, JsonAnswers, Lifecycle, Session, SessionKind, Stream, StreamNo, STANDALONE,
 };
 use std::collections::VecDeque;
 use std::time::{Duration, Instant};
@@ -40,12 +40,12 @@ mod accept;
 #[cfg(test)]
 use accept::media_ranges;
 use accept::{accepts, accepts_json_and_sse, Accept};
+pub mod attach;
 mod deliver;
 pub mod eras;
-use deliver::json_reply;
-pub mod attach;
 mod http_sse;
 pub mod param_headers;
+mod post_stream;
 pub mod session;
 pub mod stateless;
 pub mod stdio;
@@ -348,6 +348,12 @@ impl<H: Handler + ?Sized> Transport<H> {
         new_session_id: Option<String>,
         now: Instant,
     ) -> Reply {
+        let body = match body {
+            Body::Single(Ok(request @ Message::Request { .. })) => {
+                return self.exchange_one(conn, key, request, new_session_id, now);
+            }
+            other => other,
+        };
         let Some(session) = self.sessions.get_mut(&key) else {
             return Error::UnknownSession.reply(None);
         };
@@ -397,21 +403,12 @@ impl<H: Handler + ?Sized> Transport<H> {
             self.scratch = requests;
             return Reply::empty(202);
         }
-        let Some(session) = self.sessions.get_mut(&key) else {
+        let outstanding = requests.len();
+        let answers = answers.into();
+        let Some(no) = self.open_post_stream(conn, key, batch, outstanding, answers, now) else {
             self.scratch = requests;
             return Error::UnknownSession.reply(None);
         };
-        let no = session.next_stream;
-        session.next_stream += 1;
-        let mut stream = Stream::new(Delivery::Undecided, self.settings.replay_bytes);
-        stream.batch = batch;
-        stream.outstanding = requests.len();
-        stream.json_answers = answers;
-        session.streams.insert(no, stream);
-        self.attached.attach(conn, key, no);
-        if self.settings.response_mode == ResponseMode::Sse {
-            self.open_sse(key, no);
-        }
         // Every request is tracked before the first runs (a batch's stream counts them all).
         for entry in &mut requests {
             if let Err(client_id) = &mut entry.0 {
@@ -425,58 +422,38 @@ impl<H: Handler + ?Sized> Transport<H> {
             }
         }
         self.scratch = requests;
-        let reply = self.finish_post(key, no);
-        match new_session_id {
-            Some(id) => self.with_session_id(reply, key, no, id),
-            None => reply,
-        }
+        self.finish_exchange(key, no, new_session_id)
     }
 
-    /// The reply of a POST once the handler has run: JSON if everything is answered and
-    /// nothing else was sent first, otherwise an event stream (or a deferred JSON answer).
-    fn finish_post(&mut self, key: SessionKey, no: StreamNo) -> Reply {
-        let mode = self.settings.response_mode;
-        let Some(stream) = stream_mut(&mut self.sessions, key, no) else {
-            // The session ended while the handler ran (for example a failed initialize).
-            self.attached.detach_stream(key, no);
+    /// [`Transport::exchange`] of a POST holding one request (nearly every POST): no vectors
+    /// to sort messages into, the same steps.
+    fn exchange_one(
+        &mut self,
+        conn: ConnId,
+        key: SessionKey,
+        request: Message,
+        new_session_id: Option<String>,
+        now: Instant,
+    ) -> Reply {
+        let Message::Request { id, method, params } = request else {
+            // Only requests come here; anything else takes the general way.
+            return self.exchange(conn, key, Body::Single(Ok(request)), new_session_id, now);
+        };
+        if !self.dispatcher.has_room(key, 1) {
+            let Some(session) = self.sessions.get_mut(&key) else {
+                return Error::UnknownSession.reply(None);
+            };
+            session.last_activity = now;
+            return Error::TooManyRequests(self.dispatcher.max_pending()).reply(None);
+        }
+        // The session is looked up once, where its stream is opened (with its activity).
+        let answers = JsonAnswers::default();
+        let Some(no) = self.open_post_stream(conn, key, false, 1, answers, now) else {
             return Error::UnknownSession.reply(None);
         };
-        if stream.delivery == Delivery::Undecided {
-            if stream.outstanding == 0 {
-                let reply = json_reply(stream);
-                self.forget_stream(key, no);
-                return reply;
-            }
-            if mode == ResponseMode::Json {
-                // Its connection (attached in `exchange`) waits for the answers.
-                stream.delivery = Delivery::Json;
-                return Reply {
-                    status: 200,
-                    headers: Vec::new(),
-                    body: ReplyBody::Deferred,
-                };
-            }
-            if let Some(reply) = self.hold_stateless(key, no) {
-                return reply;
-            }
-            self.open_sse(key, no);
-        }
-        let Some(session) = self.sessions.get_mut(&key) else {
-            return Error::UnknownSession.reply(None);
-        };
-        let Some(stream) = session.streams.get(&no) else {
-            self.attached.detach_stream(key, no);
-            return Error::StreamEnded.reply(None);
-        };
-        let initial = self.attached.take_pending(key, no).unwrap_or_default();
-        // No connection: closed before its answer (SSE polling), kept for resumption.
-        let released = self.attached.conn_of(key, no).is_none();
-        let finished = stream.is_finished(no);
-        if finished {
-            session.drop_stream(no);
-            self.attached.detach_stream(key, no);
-        }
-        Reply::stream(initial, finished || released)
+        let handle = self.dispatcher.track(key, id, &method, no);
+        self.call_request(key, handle, &method, params, now);
+        self.finish_exchange(key, no, new_session_id)
     }
 
     /// Turns a POST's pending answer into an event stream: priming event for clients that
@@ -674,17 +651,6 @@ impl<H: Handler + ?Sized> Transport<H> {
                 .sessions
                 .get(&key)
                 .is_some_and(|s| s.kind.is_http_sse())
-    }
-
-    /// Forgets stream `no` of session `key` and whatever carried it.
-    fn forget_stream(&mut self, key: SessionKey, no: StreamNo) {
-        if no == STANDALONE {
-            return; // Lives as long as its session.
-        }
-        if let Some(session) = self.sessions.get_mut(&key) {
-            session.drop_stream(no);
-        }
-        self.attached.detach_stream(key, no);
     }
 
     fn arm_expiry(&mut self, key: SessionKey, now: Instant) {

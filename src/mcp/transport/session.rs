@@ -54,7 +54,7 @@ pub struct Stream {
     /// Responses still due on this stream; the stream ends when it reaches 0 (POST streams).
     pub outstanding: usize,
     /// Answers collected for a JSON reply.
-    pub json_answers: Vec<String>,
+    pub json_answers: JsonAnswers,
     /// Next event sequence number; 0 is the priming event.
     pub next_seq: u64,
     /// Highest sequence number written to a connection.
@@ -75,7 +75,7 @@ impl Stream {
             delivery,
             batch: false,
             outstanding: 0,
-            json_answers: Vec::new(),
+            json_answers: JsonAnswers::default(),
             next_seq: 1,
             delivered: 0,
             replay: ReplayBuffer::new(replay_bytes),
@@ -126,6 +126,68 @@ impl Stream {
     /// Whether every response this stream carries has been written to it.
     pub fn is_finished(&self, no: StreamNo) -> bool {
         no != STANDALONE && self.outstanding == 0
+    }
+}
+
+/// The answers collected for a POST's JSON reply, in order. The first is held without a vector
+/// of its own: most POSTs carry one request, whose answer then costs no allocation here.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct JsonAnswers {
+    first: Option<String>,
+    rest: Vec<String>,
+}
+
+impl JsonAnswers {
+    /// Appends an answer (JSON text).
+    pub fn push(&mut self, answer: String) {
+        match self.first {
+            None => self.first = Some(answer),
+            Some(_) => self.rest.push(answer),
+        }
+    }
+
+    /// Whether no answer was collected.
+    pub fn is_empty(&self) -> bool {
+        self.first.is_none()
+    }
+
+    /// The body of the JSON reply: the one answer of a single request as it is, or the answers
+    /// of a batch joined into an array (JSON text already, never parsed again).
+    pub fn into_body(self, batch: bool) -> String {
+        match self.first {
+            Some(only) if !batch && self.rest.is_empty() => only,
+            first => {
+                let answers = first.into_iter().chain(self.rest);
+                let mut body = String::from("[");
+                for (n, answer) in answers.enumerate() {
+                    if n > 0 {
+                        body.push(',');
+                    }
+                    body.push_str(&answer);
+                }
+                body.push(']');
+                body
+            }
+        }
+    }
+}
+
+impl From<Vec<String>> for JsonAnswers {
+    fn from(answers: Vec<String>) -> JsonAnswers {
+        let mut collected = JsonAnswers::default();
+        for answer in answers {
+            collected.push(answer);
+        }
+        collected
+    }
+}
+
+impl IntoIterator for JsonAnswers {
+    type Item = String;
+    type IntoIter = std::iter::Chain<std::option::IntoIter<String>, std::vec::IntoIter<String>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.first.into_iter().chain(self.rest)
     }
 }
 
@@ -317,7 +379,9 @@ impl Session {
     pub fn drop_stream(&mut self, no: StreamNo) {
         if no != STANDALONE {
             self.streams.remove(&no);
-            self.detached.retain(|d| *d != no);
+            if !self.detached.is_empty() {
+                self.detached.retain(|d| *d != no);
+            }
         }
     }
 }
@@ -364,6 +428,33 @@ mod tests {
         assert_eq!(stateless, SessionKind::Stateless);
         assert_eq!(stateless.lifecycle(), None);
         assert!(!stateless.is_ready() && !stateless.has_failed());
+    }
+
+    #[test]
+    fn json_answers_keep_their_order_and_form_the_reply_body() {
+        let mut answers = JsonAnswers::default();
+        assert!(answers.is_empty());
+        assert_eq!(JsonAnswers::default().into_body(true), "[]");
+        answers.push("1".into());
+        assert!(!answers.is_empty());
+        assert_eq!(
+            answers.into_body(false),
+            "1",
+            "a single answer goes out as it is"
+        );
+        let batch = JsonAnswers::from(vec!["1".to_string(), "2".into(), "3".into()]);
+        assert_eq!(batch.into_body(true), "[1,2,3]");
+        let mut one = JsonAnswers::default();
+        one.push("{}".into());
+        assert_eq!(
+            one.into_body(true),
+            "[{}]",
+            "a batch of one is still an array"
+        );
+        let mut pushed = JsonAnswers::from(vec!["a".to_string()]);
+        pushed.push("b".into());
+        pushed.push("c".into());
+        assert_eq!(pushed.into_iter().collect::<Vec<_>>(), ["a", "b", "c"]);
     }
 
     #[test]

@@ -1761,3 +1761,24 @@ fn stdio_calls_a_handler_that_asks_again_on_every_refusal_back_a_bounded_number_
     );
     assert_eq!(out[0]["id"], 2);
 }
+
+#[test]
+fn a_single_request_past_the_pending_cap_is_503_and_opens_no_stream() {
+    // One request goes through its own path (no vectors): the cap is checked before its stream
+    // is opened, as for a batch.
+    let mut rig = Rig::with(Ender::default(), ResponseMode::Json, |s| s.caps.pending = 1);
+    let id = rig.session("2025-06-18");
+    let held = rig.post(1, &id, &request(2, "hold", json!({})));
+    assert_eq!(held.body, ReplyBody::Deferred);
+    let streams = rig.t.stats().open_streams;
+    let refused = rig.post(2, &id, &request(3, "hold", json!({})));
+    assert_eq!(refused.status, 503);
+    assert_eq!(header(&refused, "Retry-After"), Some("1"));
+    assert_eq!(error_of(&refused), (None, jsonrpc::SERVER_ERROR));
+    assert_eq!(rig.t.stats().open_streams, streams);
+    assert_eq!(rig.t.attached.stream_of(c(2)), None);
+    assert!(
+        rig.t.attached.stream_of(c(1)).is_some(),
+        "the held request waits"
+    );
+}
