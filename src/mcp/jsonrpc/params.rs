@@ -7,6 +7,7 @@
 //! when a handler asks for it.
 
 use super::scan::{self, Index};
+use super::text;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -247,8 +248,10 @@ impl<'t> Iterator for Members<'t> {
 fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut i = at + 1;
     let mut escaped = false;
-    while let Some(&b) = bytes.get(i) {
-        match b {
+    loop {
+        // Well-formed text: a string holds no control character, so the stop is `"` or `\`.
+        i = text::string_stop(bytes, i);
+        match bytes.get(i)? {
             b'"' => return Some((i + 1, escaped)),
             b'\\' => {
                 escaped = true;
@@ -257,7 +260,6 @@ fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
             _ => i += 1,
         }
     }
-    None
 }
 
 /// The index just past the well-formed JSON value starting at `at`.

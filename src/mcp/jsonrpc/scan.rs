@@ -6,25 +6,13 @@
 //! which may pass `f64`'s range; nesting past [`MAX_DEPTH`]). The caller gives "not sure" text
 //! to serde_json, whose answer and error then stand, so the two can only differ in speed.
 
+use super::text;
+
 /// Deepest nesting checked here; serde_json refuses 128 levels, counting the envelope.
 const MAX_DEPTH: usize = 64;
 
 /// Most digits in a number checked here: `f64` holds any shorter one without an exponent.
 const MAX_DIGITS: usize = 100;
-
-/// The bytes that end a run of plain characters in a string: a quote, a backslash, and the
-/// control characters, which JSON does not allow there unescaped.
-static SPECIAL_IN_STRING: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 /// Most members of an object that [`Index`] holds.
 const INDEXED: usize = 4;
@@ -225,12 +213,9 @@ impl Scan<'_> {
     fn string(&mut self) -> Option<bool> {
         let mut i = self.at + 1;
         let mut escaped = false;
-        while let Some(&b) = self.bytes.get(i) {
-            if !SPECIAL_IN_STRING[usize::from(b)] {
-                i += 1;
-                continue;
-            }
-            match b {
+        loop {
+            i = text::string_stop(self.bytes, i);
+            match *self.bytes.get(i)? {
                 b'"' => {
                     self.at = i + 1;
                     return Some(escaped);
@@ -244,7 +229,6 @@ impl Scan<'_> {
                 _ => return None, // a control character
             }
         }
-        None
     }
 
     /// The escape at `self.at` (its backslash).
