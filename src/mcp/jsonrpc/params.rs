@@ -6,7 +6,7 @@
 //! is checked once, on arrival, to be an object a `Value` can hold, and the tree is built only
 //! when a handler asks for it.
 
-use super::scan::{self, Index};
+use super::scan::{self, key_is, Index};
 use super::text;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
@@ -41,11 +41,8 @@ impl Params {
     /// when a key repeats, as a parsed object keeps it.
     pub fn get_raw(&self, path: &[&str]) -> Option<&str> {
         let (first, rest) = path.split_first()?;
-        let mut at = match self.index.members(&self.text) {
-            Some(mut members) => {
-                let found = members.rfind(|&(written, escaped, _)| key_is(written, escaped, first));
-                found?.2
-            }
+        let mut at = match self.index.find(&self.text, first) {
+            Some(found) => found?,
             None => member(&self.text, first)?,
         };
         for key in rest {
@@ -182,18 +179,6 @@ pub(crate) fn member<'t>(text: &'t str, key: &str) -> Option<&'t str> {
         }
     }
     found
-}
-
-/// Whether the key written `written` (between its quotes; `escaped` when it has an escape)
-/// is `key`.
-fn key_is(written: &str, escaped: bool, key: &str) -> bool {
-    if escaped {
-        // An escape only makes a key longer than what it stands for.
-        written.len() > key.len()
-            && serde_json::from_str::<String>(&format!("\"{written}\"")).is_ok_and(|k| k == key)
-    } else {
-        written == key
-    }
 }
 
 /// The members of the object `text` (well-formed JSON) in text order: each key as written

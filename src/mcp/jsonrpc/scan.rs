@@ -30,6 +30,26 @@ pub(super) struct Index {
 }
 
 impl Index {
+    /// The value's text of member `key` in `text` (the last one when the key repeats):
+    /// `Some(None)` when the object has no such member, `None` when it is not indexed.
+    pub(super) fn find<'t>(&self, text: &'t str, key: &str) -> Option<Option<&'t str>> {
+        let len = usize::from(self.len?);
+        let spans = self.spans.get(..len)?;
+        for (i, &[k0, k1, v0, v1]) in spans.iter().enumerate().rev() {
+            let escaped = self.escaped & (1 << i) != 0;
+            // An unescaped key of another length cannot match: no slicing needed.
+            if !escaped && usize::from(k1 - k0) != key.len() {
+                continue;
+            }
+            let written = text.get(usize::from(k0)..usize::from(k1))?;
+            if key_is(written, escaped, key) {
+                return Some(text.get(usize::from(v0)..usize::from(v1)));
+            }
+        }
+        Some(None)
+    }
+
+    #[cfg(test)]
     /// The members indexed in `text`, in text order: each key as written, whether it has an
     /// escape, and its value's text. `None` when the object is not indexed (search it instead).
     pub(super) fn members<'t>(
@@ -48,6 +68,18 @@ impl Index {
                     Some((key, self.escaped & (1 << i) != 0, value))
                 }),
         )
+    }
+}
+
+/// Whether the key written `written` (between its quotes; `escaped` when it has an escape)
+/// is `key`.
+pub(super) fn key_is(written: &str, escaped: bool, key: &str) -> bool {
+    if escaped {
+        // An escape only makes a key longer than what it stands for.
+        written.len() > key.len()
+            && serde_json::from_str::<String>(&format!("\"{written}\"")).is_ok_and(|k| k == key)
+    } else {
+        written == key
     }
 }
 
