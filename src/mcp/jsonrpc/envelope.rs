@@ -10,7 +10,7 @@
 //! what that path gives: each member's value is the same `Value`, the last of a repeated key
 //! wins as in serde_json's map, and classification is the same code ([`Members::classify`]).
 
-use super::{params, Body, Members};
+use super::{params, text, Body, Members};
 use serde_json::Value;
 
 /// At most this many `{` and `[` in a body read here: nesting then stays far below serde_json's
@@ -45,11 +45,13 @@ pub(super) fn parse_plain(text: &str) -> Option<Body> {
             if bytes.get(at) != Some(&b'"') {
                 return None;
             }
-            let len = bytes.get(at + 1..)?.iter().position(|&b| b == b'"')?;
-            let key = text.get(at + 1..at + 1 + len)?;
-            if key.bytes().any(|b| b == b'\\' || b < 0x20) {
+            // A key without escapes or control characters ends at the first stop.
+            let end = text::string_stop(bytes, at + 1);
+            if bytes.get(end) != Some(&b'"') {
                 return None;
             }
+            let len = end - (at + 1);
+            let key = text.get(at + 1..end)?;
             at = skip_ws(bytes, at + len + 2);
             if bytes.get(at) != Some(&b':') {
                 return None;
@@ -99,14 +101,11 @@ fn plain_scalar(text: &str) -> Option<(Value, usize)> {
     let bytes = text.as_bytes();
     match bytes.first()? {
         b'"' => {
-            let rest = bytes.get(1..)?;
-            let len = rest
-                .iter()
-                .position(|&b| b == b'"' || b == b'\\' || b < 0x20)?;
-            if rest.get(len) != Some(&b'"') {
+            let end = text::string_stop(bytes, 1);
+            if bytes.get(end) != Some(&b'"') {
                 return None;
             }
-            Some((Value::String(text.get(1..1 + len)?.to_owned()), len + 2))
+            Some((Value::String(text.get(1..end)?.to_owned()), end + 1))
         }
         b'0'..=b'9' => {
             let digits = bytes.iter().take_while(|b| b.is_ascii_digit()).count();

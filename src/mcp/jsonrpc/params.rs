@@ -6,7 +6,8 @@
 //! is checked once, on arrival, to be an object a `Value` can hold, and the tree is built only
 //! when a handler asks for it.
 
-use super::scan::{self, Index};
+use super::scan::{self, key_is, Index};
+use super::text;
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -40,11 +41,8 @@ impl Params {
     /// when a key repeats, as a parsed object keeps it.
     pub fn get_raw(&self, path: &[&str]) -> Option<&str> {
         let (first, rest) = path.split_first()?;
-        let mut at = match self.index.members(&self.text) {
-            Some(mut members) => {
-                let found = members.rfind(|&(written, escaped, _)| key_is(written, escaped, first));
-                found?.2
-            }
+        let mut at = match self.index.find(&self.text, first) {
+            Some(found) => found?,
             None => member(&self.text, first)?,
         };
         for key in rest {
@@ -183,18 +181,6 @@ pub(crate) fn member<'t>(text: &'t str, key: &str) -> Option<&'t str> {
     found
 }
 
-/// Whether the key written `written` (between its quotes; `escaped` when it has an escape)
-/// is `key`.
-fn key_is(written: &str, escaped: bool, key: &str) -> bool {
-    if escaped {
-        // An escape only makes a key longer than what it stands for.
-        written.len() > key.len()
-            && serde_json::from_str::<String>(&format!("\"{written}\"")).is_ok_and(|k| k == key)
-    } else {
-        written == key
-    }
-}
-
 /// The members of the object `text` (well-formed JSON) in text order: each key as written
 /// between its quotes, whether it has an escape, and the JSON text of its value. Nothing when `text` is not an object.
 struct Members<'t> {
@@ -247,8 +233,10 @@ impl<'t> Iterator for Members<'t> {
 fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
     let mut i = at + 1;
     let mut escaped = false;
-    while let Some(&b) = bytes.get(i) {
-        match b {
+    loop {
+        // Well-formed text: a string holds no control character, so the stop is `"` or `\`.
+        i = text::string_stop(bytes, i);
+        match bytes.get(i)? {
             b'"' => return Some((i + 1, escaped)),
             b'\\' => {
                 escaped = true;
@@ -257,7 +245,6 @@ fn string_end(bytes: &[u8], at: usize) -> Option<(usize, bool)> {
             _ => i += 1,
         }
     }
-    None
 }
 
 /// The index just past the well-formed JSON value starting at `at`.

@@ -6,25 +6,13 @@
 //! which may pass `f64`'s range; nesting past [`MAX_DEPTH`]). The caller gives "not sure" text
 //! to serde_json, whose answer and error then stand, so the two can only differ in speed.
 
+use super::text;
+
 /// Deepest nesting checked here; serde_json refuses 128 levels, counting the envelope.
 const MAX_DEPTH: usize = 64;
 
 /// Most digits in a number checked here: `f64` holds any shorter one without an exponent.
 const MAX_DIGITS: usize = 100;
-
-/// The bytes that end a run of plain characters in a string: a quote, a backslash, and the
-/// control characters, which JSON does not allow there unescaped.
-static SPECIAL_IN_STRING: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut b = 0;
-    while b < 0x20 {
-        table[b] = true;
-        b += 1;
-    }
-    table[b'"' as usize] = true;
-    table[b'\\' as usize] = true;
-    table
-};
 
 /// Most members of an object that [`Index`] holds.
 const INDEXED: usize = 4;
@@ -42,6 +30,26 @@ pub(super) struct Index {
 }
 
 impl Index {
+    /// The value's text of member `key` in `text` (the last one when the key repeats):
+    /// `Some(None)` when the object has no such member, `None` when it is not indexed.
+    pub(super) fn find<'t>(&self, text: &'t str, key: &str) -> Option<Option<&'t str>> {
+        let len = usize::from(self.len?);
+        let spans = self.spans.get(..len)?;
+        for (i, &[k0, k1, v0, v1]) in spans.iter().enumerate().rev() {
+            let escaped = self.escaped & (1 << i) != 0;
+            // An unescaped key of another length cannot match: no slicing needed.
+            if !escaped && usize::from(k1 - k0) != key.len() {
+                continue;
+            }
+            let written = text.get(usize::from(k0)..usize::from(k1))?;
+            if key_is(written, escaped, key) {
+                return Some(text.get(usize::from(v0)..usize::from(v1)));
+            }
+        }
+        Some(None)
+    }
+
+    #[cfg(test)]
     /// The members indexed in `text`, in text order: each key as written, whether it has an
     /// escape, and its value's text. `None` when the object is not indexed (search it instead).
     pub(super) fn members<'t>(
@@ -60,6 +68,18 @@ impl Index {
                     Some((key, self.escaped & (1 << i) != 0, value))
                 }),
         )
+    }
+}
+
+/// Whether the key written `written` (between its quotes; `escaped` when it has an escape)
+/// is `key`.
+pub(super) fn key_is(written: &str, escaped: bool, key: &str) -> bool {
+    if escaped {
+        // An escape only makes a key longer than what it stands for.
+        written.len() > key.len()
+            && serde_json::from_str::<String>(&format!("\"{written}\"")).is_ok_and(|k| k == key)
+    } else {
+        written == key
     }
 }
 
@@ -225,12 +245,9 @@ impl Scan<'_> {
     fn string(&mut self) -> Option<bool> {
         let mut i = self.at + 1;
         let mut escaped = false;
-        while let Some(&b) = self.bytes.get(i) {
-            if !SPECIAL_IN_STRING[usize::from(b)] {
-                i += 1;
-                continue;
-            }
-            match b {
+        loop {
+            i = text::string_stop(self.bytes, i);
+            match *self.bytes.get(i)? {
                 b'"' => {
                     self.at = i + 1;
                     return Some(escaped);
@@ -244,7 +261,6 @@ impl Scan<'_> {
                 _ => return None, // a control character
             }
         }
-        None
     }
 
     /// The escape at `self.at` (its backslash).

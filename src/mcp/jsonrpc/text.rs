@@ -5,12 +5,48 @@
 
 use serde_json::Number;
 
+/// The index of the first byte at or after `from` that ends a run of plain characters in a JSON
+/// string: a quote, a backslash or a control character (`bytes.len()` when there is none).
+/// Eight bytes at a time: strings are where JSON text spends its bytes.
+pub(crate) fn string_stop(bytes: &[u8], from: usize) -> usize {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let mut at = from;
+    while let Some(chunk) = bytes.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let word = u64::from_le_bytes(word);
+        // A byte of `x` is zero where `word` holds the byte looked for; `(x - ONES) & !x`
+        // sets the high bit of the first such byte (later ones may be set falsely, but only
+        // after a true one). Below 0x20 is `word - 0x20` borrowing, seen the same way.
+        let quote = word ^ (ONES * u64::from(b'"'));
+        let backslash = word ^ (ONES * u64::from(b'\\'));
+        let found = (quote.wrapping_sub(ONES) & !quote)
+            | (backslash.wrapping_sub(ONES) & !backslash)
+            | (word.wrapping_sub(ONES * 0x20) & !word);
+        let found = found & HIGHS;
+        if found != 0 {
+            return at + (found.trailing_zeros() / 8) as usize;
+        }
+        at += 8;
+    }
+    while let Some(&b) = bytes.get(at) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            return at;
+        }
+        at += 1;
+    }
+    bytes.len()
+}
+
 /// Appends `text` as a JSON string: `"` and `\` escaped, the control characters as `\b`, `\t`,
 /// `\n`, `\f`, `\r` or `\u00XX`, everything else as it is.
 pub(crate) fn push_string(out: &mut String, text: &str) {
     out.push('"');
+    let bytes = text.as_bytes();
     let mut plain = 0;
-    for (at, byte) in text.bytes().enumerate() {
+    let mut at = string_stop(bytes, 0);
+    while let Some(&byte) = bytes.get(at) {
         let escape = match byte {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -19,8 +55,7 @@ pub(crate) fn push_string(out: &mut String, text: &str) {
             b'\n' => "\\n",
             0x0c => "\\f",
             b'\r' => "\\r",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
         // `at` is an ASCII byte, so a char boundary: the slices below cannot fail.
         out.push_str(text.get(plain..at).unwrap_or_default());
@@ -33,6 +68,7 @@ pub(crate) fn push_string(out: &mut String, text: &str) {
             out.push_str(escape);
         }
         plain = at + 1;
+        at = string_stop(bytes, plain);
     }
     out.push_str(text.get(plain..).unwrap_or_default());
     out.push('"');
@@ -93,6 +129,29 @@ mod tests {
                 format!("x{}", serde_json::to_string(&text).unwrap()),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn a_string_stops_at_its_first_quote_backslash_or_control_character() {
+        let stops = |b: u8| b == b'"' || b == b'\\' || b < 0x20;
+        for len in 0..20 {
+            for at in 0..len {
+                for special in [b'"', b'\\', 0, 0x1f] {
+                    for plain in [b'a', 0x20, 0x7f, 0x80, 0xff, b'!', b'#', b'[', b']'] {
+                        let mut bytes = vec![plain; len];
+                        bytes[at] = special;
+                        if at + 1 < len {
+                            bytes[at + 1] = b'"';
+                        }
+                        for from in 0..=at {
+                            let expected = (from..len).find(|&i| stops(bytes[i])).unwrap_or(len);
+                            assert_eq!(string_stop(&bytes, from), expected, "{bytes:?} {from}");
+                        }
+                    }
+                }
+            }
+            assert_eq!(string_stop(&vec![b'x'; len], 0), len);
         }
     }
 
