@@ -53,7 +53,12 @@ fn run(bytes: &[u8], clean: impl Fn(u64) -> u64, take: impl Fn(u8) -> bool) -> u
         if passed != HIGH {
             // Little-endian: the lowest byte not passed is the first in the buffer.
             at += (!passed & HIGH).trailing_zeros() as usize / 8;
-            break;
+            // The usual end, a byte `take` refuses as well (the `:` after a name, the CR after
+            // a value), needs no byte-wise look.
+            match bytes.get(at) {
+                Some(&stop) if !take(stop) => return at,
+                _ => break,
+            }
         }
         at += 8;
     }
