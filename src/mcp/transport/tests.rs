@@ -1459,6 +1459,11 @@ fn one_pass_accept_check_agrees_with_two() {
         "application/json, text/plain",
         "",
         " , ",
+        "application/json, text/event-stream",
+        "text/event-stream, application/json",
+        "application/json,text/event-stream",
+        "application/json, text/event-stream;q=0",
+        "Application/JSON, Text/Event-Stream",
     ];
     let mut heads = vec![head(Method::Post, &[])];
     for a in values {
