@@ -8,6 +8,7 @@ use super::{Reply, ReplyBody, Transport};
 use crate::config::ResponseMode;
 use crate::mcp::error::Error;
 use crate::mcp::handler::{Handler, SessionKey};
+use std::collections::hash_map::Entry;
 use std::time::Instant;
 
 impl<H: Handler + ?Sized> Transport<H> {
@@ -26,11 +27,20 @@ impl<H: Handler + ?Sized> Transport<H> {
         session.last_activity = now;
         let no = session.next_stream;
         session.next_stream += 1;
-        let mut stream = Stream::new(Delivery::Undecided, self.settings.replay_bytes);
+        // Built in its slot (`insert` of a whole `Stream` moved ~200 bytes twice and checked
+        // for an old value); the number is fresh, so the slot is always empty.
+        let fresh = || Stream::new(Delivery::Undecided, self.settings.replay_bytes);
+        let stream = match session.streams.entry(no) {
+            Entry::Vacant(slot) => slot.insert(fresh()),
+            Entry::Occupied(slot) => {
+                let stream = slot.into_mut();
+                *stream = fresh();
+                stream
+            }
+        };
         stream.batch = batch;
         stream.outstanding = outstanding;
         stream.json_answers = answers;
-        session.streams.insert(no, stream);
         self.attached.attach_new(conn, key, no);
         if self.settings.response_mode == ResponseMode::Sse {
             self.open_sse(key, no);
