@@ -3,7 +3,7 @@
 //! answered at once, otherwise an event stream or a deferred answer).
 
 use super::deliver::json_reply;
-use super::session::{ConnId, Delivery, JsonAnswers, Stream, StreamNo};
+use super::session::{ConnId, Delivery, JsonAnswers, Stream, StreamNo, STANDALONE};
 use super::{Reply, ReplyBody, Transport};
 use crate::config::ResponseMode;
 use crate::mcp::error::Error;
@@ -71,18 +71,27 @@ impl<H: Handler + ?Sized> Transport<H> {
             self.attached.detach_stream(key, no);
             return Error::UnknownSession.reply(None);
         };
-        let Some(stream) = session.streams.get_mut(&no) else {
+        // One lookup for reading the stream and forgetting it.
+        let Entry::Occupied(mut slot) = session.streams.entry(no) else {
             self.attached.detach_stream(key, no);
             return Error::UnknownSession.reply(None);
         };
+        let stream = slot.get_mut();
         if stream.delivery == Delivery::Undecided {
             if stream.outstanding == 0 {
                 let reply = json_reply(stream);
-                // Forgotten with the session at hand (a POST stream, never the standalone one).
-                session.drop_stream(no);
+                // Forgotten with its slot at hand: what `Session::drop_stream` does (a POST
+                // stream, never the standalone one, which it would keep).
+                if no != STANDALONE {
+                    slot.remove();
+                    if !session.detached.is_empty() {
+                        session.detached.retain(|d| *d != no);
+                    }
+                }
                 self.attached.detach_stream(key, no);
                 return reply;
             }
+            let stream = slot.into_mut();
             if mode == ResponseMode::Json {
                 // Its connection (attached in `exchange`) waits for the answers.
                 stream.delivery = Delivery::Json;
