@@ -225,10 +225,12 @@ impl<H: Handler + ?Sized> Transport<H> {
             Body::Single(Ok(message)) => Some(message),
             _ => None,
         };
-        if stateless::is_stateless(head, single) {
+        // Read once for both the path and the era check.
+        let version = head.header_str(Field::McpProtocolVersion);
+        if stateless::is_stateless_with(version, single) {
             return self.post_stateless(conn, head, body, now);
         }
-        if let Some(reply) = eras::check_protocol_header(head, &self.settings.eras) {
+        if let Some(reply) = eras::check_protocol_value(version, head, &self.settings.eras) {
             return reply;
         }
         if let Body::Single(Ok(Message::Request { method, .. })) = &body {
