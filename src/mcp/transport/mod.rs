@@ -244,6 +244,11 @@ impl<H: Handler + ?Sized> Transport<H> {
         };
         let body = match body {
             Body::Single(Err(invalid)) => return invalid_reply(&invalid),
+            // Nearly every POST: straight to its exchange, the message not moved into a new
+            // body first (as `exchange` would send it on).
+            Body::Single(Ok(request @ Message::Request { .. })) => {
+                return self.exchange_one(conn, key, request, None, now);
+            }
             Body::Single(Ok(message)) => Body::Single(Ok(message)),
             Body::Batch(items) => {
                 let allowed = self
