@@ -145,15 +145,22 @@ impl<H: Handler + ?Sized> Transport<H> {
 
     /// Carries out what the handler queued. Requests to the client over the cap go back to
     /// the handler as errors, bounded ([`call_back_refusals`]).
+    #[inline(always)]
     pub(super) fn apply(&mut self, work: Work, now: Instant) {
         if work.is_empty() {
             // The common case after a wake (the backend had nothing): no loop to set up, and
-            // no memory to give back (the outbox kept its own).
+            // no memory to give back (the outbox kept its own). Checked where `apply` is
+            // called: the call of the whole cost ~45 instructions per wake.
             if work.capacity() > 0 {
                 self.dispatcher.recycle(work);
             }
             return;
         }
+        self.apply_some(work, now);
+    }
+
+    /// [`Transport::apply`] of work that is not empty.
+    fn apply_some(&mut self, work: Work, now: Instant) {
         let mut refused = VecDeque::new();
         self.carry_out(work, now, &mut refused);
         call_back_refusals(&mut refused, |(key, id, error), refused| {

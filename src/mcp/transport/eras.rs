@@ -29,9 +29,18 @@ pub fn unsupported(eras: &Eras, requested: &str) -> Error {
 /// A present `MCP-Protocol-Version` must name an offered handshake revision; absent means
 /// 2025-03-26 (checked at `initialize` time instead).
 pub fn check_protocol_header(head: &RequestHead, eras: &Eras) -> Option<Reply> {
+    check_protocol_value(head.header_str(Field::McpProtocolVersion), head, eras)
+}
+
+/// [`check_protocol_header`] with the header's value as text (`header_str`) already read.
+pub fn check_protocol_value(
+    header: Option<&str>,
+    head: &RequestHead,
+    eras: &Eras,
+) -> Option<Reply> {
     // One lookup when the value is text (always, from a client that follows the spec); a
     // value that is not UTF-8 is present all the same, and refused as "".
-    let text = match head.header_str(Field::McpProtocolVersion) {
+    let text = match header {
         Some(text) => super::accept::trim(text),
         None => {
             head.header(Field::McpProtocolVersion)?;

@@ -66,9 +66,17 @@ const CACHEABLE: [&str; 6] = [
     "resources/read",
 ];
 
-/// Whether a POST takes the stateless path.
+/// Whether a POST takes the stateless path (the transport reads the header itself and asks
+/// [`is_stateless_with`]).
+#[cfg(test)]
 pub fn is_stateless(head: &RequestHead, message: Option<&Message>) -> bool {
-    if let Some(v) = head.header_str(Field::McpProtocolVersion) {
+    is_stateless_with(head.header_str(Field::McpProtocolVersion), message)
+}
+
+/// [`is_stateless`] with the POST's `MCP-Protocol-Version` (as text) already read, so the
+/// caller can check it too without a second lookup.
+pub fn is_stateless_with(header: Option<&str>, message: Option<&Message>) -> bool {
+    if let Some(v) = header {
         return version::is_modern(v);
     }
     match message {

@@ -323,6 +323,10 @@ fn body_must_be_declared_json() {
         (None, 415),
         (Some("application/json; charset=utf-8"), 200),
         (Some("Application/JSON"), 200),
+        (Some("application/json"), 200),
+        (Some("application/json;"), 200),
+        (Some("application/json, text/plain"), 415),
+        (Some("application/js"), 415),
     ] {
         let mut headers = vec![("Accept", BOTH), ("Mcp-Session-Id", &id)];
         if let Some(ct) = content_type {
@@ -1459,6 +1463,11 @@ fn one_pass_accept_check_agrees_with_two() {
         "application/json, text/plain",
         "",
         " , ",
+        "application/json, text/event-stream",
+        "text/event-stream, application/json",
+        "application/json,text/event-stream",
+        "application/json, text/event-stream;q=0",
+        "Application/JSON, Text/Event-Stream",
     ];
     let mut heads = vec![head(Method::Post, &[])];
     for a in values {
