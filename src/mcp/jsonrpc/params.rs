@@ -2,7 +2,7 @@
 //!
 //! A handler usually reads two or three members of params (a tool's name and arguments) and a
 //! proxy forwards them as they are. Building a `Value` tree for every request and freeing it
-//! after was about a sixth of the instructions of a `tools/call` (bench/RESULTS.md). So the text
+//! after was about a fifth of the instructions of a `tools/call` (bench/RESULTS.md). So the text
 //! is checked once, on arrival, to be an object a `Value` can hold, and the tree is built only
 //! when a handler asks for it.
 
@@ -85,7 +85,8 @@ impl From<Value> for Params {
     /// reading it back gives the same numbers (serde_json's float parsing is not exact).
     fn from(value: Value) -> Params {
         let text = value.to_string();
-        // serde_json's text always checks; should it not (a deep tree), lookups search.
+        // Where the scan is not sure of serde_json's text (an exponent, a deep tree), lookups
+        // search instead of reading an index.
         let index = scan::value(&text).map_or(Index::default(), |checked| checked.index);
         Params {
             text: text.into_boxed_str(),

@@ -38,7 +38,7 @@ impl Index {
         for (i, &[k0, k1, v0, v1]) in spans.iter().enumerate().rev() {
             let escaped = self.escaped & (1 << i) != 0;
             // An unescaped key of another length cannot match: no slicing needed.
-            if !escaped && usize::from(k1 - k0) != key.len() {
+            if !escaped && usize::from(k1.saturating_sub(k0)) != key.len() {
                 continue;
             }
             let written = text.get(usize::from(k0)..usize::from(k1))?;
@@ -49,9 +49,9 @@ impl Index {
         Some(None)
     }
 
-    #[cfg(test)]
     /// The members indexed in `text`, in text order: each key as written, whether it has an
     /// escape, and its value's text. `None` when the object is not indexed (search it instead).
+    #[cfg(test)]
     pub(super) fn members<'t>(
         &self,
         text: &'t str,
