@@ -89,12 +89,17 @@ impl Routes {
         let mut token = None;
         if let Origin::Client { session, request } = origin {
             self.by_request.insert(request, id);
-            // Only a progress token is rewritten: other params go to the child as they came.
-            let tokened = params.take_if(|p| p.get_raw(&["_meta", "progressToken"]).is_some());
+            // Only a progress token is rewritten. Params that may hold one (a `_meta`, or any
+            // `\u` escape, which could spell it) go through a `Value`, which keeps the last of a
+            // repeated key as the child is then sure to see; the rest go as they came.
+            let tokened = params.take_if(|p| {
+                let text = p.as_str();
+                text.contains("_meta") || text.contains("\\u")
+            });
             if let Some(tokened) = tokened {
                 let mut value = tokened.into_value();
                 let meta = value.get_mut("_meta").and_then(Value::as_object_mut);
-                if let Some(meta) = meta {
+                if let Some(meta) = meta.filter(|m| m.contains_key("progressToken")) {
                     self.next_token += 1;
                     let ours = self.next_token;
                     let original = meta.insert("progressToken".into(), Value::from(ours));
@@ -419,6 +424,51 @@ mod tests {
         assert_eq!(lines[1]["id"], "s");
         assert!(lines[1]["error"].is_object());
         assert_eq!(routes.in_flight().count(), 0);
+    }
+
+    /// Params as they arrive from a client: read from the body's text.
+    fn arrived(params: &str) -> Params {
+        let body = format!(r#"{{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{params}}}"#);
+        match crate::mcp::jsonrpc::parse_body(body.as_bytes()) {
+            Ok(crate::mcp::jsonrpc::Body::Single(Ok(Message::Request {
+                params: Some(params),
+                ..
+            }))) => params,
+            other => panic!("{params}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn params_go_to_the_child_as_they_came_unless_a_progress_token_may_be_in_them() {
+        let mut routes = Routes::default();
+        let text = |line: &[u8]| String::from_utf8(line.to_vec()).unwrap();
+        // No `_meta`: the text as written, member order, spacing and duplicates included.
+        let plain = r#"{"name": "echo", "arguments":{"message":"-0 1.50 \/"},"name":"echo"}"#;
+        let line = text(&routes.request(client(1, 1), "tools/call", Some(arrived(plain))));
+        assert!(line.ends_with(&format!(r#""params":{plain}}}"#)), "{line}");
+        // A `_meta` without a token gets none.
+        let line = parse(&routes.request(
+            client(1, 2),
+            "tools/call",
+            Some(arrived(r#"{"_meta":{"x":1},"name":"echo"}"#)),
+        ));
+        assert_eq!(line["params"]["_meta"], json!({"x": 1}));
+        // A token in an earlier `_meta` than the last: the child sees the last one, as a
+        // parsed object keeps it, so no client token reaches it unrewritten.
+        let line = text(&routes.request(
+            client(1, 3),
+            "tools/call",
+            Some(arrived(r#"{"_meta":{"progressToken":5},"_meta":{}}"#)),
+        ));
+        assert!(line.ends_with(r#""params":{"_meta":{}}}"#), "{line}");
+        // A key spelled with an escape is the same key: rewritten.
+        let line = parse(&routes.request(
+            client(1, 4),
+            "tools/call",
+            Some(arrived(r#"{"_meta":{"progress\u0054oken":5}}"#)),
+        ));
+        let ours = &line["params"]["_meta"]["progressToken"];
+        assert!(ours.is_u64() && *ours != json!(5), "{line}");
     }
 
     #[test]
