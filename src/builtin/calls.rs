@@ -8,7 +8,7 @@
 
 use super::tools::{self, Arguments, Finish, Plan, Step};
 use super::{input_required, stateless};
-use super::{invalid_params, Bucket, Builtin};
+use super::{not_a_string, Bucket, Builtin};
 use crate::mcp::jsonrpc::SERVER_ERROR;
 use crate::mcp::{
     Context, ErrorObject, OutgoingId, Params, RequestHandle, SessionKey, SessionView,
@@ -44,7 +44,7 @@ impl Builtin {
     ) {
         // Read from the params text: most calls need only the name and a string.
         let Some(name) = params.get_str(&["name"]) else {
-            return ctx.respond(request, Err(invalid_params("params.name must be a string")));
+            return ctx.respond(request, Err(not_a_string("name")));
         };
         let name: &str = &name;
         let args = match Arguments::of(params.get_raw(&["arguments"])) {

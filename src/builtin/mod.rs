@@ -50,9 +50,9 @@ use crate::mcp::{Context, ErrorObject, Handler, OutgoingId, Params, RequestHandl
 use calls::Pending;
 use logging::{Level, LogFilter};
 use request_state::RequestStates;
-use serde_json::{json, Map, Value};
-use std::borrow::Cow;
+use serde_json::{json, Value};
 use std::collections::{BTreeSet, HashMap};
+use tools::Arguments;
 
 /// Most resource subscriptions one session may hold; template URIs are unlimited in number.
 const MAX_SUBSCRIPTIONS: usize = 64;
@@ -241,20 +241,10 @@ fn server_info() -> ServerInfo {
 }
 
 /// The `prompts/get` result.
-fn get_prompt(params: &Value) -> Result<Value, ErrorObject> {
+fn get_prompt(params: &Params) -> Result<Value, ErrorObject> {
     let name = str_param(params, "name")?;
-    let args = arguments(params)?;
-    prompts::get(name, &args)
-}
-
-/// The `arguments` object of `tools/call` or `prompts/get`; absent or null means none.
-/// Borrowed from `params`, not copied (every tool call reads it).
-fn arguments(params: &Value) -> Result<Cow<'_, Map<String, Value>>, ErrorObject> {
-    match params.get("arguments") {
-        None | Some(Value::Null) => Ok(Cow::Owned(Map::new())),
-        Some(Value::Object(args)) => Ok(Cow::Borrowed(args)),
-        Some(_) => Err(invalid_params("arguments must be an object")),
-    }
+    let args = Arguments::of(params.get_raw(&["arguments"]))?;
+    prompts::get(name, args.map())
 }
 
 /// A list result in one page; a `cursor` can only be one we never issued (MCP pagination:
@@ -271,7 +261,12 @@ fn str_param<'a>(params: &'a Value, name: &str) -> Result<&'a str, ErrorObject> 
     params
         .get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| invalid_params(format!("params.{name} must be a string")))
+        .ok_or_else(|| not_a_string(name))
+}
+
+/// The -32602 for a required string member of `params` that is absent or not a string.
+fn not_a_string(name: &str) -> ErrorObject {
+    invalid_params(format!("params.{name} must be a string"))
 }
 
 /// A -32602 with `message`.
@@ -289,16 +284,25 @@ mod tests {
     }
 
     #[test]
-    fn arguments_are_borrowed_and_absent_or_null_means_none() {
+    fn arguments_are_an_object_and_absent_or_null_means_none() {
+        let of = |params: Value| {
+            let params = Params::from(params);
+            let args = Arguments::of(params.get_raw(&["arguments"]));
+            args.map(|a| Value::Object(a.map().clone()))
+        };
         let params = json!({"name": "echo", "arguments": {"message": "hi"}});
-        let args = arguments(&params).unwrap();
-        assert!(matches!(args, Cow::Borrowed(_)), "not copied");
-        assert_eq!(Value::Object(args.into_owned()), params["arguments"]);
+        assert_eq!(of(params.clone()), Ok(params["arguments"].clone()));
         for params in [json!({"name": "echo"}), json!({"arguments": null})] {
-            assert!(arguments(&params).unwrap().is_empty(), "{params}");
+            assert_eq!(of(params.clone()), Ok(json!({})), "{params}");
         }
-        let bad = arguments(&json!({"arguments": "x"})).unwrap_err();
+        let bad = of(json!({"arguments": "x"})).unwrap_err();
         assert_eq!(bad.code, INVALID_PARAMS);
+        for prompt in [
+            json!({"name": "x", "arguments": 1}),
+            json!({"arguments": {}}),
+        ] {
+            assert_eq!(code(get_prompt(&Params::from(prompt))), INVALID_PARAMS);
+        }
         let mut h = builtin_session();
         let echo = json!({"name": "echo", "arguments": {"message": "hi"}});
         assert_eq!(

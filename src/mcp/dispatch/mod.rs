@@ -402,13 +402,18 @@ mod tests {
         keys.collect()
     }
 
-    #[test]
-    fn a_wake_with_nothing_queued_leaves_the_outbox_its_memory() {
+    /// A dispatcher around [`Quiet`] with room for four requests each way.
+    fn quiet() -> Dispatcher<Quiet> {
         let caps = Caps {
             pending: 4,
             outgoing: 4,
         };
-        let mut d = Dispatcher::new(Box::new(Quiet), caps);
+        Dispatcher::new(Box::new(Quiet), caps)
+    }
+
+    #[test]
+    fn a_wake_with_nothing_queued_leaves_the_outbox_its_memory() {
+        let mut d = quiet();
         let now = Instant::now();
         let notify = |d: &mut Dispatcher<Quiet>| {
             let work = d.call(None, None, now, None, |_, ctx| {
@@ -433,11 +438,7 @@ mod tests {
 
     #[test]
     fn live_cancellations_are_passed_on_and_a_closed_session_gives_back_only_its_timers() {
-        let caps = Caps {
-            pending: 4,
-            outgoing: 4,
-        };
-        let mut d = Dispatcher::new(Box::new(Quiet), caps);
+        let mut d = quiet();
         let now = Instant::now();
         let (a, b) = (SessionKey(1), SessionKey(2));
         let hour = Duration::from_secs(3600);

@@ -10,7 +10,8 @@
 //! what that path gives: each member's value is the same `Value`, the last of a repeated key
 //! wins as in serde_json's map, and classification is the same code ([`Members::classify`]).
 
-use super::{params, text, Body, Members};
+use super::text::{self, skip_ws};
+use super::{params, Body, Members};
 use serde_json::Value;
 
 /// At most this many `{` and `[` in a body read here: nesting then stays far below serde_json's
@@ -121,14 +122,6 @@ fn plain_scalar(text: &str) -> Option<(Value, usize)> {
         }
         _ => None,
     }
-}
-
-/// The index of the first byte at or after `at` that is not JSON whitespace.
-fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(at) {
-        at += 1;
-    }
-    at
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@
 //! when a handler asks for it.
 
 use super::scan::{self, key_is, Index};
-use super::text;
+use super::text::{self, skip_ws};
 use serde_json::{Map, Value};
 use std::borrow::Cow;
 use std::cell::OnceCell;
@@ -84,13 +84,11 @@ impl From<Value> for Params {
     /// notifications and requests are sent with what it gives. The value is kept as it is, so
     /// reading it back gives the same numbers (serde_json's float parsing is not exact).
     fn from(value: Value) -> Params {
-        let text = value.to_string();
-        // Where the scan is not sure of serde_json's text (an exponent, a deep tree), lookups
-        // search instead of reading an index.
-        let index = scan::value(&text).map_or(Index::default(), |checked| checked.index);
+        // No index: these are mostly a handler's own messages, written out and never read, and
+        // a lookup in them searches the text (or `get_str` reads the kept tree).
         Params {
-            text: text.into_boxed_str(),
-            index,
+            text: value.to_string().into_boxed_str(),
+            index: Index::default(),
             tree: OnceCell::from(value),
         }
     }
@@ -283,14 +281,6 @@ fn value_end(bytes: &[u8], at: usize) -> Option<usize> {
             Some(at + len)
         }
     }
-}
-
-/// The index of the first byte at or after `at` that is not JSON whitespace.
-fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
-    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(at) {
-        at += 1;
-    }
-    at
 }
 
 #[cfg(test)]

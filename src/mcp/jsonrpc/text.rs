@@ -1,7 +1,8 @@
-//! JSON text written straight into a `String`: the pieces of the usual answer, a string and an
-//! integer, without serde_json's byte writer and the UTF-8 check of its output that turning
-//! those bytes back into a `String` costs (bench/RESULTS.md). The escaping is serde_json's, byte
-//! for byte (tests compare the two).
+//! JSON text read and written by hand where it is hot: where a string or whitespace ends, and the
+//! pieces of the usual answer (a string and an integer) written straight into a `String`,
+//! without serde_json's byte writer and the UTF-8 check of its output that turning those bytes
+//! back into a `String` costs (bench/RESULTS.md). The escaping is serde_json's, byte for byte
+//! (tests compare the two).
 
 use serde_json::Number;
 
@@ -37,6 +38,14 @@ pub(crate) fn string_stop(bytes: &[u8], from: usize) -> usize {
         at += 1;
     }
     bytes.len()
+}
+
+/// The index of the first byte at or after `at` that is not JSON whitespace.
+pub(crate) fn skip_ws(bytes: &[u8], mut at: usize) -> usize {
+    while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(at) {
+        at += 1;
+    }
+    at
 }
 
 /// Appends `text` as a JSON string: `"` and `\` escaped, the control characters as `\b`, `\t`,
